@@ -1,0 +1,149 @@
+"""Typer wiring only: the root app, global options, command registration, and the one place
+that turns exceptions into messages and exit codes.
+
+Importing this module must stay cheap: command modules import boto3, questionary and keyring
+inside their functions, so `secrets --help` and shell completion never load them.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from cli import __version__
+from cli.commands import secret, setup
+from cli.commands.common import Globals, Workspace
+from cli.errors import CliError, ExitCode
+from cli.ui.render import render_crash, render_error
+
+
+class SecretsGroup(TyperGroup):
+    """The root command: runs everything in non-standalone mode and maps every outcome to
+    one line on stderr and a documented exit code."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        json_mode = "--json" in argv
+        debug = "--debug" in argv
+        code = _run(self, argv, prog_name, complete_var, json_mode, debug, extra)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _run(
+    group: TyperGroup,
+    argv: list[str],
+    prog_name: str | None,
+    complete_var: str | None,
+    json_mode: bool,
+    debug: bool,
+    extra: dict[str, Any],
+) -> int:
+    from typer._click.exceptions import ClickException, UsageError
+
+    try:
+        result = TyperGroup.main(
+            group,
+            args=argv,
+            prog_name=prog_name or "secrets",
+            complete_var=complete_var,
+            standalone_mode=False,
+            **extra,
+        )
+    except CliError as error:
+        render_error(error, json_mode=json_mode)
+        return int(error.code)
+    except UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "secrets"
+        render_error(
+            CliError(ExitCode.USAGE, exc.format_message(), f"see `{command} --help`"),
+            json_mode=json_mode,
+        )
+        return int(ExitCode.USAGE)
+    except ClickException as exc:
+        render_error(CliError(ExitCode.USAGE, exc.format_message()), json_mode=json_mode)
+        return int(ExitCode.USAGE)
+    except (KeyboardInterrupt, typer.Abort):
+        render_error(CliError(ExitCode.INTERRUPTED, "interrupted"), json_mode=json_mode)
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        return int(ExitCode.FAILED)
+    except Exception as exc:
+        render_crash(exc, debug=debug)
+        return int(ExitCode.FAILED)
+    if result == 130:
+        render_error(CliError(ExitCode.INTERRUPTED, "interrupted"), json_mode=json_mode)
+    return result if isinstance(result, int) else int(ExitCode.OK)
+
+
+app = typer.Typer(
+    cls=SecretsGroup,
+    name="secrets",
+    help="Keep application secrets in AWS Secrets Manager, namespaced by environment.",
+    no_args_is_help=True,
+    add_completion=True,
+    # Locals hold secret values: never print them in a traceback.
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"secrets (envsecrets) {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Path to secrets.toml (default: the nearest one at or above the current folder).",
+            dir_okay=False,
+        ),
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="AWS profile for every environment.")
+    ] = None,
+    region: Annotated[
+        str | None, typer.Option("--region", help="AWS region for every environment.")
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of unexpected errors (never values).")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Keep application secrets in AWS Secrets Manager, namespaced by environment
+    (`prod/api/stripe-key`)."""
+    ctx.obj = Workspace(Globals(config=config, profile=profile, region=region, debug=debug))
+
+
+for module in (secret, setup):
+    module.register(app)
+
+
+def main() -> None:
+    """The `secrets` console script."""
+    app()

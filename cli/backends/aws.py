@@ -1,0 +1,286 @@
+"""Sessions per environment, client configuration, and the ONE translation of AWS errors.
+
+Every other backend module gets its clients from `AwsTarget.client()` and wraps its calls in
+`aws_errors()`, so retries, timeouts, the user agent and the mapping of failures to exit codes
+are decided here and only here.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import botocore.exceptions as bx
+from botocore.config import Config
+
+from cli import __version__
+from cli.errors import CliError, ExitCode
+
+CONNECT_TIMEOUT = 5
+READ_TIMEOUT = 30
+# Interactive commands give up sooner than bulk ones; AWS_MAX_ATTEMPTS / AWS_RETRY_MODE (the
+# standard AWS variables) override both, e.g. to fail fast in scripts.
+INTERACTIVE_ATTEMPTS = 5
+BULK_ATTEMPTS = 10
+
+# Asked for an MFA code when an environment has mfa_serial; the CLI passes a prompt.
+MfaCodeProvider = Callable[[str], str]
+
+
+@dataclass
+class AwsTarget:
+    """How to reach one environment: profile, region, optional role to assume."""
+
+    label: str  # the environment's name, used in messages ("side" of a diff)
+    region: str | None = None
+    profile: str | None = None
+    role_arn: str | None = None
+    mfa_serial: str | None = None
+    mfa_code: MfaCodeProvider | None = None
+    _session: boto3.Session | None = field(default=None, repr=False)
+    _clients: dict[tuple[str, str | None, bool, int], Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def session(self) -> boto3.Session:
+        """A boto3 session for this target, assuming `role_arn` once if one is set."""
+        with self._lock:
+            if self._session is None:
+                self._session = self._make_session()
+            return self._session
+
+    def _make_session(self) -> boto3.Session:
+        with aws_errors(side=self.label):
+            try:
+                base = boto3.Session(profile_name=self.profile, region_name=self.region)
+                if not base.region_name and os.environ.get("AWS_REGION"):
+                    # Other SDKs and the AWS CLI v2 read AWS_REGION; botocore only reads
+                    # AWS_DEFAULT_REGION. Accept both.
+                    base = boto3.Session(
+                        profile_name=self.profile, region_name=os.environ["AWS_REGION"]
+                    )
+            except bx.ProfileNotFound:
+                raise CliError(
+                    ExitCode.AUTH,
+                    f"AWS profile '{self.profile}' not found",
+                    "check ~/.aws/config, --profile, or the environment's profile in secrets.toml",
+                ) from None
+            if not self.role_arn:
+                return base
+            return self._assume_role(base)
+
+    def _assume_role(self, base: boto3.Session) -> boto3.Session:
+        args: dict[str, Any] = {
+            "RoleArn": self.role_arn,
+            "RoleSessionName": f"envsecrets-{self.label}",
+        }
+        if self.mfa_serial:
+            if self.mfa_code is None:
+                raise CliError(
+                    ExitCode.AUTH,
+                    f"environment '{self.label}' needs an MFA code and none can be asked for",
+                    "run the command in a terminal",
+                )
+            args["SerialNumber"] = self.mfa_serial
+            args["TokenCode"] = self.mfa_code(self.mfa_serial)
+        sts = base.client("sts", config=client_config(bulk=False))
+        creds = sts.assume_role(**args)["Credentials"]
+        return boto3.Session(
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"],
+            region_name=self.region or base.region_name,
+        )
+
+    def client(
+        self, service: str, *, region: str | None = None, bulk: bool = False, pool: int = 10
+    ) -> Any:
+        """A cached client; `bulk` switches to adaptive retries with more attempts."""
+        key = (service, region, bulk, pool)
+        session = self.session()
+        with self._lock:
+            if key not in self._clients:
+                with aws_errors(side=self.label):
+                    self._clients[key] = session.client(
+                        service,  # type: ignore[call-overload]
+                        region_name=region,
+                        config=client_config(bulk=bulk, pool=pool),
+                    )
+            return self._clients[key]
+
+    @property
+    def region_name(self) -> str:
+        name = self.session().region_name
+        if not name:
+            raise no_region_error(self.label)
+        return name
+
+
+def client_config(*, bulk: bool, pool: int = 10) -> Config:
+    """Retries, timeouts, pool size and user agent for every client we make."""
+    mode = os.environ.get("AWS_RETRY_MODE") or ("adaptive" if bulk else "standard")
+    attempts_env = os.environ.get("AWS_MAX_ATTEMPTS", "")
+    attempts = (
+        int(attempts_env)
+        if attempts_env.isdigit()
+        else (BULK_ATTEMPTS if bulk else INTERACTIVE_ATTEMPTS)
+    )
+    retries: Any = {"mode": mode, "total_max_attempts": attempts}
+    return Config(
+        retries=retries,
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        max_pool_connections=max(pool, 10),
+        user_agent_extra=f"envsecrets/{__version__}",
+    )
+
+
+def no_region_error(label: str | None = None) -> CliError:
+    where = f" for environment '{label}'" if label else ""
+    return CliError(
+        ExitCode.USAGE,
+        f"no AWS region configured{where}",
+        "pass --region, set AWS_REGION, or set region in secrets.toml",
+    )
+
+
+AUTH_CODES = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidAccessKeyId",
+    "KMSAccessDeniedException",
+    "DecryptionFailure",
+    "EncryptionFailure",
+}
+THROTTLE_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RateExceeded",
+    "SlowDown",
+    "ProvisionedThroughputExceededException",
+}
+UNAVAILABLE_CODES = {
+    "InternalServiceError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "InternalError",
+}
+NOT_FOUND_CODES = {"ResourceNotFoundException", "ParameterNotFound", "NoSuchEntity"}
+CONFLICT_CODES = {"ResourceExistsException", "PreconditionNotMetException", "ConflictException"}
+USAGE_CODES = {
+    "InvalidParameterException",
+    "ValidationException",
+    "MalformedPolicyDocumentException",
+}
+
+
+def translate(exc: Exception, *, subject: str | None = None, side: str | None = None) -> CliError:
+    """Turn any botocore failure into a CliError with the documented exit code.
+
+    `subject` names what was being worked on (a secret name); `side` names the environment,
+    so that a diff or copy can say which side was denied. AWS's own messages are kept where
+    they help: AWS never echoes secret values in them.
+    """
+    prefix = f"[{side}] " if side else ""
+    about = f" '{subject}'" if subject else ""
+    if isinstance(exc, CliError):
+        return exc
+    if isinstance(exc, bx.NoRegionError):
+        return no_region_error(side)
+    if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
+        return CliError(
+            ExitCode.AUTH,
+            f"{prefix}no AWS credentials found",
+            "run `aws configure` or `aws sso login`, set AWS_PROFILE, or pass --profile",
+        )
+    if isinstance(exc, bx.ProfileNotFound):
+        return CliError(ExitCode.AUTH, f"{prefix}{exc}", "check --profile and ~/.aws/config")
+    if isinstance(
+        exc,
+        bx.EndpointConnectionError
+        | bx.ConnectTimeoutError
+        | bx.ReadTimeoutError
+        | bx.ConnectionClosedError
+        | bx.HTTPClientError,
+    ):
+        return CliError(
+            ExitCode.UNAVAILABLE,
+            f"{prefix}AWS could not be reached after retries ({type(exc).__name__})",
+            "check the network, AWS_ENDPOINT_URL and the region, then run the command again",
+        )
+    if isinstance(exc, bx.ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        message = str(error.get("Message", "")).strip()
+        operation = exc.operation_name
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        detail = f"{code}: {message}" if message else code
+        if code in AUTH_CODES:
+            return CliError(
+                ExitCode.AUTH,
+                f"{prefix}access denied to {operation}{about} ({code})",
+                "check the IAM permissions of the role or user (`secrets doctor` shows them)",
+            )
+        if code in NOT_FOUND_CODES:
+            return CliError(
+                ExitCode.NOT_FOUND,
+                f"{prefix}secret{about} not found" if subject else f"{prefix}{detail}",
+                "`secrets list <env>/` shows what exists",
+            )
+        if code in THROTTLE_CODES:
+            return CliError(
+                ExitCode.UNAVAILABLE,
+                f"{prefix}AWS kept throttling {operation} after retries ({code})",
+                "wait a moment and run again, or lower --concurrency",
+            )
+        if code in UNAVAILABLE_CODES or status >= 500:
+            return CliError(
+                ExitCode.UNAVAILABLE,
+                f"{prefix}AWS failed {operation} after retries ({detail})",
+                "run the command again in a moment",
+            )
+        if code in CONFLICT_CODES:
+            return CliError(ExitCode.REFUSED, f"{prefix}{operation}{about}: {detail}")
+        if code == "InvalidRequestException" and "delet" in message.lower():
+            return CliError(
+                ExitCode.REFUSED,
+                f"{prefix}secret{about} is scheduled for deletion",
+                f"`secrets restore {subject or 'NAME'}` cancels the deletion",
+            )
+        if code in USAGE_CODES or code == "InvalidRequestException":
+            return CliError(ExitCode.USAGE, f"{prefix}{operation}{about} was refused: {detail}")
+        return CliError(ExitCode.FAILED, f"{prefix}{operation}{about} failed: {detail}")
+    if isinstance(exc, bx.BotoCoreError):
+        return CliError(ExitCode.FAILED, f"{prefix}AWS SDK error: {type(exc).__name__}")
+    raise exc
+
+
+@contextmanager
+def aws_errors(*, subject: str | None = None, side: str | None = None) -> Iterator[None]:
+    """Translate botocore exceptions raised inside the block into CliError."""
+    try:
+        yield
+    except (bx.BotoCoreError, bx.ClientError) as exc:
+        raise translate(exc, subject=subject, side=side) from None
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a ClientError, else None."""
+    if isinstance(exc, bx.ClientError):
+        return str(exc.response.get("Error", {}).get("Code"))
+    return None

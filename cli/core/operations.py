@@ -1,0 +1,103 @@
+"""Writing one secret: plan (compare with what is there) then apply (create or put).
+
+Split in two so that the command can show the plan and ask for confirmation in between, and
+so that an unchanged value never needs confirmation nor creates a version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from cli.core.config import EnvironmentConfig
+from cli.core.names import SecretName
+from cli.core.store import SecretStore, StoredValue
+from cli.core.values import SecretValue, request_token
+from cli.errors import CliError, ExitCode
+
+SetAction = Literal["create", "update", "unchanged"]
+
+
+@dataclass(frozen=True)
+class SetPlan:
+    """What `set` will do to one secret."""
+
+    name: SecretName
+    action: SetAction
+    value: SecretValue
+    current_version: str | None = None
+
+
+@dataclass(frozen=True)
+class SetOptions:
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    kms_key_id: str | None = None
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class SetOutcome:
+    name: SecretName
+    action: SetAction
+    version_id: str | None
+    previous_version: str | None
+
+
+def read_current(store: SecretStore, name: SecretName) -> StoredValue | None:
+    """The current version, or None when the secret does not exist."""
+    try:
+        return store.read(str(name))
+    except CliError as exc:
+        if exc.code == ExitCode.NOT_FOUND:
+            return None
+        raise
+
+
+def plan_set(
+    store: SecretStore,
+    name: SecretName,
+    value: SecretValue,
+    *,
+    field_key: str | None = None,
+    force: bool = False,
+) -> SetPlan:
+    """Compare `value` (or one JSON field of it) with the current version."""
+    current = read_current(store, name)
+    if field_key is not None:
+        base = current.value if current else SecretValue("{}")
+        value = base.with_field(field_key, value, create=True)
+    value.validate()
+    if current is None:
+        return SetPlan(name, "create", value)
+    if current.value == value and not force:
+        return SetPlan(name, "unchanged", value, current.version_id)
+    return SetPlan(name, "update", value, current.version_id)
+
+
+def apply_set(
+    store: SecretStore, plan: SetPlan, env: EnvironmentConfig, options: SetOptions
+) -> SetOutcome:
+    """Carry out a plan. Tokens come from name, value and the replaced version, so a retry
+    after a lost reply never makes a second version."""
+    name = str(plan.name)
+    token = request_token(name, plan.value, plan.current_version)
+    if plan.action == "create":
+        created = store.create(
+            name,
+            plan.value,
+            token=token,
+            description=options.description,
+            kms_key_id=options.kms_key_id or env.kms_key_id,
+            tags={**env.tags, **options.tags},
+            replica_regions=env.replica_regions,
+        )
+        return SetOutcome(plan.name, "create", created, None)
+    version: str | None = None
+    if plan.action == "update":
+        version = store.put(name, plan.value, token=token)
+    if options.description is not None:
+        store.update(name, description=options.description)
+    if options.tags:
+        store.tag(name, options.tags)
+    return SetOutcome(plan.name, plan.action, version or plan.current_version, plan.current_version)

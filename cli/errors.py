@@ -1,0 +1,40 @@
+"""The one error type users see, and the exit codes the README documents.
+
+Every failure the user can act on is a `CliError`: a one-line message, an optional hint saying
+what to do next, and an `ExitCode`. Messages never contain secret values: they are built from
+names, flags and AWS error codes only.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit statuses; the README's table is generated from the same meanings."""
+
+    OK = 0
+    FAILED = 1  # a failure, or differences/findings for diff, check and audit
+    USAGE = 2  # bad name, bad flag, malformed file
+    NOT_FOUND = 3
+    REFUSED = 4  # conflict, or confirmation needed and --yes absent without a TTY
+    AUTH = 5  # credentials missing or access denied
+    UNAVAILABLE = 6  # AWS unreachable or throttled after retries
+    INTERRUPTED = 130
+
+
+class CliError(Exception):
+    """A failure explained to the user: `error: <message>` and `hint: <hint>`."""
+
+    def __init__(self, code: ExitCode, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.hint = hint
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form printed on stderr when `--json` is in effect."""
+        return {"code": int(self.code), "message": self.message, "hint": self.hint}
+
+    def __repr__(self) -> str:
+        return f"CliError({self.code.name}, {self.message!r})"

@@ -1,0 +1,184 @@
+"""The test harness of DESIGN.md.
+
+One moto server per session on 127.0.0.1 and a free port, reached only through
+AWS_ENDPOINT_URL (the product has no test hooks). Every test gets fake credentials, its own
+HOME, AWS config files, cache dir and working directory, and an emulator reset to empty.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+from typer.testing import CliRunner
+
+from cli.app import app
+from tests.faultproxy import FaultProxy
+
+REGION = "us-east-1"
+VENV_BIN = Path(sys.executable).parent
+SECRETS_BIN = str(VENV_BIN / "secrets")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    # Poll until it answers, like pipx's package-server fixture.
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=1)  # noqa: S310 - loopback
+            break
+        except OSError:
+            import time
+
+            time.sleep(0.05)
+    yield url
+    server.stop()
+
+
+def reset_emulator(url: str) -> None:
+    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")  # noqa: S310
+    urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - loopback
+
+
+@pytest.fixture(autouse=True)
+def aws_env(moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Isolate HOME, AWS config, caches and cwd; point AWS at a freshly reset emulator.
+
+    Yields the working directory the test runs in (where a secrets.toml may be written)."""
+    reset_emulator(moto_url)
+    home = tmp_path / "home"
+    work = tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    for name in list(os.environ):
+        if name.startswith("AWS_") or name.startswith("ENVSECRETS_"):
+            monkeypatch.delenv(name, raising=False)
+    values = {
+        "HOME": str(home),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "AWS_CONFIG_FILE": str(home / ".aws" / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / ".aws" / "credentials"),
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "PROMPT_TOOLKIT_NO_CPR": "1",
+        "NO_COLOR": "1",
+        "COLUMNS": "200",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(work)
+    yield work
+
+
+@dataclass
+class Run:
+    """What a command did: exit code and both streams (bytes kept for exact checks)."""
+
+    code: int
+    stdout: str
+    stderr: str
+    stdout_bytes: bytes
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.stdout)
+
+
+def run_cli(*args: str, input: str | bytes | None = None, env: dict[str, str] | None = None) -> Run:
+    """Run `secrets ARGS` in-process (Typer's CliRunner)."""
+    runner = CliRunner()
+    result = runner.invoke(app, list(args), input=input, env=env, catch_exceptions=False)
+    return Run(result.exit_code, result.stdout, result.stderr, result.stdout_bytes)
+
+
+@pytest.fixture
+def cli() -> Any:
+    """`cli("get", "dev/x")` runs the command in-process and returns a `Run`."""
+    return run_cli
+
+
+def run_subprocess(
+    args: Sequence[str],
+    *,
+    input: str | bytes | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> Run:
+    """Run the installed `secrets` script as a user would."""
+    data = input.encode() if isinstance(input, str) else input
+    completed = subprocess.run(
+        [SECRETS_BIN, *args],
+        input=data,
+        capture_output=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        check=False,
+    )
+    return Run(
+        completed.returncode,
+        completed.stdout.decode("utf-8", "replace"),
+        completed.stderr.decode("utf-8", "replace"),
+        completed.stdout,
+    )
+
+
+@pytest.fixture
+def secrets_cmd() -> Any:
+    """`secrets_cmd(["get", "dev/x"])` runs the installed script in a subprocess."""
+    assert shutil.which(SECRETS_BIN), "the package must be installed into the venv"
+    return run_subprocess
+
+
+@pytest.fixture
+def sm() -> Any:
+    """A plain boto3 Secrets Manager client on the emulator, for setting up and checking."""
+    return boto3.client("secretsmanager", region_name=REGION)
+
+
+def aws_client(service: str, region: str = REGION) -> Any:
+    return boto3.client(service, region_name=region)  # type: ignore[call-overload]
+
+
+@pytest.fixture
+def proxy(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
+    """A fault proxy in front of the emulator; AWS_ENDPOINT_URL points at it.
+
+    Configure `proxy.faults`, `proxy.throttle(...)` / `proxy.aws_quotas()`; read
+    `proxy.calls`. Set-up calls made through it count too: call `proxy.reset_counts()`."""
+    fault_proxy = FaultProxy(moto_url).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", fault_proxy.url)
+    yield fault_proxy
+    fault_proxy.stop()
+
+
+def write_config(folder: Path, text: str) -> Path:
+    """Write a secrets.toml into `folder` (usually the test's working directory)."""
+    path = folder / "secrets.toml"
+    path.write_text(text, encoding="utf-8")
+    return path

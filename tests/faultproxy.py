@@ -1,0 +1,285 @@
+"""A loopback HTTP proxy between the CLI and the emulator that misbehaves on purpose.
+
+It counts every API call by action (`secretsmanager.CreateSecret`, `ssm.GetParametersByPath`,
+`sts.GetCallerIdentity`, ...) and can add latency, throttle actions to AWS's quotas (answered
+as `ThrottlingException`, as AWS does), answer 5xx, drop connections before forwarding, and
+lose replies after forwarding (the request reached the emulator, the client never hears back).
+Faults are drawn from a seeded generator so a failing run can be replayed.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import re
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class TokenBucket:
+    """`rate` calls per second with a burst of `rate` (how AWS quotas behave, roughly)."""
+
+    rate: float
+    tokens: float = 0.0
+    stamp: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.tokens = self.rate
+
+    def take(self) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return True
+            return False
+
+
+@dataclass
+class Faults:
+    latency: float = 0.0  # seconds added before forwarding each request
+    error_rate: float = 0.0  # fraction answered 500 without forwarding
+    drop_rate: float = 0.0  # fraction whose connection is closed without forwarding
+    lose_reply_rate: float = 0.0  # fraction forwarded whose reply is never sent
+    only: set[str] | None = None  # restrict error/drop/lose faults to these actions
+    lose_reply_actions: set[str] | None = None  # restrict lost replies to these actions
+
+    def applies(self, action: str) -> bool:
+        return self.only is None or action in self.only
+
+
+def _service_of_target(target: str) -> str:
+    prefix = target.split(".", 1)[0]
+    return {"AmazonSSM": "ssm", "secretsmanager": "secretsmanager"}.get(prefix, prefix.lower())
+
+
+def action_of(method: str, path: str, headers: dict[str, str], body: bytes) -> str:
+    """`service.Operation` for JSON and query protocols; `lambda.METHOD /path` for REST."""
+    target = headers.get("x-amz-target")
+    if target:
+        service = _service_of_target(target)
+        return f"{service}.{target.split('.', 1)[1]}"
+    auth = headers.get("authorization", "")
+    scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", auth)
+    service = scope.group(1) if scope else "unknown"
+    if body and b"Action=" in body:
+        params = parse_qs(body.decode("utf-8", "replace"))
+        return f"{service}.{params.get('Action', ['?'])[0]}"
+    query = parse_qs(urlsplit(path).query)
+    if "Action" in query:
+        return f"{service}.{query['Action'][0]}"
+    return f"{service}.{method} {urlsplit(path).path}"
+
+
+class FaultProxy:
+    """Start with `start()`; point `AWS_ENDPOINT_URL` at `.url`; read `.calls` afterwards."""
+
+    def __init__(self, upstream: str, *, seed: int = 1234) -> None:
+        parts = urlsplit(upstream)
+        self.upstream_host = parts.hostname or "127.0.0.1"
+        self.upstream_port = parts.port or 80
+        self.faults = Faults()
+        self.quotas: dict[str, TokenBucket] = {}
+        self.shared_quotas: list[tuple[set[str], TokenBucket]] = []
+        self.calls: Counter[str] = Counter()  # requests received, by action
+        self.forwarded: Counter[str] = Counter()  # requests that reached the emulator
+        self.throttled: Counter[str] = Counter()
+        self.injected: Counter[str] = Counter()  # 5xx, drops and lost replies
+        self.random = random.Random(seed)
+        self.lock = threading.Lock()
+        self.server: ThreadingHTTPServer | None = None
+        self.thread: threading.Thread | None = None
+
+    # -- configuration ---------------------------------------------------------------------
+    def throttle(self, action: str, rate: float) -> None:
+        """Allow `action` at most `rate` times a second; the rest get ThrottlingException."""
+        self.quotas[action] = TokenBucket(rate)
+
+    def throttle_shared(self, actions: set[str], rate: float) -> None:
+        """One quota shared by several actions (SSM's GetParameter* share 40/s)."""
+        self.shared_quotas.append((set(actions), TokenBucket(rate)))
+
+    def aws_quotas(self) -> None:
+        """The per-account quotas of DESIGN.md."""
+        for action in (
+            "CreateSecret",
+            "PutSecretValue",
+            "UpdateSecret",
+            "UpdateSecretVersionStage",
+            "RotateSecret",
+            "TagResource",
+            "DeleteSecret",
+            "RestoreSecret",
+        ):
+            self.throttle(f"secretsmanager.{action}", 50)
+        self.throttle("secretsmanager.ListSecrets", 100)
+        self.throttle("secretsmanager.BatchGetSecretValue", 100)
+        self.throttle_shared(
+            {"ssm.GetParameter", "ssm.GetParameters", "ssm.GetParametersByPath"}, 40
+        )
+
+    def reset_counts(self) -> None:
+        with self.lock:
+            for counter in (self.calls, self.forwarded, self.throttled, self.injected):
+                counter.clear()
+
+    def count(self, prefix: str = "") -> int:
+        """Requests received whose action starts with `prefix`."""
+        with self.lock:
+            return sum(n for action, n in self.calls.items() if action.startswith(prefix))
+
+    def writes(self) -> int:
+        """Requests received that can change state (everything but reads and lists)."""
+        readers = ("Get", "List", "Describe", "BatchGet")
+        with self.lock:
+            return sum(
+                n
+                for action, n in self.calls.items()
+                if not action.split(".", 1)[-1].startswith(readers)
+            )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> FaultProxy:
+        proxy = self
+
+        class Handler(_Handler):
+            owner = proxy
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    # -- decisions ---------------------------------------------------------------------------
+    def _roll(self, rate: float) -> bool:
+        if rate <= 0:
+            return False
+        with self.lock:
+            return self.random.random() < rate
+
+    def decide(self, action: str) -> str:
+        """`forward`, `throttle`, `error`, `drop` or `lose`."""
+        bucket = self.quotas.get(action)
+        if bucket is not None and not bucket.take():
+            return "throttle"
+        for actions, shared in self.shared_quotas:
+            if action in actions and not shared.take():
+                return "throttle"
+        faults = self.faults
+        if faults.applies(action):
+            if self._roll(faults.error_rate):
+                return "error"
+            if self._roll(faults.drop_rate):
+                return "drop"
+            lose_ok = faults.lose_reply_actions is None or action in faults.lose_reply_actions
+            if lose_ok and self._roll(faults.lose_reply_rate):
+                return "lose"
+        return "forward"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: FaultProxy
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+    def _handle(self) -> None:
+        proxy = self.owner
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        action = action_of(self.command, self.path, headers, body)
+        with proxy.lock:
+            proxy.calls[action] += 1
+        if proxy.faults.latency:
+            time.sleep(proxy.faults.latency)
+        decision = proxy.decide(action)
+        if decision == "throttle":
+            with proxy.lock:
+                proxy.throttled[action] += 1
+            self._reply_error(400, "ThrottlingException", "Rate exceeded", headers)
+            return
+        if decision == "error":
+            with proxy.lock:
+                proxy.injected[f"error {action}"] += 1
+            self._reply_error(500, "InternalServiceError", "injected failure", headers)
+            return
+        if decision == "drop":
+            with proxy.lock:
+                proxy.injected[f"drop {action}"] += 1
+            self._drop()
+            return
+        status, reply_headers, reply = self._forward(body)
+        with proxy.lock:
+            proxy.forwarded[action] += 1
+        if decision == "lose":
+            with proxy.lock:
+                proxy.injected[f"lose {action}"] += 1
+            self._drop()
+            return
+        self.send_response(status)
+        for key, value in reply_headers:
+            if key.lower() not in ("content-length", "transfer-encoding", "connection"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle
+
+    def _forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        proxy = self.owner
+        connection = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=60)
+        try:
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+            connection.request(self.command, self.path, body=body or None, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.getheaders(), response.read()
+        finally:
+            connection.close()
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _reply_error(self, status: int, code: str, message: str, headers: dict[str, str]) -> None:
+        if headers.get("x-amz-target") or "json" in headers.get("content-type", ""):
+            payload = json.dumps({"__type": code, "message": message}).encode()
+            content_type = "application/x-amz-json-1.1"
+        else:
+            payload = (
+                f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
+                f"<Message>{message}</Message></Error><RequestId>fault</RequestId></ErrorResponse>"
+            ).encode()
+            content_type = "text/xml"
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("x-amzn-ErrorType", code)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
