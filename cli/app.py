@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from cli import __version__
-from cli.commands import secret, setup
+from cli.commands import audit, diff, migrate, policy, rotate, secret, setup
 from cli.commands.common import Globals, Workspace
 from cli.errors import CliError, ExitCode
 from cli.ui.render import render_crash, render_error
@@ -140,7 +140,7 @@ def root(
     ctx.obj = Workspace(Globals(config=config, profile=profile, region=region, debug=debug))
 
 
-for module in (secret, setup):
+for module in (secret, rotate, diff, migrate, policy, audit, setup):
     module.register(app)
 
 

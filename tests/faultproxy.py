@@ -251,7 +251,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
         proxy = self.owner
-        connection = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=60)
+        connection = http.client.HTTPConnection(
+            proxy.upstream_host, proxy.upstream_port, timeout=60
+        )
         try:
             headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
             connection.request(self.command, self.path, body=body or None, headers=headers)

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# `make demo`: a narrated tour of `secrets` against a local emulator. Needs no AWS account and
+# no network; starts the emulator on a free loopback port and always stops it on exit.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BIN="$ROOT/.venv/bin"
+PORT="$("$BIN/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+WORK="$(mktemp -d)"
+LOG="$WORK/emulator.log"
+
+"$BIN/secrets" emulator --port "$PORT" >"$LOG" 2>&1 &
+EMULATOR_PID=$!
+cleanup() {
+  kill "$EMULATOR_PID" 2>/dev/null || true
+  wait "$EMULATOR_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+for _ in $(seq 1 100); do
+  grep -q "listening" "$LOG" 2>/dev/null && break
+  sleep 0.1
+done
+
+export AWS_ENDPOINT_URL="http://127.0.0.1:$PORT"
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
+export AWS_CONFIG_FILE="$WORK/aws-config" AWS_SHARED_CREDENTIALS_FILE="$WORK/aws-credentials"
+export PATH="$BIN:$PATH"
+cd "$WORK"
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+show() { printf '\033[2m$ %s\033[0m\n' "$*"; }
+# run: print a command, then run it (it must succeed)
+run() { show "$*"; "$@"; }
+# run_fails: print a command that is expected to fail, run it, and show its exit code
+run_fails() { show "$*"; set +e; "$@"; local code=$?; set -e; printf '(exit %s)\n' "$code"; }
+
+say "The emulator is running on $AWS_ENDPOINT_URL (moto), with fake credentials"
+
+tour_basics() {
+  say "A secrets.toml declares environments; prod is protected"
+  cat >secrets.toml <<'TOML'
+[environments.dev]
+region = "us-east-1"
+
+[environments.staging]
+region = "us-east-1"
+
+[environments.prod]
+region = "us-east-1"
+protected = true
+
+[functions.checkout]
+secrets = ["api/stripe-key", "db/password"]
+TOML
+  cat secrets.toml
+
+  say "Set a secret. At a terminal you get a hidden prompt (asked twice); here we pipe with --stdin"
+  show "printf 'sk_test_51Hx' | secrets set dev/api/stripe-key --stdin --description 'Stripe test key'"
+  printf 'sk_test_51Hx' | secrets set dev/api/stripe-key --stdin --description 'Stripe test key'
+  show "printf 'hunter2' | secrets set dev/db/password --stdin"
+  printf 'hunter2' | secrets set dev/db/password --stdin
+
+  say "Setting the same value again creates no version"
+  show "printf 'hunter2' | secrets set dev/db/password --stdin"
+  printf 'hunter2' | secrets set dev/db/password --stdin
+
+  say "Read it back: exact bytes on stdout"
+  run secrets get dev/api/stripe-key
+  echo
+
+  say "A second set makes a new version; history shows the stages"
+  show "printf 'sk_test_99Zz' | secrets set dev/api/stripe-key --stdin"
+  printf 'sk_test_99Zz' | secrets set dev/api/stripe-key --stdin
+  run secrets history dev/api/stripe-key
+  run secrets get dev/api/stripe-key --version-stage AWSPREVIOUS
+  echo
+
+  say "List names and dates (never values)"
+  run secrets list dev/
+  run secrets show dev/api/stripe-key
+
+  say "Protected environments need confirmation: without a terminal, --yes"
+  show "printf 'sk_live_1' | secrets set prod/api/stripe-key --stdin"
+  set +e; printf 'sk_live_1' | secrets set prod/api/stripe-key --stdin; echo "(exit $?)"; set -e
+  show "printf 'sk_live_1' | secrets set prod/api/stripe-key --stdin --yes"
+  printf 'sk_live_1' | secrets set prod/api/stripe-key --stdin --yes
+
+  say "Typos are caught before anything is created"
+  run_fails secrets get prdo/api/stripe-key
+  run_fails secrets get dev/api/missing
+
+  say "Delete is scheduled (30 days by default) and can be undone"
+  run secrets delete dev/db/password
+  run secrets list dev/ --include-deleted
+  run secrets restore dev/db/password
+}
+
+tour_basics
+# tour: rotate
+# tour: diff
+# tour: migrate
+# tour: policy
+# tour: setup
+
+say "Done. The emulator stops now; nothing is left running."
