@@ -46,7 +46,7 @@ def moto_url() -> Iterator[str]:
     # Poll until it answers, like pipx's package-server fixture.
     for _ in range(100):
         try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=1)  # noqa: S310 - loopback
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
             break
         except OSError:
             import time
@@ -57,8 +57,8 @@ def moto_url() -> Iterator[str]:
 
 
 def reset_emulator(url: str) -> None:
-    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")  # noqa: S310
-    urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - loopback
+    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
 
 
 @pytest.fixture(autouse=True)

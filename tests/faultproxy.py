@@ -9,6 +9,7 @@ Faults are drawn from a seeded generator so a failing run can be replayed.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import random
@@ -202,7 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
     owner: FaultProxy
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     def _handle(self) -> None:
@@ -264,10 +265,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _drop(self) -> None:
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def _reply_error(self, status: int, code: str, message: str, headers: dict[str, str]) -> None:
         if headers.get("x-amz-target") or "json" in headers.get("content-type", ""):

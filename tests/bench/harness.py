@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from moto.server import ThreadedMotoServer
 
 from tests.conftest import free_port, reset_emulator
@@ -49,7 +48,7 @@ def emulator() -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=1)  # noqa: S310 - loopback
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
             break
         except OSError:
             time.sleep(0.05)
