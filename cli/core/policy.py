@@ -1,0 +1,171 @@
+"""Least-privilege IAM policy documents for functions and tasks, and their renderers.
+
+A function (or ECS task role) gets `secretsmanager:GetSecretValue` on exactly the secrets
+`secrets.toml` declares for it in one environment, each scoped as
+`arn:<partition>:secretsmanager:<region>:<account>:secret:<env>/<path>-??????`. The six `?`
+match the random suffix AWS appends to a secret's ARN and nothing longer, so
+`prod/api/stripe-key-??????` never matches `prod/api/stripe-key-old-AbCdEf`; `name-*` would.
+
+Everything here is pure: documents in, text out. Nothing prints and nothing talks to AWS.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cli.core.names import SecretName, validate_env
+from cli.errors import CliError, ExitCode
+
+POLICY_VERSION = "2012-10-17"
+READ_ACTION = "secretsmanager:GetSecretValue"
+DESCRIBE_ACTION = "secretsmanager:DescribeSecret"
+DECRYPT_ACTION = "kms:Decrypt"
+# The AWS-managed key needs no statement: its key policy already lets principals of the
+# account decrypt through Secrets Manager.
+AWS_MANAGED_KEY_ALIASES = ("alias/aws/secretsmanager",)
+ARN_SUFFIX_PATTERN = "-??????"
+
+ACCOUNT_PATTERN = re.compile(r"\d{12}")
+REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
+KMS_KEY_ARN = re.compile(r"arn:(aws|aws-cn|aws-us-gov):kms:([a-z0-9-]+):(\d{12}):(key|alias)/(.+)")
+
+FORMATS = ("json", "yaml", "sam", "cloudformation", "terraform", "serverless")
+
+
+def partition_for(region: str) -> str:
+    """The ARN partition a region belongs to: `aws`, `aws-cn` or `aws-us-gov`."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def check_region(region: str) -> str:
+    """`region` if it looks like an AWS region name, else a usage error."""
+    if not REGION_PATTERN.fullmatch(region):
+        raise CliError(
+            ExitCode.USAGE,
+            f"'{region}' is not an AWS region name",
+            "use a region such as us-east-1, cn-north-1 or us-gov-west-1",
+        )
+    return region
+
+
+def check_account(account: str) -> str:
+    """`account` if it is a 12-digit AWS account id, else a usage error."""
+    if not ACCOUNT_PATTERN.fullmatch(account):
+        raise CliError(
+            ExitCode.USAGE,
+            f"'{account}' is not a 12-digit AWS account id",
+            "set account_id for the environment in secrets.toml",
+        )
+    return account
+
+
+def secret_arn_pattern(partition: str, region: str, account: str, name: str) -> str:
+    """The IAM resource for one secret: its ARN with `-??????` for AWS's random suffix."""
+    return f"arn:{partition}:secretsmanager:{region}:{account}:secret:{name}{ARN_SUFFIX_PATTERN}"
+
+
+@dataclass(frozen=True)
+class KmsResource:
+    """Where `kms:Decrypt` is allowed: one key ARN, or keys carrying an alias."""
+
+    arn: str
+    alias: str | None = None  # set when the environment names its key by alias
+
+
+def kms_resource(partition: str, region: str, account: str, key_id: str) -> KmsResource | None:
+    """The IAM resource for an environment's KMS key; None for the AWS-managed key.
+
+    IAM cannot match a key by an alias ARN in `Resource` (the request names the key), so an
+    alias becomes the account's keys in the region; `build_policy` still narrows it to the
+    granted secrets' own ciphertexts with the `kms:EncryptionContext:SecretARN` condition.
+    (`kms:ResourceAliases` would say the same, but parliament's action data does not know it
+    for kms:Decrypt, and every generated policy must pass parliament clean.)
+    """
+    if key_id in AWS_MANAGED_KEY_ALIASES:
+        return None
+    found = KMS_KEY_ARN.fullmatch(key_id)
+    if found:
+        key_partition, key_region, key_account, kind, rest = found.groups()
+        if kind == "key":
+            return KmsResource(key_id)
+        alias = f"alias/{rest}"
+        if alias in AWS_MANAGED_KEY_ALIASES:
+            return None
+        return KmsResource(f"arn:{key_partition}:kms:{key_region}:{key_account}:key/*", alias)
+    if key_id.startswith("alias/"):
+        return KmsResource(f"arn:{partition}:kms:{region}:{account}:key/*", key_id)
+    return KmsResource(f"arn:{partition}:kms:{region}:{account}:key/{key_id}")
+
+
+def build_policy(
+    *,
+    region: str,
+    account: str,
+    env: str,
+    paths: Sequence[str],
+    kms_key_id: str | None = None,
+    describe: bool = False,
+    partition: str | None = None,
+    exact_arns: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The IAM policy document that lets a function read exactly `env`/`paths`.
+
+    `paths` are relative to the environment, as in `[functions.NAME] secrets`. `exact_arns`
+    (full name -> ARN, from `--resolve`) replaces the `-??????` pattern with the real ARN for
+    the names it holds. With a customer-managed `kms_key_id`, `kms:Decrypt` is allowed on that
+    key only when the call comes through Secrets Manager in `region` (`kms:ViaService`).
+    `describe` adds `secretsmanager:DescribeSecret` on the same resources.
+    """
+    validate_env(env)
+    check_region(region)
+    check_account(account)
+    if not paths:
+        raise CliError(ExitCode.USAGE, f"no secrets to grant in '{env}'")
+    partition = partition or partition_for(region)
+    resources: list[str] = []
+    for path in paths:
+        name = str(SecretName.join(env, path))
+        arn = (exact_arns or {}).get(name) or secret_arn_pattern(partition, region, account, name)
+        if arn not in resources:
+            resources.append(arn)
+    actions = [READ_ACTION, DESCRIBE_ACTION] if describe else [READ_ACTION]
+    statements: list[dict[str, Any]] = [
+        {"Sid": "ReadSecrets", "Effect": "Allow", "Action": actions, "Resource": resources}
+    ]
+    key = kms_resource(partition, region, account, kms_key_id) if kms_key_id else None
+    if key is not None:
+        # Secrets Manager decrypts with the secret's ARN as encryption context, so this key
+        # (or these keys, for an alias) only opens the granted secrets, and only when the call
+        # comes through Secrets Manager in this region.
+        condition: dict[str, Any] = {
+            "StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"},
+            "StringLike": {"kms:EncryptionContext:SecretARN": list(resources)},
+        }
+        statements.append(
+            {
+                "Sid": "DecryptSecrets",
+                "Effect": "Allow",
+                "Action": [DECRYPT_ACTION],
+                "Resource": [key.arn],
+                "Condition": condition,
+            }
+        )
+    return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+@dataclass(frozen=True)
+class FunctionPolicy:
+    """One function's (or task's) policy, ready to render."""
+
+    function: str
+    env: str
+    document: dict[str, Any]
+    kind: str = "lambda"  # or "task": the policy is for an ECS task role
+    secrets: tuple[str, ...] = field(default=())
