@@ -11,10 +11,13 @@ Everything here is pure: documents in, text out. Nothing prints and nothing talk
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import yaml
 
 from cli.core.names import SecretName, validate_env
 from cli.errors import CliError, ExitCode
@@ -169,3 +172,154 @@ class FunctionPolicy:
     document: dict[str, Any]
     kind: str = "lambda"  # or "task": the policy is for an ECS task role
     secrets: tuple[str, ...] = field(default=())
+
+
+def logical_id(function: str) -> str:
+    """A CloudFormation logical id for `function`'s policy: `checkout-api` -> `CheckoutApi`."""
+    words = re.split(r"[^A-Za-z0-9]+", function)
+    camel = "".join(w[:1].upper() + w[1:] for w in words if w)
+    if not camel or not camel[0].isalpha():
+        camel = "Fn" + camel
+    return camel
+
+
+def terraform_label(function: str) -> str:
+    """A Terraform block label: letters, digits, `_` and `-`, not starting with a digit."""
+    label = re.sub(r"[^A-Za-z0-9_-]+", "_", function).strip("_") or "function"
+    return f"fn_{label}" if label[0].isdigit() else label
+
+
+def render_policies(policies: Sequence[FunctionPolicy], fmt: str, *, many: bool = False) -> str:
+    """Text for `policies` in format `fmt` (one of FORMATS).
+
+    With one policy and `many` False the output is that policy alone (for `json`, exactly the
+    IAM document a user pastes into the console); with `--all` (`many`) the documents are
+    keyed by function name, or emitted side by side for the template formats.
+    """
+    if fmt not in FORMATS:
+        raise CliError(
+            ExitCode.USAGE, f"unknown format '{fmt}'", f"use one of: {', '.join(FORMATS)}"
+        )
+    single = len(policies) == 1 and not many
+    if fmt == "json":
+        data: Any = policies[0].document if single else {p.function: p.document for p in policies}
+        return json.dumps(data, indent=2) + "\n"
+    if fmt == "yaml":
+        data = policies[0].document if single else {p.function: p.document for p in policies}
+        return _yaml(data)
+    if fmt == "sam":
+        return _render_sam(policies, single)
+    if fmt == "cloudformation":
+        return _render_cloudformation(policies)
+    if fmt == "terraform":
+        return "\n".join(_render_terraform(p) for p in policies)
+    return _render_serverless(policies)
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """SafeDumper without anchors: a shared list must print in full, not as `*id001`."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _yaml(data: Any) -> str:
+    # The safe dumper quotes what YAML would otherwise read as another type ("2012-10-17").
+    return yaml.dump(
+        data, Dumper=_PlainDumper, sort_keys=False, default_flow_style=False, width=200
+    )
+
+
+def _header(policy: FunctionPolicy) -> str:
+    role = "ECS task role" if policy.kind == "task" else "Lambda function"
+    return f"# {policy.function} ({role}) in {policy.env}: least-privilege access to its secrets\n"
+
+
+def _role_policies(policy: FunctionPolicy) -> list[dict[str, Any]]:
+    """`Policies` entries: SAM functions take documents, IAM roles take named ones."""
+    if policy.kind == "task":
+        name = f"{logical_id(policy.function)}Secrets"
+        return [{"PolicyName": name, "PolicyDocument": policy.document}]
+    return [policy.document]
+
+
+def _render_sam(policies: Sequence[FunctionPolicy], single: bool) -> str:
+    if single:
+        policy = policies[0]
+        where = (
+            "the task role's AWS::IAM::Role Properties"
+            if policy.kind == "task"
+            else "the AWS::Serverless::Function's Properties"
+        )
+        return (
+            _header(policy)
+            + f"# paste under {where}\n"
+            + _yaml({"Policies": _role_policies(policy)})
+        )
+    body = {p.function: {"Policies": _role_policies(p)} for p in policies}
+    return (
+        "# each function's Policies block: paste it under the function's Properties\n"
+        "# (for ECS tasks: under the task role's AWS::IAM::Role Properties)\n" + _yaml(body)
+    )
+
+
+def _render_cloudformation(policies: Sequence[FunctionPolicy]) -> str:
+    resources: dict[str, Any] = {}
+    for policy in policies:
+        role = "ECS task role" if policy.kind == "task" else "Lambda function"
+        resources[f"{logical_id(policy.function)}SecretsPolicy"] = {
+            "Type": "AWS::IAM::ManagedPolicy",
+            "Properties": {
+                "Description": (f"Read the secrets of {policy.function} ({role}) in {policy.env}"),
+                "PolicyDocument": policy.document,
+            },
+        }
+    return (
+        "# attach each policy to its role (Roles: [!Ref ...]) or the role's ManagedPolicyArns\n"
+        + _yaml({"Resources": resources})
+    )
+
+
+def _hcl_string(text: str) -> str:
+    # HCL strings take JSON's escapes; `${` and `%{` start interpolation and need doubling.
+    return json.dumps(text).replace("${", "$${").replace("%{", "%%{")
+
+
+def _hcl_list(items: Sequence[str]) -> str:
+    return "[" + ", ".join(_hcl_string(i) for i in items) + "]"
+
+
+def _render_terraform(policy: FunctionPolicy) -> str:
+    label = terraform_label(policy.function) + "_secrets"
+    lines = [
+        _header(policy).rstrip("\n"),
+        f"data {_hcl_string('aws_iam_policy_document')} {_hcl_string(label)} {{",
+    ]
+    for statement in policy.document["Statement"]:
+        lines.append("  statement {")
+        if "Sid" in statement:
+            lines.append(f"    sid       = {_hcl_string(statement['Sid'])}")
+        lines.append(f"    effect    = {_hcl_string(statement['Effect'])}")
+        lines.append(f"    actions   = {_hcl_list(statement['Action'])}")
+        lines.append(f"    resources = {_hcl_list(statement['Resource'])}")
+        for test, pairs in statement.get("Condition", {}).items():
+            for variable, values in pairs.items():
+                listed = values if isinstance(values, list) else [values]
+                lines.append("    condition {")
+                lines.append(f"      test     = {_hcl_string(test)}")
+                lines.append(f"      variable = {_hcl_string(variable)}")
+                lines.append(f"      values   = {_hcl_list(listed)}")
+                lines.append("    }")
+        lines.append("  }")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _render_serverless(policies: Sequence[FunctionPolicy]) -> str:
+    # Per-function statements (the serverless-iam-roles-per-function plugin's
+    # `iamRoleStatements`): provider-level statements would give every function every secret.
+    functions = {p.function: {"iamRoleStatements": p.document["Statement"]} for p in policies}
+    return (
+        "# serverless.yml: per-function roles (plugin: serverless-iam-roles-per-function)\n"
+        + _yaml({"functions": functions})
+    )
