@@ -27,6 +27,8 @@ READ_TIMEOUT = 30
 # standard AWS variables) override both, e.g. to fail fast in scripts.
 INTERACTIVE_ATTEMPTS = 5
 BULK_ATTEMPTS = 10
+# A wrong MFA code is asked for again, this many times in all, before giving up (exit 5).
+MFA_ATTEMPTS = 3
 
 # Asked for an MFA code when an environment has mfa_serial; the CLI passes a prompt.
 MfaCodeProvider = Callable[[str], str]
@@ -78,23 +80,51 @@ class AwsTarget:
             "RoleArn": self.role_arn,
             "RoleSessionName": f"envsecrets-{self.label}",
         }
-        if self.mfa_serial:
-            if self.mfa_code is None:
-                raise CliError(
-                    ExitCode.AUTH,
-                    f"environment '{self.label}' needs an MFA code and none can be asked for",
-                    "run the command in a terminal",
-                )
-            args["SerialNumber"] = self.mfa_serial
-            args["TokenCode"] = self.mfa_code(self.mfa_serial)
         sts = base.client("sts", config=client_config(bulk=False))
-        creds = sts.assume_role(**args)["Credentials"]
+        creds: Any
+        if self.mfa_serial:
+            creds = self._assume_role_with_mfa(sts, args, self.mfa_serial)
+        else:
+            creds = sts.assume_role(**args)["Credentials"]
         return boto3.Session(
             aws_access_key_id=creds["AccessKeyId"],
             aws_secret_access_key=creds["SecretAccessKey"],
             aws_session_token=creds["SessionToken"],
             region_name=self.region or base.region_name,
         )
+
+    def _assume_role_with_mfa(self, sts: Any, args: dict[str, Any], serial: str) -> dict[str, Any]:
+        """Reuse the session cached in the OS keyring, else ask for the code (again after a
+        wrong one, up to MFA_ATTEMPTS times) and cache the session until it expires."""
+        from cli.backends import mfa_cache
+
+        role = str(self.role_arn)
+        cached = mfa_cache.load(role, serial, self.profile)
+        if cached is not None:
+            return {
+                "AccessKeyId": cached.access_key_id,
+                "SecretAccessKey": cached.secret_access_key,
+                "SessionToken": cached.session_token,
+            }
+        if self.mfa_code is None:
+            raise CliError(
+                ExitCode.AUTH,
+                f"environment '{self.label}' needs an MFA code and none can be asked for",
+                "run the command in a terminal",
+            )
+        for attempt in range(1, MFA_ATTEMPTS + 1):
+            code = self.mfa_code(serial)  # refuses (exit 2) without a terminal
+            try:
+                creds: dict[str, Any] = sts.assume_role(
+                    **args, SerialNumber=serial, TokenCode=code
+                )["Credentials"]
+            except bx.ClientError as exc:
+                if error_code(exc) in AUTH_CODES and attempt < MFA_ATTEMPTS:
+                    continue  # most often a mistyped or expired code: ask again
+                raise
+            mfa_cache.save(role, serial, self.profile, mfa_cache.SessionCredentials.from_sts(creds))
+            return creds
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def client(
         self, service: str, *, region: str | None = None, bulk: bool = False, pool: int = 10
@@ -226,7 +256,10 @@ def translate(exc: Exception, *, subject: str | None = None, side: str | None = 
     if isinstance(exc, bx.ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "Unknown"))
-        message = str(error.get("Message", "")).strip()
+        # One line, bounded: a misbehaving endpoint can answer with a whole HTML page.
+        message = " ".join(str(error.get("Message", "")).split())
+        if len(message) > 200:
+            message = message[:197] + "..."
         operation = exc.operation_name
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         detail = f"{code}: {message}" if message else code

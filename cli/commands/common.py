@@ -74,12 +74,16 @@ class Workspace:
     def store(self, env: str, *, bulk: bool = False, pool: int = 10) -> SecretStore:
         """The secret store for `env`."""
         settings = self.environment(env)
+        if settings.backend == "keyring":
+            from cli.backends.keyring_store import KeyringStore
+
+            return KeyringStore(env)
         if settings.backend != "aws":
             raise CliError(
                 ExitCode.USAGE,
                 f"environment '{env}' uses backend '{settings.backend}', which this version "
                 "cannot reach",
-                'set backend = "aws" in secrets.toml',
+                'set backend = "aws" or backend = "keyring" in secrets.toml',
             )
         from cli.backends.secretsmanager import SecretsManagerStore
 

@@ -9,14 +9,18 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.commands.common import JsonOption, YesOption, renderer, workspace
+from cli.commands.common import JsonOption, Workspace, YesOption, renderer, workspace
+from cli.completion import complete_name, complete_prefix
 from cli.core.names import NamePrefix, SecretName
 from cli.core.store import SecretMetadata
 from cli.errors import CliError, ExitCode
 from cli.ui.render import when
 
 NameArgument = Annotated[
-    str, typer.Argument(help="Secret name: <env>/<path>, e.g. prod/api/stripe-key.")
+    str,
+    typer.Argument(
+        help="Secret name: <env>/<path>, e.g. prod/api/stripe-key.", autocompletion=complete_name
+    ),
 ]
 FieldOption = Annotated[
     str | None, typer.Option("--field", help="Work on one key of a JSON object secret.")
@@ -79,6 +83,9 @@ def set_secret(
     if plan.action != "unchanged":
         verb = "create" if plan.action == "create" else "put a new version of"
         ws.confirm_if_protected(secret.env, f"{verb} {secret}?", yes=yes)
+    elif description is not None or tags:
+        # The value is unchanged but the description or tags still get written.
+        ws.confirm_if_protected(secret.env, f"update the description/tags of {secret}?", yes=yes)
     outcome = apply_set(
         store, plan, env, SetOptions(description=description, tags=tags, kms_key_id=kms_key)
     )
@@ -174,7 +181,11 @@ def _metadata_row(meta: SecretMetadata) -> dict[str, Any]:
 def list_secrets(
     ctx: typer.Context,
     prefix: Annotated[
-        str | None, typer.Argument(help="Only names under this prefix: prod/ or prod/api/.")
+        str | None,
+        typer.Argument(
+            help="Only names under this prefix: prod/ or prod/api/.",
+            autocompletion=complete_prefix,
+        ),
     ] = None,
     stale: Annotated[
         int | None,
@@ -205,7 +216,9 @@ def list_secrets(
     found: list[SecretMetadata] = []
     for env, scope in scopes:
         store = ws.default_store() if env == "default" else ws.store(env)
-        found.extend(store.list(scope, include_deleted=include_deleted))
+        listed = list(store.list(scope, include_deleted=include_deleted))
+        found.extend(listed)
+        _remember_for_completion(ws, env, scope, listed)
     now = datetime.now(UTC)
     if stale is not None:
         limit = now - timedelta(days=stale)
@@ -230,6 +243,20 @@ def list_secrets(
         for m in found
     ]
     out.table(["NAME", "LAST CHANGED", "LAST ACCESSED", "ROTATION"], rows)
+
+
+def _remember_for_completion(
+    ws: Workspace, env: str, scope: str, listed: list[SecretMetadata]
+) -> None:
+    """A full listing of an environment refreshes the names-only cache that TAB reads."""
+    from cli.completion import remember_names
+
+    names = [m.name for m in listed if not m.scheduled_for_deletion]
+    envs = {n.partition("/")[0] for n in names} if env == "default" else {env}
+    if env != "default" and scope != f"{env}/":
+        return  # a partial listing (prod/api/) says nothing about the rest of prod/
+    for each in envs:
+        remember_names(ws.config.path, each, ws.options.profile, ws.options.region, names)
 
 
 def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption = False) -> None:
