@@ -1,9 +1,615 @@
-"""The `rotate` command family (being built)."""
+"""`secrets rotate`: two-phase rotation by hand, its recovery forms, and bulk rotation.
+
+One verb with forms chosen by flags (the DESIGN contract): NAME with a new value; NAME with
+--rollback, --resume, --cancel or --managed; or --env ENV --older-than DAYS --generate.
+The steps live in `cli.core.rotation`; this module reads inputs, shows the plan, confirms,
+narrates the phases and renders the outcome.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from cli.commands.common import JsonOption, Workspace, YesOption, renderer, workspace
+from cli.core.names import SecretName, validate_env
+from cli.errors import CliError, ExitCode
+from cli.ui.render import Renderer, when
+
+if TYPE_CHECKING:
+    from cli.core.rotation import (
+        BulkItem,
+        BulkReport,
+        PasswordRules,
+        RotationOutcome,
+        RotationStore,
+        Verifier,
+    )
+    from cli.core.values import SecretValue
+
+DEFAULT_VERIFY_TIMEOUT = 60.0
 
 
 def register(app: typer.Typer) -> None:
     """Add this family's commands to the root app."""
+    app.command("rotate")(rotate_command)
+
+
+def rotate_command(
+    ctx: typer.Context,
+    name: Annotated[
+        str | None,
+        typer.Argument(help="Secret to rotate: <env>/<path>. Omit it with --env (bulk)."),
+    ] = None,
+    generate: Annotated[
+        bool, typer.Option("--generate", help="New value from Secrets Manager's GetRandomPassword.")
+    ] = False,
+    length: Annotated[
+        int | None,
+        typer.Option("--length", help="Generated password length (default 32).", min=1),
+    ] = None,
+    exclude_punctuation: Annotated[
+        bool, typer.Option("--exclude-punctuation", help="Generate without punctuation.")
+    ] = False,
+    exclude_characters: Annotated[
+        str | None,
+        typer.Option("--exclude-characters", help="Characters the generated password avoids."),
+    ] = None,
+    stdin: Annotated[
+        bool,
+        typer.Option("--stdin", help="Read the new value from stdin (one newline stripped)."),
+    ] = False,
+    from_file: Annotated[
+        Path | None,
+        typer.Option("--from-file", help="Read the new value from a file, bytes kept exactly."),
+    ] = None,
+    field_key: Annotated[
+        str | None,
+        typer.Option("--field", help="Rotate one key of a JSON secret; other keys are kept."),
+    ] = None,
+    verify_cmd: Annotated[
+        str | None,
+        typer.Option(
+            "--verify-cmd",
+            help="Command that checks the new value before promotion; it gets the value on "
+            "stdin only (never argv or environment). Non-zero exit stops the rotation.",
+        ),
+    ] = None,
+    verify_timeout: Annotated[
+        float,
+        typer.Option(
+            "--verify-timeout", min=0.1, help="Seconds before --verify-cmd is stopped (failure)."
+        ),
+    ] = DEFAULT_VERIFY_TIMEOUT,
+    rollback: Annotated[
+        bool, typer.Option("--rollback", help="Move AWSCURRENT back to the AWSPREVIOUS version.")
+    ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Finish a rotation whose promotion did not happen."),
+    ] = False,
+    cancel: Annotated[
+        bool, typer.Option("--cancel", help="Drop a dangling AWSPENDING version.")
+    ] = False,
+    managed: Annotated[
+        bool,
+        typer.Option("--managed", help="Start the rotation Lambda configured on the secret."),
+    ] = False,
+    env: Annotated[
+        str | None, typer.Option("--env", help="Bulk: rotate secrets of this environment.")
+    ] = None,
+    older_than: Annotated[
+        int | None,
+        typer.Option(
+            "--older-than", min=0, help="Bulk: only secrets unchanged for DAYS days (0: all)."
+        ),
+    ] = None,
+    prefix: Annotated[
+        str | None,
+        typer.Option("--prefix", help="Bulk: only names under this path (api/ or prod/api/)."),
+    ] = None,
+    concurrency: Annotated[
+        int,
+        typer.Option("--concurrency", min=1, max=32, help="Bulk: rotations in flight at once."),
+    ] = 8,
+    yes: YesOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Rotate a secret in two phases: the new value is staged AWSPENDING (invisible to
+    readers), optionally verified, then promoted to AWSCURRENT (the old one keeps AWSPREVIOUS).
+
+    \b
+    secrets rotate prod/db/password --generate --verify-cmd './check-login.sh'
+    secrets rotate prod/db/creds --field password --generate
+    secrets rotate prod/db/password --rollback | --resume | --cancel | --managed
+    secrets rotate --env prod --older-than 90 --prefix api/ --generate
+    """
+    from cli.core.rotation import DEFAULT_LENGTH, PasswordRules
+
+    ws = workspace(ctx)
+    out = renderer(json_output)
+    modes = [
+        flag
+        for flag, on in (
+            ("--rollback", rollback),
+            ("--resume", resume),
+            ("--cancel", cancel),
+            ("--managed", managed),
+        )
+        if on
+    ]
+    sources = [
+        flag
+        for flag, on in (
+            ("--generate", generate),
+            ("--stdin", stdin),
+            ("--from-file", from_file is not None),
+        )
+        if on
+    ]
+    generate_options = [
+        flag
+        for flag, on in (
+            ("--length", length is not None),
+            ("--exclude-punctuation", exclude_punctuation),
+            ("--exclude-characters", exclude_characters is not None),
+        )
+        if on
+    ]
+    _check_flags(
+        name=name,
+        env=env,
+        modes=modes,
+        sources=sources,
+        generate_options=generate_options if not generate else [],
+        field_key=field_key,
+        verify_cmd=verify_cmd,
+        older_than=older_than,
+        prefix=prefix,
+    )
+    rules = PasswordRules(
+        length=length if length is not None else DEFAULT_LENGTH,
+        exclude_punctuation=exclude_punctuation,
+        exclude_characters=exclude_characters or "",
+    )
+    if generate:
+        rules.check()  # impossible constraints: exit 2 before any AWS call
+    verify = _verifier(verify_cmd, verify_timeout, out) if verify_cmd else None
+
+    if env is not None:
+        _rotate_bulk(
+            ws,
+            out,
+            env=env,
+            older_than=older_than or 0,
+            prefix=prefix,
+            rules=rules,
+            field_key=field_key,
+            verify=verify,
+            concurrency=concurrency,
+            yes=yes,
+        )
+        return
+    assert name is not None  # _check_flags guarantees it
+    secret = SecretName.parse(name)
+    ws.environment(secret.env)
+    if rollback:
+        _rollback(ws, out, secret, yes=yes)
+    elif resume:
+        _resume(ws, out, secret, verify=verify, yes=yes)
+    elif cancel:
+        _cancel(ws, out, secret, yes=yes)
+    elif managed:
+        _managed(ws, out, secret, yes=yes)
+    else:
+        _rotate_one(
+            ws,
+            out,
+            secret,
+            rules=rules if generate else None,
+            stdin=stdin,
+            from_file=from_file,
+            field_key=field_key,
+            verify=verify,
+            verify_cmd=verify_cmd,
+            verify_timeout=verify_timeout,
+            yes=yes,
+        )
+
+
+def _check_flags(
+    *,
+    name: str | None,
+    env: str | None,
+    modes: list[str],
+    sources: list[str],
+    generate_options: list[str],
+    field_key: str | None,
+    verify_cmd: str | None,
+    older_than: int | None,
+    prefix: str | None,
+) -> None:
+    """Refuse combinations that make no sense, before anything is read or changed."""
+
+    def usage(message: str, hint: str = "see `secrets rotate --help`") -> CliError:
+        return CliError(ExitCode.USAGE, message, hint)
+
+    if len(modes) > 1:
+        raise usage(f"{' and '.join(modes)} cannot be used together")
+    if len(sources) > 1:
+        raise usage(f"{' and '.join(sources)} cannot be used together: pick one source")
+    if generate_options:
+        raise usage(f"{', '.join(generate_options)} only apply with --generate")
+    if verify_cmd is not None and not verify_cmd.strip():
+        raise usage("--verify-cmd is empty")
+    if env is not None:
+        validate_env(env)
+        if name is not None:
+            raise usage("give either NAME or --env (bulk rotation), not both")
+        if modes:
+            raise usage(f"{modes[0]} works on one secret: give NAME instead of --env")
+        if sources != ["--generate"]:
+            raise usage(
+                "bulk rotation needs --generate",
+                "each secret gets its own value from GetRandomPassword",
+            )
+        if older_than is None:
+            raise usage("bulk rotation needs --older-than DAYS (0 rotates every secret)")
+        return
+    if older_than is not None or prefix is not None:
+        raise usage("--older-than and --prefix apply to bulk rotation (with --env ENV)")
+    if name is None:
+        raise usage("give the secret to rotate (NAME), or --env ENV for bulk rotation")
+    if modes and (sources or field_key is not None):
+        raise usage(f"{modes[0]} takes no new value: drop {', '.join(sources) or '--field'}")
+    if verify_cmd is not None and modes and modes[0] != "--resume":
+        raise usage(f"--verify-cmd does not apply to {modes[0]}")
+
+
+def _verifier(command: str, timeout: float, out: Renderer) -> Verifier:
+    """Run `command` with the candidate value on stdin; raise CliError when it fails."""
+
+    def verify(value: SecretValue) -> None:
+        from cli.backends.verify import run_verify
+
+        outcome = run_verify(command, value.data(), timeout=timeout)
+        if outcome.passed:
+            return
+        for line in outcome.output_tail:
+            out.note(f"  verify | {line}")
+        if outcome.timed_out:
+            raise CliError(
+                ExitCode.FAILED,
+                f"verification timed out after {timeout:g} s (the command was stopped); "
+                "nothing was promoted",
+            )
+        raise CliError(
+            ExitCode.FAILED,
+            f"verification failed: the command exited with {outcome.exit_code}; "
+            "nothing was promoted",
+        )
+
+    return verify
+
+
+def _rotation_store(ws: Workspace, env: str, *, bulk: bool = False, pool: int = 10) -> Any:
+    """The environment's store; typed loosely because rotation also needs GetRandomPassword
+    and RotateSecret, which `SecretsManagerStore` has beyond the `SecretStore` protocol."""
+    return ws.store(env, bulk=bulk, pool=pool)
+
+
+def _actor(ws: Workspace, env: str) -> str:
+    from cli.backends.identity import caller_arn
+
+    return caller_arn(ws.target(env))
+
+
+def _narrator(out: Renderer) -> Any:
+    if out.json_mode:
+        return lambda message: None
+    return out.note
+
+
+def _protected_note(ws: Workspace, env: str) -> str:
+    return " (protected environment)" if ws.environment(env).protected else ""
+
+
+def _rotate_one(
+    ws: Workspace,
+    out: Renderer,
+    secret: SecretName,
+    *,
+    rules: PasswordRules | None,
+    stdin: bool,
+    from_file: Path | None,
+    field_key: str | None,
+    verify: Verifier | None,
+    verify_cmd: str | None,
+    verify_timeout: float,
+    yes: bool,
+) -> None:
+    from cli.commands.inputs import read_new_value
+    from cli.core.rotation import compose_value, generate_value, plan_rotation, rotate_secret
+
+    name = str(secret)
+    store: RotationStore = _rotation_store(ws, secret.env)
+    plan = plan_rotation(store, name, field_key=field_key)
+    if rules is not None:
+        new = generate_value(store, rules)
+        source = f"generated by AWS GetRandomPassword ({rules.length} characters)"
+    else:
+        new = read_new_value(stdin=stdin, from_file=from_file, label=f"new value of {name}")
+        source = "from --stdin" if stdin else f"from {from_file}" if from_file else "typed"
+    value = compose_value(plan, new)
+    if field_key is not None:
+        source = f"key '{field_key}' of the JSON object {source}; other keys kept"
+    narrate = _narrator(out)
+    steps = [
+        f"plan for {name}{_protected_note(ws, secret.env)}:",
+        f"  current version  {plan.current_version} (readers keep it until step 3)",
+        f"  new value        {source}",
+        "  1. stage the new value as AWSPENDING (invisible to readers)",
+        (
+            f"  2. verify: `{verify_cmd}` with the value on stdin (timeout {verify_timeout:g} s)"
+            if verify_cmd
+            else "  2. no verification (--verify-cmd not given)"
+        ),
+        f"  3. promote to AWSCURRENT; {plan.current_version} keeps AWSPREVIOUS",
+    ]
+    for line in steps:
+        narrate(line)
+    ws.confirm_if_protected(secret.env, f"rotate {name}?", yes=yes)
+    actor = _actor(ws, secret.env)
+    outcome = rotate_secret(store, plan, value, actor=actor, verify=verify, narrate=narrate)
+    _render_outcome(out, outcome, action="rotated")
+
+
+def _render_outcome(out: Renderer, outcome: RotationOutcome, *, action: str) -> None:
+    if out.json_mode:
+        out.json(_outcome_row(outcome, action))
+        return
+    if outcome.record_error:
+        out.warn(f"the rotation record was not written: {outcome.record_error}")
+    previous = f"; {outcome.previous_version} is AWSPREVIOUS" if outcome.previous_version else ""
+    out.success(f"{outcome.name}: {action}; version {outcome.version_id} is AWSCURRENT{previous}")
+
+
+def _outcome_row(outcome: RotationOutcome, action: str) -> dict[str, Any]:
+    from cli.core.rotation import ROTATED_AT_TAG, ROTATED_BY_TAG
+
+    return {
+        "name": outcome.name,
+        "action": action,
+        "version_id": outcome.version_id,
+        "previous_version_id": outcome.previous_version,
+        "verified": outcome.verified,
+        "rotated_at": outcome.record.get(ROTATED_AT_TAG),
+        "rotated_by": outcome.record.get(ROTATED_BY_TAG),
+        "record_error": outcome.record_error,
+    }
+
+
+def _rollback(ws: Workspace, out: Renderer, secret: SecretName, *, yes: bool) -> None:
+    from cli.core.rotation import plan_rollback, rollback
+
+    name = str(secret)
+    store = ws.store(secret.env)
+    plan = plan_rollback(store, name)
+    _narrator(out)(
+        f"plan for {name}{_protected_note(ws, secret.env)}: AWSCURRENT {plan.current} -> "
+        f"{plan.previous}; {plan.current} becomes AWSPREVIOUS"
+    )
+    ws.confirm_if_protected(secret.env, f"roll {name} back to version {plan.previous}?", yes=yes)
+    rollback(store, plan)
+    if out.json_mode:
+        out.json(
+            {
+                "name": name,
+                "action": "rolled back",
+                "version_id": plan.previous,
+                "previous_version_id": plan.current,
+            }
+        )
+    else:
+        out.success(
+            f"{name}: rolled back; version {plan.previous} is AWSCURRENT again "
+            f"({plan.current} is AWSPREVIOUS)"
+        )
+
+
+def _resume(
+    ws: Workspace, out: Renderer, secret: SecretName, *, verify: Verifier | None, yes: bool
+) -> None:
+    from cli.core.rotation import find_pending, resume_rotation
+
+    name = str(secret)
+    store = ws.store(secret.env)
+    state = find_pending(store, name)
+    if state.pending is None:
+        _nothing(out, name, "resume", state.current)
+        return
+    narrate = _narrator(out)
+    if state.promoted:
+        narrate(f"{name}: version {state.pending} is already AWSCURRENT; removing AWSPENDING")
+    else:
+        narrate(
+            f"plan for {name}{_protected_note(ws, secret.env)}: promote pending version "
+            f"{state.pending} to AWSCURRENT; {state.current or '-'} keeps AWSPREVIOUS"
+            + (" (after verification)" if verify else "")
+        )
+    ws.confirm_if_protected(
+        secret.env, f"promote the pending version of {name}?", yes=yes or state.promoted
+    )
+    actor = _actor(ws, secret.env)
+    outcome = resume_rotation(store, state, actor=actor, verify=verify, narrate=narrate)
+    _render_outcome(out, outcome, action="resumed")
+
+
+def _cancel(ws: Workspace, out: Renderer, secret: SecretName, *, yes: bool) -> None:
+    from cli.core.rotation import cancel_pending, find_pending
+
+    name = str(secret)
+    store = ws.store(secret.env)
+    state = find_pending(store, name)
+    if state.pending is None:
+        _nothing(out, name, "cancel", state.current)
+        return
+    if not state.promoted:
+        _narrator(out)(
+            f"plan for {name}{_protected_note(ws, secret.env)}: remove AWSPENDING from "
+            f"{state.pending}; AWSCURRENT stays on {state.current or '-'}"
+        )
+        ws.confirm_if_protected(secret.env, f"drop the pending version of {name}?", yes=yes)
+    removed = cancel_pending(store, state)
+    if out.json_mode:
+        out.json(
+            {
+                "name": name,
+                "action": "cancelled",
+                "pending_version_id": removed,
+                "version_id": state.current,
+            }
+        )
+    elif state.promoted:
+        out.success(f"{name}: nothing pending (version {removed} is current); cleaned its label")
+    else:
+        out.success(
+            f"{name}: pending version {removed} dropped; version {state.current} is still "
+            "AWSCURRENT"
+        )
+
+
+def _nothing(out: Renderer, name: str, action: str, current: str | None) -> None:
+    """Resume/cancel with nothing pending: done already (safe to re-run)."""
+    if out.json_mode:
+        out.json({"name": name, "action": "nothing pending", "version_id": current})
+    else:
+        out.success(
+            f"{name}: no pending version, nothing to {action}; version {current} is AWSCURRENT"
+        )
+
+
+def _managed(ws: Workspace, out: Renderer, secret: SecretName, *, yes: bool) -> None:
+    from cli.core.rotation import check_managed, start_managed_rotation
+
+    name = str(secret)
+    store = _rotation_store(ws, secret.env)
+    lambda_arn = check_managed(store, name)
+    _narrator(out)(
+        f"plan for {name}{_protected_note(ws, secret.env)}: start its rotation Lambda "
+        f"{lambda_arn} (RotateSecret)"
+    )
+    ws.confirm_if_protected(secret.env, f"start the rotation of {name}?", yes=yes)
+    started = start_managed_rotation(store, name)
+    if out.json_mode:
+        out.json(
+            {
+                "name": name,
+                "action": "managed rotation started",
+                "lambda_arn": started.lambda_arn,
+                "version_id": started.version_id,
+                "status": started.status,
+            }
+        )
+    elif started.status == "finished":
+        out.success(f"{name}: rotated by {lambda_arn}; version {started.version_id} is AWSCURRENT")
+    else:
+        out.success(
+            f"{name}: rotation started by {lambda_arn} (version {started.version_id} is "
+            f"AWSPENDING until the Lambda finishes); `secrets show {name}` reports progress"
+        )
+
+
+def _rotate_bulk(
+    ws: Workspace,
+    out: Renderer,
+    *,
+    env: str,
+    older_than: int,
+    prefix: str | None,
+    rules: PasswordRules,
+    field_key: str | None,
+    verify: Verifier | None,
+    concurrency: int,
+    yes: bool,
+) -> None:
+    from cli.core.names import NamePrefix
+    from cli.core.rotation import plan_bulk, rotate_many
+    from cli.ui.prompts import confirm
+
+    settings = ws.environment(env)
+    scope = f"{env}/"
+    if prefix:
+        wanted = prefix if prefix.startswith(scope) else scope + prefix.lstrip("/")
+        scope = str(NamePrefix.parse(wanted if wanted.endswith("/") else wanted + "/"))
+    # Adaptive retries and a pool as wide as the concurrency: throttling slows us, never fails us.
+    store: RotationStore = _rotation_store(ws, env, bulk=True, pool=concurrency)
+    items = plan_bulk(store, scope, older_than_days=older_than, field_key=field_key)
+    todo = [item for item in items if item.skip is None]
+    skipped = [item for item in items if item.skip is not None]
+    if not out.json_mode:
+        _plan_table(out, items)
+    if not todo:
+        if out.json_mode:
+            out.json(_bulk_json(None, skipped))
+        else:
+            out.note(f"nothing to rotate under {scope} (older than {older_than} days)")
+        return
+    why = f"'{env}' is a protected environment" if settings.protected else "bulk rotation"
+    confirm(f"rotate {len(todo)} secrets under {scope}?", yes=yes, why=why)
+    actor = _actor(ws, env)
+    with out.progress(len(todo), f"rotating {scope}") as advance:
+        report = rotate_many(
+            store,
+            items,
+            rules=rules,
+            actor=actor,
+            field_key=field_key,
+            verify=verify,
+            workers=concurrency,
+            on_done=lambda result: advance(1),
+        )
+    if out.json_mode:
+        out.json(_bulk_json(report, skipped))
+    else:
+        for failure in report.failed:
+            out.warn(f"{failure.name}: {failure.error.message}")
+        for item in skipped:
+            out.note(f"skipped {item.name}: {item.skip}")
+        out.success(
+            f"{len(report.rotated)} rotated, {len(report.failed)} failed, "
+            f"{len(skipped)} skipped under {scope}"
+        )
+    if report.failed:
+        raise CliError(
+            ExitCode.FAILED,
+            f"{len(report.failed)} of {len(todo)} rotations failed",
+            "run the same command again to retry them; one left AWSPENDING needs "
+            "`secrets rotate NAME --resume` or `--cancel`",
+        )
+
+
+def _plan_table(out: Renderer, items: list[BulkItem]) -> None:
+    out.table(
+        ["NAME", "LAST CHANGED", "PLAN"],
+        [
+            [
+                item.name,
+                when(item.last_changed),
+                "rotate" if item.skip is None else f"skip: {item.skip}",
+            ]
+            for item in items
+        ],
+    )
+
+
+def _bulk_json(report: BulkReport | None, skipped: list[BulkItem]) -> dict[str, Any]:
+    return {
+        "rotated": [_outcome_row(o, "rotated") for o in report.rotated] if report else [],
+        "failed": [
+            {"name": f.name, "error": f.error.as_dict()} for f in (report.failed if report else [])
+        ],
+        "skipped": [{"name": item.name, "reason": item.skip} for item in skipped],
+    }
