@@ -315,6 +315,31 @@ class SecretsManagerStore:
                 SecretId=name, RemoveReplicaRegions=list(regions)
             )
 
+    def generate_password(
+        self,
+        *,
+        length: int,
+        exclude_characters: str = "",
+        exclude_punctuation: bool = False,
+        exclude_lowercase: bool = False,
+        exclude_uppercase: bool = False,
+        exclude_numbers: bool = False,
+    ) -> SecretValue:
+        """GetRandomPassword with every character class switchable (used by `rotate`, which
+        turns off a class that `--exclude-characters` empties instead of failing)."""
+        args: dict[str, Any] = {
+            "PasswordLength": length,
+            "ExcludePunctuation": exclude_punctuation,
+            "ExcludeLowercase": exclude_lowercase,
+            "ExcludeUppercase": exclude_uppercase,
+            "ExcludeNumbers": exclude_numbers,
+            "RequireEachIncludedType": True,
+        }
+        if exclude_characters:
+            args["ExcludeCharacters"] = exclude_characters
+        with self._errors():
+            return SecretValue(str(self.client.get_random_password(**args)["RandomPassword"]))
+
 
 def _value_args(value: SecretValue) -> dict[str, Any]:
     if value.is_binary:
