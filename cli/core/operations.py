@@ -6,6 +6,7 @@ so that an unchanged value never needs confirmation nor creates a version.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -64,14 +65,19 @@ def plan_set(
 ) -> SetPlan:
     """Compare `value` (or one JSON field of it) with the current version."""
     current = read_current(store, name)
+    same_field = False
     if field_key is not None:
         base = current.value if current else SecretValue("{}")
-        value = base.with_field(field_key, value, create=True)
+        merged = base.with_field(field_key, value, create=True)
+        # Compare the field itself: re-encoding the document (other spacing or key order
+        # than the tool that stored it) is not a change and must not make a version.
+        same_field = current is not None and json.loads(base.text()).get(field_key) == value.text()
+        value = merged
     value.validate()
     if current is None:
         return SetPlan(name, "create", value)
-    if current.value == value and not force:
-        return SetPlan(name, "unchanged", value, current.version_id)
+    if (current.value == value or same_field) and not force:
+        return SetPlan(name, "unchanged", current.value, current.version_id)
     return SetPlan(name, "update", value, current.version_id)
 
 
