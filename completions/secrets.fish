@@ -1,0 +1,1 @@
+complete --command secrets --no-files --arguments "(env _SECRETS_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) secrets)" --condition "env _SECRETS_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) secrets"
