@@ -444,3 +444,48 @@ def strings_in(value: Any) -> Iterator[str]:
 
 
 SUB_VARIABLE = re.compile(r"\$\{[^}]*\}")
+
+
+RESOLVE_NAME = re.compile(r"\{\{resolve:secretsmanager:(.+?)(?::SecretString|:[^:}]*)*\}\}")
+SECRET_ARN_NAME = re.compile(r"arn:[^:]+:secretsmanager:[^:]*:[^:]*:secret:(.+)$")
+ARN_RANDOM_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
+
+
+def referenced_secrets(function: TemplateFunction, template: Template, env: str) -> list[str]:
+    """Secret paths of `env` that a template function points at: `{{resolve:secretsmanager:}}`
+    references, secret ARNs or names in its variables, ECS container secrets, and `!Ref`s to
+    the template's own secrets. A leading `${Stage}/` (any parameter) stands for `env`.
+
+    This lets `secrets policy --template` work for a project without `[functions]`.
+    """
+    from cli.core.names import SecretName
+
+    own = secret_names(template)
+    candidates: list[str] = []
+    sources: list[Any] = [
+        v.value if v.value is not None else v.expression for v in function.variables
+    ]
+    sources.extend(s.value_from for s in function.container_secrets)
+    for source in sources:
+        if isinstance(source, dict) and str(source.get("Ref")) in own:
+            candidates.append(own[str(source["Ref"])])
+            continue
+        for text in strings_in(source):
+            text = text.strip()
+            resolved = RESOLVE_NAME.search(text)
+            if resolved:
+                text = resolved.group(1)
+            arn = SECRET_ARN_NAME.match(text)
+            if arn:
+                text = arn.group(1).split(":", 1)[0]
+                text = ARN_RANDOM_SUFFIX.sub("", text) if "/" in text else text
+            candidates.append(re.sub(r"^\$\{[^}]*\}/", f"{env}/", text))
+    paths: list[str] = []
+    for candidate in candidates:
+        try:
+            name = SecretName.parse(candidate)
+        except CliError:
+            continue
+        if name.env == env and name.path not in paths:
+            paths.append(name.path)
+    return paths
