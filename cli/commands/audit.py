@@ -1,9 +1,173 @@
-"""The `audit` command family (being built)."""
+"""`secrets audit`: secrets in environment variables, Parameter Store secrets, wildcard and
+cross-environment permissions, in templates or in the live account."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+from cli.commands.common import JsonOption, renderer, workspace
+from cli.errors import CliError, ExitCode
+
+if TYPE_CHECKING:
+    from cli.core.audit import Finding
+    from cli.ui.render import Renderer
+
+AUDIT_FORMATS = ("table", "json", "sarif")
+DEFAULT_TEMPLATES = ("template.yaml", "template.yml", "template.json")
 
 
 def register(app: typer.Typer) -> None:
     """Add this family's commands to the root app."""
+    app.command("audit")(audit_command)
+
+
+def audit_command(
+    ctx: typer.Context,
+    templates: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="SAM/CloudFormation templates (default: ./template.yaml when it exists).",
+            dir_okay=False,
+        ),
+    ] = None,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live", help="Audit the deployed Lambda functions and their roles (needs --env)."
+        ),
+    ] = False,
+    env: Annotated[
+        str | None,
+        typer.Option("--env", "-e", help="Environment the audited functions belong to."),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="Output: table, json or sarif.")
+    ] = "table",
+    fail_on: Annotated[
+        str,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 on findings of this severity or worse: low, medium, high, critical.",
+        ),
+    ] = "high",
+    json_output: JsonOption = False,
+) -> None:
+    """Find secrets in environment variables, Parameter Store secrets, and wildcard,
+    cross-environment or undeclared secret permissions. Exit 1 on findings at or above
+    --fail-on."""
+    from cli.core.audit import (
+        SEVERITIES,
+        AuditContext,
+        audit_template,
+        failing,
+        sort_findings,
+    )
+
+    if json_output:
+        fmt = "json"
+    if fmt not in AUDIT_FORMATS:
+        raise CliError(
+            ExitCode.USAGE, f"unknown format '{fmt}'", f"use one of: {', '.join(AUDIT_FORMATS)}"
+        )
+    if fail_on not in SEVERITIES:
+        raise CliError(
+            ExitCode.USAGE,
+            f"unknown severity '{fail_on}' for --fail-on",
+            f"use one of: {', '.join(SEVERITIES)}",
+        )
+    if live and not env:
+        raise CliError(ExitCode.USAGE, "--live needs --env", "e.g. secrets audit --live --env prod")
+    out = renderer(fmt == "json")
+    ws = workspace(ctx)
+    if env:
+        from cli.core.names import validate_env
+
+        validate_env(env)
+        ws.environment(env)
+    paths = list(templates or [])
+    if not paths and not live:
+        default = next((Path(n) for n in DEFAULT_TEMPLATES if Path(n).is_file()), None)
+        if default is None:
+            raise CliError(
+                ExitCode.USAGE,
+                "nothing to audit: no template given and no ./template.yaml",
+                "pass templates (secrets audit template.yaml) or --live --env ENV",
+            )
+        paths = [default]
+    from cli.core.templates import find_functions, load_template
+
+    # Parse everything first: a malformed template fails the run before any output.
+    parsed = [load_template(p) for p in paths]
+    findings: list[Finding] = []
+    functions = 0
+    for template in parsed:
+        count = len(find_functions(template))
+        functions += count
+        if count == 0:
+            out.note(f"{template.source}: no functions or tasks found")
+        findings.extend(audit_template(template, AuditContext(config=ws.config, env=env)))
+    if live and env:
+        from cli.backends.iam import RolePolicies
+        from cli.backends.lambda_list import list_functions
+        from cli.core.audit import audit_live
+
+        target = ws.target(env)
+        live_findings, live_count = audit_live(
+            list_functions(target),
+            RolePolicies(target).policies,
+            AuditContext(config=ws.config, env=env),
+        )
+        functions += live_count
+        findings.extend(live_findings)
+    findings = sort_findings(findings)
+    _show(out, findings, fmt, functions)
+    if failing(findings, fail_on):
+        raise typer.Exit(int(ExitCode.FAILED))
+
+
+def _show(out: Renderer, findings: list[Finding], fmt: str, functions: int) -> None:
+    if fmt == "json":
+        counts = {
+            s: sum(1 for f in findings if f.severity == s)
+            for s in ("critical", "high", "medium", "low")
+        }
+        out.json(
+            {
+                "functions": functions,
+                "findings": [f.as_dict() for f in findings],
+                "counts": counts,
+            }
+        )
+        return
+    if fmt == "sarif":
+        from cli import __version__
+        from cli.core.audit import to_sarif
+
+        out.json(to_sarif(findings, version=__version__))
+        return
+    if not findings:
+        out.success(f"no findings in {functions} function(s)")
+        return
+    rows = [
+        [
+            f.severity.upper(),
+            f.rule,
+            _where(f),
+            f.message,
+        ]
+        for f in findings
+    ]
+    out.table(["SEVERITY", "RULE", "WHERE", "FINDING"], rows)
+    out.note(f"{len(findings)} finding(s) in {functions} function(s)")
+
+
+def _where(finding: Finding) -> str:
+    place = finding.file or "live"
+    if finding.line:
+        place += f":{finding.line}"
+    if finding.resource:
+        place += f" {finding.resource}"
+    return place

@@ -612,3 +612,51 @@ def to_sarif(findings: Sequence[Finding], *, version: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+# -- the live account -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LiveFunction:
+    """A deployed Lambda function as ListFunctions reports it."""
+
+    name: str
+    arn: str
+    role_arn: str | None
+    variables: dict[str, str] = field(default_factory=dict, repr=False)  # values: never shown
+
+
+@dataclass(frozen=True)
+class AttachedPolicy:
+    """A policy document attached to a role, and what it is (for the message)."""
+
+    origin: str
+    document: Any
+    arn: str | None = None
+
+
+def audit_live(
+    functions: Iterable[LiveFunction],
+    policies: Callable[[str], Sequence[AttachedPolicy]],
+    ctx: AuditContext,
+) -> tuple[list[Finding], int]:
+    """Findings for deployed functions: their variables and their roles' policies.
+
+    `policies(role_arn)` returns the documents attached to a role (the IAM backend caches
+    them). Returns the findings and how many functions were audited.
+    """
+    from cli.core.templates import EnvVar, PolicyDocument, TemplateFunction
+
+    ctx.file = None
+    findings: list[Finding] = []
+    count = 0
+    for live in functions:
+        count += 1
+        function = TemplateFunction(live.name, "AWS::Lambda::Function", None, live.name)
+        function.variables = [EnvVar(k, v, None) for k, v in live.variables.items()]
+        for attached in policies(live.role_arn) if live.role_arn else ():
+            if attached.document is None and attached.arn:
+                function.managed_policy_arns.append((attached.arn, None))
+            else:
+                function.policies.append(PolicyDocument(attached.document, None, attached.origin))
+        findings.extend(audit_function(function, ctx))
+    return sort_findings(findings), count
