@@ -98,6 +98,9 @@ class FaultProxy:
         self.injected: Counter[str] = Counter()  # 5xx, drops and lost replies
         self.random = random.Random(seed)
         self.lock = threading.Lock()
+        self.denied: set[str] = set()  # answered AccessDeniedException
+        self.scripted: dict[str, list[str]] = {}  # decisions for the next requests, by action
+        self.canned: dict[str, tuple[int, bytes]] = {}  # answered without forwarding
         self.server: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
 
@@ -128,6 +131,24 @@ class FaultProxy:
         self.throttle_shared(
             {"ssm.GetParameter", "ssm.GetParameters", "ssm.GetParametersByPath"}, 40
         )
+
+    def deny(self, action: str) -> None:
+        """Answer `action` with AccessDeniedException (HTTP 400), as IAM would."""
+        self.denied.add(action)
+
+    def script(self, action: str, *decisions: str) -> None:
+        """The next requests of `action` meet these faults in order (`lose`, `error`, `drop`,
+        `throttle`, `forward`), then the usual rules apply: deterministic fault tests."""
+        with self.lock:
+            self.scripted[action] = list(decisions)
+
+    def lose_first(self, action: str, n: int = 1) -> None:
+        """Forward the first `n` requests of `action` but lose their replies."""
+        self.script(action, *["lose"] * n)
+
+    def answer(self, action: str, body: bytes, status: int = 200) -> None:
+        """Answer `action` with `body` without forwarding (e.g. a reply the SDK cannot use)."""
+        self.canned[action] = (status, body)
 
     def reset_counts(self) -> None:
         with self.lock:
@@ -180,7 +201,14 @@ class FaultProxy:
             return self.random.random() < rate
 
     def decide(self, action: str) -> str:
-        """`forward`, `throttle`, `error`, `drop` or `lose`."""
+        """`forward`, `throttle`, `error`, `drop`, `lose`, `deny` or `canned`."""
+        if action in self.denied:
+            return "deny"
+        if action in self.canned:
+            return "canned"
+        with self.lock:
+            if self.scripted.get(action):
+                return self.scripted[action].pop(0)
         bucket = self.quotas.get(action)
         if bucket is not None and not bucket.take():
             return "throttle"
@@ -221,6 +249,17 @@ class _Handler(BaseHTTPRequestHandler):
             with proxy.lock:
                 proxy.throttled[action] += 1
             self._reply_error(400, "ThrottlingException", "Rate exceeded", headers)
+            return
+        if decision == "deny":
+            self._reply_error(400, "AccessDeniedException", "not authorized (injected)", headers)
+            return
+        if decision == "canned":
+            status, canned = proxy.canned[action]
+            self.send_response(status)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(canned)))
+            self.end_headers()
+            self.wfile.write(canned)
             return
         if decision == "error":
             with proxy.lock:

@@ -1,0 +1,70 @@
+"""`set` through the fault proxy: lost replies, 5xx and dropped connections never leave a
+second version behind (the ClientRequestToken makes every retry the same write)."""
+
+from __future__ import annotations
+
+import pytest
+
+CREATE = "secretsmanager.CreateSecret"
+PUT = "secretsmanager.PutSecretValue"
+
+
+def version_ids(sm, name: str) -> list[str]:
+    found = sm.list_secret_version_ids(SecretId=name, IncludeDeprecated=True)["Versions"]
+    return [v["VersionId"] for v in found]
+
+
+def current_value(sm, name: str) -> str:
+    return sm.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"]
+
+
+def test_create_with_lost_reply_makes_one_version(cli, sm, proxy) -> None:
+    proxy.lose_first(CREATE, 1)
+    run = cli("set", "dev/api/key", "--stdin", "--json", input="v1")
+    assert run.code == 0, run.stderr
+    assert proxy.forwarded[CREATE] >= 2  # the first one reached the emulator, then a retry
+    assert proxy.injected[f"lose {CREATE}"] == 1
+    assert version_ids(sm, "dev/api/key") == [run.json()["version_id"]]
+    assert current_value(sm, "dev/api/key") == "v1"
+
+
+def test_update_with_lost_reply_makes_one_version(cli, sm, proxy) -> None:
+    assert cli("set", "dev/api/key", "--stdin", input="v1").code == 0
+    proxy.lose_first(PUT, 2)
+    run = cli("set", "dev/api/key", "--stdin", "--json", input="v2")
+    assert run.code == 0, run.stderr
+    assert proxy.injected[f"lose {PUT}"] == 2
+    ids = version_ids(sm, "dev/api/key")
+    assert len(ids) == 2
+    assert run.json()["version_id"] in ids
+    assert current_value(sm, "dev/api/key") == "v2"
+
+
+@pytest.mark.parametrize("fault", ["error", "drop"])
+@pytest.mark.parametrize("action", [CREATE, PUT])
+def test_set_through_5xx_and_drops(cli, sm, proxy, fault: str, action: str) -> None:
+    if action == PUT:
+        assert cli("set", "dev/api/key", "--stdin", input="v1").code == 0
+    proxy.script(action, fault, fault)  # the first two attempts fail, the third goes through
+    run = cli("set", "dev/api/key", "--stdin", "--json", input="v2")
+    assert run.code == 0, run.stderr
+    assert proxy.injected[f"{fault} {action}"] == 2  # the faults really happened
+    assert proxy.forwarded[action] == 1
+    assert len(version_ids(sm, "dev/api/key")) == (1 if action == CREATE else 2)
+    assert current_value(sm, "dev/api/key") == "v2"
+
+
+def test_lost_replies_every_time_give_up_with_6_and_one_version(cli, sm, proxy) -> None:
+    assert cli("set", "dev/api/key", "--stdin", input="v1").code == 0
+    proxy.faults.lose_reply_rate = 1.0
+    proxy.faults.lose_reply_actions = {PUT}
+    run = cli("set", "dev/api/key", "--stdin", input="v2", env={"AWS_MAX_ATTEMPTS": "3"})
+    assert run.code == 6
+    assert run.stderr.startswith("error: AWS could not be reached")
+    assert proxy.forwarded[PUT] == 3
+    # every attempt reached AWS with the same token: one new version, not three
+    assert len(version_ids(sm, "dev/api/key")) == 2
+    proxy.faults.lose_reply_rate = 0.0
+    again = cli("set", "dev/api/key", "--stdin", "--json", input="v2")
+    assert again.code == 0
+    assert again.json()["action"] == "unchanged"
