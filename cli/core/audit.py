@@ -43,6 +43,7 @@ RESOLVE_SECRET = re.compile(r"\{\{resolve:secretsmanager:")
 RESOLVE_SSM_SECURE = re.compile(r"\{\{resolve:ssm-secure:")
 SECRET_ARN = re.compile(r"^arn:[^:]*:secretsmanager:[^:]*:[^:]*:(?:secret:)?(.*)$")
 SSM_TYPE = "AWS::SSM::Parameter::Value<"
+PSEUDO_PARAMETER = re.compile(r"\$\{AWS::(\w+)\}")
 STAGE_VARIABLES = ("ENV", "ENVIRONMENT", "STAGE", "APP_ENV", "DEPLOY_ENV")
 # AWS managed policies that grant every secret: by name, with what they amount to.
 BROAD_MANAGED = {
@@ -213,7 +214,10 @@ def _resource_text(value: Any, ctx: AuditContext) -> str | None:
         if "Fn::Sub" in value:
             sub = value["Fn::Sub"]
             template = sub[0] if isinstance(sub, list) and sub else sub
-            return template if isinstance(template, str) else None
+            if not isinstance(template, str):
+                return None
+            # Pseudo parameters (${AWS::Region}) hold colons that would break ARN parsing.
+            return PSEUDO_PARAMETER.sub(lambda m: m.group(1), template)
         if "Fn::Join" in value and isinstance(value["Fn::Join"], list):
             parts = value["Fn::Join"]
             if len(parts) == 2 and isinstance(parts[0], str) and isinstance(parts[1], list):
