@@ -471,7 +471,8 @@ def referenced_secrets(function: TemplateFunction, template: Template, env: str)
             candidates.append(own[str(source["Ref"])])
             continue
         for text in strings_in(source):
-            text = text.strip()
+            # Pseudo parameters (${AWS::Region}) hold colons that would break ARN parsing.
+            text = re.sub(r"\$\{AWS::(\w+)\}", r"\1", text.strip())
             resolved = RESOLVE_NAME.search(text)
             if resolved:
                 text = resolved.group(1)
