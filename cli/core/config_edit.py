@@ -1,0 +1,80 @@
+"""Edits to `secrets.toml` that keep the user's comments, order and formatting (tomlkit).
+
+Text in, text out: the caller reads the file and writes the result back with
+`write_text_atomically`, so a crash never leaves half a config file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from cli.errors import CliError, ExitCode
+
+
+def add_function_secrets(text: str, function: str, paths: Sequence[str]) -> str:
+    """`text` with `paths` added to `[functions.<function>] secrets` (created if absent).
+
+    Paths already listed stay where they are; new ones are appended in the given order. Every
+    comment and blank line of the document is kept.
+    """
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+    from tomlkit.items import Array
+
+    try:
+        document = tomlkit.parse(text)
+    except TOMLKitError as exc:
+        raise CliError(ExitCode.USAGE, f"secrets.toml is not valid TOML: {exc}") from None
+    functions = document.get("functions")
+    if functions is None:
+        functions = tomlkit.table(is_super_table=True)
+        document["functions"] = functions
+    elif not isinstance(functions, dict):
+        raise CliError(ExitCode.USAGE, "secrets.toml: functions must be a table")
+    entry = functions.get(function)
+    if entry is None:
+        entry = tomlkit.table()
+        functions[function] = entry
+    elif not isinstance(entry, dict):
+        raise CliError(ExitCode.USAGE, f"secrets.toml: functions.{function} must be a table")
+    listed = entry.get("secrets")
+    if listed is None:
+        listed = tomlkit.array()
+        entry["secrets"] = listed
+    elif not isinstance(listed, Array):
+        raise CliError(ExitCode.USAGE, f"secrets.toml: functions.{function}.secrets must be a list")
+    new = [p for p in dict.fromkeys(paths) if p not in listed]
+    if len(listed) + len(new) > 3:
+        listed.multiline(True)
+    for path in new:
+        listed.append(path)
+    return tomlkit.dumps(document)
+
+
+def write_text_atomically(path: Path, text: str, *, mode: int = 0o644) -> None:
+    """Replace `path` with `text` (a temp file renamed into place), keeping its mode if it
+    exists. For files that hold no secret values (config, reports)."""
+    if path.exists():
+        mode = stat.S_IMODE(path.stat().st_mode)
+    folder = path.parent if str(path.parent) else Path()
+    try:
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise CliError(ExitCode.USAGE, f"cannot write {path}: {exc.strerror}") from None
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(temp).replace(path)
+    except OSError as exc:
+        Path(temp).unlink(missing_ok=True)
+        raise CliError(ExitCode.USAGE, f"cannot write {path}: {exc.strerror}") from None
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,221 @@
+"""`secrets migrate ssm`: Parameter Store -> Secrets Manager against the emulator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import aws_client, write_config
+
+CANARY = "canary-Zq8vX2mLr7Tb"  # appears in every value; must never be printed
+BIG = (CANARY + "x" * 4096)[:4096]  # a 4 KB value (Parameter Store's standard-tier limit)
+LONG_SEGMENT = "n" * 120
+
+PARAMETERS: dict[str, tuple[str, str, str | None]] = {
+    # name: (type, value, description)
+    "/app/dev/db/password": ("SecureString", f"{CANARY}-db", "the database password"),
+    "/app/dev/db/user": ("String", f"{CANARY}-user", None),
+    "/app/dev/api/stripe/key": ("SecureString", f"{CANARY}-stripe", "Stripe key"),
+    "/app/dev/hosts": ("StringList", f"{CANARY}-a,{CANARY}-b", None),
+    "/app/dev/big": ("SecureString", BIG, None),
+    "/app/dev/edge_name.with-chars": ("String", f"{CANARY}-edge", None),
+}
+
+
+def put_parameters(parameters: dict[str, tuple[str, str, str | None]]) -> Any:
+    ssm = aws_client("ssm")
+    for name, (kind, value, description) in parameters.items():
+        args: dict[str, Any] = {"Name": name, "Value": value, "Type": kind}
+        if description:
+            args["Description"] = description
+        ssm.put_parameter(**args)
+    return ssm
+
+
+def assert_no_leak(*texts: str) -> None:
+    for text in texts:
+        assert CANARY not in text
+
+
+def versions(sm: Any, name: str) -> list[dict[str, Any]]:
+    return list(sm.list_secret_version_ids(SecretId=name)["Versions"])
+
+
+def test_tree_migrates_with_values_descriptions_tags_and_one_version(cli, sm) -> None:
+    put_parameters(PARAMETERS)
+    run = cli("migrate", "ssm", "/app/dev", "--to", "dev/app", "--recursive", "--json")
+    assert run.code == 0, run.stderr
+    assert_no_leak(run.stdout, run.stderr)
+    doc = run.json()
+    assert doc["plan"]["counts"]["create"] == len(PARAMETERS)
+    assert doc["result"]["counts"]["created"] == len(PARAMETERS)
+    assert doc["result"]["counts"]["verified"] == len(PARAMETERS)
+    for name, (_, value, description) in PARAMETERS.items():
+        target = "dev/app/" + name.removeprefix("/app/dev/")
+        got = sm.get_secret_value(SecretId=target)
+        assert got["SecretString"] == value
+        meta = sm.describe_secret(SecretId=target)
+        assert meta.get("Description") == description
+        assert {"Key": "migrated-from", "Value": f"ssm:{name}"} in meta["Tags"]
+        assert len(versions(sm, target)) == 1
+
+
+def test_without_recursive_only_direct_children(cli, sm) -> None:
+    put_parameters(PARAMETERS)
+    run = cli("migrate", "ssm", "/app/dev/db", "--to", "dev/db", "--json")
+    assert run.code == 0, run.stderr
+    names = sorted(i["target"] for i in run.json()["plan"]["items"])
+    assert names == ["dev/db/password", "dev/db/user"]
+    nested = cli("migrate", "ssm", "/app/dev", "--to", "dev/x", "--json")
+    assert sorted(i["target"] for i in nested.json()["plan"]["items"]) == [
+        "dev/x/big",
+        "dev/x/edge_name.with-chars",
+        "dev/x/hosts",
+    ]
+
+
+def test_dry_run_writes_nothing(cli, sm, proxy) -> None:
+    put_parameters(PARAMETERS)
+    proxy.reset_counts()
+    run = cli("migrate", "ssm", "/app/dev", "--to", "dev/app", "-r", "--dry-run")
+    assert run.code == 0, run.stderr
+    assert_no_leak(run.stdout, run.stderr)
+    assert "create" in run.stdout and "dev/app/db/password" in run.stdout
+    assert "dry run" in run.stderr
+    assert proxy.writes() == 0
+    assert sm.list_secrets()["SecretList"] == []
+
+
+def test_second_run_is_all_unchanged_with_zero_writes(cli, proxy) -> None:
+    put_parameters(PARAMETERS)
+    first = cli("migrate", "ssm", "/app/dev", "--to", "dev/app", "-r")
+    assert first.code == 0, first.stderr
+    proxy.reset_counts()
+    again = cli("migrate", "ssm", "/app/dev", "--to", "dev/app", "-r", "--json")
+    assert again.code == 0, again.stderr
+    assert again.json()["plan"]["counts"]["unchanged"] == len(PARAMETERS)
+    assert proxy.writes() == 0
+    # One page of 10 per GetParametersByPath, one BatchGetSecretValue per 20 names, and no
+    # DescribeParameters: nothing needed a description.
+    assert proxy.count("ssm.DescribeParameters") == 0
+    assert proxy.count("secretsmanager.BatchGetSecretValue") == 1
+
+
+def test_conflict_is_refused_per_item_and_the_rest_proceed(cli, sm) -> None:
+    put_parameters(PARAMETERS)
+    sm.create_secret(Name="dev/app/db/password", SecretString="someone else's")
+    run = cli("migrate", "ssm", "/app/dev", "--to", "dev/app", "-r", "--json")
+    assert run.code == 4
+    assert_no_leak(run.stdout, run.stderr)
+    result = run.json()["result"]
+    assert result["counts"]["conflict"] == 1
+    assert result["counts"]["created"] == len(PARAMETERS) - 1
+    assert sm.get_secret_value(SecretId="dev/app/db/password")["SecretString"] == "someone else's"
+    assert json.loads(run.stderr)["error"]["code"] == 4
+
+    overwrite = cli("migrate", "ssm", "/app/dev", "--to", "dev/app", "-r", "--overwrite")
+    assert overwrite.code == 0, overwrite.stderr
+    got = sm.get_secret_value(SecretId="dev/app/db/password")
+    assert got["SecretString"] == f"{CANARY}-db"
+    assert len(versions(sm, "dev/app/db/password")) == 2
+    tags = sm.describe_secret(SecretId="dev/app/db/password")["Tags"]
+    assert {"Key": "migrated-from", "Value": "ssm:/app/dev/db/password"} in tags
+
+
+def test_names_that_cannot_be_secret_names_are_reported_not_renamed(cli, sm) -> None:
+    put_parameters(
+        {
+            "/app/dev/ok": ("String", f"{CANARY}-ok", None),
+            # Ends in '-' plus six characters: looks like the suffix AWS adds to ARNs.
+            "/app/dev/db-secret": ("SecureString", f"{CANARY}-1", None),
+            # Longer than the 512 characters a secret name may have.
+            "/app/dev/" + "/".join([LONG_SEGMENT] * 5): ("String", f"{CANARY}-2", None),
+        }
+    )
+    run = cli("migrate", "ssm", "/app/dev", "--to", "dev/app", "-r")
+    assert run.code == 2
+    assert_no_leak(run.stdout, run.stderr)
+    assert "invalid" in run.stdout and "/app/dev/db-secret" in run.stdout
+    assert "1 created" in run.stderr and "2 invalid" in run.stderr
+    names = [s["Name"] for s in sm.list_secrets()["SecretList"]]
+    assert names == ["dev/app/ok"]
+
+
+def test_delete_source_removes_only_what_verified(cli, sm) -> None:
+    ssm = put_parameters(PARAMETERS)
+    sm.create_secret(Name="dev/app/db/user", SecretString="different")
+    refused = cli("migrate", "ssm", "/app/dev", "--to", "dev/app", "-r", "--delete-source")
+    assert refused.code == 4  # no terminal to confirm, no --yes
+    assert [s["Name"] for s in sm.list_secrets()["SecretList"]] == ["dev/app/db/user"]
+
+    run = cli(
+        "migrate", "ssm", "/app/dev", "--to", "dev/app", "-r", "--delete-source", "--yes", "--json"
+    )
+    assert run.code == 4  # the conflict
+    assert run.json()["result"]["counts"]["source_removed"] == len(PARAMETERS) - 1
+    left = ssm.get_parameters_by_path(Path="/app/dev", Recursive=True)["Parameters"]
+    assert [p["Name"] for p in left] == ["/app/dev/db/user"]
+
+
+def test_protected_environment_needs_yes(cli, sm, aws_env: Path) -> None:
+    write_config(aws_env, '[environments.dev]\n[environments.prod]\nregion = "us-east-1"\n')
+    put_parameters(PARAMETERS)
+    refused = cli("migrate", "ssm", "/app/dev", "--to", "prod/app", "-r")
+    assert refused.code == 4
+    assert "protected" in refused.stderr
+    assert sm.list_secrets()["SecretList"] == []
+    undeclared = cli("migrate", "ssm", "/app/dev", "--to", "stage/app", "-r")
+    assert undeclared.code == 2
+    ok = cli("migrate", "ssm", "/app/dev", "--to", "prod/app", "-r", "--yes")
+    assert ok.code == 0, ok.stderr
+    assert len(sm.list_secrets()["SecretList"]) == len(PARAMETERS)
+
+
+def test_one_parameter_by_name(cli, sm) -> None:
+    put_parameters(PARAMETERS)
+    run = cli("migrate", "ssm", "/app/dev/db/password", "--to", "dev/db")
+    assert run.code == 0, run.stderr
+    assert sm.get_secret_value(SecretId="dev/db/password")["SecretString"] == f"{CANARY}-db"
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["/nothing/here", "--to", "dev/x"], 3),
+        (["/app/dev", "--to", "/dev/x"], 2),
+        (["/app/dev", "--to", "Dev/x"], 2),
+        (["/app/dev", "--to", "dev/bad path"], 2),
+        (["/app/dev", "--to", "dev/x", "--concurrency", "0"], 2),
+    ],
+)
+def test_bad_input(cli, sm, args: list[str], code: int) -> None:
+    put_parameters(PARAMETERS)
+    run = cli("migrate", "ssm", *args)
+    assert run.code == code, run.stderr
+    assert run.stderr.startswith("error:")
+    assert sm.list_secrets()["SecretList"] == []
+
+
+def test_report_file_holds_outcomes_not_values(cli, aws_env: Path) -> None:
+    put_parameters(PARAMETERS)
+    report = aws_env / "report.json"
+    run = cli("migrate", "ssm", "/app/dev", "--to", "dev/app", "-r", "--report", str(report))
+    assert run.code == 0, run.stderr
+    text = report.read_text()
+    assert_no_leak(text)
+    doc = json.loads(text)
+    statuses = {i["source"]: i["status"] for i in doc["result"]["items"]}
+    assert statuses == dict.fromkeys(PARAMETERS, "created")
+    assert all(i["verified"] for i in doc["result"]["items"])
+
+
+def test_installed_script(secrets_cmd, sm) -> None:
+    put_parameters(PARAMETERS)
+    run = secrets_cmd(["migrate", "ssm", "/app/dev", "--to", "dev/app", "--recursive", "--yes"])
+    assert run.code == 0, run.stderr
+    assert_no_leak(run.stdout, run.stderr)
+    assert f"{len(PARAMETERS)} created" in run.stderr
+    assert len(sm.list_secrets()["SecretList"]) == len(PARAMETERS)
