@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,12 +36,71 @@ class SecretsGroup(TyperGroup):
         **extra: Any,
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
+        _defer_type_adapters(self.params)
         json_mode = "--json" in argv
         debug = "--debug" in argv
         code = _run(self, argv, prog_name, complete_var, json_mode, debug, extra)
         if standalone_mode:
             sys.exit(code)
         return code
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        _defer_type_adapters([option])
+        return option
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            # Typer makes --help lazily; make it now (its names come from this context, as the
+            # command's own context inherits them) so that it gets the deferred coercion too.
+            _defer_type_adapters([*command.params, command.get_help_option(ctx)])
+        return command
+
+
+def _defer_type_adapters(params: Sequence[Any]) -> None:
+    """Build Typer's pydantic coercion only for parameters that need it.
+
+    Typer (0.2x) coerces every parameter through a pydantic TypeAdapter, built on first use even
+    for options left at their default. Importing pydantic and building a dozen adapters costs
+    about 0.15 s of every run - a third of `secrets get`. Absent values and plain strings need
+    no coercion (argv is already str), so they skip it; anything else (paths, numbers with
+    ranges, lists) still gets Typer's own adapter, built when such a value arrives. With a Typer
+    that lacks this machinery, nothing changes.
+    """
+    deferred = _deferred_coercion()
+    if deferred is None:
+        return
+    from typer.core import _TyperParameter
+
+    for param in params:
+        if isinstance(param, _TyperParameter) and param._runtime_param is None:
+            descriptor = param.type_descriptor
+            param._runtime_param = deferred(
+                parameter_info=descriptor.parameter_info, annotation=descriptor.annotation
+            )
+
+
+@cache
+def _deferred_coercion() -> Any:
+    try:
+        from typer._coercion import RuntimeParam, build_runtime_param
+        from typer.core import _TyperParameter
+    except ImportError:
+        return None
+
+    class DeferredCoercion(RuntimeParam):
+        def coerce(self, value: Any, param: _TyperParameter, ctx: Any) -> Any:
+            plain = isinstance(value, str) and self.annotation is str
+            if value is None or (plain and self.parameter_info.parser is None):
+                return super().coerce(value, param=param, ctx=ctx)
+            param._runtime_param = build_runtime_param(param.type_descriptor)
+            return param._runtime_param.coerce(value, param=param, ctx=ctx)
+
+        def _coerce_value(self, value: Any, param: _TyperParameter, ctx: Any) -> Any:
+            return value
+
+    return DeferredCoercion
 
 
 def _run(
