@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.commands.common import JsonOption, Workspace, YesOption, renderer, workspace
+from cli.completion import complete_env, complete_name
 from cli.core.names import SecretName, validate_env
 from cli.errors import CliError, ExitCode
 from cli.ui.render import Renderer, when
@@ -41,7 +42,10 @@ def rotate_command(
     ctx: typer.Context,
     name: Annotated[
         str | None,
-        typer.Argument(help="Secret to rotate: <env>/<path>. Omit it with --env (bulk)."),
+        typer.Argument(
+            help="Secret to rotate: <env>/<path>. Omit it with --env (bulk).",
+            autocompletion=complete_name,
+        ),
     ] = None,
     generate: Annotated[
         bool, typer.Option("--generate", help="New value from Secrets Manager's GetRandomPassword.")
@@ -98,7 +102,10 @@ def rotate_command(
         typer.Option("--managed", help="Start the rotation Lambda configured on the secret."),
     ] = False,
     env: Annotated[
-        str | None, typer.Option("--env", help="Bulk: rotate secrets of this environment.")
+        str | None,
+        typer.Option(
+            "--env", help="Bulk: rotate secrets of this environment.", autocompletion=complete_env
+        ),
     ] = None,
     older_than: Annotated[
         int | None,

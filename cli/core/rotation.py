@@ -291,12 +291,27 @@ def pending_hint(name: str, version: str, *, promoting: bool = False) -> str:
     if promoting:
         return (
             f"the promotion of version {version} may be half done: "
-            f"`secrets rotate {name} --resume` finishes it, `--rollback` afterwards undoes it"
+            f"`secrets rotate {name} --resume` finishes it, `--cancel` drops it if AWSCURRENT "
+            "has not moved yet (`secrets history` shows the labels)"
         )
     return (
         f"AWSCURRENT is unchanged; the new value waits as AWSPENDING (version {version}): "
         f"`secrets rotate {name} --resume` promotes it, `--cancel` drops it"
     )
+
+
+def _promotion_hint(store: SecretStore, name: str, pending: str) -> str:
+    """After a failed promotion, look at the labels to say precisely where things stand."""
+    try:
+        current = store.describe(name).version_with(CURRENT)
+    except CliError:
+        return pending_hint(name, pending, promoting=True)
+    if current == pending:
+        return (
+            f"version {pending} is AWSCURRENT already; only removing AWSPENDING failed: "
+            f"`secrets rotate {name} --resume` finishes it"
+        )
+    return pending_hint(name, pending)
 
 
 def finish_rotation(
@@ -325,9 +340,8 @@ def finish_rotation(
         promoting = True
         promote_pending(store, name, pending, current)
     except CliError as exc:
-        raise CliError(
-            exc.code, exc.message, pending_hint(name, pending, promoting=promoting)
-        ) from None
+        hint = _promotion_hint(store, name, pending) if promoting else pending_hint(name, pending)
+        raise CliError(exc.code, exc.message, hint) from None
     except KeyboardInterrupt:
         raise CliError(
             ExitCode.INTERRUPTED,

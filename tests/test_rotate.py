@@ -1,0 +1,306 @@
+"""`secrets rotate` for one secret: the phases, rollback, --field, --generate, the record,
+--managed, and every Bad input case of issue 3.
+
+Stage labels are read back with boto3 (`sm`) after each step, not only through our output.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.conftest import write_config
+
+CONFIG = "[environments.dev]\n[environments.prod]\nprotected = true\n"
+
+
+def stages(sm: Any, name: str) -> dict[str, list[str]]:
+    """Version id -> labels, only versions that still carry a label."""
+    found = sm.describe_secret(SecretId=name)["VersionIdsToStages"]
+    return {version: labels for version, labels in found.items() if labels}
+
+
+def holder(sm: Any, name: str, stage: str) -> str | None:
+    holders = [v for v, labels in stages(sm, name).items() if stage in labels]
+    assert len(holders) <= 1, f"{stage} on {holders}"
+    return holders[0] if holders else None
+
+
+def value_of(sm: Any, name: str, stage: str = "AWSCURRENT") -> str:
+    return str(sm.get_secret_value(SecretId=name, VersionStage=stage)["SecretString"])
+
+
+def make(sm: Any, name: str, value: str) -> str:
+    return str(sm.create_secret(Name=name, SecretString=value)["VersionId"])
+
+
+def test_rotate_stages_then_promotes(cli, sm) -> None:
+    old = make(sm, "dev/db/password", "old-password")
+    run = cli("rotate", "dev/db/password", "--stdin", input="new-password\n")
+    assert run.code == 0, run.stderr
+    new = holder(sm, "dev/db/password", "AWSCURRENT")
+    assert new != old
+    assert holder(sm, "dev/db/password", "AWSPREVIOUS") == old
+    assert holder(sm, "dev/db/password", "AWSPENDING") is None
+    assert value_of(sm, "dev/db/password") == "new-password"
+    assert value_of(sm, "dev/db/password", "AWSPREVIOUS") == "old-password"
+    # Each phase is visible to the user, on stderr; the value nowhere.
+    assert "1. stage the new value as AWSPENDING" in run.stderr
+    assert f"staged version {new} as AWSPENDING" in run.stderr
+    assert f"promoted version {new} to AWSCURRENT" in run.stderr
+    assert "new-password" not in run.stdout + run.stderr
+
+
+def test_rotation_record_tags_when_and_who(cli, sm) -> None:
+    make(sm, "dev/api/key", "v1")
+    run = cli("rotate", "dev/api/key", "--stdin", "--json", input="v2")
+    assert run.code == 0, run.stderr
+    out = run.json()
+    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId="dev/api/key")["Tags"]}
+    # moto's STS answers GetCallerIdentity with its fixed user.
+    assert tags["envsecrets:rotated-by"] == "arn:aws:sts::123456789012:user/moto"
+    assert tags["envsecrets:rotated-at"].endswith("Z")
+    assert out["rotated_by"] == tags["envsecrets:rotated-by"]
+    assert out["rotated_at"] == tags["envsecrets:rotated-at"]
+    assert out["action"] == "rotated"
+    assert out["version_id"] == holder(sm, "dev/api/key", "AWSCURRENT")
+    assert run.stderr == ""
+
+
+def test_pending_version_is_invisible_to_readers(cli, sm) -> None:
+    make(sm, "dev/api/key", "old")
+    run = cli("rotate", "dev/api/key", "--stdin", "--verify-cmd", "false", input="new")
+    assert run.code == 1
+    pending = holder(sm, "dev/api/key", "AWSPENDING")
+    assert pending is not None
+    assert holder(sm, "dev/api/key", "AWSCURRENT") != pending
+    # A plain GetSecretValue (no stage) and `secrets get` still see the old value.
+    assert sm.get_secret_value(SecretId="dev/api/key")["SecretString"] == "old"
+    assert cli("get", "dev/api/key").stdout == "old"
+    assert value_of(sm, "dev/api/key", "AWSPENDING") == "new"
+    # `secrets show` reports the pending version.
+    shown = cli("show", "dev/api/key", "--json").json()
+    assert shown["pending_version_id"] == pending
+
+
+def test_generate_uses_get_random_password_options(cli, sm) -> None:
+    make(sm, "dev/db/password", "old")
+    run = cli(
+        "rotate",
+        "dev/db/password",
+        "--generate",
+        "--length",
+        "24",
+        "--exclude-punctuation",
+        "--exclude-characters",
+        "abc",
+    )
+    assert run.code == 0, run.stderr
+    new = value_of(sm, "dev/db/password")
+    assert len(new) == 24
+    assert new.isalnum()
+    assert not set("abc") & set(new)
+    assert new not in run.stdout + run.stderr
+
+
+def test_generate_with_a_whole_class_excluded_switches_it_off(cli, sm) -> None:
+    make(sm, "dev/pin", "0000")
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    run = cli(
+        "rotate",
+        "dev/pin",
+        "--generate",
+        "--length",
+        "6",
+        "--exclude-punctuation",
+        "--exclude-characters",
+        letters,
+    )
+    assert run.code == 0, run.stderr
+    assert value_of(sm, "dev/pin").isdigit()
+
+
+def test_field_rotation_keeps_other_keys(cli, sm) -> None:
+    creds = {"username": "app", "password": "old", "host": "db.internal", "port": 5432}
+    make(sm, "dev/db/creds", json.dumps(creds))
+    run = cli("rotate", "dev/db/creds", "--field", "password", "--generate", "--length", "16")
+    assert run.code == 0, run.stderr
+    now = json.loads(value_of(sm, "dev/db/creds"))
+    assert {k: v for k, v in now.items() if k != "password"} == {
+        k: v for k, v in creds.items() if k != "password"
+    }
+    assert now["password"] != "old"
+    assert len(now["password"]) == 16
+    assert json.loads(value_of(sm, "dev/db/creds", "AWSPREVIOUS")) == creds
+
+
+def test_rollback_restores_the_old_value_and_says_which(cli, sm) -> None:
+    old = make(sm, "dev/api/key", "v1")
+    assert cli("rotate", "dev/api/key", "--stdin", input="v2").code == 0
+    new = holder(sm, "dev/api/key", "AWSCURRENT")
+    run = cli("rotate", "dev/api/key", "--rollback")
+    assert run.code == 0, run.stderr
+    assert f"version {old} is AWSCURRENT again" in run.stderr
+    assert holder(sm, "dev/api/key", "AWSCURRENT") == old
+    assert holder(sm, "dev/api/key", "AWSPREVIOUS") == new
+    assert value_of(sm, "dev/api/key") == "v1"
+    assert cli("get", "dev/api/key").stdout == "v1"
+    # A second rollback undoes the first.
+    again = cli("rotate", "dev/api/key", "--rollback", "--json")
+    assert again.code == 0, again.stderr
+    assert again.json()["version_id"] == new
+    assert value_of(sm, "dev/api/key") == "v2"
+
+
+def test_rotate_refuses_while_pending_and_names_the_ways_out(cli, sm) -> None:
+    make(sm, "dev/api/key", "v1")
+    assert cli("rotate", "dev/api/key", "--stdin", "--verify-cmd", "false", input="v2").code == 1
+    before = stages(sm, "dev/api/key")
+    run = cli("rotate", "dev/api/key", "--generate")
+    assert run.code == 4
+    assert "pending version" in run.stderr
+    for way in ("--resume", "--cancel", "--rollback"):
+        assert way in run.stderr
+    assert stages(sm, "dev/api/key") == before
+
+
+def test_resume_and_cancel_with_nothing_pending_are_no_ops(cli, sm) -> None:
+    old = make(sm, "dev/api/key", "v1")
+    for flag in ("--resume", "--cancel"):
+        run = cli("rotate", "dev/api/key", flag)
+        assert run.code == 0, run.stderr
+        assert "no pending version" in run.stderr
+    assert stages(sm, "dev/api/key") == {old: ["AWSCURRENT"]}
+
+
+def test_managed_without_a_lambda_is_a_clear_error(cli, sm, proxy) -> None:
+    make(sm, "dev/api/key", "v1")
+    before = stages(sm, "dev/api/key")
+    proxy.reset_counts()
+    run = cli("rotate", "dev/api/key", "--managed")
+    assert run.code == 4
+    assert "no rotation Lambda configured" in run.stderr
+    assert run.stderr.count("error:") == 1
+    # Refused before RotateSecret: moto would "rotate" without any Lambda (AWS refuses).
+    assert proxy.calls["secretsmanager.RotateSecret"] == 0
+    assert stages(sm, "dev/api/key") == before
+
+
+def test_subprocess_rotate_and_rollback(secrets_cmd, sm) -> None:
+    old = make(sm, "dev/api/key", "v1")
+    run = secrets_cmd(["rotate", "dev/api/key", "--generate", "--json"])
+    assert run.code == 0, run.stderr
+    out = run.json()
+    assert out["previous_version_id"] == old
+    assert holder(sm, "dev/api/key", "AWSCURRENT") == out["version_id"]
+    back = secrets_cmd(["rotate", "dev/api/key", "--rollback"])
+    assert back.code == 0, back.stderr
+    assert holder(sm, "dev/api/key", "AWSCURRENT") == old
+
+
+# -- Bad input: a one-line error, the documented code, nothing changed ---------------------------
+
+
+def assert_one_line_error(run: Any) -> None:
+    lines = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_missing_secret_is_exit_3(cli, sm) -> None:
+    run = cli("rotate", "dev/nope", "--generate")
+    assert run.code == 3
+    assert_one_line_error(run)
+    assert sm.list_secrets()["SecretList"] == []
+
+
+def test_field_on_non_json_or_missing_key_is_exit_2(cli, sm) -> None:
+    make(sm, "dev/plain", "text")
+    make(sm, "dev/creds", json.dumps({"username": "app", "password": "p"}))
+    before = (stages(sm, "dev/plain"), stages(sm, "dev/creds"))
+    run = cli("rotate", "dev/plain", "--field", "password", "--generate")
+    assert run.code == 2
+    assert "not a JSON object" in run.stderr
+    assert_one_line_error(run)
+    run = cli("rotate", "dev/creds", "--field", "token", "--generate")
+    assert run.code == 2
+    assert "no such key" in run.stderr
+    assert_one_line_error(run)
+    assert (stages(sm, "dev/plain"), stages(sm, "dev/creds")) == before
+
+
+def test_rollback_without_previous_is_exit_4(cli, sm) -> None:
+    old = make(sm, "dev/api/key", "v1")
+    run = cli("rotate", "dev/api/key", "--rollback")
+    assert run.code == 4
+    assert "no AWSPREVIOUS" in run.stderr
+    assert_one_line_error(run)
+    assert stages(sm, "dev/api/key") == {old: ["AWSCURRENT"]}
+
+
+def test_protected_without_tty_or_yes_is_exit_4(cli, sm, aws_env) -> None:
+    write_config(aws_env, CONFIG)
+    old = make(sm, "prod/api/key", "v1")
+    for args in (["--stdin"], ["--generate"]):
+        run = cli("rotate", "prod/api/key", *args, input="v2")
+        assert run.code == 4, run.stderr
+        assert "protected" in run.stderr
+        assert_one_line_error(run)
+    assert stages(sm, "prod/api/key") == {old: ["AWSCURRENT"]}
+    assert len(sm.list_secret_version_ids(SecretId="prod/api/key")["Versions"]) == 1
+    run = cli("rotate", "prod/api/key", "--stdin", "--yes", input="v2")
+    assert run.code == 0, run.stderr
+    assert "(protected environment)" in run.stderr
+    assert value_of(sm, "prod/api/key") == "v2"
+    after = stages(sm, "prod/api/key")
+    for flag in ("--rollback", "--managed"):
+        run = cli("rotate", "prod/api/key", flag)
+        assert run.code == 4, run.stderr
+        assert_one_line_error(run)
+    assert stages(sm, "prod/api/key") == after
+
+
+def test_impossible_generate_constraints_are_exit_2(cli, sm, proxy) -> None:
+    old = make(sm, "dev/api/key", "v1")
+    proxy.reset_counts()
+    everything = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    for args in (
+        ["--length", "3"],  # four kinds of character cannot fit in three
+        ["--length", "5000"],
+        ["--exclude-punctuation", "--exclude-characters", everything],
+    ):
+        run = cli("rotate", "dev/api/key", "--generate", *args)
+        assert run.code == 2, (args, run.stderr)
+        assert_one_line_error(run)
+    assert proxy.count() == 0  # refused before any AWS call
+    assert stages(sm, "dev/api/key") == {old: ["AWSCURRENT"]}
+
+
+def test_same_value_is_refused(cli, sm) -> None:
+    old = make(sm, "dev/api/key", "v1")
+    run = cli("rotate", "dev/api/key", "--stdin", input="v1")
+    assert run.code == 2
+    assert_one_line_error(run)
+    assert stages(sm, "dev/api/key") == {old: ["AWSCURRENT"]}
+
+
+def test_flag_combinations_are_usage_errors(cli, sm) -> None:
+    old = make(sm, "dev/api/key", "v1")
+    for args in (
+        ["dev/api/key", "--rollback", "--resume"],
+        ["dev/api/key", "--rollback", "--generate"],
+        ["dev/api/key", "--stdin", "--generate"],
+        ["dev/api/key", "--length", "12"],
+        ["dev/api/key", "--cancel", "--verify-cmd", "true"],
+        ["dev/api/key", "--generate", "--verify-cmd", " "],
+        ["--env", "dev", "--generate"],
+        ["--env", "dev", "--older-than", "1", "--stdin"],
+        ["dev/api/key", "--env", "dev", "--older-than", "1", "--generate"],
+        ["dev/api/key", "--generate", "--older-than", "3"],
+        ["--generate"],
+        ["dev/api/key", "--verify-timeout", "0", "--generate"],
+    ):
+        run = cli("rotate", *args, input="x")
+        assert run.code == 2, (args, run.stderr)
+        assert_one_line_error(run)
+    assert stages(sm, "dev/api/key") == {old: ["AWSCURRENT"]}

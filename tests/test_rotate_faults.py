@@ -1,0 +1,147 @@
+"""Crash recovery: a rotation cut between the write and the promotion (the promotion call
+failing, the process killed) ends consistent with --resume or --cancel, and a lost reply on
+the pending write never leaves a second pending version.
+
+Faults come from the proxy; AWS_MAX_ATTEMPTS keeps botocore's retries short.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from typing import Any
+
+from tests.conftest import SECRETS_BIN
+from tests.test_rotate import holder, make, stages, value_of
+
+UVS = "secretsmanager.UpdateSecretVersionStage"
+PUT = "secretsmanager.PutSecretValue"
+FEW_RETRIES = {"AWS_MAX_ATTEMPTS": "2"}
+
+
+def versions(sm: Any, name: str) -> list[dict[str, Any]]:
+    return list(sm.list_secret_version_ids(SecretId=name, IncludeDeprecated=True)["Versions"])
+
+
+def fail_promotion(cli: Any, sm: Any, proxy: Any) -> tuple[str, str, str]:
+    """Rotate with every UpdateSecretVersionStage answered 500: exit 6 before promotion."""
+    old = make(sm, "dev/db/password", "old")
+    proxy.faults.error_rate = 1.0
+    proxy.faults.only = {UVS}
+    run = cli("rotate", "dev/db/password", "--generate", env=FEW_RETRIES)
+    assert run.code == 6, run.stderr
+    assert "--resume" in run.stderr and "--cancel" in run.stderr
+    assert run.stderr.count("error:") == 1
+    proxy.faults.error_rate = 0.0
+    pending = holder(sm, "dev/db/password", "AWSPENDING")
+    assert pending is not None
+    assert holder(sm, "dev/db/password", "AWSCURRENT") == old
+    assert value_of(sm, "dev/db/password") == "old"
+    return old, pending, value_of(sm, "dev/db/password", "AWSPENDING")
+
+
+def test_failed_promotion_then_resume(cli, sm, proxy) -> None:
+    old, pending, staged = fail_promotion(cli, sm, proxy)
+    # `secrets show` and a new rotate both see the pending version.
+    assert cli("show", "dev/db/password", "--json").json()["pending_version_id"] == pending
+    assert cli("rotate", "dev/db/password", "--generate").code == 4
+    run = cli("rotate", "dev/db/password", "--resume")
+    assert run.code == 0, run.stderr
+    assert stages(sm, "dev/db/password") == {pending: ["AWSCURRENT"], old: ["AWSPREVIOUS"]}
+    assert value_of(sm, "dev/db/password") == staged
+    assert len(versions(sm, "dev/db/password")) == 2
+    # Resuming again is harmless.
+    again = cli("rotate", "dev/db/password", "--resume")
+    assert again.code == 0
+    assert "no pending version" in again.stderr
+
+
+def test_failed_promotion_then_cancel(cli, sm, proxy) -> None:
+    old, _, _ = fail_promotion(cli, sm, proxy)
+    run = cli("rotate", "dev/db/password", "--cancel")
+    assert run.code == 0, run.stderr
+    assert stages(sm, "dev/db/password") == {old: ["AWSCURRENT"]}
+    assert value_of(sm, "dev/db/password") == "old"
+    assert cli("rotate", "dev/db/password", "--cancel").code == 0  # safe to re-run
+
+
+def test_lost_replies_on_the_pending_write_make_one_version(cli, sm, proxy) -> None:
+    old = make(sm, "dev/db/password", "old")
+    proxy.faults.lose_reply_rate = 1.0
+    proxy.faults.lose_reply_actions = {PUT}
+    run = cli("rotate", "dev/db/password", "--generate", env={"AWS_MAX_ATTEMPTS": "3"})
+    assert run.code == 6, run.stderr
+    # Three writes reached the emulator, all with the same token: one version.
+    assert proxy.forwarded[PUT] == 3
+    assert len(versions(sm, "dev/db/password")) == 2
+    pending = holder(sm, "dev/db/password", "AWSPENDING")
+    assert pending is not None
+    assert holder(sm, "dev/db/password", "AWSCURRENT") == old
+    proxy.faults.lose_reply_rate = 0.0
+    # Running rotate again refuses rather than generating (and staging) another value.
+    assert cli("rotate", "dev/db/password", "--generate").code == 4
+    assert cli("rotate", "dev/db/password", "--resume").code == 0
+    assert len(versions(sm, "dev/db/password")) == 2
+    assert holder(sm, "dev/db/password", "AWSCURRENT") == pending
+
+
+def test_a_lost_reply_then_a_retry_succeeds_with_one_version(cli, sm, proxy) -> None:
+    old = make(sm, "dev/db/password", "old")
+    proxy.faults.lose_reply_rate = 0.5
+    proxy.faults.lose_reply_actions = {PUT}
+    proxy.random.seed(1)  # first PutSecretValue reply lost, the retry answered
+    run = cli("rotate", "dev/db/password", "--generate")
+    assert run.code == 0, run.stderr
+    assert proxy.forwarded[PUT] == 2
+    assert len(versions(sm, "dev/db/password")) == 2
+    assert holder(sm, "dev/db/password", "AWSPREVIOUS") == old
+    assert holder(sm, "dev/db/password", "AWSPENDING") is None
+
+
+def test_lost_replies_on_every_label_move_still_finish(cli, sm, proxy) -> None:
+    old = make(sm, "dev/db/password", "old")
+    proxy.faults.lose_reply_rate = 1.0
+    proxy.faults.lose_reply_actions = {UVS}
+    run = cli("rotate", "dev/db/password", "--stdin", env=FEW_RETRIES, input="new")
+    # Every move reached the emulator; the retries were refused because the label had
+    # already moved, and the state check saw that the move was done.
+    assert run.code == 0, run.stderr
+    assert proxy.forwarded[UVS] >= 2
+    new = holder(sm, "dev/db/password", "AWSCURRENT")
+    assert stages(sm, "dev/db/password") == {new: ["AWSCURRENT"], old: ["AWSPREVIOUS"]}
+    assert value_of(sm, "dev/db/password") == "new"
+
+
+def test_killed_during_verification_then_resume(sm, aws_env) -> None:
+    old = make(sm, "dev/db/password", "old")
+    pidfile = aws_env / "verify.pid"
+    command = f"echo $$ > {pidfile}; sleep 60"
+    process = subprocess.Popen(
+        [SECRETS_BIN, "rotate", "dev/db/password", "--generate", "--verify-cmd", command],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(300):
+            if pidfile.exists() and pidfile.read_text().strip():
+                break
+            time.sleep(0.05)
+        assert pidfile.exists(), "the verify command never started"
+    finally:
+        process.send_signal(signal.SIGKILL)  # a crash: no clean-up code runs
+        process.wait()
+        # The orphaned verify command is ours to stop (its own process group).
+        with contextlib.suppress(ProcessLookupError, ValueError, FileNotFoundError):
+            os.killpg(int(pidfile.read_text().strip()), signal.SIGKILL)
+    pending = holder(sm, "dev/db/password", "AWSPENDING")
+    assert pending is not None
+    assert holder(sm, "dev/db/password", "AWSCURRENT") == old
+    from tests.conftest import run_subprocess
+
+    run = run_subprocess(["rotate", "dev/db/password", "--resume"])
+    assert run.code == 0, run.stderr
+    assert stages(sm, "dev/db/password") == {pending: ["AWSCURRENT"], old: ["AWSPREVIOUS"]}

@@ -1,0 +1,170 @@
+"""`--verify-cmd`: the pending value on stdin only; failure and timeout promote nothing.
+
+The verification command used here is a small script that dumps what it received - stdin,
+argv, environment, and the argv and environment of the `secrets` process that started it -
+so the tests can assert the value went to stdin and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from tests.test_rotate import holder, make, stages, value_of
+
+DUMP = """
+import json, os, sys
+out = sys.argv[1]
+data = sys.stdin.buffer.read()
+with open(os.path.join(out, "stdin"), "wb") as f:
+    f.write(data)
+with open(os.path.join(out, "seen.json"), "w") as f:
+    parent = {}
+    for what in ("cmdline", "environ"):
+        try:
+            with open(f"/proc/{os.getppid()}/{what}", "rb") as p:
+                parent[what] = p.read().decode("utf-8", "replace")
+        except OSError:
+            parent[what] = ""
+    json.dump({"argv": sys.argv, "env": dict(os.environ), "parent": parent}, f)
+sys.exit(int(sys.argv[2]) if len(sys.argv) > 2 else 0)
+"""
+
+
+def dump_command(work: Path, exit_code: int = 0) -> tuple[str, Path]:
+    script = work / "dump_verify.py"
+    script.write_text(DUMP, encoding="utf-8")
+    out = work / "verify-out"
+    out.mkdir(exist_ok=True)
+    return f"{sys.executable} {script} {out} {exit_code}", out
+
+
+def assert_only_on_stdin(out: Path, value: str) -> None:
+    assert (out / "stdin").read_bytes() == value.encode()
+    seen = json.loads((out / "seen.json").read_text(encoding="utf-8"))
+    assert value not in json.dumps(seen["argv"])
+    assert value not in json.dumps(seen["env"])
+    assert value not in seen["parent"]["cmdline"]
+    assert value not in seen["parent"]["environ"]
+
+
+def test_verify_receives_the_value_on_stdin_only(cli, sm, aws_env) -> None:
+    make(sm, "dev/db/password", "old-password")
+    command, out = dump_command(aws_env)
+    run = cli("rotate", "dev/db/password", "--stdin", "--verify-cmd", command, input="n3w-Pa55")
+    assert run.code == 0, run.stderr
+    assert_only_on_stdin(out, "n3w-Pa55")
+    assert "verification passed" in run.stderr
+    assert value_of(sm, "dev/db/password") == "n3w-Pa55"
+
+
+def test_installed_script_keeps_a_generated_value_off_argv_and_env(
+    secrets_cmd, sm, aws_env
+) -> None:
+    make(sm, "dev/db/password", "old-password")
+    command, out = dump_command(aws_env)
+    run = secrets_cmd(
+        ["rotate", "dev/db/password", "--generate", "--verify-cmd", command, "--json"]
+    )
+    assert run.code == 0, run.stderr
+    assert run.json()["verified"] is True
+    generated = value_of(sm, "dev/db/password")
+    assert_only_on_stdin(out, generated)
+    seen = json.loads((out / "seen.json").read_text(encoding="utf-8"))
+    assert "rotate" in seen["parent"]["cmdline"]  # it really was the `secrets` process
+    assert generated not in run.stdout + run.stderr
+
+
+def test_failing_verify_promotes_nothing(cli, sm) -> None:
+    old = make(sm, "dev/api/key", "v1")
+    run = cli("rotate", "dev/api/key", "--stdin", "--verify-cmd", "sh -c 'exit 3'", input="v2")
+    assert run.code == 1
+    assert "verification failed: the command exited with 3" in run.stderr
+    assert "--resume" in run.stderr and "--cancel" in run.stderr
+    pending = holder(sm, "dev/api/key", "AWSPENDING")
+    assert pending is not None and pending != old
+    assert holder(sm, "dev/api/key", "AWSCURRENT") == old
+    assert value_of(sm, "dev/api/key") == "v1"
+
+
+def test_verify_that_times_out_is_stopped_with_its_children(cli, sm, aws_env) -> None:
+    old = make(sm, "dev/api/key", "v1")
+    pidfile = aws_env / "child.pid"
+    command = f"sleep 60 & echo $! > {pidfile}; wait"
+    run = cli(
+        "rotate",
+        "dev/api/key",
+        "--stdin",
+        "--verify-cmd",
+        command,
+        "--verify-timeout",
+        "1",
+        input="v2",
+    )
+    assert run.code == 1
+    assert "timed out after 1 s" in run.stderr
+    assert holder(sm, "dev/api/key", "AWSCURRENT") == old
+    assert holder(sm, "dev/api/key", "AWSPENDING") is not None
+    # The background `sleep` was in the command's process group: it is gone too.
+    child = int(pidfile.read_text().strip())
+    for _ in range(50):
+        if not _alive(child):
+            break
+        time.sleep(0.1)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    # A zombie waiting for init to reap it is dead for our purposes.
+    return not (status.exists() and "State:\tZ" in status.read_text())
+
+
+def test_verify_output_is_shown_with_the_value_masked(cli, sm) -> None:
+    make(sm, "dev/api/key", "v1")
+    run = cli(
+        "rotate",
+        "dev/api/key",
+        "--stdin",
+        "--verify-cmd",
+        "sh -c 'echo login with; cat; echo; exit 1'",
+        input="s3cr3t-canary",
+    )
+    assert run.code == 1
+    assert "verify | login with" in run.stderr
+    assert "verify | ***" in run.stderr
+    assert "s3cr3t-canary" not in run.stdout + run.stderr
+
+
+def test_resume_verifies_the_staged_value_then_promotes(cli, sm, aws_env) -> None:
+    old = make(sm, "dev/api/key", "v1")
+    assert cli("rotate", "dev/api/key", "--generate", "--verify-cmd", "false").code == 1
+    pending = holder(sm, "dev/api/key", "AWSPENDING")
+    staged = value_of(sm, "dev/api/key", "AWSPENDING")
+    command, out = dump_command(aws_env)
+    run = cli("rotate", "dev/api/key", "--resume", "--verify-cmd", command)
+    assert run.code == 0, run.stderr
+    # The staged value is promoted as it is: --resume never generates a new one.
+    assert (out / "stdin").read_text() == staged
+    assert holder(sm, "dev/api/key", "AWSCURRENT") == pending
+    assert holder(sm, "dev/api/key", "AWSPREVIOUS") == old
+    assert holder(sm, "dev/api/key", "AWSPENDING") is None
+
+
+def test_cancel_after_failed_verify_drops_the_pending_version(cli, sm) -> None:
+    old = make(sm, "dev/api/key", "v1")
+    assert cli("rotate", "dev/api/key", "--stdin", "--verify-cmd", "false", input="v2").code == 1
+    run = cli("rotate", "dev/api/key", "--cancel")
+    assert run.code == 0, run.stderr
+    assert stages(sm, "dev/api/key") == {old: ["AWSCURRENT"]}
+    assert value_of(sm, "dev/api/key") == "v1"
+    # A new rotation can start again.
+    assert cli("rotate", "dev/api/key", "--stdin", input="v3").code == 0
+    assert value_of(sm, "dev/api/key") == "v3"
