@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -116,7 +115,7 @@ def test_missing_file_and_bad_prefix(cli, aws_env: Path) -> None:
 def test_delete_source_removes_only_migrated_lines(cli, sm, aws_env: Path) -> None:
     text = f"# keep this comment\nA_TOKEN={CANARY}-a\n\nB_TOKEN={CANARY}-b  # note\nC_TOKEN=\n"
     env_file = write_env(aws_env, text)
-    os.chmod(env_file, 0o600)
+    env_file.chmod(0o600)
     sm.create_secret(Name="dev/web/b-token", SecretString="other")
     run = cli("migrate", "env-file", str(env_file), "--to", "dev/web", "--delete-source", "--yes")
     assert run.code == 4  # B conflicts (and C is invalid): both lines stay

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import tomllib
 import zipfile
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from tests.conftest import aws_client, write_config
 
