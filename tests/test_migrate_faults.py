@@ -1,0 +1,132 @@
+"""`secrets migrate ssm` when the network and AWS misbehave: throttling at AWS's quotas, 5xx,
+dropped connections, lost replies, a SIGKILL mid-run. Nothing lost, nothing duplicated."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from typing import Any
+
+import boto3
+
+from tests.conftest import REGION, SECRETS_BIN
+
+CANARY = "canary-Fk2mQ7wRz9"
+CREATE = "secretsmanager.CreateSecret"
+PUT = "secretsmanager.PutSecretValue"
+
+
+def direct(service: str, moto_url: str) -> Any:
+    """A client that bypasses the proxy: set-up and checks are not under test."""
+    return boto3.client(service, region_name=REGION, endpoint_url=moto_url)  # type: ignore[call-overload]
+
+
+def put_tree(moto_url: str, root: str, count: int) -> dict[str, str]:
+    ssm = direct("ssm", moto_url)
+    values = {}
+    for n in range(count):
+        name = f"{root}/group{n % 7}/param-{n:04d}"
+        values[name] = f"{CANARY}-{n}-" + "v" * (n % 50)
+        ssm.put_parameter(Name=name, Value=values[name], Type="SecureString")
+    return values
+
+
+def check_targets(moto_url: str, root: str, prefix: str, values: dict[str, str]) -> None:
+    """Every value correct and exactly one version per secret."""
+    sm = direct("secretsmanager", moto_url)
+    expected = {prefix + name.removeprefix(root + "/"): value for name, value in values.items()}
+    names = sorted(expected)
+    for start in range(0, len(names), 20):
+        chunk = names[start : start + 20]
+        got = sm.batch_get_secret_value(SecretIdList=chunk)
+        assert not got.get("Errors"), got.get("Errors")
+        for entry in got["SecretValues"]:
+            assert entry["SecretString"] == expected[entry["Name"]]
+    paginator = sm.get_paginator("list_secrets")
+    listed = [s for page in paginator.paginate() for s in page["SecretList"]]
+    assert sorted(s["Name"] for s in listed) == names
+    for secret in listed:
+        # VersionIdsToStages lists every version that still carries a label; a second
+        # version (even one that only ended up AWSPREVIOUS) would show here.
+        assert len(secret["SecretVersionsToStages"]) == 1, secret["Name"]
+
+
+def test_500_parameters_through_quotas_5xx_drops_and_lost_replies(
+    cli, proxy, moto_url: str
+) -> None:
+    values = put_tree(moto_url, "/big", 500)
+    proxy.aws_quotas()
+    proxy.faults.error_rate = 0.05
+    proxy.faults.drop_rate = 0.02
+    proxy.faults.lose_reply_rate = 0.02
+    run = cli("migrate", "ssm", "/big", "--to", "dev/big", "--recursive", "--json")
+    assert run.code == 0, run.stderr
+    assert CANARY not in run.stdout + run.stderr
+    counts = run.json()["result"]["counts"]
+    assert counts["created"] == 500 and counts["verified"] == 500
+    assert sum(n for key, n in proxy.injected.items() if key.startswith("lose")) > 0
+    assert sum(n for key, n in proxy.injected.items() if key.startswith("error")) > 0
+    check_targets(moto_url, "/big", "dev/big/", values)
+    # The client-side limiter keeps CreateSecret under its quota: throttling is rare.
+    assert proxy.throttled[CREATE] <= 5
+
+    proxy.faults.error_rate = proxy.faults.drop_rate = proxy.faults.lose_reply_rate = 0
+    proxy.reset_counts()
+    again = cli("migrate", "ssm", "/big", "--to", "dev/big", "--recursive", "--json")
+    assert again.code == 0, again.stderr
+    assert again.json()["plan"]["counts"]["unchanged"] == 500
+    assert proxy.writes() == 0
+    assert proxy.count("secretsmanager.BatchGetSecretValue") == 25  # 500 / 20
+
+
+def test_overwrite_with_lost_put_replies_makes_one_new_version_each(
+    cli, proxy, moto_url: str
+) -> None:
+    values = put_tree(moto_url, "/ow", 20)
+    sm = direct("secretsmanager", moto_url)
+    for name in values:
+        sm.create_secret(Name="dev/ow/" + name.removeprefix("/ow/"), SecretString="old")
+    proxy.lose_first(PUT, 10)
+    run = cli("migrate", "ssm", "/ow", "--to", "dev/ow", "-r", "--overwrite", "--json")
+    assert run.code == 0, run.stderr
+    assert proxy.injected[f"lose {PUT}"] == 10
+    for name, value in values.items():
+        target = "dev/ow/" + name.removeprefix("/ow/")
+        versions = sm.list_secret_version_ids(SecretId=target)["Versions"]
+        assert len(versions) == 2, target  # "old" and exactly one new one
+        got = sm.get_secret_value(SecretId=target, VersionStage="AWSCURRENT")
+        assert got["SecretString"] == value
+
+
+def test_sigkill_mid_migration_then_run_again(proxy, moto_url: str) -> None:
+    values = put_tree(moto_url, "/kill", 80)
+    sm = direct("secretsmanager", moto_url)
+    proxy.faults.latency = 0.05  # slow enough to be caught half-way
+    args = [SECRETS_BIN, "migrate", "ssm", "/kill", "--to", "dev/kill", "-r"]
+    env = dict(os.environ)
+    victim = subprocess.Popen(
+        [*args, "--concurrency", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if len(sm.list_secrets(MaxResults=100)["SecretList"]) >= 20:
+                break
+            time.sleep(0.05)
+        victim.send_signal(signal.SIGKILL)
+    finally:
+        victim.wait(timeout=30)
+    assert victim.returncode == -signal.SIGKILL
+    created = sum(len(page["SecretList"]) for page in sm.get_paginator("list_secrets").paginate())
+    assert 0 < created < 80  # killed half-way
+
+    proxy.faults.latency = 0
+    again = subprocess.run([*args, "--json"], env=env, capture_output=True, timeout=120)
+    assert again.returncode == 0, again.stderr[-500:]
+    assert CANARY.encode() not in again.stdout + again.stderr
+    check_targets(moto_url, "/kill", "dev/kill/", values)
