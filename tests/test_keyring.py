@@ -87,17 +87,20 @@ def test_missing_secret_is_not_found(cli: Any) -> None:
 
 def test_diff_reads_the_keyring_like_any_store(cli: Any, sm: Any) -> None:
     """diff is built on store.list + read_many; the keyring store provides both."""
-    sm.create_secret(Name="dev/api/stripe-key", SecretString="same")
+    sm.create_secret(Name="dev/api/stripe-key", SecretString="canary-equal")
     sm.create_secret(Name="dev/api/only-dev", SecretString="x")
-    cli("set", "local/api/stripe-key", "--stdin", input="same\n")
+    sm.create_secret(Name="dev/api/changed", SecretString="canary-dev")
+    cli("set", "local/api/stripe-key", "--stdin", input="canary-equal\n")
     cli("set", "local/api/only-local", "--stdin", input="y\n")
+    cli("set", "local/api/changed", "--stdin", input="canary-local\n")
     run = cli("diff", "local", "dev", "--json")
     if run.code == 2 and "No such command" in run.stderr:
         pytest.skip("`secrets diff` has not landed yet")
     assert run.code == 1, run.stderr
     text = run.stdout
     assert "only-local" in text and "only-dev" in text
-    assert "same" not in text.replace("stripe-key", "")  # values never printed
+    assert "changed" in text
+    assert "canary" not in text + run.stderr  # values never printed
 
 
 def test_no_keyring_backend_is_a_clear_usage_error(
