@@ -58,12 +58,18 @@ class AwsTarget:
     def _make_session(self) -> boto3.Session:
         with aws_errors(side=self.label):
             try:
-                base = boto3.Session(profile_name=self.profile, region_name=self.region)
+                base = boto3.Session(
+                    profile_name=self.profile,
+                    region_name=self.region,
+                    botocore_session=_botocore_session(),
+                )
                 if not base.region_name and os.environ.get("AWS_REGION"):
                     # Other SDKs and the AWS CLI v2 read AWS_REGION; botocore only reads
                     # AWS_DEFAULT_REGION. Accept both.
                     base = boto3.Session(
-                        profile_name=self.profile, region_name=os.environ["AWS_REGION"]
+                        profile_name=self.profile,
+                        region_name=os.environ["AWS_REGION"],
+                        botocore_session=_botocore_session(),
                     )
             except bx.ProfileNotFound:
                 raise CliError(
@@ -87,6 +93,7 @@ class AwsTarget:
         else:
             creds = sts.assume_role(**args)["Credentials"]
         return boto3.Session(
+            botocore_session=_botocore_session(),
             aws_access_key_id=creds["AccessKeyId"],
             aws_secret_access_key=creds["SecretAccessKey"],
             aws_session_token=creds["SessionToken"],
@@ -148,6 +155,26 @@ class AwsTarget:
         if not name:
             raise no_region_error(self.label)
         return name
+
+
+_loader_lock = threading.Lock()
+_shared_loader: Any = None
+
+
+def _botocore_session() -> Any:
+    """A botocore session that shares one data loader with the others of this process, so
+    the service models (megabytes of JSON) are parsed once, not once per environment (a diff
+    or a copy has two sessions; a test run has hundreds)."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    global _shared_loader
+    with _loader_lock:
+        if _shared_loader is None:
+            _shared_loader = session.get_component("data_loader")
+        else:
+            session.register_component("data_loader", _shared_loader)
+    return session
 
 
 def client_config(*, bulk: bool, pool: int = 10) -> Config:
