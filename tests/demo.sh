@@ -102,6 +102,35 @@ tour_basics
 # tour: diff
 # tour: migrate
 # tour: policy
-# tour: setup
+tour_setup() {
+  export XDG_CACHE_HOME="$WORK/cache"  # the completion names cache stays in the scratch folder
+  say "secrets init writes a commented secrets.toml; here with flags, in a scratch folder"
+  mkdir -p "$WORK/fresh"
+  (
+    cd "$WORK/fresh"
+    run secrets init --env dev --env prod --region us-east-1 --function checkout=api/stripe-key
+    cat secrets.toml
+    say "It will not replace an existing file without confirmation"
+    run_fails secrets init --env dev
+  )
+
+  say "secrets doctor: who am I, region, KMS key, list/read/write (probed, nothing written)"
+  run_fails secrets doctor
+  say "doctor exits 1 above: checkout declares secrets that prod and staging lack. Add them"
+  show "printf 'pw' | secrets set prod/db/password --stdin --yes"
+  printf 'pw' | secrets set prod/db/password --stdin --yes
+  show "printf 'pw' | secrets set staging/db/password --stdin"
+  printf 'pw' | secrets set staging/db/password --stdin
+  show "printf 'sk' | secrets set staging/api/stripe-key --stdin"
+  printf 'sk' | secrets set staging/api/stripe-key --stdin
+  run secrets doctor --env prod --env staging
+
+  say "Shell completion: TAB after 'secrets get dev/' (names from the cache 'secrets list' filled)"
+  run secrets list >/dev/null
+  show "<TAB> secrets get dev/"
+  _SECRETS_COMPLETE=complete_bash COMP_WORDS="secrets get dev/" COMP_CWORD=2 secrets
+  say "Install it with: secrets --install-completion (or the scripts in completions/)"
+}
+tour_setup
 
 say "Done. The emulator stops now; nothing is left running."
