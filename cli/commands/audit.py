@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.commands.common import JsonOption, renderer, workspace
+from cli.completion import complete_env
 from cli.errors import CliError, ExitCode
 
 if TYPE_CHECKING:
@@ -41,7 +42,12 @@ def audit_command(
     ] = False,
     env: Annotated[
         str | None,
-        typer.Option("--env", "-e", help="Environment the audited functions belong to."),
+        typer.Option(
+            "--env",
+            "-e",
+            help="Environment the audited functions belong to.",
+            autocompletion=complete_env,
+        ),
     ] = None,
     fmt: Annotated[
         str, typer.Option("--format", "-f", help="Output: table, json or sarif.")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.commands.common import JsonOption, YesOption, renderer, workspace
+from cli.completion import complete_env, complete_name
 from cli.errors import CliError, ExitCode
 from cli.ui.render import Renderer, when
 
@@ -30,8 +31,16 @@ def register(app: typer.Typer) -> None:
 # -- diff -------------------------------------------------------------------------------------
 def diff_environments(
     ctx: typer.Context,
-    env_a: Annotated[str, typer.Argument(help="The first environment (A), e.g. staging.")],
-    env_b: Annotated[str, typer.Argument(help="The second environment (B), e.g. prod.")],
+    env_a: Annotated[
+        str,
+        typer.Argument(
+            help="The first environment (A), e.g. staging.", autocompletion=complete_env
+        ),
+    ],
+    env_b: Annotated[
+        str,
+        typer.Argument(help="The second environment (B), e.g. prod.", autocompletion=complete_env),
+    ],
     prefix: Annotated[
         str | None,
         typer.Option("--prefix", help="Only paths under this prefix inside both, e.g. api/."),
@@ -187,7 +196,10 @@ def copy_secrets(
     ctx: typer.Context,
     src: Annotated[
         str,
-        typer.Argument(help="A secret (staging/api/key) or a prefix (staging/api/, staging)."),
+        typer.Argument(
+            help="A secret (staging/api/key) or a prefix (staging/api/, staging).",
+            autocompletion=complete_name,
+        ),
     ],
     dst: Annotated[
         str,
@@ -292,7 +304,10 @@ def _show_plan(out: Renderer, plan: CopyPlan) -> None:
 # -- check ------------------------------------------------------------------------------------
 def check_environment(
     ctx: typer.Context,
-    env: Annotated[str, typer.Argument(help="The environment to check, e.g. prod.")],
+    env: Annotated[
+        str,
+        typer.Argument(help="The environment to check, e.g. prod.", autocompletion=complete_env),
+    ],
     function: Annotated[
         str | None,
         typer.Option("--function", help="Only the secrets this function declares."),
@@ -360,7 +375,9 @@ def _show_check(out: Renderer, result: CheckResult) -> None:
 # -- replicate ----------------------------------------------------------------------------------
 def replicate_secret(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Secret name: <env>/<path>.")],
+    name: Annotated[
+        str, typer.Argument(help="Secret name: <env>/<path>.", autocompletion=complete_name)
+    ],
     region: Annotated[str, typer.Option("--region", help="The replica region, e.g. eu-west-1.")],
     remove: Annotated[
         bool, typer.Option("--remove", help="Remove the replica in that region instead.")

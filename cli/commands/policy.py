@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.commands.common import Workspace, renderer, workspace
+from cli.completion import complete_env
 from cli.core.names import validate_env
 from cli.errors import CliError, ExitCode
 
@@ -40,7 +41,13 @@ def policy_command(
         typer.Argument(help="Function (or ECS task) declared in secrets.toml or the template."),
     ] = None,
     env: Annotated[
-        str, typer.Option("--env", "-e", help="Environment whose secrets the function reads.")
+        str,
+        typer.Option(
+            "--env",
+            "-e",
+            help="Environment whose secrets the function reads.",
+            autocompletion=complete_env,
+        ),
     ] = "",
     all_functions: Annotated[
         bool, typer.Option("--all", help="One policy per function (secrets.toml and template).")
