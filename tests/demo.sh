@@ -101,7 +101,42 @@ tour_basics
 # tour: rotate
 # tour: diff
 # tour: migrate
-# tour: policy
+tour_policy() {
+  say "Least privilege: the IAM policy checkout needs in prod (account from STS: no account_id set)"
+  run secrets policy checkout --env prod
+  say "The same policy as a SAM Policies: block, ready to paste into the function"
+  run secrets policy checkout --env prod --format sam
+
+  say "Audit a template: a password in a variable, and a staging function that can read all of prod"
+  cat >"$WORK/template.yaml" <<'YAML'
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Checkout:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      Runtime: python3.12
+      CodeUri: src/
+      Environment:
+        Variables:
+          STAGE: staging
+          DB_PASSWORD: Tr0ub4dor-and-3-horses
+      Policies:
+        - Version: "2012-10-17"
+          Statement:
+            - Effect: Allow
+              Action: secretsmanager:*
+              Resource: !Sub "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:prod/*"
+YAML
+  run_fails secrets audit "$WORK/template.yaml"
+  say "Findings as SARIF for GitHub code scanning (values never appear in reports)"
+  show "secrets audit $WORK/template.yaml --format sarif > $WORK/audit.sarif"
+  set +e; secrets audit "$WORK/template.yaml" --format sarif >"$WORK/audit.sarif"; echo "(exit $?)"; set -e
+  run head -c 300 "$WORK/audit.sarif"
+  echo
+}
+tour_policy
 tour_setup() {
   export XDG_CACHE_HOME="$WORK/cache"  # the completion names cache stays in the scratch folder
   say "secrets init writes a commented secrets.toml; here with flags, in a scratch folder"
