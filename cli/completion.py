@@ -15,11 +15,8 @@ fewer suggestions, not an error (the shell would paste an error into the command
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -39,6 +36,8 @@ def cache_dir() -> Path:
 def cache_key(config_path: Path | None, env: str, profile: str | None, region: str | None) -> str:
     """Which file holds `env`'s names: the same env name reached through another config file,
     profile, region or endpoint is another set of secrets."""
+    import hashlib  # here, not at the top: every start-up imports this module
+
     parts = [
         str(config_path.resolve()) if config_path else "",
         env,
@@ -67,6 +66,8 @@ def read_cache(key: str) -> tuple[list[str], float] | None:
 def write_cache(key: str, env: str, names: Iterable[str]) -> None:
     """Replace the names file atomically, mode 0600 (folder 0700). Errors are ignored: a cache
     that cannot be written only makes the next TAB slower."""
+    import tempfile
+
     folder = cache_dir()
     payload = json.dumps(
         {"version": CACHE_VERSION, "env": env, "written": time.time(), "names": sorted(set(names))}
@@ -192,6 +193,8 @@ def _names(
 def _bounded(work: Callable[[], list[str]], timeout: float) -> list[str] | None:
     """Run `work` in a daemon thread and wait at most `timeout` seconds; None on timeout or
     failure. A thread still waiting on the network is abandoned: the process exits without it."""
+    import threading
+
     box: dict[str, list[str]] = {}
 
     def run() -> None:
