@@ -86,6 +86,7 @@ SCENARIOS = [
     ("prod", 'kms_key_id = "alias/prod-secrets"', []),
     ("prod", 'kms_key_id = "arn:aws:kms:us-east-1:123456789012:key/mrk-1a2b3c"', []),
     ("prod", 'kms_key_id = "alias/aws/secretsmanager"', []),
+    ("prod", 'kms_key_id = "arn:aws:kms:us-east-1:123456789012:alias/prod-secrets"', ["--json"]),
     ("prod", "", ["--describe"]),
     ("china", "", []),
     ("gov", "", ["--describe"]),
@@ -204,6 +205,8 @@ def test_bad_input(cli: Any, aws_env: Path, monkeypatch: pytest.MonkeyPatch) -> 
     setup_config(aws_env)
     undeclared = cli("policy", "nope", "--env", "prod")
     assert undeclared.code == 3 and "nope" in undeclared.stderr
+    as_json = cli("policy", "nope", "--env", "prod", "--json")
+    assert as_json.code == 3 and json.loads(as_json.stderr)["error"]["code"] == 3
     in_template = cli(
         "policy", "nope", "--env", "prod", "--template", str(TEMPLATES / "clean.yaml")
     )

@@ -69,12 +69,17 @@ def policy_command(
         bool,
         typer.Option("--describe", help="Also allow secretsmanager:DescribeSecret."),
     ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Same as --format json (errors as JSON too).")
+    ] = False,
 ) -> None:
     """Print the least-privilege IAM policy of a function: GetSecretValue on exactly the
     secrets it declares in ENV (name-?????? patterns, or exact ARNs with --resolve)."""
     from cli.core.policy import FORMATS, FunctionPolicy, build_policy
 
-    out = renderer()
+    if json_output:
+        fmt = "json"
+    out = renderer(json_output)
     if fmt not in FORMATS:
         raise CliError(
             ExitCode.USAGE, f"unknown format '{fmt}'", f"use one of: {', '.join(FORMATS)}"

@@ -74,15 +74,7 @@ def secret_arn_pattern(partition: str, region: str, account: str, name: str) -> 
     return f"arn:{partition}:secretsmanager:{region}:{account}:secret:{name}{ARN_SUFFIX_PATTERN}"
 
 
-@dataclass(frozen=True)
-class KmsResource:
-    """Where `kms:Decrypt` is allowed: one key ARN, or keys carrying an alias."""
-
-    arn: str
-    alias: str | None = None  # set when the environment names its key by alias
-
-
-def kms_resource(partition: str, region: str, account: str, key_id: str) -> KmsResource | None:
+def kms_resource(partition: str, region: str, account: str, key_id: str) -> str | None:
     """The IAM resource for an environment's KMS key; None for the AWS-managed key.
 
     IAM cannot match a key by an alias ARN in `Resource` (the request names the key), so an
@@ -97,14 +89,13 @@ def kms_resource(partition: str, region: str, account: str, key_id: str) -> KmsR
     if found:
         key_partition, key_region, key_account, kind, rest = found.groups()
         if kind == "key":
-            return KmsResource(key_id)
-        alias = f"alias/{rest}"
-        if alias in AWS_MANAGED_KEY_ALIASES:
+            return key_id
+        if f"alias/{rest}" in AWS_MANAGED_KEY_ALIASES:
             return None
-        return KmsResource(f"arn:{key_partition}:kms:{key_region}:{key_account}:key/*", alias)
+        return f"arn:{key_partition}:kms:{key_region}:{key_account}:key/*"
     if key_id.startswith("alias/"):
-        return KmsResource(f"arn:{partition}:kms:{region}:{account}:key/*", key_id)
-    return KmsResource(f"arn:{partition}:kms:{region}:{account}:key/{key_id}")
+        return f"arn:{partition}:kms:{region}:{account}:key/*"
+    return f"arn:{partition}:kms:{region}:{account}:key/{key_id}"
 
 
 def build_policy(
@@ -156,7 +147,7 @@ def build_policy(
                 "Sid": "DecryptSecrets",
                 "Effect": "Allow",
                 "Action": [DECRYPT_ACTION],
-                "Resource": [key.arn],
+                "Resource": [key],
                 "Condition": condition,
             }
         )
