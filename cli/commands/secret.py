@@ -86,9 +86,6 @@ def set_secret(
     elif description is not None or tags:
         # The value is unchanged but the description or tags still get written.
         ws.confirm_if_protected(secret.env, f"update the description/tags of {secret}?", yes=yes)
-    elif description is not None or tags:
-        # The value is unchanged but the description or tags still get written.
-        ws.confirm_if_protected(secret.env, f"update the description/tags of {secret}?", yes=yes)
     outcome = apply_set(
         store, plan, env, SetOptions(description=description, tags=tags, kms_key_id=kms_key)
     )
