@@ -228,3 +228,45 @@ def test_installed_script(secrets_cmd: Any) -> None:
     )
     assert run.code == 1, run.stderr
     assert [f["rule"] for f in run.json()["findings"]] == ["wildcard-resource"]
+
+
+NOT_ACTION = """
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Policies:
+        - Statement:
+            - Effect: Allow
+              {key}: {value}
+              Resource: "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/a-??????"
+"""
+
+
+def test_not_action_and_not_resource_are_broad() -> None:
+    assert _audit_text(NOT_ACTION.format(key="NotAction", value="s3:*")) == {"wildcard-action"}
+    allowed = NOT_ACTION.format(key="NotAction", value="secretsmanager:*")
+    assert _audit_text(allowed) == set()
+    no_resource = NOT_ACTION.replace("Resource:", "NotResource:").format(
+        key="Action", value="secretsmanager:GetSecretValue"
+    )
+    assert _audit_text(no_resource) == {"wildcard-resource"}
+
+
+def test_sam_policy_templates_and_refs_to_own_secrets() -> None:
+    text = """
+Resources:
+  Key:
+    Type: AWS::SecretsManager::Secret
+    Properties: {Name: staging/api/key}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Environment: {Variables: {STAGE: prod}}
+      Policies:
+        - AWSSecretsManagerGetSecretValuePolicy:
+            SecretArn: !Ref Key
+        - AWSLambdaBasicExecutionRole
+        - SecretsManagerReadWrite
+"""
+    assert _audit_text(text) == {"cross-environment", "wildcard-action", "wildcard-resource"}

@@ -263,10 +263,19 @@ def grants_in(document: Any, origin: str, ctx: AuditContext, line: int | None) -
         if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
             continue
         actions = tuple(str(a) for a in _listed(statement.get("Action")))
+        if "NotAction" in statement:
+            # Allow + NotAction grants every action not listed: all of Secrets Manager unless
+            # the read is among the exceptions.
+            excluded = [str(a) for a in _listed(statement["NotAction"])]
+            if any(_action_reads(a) for a in excluded):
+                continue
+            actions = ("*",)
         if not any(_action_reads(a) for a in actions):
             continue
         where = _line(statement, line)
-        for resource in _listed(statement.get("Resource")):
+        # Allow + NotResource grants every resource but the listed ones.
+        listed = ["*"] if "NotResource" in statement else _listed(statement.get("Resource"))
+        for resource in listed:
             text = _resource_text(resource, ctx)
             if text is None:
                 continue
