@@ -197,3 +197,30 @@ def test_unexpected_exception_shows_no_traceback(cli, sm, proxy) -> None:
     assert debug.code == 1
     assert "Traceback" in debug.stderr
     assert debug.stderr.rstrip().splitlines()[-2].startswith("error: unexpected internal error")
+
+
+def test_malformed_version_id_is_2(cli, sm) -> None:
+    sm.create_secret(Name="dev/x", SecretString="v")
+    assert_one_line_error(cli("get", "dev/x", "--version-id", "abc"), 2, contains="VersionId")
+
+
+def test_out_of_range_days_are_2(cli) -> None:
+    assert_one_line_error(cli("list", "--stale", "1000000"), 2)
+    assert_one_line_error(cli("list", "--unused", "1000000"), 2)
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--description", "d" * 2049],
+        ["--tag", "aws:owner=me"],
+        ["--tag", "k" * 129 + "=v"],
+        ["--tag", "k=" + "v" * 257],
+    ],
+)
+def test_metadata_over_aws_limits_is_refused_before_any_write(cli, sm, option) -> None:
+    sm.create_secret(Name="dev/x", SecretString="v1")
+    run = cli("set", "dev/x", "--stdin", *option, input="v2")
+    assert_one_line_error(run, 2)
+    assert len(sm.list_secret_version_ids(SecretId="dev/x")["Versions"]) == 1
+    assert sm.get_secret_value(SecretId="dev/x")["SecretString"] == "v1"

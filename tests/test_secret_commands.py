@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -426,13 +427,30 @@ def test_list_stale_and_unused(cli, sm) -> None:
     assert cli("list", "dev/", "--stale", "-1").code == 2
 
 
-def test_list_unused_drops_secrets_read_recently(cli, sm) -> None:
-    seed(sm)
-    sm.get_secret_value(SecretId="dev/api/key")
-    last = sm.describe_secret(SecretId="dev/api/key").get("LastAccessedDate")
-    if last is None:
-        pytest.skip("this emulator does not record LastAccessedDate")
-    assert "dev/api/key" not in listed(cli("list", "dev/", "--unused", "1", "--json"))
+def test_list_stale_and_unused_with_old_dates(cli, sm, proxy) -> None:
+    # moto records no LastAccessedDate and every date is "now": answer ListSecrets with the
+    # dates AWS would report for old secrets (AWS rounds LastAccessedDate to the day).
+    day = 86_400
+    now = int(time.time())
+    entries = [
+        {
+            "Name": "dev/old",
+            "LastChangedDate": now - 400 * day,
+            "LastAccessedDate": now - 200 * day,
+        },
+        {"Name": "dev/used", "LastChangedDate": now - 400 * day, "LastAccessedDate": now - day},
+        {"Name": "dev/new", "LastChangedDate": now - 2 * day},
+        {"Name": "dev/fresh", "LastChangedDate": now, "LastAccessedDate": now},
+    ]
+    proxy.answer("secretsmanager.ListSecrets", json.dumps({"SecretList": entries}).encode())
+    assert listed(cli("list", "dev/", "--stale", "365", "--json")) == ["dev/old", "dev/used"]
+    assert listed(cli("list", "dev/", "--stale", "1", "--json")) == [
+        "dev/new",
+        "dev/old",
+        "dev/used",
+    ]
+    assert listed(cli("list", "dev/", "--unused", "90", "--json")) == ["dev/new", "dev/old"]
+    assert listed(cli("list", "dev/", "--unused", "90", "--stale", "365", "--json")) == ["dev/old"]
 
 
 def test_list_include_deleted(cli, sm) -> None:

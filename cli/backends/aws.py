@@ -8,6 +8,7 @@ are decided here and only here.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -325,6 +326,15 @@ def translate(exc: Exception, *, subject: str | None = None, side: str | None = 
         if code in USAGE_CODES or code == "InvalidRequestException":
             return CliError(ExitCode.USAGE, f"{prefix}{operation}{about} was refused: {detail}")
         return CliError(ExitCode.FAILED, f"{prefix}{operation}{about} failed: {detail}")
+    if isinstance(exc, bx.ParamValidationError):
+        # The SDK refused the request before sending it: bad input. Its report can quote a
+        # parameter's value (a SecretString of the wrong type), so keep only the names.
+        names = sorted(set(re.findall(r"parameter (\w+)", str(exc)))) or ["a parameter"]
+        return CliError(
+            ExitCode.USAGE,
+            f"{prefix}invalid {', '.join(names)}{about}: refused by the AWS SDK before sending",
+            "check the option's format (e.g. --version-id is a 32-64 character id)",
+        )
     if isinstance(exc, bx.BotoCoreError):
         return CliError(ExitCode.FAILED, f"{prefix}AWS SDK error: {type(exc).__name__}")
     raise exc

@@ -64,5 +64,13 @@ def parse_tags(pairs: list[str]) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise CliError(ExitCode.USAGE, f"--tag {pair!r}: expected KEY=VALUE")
+        # AWS's tag rules, checked before anything is written (a refused TagResource after
+        # the value was put would leave the write half done).
+        if len(key) > 128 or len(value) > 256:
+            raise CliError(
+                ExitCode.USAGE, f"--tag {key}: keys are at most 128, values 256 characters"
+            )
+        if key.lower().startswith("aws:"):
+            raise CliError(ExitCode.USAGE, f"--tag {key}: the 'aws:' prefix is reserved by AWS")
         tags[key] = value
     return tags

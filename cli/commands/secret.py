@@ -22,6 +22,7 @@ NameArgument = Annotated[
         help="Secret name: <env>/<path>, e.g. prod/api/stripe-key.", autocompletion=complete_name
     ),
 ]
+MAX_DESCRIPTION = 2048  # Secrets Manager's limit
 FieldOption = Annotated[
     str | None, typer.Option("--field", help="Work on one key of a JSON object secret.")
 ]
@@ -77,6 +78,12 @@ def set_secret(
     secret = SecretName.parse(name)
     env = ws.environment(secret.env)
     tags = parse_tags(tag or [])
+    if description is not None and len(description) > MAX_DESCRIPTION:
+        # Checked before anything is written: AWS would refuse it after the value was put.
+        raise CliError(
+            ExitCode.USAGE,
+            f"--description is {len(description)} characters; AWS allows {MAX_DESCRIPTION}",
+        )
     value = read_new_value(stdin=stdin, from_file=from_file, label=str(secret))
     store = ws.store(secret.env)
     plan = plan_set(store, secret, value, field_key=field_key, force=force)
@@ -190,12 +197,17 @@ def list_secrets(
     stale: Annotated[
         int | None,
         typer.Option(
-            "--stale", min=0, help="Only secrets whose value has not changed for DAYS days."
+            "--stale",
+            min=0,
+            max=36_500,  # a century; more overflows the date arithmetic
+            help="Only secrets whose value has not changed for DAYS days.",
         ),
     ] = None,
     unused: Annotated[
         int | None,
-        typer.Option("--unused", min=0, help="Only secrets nobody has read for DAYS days."),
+        typer.Option(
+            "--unused", min=0, max=36_500, help="Only secrets nobody has read for DAYS days."
+        ),
     ] = None,
     include_deleted: Annotated[
         bool, typer.Option("--include-deleted", help="Also show secrets scheduled for deletion.")
