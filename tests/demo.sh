@@ -98,7 +98,35 @@ TOML
 }
 
 tour_basics
-# tour: rotate
+tour_rotate() {
+  say "Rotation by hand: the new value is staged AWSPENDING, verified, then promoted"
+  cat >check-login.sh <<'SH'
+#!/bin/sh
+# A stand-in for "log in with the new password": the value arrives on stdin, never in argv.
+password="$(cat)"
+[ "${#password}" -ge 24 ] && echo "login ok"
+SH
+  chmod +x check-login.sh
+  cat check-login.sh
+  run secrets rotate dev/db/password --generate --length 32 --verify-cmd ./check-login.sh
+
+  say "history shows the stages: the new version is AWSCURRENT, the old one AWSPREVIOUS"
+  run secrets history dev/db/password
+
+  say "A verification that fails stops before promotion: AWSCURRENT is untouched"
+  run_fails secrets rotate dev/db/password --generate --verify-cmd 'sh -c "exit 1"'
+  run secrets show dev/db/password
+  run_fails secrets rotate dev/db/password --generate
+  run secrets rotate dev/db/password --cancel
+
+  say "Rollback: AWSCURRENT goes back to the AWSPREVIOUS version"
+  run secrets rotate dev/db/password --rollback
+  run secrets history dev/db/password
+
+  say "Bulk: every dev secret not changed for 0+ days, one confirmation (--yes), a summary"
+  run secrets rotate --env dev --older-than 0 --generate --yes
+}
+tour_rotate
 # tour: diff
 # tour: migrate
 tour_policy() {
