@@ -124,6 +124,7 @@ class ProcessWatch:
         self.hits: list[str] = []
         self.samples = 0
         self.watched_pids: set[int] = set()
+        self.root_argv_seen = False  # the watched process's own argv was read at least once
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -145,6 +146,8 @@ class ProcessWatch:
             if entry.isdigit() and leaks_in(_read(f"/proc/{entry}/cmdline"), self.canary):
                 self.hits.append(f"argv of pid {entry}")
         if self.root_pid is not None:
+            if _read(f"/proc/{self.root_pid}/cmdline"):
+                self.root_argv_seen = True
             for pid in descendants(self.root_pid):
                 self.watched_pids.add(pid)
                 if leaks_in(_read(f"/proc/{pid}/environ"), self.canary):
@@ -176,6 +179,7 @@ def run_watched(
         watch.sample()
         out, err = process.communicate(data, timeout=timeout)
     assert watch.samples >= 2
+    assert watch.root_argv_seen, "the process ended before it could be sampled: slow it down"
     assert not watch.hits, f"canary seen in {sorted(set(watch.hits))}"
     return Run(
         process.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), out
