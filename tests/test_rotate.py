@@ -65,6 +65,11 @@ def test_rotation_record_tags_when_and_who(cli, sm) -> None:
     assert out["action"] == "rotated"
     assert out["version_id"] == holder(sm, "dev/api/key", "AWSCURRENT")
     assert run.stderr == ""
+    # `secrets show` reports the record.
+    shown = cli("show", "dev/api/key", "--json").json()
+    assert shown["rotated_by_hand_at"] == out["rotated_at"]
+    assert shown["rotated_by_hand_by"] == out["rotated_by"]
+    assert f"{out['rotated_at']} by {out['rotated_by']}" in cli("show", "dev/api/key").stdout
 
 
 def test_pending_version_is_invisible_to_readers(cli, sm) -> None:

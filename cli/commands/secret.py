@@ -273,6 +273,8 @@ def _remember_for_completion(
 
 def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption = False) -> None:
     """Describe a secret: ARN, KMS key, tags, rotation, replication (never its value)."""
+    from cli.core.rotation import ROTATED_AT_TAG, ROTATED_BY_TAG
+
     ws = workspace(ctx)
     out = renderer(json_output)
     secret = SecretName.parse(name)
@@ -287,6 +289,8 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
             next_rotation=meta.rotation.next_rotation,
             pending_version_id=pending,
             current_version_id=meta.version_with("AWSCURRENT"),
+            rotated_by_hand_at=meta.tags.get(ROTATED_AT_TAG),
+            rotated_by_hand_by=meta.tags.get(ROTATED_BY_TAG),
             replicas=[{"region": r.region, "status": r.status} for r in meta.replicas],
             primary_region=meta.primary_region,
         )
@@ -306,6 +310,12 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
         ("Schedule", meta.rotation.schedule or "-"),
         ("Rotation Lambda", meta.rotation.lambda_arn or "-"),
         ("Last rotated", when(meta.rotation.last_rotated)),
+        (
+            "Rotated by hand",
+            f"{meta.tags[ROTATED_AT_TAG]} by {meta.tags.get(ROTATED_BY_TAG, '?')}"
+            if ROTATED_AT_TAG in meta.tags
+            else "-",
+        ),
         ("Next rotation", when(meta.rotation.next_rotation)),
         ("Pending version", pending or "none"),
         (
