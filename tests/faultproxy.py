@@ -138,7 +138,8 @@ class FaultProxy:
 
     def script(self, action: str, *decisions: str) -> None:
         """The next requests of `action` meet these faults in order (`lose`, `error`, `drop`,
-        `throttle`, `forward`), then the usual rules apply: deterministic fault tests."""
+        `throttle`, `forward`, or `fail:CODE` for an HTTP 400 with that AWS error code), then
+        the usual rules apply: deterministic fault tests."""
         with self.lock:
             self.scripted[action] = list(decisions)
 
@@ -249,6 +250,11 @@ class _Handler(BaseHTTPRequestHandler):
             with proxy.lock:
                 proxy.throttled[action] += 1
             self._reply_error(400, "ThrottlingException", "Rate exceeded", headers)
+            return
+        if decision.startswith("fail:"):
+            with proxy.lock:
+                proxy.injected[f"{decision} {action}"] += 1
+            self._reply_error(400, decision[5:], "injected failure", headers)
             return
         if decision == "deny":
             self._reply_error(400, "AccessDeniedException", "not authorized (injected)", headers)

@@ -68,3 +68,21 @@ def test_lost_replies_every_time_give_up_with_6_and_one_version(cli, sm, proxy) 
     again = cli("set", "dev/api/key", "--stdin", "--json", input="v2")
     assert again.code == 0
     assert again.json()["action"] == "unchanged"
+
+
+def test_create_retry_meeting_its_own_secret_succeeds(cli, sm, proxy) -> None:
+    # moto answers a retried CreateSecret with the same token as a success; should AWS answer
+    # ResourceExistsException instead, the version carrying our token proves the write is ours.
+    proxy.script(CREATE, "lose", "fail:ResourceExistsException")
+    run = cli("set", "dev/api/key", "--stdin", "--json", input="v1")
+    assert run.code == 0, run.stderr
+    assert run.json()["action"] == "created"
+    assert version_ids(sm, "dev/api/key") == [run.json()["version_id"]]
+
+
+def test_create_meeting_someone_elses_secret_is_refused(cli, sm, proxy) -> None:
+    # a secret created by someone else between our read and our create: a conflict (exit 4)
+    proxy.script(CREATE, "fail:ResourceExistsException")
+    run = cli("set", "dev/api/key", "--stdin", input="v1")
+    assert run.code == 4, run.stderr
+    assert sm.list_secrets()["SecretList"] == []

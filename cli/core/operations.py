@@ -89,15 +89,26 @@ def apply_set(
     name = str(plan.name)
     token = request_token(name, plan.value, plan.current_version)
     if plan.action == "create":
-        created = store.create(
-            name,
-            plan.value,
-            token=token,
-            description=options.description,
-            kms_key_id=options.kms_key_id or env.kms_key_id,
-            tags={**env.tags, **options.tags},
-            replica_regions=env.replica_regions,
-        )
+        try:
+            created = store.create(
+                name,
+                plan.value,
+                token=token,
+                description=options.description,
+                kms_key_id=options.kms_key_id or env.kms_key_id,
+                tags={**env.tags, **options.tags},
+                replica_regions=env.replica_regions,
+            )
+        except CliError as exc:
+            # A retry after a lost reply can meet the secret its own first attempt created
+            # (ResourceExistsException). The token is the version id: if the current version
+            # carries it, the write happened exactly once and is ours.
+            if exc.code != ExitCode.REFUSED:
+                raise
+            mine = read_current(store, plan.name)
+            if mine is None or mine.version_id != token:
+                raise
+            created = mine.version_id
         return SetOutcome(plan.name, "create", created, None)
     version: str | None = None
     if plan.action == "update":
