@@ -127,8 +127,83 @@ SH
   run secrets rotate --env dev --older-than 0 --generate --yes
 }
 tour_rotate
-# tour: diff
-# tour: migrate
+tour_diff() {
+  say "Two environments side by side: make staging differ from dev in every way"
+  show "printf 'sk_test_99Zz' | secrets set staging/api/stripe-key --stdin    # same as dev"
+  printf 'sk_test_99Zz' | secrets set staging/api/stripe-key --stdin
+  show "printf 'maps_1' | secrets set dev/api/maps-key --stdin                # only in dev"
+  printf 'maps_1' | secrets set dev/api/maps-key --stdin
+  show "printf '{\"user\":\"shop\",\"password\":\"dev-pw\"}' | secrets set dev/db/creds --stdin"
+  printf '{"user":"shop","password":"dev-pw"}' | secrets set dev/db/creds --stdin
+  show "printf '{\"user\":\"shop\",\"password\":\"stg-pw\"}' | secrets set staging/db/creds --stdin"
+  printf '{"user":"shop","password":"stg-pw"}' | secrets set staging/db/creds --stdin
+  show "printf 'whsec_1' | secrets set staging/api/webhook-secret --stdin     # only in staging"
+  printf 'whsec_1' | secrets set staging/api/webhook-secret --stdin
+  show "printf 'tok' | secrets set dev/legacy/token --stdin   (and in staging, then deleted there)"
+  printf 'tok' | secrets set dev/legacy/token --stdin
+  printf 'tok' | secrets set staging/legacy/token --stdin
+  secrets delete staging/legacy/token --recovery-days 7
+
+  say "diff: values compared by SHA-256 locally, never shown; exit 1 because they differ"
+  say "(- only in A, + only in B, ~ differs, = same, ! pending deletion; a table on a terminal)"
+  run_fails secrets diff dev staging
+  run_fails secrets diff dev staging --prefix db/ --json
+
+  say "copy --missing-only: create what staging lacks under api/, leave the rest alone"
+  run secrets copy dev/api/ staging/api/ --missing-only
+  run_fails secrets diff dev staging --prefix api/
+
+  say "A conflict without --overwrite is refused (exit 4) and nothing is written"
+  run_fails secrets copy dev/db/creds staging/db/creds
+  say "prod is protected: copying into it needs confirmation (--yes without a terminal)"
+  run_fails secrets copy dev/db/creds prod/db/creds
+  run secrets copy dev/db/creds prod/db/creds --yes
+
+  say "check: does each environment hold every secret secrets.toml declares for checkout?"
+  run secrets check dev
+  run_fails secrets check staging
+
+  say "Replicas: add one in another region, then remove it (diff --metadata and check report drift)"
+  run secrets replicate dev/api/stripe-key --region us-west-2
+  run secrets replicate dev/api/stripe-key --region us-west-2 --remove
+}
+tour_diff
+tour_migrate() {
+  say "Migrate off Parameter Store: a few parameters under /shop/dev (put there with boto3)"
+  show "python -c '... ssm.put_parameter(...) x4 ...'"
+  "$BIN/python" - <<'PY'
+import boto3
+
+ssm = boto3.client("ssm")
+ssm.put_parameter(Name="/shop/dev/db/password", Value="pg-demo-pass", Type="SecureString",
+                  Description="Postgres password for the shop")
+ssm.put_parameter(Name="/shop/dev/api/stripe-key", Value="sk_test_demo", Type="SecureString")
+ssm.put_parameter(Name="/shop/dev/api/allowed-hosts", Value="a.example,b.example",
+                  Type="StringList")
+ssm.put_parameter(Name="/shop/dev/log-level", Value="info", Type="String")
+PY
+  say "The plan first: --dry-run writes nothing"
+  run secrets migrate ssm /shop/dev --to dev/shop --recursive --dry-run
+
+  say "For real: written, tagged migrated-from, descriptions kept, read back and verified"
+  run secrets migrate ssm /shop/dev --to dev/shop --recursive
+  run secrets show dev/shop/db/password
+
+  say "Run it again (after a crash, Ctrl-C, anything): all unchanged, zero writes"
+  run secrets migrate ssm /shop/dev --to dev/shop --recursive
+
+  say "A .env file, parsed by python-dotenv: STRIPE_SECRET_KEY becomes dev/web/stripe-secret-key"
+  cat >web.env <<'ENV'
+# the web app's settings
+export STRIPE_SECRET_KEY=sk_test_web_demo
+DB_PASSWORD="pa ss # not a comment"
+COOKIE_SIGNING_KEY='s3cr3t-${NOT_EXPANDED}'
+ENV
+  cat web.env
+  run secrets migrate env-file web.env --to dev/web/
+  run secrets list dev/web/
+}
+tour_migrate
 tour_policy() {
   say "Least privilege: the IAM policy checkout needs in prod (account from STS: no account_id set)"
   run secrets policy checkout --env prod

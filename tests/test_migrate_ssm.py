@@ -219,3 +219,34 @@ def test_installed_script(secrets_cmd, sm) -> None:
     assert_no_leak(run.stdout, run.stderr)
     assert f"{len(PARAMETERS)} created" in run.stderr
     assert len(sm.list_secrets()["SecretList"]) == len(PARAMETERS)
+
+
+def test_python_api_for_scripts(sm) -> None:
+    """The README's example: the same engine without the CLI."""
+    from cli.backends.aws import AwsTarget
+    from cli.backends.secretsmanager import SecretsManagerStore
+    from cli.backends.ssm import SsmSource
+    from cli.core.migration import (
+        RateLimiter,
+        apply_migration,
+        plan_migration,
+        remove_sources,
+        target_prefix,
+        verify_migration,
+    )
+
+    put_parameters(PARAMETERS)
+    target = AwsTarget(label="dev", region="us-east-1")
+    limiter = RateLimiter()
+    store = SecretsManagerStore(target, bulk=True, pool=8)
+    source = SsmSource(target, "/app/dev", recursive=True, limiter=limiter)
+    plan = plan_migration(source, store, target_prefix("dev/app"), limiter=limiter)
+    assert plan.counts()["create"] == len(PARAMETERS)
+    assert CANARY not in repr(plan)  # values are SecretValue: their repr is a hash
+    result = apply_migration(plan, store, source, limiter=limiter)
+    result = verify_migration(result, store, limiter=limiter)
+    result = remove_sources(result, source)
+    assert result.counts()["verified"] == len(PARAMETERS)
+    assert result.counts()["source_removed"] == len(PARAMETERS)
+    assert int(result.exit_code) == 0
+    assert_no_leak(json.dumps(result.as_dict()))

@@ -52,6 +52,15 @@ ReportOption = Annotated[
         dir_okay=False,
     ),
 ]
+MaxRateOption = Annotated[
+    float,
+    typer.Option(
+        "--max-rate",
+        min=1,
+        help="Secrets Manager writes per second (AWS's default quota is 50; raise this only "
+        "if your account's CreateSecret/PutSecretValue quotas are higher).",
+    ),
+]
 KeepCaseOption = Annotated[
     bool,
     typer.Option(
@@ -94,6 +103,7 @@ def migrate_ssm(
     overwrite: OverwriteOption = False,
     delete_source: DeleteSourceOption = False,
     concurrency: ConcurrencyOption = 8,
+    max_rate: MaxRateOption = 50.0,
     report: ReportOption = None,
     yes: YesOption = False,
     json_output: JsonOption = False,
@@ -109,7 +119,7 @@ def migrate_ssm(
     flags = Flags(dry_run, overwrite, concurrency, report, yes, json_output)
     prefix = target_prefix(to)
     ws.environment(prefix.env)
-    limiter = RateLimiter()
+    limiter = RateLimiter.for_writes(max_rate)
     source = SsmSource(
         ws.target(prefix.env), path, recursive=recursive, limiter=limiter, pool=concurrency
     )
@@ -134,6 +144,7 @@ def migrate_env_file(
     overwrite: OverwriteOption = False,
     delete_source: DeleteSourceOption = False,
     concurrency: ConcurrencyOption = 8,
+    max_rate: MaxRateOption = 50.0,
     report: ReportOption = None,
     yes: YesOption = False,
     json_output: JsonOption = False,
@@ -156,7 +167,7 @@ def migrate_env_file(
         source,
         prefix,
         flags,
-        RateLimiter(),
+        RateLimiter.for_writes(max_rate),
         delete_source=delete_source,
         remove_question=f"remove the migrated variables' lines from {file}?",
     )
@@ -183,6 +194,7 @@ def migrate_lambda(
     dry_run: DryRunOption = False,
     overwrite: OverwriteOption = False,
     concurrency: ConcurrencyOption = 8,
+    max_rate: MaxRateOption = 50.0,
     report: ReportOption = None,
     yes: YesOption = False,
     json_output: JsonOption = False,
@@ -205,7 +217,7 @@ def migrate_lambda(
     wanted = [k.strip() for k in keys.split(",") if k.strip()] if keys is not None else None
     if wanted is not None and not wanted:
         raise CliError(ExitCode.USAGE, "--keys is empty", "list variables: --keys K1,K2")
-    limiter = RateLimiter()
+    limiter = RateLimiter.for_writes(max_rate)
     source = LambdaEnvSource(
         ws.target(env), function, keys=wanted, keep_case=keep_case, limiter=limiter
     )
@@ -347,7 +359,8 @@ def _finish(
         )
         hints = {
             ExitCode.REFUSED: "--overwrite replaces differing targets; the rest were migrated",
-            ExitCode.USAGE: "invalid items were not migrated; rename them at the source",
+            ExitCode.USAGE: "invalid items were not migrated; rename them at the source"
+            + (" or try --keep-case" if plan.source_kind in ("env-file", "lambda") else ""),
         }
         raise CliError(
             code,

@@ -73,11 +73,18 @@ AWS_QUOTAS: dict[str, float] = {
     "secretsmanager.TagResource": 50,
     "secretsmanager.BatchGetSecretValue": 100,
     "ssm.read": 40,  # GetParameter, GetParameters and GetParametersByPath share one quota
-    "ssm.DescribeParameters": 5,
+    "ssm.DescribeParameters": 10,
     "ssm.DeleteParameters": 5,
     "lambda.GetFunctionConfiguration": 10,
     "lambda.UpdateFunctionConfiguration": 5,
 }
+WRITE_ACTIONS = (
+    "secretsmanager.CreateSecret",
+    "secretsmanager.PutSecretValue",
+    "secretsmanager.UpdateSecret",
+    "secretsmanager.TagResource",
+)
+DEFAULT_WRITE_RATE = 50.0
 
 
 # -- rate limiting ---------------------------------------------------------------------------
@@ -104,6 +111,12 @@ class RateLimiter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._buckets: dict[str, list[float]] = {}  # name -> [tokens, stamp]
+
+    @classmethod
+    def for_writes(cls, write_rate: float = DEFAULT_WRITE_RATE) -> RateLimiter:
+        """AWS's default quotas, with Secrets Manager writes at `write_rate` per second (for
+        accounts whose CreateSecret/PutSecretValue quotas were raised)."""
+        return cls({**AWS_QUOTAS, **dict.fromkeys(WRITE_ACTIONS, write_rate)})
 
     def acquire(self, name: str) -> None:
         """Wait until one call of `name` is allowed; names without a quota pass at once."""
@@ -205,6 +218,7 @@ class MigrationPlan:
     prefix: str
     items: tuple[PlanItem, ...]
     overwrite: bool = False
+    seconds: float = 0.0  # how long planning took (listing the source, reading targets)
 
     def counts(self) -> dict[str, int]:
         found = Counter(item.action for item in self.items)
@@ -221,6 +235,7 @@ class MigrationPlan:
             "to": self.prefix,
             "overwrite": self.overwrite,
             "counts": self.counts(),
+            "seconds": round(self.seconds, 3),
             "items": [item.as_dict() for item in self.items],
         }
 
@@ -242,6 +257,7 @@ def plan_migration(
     two source items would both write, are `invalid` and reported, never renamed.
     """
     limiter = limiter or RateLimiter()
+    started = time.monotonic()
     staged: list[tuple[SourceItem, str | None, str | None]] = []  # item, target, problem
     owners: dict[str, str] = {}
     reads: list[Future[BatchRead]] = []
@@ -276,7 +292,9 @@ def plan_migration(
         _plan_item(item, target, problem, current, errors, overwrite)
         for item, target, problem in staged
     )
-    return MigrationPlan(source.kind, source.label, str(prefix), items, overwrite)
+    return MigrationPlan(
+        source.kind, source.label, str(prefix), items, overwrite, time.monotonic() - started
+    )
 
 
 def _target_of(
@@ -365,6 +383,7 @@ class MigrationResult:
     plan: MigrationPlan
     outcomes: tuple[ItemOutcome, ...]
     notes: tuple[str, ...] = field(default=())
+    seconds: dict[str, float] = field(default_factory=dict)  # per step: apply, verify, remove
 
     def counts(self) -> dict[str, int]:
         found = Counter(o.status for o in self.outcomes)
@@ -397,6 +416,8 @@ class MigrationResult:
             "counts": self.counts(),
             "exit_code": int(self.exit_code),
             "notes": list(self.notes),
+            "seconds": {"plan": round(self.plan.seconds, 3)}
+            | {step: round(took, 3) for step, took in self.seconds.items()},
             "items": [o.as_dict() for o in self.outcomes],
         }
 
@@ -459,6 +480,7 @@ def apply_migration(
     created, another value as a conflict. Ctrl-C cancels what has not started and re-raises.
     """
     limiter = limiter or RateLimiter()
+    started = time.monotonic()
     env = env or EnvironmentConfig.default(plan.prefix.split("/", 1)[0])
     writes = plan.writes
     descriptions = _Descriptions(source, writes) if writes else None
@@ -496,7 +518,11 @@ def apply_migration(
         if descriptions:
             descriptions.close()
     pool.shutdown(wait=True)
-    return MigrationResult(plan, tuple(outcomes[i] for i in range(len(plan.items))))
+    return MigrationResult(
+        plan,
+        tuple(outcomes[i] for i in range(len(plan.items))),
+        seconds={"apply": time.monotonic() - started},
+    )
 
 
 def _write_one(
@@ -560,6 +586,7 @@ def verify_migration(
     `unchanged` items were compared when planned and need no second read.
     """
     limiter = limiter or RateLimiter()
+    started = time.monotonic()
     written = [o for o in result.outcomes if o.status in ("created", "updated")]
     names = [o.item.target for o in written]
 
@@ -584,7 +611,8 @@ def verify_migration(
                 error_code=None if ok else int(ExitCode.FAILED),
             )
         outcomes.append(outcome)
-    return replace(result, outcomes=tuple(outcomes))
+    took = {**result.seconds, "verify": time.monotonic() - started}
+    return replace(result, outcomes=tuple(outcomes), seconds=took)
 
 
 def remove_sources(
