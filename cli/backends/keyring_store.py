@@ -286,7 +286,8 @@ class KeyringStore:
 
     @staticmethod
     def _pruned(record: dict[str, Any]) -> dict[str, Any]:
-        # Versions without a stage can no longer be read by stage; keep few, the keychain is small.
+        # Only labelled versions are kept (at most current, previous, pending): keychain entries
+        # are small, and an unlabelled version can only be read by its id.
         staged = [v for v in record["versions"] if v["stages"]]
         record["versions"] = staged
         return record
