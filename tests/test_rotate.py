@@ -6,6 +6,7 @@ Stage labels are read back with boto3 (`sm`) after each step, not only through o
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -309,3 +310,29 @@ def test_flag_combinations_are_usage_errors(cli, sm) -> None:
         assert run.code == 2, (args, run.stderr)
         assert_one_line_error(run)
     assert stages(sm, "dev/api/key") == {old: ["AWSCURRENT"]}
+
+
+def test_managed_with_a_configured_lambda_calls_rotate_secret_once(cli, sm, proxy) -> None:
+    """What the emulator allows. moto runs a rotation Lambda only in Docker, and a RotateSecret
+    without RotationLambdaARN makes it forget the configured ARN and promote an empty version
+    by itself (AWS invokes the configured function). So here we check our side only: the
+    configured Lambda is found, RotateSecret is called once, and its outcome is reported."""
+    make(sm, "dev/api/key", "v1")
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:rotate-api-key"
+    # moto records the ARN, then fails to find the function (AWS would refuse up front).
+    with contextlib.suppress(sm.exceptions.ResourceNotFoundException):
+        sm.rotate_secret(SecretId="dev/api/key", RotationLambdaARN=arn)
+    pending = holder(sm, "dev/api/key", "AWSPENDING")
+    if pending is not None and pending != holder(sm, "dev/api/key", "AWSCURRENT"):
+        sm.update_secret_version_stage(
+            SecretId="dev/api/key", VersionStage="AWSPENDING", RemoveFromVersionId=pending
+        )
+    assert sm.describe_secret(SecretId="dev/api/key")["RotationLambdaARN"] == arn
+    proxy.reset_counts()
+    run = cli("rotate", "dev/api/key", "--managed", "--json")
+    assert run.code == 0, run.stderr
+    assert proxy.calls["secretsmanager.RotateSecret"] == 1
+    out = run.json()
+    assert out["lambda_arn"] == arn
+    assert out["status"] in {"finished", "pending"}
+    assert out["version_id"]

@@ -524,7 +524,18 @@ def check_managed(store: SecretStore, name: str) -> str:
 def start_managed_rotation(store: ManagedRotationStore, name: str) -> ManagedRotation:
     """Start the configured rotation Lambda (RotateSecret), then read back its progress."""
     lambda_arn = check_managed(store, name)
-    version = store.rotate_managed(name)
+    try:
+        version = store.rotate_managed(name)
+    except CliError as exc:
+        if exc.code != ExitCode.NOT_FOUND:
+            raise
+        # The secret was just described, so what AWS did not find is the function.
+        raise CliError(
+            ExitCode.FAILED,
+            f"the rotation Lambda of {name} could not be started: {lambda_arn} was not found",
+            "check that the function exists in this region and that Secrets Manager may "
+            "invoke it (its resource policy)",
+        ) from None
     meta = store.describe(name)
     finished = version is not None and meta.version_with(CURRENT) == version
     return ManagedRotation(name, lambda_arn, version, "finished" if finished else "pending")
