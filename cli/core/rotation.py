@@ -42,6 +42,7 @@ MAX_LENGTH = 4096  # GetRandomPassword's limit
 # GetRandomPassword's punctuation set (AWS documents exactly these characters).
 PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
 DEFAULT_CONCURRENCY = 8
+MAX_TAG_VALUE = 256
 MAX_CONCURRENCY = 32
 
 Narrator = Callable[[str], None]
@@ -268,7 +269,8 @@ def record_rotation(
     moment = (when or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     tags = {
         ROTATED_AT_TAG: moment.isoformat().replace("+00:00", "Z"),
-        ROTATED_BY_TAG: actor,
+        # AWS caps tag values at 256 characters; a long session name must not fail the record.
+        ROTATED_BY_TAG: actor[:MAX_TAG_VALUE],
     }
     store.tag(name, tags)
     return tags
