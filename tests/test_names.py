@@ -7,6 +7,12 @@ import pytest
 from cli.core.names import NamePrefix, SecretName, validate_env
 from cli.errors import CliError, ExitCode
 
+
+@pytest.fixture(autouse=True)
+def aws_env() -> None:
+    """Pure unit tests: no emulator to reset, nothing to isolate (overrides conftest's)."""
+
+
 GOOD = [
     "a/b",
     "prod/api/stripe-key",

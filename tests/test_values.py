@@ -12,6 +12,12 @@ import pytest
 from cli.core.values import MAX_VALUE_BYTES, SecretValue, request_token
 from cli.errors import CliError, ExitCode
 
+
+@pytest.fixture(autouse=True)
+def aws_env() -> None:
+    """Pure unit tests: no emulator to reset, nothing to isolate (overrides conftest's)."""
+
+
 CANARY = "canary-5f0e9c1d-do-not-print"
 
 
