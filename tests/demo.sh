@@ -137,8 +137,8 @@ tour_diff() {
   printf '{"user":"shop","password":"dev-pw"}' | secrets set dev/db/creds --stdin
   show "printf '{\"user\":\"shop\",\"password\":\"stg-pw\"}' | secrets set staging/db/creds --stdin"
   printf '{"user":"shop","password":"stg-pw"}' | secrets set staging/db/creds --stdin
-  show "printf 'whsec_1' | secrets set staging/api/webhook-secret --stdin     # only in staging"
-  printf 'whsec_1' | secrets set staging/api/webhook-secret --stdin
+  show "printf 'whsec_1' | secrets set staging/api/webhook-key --stdin        # only in staging"
+  printf 'whsec_1' | secrets set staging/api/webhook-key --stdin
   show "printf 'tok' | secrets set dev/legacy/token --stdin   (and in staging, then deleted there)"
   printf 'tok' | secrets set dev/legacy/token --stdin
   printf 'tok' | secrets set staging/legacy/token --stdin
