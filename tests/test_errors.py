@@ -224,3 +224,17 @@ def test_metadata_over_aws_limits_is_refused_before_any_write(cli, sm, option) -
     assert_one_line_error(run, 2)
     assert len(sm.list_secret_version_ids(SecretId="dev/x")["Versions"]) == 1
     assert sm.get_secret_value(SecretId="dev/x")["SecretString"] == "v1"
+
+
+def test_no_region_is_2_and_aws_region_is_honoured(cli, sm, monkeypatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    assert_one_line_error(cli("set", "dev/x", "--stdin", input="v"), 2, contains="no AWS region")
+    nothing_created(sm)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")  # what other SDKs and AWS CLI v2 read
+    assert cli("set", "dev/x", "--stdin", input="v").code == 0
+
+
+def test_unknown_profile_is_5(cli, sm) -> None:
+    run = cli("--profile", "nope", "set", "dev/x", "--stdin", input="v")
+    assert_one_line_error(run, 5, contains="nope")
+    nothing_created(sm)
