@@ -142,7 +142,7 @@ def _run(
     except BrokenPipeError:
         return int(ExitCode.FAILED)
     except Exception as exc:
-        render_crash(exc, debug=debug)
+        render_crash(exc, debug=debug, json_mode=json_mode)
         return int(ExitCode.FAILED)
     if result == 130:
         render_error(CliError(ExitCode.INTERRUPTED, "interrupted"), json_mode=json_mode)

@@ -193,6 +193,10 @@ def test_unexpected_exception_shows_no_traceback(cli, sm, proxy) -> None:
     proxy.answer("secretsmanager.GetSecretValue", b"{}")  # a reply with none of its fields
     run = cli("get", "dev/x")
     assert_one_line_error(run, 1, contains="unexpected internal error")
+    as_json = cli("get", "dev/x", "--json")
+    assert as_json.code == 1
+    assert as_json.stdout == ""
+    assert json.loads(as_json.stderr)["error"]["code"] == 1
     debug = cli("--debug", "get", "dev/x")
     assert debug.code == 1
     assert "Traceback" in debug.stderr

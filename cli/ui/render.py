@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from cli.errors import CliError
+from cli.errors import CliError, ExitCode
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -191,14 +191,19 @@ def render_error(error: CliError, *, json_mode: bool) -> None:
     sys.stderr.flush()
 
 
-def render_crash(exc: BaseException, *, debug: bool) -> None:
+def render_crash(exc: BaseException, *, debug: bool, json_mode: bool = False) -> None:
     """An unexpected exception: our bug. The traceback only with --debug (no locals, ever)."""
     if debug:
         import traceback
 
         traceback.print_exception(type(exc), exc, exc.__traceback__)
-    sys.stderr.write(
-        f"error: unexpected internal error ({type(exc).__name__})\n"
-        "hint: run again with --debug for the traceback, and report it as a bug\n"
+        sys.stderr.flush()
+    # A script reading --json output gets the error object it expects, crash or not.
+    render_error(
+        CliError(
+            ExitCode.FAILED,
+            f"unexpected internal error ({type(exc).__name__})",
+            "run again with --debug for the traceback, and report it as a bug",
+        ),
+        json_mode=json_mode,
     )
-    sys.stderr.flush()
