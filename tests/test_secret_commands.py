@@ -159,6 +159,14 @@ def test_set_description_tags_and_kms_key(cli, sm) -> None:
     assert len(versions(sm, "dev/api/key")) == 1
 
 
+def test_set_kms_key_on_an_existing_secret_warns(cli, sm) -> None:
+    sm.create_secret(Name="dev/a", SecretString="v1")
+    run = cli("set", "dev/a", "--stdin", "--kms-key", "alias/other", input="v2")
+    assert run.code == 0
+    assert "warning: --kms-key applies to new secrets only" in run.stderr
+    assert "KmsKeyId" not in sm.describe_secret(SecretId="dev/a")
+
+
 def test_set_environment_tags_and_kms_key_from_config(cli, sm, aws_env: Path) -> None:
     write_config(aws_env, '[environments.dev]\nkms_key_id = "alias/dev"\ntags = { env = "dev" }\n')
     assert cli("set", "dev/api/key", "--stdin", "--tag", "team=a", input="v").code == 0

@@ -96,6 +96,8 @@ def set_secret(
     outcome = apply_set(
         store, plan, env, SetOptions(description=description, tags=tags, kms_key_id=kms_key)
     )
+    if kms_key and plan.action != "create":
+        out.warn(f"--kms-key applies to new secrets only; {secret} keeps its KMS key")
     result = {
         "name": str(secret),
         "action": {"create": "created", "update": "updated", "unchanged": "unchanged"}[
