@@ -430,7 +430,7 @@ def _rollback(ws: Workspace, out: Renderer, secret: SecretName, *, yes: bool) ->
 def _resume(
     ws: Workspace, out: Renderer, secret: SecretName, *, verify: Verifier | None, yes: bool
 ) -> None:
-    from cli.core.rotation import find_pending, resume_rotation
+    from cli.core.rotation import find_pending, overtaken_error, resume_rotation
 
     name = str(secret)
     store = ws.store(secret.env)
@@ -438,6 +438,8 @@ def _resume(
     if state.pending is None:
         _nothing(out, name, "resume", state.current)
         return
+    if state.overtaken:
+        raise overtaken_error(state)
     narrate = _narrator(out)
     if state.promoted:
         narrate(f"{name}: version {state.pending} is already AWSCURRENT; removing AWSPENDING")

@@ -390,12 +390,14 @@ def rotate_secret(
 @dataclass(frozen=True)
 class PendingState:
     """What a crashed rotation left: the pending version, and whether it was promoted
-    already (AWSPENDING still sits on the current version: only the clean-up is missing)."""
+    already (AWSPENDING still sits on the current version: only the clean-up is missing), or
+    overtaken (a newer value was set as AWSCURRENT after it was staged)."""
 
     name: str
     pending: str | None
     current: str | None
     promoted: bool = False
+    overtaken: bool = False
 
 
 def find_pending(store: SecretStore, name: str) -> PendingState:
@@ -404,10 +406,26 @@ def find_pending(store: SecretStore, name: str) -> PendingState:
     current = meta.version_with(CURRENT)
     pending = meta.pending_version
     if pending is not None:
-        return PendingState(name, pending, current)
+        created = {v.version_id: v.created for v in store.versions(name)}
+        staged, now = created.get(pending), created.get(current or "")
+        # `secrets set` after a crash moves AWSCURRENT and leaves AWSPENDING where it was:
+        # promoting that older value would silently undo the newer one. (moto reports one
+        # CreatedDate for every version, so this cannot be exercised against the emulator.)
+        overtaken = staged is not None and now is not None and now > staged
+        return PendingState(name, pending, current, overtaken=overtaken)
     if current is not None and PENDING in meta.version_stages.get(current, ()):
         return PendingState(name, current, current, promoted=True)
     return PendingState(name, None, current)
+
+
+def overtaken_error(state: PendingState) -> CliError:
+    return CliError(
+        ExitCode.REFUSED,
+        f"{state.name} changed after the pending version {state.pending} was staged: "
+        f"version {state.current} (AWSCURRENT) is newer",
+        f"`secrets rotate {state.name} --cancel` drops the stale pending version; "
+        "then rotate again",
+    )
 
 
 def resume_rotation(
@@ -421,6 +439,8 @@ def resume_rotation(
     """Finish what `state` describes: promote the staged value as it is (never a fresh one)."""
     if state.pending is None:
         raise CliError(ExitCode.FAILED, "internal: nothing pending to resume")
+    if state.overtaken:
+        raise overtaken_error(state)
     if state.promoted:
         # Promotion happened; only AWSPENDING is left on the current version.
         promote_pending(store, state.name, state.pending, None)
