@@ -81,8 +81,14 @@ def test_create_retry_meeting_its_own_secret_succeeds(cli, sm, proxy) -> None:
 
 
 def test_create_meeting_someone_elses_secret_is_refused(cli, sm, proxy) -> None:
-    # a secret created by someone else between our read and our create: a conflict (exit 4)
-    proxy.script(CREATE, "fail:ResourceExistsException")
+    # a secret created by someone else between our read and our create: a conflict (exit 4),
+    # their value kept
+    sm.create_secret(Name="dev/api/key", SecretString="theirs")
+    proxy.script("secretsmanager.GetSecretValue", "fail:ResourceNotFoundException")
     run = cli("set", "dev/api/key", "--stdin", input="v1")
     assert run.code == 4, run.stderr
-    assert sm.list_secrets()["SecretList"] == []
+    assert len(version_ids(sm, "dev/api/key")) == 1
+    assert current_value(sm, "dev/api/key") == "theirs"
+    proxy.script(CREATE, "fail:ResourceExistsException")  # and when it is gone again
+    sm.delete_secret(SecretId="dev/api/key", ForceDeleteWithoutRecovery=True)
+    assert cli("set", "dev/api/key", "--stdin", input="v1").code == 4

@@ -596,3 +596,14 @@ def test_set_on_a_deleting_secret_is_refused_with_a_hint(cli, sm) -> None:
     assert run.code in (3, 4)
     assert "secrets restore" in run.stderr
     assert len(versions(sm, "dev/a")) == 1
+
+
+def test_set_gives_a_secret_created_without_a_value_its_first_version(cli, sm) -> None:
+    sm.create_secret(Name="dev/empty", Description="made by another tool")
+    run = cli("set", "dev/empty", "--stdin", "--tag", "k=v", "--json", input="v1")
+    assert run.code == 0, run.stderr
+    assert run.json()["action"] == "created"
+    assert sm.get_secret_value(SecretId="dev/empty")["SecretString"] == "v1"
+    described = sm.describe_secret(SecretId="dev/empty")
+    assert described["Description"] == "made by another tool"
+    assert {t["Key"]: t["Value"] for t in described["Tags"]} == {"k": "v"}

@@ -12,7 +12,7 @@ from typing import Literal
 
 from cli.core.config import EnvironmentConfig
 from cli.core.names import SecretName
-from cli.core.store import SecretStore, StoredValue
+from cli.core.store import CURRENT, SecretStore, StoredValue
 from cli.core.values import SecretValue, request_token
 from cli.errors import CliError, ExitCode
 
@@ -106,9 +106,22 @@ def apply_set(
             if exc.code != ExitCode.REFUSED:
                 raise
             mine = read_current(store, plan.name)
-            if mine is None or mine.version_id != token:
+            if mine is not None and mine.version_id == token:
+                return SetOutcome(plan.name, "create", mine.version_id, None)
+            if mine is not None:
                 raise
-            created = mine.version_id
+            try:
+                has_value = store.describe(name).version_with(CURRENT) is not None
+            except CliError:
+                raise exc from None
+            if has_value:
+                raise
+            # The secret exists without any value (created empty, e.g. by
+            # `aws secretsmanager create-secret --name`): this write gives it its first one.
+            created = store.put(name, plan.value, token=token)
+            if options.description is not None:
+                store.update(name, description=options.description)
+            store.tag(name, {**env.tags, **options.tags})
         return SetOutcome(plan.name, "create", created, None)
     version: str | None = None
     if plan.action == "update":
