@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import threading
 
+import pexpect
 import pytest
 
-from tests.conftest import aws_client, write_config
+from tests.conftest import SECRETS_BIN, aws_client, write_config
 
 CONFIG = """
 [environments.dev]
@@ -336,3 +338,24 @@ def test_subprocess_diff(secrets_cmd, envs) -> None:
     assert "+ api/only-staging" in run.stdout
     assert "~ api/token" in run.stdout
     assert "1 only in dev" in run.stderr
+
+
+def test_table_on_a_terminal(envs) -> None:
+    """On a terminal: a rich table and the summary line (run in a real pseudo-terminal)."""
+    child = pexpect.spawn(
+        SECRETS_BIN,
+        ["diff", "dev", "staging"],
+        env=dict(os.environ),
+        cwd=str(envs),
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(50, 160),
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    screen = child.before or ""
+    assert child.exitstatus == 1
+    assert "dev (A) vs staging (B)" in screen
+    for cell in ("KEY", "STATUS", "only in dev", "only in staging", "fields: password"):
+        assert cell in screen
+    assert "2 same · 2 differ · 1 only in dev · 2 only in staging · 1 pending deletion" in screen
