@@ -359,3 +359,38 @@ def test_table_on_a_terminal(envs) -> None:
     for cell in ("KEY", "STATUS", "only in dev", "only in staging", "fields: password"):
         assert cell in screen
     assert "2 same · 2 differ · 1 only in dev · 2 only in staging · 1 pending deletion" in screen
+
+
+def test_per_secret_denial_in_a_batch_is_exit_5(cli, aws_env, sm, proxy) -> None:
+    """BatchGetSecretValue answers 200 with per-secret errors (e.g. kms:Decrypt denied for one
+    secret); a diff must not call that secret missing or the same."""
+    write_config(aws_env, CONFIG)
+    sm.create_secret(Name="dev/api/key", SecretString="v")
+    sm.create_secret(Name="dev/api/other", SecretString="w")
+    proxy.answer(
+        "secretsmanager.BatchGetSecretValue",
+        json.dumps(
+            {
+                "SecretValues": [],
+                "Errors": [
+                    {
+                        "SecretId": "dev/api/key",
+                        "ErrorCode": "DecryptionFailure",
+                        "Message": "kms:Decrypt denied",
+                    }
+                ],
+            }
+        ).encode(),
+    )
+    run = cli("diff", "dev", "staging")  # staging is empty: only dev reads values
+    assert run.code == 5, run.stderr
+    assert "[dev] access denied reading 1 secret(s), e.g. 'dev/api/key'" in run.stderr
+    assert run.stdout == ""
+
+
+def test_whole_call_denied_names_the_side(cli, envs, proxy) -> None:
+    proxy.deny("secretsmanager.ListSecrets")
+    run = cli("diff", "dev", "staging", "--json")
+    assert run.code == 5
+    error = json.loads(run.stderr)["error"]
+    assert error["message"].startswith(("[dev] access denied", "[staging] access denied"))

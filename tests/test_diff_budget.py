@@ -67,3 +67,22 @@ def test_each_side_reads_only_its_own_share(cli, aws_env, sm, proxy) -> None:
     assert proxy.calls["secretsmanager.ListSecrets"] <= math.ceil(N / 100) + 1
     assert proxy.calls["secretsmanager.BatchGetSecretValue"] <= math.ceil(N / 20) + 2
     assert proxy.calls["secretsmanager.GetSecretValue"] == 0
+
+
+def test_diff_under_faults_gives_the_same_answer(cli, aws_env, sm, proxy) -> None:
+    """Throttled at AWS's quotas (and tighter for BatchGetSecretValue), with 5xx answers and
+    dropped connections: adaptive retries absorb them and the result is the same."""
+    write_config(aws_env, "[environments.a]\n[environments.b]\n")
+    _create_many(sm, "a", 120)
+    _create_many(sm, "b", 100, differ_every=7)
+    calm = cli("diff", "a", "b", "--json")
+    assert calm.code == 1
+    proxy.aws_quotas()
+    proxy.throttle("secretsmanager.BatchGetSecretValue", 4)
+    proxy.faults.error_rate = 0.1
+    proxy.faults.drop_rate = 0.05
+    proxy.reset_counts()
+    stormy = cli("diff", "a", "b", "--json")
+    assert stormy.code == 1, stormy.stderr
+    assert stormy.json() == calm.json()
+    assert sum(proxy.throttled.values()) + sum(proxy.injected.values()) > 0
