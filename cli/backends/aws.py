@@ -13,14 +13,18 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
+# botocore, not boto3: we only make clients, and boto3's resources and s3transfer add ~25 ms to
+# every start-up (`secrets get` is measured against a bare boto3 script: tests/bench).
 import botocore.exceptions as bx
 from botocore.config import Config
 
 from cli import __version__
 from cli.errors import CliError, ExitCode
+
+if TYPE_CHECKING:
+    from botocore.session import Session
 
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 30
@@ -45,33 +49,26 @@ class AwsTarget:
     role_arn: str | None = None
     mfa_serial: str | None = None
     mfa_code: MfaCodeProvider | None = None
-    _session: boto3.Session | None = field(default=None, repr=False)
+    _session: Session | None = field(default=None, repr=False)
     _clients: dict[tuple[str, str | None, bool, int], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def session(self) -> boto3.Session:
-        """A boto3 session for this target, assuming `role_arn` once if one is set."""
+    def session(self) -> Session:
+        """A botocore session for this target, assuming `role_arn` once if one is set."""
         with self._lock:
             if self._session is None:
                 self._session = self._make_session()
             return self._session
 
-    def _make_session(self) -> boto3.Session:
+    def _make_session(self) -> Session:
         with aws_errors(side=self.label):
             try:
-                base = boto3.Session(
-                    profile_name=self.profile,
-                    region_name=self.region,
-                    botocore_session=_botocore_session(),
-                )
-                if not base.region_name and os.environ.get("AWS_REGION"):
+                base = _botocore_session(profile=self.profile, region=self.region)
+                # Reading the region reads the profile: a missing profile fails here.
+                if not base.get_config_variable("region") and os.environ.get("AWS_REGION"):
                     # Other SDKs and the AWS CLI v2 read AWS_REGION; botocore only reads
                     # AWS_DEFAULT_REGION. Accept both.
-                    base = boto3.Session(
-                        profile_name=self.profile,
-                        region_name=os.environ["AWS_REGION"],
-                        botocore_session=_botocore_session(),
-                    )
+                    base.set_config_variable("region", os.environ["AWS_REGION"])
             except bx.ProfileNotFound:
                 raise CliError(
                     ExitCode.AUTH,
@@ -82,24 +79,22 @@ class AwsTarget:
                 return base
             return self._assume_role(base)
 
-    def _assume_role(self, base: boto3.Session) -> boto3.Session:
+    def _assume_role(self, base: Session) -> Session:
         args: dict[str, Any] = {
             "RoleArn": self.role_arn,
             "RoleSessionName": f"envsecrets-{self.label}",
         }
-        sts = base.client("sts", config=client_config(bulk=False))
+        sts: Any = base.create_client("sts", config=client_config(bulk=False))
         creds: Any
         if self.mfa_serial:
             creds = self._assume_role_with_mfa(sts, args, self.mfa_serial)
         else:
             creds = sts.assume_role(**args)["Credentials"]
-        return boto3.Session(
-            botocore_session=_botocore_session(),
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-            region_name=self.region or base.region_name,
+        session = _botocore_session(region=self.region or base.get_config_variable("region"))
+        session.set_credentials(
+            creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]
         )
+        return session
 
     def _assume_role_with_mfa(self, sts: Any, args: dict[str, Any], serial: str) -> dict[str, Any]:
         """Reuse the session cached in the OS keyring, else ask for the code (again after a
@@ -143,8 +138,8 @@ class AwsTarget:
         with self._lock:
             if key not in self._clients:
                 with aws_errors(side=self.label):
-                    self._clients[key] = session.client(
-                        service,  # type: ignore[call-overload]
+                    self._clients[key] = session.create_client(
+                        service,
                         region_name=region,
                         config=client_config(bulk=bulk, pool=pool),
                     )
@@ -152,23 +147,27 @@ class AwsTarget:
 
     @property
     def region_name(self) -> str:
-        name = self.session().region_name
+        name = self.session().get_config_variable("region")
         if not name:
             raise no_region_error(self.label)
-        return name
+        return str(name)
 
 
 _loader_lock = threading.Lock()
 _shared_loader: Any = None
 
 
-def _botocore_session() -> Any:
+def _botocore_session(*, profile: str | None = None, region: str | None = None) -> Session:
     """A botocore session that shares one data loader with the others of this process, so
     the service models (megabytes of JSON) are parsed once, not once per environment (a diff
     or a copy has two sessions; a test run has hundreds)."""
     import botocore.session
 
     session = botocore.session.get_session()
+    if profile is not None:
+        session.set_config_variable("profile", profile)
+    if region is not None:
+        session.set_config_variable("region", region)
     global _shared_loader
     with _loader_lock:
         if _shared_loader is None:
