@@ -305,6 +305,7 @@ def test_flag_combinations_are_usage_errors(cli, sm) -> None:
         ["dev/api/key", "--generate", "--older-than", "3"],
         ["--generate"],
         ["dev/api/key", "--verify-timeout", "0", "--generate"],
+        ["dev/api/key", "--verify-timeout", "5", "--generate"],
     ):
         run = cli("rotate", *args, input="x")
         assert run.code == 2, (args, run.stderr)

@@ -81,12 +81,14 @@ def rotate_command(
             "stdin only (never argv or environment). Non-zero exit stops the rotation.",
         ),
     ] = None,
-    verify_timeout: Annotated[
-        float,
+    verify_timeout_option: Annotated[
+        float | None,
         typer.Option(
-            "--verify-timeout", min=0.1, help="Seconds before --verify-cmd is stopped (failure)."
+            "--verify-timeout",
+            min=0.1,
+            help="Seconds before --verify-cmd is stopped, as a failure (default 60).",
         ),
-    ] = DEFAULT_VERIFY_TIMEOUT,
+    ] = None,
     rollback: Annotated[
         bool, typer.Option("--rollback", help="Move AWSCURRENT back to the AWSPREVIOUS version.")
     ] = False,
@@ -183,6 +185,11 @@ def rotate_command(
     )
     if generate:
         rules.check()  # impossible constraints: exit 2 before any AWS call
+    if verify_timeout_option is not None and verify_cmd is None:
+        raise CliError(ExitCode.USAGE, "--verify-timeout only applies with --verify-cmd")
+    verify_timeout = (
+        DEFAULT_VERIFY_TIMEOUT if verify_timeout_option is None else verify_timeout_option
+    )
     verify = _verifier(verify_cmd, verify_timeout, out) if verify_cmd else None
 
     if env is not None:
