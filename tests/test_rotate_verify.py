@@ -168,3 +168,17 @@ def test_cancel_after_failed_verify_drops_the_pending_version(cli, sm) -> None:
     # A new rotation can start again.
     assert cli("rotate", "dev/api/key", "--stdin", input="v3").code == 0
     assert value_of(sm, "dev/api/key") == "v3"
+
+
+def test_json_mode_keeps_stderr_to_the_error_object(cli, sm) -> None:
+    make(sm, "dev/api/key", "v1")
+    run = cli(
+        "rotate", "dev/api/key", "--stdin", "--json", "--verify-cmd", "sh -c 'echo no; exit 2'",
+        input="v2",
+    )  # fmt: skip
+    assert run.code == 1
+    error = json.loads(run.stderr)["error"]
+    assert error["code"] == 1
+    assert "exited with 2" in error["message"]
+    assert "--resume" in error["hint"]
+    assert run.stdout == ""

@@ -291,8 +291,9 @@ def _verifier(command: str, timeout: float, out: Renderer) -> Verifier:
         outcome = run_verify(command, value.data(), timeout=timeout)
         if outcome.passed:
             return
-        for line in outcome.output_tail:
-            out.note(f"  verify | {line}")
+        if not out.json_mode:  # with --json, stderr carries only the error object
+            for line in outcome.output_tail:
+                out.note(f"  verify | {line}")
         if outcome.timed_out:
             raise CliError(
                 ExitCode.FAILED,
