@@ -189,13 +189,14 @@ def test_one_parameter_by_name(cli, sm) -> None:
         (["/app/dev", "--to", "Dev/x"], 2),
         (["/app/dev", "--to", "dev/bad path"], 2),
         (["/app/dev", "--to", "dev/x", "--concurrency", "0"], 2),
+        (["/app/dev", "--to", "dev/x", "--report", "no/such/folder/report.json"], 2),
     ],
 )
 def test_bad_input(cli, sm, args: list[str], code: int) -> None:
     put_parameters(PARAMETERS)
     run = cli("migrate", "ssm", *args)
     assert run.code == code, run.stderr
-    assert run.stderr.startswith("error:")
+    assert [line for line in run.stderr.splitlines() if line.startswith("error:")]
     assert sm.list_secrets()["SecretList"] == []
 
 

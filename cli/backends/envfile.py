@@ -60,9 +60,7 @@ class EnvFileSource:
         text = self._read()
         values: dict[str, tuple[str | None, int]] = {}
         broken: list[int] = []
-        self._pieces: list[tuple[str | None, str]] = []  # (key, exact text) to rebuild the file
         for binding in parse_stream(io.StringIO(text)):
-            self._pieces.append((binding.key, binding.original.string))
             if binding.error:
                 broken.append(binding.original.line)
             elif binding.key is not None:
@@ -106,13 +104,16 @@ class EnvFileSource:
     def remove(self, keys: Sequence[str]) -> dict[str, str | None]:
         """Rewrite the file without these keys' lines (every occurrence), keeping everything
         else byte for byte; atomically, with the file's mode kept."""
+        from dotenv.parser import parse_stream
+
         gone = set(keys)
-        text = "".join(piece for key, piece in self._pieces if key not in gone)
         try:
-            _replace_file(self.path, text)
-        except OSError as exc:
-            return dict.fromkeys(keys, f"cannot rewrite {self.path}: {exc.strerror}")
-        self._pieces = [(k, p) for k, p in self._pieces if k not in gone]
+            # Parse the file as it is now, so lines edited since the plan are kept as edited.
+            current = self.path.read_text(encoding="utf-8-sig")
+            pieces = [(b.key, b.original.string) for b in parse_stream(io.StringIO(current))]
+            _replace_file(self.path, "".join(p for key, p in pieces if key not in gone))
+        except (OSError, UnicodeDecodeError) as exc:
+            return dict.fromkeys(keys, f"cannot rewrite {self.path}: {exc}")
         return dict.fromkeys(keys)
 
 

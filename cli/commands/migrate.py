@@ -268,7 +268,13 @@ def _migrate(
     )
 
     env = ws.environment(prefix.env)
+    if flags.report is not None and not (flags.report.parent or Path()).is_dir():
+        raise CliError(
+            ExitCode.USAGE, f"--report {flags.report}: folder {flags.report.parent} does not exist"
+        )
     store = ws.store(prefix.env, bulk=True, pool=flags.concurrency)
+    if not flags.json_output:
+        out.note(f"reading {source.kind} {source.label} and what exists under {prefix} ...")
     plan = plan_migration(
         source,
         store,
@@ -388,11 +394,10 @@ def _show_result(out: Renderer, result: MigrationResult, extra: dict[str, Any]) 
     if "policy" in extra:
         from cli.ui.render import to_json
 
+        out.lines(["", "# IAM policy the function's role now needs:", to_json(extra["policy"])])
+    if "code" in extra:
         out.lines(
             [
-                "",
-                "# IAM policy the function's role now needs:",
-                to_json(extra["policy"]),
                 "",
                 "# Code change: fetch the secrets at runtime instead of reading the variables:",
                 extra["code"],
@@ -427,12 +432,15 @@ def _after_lambda(
 
     recorded = load_config(config_path).functions[function].secrets
     keys = {o.item.target: o.item.source.key for o in result.outcomes if o.settled}
-    return {
-        "config": str(config_path),
-        "secrets": names,
-        "policy": _policy(source.info.region, source.info.account, env, recorded, kms_key_id),
-        "code": _code_snippet(keys),
-    }
+    extra: dict[str, Any] = {"config": str(config_path), "secrets": names}
+    try:
+        extra["policy"] = _policy(
+            source.info.region, source.info.account, env, recorded, kms_key_id
+        )
+    except CliError as exc:  # the migration is done; a policy we cannot build is a note
+        out.warn(f"no IAM policy printed: {exc.message} (see `secrets policy {function}`)")
+    extra["code"] = _code_snippet(keys)
+    return extra
 
 
 def _policy(
