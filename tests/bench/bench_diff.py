@@ -4,6 +4,9 @@ GetSecretValue once per secret, through the same proxy, in the same run.
 
 Targets: at most 2 x (10 ListSecrets pages + 50 BatchGetSecretValue calls) = 120 API calls,
 and at least 10x faster than the naive loop.
+
+Most of diff's wall time here is the emulator's: moto looks each secret up by scanning all of
+them (O(n) per secret), which AWS does not; the naive loop pays the same cost per secret.
 """
 
 from __future__ import annotations
