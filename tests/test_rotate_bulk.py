@@ -58,6 +58,11 @@ def test_fifty_secrets_through_throttling_and_5xx(cli, sm, proxy) -> None:
     assert sum(proxy.throttled.values()) > 0
     # One identity lookup for the whole run, not one per secret.
     assert proxy.calls["sts.GetCallerIdentity"] == 1
+    # Passwords are cut from one long GetRandomPassword answer, not fetched one by one.
+    assert proxy.calls["secretsmanager.GetRandomPassword"] <= 2
+    new_values = {value_of(sm, name) for name in originals}
+    assert len(new_values) == 50
+    assert all(len(value) == 32 for value in new_values)
 
 
 def test_plan_table_then_summary(cli, sm) -> None:
@@ -130,3 +135,23 @@ def test_bulk_needs_confirmation(cli, sm, aws_env) -> None:
         assert run.stderr.count("error:") == 1
     for name, original in originals.items():
         assert stages(sm, name) == {original: ["AWSCURRENT"]}
+
+
+def test_bulk_passwords_meet_the_rules_each(cli, sm, proxy) -> None:
+    seed(sm, 20)
+    proxy.reset_counts()
+    run = cli(
+        "rotate", "--env", "dev", "--older-than", "0", "--generate", "--length", "6",
+        "--exclude-punctuation", "--exclude-characters", "0Oo1lI", "--yes",
+    )  # fmt: skip
+    assert run.code == 0, run.stderr
+    values = [value_of(sm, f"dev/api/key-{i:02d}") for i in range(20)]
+    assert len(set(values)) == 20
+    for value in values:
+        assert len(value) == 6
+        assert value.isalnum() and not set("0Oo1lI") & set(value)
+        # each included kind at least once, as RequireEachIncludedType asks of one password
+        assert any(c.islower() for c in value)
+        assert any(c.isupper() for c in value)
+        assert any(c.isdigit() for c in value)
+    assert proxy.calls["secretsmanager.GetRandomPassword"] <= 3

@@ -22,6 +22,7 @@ or rich here. Bulk rotation runs the same steps over a bounded thread pool.
 from __future__ import annotations
 
 import string
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -128,6 +129,59 @@ def generate_value(source: PasswordSource, rules: PasswordRules) -> SecretValue:
         exclude_uppercase=off["uppercase"],
         exclude_numbers=off["numbers"],
     )
+
+
+class PasswordPool:
+    """Generated passwords for bulk rotation, cut from fewer, longer GetRandomPassword answers.
+
+    One call returns up to 4,096 characters drawn independently by AWS; cut into `length`-sized
+    pieces, each piece is a password drawn the same way. A piece lacking one of the included
+    kinds of character is dropped, which is the condition RequireEachIncludedType puts on a
+    single password. This turns one GetRandomPassword per secret into one per ~100 secrets
+    (of 32 characters), a sixth of the calls of a bulk rotation. Thread-safe.
+    """
+
+    def __init__(self, source: PasswordSource, rules: PasswordRules) -> None:
+        self.source = source
+        self.rules = rules.check()
+        self.per_call = max(1, MAX_LENGTH // rules.length)
+        self._ready: list[str] = []
+        self._lock = threading.Lock()
+        off = rules.excluded_classes()
+        gone = set(rules.exclude_characters)
+        kinds = {
+            "lowercase": string.ascii_lowercase,
+            "uppercase": string.ascii_uppercase,
+            "numbers": string.digits,
+            "punctuation": PUNCTUATION,
+        }
+        self._required = [set(chars) - gone for kind, chars in kinds.items() if not off[kind]]
+
+    def take(self) -> SecretValue:
+        """The next password; calls GetRandomPassword when none is left."""
+        with self._lock:
+            while not self._ready:
+                self._refill()
+            return SecretValue(self._ready.pop())
+
+    def _refill(self) -> None:
+        if self.per_call == 1:
+            self._ready.append(generate_value(self.source, self.rules).text())
+            return
+        length = self.rules.length
+        off = self.rules.excluded_classes()
+        batch = self.source.generate_password(
+            length=length * self.per_call,
+            exclude_characters=self.rules.exclude_characters,
+            exclude_punctuation=off["punctuation"],
+            exclude_lowercase=off["lowercase"],
+            exclude_uppercase=off["uppercase"],
+            exclude_numbers=off["numbers"],
+        ).text()
+        for start in range(0, len(batch) - length + 1, length):
+            piece = batch[start : start + length]
+            if all(kind & set(piece) for kind in self._required):
+                self._ready.append(piece)
 
 
 # -- plans --------------------------------------------------------------------------------------
@@ -660,7 +714,7 @@ def rotate_many(
     One failure does not stop the others; each secret goes through the same idempotent steps
     as a single rotation, so a run cut short leaves at most pending versions for `--resume`.
     """
-    rules.check()
+    passwords = PasswordPool(store, rules)
     report = BulkReport()
     todo = [item for item in items if item.skip is None]
 
@@ -672,7 +726,7 @@ def rotate_many(
             read_value=field_key is not None,
             known=item.known,
         )
-        value = compose_value(plan, generate_value(store, rules))
+        value = compose_value(plan, passwords.take())
         return rotate_secret(store, plan, value, actor=actor, verify=verify)
 
     with _pool(max(1, min(workers, MAX_CONCURRENCY))) as pool:
