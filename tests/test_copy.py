@@ -30,7 +30,13 @@ def staging(aws_env, sm):
         Name="staging/api/stripe-key",
         SecretString="sk_test_1",
         Description="Stripe key",
-        Tags=[{"Key": "team", "Value": "payments"}, {"Key": "env", "Value": "staging"}],
+        Tags=[
+            {"Key": "team", "Value": "payments"},
+            {"Key": "env", "Value": "staging"},
+            {"Key": "envsecrets:rotated-by", "Value": "arn:aws:iam::123456789012:user/a"},
+            # moto lets us set a reserved aws: tag; on AWS only CloudFormation can.
+            {"Key": "aws:cloudformation:stack-name", "Value": "shop"},
+        ],
     )
     sm.create_secret(Name="staging/api/creds", SecretString=JSON_VALUE)
     sm.create_secret(Name="staging/api/cert", SecretBinary=BINARY)
@@ -54,7 +60,8 @@ def test_copy_one_secret_with_description_and_tags(cli, staging, sm) -> None:
     described = sm.describe_secret(SecretId="prod/api/stripe-key")
     assert described["Description"] == "Stripe key"
     tags = {t["Key"]: t["Value"] for t in described["Tags"]}
-    # The source's own tags follow; the environment tag is the destination's.
+    # The source's own tags follow; the environment tag is the destination's; tags about the
+    # source secret itself (reserved aws:, our envsecrets: records) stay behind.
     assert tags == {"team": "payments", "env": "prod"}
     assert "create" in run.stderr
 

@@ -22,6 +22,10 @@ from cli.errors import CliError, ExitCode
 
 CopyAction = Literal["create", "overwrite", "unchanged", "conflict", "skip"]
 WRITE_WORKERS = 4  # CreateSecret/PutSecretValue allow about 50/s; adaptive retries do the rest
+# Tags that describe the source secret itself, not its value: `aws:` tags are reserved (AWS
+# refuses to set them: CloudFormation's stack tags), and `envsecrets:` tags record what this
+# tool did to that secret (who rotated it, when), which is not true of the copy.
+TAGS_THAT_STAY = ("aws:", "envsecrets:")
 
 
 @dataclass(frozen=True)
@@ -255,8 +259,8 @@ def apply_copy(
 
     The value is copied exactly (text stays text, binary stays binary); the description and
     tags follow, except tags that either environment sets for all its secrets in secrets.toml
-    (those belong to the environment, so DST's own apply on create). A new secret gets DST's
-    KMS key and replica regions from its environment, never the source's.
+    (those belong to the environment, so DST's own apply on create) and `TAGS_THAT_STAY`. A
+    new secret gets DST's KMS key and replica regions from its environment, never the source's.
     """
     if plan.conflicts:
         raise CliError(ExitCode.REFUSED, f"{len(plan.conflicts)} conflict(s); nothing was written")
@@ -264,7 +268,11 @@ def apply_copy(
 
     def write(item: CopyItem) -> CopyItem:
         meta = plan._source_meta[item.source]
-        tags = {k: v for k, v in meta.tags.items() if k not in env_tags}
+        tags = {
+            k: v
+            for k, v in meta.tags.items()
+            if k not in env_tags and not k.startswith(TAGS_THAT_STAY)
+        }
         action: SetAction = "create" if item.action == "create" else "update"
         set_plan = SetPlan(
             SecretName.parse(item.target),
