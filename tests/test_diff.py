@@ -193,13 +193,21 @@ tags = { env = "staging" }
     sm.create_secret(
         Name="dev/api/key",
         SecretString="v",
-        Tags=[{"Key": "team", "Value": "pay"}, {"Key": "env", "Value": "dev"}],
+        Tags=[
+            {"Key": "team", "Value": "pay"},
+            {"Key": "env", "Value": "dev"},
+            {"Key": "envsecrets:rotated-at", "Value": "2026-01-01T00:00:00Z"},
+        ],
     )
     sm.create_secret(
         Name="staging/api/key",
         SecretString="v",
         KmsKeyId=kms,
-        Tags=[{"Key": "team", "Value": "ops"}, {"Key": "env", "Value": "staging"}],
+        Tags=[
+            {"Key": "team", "Value": "ops"},
+            {"Key": "env", "Value": "staging"},
+            {"Key": "envsecrets:rotated-at", "Value": "2026-02-02T00:00:00Z"},
+        ],
         AddReplicaRegions=[{"Region": "us-west-2"}],
     )
     sm.create_secret(Name="staging/api/unreplicated", SecretString="v")
@@ -210,7 +218,8 @@ tags = { env = "staging" }
     data = run.json()
     fields = {(m["key"], m["field"]): (m["a"], m["b"]) for m in data["metadata"]}
     assert fields[("api/key", "kms_key_id")] == (None, kms)
-    # Tags that secrets.toml sets per environment (env=...) are expected to differ.
+    # Tags that secrets.toml sets per environment (env=...) are expected to differ, and so
+    # are the records of each secret's own rotations.
     assert fields[("api/key", "tags")] == ({"team": "pay"}, {"team": "ops"})
     drift = {d["key"]: d for d in data["replica_drift"]}
     assert drift["api/unreplicated"]["env"] == "staging"

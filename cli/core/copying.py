@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from cli.core.config import EnvironmentConfig
-from cli.core.diffing import DEFAULT_WORKERS, Fingerprint, describe_many, on_side, read_batches
+from cli.core.diffing import (
+    DEFAULT_WORKERS,
+    RECORD_TAG_PREFIXES,
+    Fingerprint,
+    describe_many,
+    on_side,
+    read_batches,
+)
 from cli.core.names import NamePrefix, SecretName
 from cli.core.operations import SetAction, SetOptions, SetPlan, apply_set
 from cli.core.store import SecretMetadata, SecretStore, StoredValue
@@ -22,10 +29,6 @@ from cli.errors import CliError, ExitCode
 
 CopyAction = Literal["create", "overwrite", "unchanged", "conflict", "skip"]
 WRITE_WORKERS = 4  # CreateSecret/PutSecretValue allow about 50/s; adaptive retries do the rest
-# Tags that describe the source secret itself, not its value: `aws:` tags are reserved (AWS
-# refuses to set them: CloudFormation's stack tags), and `envsecrets:` tags record what this
-# tool did to that secret (who rotated it, when), which is not true of the copy.
-TAGS_THAT_STAY = ("aws:", "envsecrets:")
 
 
 @dataclass(frozen=True)
@@ -259,8 +262,9 @@ def apply_copy(
 
     The value is copied exactly (text stays text, binary stays binary); the description and
     tags follow, except tags that either environment sets for all its secrets in secrets.toml
-    (those belong to the environment, so DST's own apply on create) and `TAGS_THAT_STAY`. A
-    new secret gets DST's KMS key and replica regions from its environment, never the source's.
+    (those belong to the environment, so DST's own apply on create) and `RECORD_TAG_PREFIXES`
+    tags. A new secret gets DST's KMS key and replica regions from its environment, never the
+    source's.
     """
     if plan.conflicts:
         raise CliError(ExitCode.REFUSED, f"{len(plan.conflicts)} conflict(s); nothing was written")
@@ -271,7 +275,7 @@ def apply_copy(
         tags = {
             k: v
             for k, v in meta.tags.items()
-            if k not in env_tags and not k.startswith(TAGS_THAT_STAY)
+            if k not in env_tags and not k.startswith(RECORD_TAG_PREFIXES)
         }
         action: SetAction = "create" if item.action == "create" else "update"
         set_plan = SetPlan(

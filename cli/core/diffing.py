@@ -43,6 +43,11 @@ DENIED_CODES = frozenset(
 # The secret disappeared (or was scheduled for deletion) between listing and reading.
 GONE_CODES = frozenset({"ResourceNotFoundException", "InvalidRequestException"})
 
+# Tags that describe one secret's own history, not its value or settings: reserved `aws:`
+# tags (CloudFormation's stack tags) and this tool's `envsecrets:` records (who rotated it,
+# when). They naturally differ between environments and never travel with a copy.
+RECORD_TAG_PREFIXES = ("aws:", "envsecrets:")
+
 T = TypeVar("T")
 Advance = Callable[[int], None]
 Status = Literal["only_in_a", "only_in_b", "differs", "same", "pending_deletion"]
@@ -443,9 +448,9 @@ def metadata_differences(
     """KMS key, rotation and tags of a secret present on both sides.
 
     Tag keys that either environment sets for all its secrets in secrets.toml (`tags`) are
-    expected to differ and are left out; replicas are compared with each environment's own
-    `replica_regions` instead (see `replica_drift`), since environments may live in different
-    regions."""
+    expected to differ and are left out, as are `RECORD_TAG_PREFIXES` tags. Replicas are
+    compared with each environment's own `replica_regions` instead (see `replica_drift`),
+    since environments may live in different regions."""
     found: list[MetadataDifference] = []
     kms_a, kms_b = _default_kms(a.meta.kms_key_id), _default_kms(b.meta.kms_key_id)
     if kms_a != kms_b:
@@ -457,8 +462,16 @@ def metadata_differences(
             )
         )
     ignored = set(a_env.tags) | set(b_env.tags)
-    tags_a = {k: v for k, v in a.meta.tags.items() if k not in ignored}
-    tags_b = {k: v for k, v in b.meta.tags.items() if k not in ignored}
+    tags_a = {
+        k: v
+        for k, v in a.meta.tags.items()
+        if k not in ignored and not k.startswith(RECORD_TAG_PREFIXES)
+    }
+    tags_b = {
+        k: v
+        for k, v in b.meta.tags.items()
+        if k not in ignored and not k.startswith(RECORD_TAG_PREFIXES)
+    }
     if tags_a != tags_b:
         found.append(MetadataDifference(a.key, "tags", tags_a, tags_b))
     return found
