@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -25,11 +26,16 @@ def direct(service: str, moto_url: str) -> Any:
 
 def put_tree(moto_url: str, root: str, count: int) -> dict[str, str]:
     ssm = direct("ssm", moto_url)
-    values = {}
-    for n in range(count):
-        name = f"{root}/group{n % 7}/param-{n:04d}"
-        values[name] = f"{CANARY}-{n}-" + "v" * (n % 50)
+    values = {
+        f"{root}/group{n % 7}/param-{n:04d}": f"{CANARY}-{n}-" + "v" * (n % 50)
+        for n in range(count)
+    }
+
+    def put(name: str) -> None:
         ssm.put_parameter(Name=name, Value=values[name], Type="SecureString")
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(put, values))
     return values
 
 
