@@ -136,3 +136,22 @@ def test_sigkill_mid_migration_then_run_again(proxy, moto_url: str) -> None:
     assert again.returncode == 0, again.stderr[-500:]
     assert CANARY.encode() not in again.stdout + again.stderr
     check_targets(moto_url, "/kill", "dev/kill/", values)
+
+
+def test_rate_limiter_keeps_calls_under_the_quota() -> None:
+    """A fake clock: 200 calls at 50/s take at least (200 - burst) / 50 seconds."""
+    from cli.core.migration import RateLimiter
+
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    limiter = RateLimiter({"x": 50}, clock=lambda: now[0], sleep=sleep)
+    for _ in range(200):
+        limiter.acquire("x")
+    burst = 50 * 0.2
+    assert now[0] >= (200 - burst) / 50 - 1e-9
+    assert now[0] <= 200 / 50
+    limiter.acquire("no quota")  # names without a quota never wait
+    assert RateLimiter.for_writes(200)._rates["secretsmanager.CreateSecret"] == 200
