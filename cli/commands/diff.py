@@ -252,7 +252,8 @@ def copy_secrets(
             f"copy into {target}: create {counts['create']}, overwrite {counts['overwrite']}?",
             yes=yes,
         )
-    outcome = apply_copy(dst_store, plan, src_env=src_env, dst_env=dst_env)
+    with out.progress(len(plan.writes), f"copying into {target}") as advance:
+        outcome = apply_copy(dst_store, plan, src_env=src_env, dst_env=dst_env, advance=advance)
     failed = {item.target: error for item, error in outcome.failed}
     if json_output:
         out.json(

@@ -8,7 +8,7 @@ ClientRequestTokens make a retried copy create no second version.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -257,6 +257,7 @@ def apply_copy(
     src_env: EnvironmentConfig,
     dst_env: EnvironmentConfig,
     workers: int = WRITE_WORKERS,
+    advance: Callable[[int], None] | None = None,
 ) -> CopyOutcome:
     """Write every create/overwrite of the plan (a plan with conflicts is refused).
 
@@ -285,8 +286,12 @@ def apply_copy(
             plan._target_versions.get(item.target),
         )
         options = SetOptions(description=meta.description, tags=tags)
-        with on_side(dst_env.name):
-            apply_set(dst_store, set_plan, dst_env, options)
+        try:
+            with on_side(dst_env.name):
+                apply_set(dst_store, set_plan, dst_env, options)
+        finally:
+            if advance is not None:
+                advance(1)
         return item
 
     written: list[CopyItem] = []
