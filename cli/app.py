@@ -3,6 +3,11 @@ that turns exceptions into messages and exit codes.
 
 Importing this module must stay cheap: command modules import boto3, questionary and keyring
 inside their functions, so `secrets --help` and shell completion never load them.
+
+Start-up is measured (tests/bench/bench_startup.py): the console script builds only the
+everyday commands of secret.py; the other families are imported and built when the command
+line names one of them, or asks for the list (help, completion). `from cli.app import app`
+gives the complete CLI, every family registered.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import typer
 from typer.core import TyperGroup
 
 from cli import __version__
-from cli.commands import audit, diff, migrate, policy, rotate, secret, setup
+from cli.commands import secret
 from cli.commands.common import Globals, Workspace
 from cli.errors import CliError, ExitCode
 from cli.ui.render import render_crash, render_error
@@ -26,6 +31,22 @@ from cli.ui.render import render_crash, render_error
 class SecretsGroup(TyperGroup):
     """The root command: runs everything in non-standalone mode and maps every outcome to
     one line on stderr and a documented exit code."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Built by the console script before the other families were registered: they are
+        # merged in from the complete CLI when first needed.
+        self._partial = not _families_registered
+
+    def _load_every_family(self) -> None:
+        if self._partial:
+            self._partial = False
+            for name, command in _complete_group().commands.items():
+                self.commands.setdefault(name, command)
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        self._load_every_family()
+        return super().list_commands(ctx)
 
     def main(  # type: ignore[override]
         self,
@@ -51,6 +72,9 @@ class SecretsGroup(TyperGroup):
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
+        if command is None and self._partial:
+            self._load_every_family()
+            command = super().get_command(ctx, cmd_name)
         if command is not None:
             # Typer makes --help lazily; make it now (its names come from this context, as the
             # command's own context inherits them) so that it gets the deferred coercion too.
@@ -149,7 +173,7 @@ def _run(
     return result if isinstance(result, int) else int(ExitCode.OK)
 
 
-app = typer.Typer(
+_app = typer.Typer(
     cls=SecretsGroup,
     name="secrets",
     help="Keep application secrets in AWS Secrets Manager, namespaced by environment.",
@@ -168,7 +192,7 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
+@_app.callback()
 def root(
     ctx: typer.Context,
     config: Annotated[
@@ -200,10 +224,36 @@ def root(
     ctx.obj = Workspace(Globals(config=config, profile=profile, region=region, debug=debug))
 
 
-for module in (secret, rotate, diff, migrate, policy, audit, setup):
-    module.register(app)
+secret.register(_app)
+_families_registered = False
+
+
+def _register_families() -> typer.Typer:
+    """The complete CLI: every command family registered on the root app (once)."""
+    global _families_registered
+    if not _families_registered:
+        from cli.commands import audit, diff, migrate, policy, rotate, setup
+
+        for module in (rotate, diff, migrate, policy, audit, setup):
+            module.register(_app)
+        _families_registered = True
+    return _app
+
+
+@cache
+def _complete_group() -> TyperGroup:
+    group = typer.main.get_command(_register_families())
+    assert isinstance(group, TyperGroup)
+    return group
+
+
+def __getattr__(name: str) -> Any:
+    """`from cli.app import app` (tests, docs, completions): the complete CLI."""
+    if name == "app":
+        return _register_families()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
-    """The `secrets` console script."""
-    app()
+    """The `secrets` console script: the everyday commands, the others on demand."""
+    _app()

@@ -7,6 +7,7 @@ since imported boto3 for its fixtures, and reads that interpreter's `sys.modules
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from typing import Any
@@ -33,9 +34,10 @@ with redirect_stdout(sink), redirect_stderr(sink):
     except SystemExit as exit:
         code = exit.code
 sink.flush()
-said = sink.buffer.getvalue().decode(errors="replace")[-500:]
+said = sink.buffer.getvalue().decode(errors="replace")
 modules = sorted({m.split(".")[0] for m in sys.modules})
-print(json.dumps({"code": code, "modules": modules, "output": said}))
+ours = sorted(m for m in sys.modules if m.startswith("cli."))
+print(json.dumps({"code": code, "modules": modules, "ours": ours, "output": said}))
 """
 
 # Every command's --help in one interpreter, noting what each one newly imported.
@@ -81,9 +83,13 @@ def python(code: str, *args: str) -> Any:
 
 def probe(*argv: str, expect: tuple[int | None, ...] = (0,)) -> set[str]:
     """The top-level packages `secrets ARGV` imported; its exit code must be in `expect`."""
+    return set(probe_run(*argv, expect=expect)["modules"])
+
+
+def probe_run(*argv: str, expect: tuple[int | None, ...] = (0,)) -> Any:
     result = python(PROBE, json.dumps(argv))
     assert result["code"] in expect, result["output"]
-    return set(result["modules"])
+    return result
 
 
 @pytest.mark.parametrize(
@@ -126,3 +132,31 @@ def test_get_loads_only_what_it_needs(sm: Any) -> None:
     assert "botocore" in modules
     unneeded = {"boto3", "s3transfer", "questionary", "prompt_toolkit", "keyring", "rich"}
     assert not modules & (unneeded | {"pydantic"})
+
+
+FAMILIES = ["rotate", "diff", "migrate", "policy", "audit", "setup"]
+
+
+def test_get_imports_no_other_command_family(sm: Any) -> None:
+    sm.create_secret(Name="dev/api/key", SecretString="v")
+    ours = set(probe_run("get", "dev/api/key")["ours"])
+    assert "cli.commands.secret" in ours
+    assert not ours & {f"cli.commands.{family}" for family in FAMILIES}
+
+
+def test_a_family_loads_when_the_command_line_names_it() -> None:
+    result = probe_run("rotate", "--help")
+    assert "cli.commands.rotate" in result["ours"]
+    assert "secrets rotate" in result["output"]
+
+
+def test_console_help_lists_every_command_of_the_complete_cli() -> None:
+    complete: list[str] = python(
+        "import json, typer.main; from cli.app import app; "
+        "print(json.dumps(sorted(typer.main.get_command(app).commands)))"
+    )
+    assert {"set", "get", "rotate", "diff", "migrate"} <= set(complete)
+    shown = probe_run("--help")["output"]
+    assert all(re.search(rf"\b{re.escape(name)}\b", shown) for name in complete), shown
+    typo = probe_run("rotat", expect=(2,))["output"]
+    assert "Did you mean 'rotate'?" in typo
