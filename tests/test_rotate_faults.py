@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 from tests.conftest import SECRETS_BIN
@@ -145,3 +146,34 @@ def test_killed_during_verification_then_resume(sm, aws_env) -> None:
     run = run_subprocess(["rotate", "dev/db/password", "--resume"])
     assert run.code == 0, run.stderr
     assert stages(sm, "dev/db/password") == {pending: ["AWSCURRENT"], old: ["AWSPREVIOUS"]}
+
+
+def test_ctrl_c_during_verification_stops_it_and_says_how_to_resume(sm, aws_env) -> None:
+    old = make(sm, "dev/db/password", "old")
+    pidfile = aws_env / "verify.pid"
+    process = subprocess.Popen(
+        [
+            SECRETS_BIN, "rotate", "dev/db/password", "--generate", "--verify-cmd",
+            f"echo $$ > {pidfile}; sleep 60",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    for _ in range(300):
+        if pidfile.exists() and pidfile.read_text().strip():
+            break
+        time.sleep(0.05)
+    verify_pid = int(pidfile.read_text().strip())
+    process.send_signal(signal.SIGINT)  # what Ctrl-C sends to the foreground `secrets`
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    stderr = err.decode()
+    assert "interrupted before the rotation of dev/db/password finished" in stderr
+    assert "--resume" in stderr and "--cancel" in stderr
+    with contextlib.suppress(ProcessLookupError):  # the verify command was stopped with us
+        os.kill(verify_pid, 0)
+        status = Path(f"/proc/{verify_pid}/status").read_text()
+        assert "State:\tZ" in status, "the verify command outlived the interrupt"
+    assert holder(sm, "dev/db/password", "AWSCURRENT") == old
+    assert holder(sm, "dev/db/password", "AWSPENDING") is not None
