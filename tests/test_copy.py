@@ -221,3 +221,25 @@ def test_empty_prefix_copies_nothing(cli, staging) -> None:
     run = cli("copy", "staging/nothing/", "prod/nothing/", "--yes")
     assert run.code == 0
     assert "no secrets under staging/nothing/" in run.stderr
+
+
+def test_copy_between_regions(cli, aws_env) -> None:
+    write_config(
+        aws_env,
+        """
+[environments.staging]
+region = "us-east-1"
+
+[environments.prod]
+region = "eu-west-1"
+protected = false
+""",
+    )
+    east = aws_client("secretsmanager", "us-east-1")
+    west = aws_client("secretsmanager", "eu-west-1")
+    east.create_secret(Name="staging/api/key", SecretBinary=BINARY)
+    run = cli("copy", "staging/", "prod/")
+    assert run.code == 0, run.stderr
+    assert west.get_secret_value(SecretId="prod/api/key")["SecretBinary"] == BINARY
+    with pytest.raises(east.exceptions.ResourceNotFoundException):
+        east.describe_secret(SecretId="prod/api/key")
