@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.commands.common import JsonOption, Workspace, YesOption, renderer, workspace
+from cli.completion import complete_env, complete_prefix
 from cli.errors import CliError, ExitCode
 from cli.ui.render import Renderer
 
@@ -25,7 +26,12 @@ PLAN_ROWS_SHOWN = 100  # larger plans list only the items that are not unchanged
 
 ToOption = Annotated[
     str,
-    typer.Option("--to", help="Target prefix <env>/<path>, e.g. prod/api/.", show_default=False),
+    typer.Option(
+        "--to",
+        help="Target prefix <env>/<path>, e.g. prod/api/.",
+        show_default=False,
+        autocompletion=complete_prefix,
+    ),
 ]
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Show the plan and stop; nothing is written.")
@@ -177,7 +183,13 @@ def migrate_lambda(
     ctx: typer.Context,
     function: Annotated[str, typer.Argument(help="The Lambda function's name or ARN.")],
     env: Annotated[
-        str, typer.Option("--env", help="Environment to store the secrets in.", show_default=False)
+        str,
+        typer.Option(
+            "--env",
+            help="Environment to store the secrets in.",
+            show_default=False,
+            autocompletion=complete_env,
+        ),
     ],
     keys: Annotated[
         str | None,
