@@ -68,7 +68,9 @@ def put_parameters(url: str, root: str, count: int) -> None:
         list(pool.map(put, range(count)))
 
 
-def run_with_rss(args: Sequence[str], env: dict[str, str], cwd: Path) -> tuple[float, int, str]:
+def run_with_rss(
+    args: Sequence[str], env: dict[str, str], cwd: Path, *, check: bool = True
+) -> tuple[float, int, str]:
     """Wall time, peak RSS in KB, and stdout of one run.
 
     The peak is the child's own VmHWM, polled from /proc while it runs: getrusage/wait4 would
@@ -90,7 +92,7 @@ def run_with_rss(args: Sequence[str], env: dict[str, str], cwd: Path) -> tuple[f
         elapsed = time.perf_counter() - start
         out.seek(0)
         err.seek(0)
-        if child.returncode != 0:
+        if check and child.returncode != 0:
             raise RuntimeError(f"{args[:3]} failed ({child.returncode}): {err.read()[-400:]!r}")
         return elapsed, peak, out.read().decode()
 
@@ -164,26 +166,37 @@ def run() -> list[Row]:
             Row("migrate", f"peak RSS, {COUNT} parameters", f"{rss_1k / 1024:.0f} MB"),
         ]
     if BIG_COUNT:
-        with emulator() as url, tempfile.TemporaryDirectory() as folder:
-            work = Path(folder)
-            put_parameters(url, "/big", BIG_COUNT)
-            env = aws_env(url, work)
-            # Straight to the emulator, with the write rate raised: this measures memory, and
-            # 10,000 writes at 50/s would only add 200 s of waiting.
-            big_args = [SECRETS_BIN, "migrate", "ssm", "/big", "--to", "dev/big", "-r"]
-            elapsed, rss, out = run_with_rss(
-                [*big_args, "--yes", "--json", "--max-rate", "1000"], env, work
-            )
-            counts = json.loads(out)["result"]["counts"]
-            rows.append(
-                Row(
-                    "migrate",
-                    f"peak RSS, {BIG_COUNT} parameters ({counts['verified']} verified, "
-                    f"{seconds(elapsed)}, no latency)",
-                    f"{rss / 1024:.0f} MB",
-                    "",
-                    "",
-                    "< 150 MB",
-                )
-            )
+        try:
+            rows.append(_big_run())
+        except Exception as exc:  # keep the 1,000 figures even if the big run breaks
+            rows.append(Row("migrate", f"peak RSS, {BIG_COUNT} parameters", f"FAILED: {exc}"))
     return rows
+
+
+def _big_run() -> Row:
+    """Peak memory of one migration of BIG_COUNT parameters."""
+    with emulator() as url, tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        put_parameters(url, "/big", BIG_COUNT)
+        env = aws_env(url, work)
+        # Straight to the emulator, with the write rate raised: this measures memory, and
+        # 10,000 writes at 50/s would only add 200 s of waiting.
+        big_args = [SECRETS_BIN, "migrate", "ssm", "/big", "--to", "dev/big", "-r"]
+        # The emulator slows down with size (it scans every parameter and secret on each
+        # call) and fails some concurrent creates; the figure here is our process's memory.
+        elapsed, rss, out = run_with_rss(
+            [*big_args, "--yes", "--json", "--max-rate", "1000", "--concurrency", "4"],
+            env,
+            work,
+            check=False,
+        )
+        counts = json.loads(out)["result"]["counts"]
+        return Row(
+            "migrate",
+            f"peak RSS, {BIG_COUNT} parameters ({counts['verified']} verified, "
+            f"{counts['failed']} failed, {seconds(elapsed)}, no latency)",
+            f"{rss / 1024:.0f} MB",
+            "",
+            "",
+            "< 150 MB",
+        )
