@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 AWSCLI_VENV = REPO / ".bench" / "awscli"
 NAME = "dev/bench/startup-key"
 VALUE = "s3cr3t-value-for-the-startup-bench"
-REPEATS = 11
+REPEATS = 15  # interleaved runs per command; the median of each is reported
 
 # What a user would write to read one secret without us (kept to five lines on purpose).
 BOTO3_SCRIPT = """\
