@@ -14,16 +14,23 @@ from cli.errors import CliError, ExitCode
 ENV_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 SEGMENT_PATTERN = re.compile(r"[A-Za-z0-9_+=.@-]+")
 # AWS appends "-" and six random characters to make an ARN; a name that already ends that way
-# makes "name-??????" IAM patterns and ARN-to-name resolution ambiguous.
-ARN_SUFFIX_LOOKALIKE = re.compile(r"-[^/-]{6}$")
+# makes "name-??????" IAM patterns and partial-ARN lookups ambiguous. The six characters are
+# counted within the last segment: AWS's suffix never contains '/', so `prod/my-app/db` is fine.
+ARN_SUFFIX_LOOKALIKE = re.compile(r"-[^/]{6}\Z")
 MAX_NAME_LENGTH = 512
 
 
+def _printable(text: str) -> str:
+    """`text` with control characters escaped, so an error stays one line and cannot fake a
+    `hint:` line of its own."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _bad_name(text: str, why: str, hint: str | None = None) -> CliError:
-    shown = text if len(text) <= 80 else text[:77] + "..."
+    shown = _printable(text if len(text) <= 80 else text[:77] + "...")
     return CliError(
         ExitCode.USAGE,
-        f"invalid secret name '{shown}': {why}",
+        f"invalid secret name '{shown}': {_printable(why)}",
         hint or "names look like <env>/<path>, e.g. prod/api/stripe-key",
     )
 
@@ -33,7 +40,7 @@ def validate_env(env: str) -> str:
     if not ENV_PATTERN.fullmatch(env):
         raise CliError(
             ExitCode.USAGE,
-            f"invalid environment '{env}': use 1-32 lowercase letters, digits or '-', "
+            f"invalid environment '{_printable(env)}': use 1-32 lowercase letters, digits or '-', "
             "starting with a letter or digit",
             "for example: prod, staging, dev-alice",
         )
@@ -116,12 +123,15 @@ class NamePrefix:
         validate_env(env)
         if path:
             if "//" in path:
-                raise CliError(ExitCode.USAGE, f"invalid prefix '{text}': empty segment ('//')")
+                raise CliError(
+                    ExitCode.USAGE, f"invalid prefix '{_printable(text)}': empty segment ('//')"
+                )
             for segment in path.split("/"):
                 if not SEGMENT_PATTERN.fullmatch(segment):
                     raise CliError(
                         ExitCode.USAGE,
-                        f"invalid prefix '{text}': segment '{segment}' has characters outside "
+                        f"invalid prefix '{_printable(text)}': segment '{_printable(segment)}' has characters "
+                        "outside "
                         "letters, digits and _+=.@-",
                     )
             path += "/"
