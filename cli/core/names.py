@@ -130,9 +130,9 @@ class NamePrefix:
                 if not SEGMENT_PATTERN.fullmatch(segment):
                     raise CliError(
                         ExitCode.USAGE,
-                        f"invalid prefix '{_printable(text)}': segment '{_printable(segment)}' has characters "
-                        "outside "
-                        "letters, digits and _+=.@-",
+                        f"invalid prefix '{_printable(text)}': segment "
+                        f"'{_printable(segment)}' has characters outside letters, digits "
+                        "and _+=.@-",
                     )
             path += "/"
         return cls(env, path)
