@@ -137,7 +137,7 @@ def _run(
     debug: bool,
     extra: dict[str, Any],
 ) -> int:
-    from typer._click.exceptions import ClickException, UsageError
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
     try:
         result = TyperGroup.main(
@@ -151,6 +151,12 @@ def _run(
     except CliError as error:
         render_error(error, json_mode=json_mode)
         return int(error.code)
+    except NoArgsIsHelpError as exc:
+        # A bare group (`secrets`, `secrets migrate`): the help is the answer, with no error line.
+        # Typer's rich help prints itself while the message is built, leaving it empty.
+        if exc.format_message():
+            exc.show()
+        return int(ExitCode.USAGE)
     except UsageError as exc:
         command = exc.ctx.command_path if exc.ctx else "secrets"
         render_error(
