@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cli.core.config import parse_config
-from cli.core.config_edit import add_function_secrets, write_text_atomically
+from cli.core.config_edit import add_function_secrets
+from cli.core.files import write_text_atomically
 from cli.errors import CliError
 
 ORIGINAL = """# Shop configuration (keep this header)

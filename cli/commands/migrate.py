@@ -359,7 +359,7 @@ def _finish(
         document["result"] = result.as_dict()
     document.update(extra)
     if flags.report is not None:
-        from cli.core.config_edit import write_text_atomically
+        from cli.core.files import write_text_atomically
         from cli.ui.render import to_json
 
         write_text_atomically(flags.report, to_json(document) + "\n")
@@ -429,7 +429,8 @@ def _after_lambda(
     env: str,
 ) -> dict[str, Any]:
     from cli.core.config import CONFIG_FILENAME
-    from cli.core.config_edit import add_function_secrets, write_text_atomically
+    from cli.core.config_edit import add_function_secrets
+    from cli.core.files import write_text_atomically
     from cli.core.migration import settled_targets
 
     names = settled_targets(result)

@@ -1,16 +1,12 @@
 """Edits to `secrets.toml` that keep the user's comments, order and formatting (tomlkit).
 
 Text in, text out: the caller reads the file and writes the result back with
-`write_text_atomically`, so a crash never leaves half a config file behind.
+`cli.core.files.write_text_atomically`, so a crash never leaves half a config file behind.
 """
 
 from __future__ import annotations
 
-import os
-import stat
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 
 from cli.errors import CliError, ExitCode
 
@@ -53,28 +49,3 @@ def add_function_secrets(text: str, function: str, paths: Sequence[str]) -> str:
     for path in new:
         listed.append(path)
     return tomlkit.dumps(document)
-
-
-def write_text_atomically(path: Path, text: str, *, mode: int = 0o644) -> None:
-    """Replace `path` with `text` (a temp file renamed into place), keeping its mode if it
-    exists. For files that hold no secret values (config, reports)."""
-    if path.exists():
-        mode = stat.S_IMODE(path.stat().st_mode)
-    folder = path.parent if str(path.parent) else Path()
-    try:
-        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise CliError(ExitCode.USAGE, f"cannot write {path}: {exc.strerror}") from None
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(temp).replace(path)
-    except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
-        raise CliError(ExitCode.USAGE, f"cannot write {path}: {exc.strerror}") from None
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
