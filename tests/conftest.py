@@ -13,8 +13,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,23 +41,30 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def moto_url() -> Iterator[str]:
+@contextmanager
+def emulator() -> Iterator[str]:
+    """moto's server on a free loopback port, polled until it answers (like pipx's package
+    server fixture); yields its URL. Used by the tests and by the benchmarks."""
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     url = f"http://127.0.0.1:{port}"
-    # Poll until it answers, like pipx's package-server fixture.
     for _ in range(100):
         try:
             urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
             break
         except OSError:
-            import time
-
             time.sleep(0.05)
-    yield url
-    server.stop()
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    with emulator() as url:
+        yield url
 
 
 def reset_emulator(url: str) -> None:

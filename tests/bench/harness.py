@@ -11,15 +11,13 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from moto.server import ThreadedMotoServer
-
-from tests.conftest import free_port, reset_emulator
+from tests.conftest import emulator as emulator  # re-exported for the bench modules
+from tests.conftest import reset_emulator
 from tests.faultproxy import FaultProxy
 
 VENV_BIN = Path(sys.executable).parent
@@ -37,25 +35,6 @@ class Row:
     compared_to: str = ""
     ratio: str = ""
     target: str = ""
-
-
-@contextmanager
-def emulator() -> Iterator[str]:
-    """A fresh moto server on a free loopback port; yields its URL."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.05)
-    try:
-        yield url
-    finally:
-        server.stop()
 
 
 @contextmanager
