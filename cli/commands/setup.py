@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -78,6 +76,7 @@ def init(
 ) -> None:
     """Write secrets.toml: environments, regions, profiles, protection, KMS keys, functions.
     Asks questions on a terminal; --env (and the other flags) answer them in scripts."""
+    from cli.core.files import write_text_atomically
     from cli.core.init import render_config
     from cli.ui.prompts import confirm
 
@@ -104,7 +103,9 @@ def init(
 
         settings = ask_init_settings()
     text = render_config(settings)
-    _write_atomically(target, text)
+    # Atomic (an interrupted init leaves the old file or the new one); 0644 for a new file:
+    # secrets.toml holds no secrets and is meant for git.
+    write_text_atomically(target, text)
     if json_output:
         out.json(
             {
@@ -185,29 +186,6 @@ def _settings_from_flags(
     return InitSettings(
         tuple(choices.values()), tuple(parse_function_spec(spec) for spec in functions)
     )
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Replace `path` in one step (a temp file renamed over it): an interrupted init leaves the
-    old file or the new one. Mode 0644: secrets.toml holds no secrets and is meant for git."""
-    folder = path.parent
-    if not folder.is_dir():
-        raise CliError(
-            ExitCode.USAGE,
-            f"cannot write {path}: folder {folder} does not exist",
-            "create the folder first, or pass another --output",
-        )
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(temp).replace(path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def doctor(
