@@ -26,6 +26,8 @@ done
 export AWS_ENDPOINT_URL="http://127.0.0.1:$PORT"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
 export AWS_CONFIG_FILE="$WORK/aws-config" AWS_SHARED_CREDENTIALS_FILE="$WORK/aws-credentials"
+# `secrets list` refreshes the completion names cache: keep it in the scratch folder too.
+export XDG_CACHE_HOME="$WORK/cache"
 export PATH="$BIN:$PATH"
 cd "$WORK"
 
@@ -241,7 +243,6 @@ YAML
 }
 tour_policy
 tour_setup() {
-  export XDG_CACHE_HOME="$WORK/cache"  # the completion names cache stays in the scratch folder
   say "secrets init writes a commented secrets.toml; here with flags, in a scratch folder"
   mkdir -p "$WORK/fresh"
   (
