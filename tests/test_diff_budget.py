@@ -71,7 +71,7 @@ def test_each_side_reads_only_its_own_share(cli, aws_env, sm, proxy) -> None:
 
 def test_diff_under_faults_gives_the_same_answer(cli, aws_env, sm, proxy) -> None:
     """Throttled at AWS's quotas (and tighter for BatchGetSecretValue), with 5xx answers and
-    dropped connections: adaptive retries absorb them and the result is the same."""
+    dropped connections: the bulk client's retries absorb them and the result is the same."""
     write_config(aws_env, "[environments.a]\n[environments.b]\n")
     _create_many(sm, "a", 120)
     _create_many(sm, "b", 100, differ_every=7)

@@ -28,7 +28,8 @@ from cli.core.store import SecretMetadata, SecretStore, StoredValue
 from cli.errors import CliError, ExitCode
 
 CopyAction = Literal["create", "overwrite", "unchanged", "conflict", "skip"]
-WRITE_WORKERS = 4  # CreateSecret/PutSecretValue allow about 50/s; adaptive retries do the rest
+# CreateSecret/PutSecretValue allow about 50/s; the bulk client's retries do the rest.
+WRITE_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -268,7 +269,11 @@ def apply_copy(
     source's.
     """
     if plan.conflicts:
-        raise CliError(ExitCode.REFUSED, f"{len(plan.conflicts)} conflict(s); nothing was written")
+        raise CliError(
+            ExitCode.REFUSED,
+            f"{len(plan.conflicts)} conflict(s); nothing was written",
+            "--overwrite replaces differing secrets, --missing-only leaves them alone",
+        )
     env_tags = set(src_env.tags) | set(dst_env.tags)
 
     def write(item: CopyItem) -> CopyItem:

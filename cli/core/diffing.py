@@ -26,8 +26,8 @@ from cli.errors import CliError, ExitCode
 
 BATCH = 20  # BatchGetSecretValue's maximum secrets per call
 # Threads per side: enough to hide network latency. Bursts past the BatchGetSecretValue quota
-# (100/s per account and region) are absorbed by the bulk client's adaptive retries, which
-# slow the client down instead of failing.
+# (100/s per account and region) are absorbed by the bulk client's retries (standard mode,
+# 10 attempts with backoff) instead of failing.
 DEFAULT_WORKERS = 8
 
 # Per-secret error codes of BatchGetSecretValue that mean "you may not read this".
