@@ -128,6 +128,11 @@ def _deferred_coercion() -> Any:
     return DeferredCoercion
 
 
+# Writes are idempotent (a second run finds what the first finished); an interrupted rotation
+# raises its own error, naming --resume / --cancel.
+RERUN_HINT = "run the same command again to finish what it started"
+
+
 def _run(
     group: TyperGroup,
     argv: list[str],
@@ -165,10 +170,13 @@ def _run(
         )
         return int(ExitCode.USAGE)
     except ClickException as exc:
-        render_error(CliError(ExitCode.USAGE, exc.format_message()), json_mode=json_mode)
+        render_error(
+            CliError(ExitCode.USAGE, exc.format_message(), "see `secrets --help`"),
+            json_mode=json_mode,
+        )
         return int(ExitCode.USAGE)
     except (KeyboardInterrupt, typer.Abort):
-        render_error(CliError(ExitCode.INTERRUPTED, "interrupted"), json_mode=json_mode)
+        render_error(CliError(ExitCode.INTERRUPTED, "interrupted", RERUN_HINT), json_mode=json_mode)
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         return int(ExitCode.FAILED)
@@ -176,7 +184,7 @@ def _run(
         render_crash(exc, debug=debug, json_mode=json_mode)
         return int(ExitCode.FAILED)
     if result == 130:
-        render_error(CliError(ExitCode.INTERRUPTED, "interrupted"), json_mode=json_mode)
+        render_error(CliError(ExitCode.INTERRUPTED, "interrupted", RERUN_HINT), json_mode=json_mode)
     return result if isinstance(result, int) else int(ExitCode.OK)
 
 

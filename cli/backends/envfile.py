@@ -36,15 +36,32 @@ class EnvFileSource:
 
     def _read(self) -> str:
         if not self.path.exists():
-            raise CliError(ExitCode.NOT_FOUND, f"{self.path}: no such file")
+            raise CliError(
+                ExitCode.NOT_FOUND,
+                f"{self.path}: no such file",
+                "check the path of the .env file (a relative path starts from the current folder)",
+            )
         if not self.path.is_file():
-            raise CliError(ExitCode.USAGE, f"{self.path}: not a file")
+            raise CliError(
+                ExitCode.USAGE,
+                f"{self.path}: not a file",
+                "give the path of a .env file itself, not of a folder or a device",
+            )
         try:
             if self.path.stat().st_size > MAX_FILE_BYTES:
-                raise CliError(ExitCode.USAGE, f"{self.path}: too large for a .env file")
+                raise CliError(
+                    ExitCode.USAGE,
+                    f"{self.path}: too large for a .env file",
+                    f"a .env file is at most {MAX_FILE_BYTES // 2**20} MiB of KEY=VALUE lines: "
+                    "check that this is the file you meant",
+                )
             data = self.path.read_bytes()
         except OSError as exc:
-            raise CliError(ExitCode.USAGE, f"{self.path}: cannot read: {exc.strerror}") from None
+            raise CliError(
+                ExitCode.USAGE,
+                f"{self.path}: cannot read: {exc.strerror}",
+                "check that your user can read the file (its permissions and owner)",
+            ) from None
         try:
             return data.decode("utf-8-sig")
         except UnicodeDecodeError:
@@ -76,7 +93,11 @@ class EnvFileSource:
                 "each line must be KEY=VALUE, a comment (#) or blank; nothing was migrated",
             )
         if not values and text.strip() and not _only_comments(text):
-            raise CliError(ExitCode.USAGE, f"{self.path}: not a .env file (no KEY=VALUE lines)")
+            raise CliError(
+                ExitCode.USAGE,
+                f"{self.path}: not a .env file (no KEY=VALUE lines)",
+                "a .env file holds KEY=VALUE lines: check that this is the file you meant",
+            )
         items = []
         for key, (value, line) in values.items():
             problem = None

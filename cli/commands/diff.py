@@ -402,7 +402,12 @@ def replicate_secret(
     settings = ws.environment(secret.env)
     store = ws.store(secret.env)
     if not isinstance(store, ReplicatingStore):
-        raise CliError(ExitCode.USAGE, f"the store of '{secret.env}' cannot replicate secrets")
+        raise CliError(
+            ExitCode.USAGE,
+            f"the store of '{secret.env}' cannot replicate secrets",
+            "replica regions are an AWS Secrets Manager feature: replicate secrets of an "
+            'environment whose backend is "aws" in secrets.toml',
+        )
     meta = store.describe(str(secret))
     if meta.scheduled_for_deletion:
         raise CliError(
@@ -415,6 +420,7 @@ def replicate_secret(
         raise CliError(
             ExitCode.USAGE,
             f"{region} is where {secret} lives (its primary region), not a replica",
+            f"give --region another region; `secrets show {secret}` lists its replicas",
         )
     present = {r.region for r in meta.replicas}
     changed = (region not in present) if not remove else (region in present)

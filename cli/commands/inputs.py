@@ -13,7 +13,11 @@ def read_new_value(*, stdin: bool, from_file: Path | None, label: str) -> Secret
     """The value for `label` from exactly one source; bytes from a file are kept exactly,
     one trailing newline is stripped from stdin."""
     if stdin and from_file is not None:
-        raise CliError(ExitCode.USAGE, "--stdin and --from-file cannot be used together")
+        raise CliError(
+            ExitCode.USAGE,
+            "--stdin and --from-file cannot be used together",
+            "keep one: --stdin reads the value piped in, --from-file PATH reads a file",
+        )
     if from_file is not None:
         return read_value_file(from_file)
     if stdin:
@@ -45,15 +49,29 @@ def read_value_file(path: Path) -> SecretValue:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise CliError(ExitCode.NOT_FOUND, f"--from-file: {path} does not exist") from None
+        raise CliError(
+            ExitCode.NOT_FOUND,
+            f"--from-file: {path} does not exist",
+            "check the path (a relative path starts from the current folder)",
+        ) from None
     except IsADirectoryError:
-        raise CliError(ExitCode.USAGE, f"--from-file: {path} is a folder, not a file") from None
+        raise CliError(
+            ExitCode.USAGE,
+            f"--from-file: {path} is a folder, not a file",
+            "give the path of the file that holds the value",
+        ) from None
     except OSError as exc:
         raise CliError(
-            ExitCode.USAGE, f"--from-file: cannot read {path} ({exc.strerror})"
+            ExitCode.USAGE,
+            f"--from-file: cannot read {path} ({exc.strerror})",
+            "check that your user can read the file (its permissions and owner)",
         ) from None
     if not data:
-        raise CliError(ExitCode.USAGE, f"--from-file: {path} is empty")
+        raise CliError(
+            ExitCode.USAGE,
+            f"--from-file: {path} is empty",
+            "a secret needs a non-empty value: put it in the file, or pipe it in with --stdin",
+        )
     return SecretValue.from_bytes(data)
 
 
@@ -63,14 +81,24 @@ def parse_tags(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise CliError(ExitCode.USAGE, f"--tag {pair!r}: expected KEY=VALUE")
+            raise CliError(
+                ExitCode.USAGE,
+                f"--tag {pair!r}: expected KEY=VALUE",
+                "give each tag as --tag KEY=VALUE, e.g. --tag team=payments",
+            )
         # AWS's tag rules, checked before anything is written (a refused TagResource after
         # the value was put would leave the write half done).
         if len(key) > 128 or len(value) > 256:
             raise CliError(
-                ExitCode.USAGE, f"--tag {key}: keys are at most 128, values 256 characters"
+                ExitCode.USAGE,
+                f"--tag {key}: keys are at most 128, values 256 characters",
+                "shorten the tag's key or value",
             )
         if key.lower().startswith("aws:"):
-            raise CliError(ExitCode.USAGE, f"--tag {key}: the 'aws:' prefix is reserved by AWS")
+            raise CliError(
+                ExitCode.USAGE,
+                f"--tag {key}: the 'aws:' prefix is reserved by AWS",
+                "choose a key that does not start with 'aws:', e.g. team or owner",
+            )
         tags[key] = value
     return tags

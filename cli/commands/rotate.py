@@ -186,7 +186,11 @@ def rotate_command(
     if generate:
         rules.check()  # impossible constraints: exit 2 before any AWS call
     if verify_timeout_option is not None and verify_cmd is None:
-        raise CliError(ExitCode.USAGE, "--verify-timeout only applies with --verify-cmd")
+        raise CliError(
+            ExitCode.USAGE,
+            "--verify-timeout only applies with --verify-cmd",
+            "add --verify-cmd CMD, or drop --verify-timeout",
+        )
     verify_timeout = (
         DEFAULT_VERIFY_TIMEOUT if verify_timeout_option is None else verify_timeout_option
     )
@@ -299,11 +303,13 @@ def _verifier(command: str, timeout: float, out: Renderer) -> Verifier:
                 ExitCode.FAILED,
                 f"verification timed out after {timeout:g} s (the command was stopped); "
                 "nothing was promoted",
+                "raise --verify-timeout if the check needs longer, or find out why it hangs",
             )
         raise CliError(
             ExitCode.FAILED,
             f"verification failed: the command exited with {outcome.exit_code}; "
             "nothing was promoted",
+            "the `verify |` lines show the command's output: fix what it reports, or the command",
         )
 
     return verify

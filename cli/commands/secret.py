@@ -83,6 +83,7 @@ def set_secret(
         raise CliError(
             ExitCode.USAGE,
             f"--description is {len(description)} characters; AWS allows {MAX_DESCRIPTION}",
+            f"shorten --description to at most {MAX_DESCRIPTION} characters",
         )
     value = read_new_value(stdin=stdin, from_file=from_file, label=str(secret))
     store = ws.store(secret.env)
@@ -134,7 +135,12 @@ def get_secret(
     from cli.core.store import CURRENT
 
     if version_stage and version_id:
-        raise CliError(ExitCode.USAGE, "--version-stage and --version-id cannot be used together")
+        raise CliError(
+            ExitCode.USAGE,
+            "--version-stage and --version-id cannot be used together",
+            "keep one: --version-id picks a version, --version-stage a label such as "
+            "AWSPREVIOUS (`secrets history NAME` lists both)",
+        )
     ws = workspace(ctx)
     out = renderer(json_output)
     secret = SecretName.parse(name)

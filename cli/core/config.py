@@ -117,7 +117,11 @@ def load_config(path: Path | None) -> Config:
             ExitCode.USAGE, f"{path}: malformed TOML: {exc}", "fix the file or pass --config"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(ExitCode.USAGE, f"{path}: cannot read: {exc}") from None
+        raise CliError(
+            ExitCode.USAGE,
+            f"{path}: cannot read: {exc}",
+            "check that the file is readable UTF-8 text, or pass --config with another file",
+        ) from None
     return parse_config(raw, path)
 
 

@@ -24,25 +24,41 @@ def add_function_secrets(text: str, function: str, paths: Sequence[str]) -> str:
     try:
         document = tomlkit.parse(text)
     except TOMLKitError as exc:
-        raise CliError(ExitCode.USAGE, f"secrets.toml is not valid TOML: {exc}") from None
+        raise CliError(
+            ExitCode.USAGE,
+            f"secrets.toml is not valid TOML: {exc}",
+            "fix secrets.toml at the line and column given, then run again",
+        ) from None
     functions = document.get("functions")
     if functions is None:
         functions = tomlkit.table(is_super_table=True)
         document["functions"] = functions
     elif not isinstance(functions, dict):
-        raise CliError(ExitCode.USAGE, "secrets.toml: functions must be a table")
+        raise CliError(
+            ExitCode.USAGE,
+            "secrets.toml: functions must be a table",
+            'declare each function as a [functions.NAME] table with secrets = ["api/key", ...]',
+        )
     entry = functions.get(function)
     if entry is None:
         entry = tomlkit.table()
         functions[function] = entry
     elif not isinstance(entry, dict):
-        raise CliError(ExitCode.USAGE, f"secrets.toml: functions.{function} must be a table")
+        raise CliError(
+            ExitCode.USAGE,
+            f"secrets.toml: functions.{function} must be a table",
+            f'write it as a [functions.{function}] table with secrets = ["api/key", ...]',
+        )
     listed = entry.get("secrets")
     if listed is None:
         listed = tomlkit.array()
         entry["secrets"] = listed
     elif not isinstance(listed, Array):
-        raise CliError(ExitCode.USAGE, f"secrets.toml: functions.{function}.secrets must be a list")
+        raise CliError(
+            ExitCode.USAGE,
+            f"secrets.toml: functions.{function}.secrets must be a list",
+            f'write it as secrets = ["api/key", ...] under [functions.{function}]',
+        )
     new = [p for p in dict.fromkeys(paths) if p not in listed]
     if len(listed) + len(new) > 3:
         listed.multiline(True)

@@ -124,7 +124,9 @@ class NamePrefix:
         if path:
             if "//" in path:
                 raise CliError(
-                    ExitCode.USAGE, f"invalid prefix '{_printable(text)}': empty segment ('//')"
+                    ExitCode.USAGE,
+                    f"invalid prefix '{_printable(text)}': empty segment ('//')",
+                    "remove the doubled '/': prefixes look like prod/ or prod/api/",
                 )
             for segment in path.split("/"):
                 if not SEGMENT_PATTERN.fullmatch(segment):
@@ -133,6 +135,7 @@ class NamePrefix:
                         f"invalid prefix '{_printable(text)}': segment "
                         f"'{_printable(segment)}' has characters outside letters, digits "
                         "and _+=.@-",
+                        "prefixes look like prod/ or prod/api/",
                     )
             path += "/"
         return cls(env, path)

@@ -121,7 +121,12 @@ def build_policy(
     check_region(region)
     check_account(account)
     if not paths:
-        raise CliError(ExitCode.USAGE, f"no secrets to grant in '{env}'")
+        raise CliError(
+            ExitCode.USAGE,
+            f"no secrets to grant in '{env}'",
+            'list the function\'s secrets as secrets = ["api/key", ...] under [functions.NAME] '
+            "in secrets.toml",
+        )
     partition = partition or partition_for(region)
     resources: list[str] = []
     for path in paths:

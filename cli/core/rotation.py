@@ -45,6 +45,7 @@ PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
 DEFAULT_CONCURRENCY = 8
 MAX_TAG_VALUE = 256
 MAX_CONCURRENCY = 32
+REPORT_BUG_HINT = "this is a bug in envsecrets: please report it, with the command you ran"
 
 Narrator = Callable[[str], None]
 # Raises CliError when the candidate value must not be promoted.
@@ -100,6 +101,7 @@ class PasswordRules:
             raise CliError(
                 ExitCode.USAGE,
                 f"--length {self.length}: must be between 1 and {MAX_LENGTH}",
+                f"choose a --length from 1 to {MAX_LENGTH} (the default is {DEFAULT_LENGTH})",
             )
         classes_left = [name for name, off in self.excluded_classes().items() if not off]
         if not classes_left:
@@ -214,7 +216,12 @@ def _current_version(meta: SecretMetadata) -> str:
             f"`secrets restore {meta.name}` cancels the deletion",
         )
     if current is None:
-        raise CliError(ExitCode.REFUSED, f"{meta.name} has no AWSCURRENT version to rotate")
+        raise CliError(
+            ExitCode.REFUSED,
+            f"{meta.name} has no AWSCURRENT version to rotate",
+            f"`secrets set {meta.name}` gives it a first value; "
+            f"`secrets history {meta.name}` shows its versions",
+        )
     return current
 
 
@@ -258,7 +265,9 @@ def compose_value(plan: RotationPlan, new: SecretValue) -> SecretValue:
     (other keys kept as they are). Refuses a value equal to the current one."""
     if plan.field_key is not None:
         if plan.current is None:
-            raise CliError(ExitCode.FAILED, "internal: --field needs the current value")
+            raise CliError(
+                ExitCode.FAILED, "internal: --field needs the current value", REPORT_BUG_HINT
+            )
         value = plan.current.value.with_field(plan.field_key, new)
     else:
         value = new
@@ -492,7 +501,7 @@ def resume_rotation(
 ) -> RotationOutcome:
     """Finish what `state` describes: promote the staged value as it is (never a fresh one)."""
     if state.pending is None:
-        raise CliError(ExitCode.FAILED, "internal: nothing pending to resume")
+        raise CliError(ExitCode.FAILED, "internal: nothing pending to resume", REPORT_BUG_HINT)
     if state.overtaken:
         raise overtaken_error(state)
     if state.promoted:
@@ -742,7 +751,12 @@ def rotate_many(
             except Exception as exc:  # our bug in one secret must not abandon the others
                 result = BulkFailure(
                     futures[future].name,
-                    CliError(ExitCode.FAILED, f"unexpected internal error ({type(exc).__name__})"),
+                    CliError(
+                        ExitCode.FAILED,
+                        f"unexpected internal error ({type(exc).__name__})",
+                        f"rotate it alone (`secrets --debug rotate {futures[future].name} "
+                        "--generate`) to see the traceback, and report it as a bug",
+                    ),
                 )
             if isinstance(result, BulkFailure):
                 report.failed.append(result)

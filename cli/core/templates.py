@@ -148,7 +148,9 @@ def parse_template(text: str, source: str = "<template>") -> LineDict:
             ) from None
     except yaml.YAMLError as exc:
         raise CliError(
-            ExitCode.USAGE, f"{source}: not valid YAML or JSON ({type(exc).__name__})"
+            ExitCode.USAGE,
+            f"{source}: not valid YAML or JSON ({type(exc).__name__})",
+            "fix the template, or check it with `sam validate` / `cfn-lint`",
         ) from None
     if data is None:
         data = LineDict()
@@ -156,6 +158,7 @@ def parse_template(text: str, source: str = "<template>") -> LineDict:
         raise CliError(
             ExitCode.USAGE,
             f"{source}: not a CloudFormation template (the top level is not a mapping)",
+            "give the SAM or CloudFormation template itself (a mapping with Resources:)",
         )
     if not isinstance(data, LineDict):
         data = LineDict(data)
@@ -230,9 +233,17 @@ def load_template(path: Path) -> Template:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise CliError(ExitCode.USAGE, f"template {path} does not exist") from None
+        raise CliError(
+            ExitCode.USAGE,
+            f"template {path} does not exist",
+            "check the path (a relative path starts from the current folder)",
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(ExitCode.USAGE, f"template {path}: cannot read ({exc})") from None
+        raise CliError(
+            ExitCode.USAGE,
+            f"template {path}: cannot read ({exc})",
+            "check that the file is readable UTF-8 text (its permissions and encoding)",
+        ) from None
     return Template(str(path), parse_template(text, str(path)))
 
 

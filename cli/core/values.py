@@ -54,7 +54,11 @@ class SecretValue:
     def text(self) -> str:
         """The value as text; raises for binary values."""
         if self._is_binary:
-            raise CliError(ExitCode.USAGE, "the secret is binary, not text")
+            raise CliError(
+                ExitCode.USAGE,
+                "the value is binary, not text",
+                "a JSON field holds text only: drop --field to store binary data as a whole secret",
+            )
         return self._data.decode("utf-8")
 
     # -- facts that are safe to show ------------------------------------------------------

@@ -41,7 +41,11 @@ def ask_new_value(label: str) -> SecretValue:
 def ask_text(message: str, *, default: str = "") -> str:
     """A plain (visible) answer; refuses without a terminal."""
     if not can_prompt():
-        raise CliError(ExitCode.USAGE, f"cannot ask '{message}' without a terminal")
+        raise CliError(
+            ExitCode.USAGE,
+            f"cannot ask '{message}' without a terminal",
+            "run the command from a terminal to answer it",
+        )
     import questionary
 
     return str(questionary.text(message, default=default).unsafe_ask() or "")
@@ -65,4 +69,8 @@ def confirm(question: str, *, yes: bool, why: str = "") -> None:
     import questionary
 
     if not questionary.confirm(question, default=False).unsafe_ask():
-        raise CliError(ExitCode.REFUSED, "not confirmed; nothing was changed")
+        raise CliError(
+            ExitCode.REFUSED,
+            "not confirmed; nothing was changed",
+            "run the command again and answer yes to go ahead",
+        )
