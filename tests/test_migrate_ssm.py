@@ -63,6 +63,38 @@ def test_tree_migrates_with_values_descriptions_tags_and_one_version(cli, sm) ->
         assert len(versions(sm, target)) == 1
 
 
+def test_descriptions_found_while_planning_and_during_apply_land_on_secrets(cli, sm, proxy) -> None:
+    # More writes than the plan describes ahead (50): the first descriptions come from the
+    # plan, the rest from apply; every third parameter has none.
+    many = {
+        f"/app/many/p{n:03d}": ("SecureString", f"{CANARY}-{n}", f"about {n}" if n % 3 else None)
+        for n in range(70)
+    }
+    put_parameters(many)
+    proxy.reset_counts()
+    dry = cli("migrate", "ssm", "/app/many", "--to", "dev/many", "--dry-run")
+    assert dry.code == 0, dry.stderr
+    assert proxy.count("ssm.DescribeParameters") == 0  # a dry run writes nothing to describe
+    proxy.reset_counts()
+    run = cli("migrate", "ssm", "/app/many", "--to", "dev/many", "--json")
+    assert run.code == 0, run.stderr
+    assert_no_leak(run.stdout, run.stderr)
+    counts = run.json()["result"]["counts"]
+    assert counts["created"] == counts["verified"] == len(many)
+    for name, (_, value, description) in many.items():
+        target = "dev/many/" + name.removeprefix("/app/many/")
+        assert sm.get_secret_value(SecretId=target)["SecretString"] == value
+        assert sm.describe_secret(SecretId=target).get("Description") == description
+        assert len(versions(sm, target)) == 1
+    # Each name described once: the emulator answers 10 a page whatever MaxResults says,
+    # so 70 names in filters of at most 50 cost at most 70 / 10 + 2 pages.
+    assert proxy.count("ssm.DescribeParameters") <= 9
+    # Targets read once by the plan (4 calls of 20) and written secrets read back once each
+    # (4 more, during apply): verification reads nothing twice (12 if it did; the margin is
+    # for the emulator's occasional 500 on concurrent calls, retried).
+    assert proxy.count("secretsmanager.BatchGetSecretValue") <= 4 + 4 + 2
+
+
 def test_without_recursive_only_direct_children(cli, sm) -> None:
     put_parameters(PARAMETERS)
     run = cli("migrate", "ssm", "/app/dev/db", "--to", "dev/db", "--json")

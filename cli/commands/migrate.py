@@ -273,6 +273,7 @@ def _migrate(
     finish: bool = True,
 ) -> tuple[MigrationPlan, MigrationResult | None]:
     from cli.core.migration import (
+        DESCRIBE_CHUNK,
         apply_migration,
         plan_migration,
         remove_sources,
@@ -294,6 +295,8 @@ def _migrate(
         overwrite=flags.overwrite,
         concurrency=flags.concurrency,
         limiter=limiter,
+        # descriptions serve the writes; a dry run makes none
+        describe_ahead=0 if flags.dry_run else DESCRIBE_CHUNK,
     )
     if not flags.json_output:
         _show_plan(out, plan, dry_run=flags.dry_run)

@@ -58,6 +58,7 @@ STATUSES: tuple[Status, ...] = ("created", "updated", "unchanged", "conflict", "
 DEFAULT_CONCURRENCY = 8
 BATCH_READ = 20  # BatchGetSecretValue takes at most 20 names a call
 DESCRIBE_CHUNK = 50  # descriptions are fetched this many items ahead of the writers
+READ_BACK_THREADS = 2  # apply reads written secrets back on these, beside the writers
 TAG_KEY = "migrated-from"
 TAG_VALUE_MAX = 256
 # Characters AWS accepts in tag values; anything else in a file path becomes "_".
@@ -199,6 +200,9 @@ class PlanItem:
     action: Action
     reason: str | None = None
     current_version: str | None = None
+    # The source was already asked for the description (found while planning; then
+    # `source.description` holds it, None meaning it has none): apply need not ask again.
+    described: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -248,6 +252,7 @@ def plan_migration(
     overwrite: bool = False,
     concurrency: int = DEFAULT_CONCURRENCY,
     limiter: RateLimiter | None = None,
+    describe_ahead: int = DESCRIBE_CHUNK,
 ) -> MigrationPlan:
     """Compare every source item with its target; nothing is written.
 
@@ -255,17 +260,47 @@ def plan_migration(
     listed. A target holding the same value is `unchanged`; a different value is a `conflict`
     unless `overwrite` (then `update`). Items whose path cannot become a secret name, or that
     two source items would both write, are `invalid` and reported, never renamed.
+
+    The plan does not need descriptions, but the first writes of `apply_migration` do: the
+    descriptions of the first `describe_ahead` items to be written (one DescribeParameters
+    call on AWS) are fetched while the listing goes on, if it is still going on when they are
+    known, so that apply can start writing at once. 0 turns this off (`--dry-run`).
     """
     limiter = limiter or RateLimiter()
     started = time.monotonic()
     staged: list[tuple[SourceItem, str | None, str | None]] = []  # item, target, problem
     owners: dict[str, str] = {}
-    reads: list[Future[BatchRead]] = []
-    chunk: list[str] = []
+    reads: list[tuple[Future[BatchRead], list[int]]] = []  # the read, indexes into `staged`
+    chunk: list[int] = []
+    checked = 0  # reads whose items were looked at for `ahead`
+    ahead: list[str] = []  # source keys of the first items that will be written
+    describing: Future[dict[str, str]] | None = None
 
     def read(names: list[str]) -> BatchRead:
         limiter.acquire("secretsmanager.BatchGetSecretValue")
         return store.read_many(names)
+
+    def submit_read(pool: ThreadPoolExecutor) -> None:
+        names = [str(staged[i][1]) for i in chunk]
+        reads.append((pool.submit(read, names), list(chunk)))
+        chunk.clear()
+
+    def look_ahead(pool: ThreadPoolExecutor) -> None:
+        """Note the writes among targets read so far (in order); describe the first ones."""
+        nonlocal checked, describing
+        while describing is None and checked < len(reads) and reads[checked][0].done():
+            future, members = reads[checked]
+            checked += 1
+            if future.exception() is not None:
+                return  # raised again below, where every read is waited for
+            batch = future.result()
+            for i in members:
+                item, target, problem = staged[i]
+                planned = _plan_item(item, target, problem, batch.values, batch.errors, overwrite)
+                if planned.action in ("create", "update") and item.description is None:
+                    ahead.append(item.key)
+            if len(ahead) >= describe_ahead:
+                describing = pool.submit(source.descriptions, ahead[:describe_ahead])
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="plan") as pool:
         try:
@@ -273,18 +308,25 @@ def plan_migration(
                 target, problem = _target_of(item, prefix, owners)
                 staged.append((item, target, problem))
                 if target and not problem:
-                    chunk.append(target)
+                    chunk.append(len(staged) - 1)
                     if len(chunk) == BATCH_READ:
-                        reads.append(pool.submit(read, chunk))
-                        chunk = []
+                        submit_read(pool)
+                if describe_ahead > 0:
+                    look_ahead(pool)
             if chunk:
-                reads.append(pool.submit(read, chunk))
+                submit_read(pool)
             current: dict[str, StoredValue] = {}
             errors: dict[str, str] = {}
-            for future in reads:
+            for future, _ in reads:
                 batch = future.result()
                 current.update(batch.values)
                 errors.update(batch.errors)
+            described: dict[str, str] | None = None
+            if describing is not None:
+                try:
+                    described = describing.result()
+                except CliError:
+                    described = None  # apply asks again
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
@@ -292,6 +334,18 @@ def plan_migration(
         _plan_item(item, target, problem, current, errors, overwrite)
         for item, target, problem in staged
     )
+    if described is not None:
+        asked = set(ahead[:describe_ahead])
+        items = tuple(
+            replace(
+                planned,
+                source=replace(planned.source, description=described.get(planned.source.key)),
+                described=True,
+            )
+            if planned.source.key in asked and planned.action in ("create", "update")
+            else planned
+            for planned in items
+        )
     return MigrationPlan(
         source.kind, source.label, str(prefix), items, overwrite, time.monotonic() - started
     )
@@ -423,10 +477,12 @@ class MigrationResult:
 
 
 class _Descriptions:
-    """Descriptions fetched by a background thread, a chunk ahead of the writers."""
+    """Descriptions fetched by a background thread, a chunk ahead of the writers (those the
+    plan already found are not asked for again)."""
 
     def __init__(self, source: MigrationSource, items: Sequence[PlanItem]) -> None:
         self._source = source
+        items = [i for i in items if not i.described and i.source.description is None]
         self._chunks = [items[i : i + DESCRIBE_CHUNK] for i in range(0, len(items), DESCRIBE_CHUNK)]
         self._chunk_of = {id(item): n for n, chunk in enumerate(self._chunks) for item in chunk}
         self._ready = [threading.Event() for _ in self._chunks]
@@ -449,7 +505,7 @@ class _Descriptions:
             event.set()
 
     def get(self, item: PlanItem) -> str | None:
-        if item.source.description is not None:
+        if item.described or item.source.description is not None:
             return item.source.description
         n = self._chunk_of.get(id(item))
         if n is None:
@@ -459,6 +515,58 @@ class _Descriptions:
 
     def close(self) -> None:
         self._stop = True
+
+
+class _ReadBack:
+    """Written secrets read back (BatchGetSecretValue, 20 a call) as soon as 20 have landed,
+    while the later writes are still paced by the write quota, so that verification adds
+    little time of its own. Only matches are kept: anything else (not readable yet, a read
+    that failed, another value) is read again by `verify_migration`, which decides."""
+
+    def __init__(self, store: SecretStore, limiter: RateLimiter) -> None:
+        self._store = store
+        self._limiter = limiter
+        self._pending: list[ItemOutcome] = []
+        self._reads: list[Future[set[str]]] = []
+        self._pool = ThreadPoolExecutor(
+            max_workers=READ_BACK_THREADS, thread_name_prefix="read-back"
+        )
+
+    def add(self, outcome: ItemOutcome) -> None:
+        if outcome.status in ("created", "updated"):
+            self._pending.append(outcome)
+            if len(self._pending) == BATCH_READ:
+                self._submit()
+
+    def _submit(self) -> None:
+        batch, self._pending = self._pending, []
+        self._reads.append(self._pool.submit(self._read, batch))
+
+    def _read(self, batch: list[ItemOutcome]) -> set[str]:
+        self._limiter.acquire("secretsmanager.BatchGetSecretValue")
+        try:
+            found = self._store.read_many([o.item.target for o in batch]).values
+        except CliError:
+            return set()
+        return {
+            o.item.target
+            for o in batch
+            if (stored := found.get(o.item.target)) is not None
+            and stored.value == o.item.source.value
+        }
+
+    def matched(self) -> set[str]:
+        """Read what is left, wait for every read; the targets that hold their value."""
+        if self._pending:
+            self._submit()
+        matched: set[str] = set()
+        for future in self._reads:
+            matched |= future.result()
+        self._pool.shutdown(wait=True)
+        return matched
+
+    def cancel(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def apply_migration(
@@ -478,6 +586,10 @@ def apply_migration(
     client-side rate limiter. A CreateSecret refused because the secret now exists (a lost
     reply that AWS did act on, or a concurrent run) is re-read: the same value counts as
     created, another value as a conflict. Ctrl-C cancels what has not started and re-raises.
+
+    Written secrets are read back while later writes are still waiting for their turn under
+    the write quota; those that hold their value are marked verified. `verify_migration`
+    reads the others.
     """
     limiter = limiter or RateLimiter()
     started = time.monotonic()
@@ -501,6 +613,7 @@ def apply_migration(
         return _write_one(store, env, item, item.source.value, description, limiter)
 
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="migrate")
+    read_back = _ReadBack(store, limiter)
     try:
         futures = {
             pool.submit(write, item): index
@@ -508,19 +621,30 @@ def apply_migration(
             if item.action in ("create", "update")
         }
         for future in as_completed(futures):
-            outcomes[futures[future]] = future.result()
+            outcome = future.result()
+            outcomes[futures[future]] = outcome
+            read_back.add(outcome)
             if progress:
                 progress(1)
+        pool.shutdown(wait=True)
+        matched = read_back.matched()
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
+        read_back.cancel()
         raise
     finally:
         if descriptions:
             descriptions.close()
-    pool.shutdown(wait=True)
     return MigrationResult(
         plan,
-        tuple(outcomes[i] for i in range(len(plan.items))),
+        tuple(
+            replace(outcomes[i], verified=True)
+            if outcomes[i].item.target in matched
+            # only written items are read back, so `matched` holds no other target
+            and outcomes[i].status in ("created", "updated")
+            else outcomes[i]
+            for i in range(len(plan.items))
+        ),
         seconds={"apply": time.monotonic() - started},
     )
 
@@ -583,11 +707,14 @@ def verify_migration(
 ) -> MigrationResult:
     """Read every written secret back (BatchGetSecretValue, 20 a call) and compare hashes.
 
-    `unchanged` items were compared when planned and need no second read.
+    `unchanged` items were compared when planned and need no second read; written items
+    that apply already read back with their value (`verified` True) need none either.
     """
     limiter = limiter or RateLimiter()
     started = time.monotonic()
-    written = [o for o in result.outcomes if o.status in ("created", "updated")]
+    written = [
+        o for o in result.outcomes if o.status in ("created", "updated") and o.verified is not True
+    ]
     names = [o.item.target for o in written]
 
     def read(chunk: list[str]) -> BatchRead:
@@ -601,7 +728,7 @@ def verify_migration(
             found.update(batch.values)
     outcomes = []
     for outcome in result.outcomes:
-        if outcome.status in ("created", "updated"):
+        if outcome.status in ("created", "updated") and outcome.verified is not True:
             stored = found.get(outcome.item.target)
             ok = stored is not None and stored.value == outcome.item.source.value
             outcome = replace(
