@@ -283,7 +283,9 @@ def _migrate(
     env = ws.environment(prefix.env)
     if flags.report is not None and not (flags.report.parent or Path()).is_dir():
         raise CliError(
-            ExitCode.USAGE, f"--report {flags.report}: folder {flags.report.parent} does not exist"
+            ExitCode.USAGE,
+            f"--report {flags.report}: folder {flags.report.parent} does not exist",
+            "create the folder first, or give --report a path in an existing folder",
         )
     store = ws.store(prefix.env, bulk=True, pool=flags.concurrency)
     if not flags.json_output:
