@@ -75,8 +75,11 @@ def test_500_parameters_through_quotas_5xx_drops_and_lost_replies(
     assert sum(n for key, n in proxy.injected.items() if key.startswith("lose")) > 0
     assert sum(n for key, n in proxy.injected.items() if key.startswith("error")) > 0
     check_targets(moto_url, "/big", "dev/big/", values)
-    # The client-side limiter keeps CreateSecret under its quota: throttling is rare.
-    assert proxy.throttled[CREATE] <= 5
+    # The client-side limiter keeps CreateSecret near its quota: throttling stays rare. Retries
+    # of the injected faults (~9% of writes) are botocore's and bypass the limiter, so a few
+    # are throttled (14-26 seen); without the limiter, 8 workers would send ~180/s and be
+    # throttled hundreds of times. None of it reaches the user (asserted above).
+    assert proxy.throttled[CREATE] <= len(values) // 10
 
     proxy.faults.error_rate = proxy.faults.drop_rate = proxy.faults.lose_reply_rate = 0
     proxy.reset_counts()
