@@ -65,7 +65,7 @@ TAG_VALUE_MAX = 256
 TAG_VALUE_UNSAFE = re.compile(r"[^\w\s.:/=+\-@]", re.UNICODE)
 
 # Client-side rates (calls per second) at the quotas DESIGN.md lists, so that AWS's own
-# throttling is rarely hit; botocore's adaptive retries absorb the rest. DescribeParameters
+# throttling is rarely hit; botocore's standard retries absorb the rest. DescribeParameters
 # has no published quota and is throttled hard, hence a low one.
 AWS_QUOTAS: dict[str, float] = {
     "secretsmanager.CreateSecret": 50,
