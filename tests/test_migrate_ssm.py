@@ -257,10 +257,10 @@ def test_installed_script(secrets_cmd, sm) -> None:
 def test_python_api_for_scripts(sm) -> None:
     """The README's example: the same engine without the CLI."""
     from cli.backends.aws import AwsTarget
+    from cli.backends.quotas import RateLimiter
     from cli.backends.secretsmanager import SecretsManagerStore
     from cli.backends.ssm import SsmSource
     from cli.core.migration import (
-        RateLimiter,
         apply_migration,
         plan_migration,
         remove_sources,
@@ -269,15 +269,14 @@ def test_python_api_for_scripts(sm) -> None:
     )
 
     put_parameters(PARAMETERS)
-    target = AwsTarget(label="dev", region="us-east-1")
-    limiter = RateLimiter()
+    target = AwsTarget(label="dev", region="us-east-1", limiter=RateLimiter())
     store = SecretsManagerStore(target, bulk=True, pool=8)
-    source = SsmSource(target, "/app/dev", recursive=True, limiter=limiter)
-    plan = plan_migration(source, store, target_prefix("dev/app"), limiter=limiter)
+    source = SsmSource(target, "/app/dev", recursive=True)
+    plan = plan_migration(source, store, target_prefix("dev/app"))
     assert plan.counts()["create"] == len(PARAMETERS)
     assert CANARY not in repr(plan)  # values are SecretValue: their repr is a hash
-    result = apply_migration(plan, store, source, limiter=limiter)
-    result = verify_migration(result, store, limiter=limiter)
+    result = apply_migration(plan, store, source)
+    result = verify_migration(result, store)
     result = remove_sources(result, source)
     assert result.counts()["verified"] == len(PARAMETERS)
     assert result.counts()["source_removed"] == len(PARAMETERS)

@@ -21,6 +21,7 @@ import botocore.exceptions as bx
 from botocore.config import Config
 
 from cli import __version__
+from cli.backends.quotas import RateLimiter, pace_client
 from cli.errors import CliError, ExitCode
 
 if TYPE_CHECKING:
@@ -49,6 +50,9 @@ class AwsTarget:
     role_arn: str | None = None
     mfa_serial: str | None = None
     mfa_code: MfaCodeProvider | None = None
+    # Set for bulk work: every attempt of every call of this target's clients waits its turn
+    # under AWS's quotas (backends/quotas.py), retries included.
+    limiter: RateLimiter | None = None
     _session: Session | None = field(default=None, repr=False)
     _clients: dict[tuple[str, str | None, bool, int], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -132,17 +136,20 @@ class AwsTarget:
     def client(
         self, service: str, *, region: str | None = None, bulk: bool = False, pool: int = 10
     ) -> Any:
-        """A cached client; `bulk` allows more retry attempts."""
+        """A cached client; `bulk` allows more retry attempts. Its calls are paced by
+        `limiter` whenever one is set."""
         key = (service, region, bulk, pool)
         session = self.session()
         with self._lock:
             if key not in self._clients:
                 with aws_errors(side=self.label):
-                    self._clients[key] = session.create_client(
+                    client = session.create_client(
                         service,
                         region_name=region,
                         config=client_config(bulk=bulk, pool=pool),
                     )
+                pace_client(client, lambda: self.limiter)
+                self._clients[key] = client
             return self._clients[key]
 
     @property

@@ -15,7 +15,7 @@ from typing import Any
 
 from cli.backends.aws import AwsTarget, aws_errors, error_code
 from cli.core.detect import Detection
-from cli.core.migration import RateLimiter, SourceItem, key_to_path
+from cli.core.migration import SourceItem, key_to_path
 from cli.core.values import SecretValue
 from cli.errors import CliError, ExitCode
 
@@ -42,13 +42,9 @@ def function_name(function: str) -> str:
     return function.split(":", 1)[0]
 
 
-def read_function(
-    target: AwsTarget, function: str, limiter: RateLimiter | None = None
-) -> FunctionInfo:
+def read_function(target: AwsTarget, function: str) -> FunctionInfo:
     """The function's ARN, revision and environment variables (GetFunctionConfiguration);
     a function that does not exist is not found (exit 3)."""
-    if limiter is not None:
-        limiter.acquire("lambda.GetFunctionConfiguration")
     with aws_errors(side=target.label):
         try:
             config = target.client("lambda").get_function_configuration(FunctionName=function)
@@ -86,7 +82,6 @@ class LambdaEnvSource:
         keys: Sequence[str] | None = None,
         keep_case: bool = False,
         detector: Detector | None = None,
-        limiter: RateLimiter | None = None,
     ) -> None:
         self.target = target
         self.function = function
@@ -94,8 +89,7 @@ class LambdaEnvSource:
         self.keys = list(keys) if keys is not None else None
         self.keep_case = keep_case
         self.detector = detector
-        self.limiter = limiter or RateLimiter()
-        self.info = read_function(target, function, self.limiter)
+        self.info = read_function(target, function)
         self.selected, self.reasons = self._select()
         self._migrated: dict[str, SecretValue] = {}
 
@@ -149,7 +143,7 @@ class LambdaEnvSource:
 
     def remove(self, keys: Sequence[str]) -> dict[str, str | None]:
         """Remove `keys` from the function's environment in one update."""
-        current = read_function(self.target, self.info.arn, self.limiter)
+        current = read_function(self.target, self.info.arn)
         outcome: dict[str, str | None] = {}
         remaining = dict(current.variables)
         for key in keys:
@@ -168,7 +162,6 @@ class LambdaEnvSource:
         }
         if current.revision_id:
             args["RevisionId"] = current.revision_id
-        self.limiter.acquire("lambda.UpdateFunctionConfiguration")
         try:
             with aws_errors(side=self.target.label):
                 self.client.update_function_configuration(**args)

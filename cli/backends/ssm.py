@@ -1,9 +1,10 @@
 """SSM Parameter Store as a migration source: the only code that speaks the ssm API.
 
 Parameters are listed with GetParametersByPath (10 a page, decrypted), which shares a 40/s
-quota with GetParameter(s); descriptions are not in that response and come from
-DescribeParameters, which AWS throttles hard, so they are asked for only for the parameters
-about to be written, 50 names a call. Deletion uses DeleteParameters, 10 names a call.
+quota with GetParameter(s); the target's RateLimiter paces them (backends/quotas.py).
+Descriptions are not in that response and come from DescribeParameters, which AWS throttles
+hard, so they are asked for only for the parameters about to be written, 50 names a call.
+Deletion uses DeleteParameters, 10 names a call.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from cli.backends.aws import AwsTarget, aws_errors, error_code
-from cli.core.migration import RateLimiter, SourceItem, chunked
+from cli.core.migration import SourceItem, chunked
 from cli.core.values import SecretValue
 from cli.errors import CliError, ExitCode
 
@@ -36,14 +37,12 @@ class SsmSource:
         path: str,
         *,
         recursive: bool = False,
-        limiter: RateLimiter | None = None,
         pool: int = 10,
     ) -> None:
         self.target = target
         self.path = path
         self.label = path
         self.recursive = recursive
-        self.limiter = limiter or RateLimiter()
         self.pool = pool
 
     @property
@@ -74,7 +73,6 @@ class SsmSource:
             "MaxResults": PAGE,
         }
         while True:
-            self.limiter.acquire("ssm.read")
             with self._errors():
                 page = self.client.get_parameters_by_path(**args)
             yield from page.get("Parameters", ())
@@ -84,7 +82,6 @@ class SsmSource:
             args["NextToken"] = token
 
     def _one(self, name: str) -> dict[str, Any]:
-        self.limiter.acquire("ssm.read")
         with self._errors():
             try:
                 return dict(self.client.get_parameter(Name=name, WithDecryption=True)["Parameter"])
@@ -117,7 +114,6 @@ class SsmSource:
                 "MaxResults": DESCRIBE_NAMES,
             }
             while True:
-                self.limiter.acquire("ssm.DescribeParameters")
                 with self._errors():
                     page = self.client.describe_parameters(**args)
                 for meta in page.get("Parameters", ()):
@@ -132,7 +128,6 @@ class SsmSource:
     def remove(self, keys: Sequence[str]) -> dict[str, str | None]:
         outcome: dict[str, str | None] = {}
         for names in chunked(keys, DELETE_BATCH):
-            self.limiter.acquire("ssm.DeleteParameters")
             try:
                 with self._errors():
                     response = self.client.delete_parameters(Names=names)

@@ -19,7 +19,7 @@ from cli.errors import CliError, ExitCode
 from cli.ui.render import Renderer
 
 if TYPE_CHECKING:
-    from cli.core.migration import MigrationPlan, MigrationResult, MigrationSource, RateLimiter
+    from cli.core.migration import MigrationPlan, MigrationResult, MigrationSource
     from cli.core.names import NamePrefix
 
 PLAN_ROWS_SHOWN = 100  # larger plans list only the items that are not unchanged
@@ -119,23 +119,20 @@ def migrate_ssm(
     PATH/<rest> becomes PREFIX/<rest>; descriptions are kept and each secret is tagged
     migrated-from=ssm:<name>."""
     from cli.backends.ssm import SsmSource
-    from cli.core.migration import RateLimiter, target_prefix
+    from cli.core.migration import target_prefix
 
     ws = workspace(ctx)
     flags = Flags(dry_run, overwrite, concurrency, report, yes, json_output)
     prefix = target_prefix(to)
     ws.environment(prefix.env)
-    limiter = RateLimiter.for_writes(max_rate)
-    source = SsmSource(
-        ws.target(prefix.env), path, recursive=recursive, limiter=limiter, pool=concurrency
-    )
+    _pace(ws, prefix.env, max_rate)
+    source = SsmSource(ws.target(prefix.env), path, recursive=recursive, pool=concurrency)
     _migrate(
         ws,
         renderer(json_output),
         source,
         prefix,
         flags,
-        limiter,
         delete_source=delete_source,
         remove_question=f"delete the migrated parameters under {path} from Parameter Store?",
     )
@@ -160,12 +157,13 @@ def migrate_env_file(
     STRIPE_SECRET_KEY becomes PREFIX/stripe-secret-key (parsed by python-dotenv, no
     interpolation). --delete-source removes the migrated lines from the file."""
     from cli.backends.envfile import EnvFileSource
-    from cli.core.migration import RateLimiter, target_prefix
+    from cli.core.migration import target_prefix
 
     ws = workspace(ctx)
     flags = Flags(dry_run, overwrite, concurrency, report, yes, json_output)
     prefix = target_prefix(to)
     ws.environment(prefix.env)
+    _pace(ws, prefix.env, max_rate)
     source = EnvFileSource(file, keep_case=keep_case)
     _migrate(
         ws,
@@ -173,7 +171,6 @@ def migrate_env_file(
         source,
         prefix,
         flags,
-        RateLimiter.for_writes(max_rate),
         delete_source=delete_source,
         remove_question=f"remove the migrated variables' lines from {file}?",
     )
@@ -217,7 +214,7 @@ def migrate_lambda(
     are recorded in secrets.toml, and the IAM policy and code change the function needs
     are printed."""
     from cli.backends.lambda_env import LambdaEnvSource, function_name
-    from cli.core.migration import RateLimiter, target_prefix
+    from cli.core.migration import target_prefix
     from cli.core.names import validate_env
 
     ws = workspace(ctx)
@@ -229,10 +226,8 @@ def migrate_lambda(
     wanted = [k.strip() for k in keys.split(",") if k.strip()] if keys is not None else None
     if wanted is not None and not wanted:
         raise CliError(ExitCode.USAGE, "--keys is empty", "list variables: --keys K1,K2")
-    limiter = RateLimiter.for_writes(max_rate)
-    source = LambdaEnvSource(
-        ws.target(env), function, keys=wanted, keep_case=keep_case, limiter=limiter
-    )
+    _pace(ws, env, max_rate)
+    source = LambdaEnvSource(ws.target(env), function, keys=wanted, keep_case=keep_case)
     if source.kept and not json_output:
         out.note(
             f"kept in the function ({len(source.kept)}, not secret-looking"
@@ -246,7 +241,6 @@ def migrate_lambda(
         source,
         prefix,
         flags,
-        limiter,
         delete_source=remove_from_function,
         remove_question=f"remove the migrated variables from function {source.info.name}?",
         all_or_nothing=True,
@@ -259,13 +253,20 @@ def migrate_lambda(
 
 
 # -- the shared flow --------------------------------------------------------------------------
+def _pace(ws: Workspace, env: str, max_rate: float) -> None:
+    """Pace every AWS call of this run (retries included) at AWS's quotas, Secrets Manager
+    writes at --max-rate (backends/quotas.py)."""
+    from cli.backends.quotas import RateLimiter
+
+    ws.target(env).limiter = RateLimiter.for_writes(max_rate)
+
+
 def _migrate(
     ws: Workspace,
     out: Renderer,
     source: MigrationSource,
     prefix: NamePrefix,
     flags: Flags,
-    limiter: RateLimiter,
     *,
     delete_source: bool,
     remove_question: str,
@@ -296,7 +297,6 @@ def _migrate(
         prefix,
         overwrite=flags.overwrite,
         concurrency=flags.concurrency,
-        limiter=limiter,
         # descriptions serve the writes; a dry run makes none
         describe_ahead=0 if flags.dry_run else DESCRIBE_CHUNK,
     )
@@ -322,10 +322,9 @@ def _migrate(
             source,
             env,
             concurrency=flags.concurrency,
-            limiter=limiter,
             progress=advance,
         )
-    result = verify_migration(result, store, concurrency=flags.concurrency, limiter=limiter)
+    result = verify_migration(result, store, concurrency=flags.concurrency)
     if delete_source:
         result = remove_sources(result, source, all_or_nothing=all_or_nothing)
     if finish:

@@ -4,27 +4,28 @@ One engine for every source, in steps a caller can stop between:
 
     plan_migration   read the source and the targets; per item create / update / unchanged /
                      conflict / invalid. Nothing is written. (`--dry-run` stops here.)
-    apply_migration  write what the plan says, with bounded concurrency, client-side rate
-                     limits at AWS's quotas, and ClientRequestTokens derived from name, value
-                     and replaced version, so a retry or a re-run never makes a second version.
+    apply_migration  write what the plan says, with bounded concurrency and ClientRequestTokens
+                     derived from name, value and replaced version, so that a retry or a re-run
+                     never makes a second version. Pacing at AWS's quotas is the backends' job
+                     (a RateLimiter on the AwsTarget paces every attempt, retries included).
     verify_migration read every written secret back (BatchGetSecretValue) and compare hashes.
     remove_sources   delete from the source only what verified (`--delete-source`).
 
 A migration script uses it without the CLI:
 
     from cli.backends.aws import AwsTarget
+    from cli.backends.quotas import RateLimiter
     from cli.backends.secretsmanager import SecretsManagerStore
     from cli.backends.ssm import SsmSource
     from cli.core.migration import (
-        RateLimiter, plan_migration, apply_migration, verify_migration, target_prefix,
+        plan_migration, apply_migration, verify_migration, target_prefix,
     )
 
-    target = AwsTarget(label="prod", region="eu-west-1")
-    limiter = RateLimiter()
+    target = AwsTarget(label="prod", region="eu-west-1", limiter=RateLimiter())
     store = SecretsManagerStore(target, bulk=True, pool=8)
-    source = SsmSource(target, "/app/prod", recursive=True, limiter=limiter)
+    source = SsmSource(target, "/app/prod", recursive=True)
     plan = plan_migration(source, store, target_prefix("prod/app"))
-    result = verify_migration(apply_migration(plan, store, source, limiter=limiter), store)
+    result = verify_migration(apply_migration(plan, store, source), store)
     print(result.counts(), result.exit_code)
 
 Re-running after a crash, a Ctrl-C or a network failure finishes the job: what already
@@ -63,77 +64,6 @@ TAG_KEY = "migrated-from"
 TAG_VALUE_MAX = 256
 # Characters AWS accepts in tag values; anything else in a file path becomes "_".
 TAG_VALUE_UNSAFE = re.compile(r"[^\w\s.:/=+\-@]", re.UNICODE)
-
-# Client-side rates (calls per second) at the quotas DESIGN.md lists, so that AWS's own
-# throttling is rarely hit; botocore's standard retries absorb the rest. DescribeParameters
-# has no published quota and is throttled hard, hence a low one.
-AWS_QUOTAS: dict[str, float] = {
-    "secretsmanager.CreateSecret": 50,
-    "secretsmanager.PutSecretValue": 50,
-    "secretsmanager.UpdateSecret": 50,
-    "secretsmanager.TagResource": 50,
-    "secretsmanager.BatchGetSecretValue": 100,
-    "ssm.read": 40,  # GetParameter, GetParameters and GetParametersByPath share one quota
-    "ssm.DescribeParameters": 10,
-    "ssm.DeleteParameters": 5,
-    "lambda.GetFunctionConfiguration": 10,
-    "lambda.UpdateFunctionConfiguration": 5,
-}
-WRITE_ACTIONS = (
-    "secretsmanager.CreateSecret",
-    "secretsmanager.PutSecretValue",
-    "secretsmanager.UpdateSecret",
-    "secretsmanager.TagResource",
-)
-DEFAULT_WRITE_RATE = 50.0
-
-
-# -- rate limiting ---------------------------------------------------------------------------
-class RateLimiter:
-    """Token buckets, one per quota name, shared by every thread of a migration.
-
-    A caller that finds the bucket empty reserves the next token (the count goes negative) and
-    sleeps until it is due, so waiting threads are served in order and the long-run rate never
-    exceeds the quota. The burst is a fifth of a second's worth: AWS's buckets allow more, but
-    a smaller burst keeps jitter in the network from bunching calls into a throttle.
-    """
-
-    def __init__(
-        self,
-        rates: Mapping[str, float] | None = None,
-        *,
-        burst_seconds: float = 0.2,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._rates = dict(AWS_QUOTAS if rates is None else rates)
-        self._burst_seconds = burst_seconds
-        self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
-        self._buckets: dict[str, list[float]] = {}  # name -> [tokens, stamp]
-
-    @classmethod
-    def for_writes(cls, write_rate: float = DEFAULT_WRITE_RATE) -> RateLimiter:
-        """AWS's default quotas, with Secrets Manager writes at `write_rate` per second (for
-        accounts whose CreateSecret/PutSecretValue quotas were raised)."""
-        return cls({**AWS_QUOTAS, **dict.fromkeys(WRITE_ACTIONS, write_rate)})
-
-    def acquire(self, name: str) -> None:
-        """Wait until one call of `name` is allowed; names without a quota pass at once."""
-        rate = self._rates.get(name)
-        if not rate:
-            return
-        capacity = max(1.0, rate * self._burst_seconds)
-        with self._lock:
-            now = self._clock()
-            bucket = self._buckets.setdefault(name, [capacity, now])
-            bucket[0] = min(capacity, bucket[0] + (now - bucket[1]) * rate)
-            bucket[1] = now
-            bucket[0] -= 1
-            wait = -bucket[0] / rate if bucket[0] < 0 else 0.0
-        if wait > 0:
-            self._sleep(wait)
 
 
 # -- what sources give us --------------------------------------------------------------------
@@ -251,7 +181,6 @@ def plan_migration(
     *,
     overwrite: bool = False,
     concurrency: int = DEFAULT_CONCURRENCY,
-    limiter: RateLimiter | None = None,
     describe_ahead: int = DESCRIBE_CHUNK,
 ) -> MigrationPlan:
     """Compare every source item with its target; nothing is written.
@@ -266,7 +195,6 @@ def plan_migration(
     call on AWS) are fetched while the listing goes on, if it is still going on when they are
     known, so that apply can start writing at once. 0 turns this off (`--dry-run`).
     """
-    limiter = limiter or RateLimiter()
     started = time.monotonic()
     staged: list[tuple[SourceItem, str | None, str | None]] = []  # item, target, problem
     owners: dict[str, str] = {}
@@ -276,13 +204,9 @@ def plan_migration(
     ahead: list[str] = []  # source keys of the first items that will be written
     describing: Future[dict[str, str]] | None = None
 
-    def read(names: list[str]) -> BatchRead:
-        limiter.acquire("secretsmanager.BatchGetSecretValue")
-        return store.read_many(names)
-
     def submit_read(pool: ThreadPoolExecutor) -> None:
         names = [str(staged[i][1]) for i in chunk]
-        reads.append((pool.submit(read, names), list(chunk)))
+        reads.append((pool.submit(store.read_many, names), list(chunk)))
         chunk.clear()
 
     def look_ahead(pool: ThreadPoolExecutor) -> None:
@@ -523,9 +447,8 @@ class _ReadBack:
     little time of its own. Only matches are kept: anything else (not readable yet, a read
     that failed, another value) is read again by `verify_migration`, which decides."""
 
-    def __init__(self, store: SecretStore, limiter: RateLimiter) -> None:
+    def __init__(self, store: SecretStore) -> None:
         self._store = store
-        self._limiter = limiter
         self._pending: list[ItemOutcome] = []
         self._reads: list[Future[set[str]]] = []
         self._pool = ThreadPoolExecutor(
@@ -543,7 +466,6 @@ class _ReadBack:
         self._reads.append(self._pool.submit(self._read, batch))
 
     def _read(self, batch: list[ItemOutcome]) -> set[str]:
-        self._limiter.acquire("secretsmanager.BatchGetSecretValue")
         try:
             found = self._store.read_many([o.item.target for o in batch]).values
         except CliError:
@@ -576,22 +498,20 @@ def apply_migration(
     env: EnvironmentConfig | None = None,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
-    limiter: RateLimiter | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> MigrationResult:
     """Write the plan's creates and updates; one failure does not stop the others.
 
     Each write goes through `apply_set` (the same path as `secrets set`), tagged
-    `migrated-from=<origin>` and keeping the source's description, after waiting for the
-    client-side rate limiter. A CreateSecret refused because the secret now exists (a lost
-    reply that AWS did act on, or a concurrent run) is re-read: the same value counts as
-    created, another value as a conflict. Ctrl-C cancels what has not started and re-raises.
+    `migrated-from=<origin>` and keeping the source's description. A CreateSecret refused
+    because the secret now exists (a lost reply that AWS did act on, or a concurrent run) is
+    re-read: the same value counts as created, another value as a conflict. Ctrl-C cancels
+    what has not started and re-raises.
 
     Written secrets are read back while later writes are still waiting for their turn under
     the write quota; those that hold their value are marked verified. `verify_migration`
     reads the others.
     """
-    limiter = limiter or RateLimiter()
     started = time.monotonic()
     env = env or EnvironmentConfig.default(plan.prefix.split("/", 1)[0])
     writes = plan.writes
@@ -610,10 +530,10 @@ def apply_migration(
     def write(item: PlanItem) -> ItemOutcome:
         assert item.source.value is not None
         description = descriptions.get(item) if descriptions else None
-        return _write_one(store, env, item, item.source.value, description, limiter)
+        return _write_one(store, env, item, item.source.value, description)
 
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="migrate")
-    read_back = _ReadBack(store, limiter)
+    read_back = _ReadBack(store)
     try:
         futures = {
             pool.submit(write, item): index
@@ -655,19 +575,11 @@ def _write_one(
     item: PlanItem,
     value: SecretValue,
     description: str | None,
-    limiter: RateLimiter,
 ) -> ItemOutcome:
     name = SecretName.parse(item.target)
     action: Literal["create", "update"] = "create" if item.action == "create" else "update"
     set_plan = SetPlan(name, action, value, item.current_version)
     options = SetOptions(description=description, tags={TAG_KEY: tag_value(item.source.origin)})
-    if action == "create":
-        limiter.acquire("secretsmanager.CreateSecret")
-    else:
-        limiter.acquire("secretsmanager.PutSecretValue")
-        limiter.acquire("secretsmanager.TagResource")
-        if description is not None:
-            limiter.acquire("secretsmanager.UpdateSecret")
     try:
         done = apply_set(store, set_plan, env, options)
     except CliError as exc:
@@ -703,28 +615,22 @@ def verify_migration(
     store: SecretStore,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
-    limiter: RateLimiter | None = None,
 ) -> MigrationResult:
     """Read every written secret back (BatchGetSecretValue, 20 a call) and compare hashes.
 
     `unchanged` items were compared when planned and need no second read; written items
     that apply already read back with their value (`verified` True) need none either.
     """
-    limiter = limiter or RateLimiter()
     started = time.monotonic()
     written = [
         o for o in result.outcomes if o.status in ("created", "updated") and o.verified is not True
     ]
     names = [o.item.target for o in written]
 
-    def read(chunk: list[str]) -> BatchRead:
-        limiter.acquire("secretsmanager.BatchGetSecretValue")
-        return store.read_many(chunk)
-
     found: dict[str, StoredValue] = {}
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="verify") as pool:
         chunks = [names[i : i + BATCH_READ] for i in range(0, len(names), BATCH_READ)]
-        for batch in pool.map(read, chunks):
+        for batch in pool.map(store.read_many, chunks):
             found.update(batch.values)
     outcomes = []
     for outcome in result.outcomes:

@@ -1,0 +1,105 @@
+"""Client-side pacing at AWS's request quotas, applied to every attempt a client sends.
+
+AWS throttles each API per account and region (DESIGN.md lists the quotas). Bulk work that
+sends faster than a quota is throttled and retried, which wastes calls and time. A
+`RateLimiter` set on an `AwsTarget` (`AwsTarget.limiter`) makes every client of that target
+wait for a token before each attempt, retries included: the pacing hangs on botocore's
+`before-sign` event, which fires once per attempt, so a retry of a 5xx or of a lost reply
+takes its turn under the quota like the first attempt did. Waiting before signing keeps the
+signature's timestamp fresh.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+# Calls per second, keyed "<endpoint prefix>.<Operation>". DescribeParameters has no published
+# quota and is throttled hard, hence a low one.
+AWS_QUOTAS: dict[str, float] = {
+    "secretsmanager.CreateSecret": 50,
+    "secretsmanager.PutSecretValue": 50,
+    "secretsmanager.UpdateSecret": 50,
+    "secretsmanager.TagResource": 50,
+    "secretsmanager.BatchGetSecretValue": 100,
+    "ssm.read": 40,
+    "ssm.DescribeParameters": 10,
+    "ssm.DeleteParameters": 5,
+}
+# Operations that share one quota.
+SHARED_QUOTAS: dict[str, str] = {
+    "ssm.GetParameter": "ssm.read",
+    "ssm.GetParameters": "ssm.read",
+    "ssm.GetParametersByPath": "ssm.read",
+}
+WRITE_ACTIONS = (
+    "secretsmanager.CreateSecret",
+    "secretsmanager.PutSecretValue",
+    "secretsmanager.UpdateSecret",
+    "secretsmanager.TagResource",
+)
+DEFAULT_WRITE_RATE = 50.0
+
+
+class RateLimiter:
+    """Token buckets, one per quota, shared by every thread of a run.
+
+    A caller that finds the bucket empty reserves the next token (the count goes negative) and
+    sleeps until it is due, so waiting threads are served in order and the long-run rate never
+    exceeds the quota. The bucket holds `burst_seconds` of calls: AWS's own buckets allow a
+    burst, and what we leave of it unused absorbs network jitter that bunches our calls.
+    """
+
+    def __init__(
+        self,
+        rates: Mapping[str, float] | None = None,
+        *,
+        burst_seconds: float = 0.2,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._rates = dict(AWS_QUOTAS if rates is None else rates)
+        self._burst_seconds = burst_seconds
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._buckets: dict[str, list[float]] = {}  # quota -> [tokens, stamp]
+
+    @classmethod
+    def for_writes(cls, write_rate: float = DEFAULT_WRITE_RATE) -> RateLimiter:
+        """AWS's default quotas, with Secrets Manager writes at `write_rate` per second (for
+        accounts whose CreateSecret/PutSecretValue quotas were raised)."""
+        return cls({**AWS_QUOTAS, **dict.fromkeys(WRITE_ACTIONS, write_rate)})
+
+    def acquire(self, name: str) -> None:
+        """Wait until one call of `name` is allowed; names without a quota pass at once."""
+        quota = SHARED_QUOTAS.get(name, name)
+        rate = self._rates.get(quota)
+        if not rate:
+            return
+        capacity = max(1.0, rate * self._burst_seconds)
+        with self._lock:
+            now = self._clock()
+            bucket = self._buckets.setdefault(quota, [capacity, now])
+            bucket[0] = min(capacity, bucket[0] + (now - bucket[1]) * rate)
+            bucket[1] = now
+            bucket[0] -= 1
+            wait = -bucket[0] / rate if bucket[0] < 0 else 0.0
+        if wait > 0:
+            self._sleep(wait)
+
+
+def pace_client(client: Any, limiter: Callable[[], RateLimiter | None]) -> None:
+    """Make `client` wait for `limiter()` (looked up on each attempt; None: no pacing)
+    before it signs and sends any attempt of any operation."""
+    model = client.meta.service_model
+    prefix = model.endpoint_prefix  # "secretsmanager", "ssm": the keys of AWS_QUOTAS
+
+    def before_sign(operation_name: str = "", **_: Any) -> None:
+        found = limiter()
+        if found is not None:
+            found.acquire(f"{prefix}.{operation_name}")
+
+    client.meta.events.register(f"before-sign.{model.service_id.hyphenize()}", before_sign)
