@@ -93,6 +93,22 @@ def test_names_after_list_come_from_the_cache_without_aws(
         assert "canary-value" not in path.read_text()  # names only, never values
 
 
+def test_copy_completes_both_source_and_destination(aws_env: Path, cli: Any, sm: Any) -> None:
+    write_config(aws_env, CONFIG)
+    sm.create_secret(Name="prod/api/stripe-key", SecretString="v")
+    sm.create_secret(Name="staging/api/stripe-key", SecretString="v")
+    assert cli("list").code == 0
+    assert suggestions(tab("secrets copy staging/a")) == ["staging/api/stripe-key"]
+    # DST completes like SRC: environments, then the destination's existing names.
+    done = tab("secrets copy staging/api/stripe-key prod/")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert suggestions(done) == ["prod/api/stripe-key"]
+    assert suggestions(tab("secrets copy staging/api/ d")) == ["dev/"]
+    assert suggestions(tab("secrets copy --overwrite staging/api/stripe-key pr")) == [
+        "prod/api/stripe-key"
+    ]
+
+
 def test_a_warm_tab_does_not_import_boto3(aws_env: Path, cli: Any, sm: Any) -> None:
     write_config(aws_env, CONFIG)
     sm.create_secret(Name="prod/api/stripe-key", SecretString="v")

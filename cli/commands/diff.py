@@ -203,7 +203,10 @@ def copy_secrets(
     ],
     dst: Annotated[
         str,
-        typer.Argument(help="The target name, or prefix (prod/api/) when SRC is a prefix."),
+        typer.Argument(
+            help="The target name, or prefix (prod/api/) when SRC is a prefix.",
+            autocompletion=complete_name,
+        ),
     ],
     missing_only: Annotated[
         bool,

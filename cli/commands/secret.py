@@ -418,13 +418,27 @@ def delete_secret(
         )
 
 
-def restore_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption = False) -> None:
+def restore_secret(
+    ctx: typer.Context, name: NameArgument, yes: YesOption = False, json_output: JsonOption = False
+) -> None:
     """Cancel a scheduled deletion."""
     ws = workspace(ctx)
     out = renderer(json_output)
     secret = SecretName.parse(name)
     ws.environment(secret.env)
-    ws.store(secret.env).restore(str(secret))
+    store = ws.store(secret.env)
+    meta = store.describe(str(secret))  # not found -> exit 3 before any question
+    if not meta.scheduled_for_deletion:
+        # Nothing to undo: no question and no write (RestoreSecret would be a no-op).
+        if json_output:
+            out.json({"name": str(secret), "restored": False})
+        else:
+            out.success(f"{secret}: not scheduled for deletion; nothing to restore")
+        return
+    # A restore is a write like any other: it undoes someone's decision to delete, and the
+    # secret's readers start to succeed again.
+    ws.confirm_if_protected(secret.env, f"restore {secret} (cancel its deletion)?", yes=yes)
+    store.restore(str(secret))
     if json_output:
         out.json({"name": str(secret), "restored": True})
     else:
