@@ -163,7 +163,9 @@ class FaultProxy:
 
     def writes(self) -> int:
         """Requests received that can change state (everything but reads and lists)."""
-        readers = ("Get", "List", "Describe", "BatchGet")
+        # Query and JSON protocols name the operation ("ssm.GetParameter"); REST ones give
+        # the method and path ("lambda.GET /2015-03-31/functions/f/configuration").
+        readers = ("Get", "List", "Describe", "BatchGet", "GET ", "HEAD ")
         with self.lock:
             return sum(
                 n

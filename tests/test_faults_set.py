@@ -92,3 +92,20 @@ def test_create_meeting_someone_elses_secret_is_refused(cli, sm, proxy) -> None:
     proxy.script(CREATE, "fail:ResourceExistsException")  # and when it is gone again
     sm.delete_secret(SecretId="dev/api/key", ForceDeleteWithoutRecovery=True)
     assert cli("set", "dev/api/key", "--stdin", input="v1").code == 4
+
+
+def test_update_with_tags_denied_writes_nothing_then_completes(cli, sm, proxy) -> None:
+    """Tags go before the value: when TagResource is refused the value is not written either,
+    so a second run (permissions fixed) does all of it instead of finding it "unchanged"."""
+    assert cli("set", "dev/api/key", "--stdin", input="v1").code == 0
+    proxy.deny("secretsmanager.TagResource")
+    run = cli("set", "dev/api/key", "--stdin", "--tag", "team=payments", input="v2")
+    assert run.code == 5, run.stderr
+    assert proxy.calls[PUT] == 0
+    assert current_value(sm, "dev/api/key") == "v1"
+    proxy.denied.clear()
+    again = cli("set", "dev/api/key", "--stdin", "--tag", "team=payments", "--json", input="v2")
+    assert again.code == 0, again.stderr
+    assert current_value(sm, "dev/api/key") == "v2"
+    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId="dev/api/key")["Tags"]}
+    assert tags["team"] == "payments"

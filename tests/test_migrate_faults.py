@@ -204,3 +204,28 @@ def test_every_attempt_waits_its_turn_retries_included(proxy) -> None:
     assert limiter.asked[CREATE] == 3
     assert store.read_many(["dev/paced"]).values["dev/paced"].value == value
     assert limiter.asked["secretsmanager.BatchGetSecretValue"] == 1
+
+
+def test_overwrite_with_tagging_denied_is_finished_by_a_second_run(
+    cli, proxy, moto_url: str
+) -> None:
+    """An update whose TagResource is refused writes no value, so the re-run (permissions
+    fixed) updates and tags it rather than finding it "unchanged" and untagged."""
+    values = put_tree(moto_url, "/tag", 6)
+    sm = direct("secretsmanager", moto_url)
+    for name in values:
+        sm.create_secret(Name="dev/tag/" + name.removeprefix("/tag/"), SecretString="old")
+    proxy.deny("secretsmanager.TagResource")
+    run = cli("migrate", "ssm", "/tag", "--to", "dev/tag", "-r", "--overwrite", "--json")
+    assert run.code == 5, run.stderr
+    assert run.json()["result"]["counts"]["failed"] == 6
+    assert proxy.calls[PUT] == 0
+    proxy.denied.clear()
+    again = cli("migrate", "ssm", "/tag", "--to", "dev/tag", "-r", "--overwrite", "--json")
+    assert again.code == 0, again.stderr
+    assert again.json()["result"]["counts"]["verified"] == 6
+    for name, value in values.items():
+        target = "dev/tag/" + name.removeprefix("/tag/")
+        assert sm.get_secret_value(SecretId=target)["SecretString"] == value
+        tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=target)["Tags"]}
+        assert tags["migrated-from"] == f"ssm:{name}"

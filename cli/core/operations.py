@@ -118,16 +118,24 @@ def apply_set(
                 raise
             # The secret exists without any value (created empty, e.g. by
             # `aws secretsmanager create-secret --name`): this write gives it its first one.
+            _describe_and_tag(store, name, options.description, {**env.tags, **options.tags})
             created = store.put(name, plan.value, token=token)
-            if options.description is not None:
-                store.update(name, description=options.description)
-            store.tag(name, {**env.tags, **options.tags})
         return SetOutcome(plan.name, "create", created, None)
+    # Description and tags go first: if either is refused (say TagResource is denied), the
+    # value is not written either and the error says so, so that a second run finds the old
+    # value and does all of it again. Writing the value first would leave it without the
+    # tags for good: a re-run would find the value in place and report "unchanged".
+    _describe_and_tag(store, name, options.description, options.tags)
     version: str | None = None
     if plan.action == "update":
         version = store.put(name, plan.value, token=token)
-    if options.description is not None:
-        store.update(name, description=options.description)
-    if options.tags:
-        store.tag(name, options.tags)
     return SetOutcome(plan.name, plan.action, version or plan.current_version, plan.current_version)
+
+
+def _describe_and_tag(
+    store: SecretStore, name: str, description: str | None, tags: dict[str, str]
+) -> None:
+    if description is not None:
+        store.update(name, description=description)
+    if tags:
+        store.tag(name, tags)
