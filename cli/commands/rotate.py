@@ -568,7 +568,11 @@ def _rotate_bulk(
     if prefix:
         wanted = prefix if prefix.startswith(scope) else scope + prefix.lstrip("/")
         scope = str(NamePrefix.parse(wanted if wanted.endswith("/") else wanted + "/"))
-    # Adaptive retries and a pool as wide as the concurrency: throttling slows us, never fails us.
+    # Every attempt waits its turn under AWS's quotas (backends/quotas.py), and bulk retries
+    # absorb what throttling remains: it slows us, never fails us.
+    from cli.backends.quotas import RateLimiter
+
+    ws.target(env).limiter = RateLimiter()
     store: RotationStore = _rotation_store(ws, env, bulk=True, pool=concurrency)
     items = plan_bulk(store, scope, older_than_days=older_than, field_key=field_key)
     todo = [item for item in items if item.skip is None]
