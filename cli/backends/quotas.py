@@ -53,15 +53,18 @@ class RateLimiter:
 
     A caller that finds the bucket empty reserves the next token (the count goes negative) and
     sleeps until it is due, so waiting threads are served in order and the long-run rate never
-    exceeds the quota. The bucket holds `burst_seconds` of calls: AWS's own buckets allow a
-    burst, and what we leave of it unused absorbs network jitter that bunches our calls.
+    exceeds the quota. The bucket holds `burst_seconds` of calls. AWS meters its quotas with
+    token buckets that refill at the quota and hold a burst; we use half a second's worth
+    (the first 25 creates go out at once, which saves 0.3 s of a 1,000-secret migration) and
+    leave the rest of AWS's bucket to absorb network jitter that bunches our calls: a call is
+    throttled only if it arrives over half a second behind its turn.
     """
 
     def __init__(
         self,
         rates: Mapping[str, float] | None = None,
         *,
-        burst_seconds: float = 0.2,
+        burst_seconds: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
