@@ -180,6 +180,37 @@ def test_resolve_uses_exact_arns(cli: Any, sm: Any, aws_env: Path) -> None:
     assert "prod/queue/token" in missing.stderr
 
 
+def test_resolve_turns_a_kms_alias_into_its_key(cli: Any, sm: Any, aws_env: Path) -> None:
+    """IAM matches keys by ARN, never by alias: without --resolve an alias can only become
+    the account's keys in the region (narrowed by conditions); with it, the one key."""
+    from tests.conftest import aws_client
+
+    kms = aws_client("kms")
+    key = kms.create_key(Description="prod secrets")["KeyMetadata"]["Arn"]
+    kms.create_alias(AliasName="alias/prod-secrets", TargetKeyId=key)
+    setup_config(aws_env, 'kms_key_id = "alias/prod-secrets"')
+    sm.create_secret(Name="prod/api/stripe-key", SecretString="x")
+    sm.create_secret(Name="prod/db/password", SecretString="y")
+
+    def decrypt_resources(run: Any) -> list[str]:
+        assert run.code == 0, run.stderr
+        assert parliament_findings(run.json()) == []
+        found = [s for s in run.json()["Statement"] if s["Action"] == ["kms:Decrypt"]]
+        return list(found[0]["Resource"])
+
+    assert decrypt_resources(cli("policy", "checkout", "--env", "prod")) == [
+        f"arn:aws:kms:us-east-1:{ACCOUNT}:key/*"
+    ]
+    assert decrypt_resources(cli("policy", "checkout", "--env", "prod", "--resolve")) == [key]
+    alias_arn = f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/prod-secrets"
+    setup_config(aws_env, f'kms_key_id = "{alias_arn}"')
+    assert decrypt_resources(cli("policy", "checkout", "--env", "prod", "--resolve")) == [key]
+    setup_config(aws_env, 'kms_key_id = "alias/gone"')
+    missing = cli("policy", "checkout", "--env", "prod", "--resolve")
+    assert missing.code == 3
+    assert "alias/gone" in missing.stderr and "hint:" in missing.stderr
+
+
 def test_functions_from_a_template_without_functions_in_config(cli: Any, aws_env: Path) -> None:
     write_config(aws_env, f'[environments.prod]\naccount_id = "{ACCOUNT}"\n')
     run = cli("policy", "--all", "--env", "prod", "--template", str(TEMPLATES / "clean.yaml"))

@@ -62,7 +62,8 @@ def policy_command(
     resolve: Annotated[
         bool,
         typer.Option(
-            "--resolve", help="Use each secret's exact ARN, looked up in Secrets Manager."
+            "--resolve",
+            help="Use each secret's exact ARN (and the KMS key's, for an alias), looked up in AWS.",
         ),
     ] = False,
     describe: Annotated[
@@ -119,6 +120,11 @@ def policy_command(
     region = ws.target(env).region_name
     account = settings.account_id or _caller_account(ws, env)
     exact: dict[str, str] = _resolve(ws, env, with_secrets) if resolve else {}
+    kms_key_id = settings.kms_key_id
+    if resolve and kms_key_id and _names_an_alias(kms_key_id):
+        from cli.backends.kms import key_arn
+
+        kms_key_id = key_arn(ws.target(env), kms_key_id)
     policies: list[FunctionPolicy] = [
         FunctionPolicy(
             function=w.name,
@@ -130,7 +136,7 @@ def policy_command(
                 account=account,
                 env=env,
                 paths=w.secrets,
-                kms_key_id=settings.kms_key_id,
+                kms_key_id=kms_key_id,
                 describe=describe,
                 exact_arns=exact,
             ),
@@ -199,6 +205,15 @@ def _caller_account(ws: Workspace, env: str) -> str:
             f"set account_id under [environments.{env}] in secrets.toml",
         )
     return parts[4]
+
+
+def _names_an_alias(key_id: str) -> bool:
+    """A customer-managed alias (`alias/app`, or its ARN): --resolve turns it into the key's
+    ARN. AWS-managed aliases need no kms statement at all (core/policy.py)."""
+    from cli.core.policy import AWS_MANAGED_KEY_ALIASES
+
+    alias = "alias/" + key_id.split(":alias/", 1)[1] if ":alias/" in key_id else key_id
+    return alias.startswith("alias/") and alias not in AWS_MANAGED_KEY_ALIASES
 
 
 def _resolve(ws: Workspace, env: str, wanted: list[_Wanted]) -> dict[str, str]:
