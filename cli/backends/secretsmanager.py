@@ -72,7 +72,14 @@ def metadata_from(entry: dict[str, Any]) -> SecretMetadata:
             Replica(r["Region"], r.get("Status"), r.get("KmsKeyId"))
             for r in entry.get("ReplicationStatus") or ()
         ),
-        version_stages={k: tuple(v) for k, v in (entry.get("VersionIdsToStages") or {}).items()},
+        # DescribeSecret names the labels VersionIdsToStages, ListSecrets SecretVersionsToStages:
+        # reading both lets a listing find pending rotations without a describe per secret.
+        version_stages={
+            k: tuple(v)
+            for k, v in (
+                entry.get("VersionIdsToStages") or entry.get("SecretVersionsToStages") or {}
+            ).items()
+        },
         primary_region=entry.get("PrimaryRegion"),
     )
 
