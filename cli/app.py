@@ -4,15 +4,16 @@ that turns exceptions into messages and exit codes.
 Importing this module must stay cheap: command modules import boto3, questionary and keyring
 inside their functions, so `secrets --help` and shell completion never load them.
 
-Start-up is measured (tests/bench/bench_startup.py): the console script builds only the
-everyday commands of secret.py; the other families are imported and built when the command
-line names one of them, or asks for the list (help, completion). `from cli.app import app`
-gives the complete CLI, every family registered.
+Start-up is measured (tests/bench/bench_startup.py): the console script builds only the one
+command family that the command line names (secret.py's everyday commands when it names none
+of the others); the rest are imported and built when needed (help, completion, unknown names).
+`from cli.app import app` gives the complete CLI, every family registered.
 """
 
 from __future__ import annotations
 
 import gc
+import importlib
 import sys
 from collections.abc import Sequence
 from functools import cache
@@ -23,31 +24,47 @@ import typer
 from typer.core import TyperGroup
 
 from cli import __version__
-from cli.commands import secret
 from cli.commands.common import Globals, Workspace
 from cli.errors import CliError, ExitCode
 from cli.ui.render import render_crash, render_error
 
+# Every command family (a module of cli/commands/ with a register(app)), in the order of the
+# complete CLI's help.
+FAMILIES = ("secret", "rotate", "diff", "migrate", "policy", "audit", "setup")
 
-class SecretsGroup(TyperGroup):
+# The family of each root command word. Only a shortcut for the console script: a word it does
+# not know builds secret.py, and a word missing from the family built loads the complete CLI,
+# so a stale entry costs time, never correctness (test_startup checks the table anyway).
+FAMILY_OF_COMMAND = {
+    **dict.fromkeys(("set", "get", "list", "show", "history", "delete", "restore"), "secret"),
+    "rotate": "rotate",
+    **dict.fromkeys(("diff", "copy", "check", "replicate"), "diff"),
+    "migrate": "migrate",
+    "policy": "policy",
+    "audit": "audit",
+    **dict.fromkeys(("init", "doctor", "emulator"), "setup"),
+}
+
+# Root options that take a value: the word after them is not a command.
+ROOT_OPTIONS_WITH_VALUE = ("--config", "--profile", "--region")
+
+
+class DeferringGroup(TyperGroup):
+    """A group whose commands get the deferred coercion of `_defer_type_adapters` as they are
+    resolved. The root is one; sub-groups (`secrets migrate ...`) are made one on registration."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            # Typer makes --help lazily; make it now (its names come from this context, as the
+            # command's own context inherits them) so that it gets the deferred coercion too.
+            _defer_type_adapters([*command.params, command.get_help_option(ctx)])
+        return command
+
+
+class SecretsGroup(DeferringGroup):
     """The root command: runs everything in non-standalone mode and maps every outcome to
     one line on stderr and a documented exit code."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Built by the console script before the other families were registered: they are
-        # merged in from the complete CLI when first needed.
-        self._partial = not _families_registered
-
-    def _load_every_family(self) -> None:
-        if self._partial:
-            self._partial = False
-            for name, command in _complete_group().commands.items():
-                self.commands.setdefault(name, command)
-
-    def list_commands(self, ctx: Any) -> list[str]:
-        self._load_every_family()
-        return super().list_commands(ctx)
 
     def main(  # type: ignore[override]
         self,
@@ -71,15 +88,29 @@ class SecretsGroup(TyperGroup):
         _defer_type_adapters([option])
         return option
 
+
+class PartialSecretsGroup(SecretsGroup):
+    """The console script's root: one family built; the complete CLI merged in when the command
+    line asks for a command of another family or for the list of commands (help, completion)."""
+
+    _complete = False
+
+    def _load_every_family(self) -> None:
+        if not self._complete:
+            self._complete = True
+            # The complete CLI's order (that of its help), keeping the commands already built.
+            every = _complete_group().commands
+            self.commands = {name: self.commands.get(name, every[name]) for name in every}
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        self._load_every_family()
+        return super().list_commands(ctx)
+
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
-        if command is None and self._partial:
+        if command is None and not self._complete:
             self._load_every_family()
             command = super().get_command(ctx, cmd_name)
-        if command is not None:
-            # Typer makes --help lazily; make it now (its names come from this context, as the
-            # command's own context inherits them) so that it gets the deferred coercion too.
-            _defer_type_adapters([*command.params, command.get_help_option(ctx)])
         return command
 
 
@@ -88,10 +119,11 @@ def _defer_type_adapters(params: Sequence[Any]) -> None:
 
     Typer (0.2x) coerces every parameter through a pydantic TypeAdapter, built on first use even
     for options left at their default. Importing pydantic and building a dozen adapters costs
-    about 0.15 s of every run - a third of `secrets get`. Absent values and plain strings need
-    no coercion (argv is already str), so they skip it; anything else (paths, numbers with
-    ranges, lists) still gets Typer's own adapter, built when such a value arrives. With a Typer
-    that lacks this machinery, nothing changes.
+    about 0.15 s of every run - a third of `secrets get`. The values that `DeferredCoercion`
+    lets through are those for which Typer's adapter provably returns the value unchanged;
+    anything else (paths, enums, lists, numbers typed on the command line, values out of a
+    declared range) still gets Typer's own adapter, built when such a value arrives. With a
+    Typer that lacks this machinery, nothing changes.
     """
     deferred = _deferred_coercion()
     if deferred is None:
@@ -109,18 +141,50 @@ def _defer_type_adapters(params: Sequence[Any]) -> None:
 @cache
 def _deferred_coercion() -> Any:
     try:
+        from typer._click.core import ParameterSource
         from typer._coercion import RuntimeParam, build_runtime_param
         from typer.core import _TyperParameter
     except ImportError:
         return None
 
+    defaults = {ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP}
+
     class DeferredCoercion(RuntimeParam):
+        """Typer's coercion, skipped where it would return the value as it is (typer 0.29's
+        `_coercion.build_runtime_param` and `_adapters.build_leaf_adapter`):
+
+        - None: `RuntimeParam.coerce` returns None (or () when multi-valued) before any adapter.
+        - A str for a `str`: the adapter is `str(value)`.
+        - A bool for a `bool`: the adapter (`_parse_cli_bool`, then bool) keeps a bool as it is.
+          `_TyperParameter.process_value` already skips bools; this keeps it so if that moves.
+        - An int for an `int`, a float for a `float`, from the parameter's default (or a
+          default_map): the adapter validates the number against min/max (clamping if asked).
+          Within the range it returns the same number; outside it, Typer's adapter decides.
+
+        Only exact types count (an int default for a `float` becomes a float through pydantic),
+        and never with a custom `parser` (which runs before any of these). Paths, enums,
+        literals, lists, tuples, datetimes and files keep Typer's adapter, defaults included:
+        their adapters convert (str -> Path, name -> member, list -> tuple ...).
+        """
+
         def coerce(self, value: Any, param: _TyperParameter, ctx: Any) -> Any:
-            plain = isinstance(value, str) and self.annotation is str
-            if value is None or (plain and self.parameter_info.parser is None):
+            if value is None or self._unchanged_by_typer(value, param, ctx):
                 return super().coerce(value, param=param, ctx=ctx)
             param._runtime_param = build_runtime_param(param.type_descriptor)
             return param._runtime_param.coerce(value, param=param, ctx=ctx)
+
+        def _unchanged_by_typer(self, value: Any, param: _TyperParameter, ctx: Any) -> bool:
+            info = self.parameter_info
+            if info.parser is not None or type(value) is not self.annotation:
+                return False
+            if self.annotation is str or self.annotation is bool:
+                return True
+            if self.annotation is int or self.annotation is float:
+                in_range = (info.min is None or value >= info.min) and (
+                    info.max is None or value <= info.max
+                )
+                return in_range and ctx.get_parameter_source(param.name) in defaults
+            return False
 
         def _coerce_value(self, value: Any, param: _TyperParameter, ctx: Any) -> Any:
             return value
@@ -188,26 +252,12 @@ def _run(
     return result if isinstance(result, int) else int(ExitCode.OK)
 
 
-_app = typer.Typer(
-    cls=SecretsGroup,
-    name="secrets",
-    help="Keep application secrets in AWS Secrets Manager, namespaced by environment.",
-    no_args_is_help=True,
-    add_completion=True,
-    # Locals hold secret values: never print them in a traceback.
-    pretty_exceptions_enable=False,
-    pretty_exceptions_show_locals=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
 def _version(value: bool) -> None:
     if value:
         sys.stdout.write(f"secrets (envsecrets) {__version__}\n")
         raise typer.Exit(0)
 
 
-@_app.callback()
 def root(
     ctx: typer.Context,
     config: Annotated[
@@ -239,25 +289,52 @@ def root(
     ctx.obj = Workspace(Globals(config=config, profile=profile, region=region, debug=debug))
 
 
-secret.register(_app)
-_families_registered = False
+def _root_app(cls: type[SecretsGroup]) -> typer.Typer:
+    """The root command with its global options and no command yet."""
+    app = typer.Typer(
+        cls=cls,
+        name="secrets",
+        help="Keep application secrets in AWS Secrets Manager, namespaced by environment.",
+        no_args_is_help=True,
+        add_completion=True,
+        # Locals hold secret values: never print them in a traceback.
+        pretty_exceptions_enable=False,
+        pretty_exceptions_show_locals=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(root)
+    return app
 
 
-def _register_families() -> typer.Typer:
+def _register(app: typer.Typer, families: Sequence[str]) -> typer.Typer:
+    """Import each family's module and add its commands to `app`."""
+    for family in families:
+        importlib.import_module(f"cli.commands.{family}").register(app)
+    _defer_in_subgroups(app)
+    return app
+
+
+def _defer_in_subgroups(app: typer.Typer) -> None:
+    """Sub-groups left to Typer's default class resolve their commands as the root does."""
+    from typer.main import solve_typer_info_defaults
+
+    for info in app.registered_groups:
+        if info.typer_instance is None:
+            continue
+        if solve_typer_info_defaults(info).cls in (None, TyperGroup):
+            info.cls = DeferringGroup
+        _defer_in_subgroups(info.typer_instance)
+
+
+@cache
+def _complete_app() -> typer.Typer:
     """The complete CLI: every command family registered on the root app (once)."""
-    global _families_registered
-    if not _families_registered:
-        from cli.commands import audit, diff, migrate, policy, rotate, setup
-
-        for module in (rotate, diff, migrate, policy, audit, setup):
-            module.register(_app)
-        _families_registered = True
-    return _app
+    return _register(_root_app(SecretsGroup), FAMILIES)
 
 
 @cache
 def _complete_group() -> TyperGroup:
-    group = typer.main.get_command(_register_families())
+    group = typer.main.get_command(_complete_app())
     assert isinstance(group, TyperGroup)
     return group
 
@@ -265,14 +342,27 @@ def _complete_group() -> TyperGroup:
 def __getattr__(name: str) -> Any:
     """`from cli.app import app` (tests, docs, completions): the complete CLI."""
     if name == "app":
-        return _register_families()
+        return _complete_app()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _named_family(argv: Sequence[str]) -> str:
+    """The family of the command that argv names after the root options; secret.py's when it
+    names none we know (help, completion and typos get the complete CLI on demand)."""
+    words = iter(argv)
+    for word in words:
+        if word in ROOT_OPTIONS_WITH_VALUE:
+            next(words, None)
+        elif not word.startswith("-"):
+            return FAMILY_OF_COMMAND.get(word, "secret")
+    return "secret"
+
+
 def main() -> None:
-    """The `secrets` console script: the everyday commands, the others on demand."""
+    """The `secrets` console script: builds the family that the command line names, loading
+    the others only on demand."""
     try:
-        _app()
+        _register(_root_app(PartialSecretsGroup), [_named_family(sys.argv[1:])])()
     finally:
         # On the way out, Python's last garbage collections walk every object botocore loaded
         # (its models and endpoints: ~100 ms, a fifth of `secrets get`). Frozen objects are

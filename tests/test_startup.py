@@ -6,13 +6,25 @@ since imported boto3 for its fixtures, and reads that interpreter's `sys.modules
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import typer
+import typer.main
+from typer._click.core import ParameterSource
+from typer._coercion import build_runtime_param
+from typer.core import _TyperParameter
+
+import cli.app
+from cli.app import FAMILIES as FAMILIES_IN_ORDER
+from cli.app import FAMILY_OF_COMMAND
+from tests.conftest import aws_client
 
 # Heavy libraries that only some commands need, and only when they run.
 SDK_AND_PROMPTS = {"boto3", "botocore", "s3transfer", "questionary", "prompt_toolkit", "keyring"}
@@ -123,12 +135,13 @@ def test_no_command_help_imports_the_sdk_or_prompts() -> None:
     assert {path: new for path, new in offenders.items() if new} == {}
 
 
-def test_get_loads_only_what_it_needs(sm: Any) -> None:
+@pytest.mark.parametrize("flags", [[], ["--json"]], ids=["plain", "json"])
+def test_get_loads_only_what_it_needs(sm: Any, flags: list[str]) -> None:
     """`secrets get` piped loads botocore, but not boto3 (resources and s3transfer: clients
     need neither), nothing a terminal or a prompt needs, and not pydantic (Typer builds its
     adapters only for values that need coercing). Each of these shows in the start-up bench."""
     sm.create_secret(Name="dev/api/key", SecretString="v")
-    modules = probe("get", "dev/api/key")
+    modules = probe("get", "dev/api/key", *flags)
     assert "botocore" in modules
     unneeded = {"boto3", "s3transfer", "questionary", "prompt_toolkit", "keyring", "rich"}
     assert not modules & (unneeded | {"pydantic"})
@@ -144,10 +157,102 @@ def test_get_imports_no_other_command_family(sm: Any) -> None:
     assert not ours & {f"cli.commands.{family}" for family in FAMILIES}
 
 
-def test_a_family_loads_when_the_command_line_names_it() -> None:
-    result = probe_run("rotate", "--help")
-    assert "cli.commands.rotate" in result["ours"]
-    assert "secrets rotate" in result["output"]
+FAMILY_MODULES = {f"cli.commands.{family}" for family in ["secret", *FAMILIES]}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["rotate", "--help"],
+        ["copy", "--help"],
+        ["migrate", "ssm", "--help"],
+        ["policy", "--help"],
+        ["audit", "--help"],
+        ["doctor", "--help"],
+        ["--region", "eu-west-1", "--debug", "diff", "--help"],
+    ],
+    ids=lambda argv: argv[-2],
+)
+def test_a_family_loads_alone_when_the_command_line_names_it(argv: list[str]) -> None:
+    result = probe_run(*argv)
+    family = FAMILY_OF_COMMAND[argv[-2] if argv[-2] != "ssm" else "migrate"]
+    assert set(result["ours"]) & FAMILY_MODULES == {f"cli.commands.{family}"}
+    assert "Usage: secrets " in result["output"]
+
+
+def test_the_family_table_matches_the_complete_cli() -> None:
+    """The console script's shortcut table names each root command's family exactly."""
+    found: dict[str, str] = {}
+    for family in FAMILIES_IN_ORDER:
+        app = typer.Typer()
+        importlib.import_module(f"cli.commands.{family}").register(app)
+        found.update({str(info.name): family for info in app.registered_commands})
+        found.update({str(info.name): family for info in app.registered_groups})
+    assert found == FAMILY_OF_COMMAND
+    assert set(found) == set(typer.main.get_group(cli.app.app).commands)
+
+
+def test_migrate_with_flags_loads_neither_pydantic_nor_other_families(sm: Any) -> None:
+    """Flags given (bools) and options left at their defaults (ints, floats) need no coercion,
+    in a sub-group's commands as in the root's."""
+    aws_client("ssm").put_parameter(Name="/one/key", Value="v", Type="SecureString")
+    argv = ["migrate", "ssm", "/one", "--to", "dev/one", "-r", "--dry-run", "--yes", "--json"]
+    result = probe_run(*argv)
+    assert json.loads(result["output"])["plan"]["counts"]["create"] == 1
+    assert "pydantic" not in result["modules"]
+    assert set(result["ours"]) & FAMILY_MODULES == {"cli.commands.migrate"}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["migrate", "ssm", "/one", "--to", "dev/one", "--concurrency", "0", "--dry-run"],
+        ["migrate", "ssm", "/one", "--to", "dev/one", "--max-rate", "0.5", "--dry-run"],
+        ["delete", "dev/api/key", "--recovery-days", "3", "--yes"],
+        ["list", "dev/", "--stale", "many"],
+    ],
+    ids=["concurrency", "max-rate", "recovery-days", "not-a-number"],
+)
+def test_values_typed_on_the_command_line_are_still_validated(sm: Any, argv: list[str]) -> None:
+    sm.create_secret(Name="dev/api/key", SecretString="v")
+    result = probe_run(*argv, expect=(2,))
+    assert "Invalid value for" in result["output"]
+    assert "pydantic" in result["modules"]  # Typer's own validation did the work
+    assert sm.describe_secret(SecretId="dev/api/key").get("DeletedDate") is None
+
+
+def test_a_number_typed_in_range_is_accepted(sm: Any) -> None:
+    aws_client("ssm").put_parameter(Name="/one/key", Value="v", Type="SecureString")
+    argv = ["migrate", "ssm", "/one", "--to", "dev/one", "--concurrency", "64", "--dry-run"]
+    probe_run(*argv, "--max-rate", "1", "--json")
+
+
+def every_parameter(command: Any) -> Iterator[Any]:
+    yield from command.params
+    for sub in getattr(command, "commands", {}).values():
+        yield from every_parameter(sub)
+
+
+def test_defaults_let_through_are_what_typer_would_return() -> None:
+    """The deferred coercion passes defaults through only where Typer's own adapter returns
+    them unchanged: checked here against Typer for every such default of the complete CLI."""
+    group = typer.main.get_group(cli.app.app)
+    ctx = typer.Context(group)
+    deferred = cli.app._deferred_coercion()
+    checked = 0
+    for param in every_parameter(group):
+        if not isinstance(param, _TyperParameter) or param.name is None:
+            continue
+        descriptor = param.type_descriptor
+        mine = deferred(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation)
+        ctx.set_parameter_source(param.name, ParameterSource.DEFAULT)
+        value = param.get_default(ctx)
+        if value is None or not mine._unchanged_by_typer(value, param, ctx):
+            continue
+        theirs = build_runtime_param(descriptor).coerce(value, param=param, ctx=ctx)
+        assert (type(theirs), theirs) == (type(value), value), param.name
+        checked += 1
+    assert checked >= 10  # ints, floats, bools and strs of several commands
 
 
 def test_console_help_lists_every_command_of_the_complete_cli() -> None:
