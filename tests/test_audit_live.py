@@ -1,4 +1,5 @@
-"""`secrets audit --live`: deployed Lambda functions and their roles' policies, on the emulator."""
+"""`secrets audit --live`: deployed Lambda functions, ECS task definitions and their roles'
+policies, on the emulator."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ TRUST = json.dumps(
     }
 )
 PLANTED_VALUE = "Tr0ub4dor-and-3-horses"
+# The fault proxy names JSON-protocol calls after their X-Amz-Target prefix.
+ECS = "amazonec2containerservicev20141113"
 
 
 def _zip() -> bytes:
@@ -175,9 +178,11 @@ def test_calls_per_function_are_constant(cli: Any, account: Account, proxy: Any)
         "GetPolicyVersion",
     ):
         assert proxy.calls[f"iam.{action}"] == 6, action
-    # Only reads: the ListFunctions page (a REST GET) and the five IAM reads.
+    # Only reads: the ListFunctions page (a REST GET), the five IAM reads, and one (empty)
+    # page of ECS task definition families.
     assert {a for a in proxy.calls if not a.startswith("iam.")} == {
-        "lambda.GET /2015-03-31/functions"
+        "lambda.GET /2015-03-31/functions",
+        f"{ECS}.ListTaskDefinitionFamilies",
     }
 
 
@@ -216,3 +221,277 @@ def test_empty_account(cli: Any, account: Account) -> None:
 def test_live_needs_a_known_environment(cli: Any, account: Account) -> None:
     run = cli("audit", "--live", "--env", "qa")
     assert run.code == 2 and "qa" in run.stderr
+
+
+# -- ECS task definitions -------------------------------------------------------------------------
+CANARY = "Canary-7f3a9c-Horse-Battery-Staple-42"
+
+
+def _ssm_arn(name: str) -> str:
+    return f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/{name}"
+
+
+class Tasks:
+    """Registers task definitions in the emulator."""
+
+    def __init__(self, account: Account) -> None:
+        self.account = account
+        self.ecs = aws_client("ecs")
+
+    def register(
+        self,
+        family: str,
+        containers: dict[str, tuple[dict[str, str], dict[str, str]]],
+        *,
+        task_role: str | None = None,
+        execution_role: str | None = None,
+    ) -> dict[str, Any]:
+        """`containers`: name -> (plain variables, secrets name -> valueFrom)."""
+        args: dict[str, Any] = {
+            "family": family,
+            "containerDefinitions": [
+                {
+                    "name": name,
+                    "image": "public.ecr.aws/docker/library/busybox:latest",
+                    "memory": 128,
+                    "environment": [{"name": k, "value": v} for k, v in variables.items()],
+                    "secrets": [{"name": k, "valueFrom": v} for k, v in secrets.items()],
+                }
+                for name, (variables, secrets) in containers.items()
+            ],
+        }
+        if task_role:
+            args["taskRoleArn"] = task_role
+        if execution_role:
+            args["executionRoleArn"] = execution_role
+        return dict(self.ecs.register_task_definition(**args)["taskDefinition"])
+
+    def deregister(self, family: str, revision: int) -> None:
+        self.ecs.deregister_task_definition(taskDefinition=f"{family}:{revision}")
+
+
+@pytest.fixture
+def tasks(account: Account) -> Tasks:
+    return Tasks(account)
+
+
+def _assert_no_canary(*texts: str) -> None:
+    for text in texts:
+        assert CANARY not in text
+
+
+def test_task_definition_findings(
+    cli: Any, secrets_cmd: Any, account: Account, tasks: Tasks
+) -> None:
+    execution = account.role(
+        "ecs-execution", inline={"secrets": _grant(_arn("prod/web/db-password-??????"))}
+    )
+    wide = account.role("web-task", inline={"everything": _grant("*", "secretsmanager:*")})
+    web = tasks.register(
+        "web",
+        {
+            "app": ({"DB_PASSWORD": CANARY, "LOG_LEVEL": "info"}, {}),
+            "sidecar": ({"STAGE": "prod"}, {"API_KEY": _arn("prod/web/api-key-AbCdEf")}),
+        },
+        task_role=wide,
+        execution_role=execution,
+    )
+    # The right way: every secret through `secrets`, an exact grant on the task role.
+    worker_role = account.role(
+        "worker-task", inline={"secrets": _grant(_arn("prod/worker/token-??????"))}
+    )
+    tasks.register(
+        "worker",
+        {"job": ({"STAGE": "prod"}, {"TOKEN": _arn("prod/worker/token-AbCdEf:password::")})},
+        task_role=worker_role,
+        execution_role=execution,
+    )
+    run = cli("audit", "--live", "--env", "prod", "--format", "json")
+    assert run.code == 1, run.stderr
+    report = run.json()
+    assert report["functions"] == 2 and report["skipped"] == []
+    found = {(f["resource"], f["rule"]) for f in report["findings"]}
+    assert found == {
+        ("web:1", "secret-in-environment"),
+        ("web:1", "wildcard-action"),
+        ("web:1", "wildcard-resource"),
+    }
+    leak = next(f for f in report["findings"] if f["rule"] == "secret-in-environment")
+    assert "DB_PASSWORD" in leak["message"] and "container app" in leak["message"]
+    assert leak["arn"] == web["taskDefinitionArn"]
+    wildcard = next(f for f in report["findings"] if f["rule"] == "wildcard-action")
+    assert "task role" in wildcard["message"] and "web-task" in wildcard["message"]
+    table = cli("audit", "--live", "--env", "prod")
+    assert "live web:1" in table.stdout
+    sarif = cli("audit", "--live", "--env", "prod", "--format", "sarif")
+    logical = [r["locations"][0]["logicalLocations"][0] for r in sarif.json()["runs"][0]["results"]]
+    assert {(loc["name"], loc["fullyQualifiedName"]) for loc in logical} == {
+        ("web:1", web["taskDefinitionArn"])
+    }
+    # What a user types, in a real process: the value is nowhere either.
+    installed = secrets_cmd(["audit", "--live", "--env", "prod", "--format", "json"])
+    assert installed.code == 1 and installed.json()["findings"] == report["findings"]
+    for done in (run, table, sarif, installed):
+        _assert_no_canary(done.stdout, done.stderr)
+
+
+def test_execution_role_gets_the_same_checks(cli: Any, account: Account, tasks: Tasks) -> None:
+    # ECS reads the containers' `secrets` with the execution role: a prod task whose execution
+    # role can read staging is a cross-environment finding like a function's role.
+    execution = account.role(
+        "shared-execution",
+        inline={"staging": _grant(_arn("staging/*"))},
+    )
+    tasks.register("api", {"app": ({"STAGE": "prod"}, {})}, execution_role=execution)
+    run = cli("audit", "--live", "--env", "prod", "--format", "json")
+    assert run.code == 1, run.stderr
+    found = {(f["resource"], f["rule"]) for f in run.json()["findings"]}
+    assert found == {("api:1", "environment-wide"), ("api:1", "cross-environment")}
+    assert "execution role" in " ".join(f["message"] for f in run.json()["findings"])
+
+
+def test_same_role_for_task_and_execution_is_reported_once(
+    cli: Any, account: Account, tasks: Tasks
+) -> None:
+    role = account.role("one-role", inline={"all": _grant("*")})
+    tasks.register("api", {"app": ({}, {})}, task_role=role, execution_role=role)
+    run = cli("audit", "--live", "--env", "prod", "--format", "json")
+    (finding,) = run.json()["findings"]
+    assert finding["rule"] == "wildcard-resource"
+    assert "task and execution role" in finding["message"]
+
+
+def test_container_secret_from_parameter_store(cli: Any, account: Account, tasks: Tasks) -> None:
+    # Same rule as the template audit's ECS `Secrets` with a Parameter Store ValueFrom: the
+    # value is not in the definition, but it lives in Parameter Store. Both ARN and bare name.
+    tasks.register(
+        "api",
+        {
+            "app": (
+                {},
+                {"DB_PASSWORD": _ssm_arn("prod/db-password"), "API_KEY": "/prod/api-key"},
+            )
+        },
+    )
+    run = cli("audit", "--live", "--env", "prod", "--format", "json")
+    assert run.code == 0, run.stderr  # medium: below the default --fail-on high
+    findings = run.json()["findings"]
+    assert {(f["rule"], f["severity"]) for f in findings} == {("ssm-container-secret", "medium")}
+    assert len(findings) == 2
+    assert cli("audit", "--live", "--env", "prod", "--fail-on", "medium").code == 1
+
+
+def test_deregistered_revisions_are_not_audited(cli: Any, account: Account, tasks: Tasks) -> None:
+    # A family whose only revision is deregistered, and one whose leaky revision 1 was
+    # replaced by a clean revision 2. Moto lists both families whatever their status (AWS
+    # lists only families with an ACTIVE revision) and describes a family's newest revision
+    # even when it is INACTIVE (AWS: its latest ACTIVE one); the audit skips INACTIVE answers.
+    tasks.register("old", {"app": ({"DB_PASSWORD": CANARY}, {})})
+    tasks.deregister("old", 1)
+    tasks.register("web", {"app": ({"DB_PASSWORD": CANARY}, {})})
+    tasks.register("web", {"app": ({"LOG_LEVEL": "info"}, {})})
+    tasks.deregister("web", 1)
+    run = cli("audit", "--live", "--env", "prod", "--format", "json")
+    assert run.code == 0, run.stderr
+    assert run.json() == {
+        "functions": 1,
+        "findings": [],
+        "counts": {"critical": 0, "high": 0, "medium": 0, "low": 0},
+        "skipped": [],
+    }
+
+
+@pytest.mark.parametrize("count", [3, 6])
+def test_calls_per_task_definition_are_constant(
+    cli: Any, account: Account, tasks: Tasks, proxy: Any, count: int
+) -> None:
+    execution = account.role("execution", inline={"logs": _grant(_arn("prod/shared/x-??????"))})
+    for i in range(count):
+        role = account.role(
+            f"task{i}-role",
+            inline={"secrets": _grant(_arn(f"prod/task{i}/key-??????"))},
+            managed={f"task{i}-managed": _grant(_arn(f"prod/task{i}/other-??????"))},
+        )
+        tasks.register(
+            f"task{i}",
+            {"app": ({"STAGE": "prod"}, {}), "proxy": ({}, {})},
+            task_role=role,
+            execution_role=execution,
+        )
+    proxy.reset_counts()
+    run = cli("audit", "--live", "--env", "prod", "--format", "json")
+    assert run.code == 0, run.stderr
+    assert run.json()["functions"] == count
+    # ECS: one page of families (moto does not paginate them; AWS gives 100 a page) and one
+    # DescribeTaskDefinition per family, whatever its number of containers.
+    assert proxy.calls[f"{ECS}.ListTaskDefinitionFamilies"] == 1
+    assert proxy.calls[f"{ECS}.DescribeTaskDefinition"] == count
+    assert proxy.count(ECS) == 1 + count
+    # IAM: five reads per task role; the shared execution role is read once (three reads).
+    assert proxy.count("iam.") == 5 * count + 3
+    assert proxy.count("lambda.") == 1
+
+
+def test_functions_and_tasks_together(cli: Any, account: Account, tasks: Tasks) -> None:
+    role = account.role("fn-role")
+    account.function("reports", role, {"DB_PASSWORD": PLANTED_VALUE})
+    tasks.register("web", {"app": ({"DB_PASSWORD": CANARY}, {})})
+    run = cli("audit", "--live", "--env", "prod", "--format", "json")
+    assert run.code == 1, run.stderr
+    assert run.json()["functions"] == 2
+    assert {f["resource"] for f in run.json()["findings"]} == {"reports", "web:1"}
+
+
+@pytest.mark.parametrize(
+    ("denied", "service", "kept", "warning"),
+    [
+        (
+            f"{ECS}.ListTaskDefinitionFamilies",
+            "ecs",
+            "reports",
+            "ECS task definitions not audited",
+        ),
+        ("lambda.GET /2015-03-31/functions", "lambda", "web:1", "Lambda functions not audited"),
+    ],
+)
+def test_one_service_denied_keeps_the_other(
+    cli: Any,
+    account: Account,
+    tasks: Tasks,
+    proxy: Any,
+    denied: str,
+    service: str,
+    kept: str,
+    warning: str,
+) -> None:
+    import jsonschema
+
+    account.function("reports", account.role("fn-role"), {"DB_PASSWORD": PLANTED_VALUE})
+    tasks.register("web", {"app": ({"DB_PASSWORD": CANARY}, {})})
+    proxy.deny(denied)
+    run = cli("audit", "--live", "--env", "prod", "--format", "json")
+    assert run.code == 1, run.stderr  # the findings of the part that could be read
+    assert f"warning: {warning}" in run.stderr
+    report = run.json()
+    assert report["functions"] == 1
+    assert {f["resource"] for f in report["findings"]} == {kept}
+    (skipped,) = report["skipped"]
+    assert skipped["code"] == 5 and skipped["service"] == service
+    sarif = cli("audit", "--live", "--env", "prod", "--format", "sarif")
+    schema = json.loads(
+        (Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8")
+    )
+    jsonschema.Draft4Validator(schema).validate(sarif.json())
+    (invocation,) = sarif.json()["runs"][0]["invocations"]
+    assert warning in invocation["toolExecutionNotifications"][0]["message"]["text"]
+    _assert_no_canary(run.stdout, run.stderr, sarif.stdout, sarif.stderr)
+
+
+def test_everything_denied_fails(cli: Any, account: Account, tasks: Tasks, proxy: Any) -> None:
+    tasks.register("web", {"app": ({}, {})})
+    proxy.deny(f"{ECS}.ListTaskDefinitionFamilies")
+    proxy.deny("lambda.GET /2015-03-31/functions")
+    run = cli("audit", "--live", "--env", "prod", "--json")
+    assert run.code == 5, run.stderr
+    assert run.stdout == ""
+    assert "ListFunctions" in json.loads(run.stderr)["error"]["message"]

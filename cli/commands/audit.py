@@ -13,7 +13,10 @@ from cli.completion import complete_env
 from cli.errors import CliError, ExitCode
 
 if TYPE_CHECKING:
-    from cli.core.audit import Finding
+    from collections.abc import Callable
+
+    from cli.backends.aws import AwsTarget
+    from cli.core.audit import Finding, LiveFunction
     from cli.ui.render import Renderer
 
 AUDIT_FORMATS = ("table", "json", "sarif")
@@ -37,7 +40,9 @@ def audit_command(
     live: Annotated[
         bool,
         typer.Option(
-            "--live", help="Audit the deployed Lambda functions and their roles (needs --env)."
+            "--live",
+            help="Audit the deployed Lambda functions, ECS task definitions and their roles "
+            "(needs --env).",
         ),
     ] = False,
     env: Annotated[
@@ -115,26 +120,61 @@ def audit_command(
         if count == 0:
             out.note(f"{template.source}: no functions or tasks found")
         findings.extend(audit_template(template, AuditContext(config=ws.config, env=env)))
+    skipped: list[dict[str, object]] = []
     if live and env:
         from cli.backends.iam import RolePolicies
-        from cli.backends.lambda_list import list_functions
         from cli.core.audit import audit_live
 
         target = ws.target(env)
+        deployed, skipped = _deployed(target)
+        for part in skipped:
+            out.warn(f"{part['what']} not audited: {part['message']}")
         live_findings, live_count = audit_live(
-            list_functions(target),
+            deployed,
             RolePolicies(target).policies,
             AuditContext(config=ws.config, env=env),
         )
         functions += live_count
         findings.extend(live_findings)
     findings = sort_findings(findings)
-    _show(out, findings, fmt, functions)
+    _show(out, findings, fmt, functions, skipped)
     if failing(findings, fail_on):
         raise typer.Exit(int(ExitCode.FAILED))
 
 
-def _show(out: Renderer, findings: list[Finding], fmt: str, functions: int) -> None:
+def _deployed(target: AwsTarget) -> tuple[list[LiveFunction], list[dict[str, object]]]:
+    """Lambda functions and ECS task definitions; a service that cannot be read (denied,
+    unreachable) is skipped and reported, unless neither can be read."""
+    from cli.backends.ecs_list import list_task_definitions
+    from cli.backends.lambda_list import list_functions
+
+    sources: list[tuple[str, str, Callable[[], list[LiveFunction]]]] = [
+        ("lambda", "Lambda functions", lambda: list(list_functions(target))),
+        ("ecs", "ECS task definitions", lambda: list_task_definitions(target)),
+    ]
+    deployed: list[LiveFunction] = []
+    failures: list[tuple[str, str, CliError]] = []
+    for service, what, read in sources:
+        try:
+            deployed.extend(read())
+        except CliError as exc:
+            failures.append((service, what, exc))
+    if len(failures) == len(sources):
+        raise failures[0][2]  # nothing audited: the first failure says why (credentials...)
+    skipped: list[dict[str, object]] = [
+        {"service": service, "what": what, "code": int(exc.code), "message": exc.message}
+        for service, what, exc in failures
+    ]
+    return deployed, skipped
+
+
+def _show(
+    out: Renderer,
+    findings: list[Finding],
+    fmt: str,
+    functions: int,
+    skipped: list[dict[str, object]],
+) -> None:
     if fmt == "json":
         counts = {
             s: sum(1 for f in findings if f.severity == s)
@@ -145,6 +185,8 @@ def _show(out: Renderer, findings: list[Finding], fmt: str, functions: int) -> N
                 "functions": functions,
                 "findings": [f.as_dict() for f in findings],
                 "counts": counts,
+                # Parts of the account --live could not read: the report is partial.
+                "skipped": skipped,
             }
         )
         return
@@ -152,7 +194,8 @@ def _show(out: Renderer, findings: list[Finding], fmt: str, functions: int) -> N
         from cli import __version__
         from cli.core.audit import to_sarif
 
-        out.json(to_sarif(findings, version=__version__))
+        notes = [f"{p['what']} not audited: {p['message']}" for p in skipped]
+        out.json(to_sarif(findings, version=__version__, notes=notes))
         return
     if not findings:
         out.success(f"no findings in {functions} function(s)")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cli.core.config import Config
@@ -161,6 +161,7 @@ class Finding:
     file: str | None = None
     resource: str | None = None
     line: int | None = None
+    arn: str | None = None  # the deployed function's or task definition's ARN (--live)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -170,6 +171,7 @@ class Finding:
             "file": self.file,
             "resource": self.resource,
             "line": self.line,
+            "arn": self.arn,
         }
 
 
@@ -571,8 +573,11 @@ SARIF_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low":
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.0", "low": "2.0"}
 
 
-def to_sarif(findings: Sequence[Finding], *, version: str) -> dict[str, Any]:
-    """A SARIF 2.1.0 log, the form GitHub code scanning reads."""
+def to_sarif(
+    findings: Sequence[Finding], *, version: str, notes: Sequence[str] = ()
+) -> dict[str, Any]:
+    """A SARIF 2.1.0 log, the form GitHub code scanning reads. `notes` are warnings about the
+    run itself (a part of the account that could not be audited)."""
     rules = list(RULES.values())
     index = {r.id: i for i, r in enumerate(rules)}
     results: list[dict[str, Any]] = []
@@ -584,7 +589,11 @@ def to_sarif(findings: Sequence[Finding], *, version: str) -> dict[str, Any]:
                 physical["region"] = {"startLine": finding.line}
             location["physicalLocation"] = physical
         if finding.resource:
-            location["logicalLocations"] = [{"name": finding.resource, "kind": "resource"}]
+            logical: dict[str, Any] = {"name": finding.resource, "kind": "resource"}
+            if finding.arn:
+                # Live findings have no file: the ARN is what locates them in the account.
+                logical["fullyQualifiedName"] = finding.arn
+            location["logicalLocations"] = [logical]
         result: dict[str, Any] = {
             "ruleId": finding.rule,
             "ruleIndex": index[finding.rule],
@@ -622,6 +631,21 @@ def to_sarif(findings: Sequence[Finding], *, version: str) -> dict[str, Any]:
                     }
                 },
                 "results": results,
+                **(
+                    {
+                        "invocations": [
+                            {
+                                "executionSuccessful": True,
+                                "toolExecutionNotifications": [
+                                    {"level": "warning", "message": {"text": note}}
+                                    for note in notes
+                                ],
+                            }
+                        ]
+                    }
+                    if notes
+                    else {}
+                ),
             }
         ],
     }
@@ -629,13 +653,50 @@ def to_sarif(findings: Sequence[Finding], *, version: str) -> dict[str, Any]:
 
 # -- the live account -----------------------------------------------------------------------------
 @dataclass(frozen=True)
-class LiveFunction:
-    """A deployed Lambda function as ListFunctions reports it."""
+class LiveContainer:
+    """One container of a deployed task definition: its plain variables (values: never shown)
+    and its `secrets`, which name where ECS reads each value (`valueFrom`), not the value."""
 
     name: str
+    variables: dict[str, str] = field(default_factory=dict, repr=False)
+    secrets: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LiveFunction:
+    """A deployed Lambda function (`kind` "lambda", as ListFunctions reports it) or the latest
+    ACTIVE revision of an ECS task definition family (`kind` "task")."""
+
+    name: str  # the function's name, or the task definition's family
     arn: str
-    role_arn: str | None
+    role_arn: str | None  # the function's execution role, or the task role
     variables: dict[str, str] = field(default_factory=dict, repr=False)  # values: never shown
+    kind: str = "lambda"
+    revision: int | None = None
+    # The role ECS itself uses to start the task: it reads the containers' `secrets`.
+    execution_role_arn: str | None = None
+    containers: tuple[LiveContainer, ...] = ()
+
+    @property
+    def resource(self) -> str:
+        """How findings name it: the function's name, or `family:revision`, which
+        `aws ecs describe-task-definition --task-definition` and the console accept."""
+        if self.kind == "task" and self.revision is not None:
+            return f"{self.name}:{self.revision}"
+        return self.name
+
+    def roles(self) -> list[tuple[str, str | None]]:
+        """Each distinct role with what it is to this task (None for a Lambda function)."""
+        if self.kind != "task":
+            return [(self.role_arn, None)] if self.role_arn else []
+        if self.role_arn and self.role_arn == self.execution_role_arn:
+            return [(self.role_arn, "task and execution role")]
+        found: list[tuple[str, str | None]] = []
+        if self.role_arn:
+            found.append((self.role_arn, "task role"))
+        if self.execution_role_arn:
+            found.append((self.execution_role_arn, "execution role"))
+        return found
 
 
 @dataclass(frozen=True)
@@ -652,24 +713,43 @@ def audit_live(
     policies: Callable[[str], Sequence[AttachedPolicy]],
     ctx: AuditContext,
 ) -> tuple[list[Finding], int]:
-    """Findings for deployed functions: their variables and their roles' policies.
+    """Findings for deployed functions and task definitions: their variables, their
+    containers' secret references, and their roles' policies (for a task, the task role's and
+    the execution role's: the same checks as a function's role).
 
     `policies(role_arn)` returns the documents attached to a role (the IAM backend caches
-    them). Returns the findings and how many functions were audited.
+    them). Returns the findings and how many functions and tasks were audited.
     """
-    from cli.core.templates import EnvVar, PolicyDocument, TemplateFunction
+    from cli.core.templates import (
+        TASK_TYPE,
+        ContainerSecret,
+        EnvVar,
+        PolicyDocument,
+        TemplateFunction,
+    )
 
     ctx.file = None
     findings: list[Finding] = []
     count = 0
     for live in functions:
         count += 1
-        function = TemplateFunction(live.name, "AWS::Lambda::Function", None, live.name)
+        kind = TASK_TYPE if live.kind == "task" else "AWS::Lambda::Function"
+        # name = the function or family, so `[functions.NAME]` and `checkout-prod` match it.
+        function = TemplateFunction(live.resource, kind, None, live.name)
         function.variables = [EnvVar(k, v, None) for k, v in live.variables.items()]
-        for attached in policies(live.role_arn) if live.role_arn else ():
-            if attached.document is None and attached.arn:
-                function.managed_policy_arns.append((attached.arn, None))
-            else:
-                function.policies.append(PolicyDocument(attached.document, None, attached.origin))
-        findings.extend(audit_function(function, ctx))
+        for container in live.containers:
+            function.variables.extend(
+                EnvVar(k, v, None, None, container.name) for k, v in container.variables.items()
+            )
+            function.container_secrets.extend(
+                ContainerSecret(k, v, None, container.name) for k, v in container.secrets.items()
+            )
+        for role_arn, role in live.roles():
+            for attached in policies(role_arn):
+                if attached.document is None and attached.arn:
+                    function.managed_policy_arns.append((attached.arn, None))
+                else:
+                    origin = f"{attached.origin}, its {role}" if role else attached.origin
+                    function.policies.append(PolicyDocument(attached.document, None, origin))
+        findings.extend(replace(f, arn=live.arn or None) for f in audit_function(function, ctx))
     return sort_findings(findings), count
