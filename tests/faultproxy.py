@@ -61,7 +61,13 @@ class Faults:
 
 def _service_of_target(target: str) -> str:
     prefix = target.split(".", 1)[0]
-    return {"AmazonSSM": "ssm", "secretsmanager": "secretsmanager"}.get(prefix, prefix.lower())
+    known = {
+        "AmazonSSM": "ssm",
+        "secretsmanager": "secretsmanager",
+        "AmazonEC2ContainerServiceV20141113": "ecs",
+        "AWSKMS": "kms",
+    }
+    return known.get(prefix, prefix.lower())
 
 
 def action_of(method: str, path: str, headers: dict[str, str], body: bytes) -> str:

@@ -27,8 +27,7 @@ TRUST = json.dumps(
     }
 )
 PLANTED_VALUE = "Tr0ub4dor-and-3-horses"
-# The fault proxy names JSON-protocol calls after their X-Amz-Target prefix.
-ECS = "amazonec2containerservicev20141113"
+ECS = "ecs"  # the fault proxy's name for ECS calls ("ecs.DescribeTaskDefinition")
 
 
 def _zip() -> bytes:
