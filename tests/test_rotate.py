@@ -337,3 +337,39 @@ def test_managed_with_a_configured_lambda_calls_rotate_secret_once(cli, sm, prox
     assert out["lambda_arn"] == arn
     assert out["status"] in {"finished", "pending"}
     assert out["version_id"]
+
+
+def test_resume_and_cancel_of_a_finished_rotation_write_nothing_and_ask_nothing(
+    cli, sm, proxy, aws_env
+) -> None:
+    """Killed between the two label moves of a promotion, a rotation leaves AWSPENDING on the
+    version that is already AWSCURRENT. Readers get the new value and AWS counts the rotation
+    as finished, so --resume and --cancel change nothing there: no label removal that nobody
+    would notice, hence nothing to confirm even in a protected environment (no TTY, no --yes)."""
+    write_config(aws_env, CONFIG)
+    old = make(sm, "prod/db/password", "v1")
+    new = str(sm.put_secret_value(SecretId="prod/db/password", SecretString="v2")["VersionId"])
+    sm.update_secret_version_stage(
+        SecretId="prod/db/password", VersionStage="AWSPENDING", MoveToVersionId=new
+    )
+    before = stages(sm, "prod/db/password")
+    assert before == {new: ["AWSCURRENT", "AWSPENDING"], old: ["AWSPREVIOUS"]}
+    for flag in ("--resume", "--cancel"):
+        proxy.reset_counts()
+        run = cli("rotate", "prod/db/password", flag)
+        assert run.code == 0, run.stderr
+        assert f"nothing to {flag[2:]}: the rotation finished: version {new} is AWSCURRENT" in (
+            run.stderr
+        )
+        assert "confirm" not in run.stderr
+        assert proxy.writes() == 0
+        assert stages(sm, "prod/db/password") == before
+    run = cli("rotate", "prod/db/password", "--resume", "--json")
+    assert run.json()["action"] == "nothing pending"
+    assert run.json()["version_id"] == new
+    # Neither the bulk form nor a new rotation sees anything pending.
+    assert "nothing pending under prod/" in cli("rotate", "--env", "prod", "--resume").stderr
+    rotated = cli("rotate", "prod/db/password", "--stdin", "--yes", input="v3")
+    assert rotated.code == 0, rotated.stderr
+    assert holder(sm, "prod/db/password", "AWSPENDING") is None
+    assert holder(sm, "prod/db/password", "AWSPREVIOUS") == new

@@ -155,3 +155,358 @@ def test_bulk_passwords_meet_the_rules_each(cli, sm, proxy) -> None:
         assert any(c.isupper() for c in value)
         assert any(c.isdigit() for c in value)
     assert proxy.calls["secretsmanager.GetRandomPassword"] <= 3
+
+
+# -- bulk --resume / --cancel: finishing what an interrupted run left pending -------------------
+DESCRIBE = "secretsmanager.DescribeSecret"
+LIST = "secretsmanager.ListSecrets"
+PROTECTED = "[environments.dev]\n[environments.prod]\nprotected = true\n"
+
+
+def leave_pending(sm: Any, name: str, value: str) -> str:
+    """What a run cut between the write and the promotion leaves: a version staged only
+    AWSPENDING, AWSCURRENT where it was."""
+    return str(
+        sm.put_secret_value(SecretId=name, SecretString=value, VersionStages=["AWSPENDING"])[
+            "VersionId"
+        ]
+    )
+
+
+def half_done(sm: Any, count: int, pending: int, prefix: str = "dev/api") -> dict[str, Any]:
+    """`count` secrets, the first `pending` of them left with a dangling AWSPENDING."""
+    originals = seed(sm, count, prefix)
+    staged = {
+        name: leave_pending(sm, name, f"staged-{i}")
+        for i, name in enumerate(sorted(originals)[:pending])
+    }
+    return {"originals": originals, "staged": staged}
+
+
+def version_count(sm: Any, name: str) -> int:
+    return len(sm.list_secret_version_ids(SecretId=name, IncludeDeprecated=True)["Versions"])
+
+
+def assert_resumed(sm: Any, name: str, original: str, staged: str) -> None:
+    """The staged version is AWSCURRENT, the old one AWSPREVIOUS, nothing pending, and no
+    version was added on the way."""
+    assert stages(sm, name) == {staged: ["AWSCURRENT"], original: ["AWSPREVIOUS"]}, name
+    assert version_count(sm, name) == 2, name
+
+
+def test_bulk_resume_promotes_every_pending_version_once(cli, sm, proxy) -> None:
+    state = half_done(sm, 10, 4)
+    originals, staged = state["originals"], state["staged"]
+    proxy.reset_counts()
+    run = cli("rotate", "--env", "dev", "--resume", "--json")
+    assert run.code == 0, run.stderr
+    out = run.json()
+    assert [r["name"] for r in out["resumed"]] == sorted(staged)
+    assert out["failed"] == [] and out["left_alone"] == []
+    for row in out["resumed"]:
+        assert row["action"] == "resumed"
+        assert row["version_id"] == staged[row["name"]]
+        assert row["previous_version_id"] == originals[row["name"]]
+        assert row["rotated_by"] == "arn:aws:sts::123456789012:user/moto"
+    assert run.stderr == ""
+    for i, name in enumerate(sorted(staged)):
+        assert_resumed(sm, name, originals[name], staged[name])
+        assert value_of(sm, name) == f"staged-{i}"  # the staged value, never a fresh one
+    for name in set(originals) - set(staged):
+        assert stages(sm, name) == {originals[name]: ["AWSCURRENT"]}
+    # Found from one listing page; only the pending secrets are described again.
+    assert proxy.calls[LIST] == 1
+    assert proxy.calls[DESCRIBE] == 4
+    assert proxy.calls[UVS] == 8  # AWSCURRENT moved, AWSPENDING removed: two per secret
+    assert proxy.calls[TAG] == 4
+    assert proxy.calls[PUT] == 0 and proxy.calls["secretsmanager.CreateSecret"] == 0
+    assert proxy.calls["sts.GetCallerIdentity"] == 1
+    # A second run finds nothing.
+    proxy.reset_counts()
+    again = cli("rotate", "--env", "dev", "--resume")
+    assert again.code == 0, again.stderr
+    assert "nothing pending under dev/: no rotation to resume" in again.stderr
+    assert proxy.writes() == 0
+
+
+def test_bulk_resume_keeps_the_previous_version_right_after_earlier_rotations(cli, sm) -> None:
+    first = make(sm, "dev/db/password", "v1")
+    second = str(sm.put_secret_value(SecretId="dev/db/password", SecretString="v2")["VersionId"])
+    staged = leave_pending(sm, "dev/db/password", "v3")
+    run = cli("rotate", "--env", "dev", "--resume")
+    assert run.code == 0, run.stderr
+    assert stages(sm, "dev/db/password") == {staged: ["AWSCURRENT"], second: ["AWSPREVIOUS"]}
+    assert first not in stages(sm, "dev/db/password")  # unlabelled, as after any rotation
+    assert version_count(sm, "dev/db/password") == 3
+    assert value_of(sm, "dev/db/password") == "v3"
+    assert "1 resumed, 0 failed, 0 left alone under dev/" in run.stderr
+
+
+def test_bulk_cancel_drops_the_pending_labels_and_keeps_current(cli, sm, proxy) -> None:
+    state = half_done(sm, 6, 3)
+    originals, staged = state["originals"], state["staged"]
+    proxy.reset_counts()
+    run = cli("rotate", "--env", "dev", "--cancel", "--json")
+    assert run.code == 0, run.stderr
+    out = run.json()
+    assert out == {
+        "cancelled": [
+            {
+                "name": name,
+                "action": "cancelled",
+                "pending_version_id": staged[name],
+                "version_id": originals[name],
+            }
+            for name in sorted(staged)
+        ],
+        "failed": [],
+        "left_alone": [],
+    }
+    for name, original in originals.items():
+        assert stages(sm, name) == {original: ["AWSCURRENT"]}
+        assert value_of(sm, name) == f"old-{int(name[-2:])}"
+    assert proxy.calls[UVS] == 3
+    # A cancel changes no value: no record, so no identity lookup and no tag.
+    assert proxy.calls[TAG] == 0 and proxy.calls["sts.GetCallerIdentity"] == 0
+    assert proxy.calls[PUT] == 0
+
+
+def test_plan_table_shows_versions_and_action(cli, sm) -> None:
+    state = half_done(sm, 3, 2)
+    run = cli("rotate", "--env", "dev", "--cancel")
+    assert run.code == 0, run.stderr
+    lines = [line.split("\t") for line in run.stdout.splitlines()]
+    assert lines[0] == ["NAME", "PENDING VERSION", "CURRENT VERSION", "PLAN"]
+    assert lines[1:] == [
+        [name, state["staged"][name], state["originals"][name], "cancel: drop AWSPENDING"]
+        for name in sorted(state["staged"])
+    ]
+    assert "2 cancelled, 0 failed, 0 left alone under dev/" in run.stderr
+
+
+def test_bulk_recovery_in_a_protected_environment_needs_yes(cli, sm, proxy, aws_env) -> None:
+    write_config(aws_env, PROTECTED)
+    state = half_done(sm, 3, 2, "prod/api")
+    before = {name: stages(sm, name) for name in state["originals"]}
+    for flag in ("--resume", "--cancel"):
+        proxy.reset_counts()
+        run = cli("rotate", "--env", "prod", flag)
+        assert run.code == 4, run.stderr
+        errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and "'prod' is a protected environment" in errors[0]
+        assert "--yes" in run.stderr
+        # The plan was shown; not one label moved.
+        assert [line.split("\t")[0] for line in run.stdout.splitlines()[1:]] == sorted(
+            state["staged"]
+        )
+        assert proxy.calls[UVS] == 0 and proxy.writes() == 0
+        assert {name: stages(sm, name) for name in state["originals"]} == before
+    run = cli("rotate", "--env", "prod", "--resume", "--yes")
+    assert run.code == 0, run.stderr
+    for name, pending in state["staged"].items():
+        assert_resumed(sm, name, state["originals"][name], pending)
+
+
+def test_prefix_scopes_bulk_recovery(cli, sm) -> None:
+    api = half_done(sm, 3, 2, "dev/api")
+    db = half_done(sm, 2, 2, "dev/db")
+    db_before = {name: stages(sm, name) for name in db["originals"]}
+    run = cli("rotate", "--env", "dev", "--prefix", "api/", "--cancel", "--json")
+    assert run.code == 0, run.stderr
+    assert [c["name"] for c in run.json()["cancelled"]] == sorted(api["staged"])
+    assert {name: stages(sm, name) for name in db["originals"]} == db_before
+    # The environment may be repeated in --prefix.
+    run = cli("rotate", "--env", "dev", "--prefix", "dev/db", "--resume", "--json")
+    assert run.code == 0, run.stderr
+    assert [r["name"] for r in run.json()["resumed"]] == sorted(db["staged"])
+
+
+def test_nothing_pending_says_so_and_writes_nothing(cli, sm, proxy) -> None:
+    seed(sm, 3)
+    for flag in ("--resume", "--cancel"):
+        proxy.reset_counts()
+        run = cli("rotate", "--env", "dev", flag)
+        assert run.code == 0, run.stderr
+        assert f"nothing pending under dev/: no rotation to {flag[2:]}" in run.stderr
+        assert run.stdout == ""
+        assert proxy.writes() == 0
+    run = cli("rotate", "--env", "dev", "--resume", "--json")
+    assert run.json() == {"resumed": [], "failed": [], "left_alone": []}
+
+
+def test_bulk_resume_through_5xx_finishes_each_exactly_once(cli, sm, proxy) -> None:
+    state = half_done(sm, 30, 20)
+    proxy.aws_quotas()
+    proxy.faults.latency = 0.002
+    proxy.faults.error_rate = 0.05
+    proxy.faults.only = {UVS, TAG, DESCRIBE, LIST, "secretsmanager.ListSecretVersionIds"}
+    proxy.reset_counts()
+    run = cli("rotate", "--env", "dev", "--resume", "--json", "--concurrency", "8")
+    assert run.code == 0, run.stderr
+    out = run.json()
+    assert [r["name"] for r in out["resumed"]] == sorted(state["staged"])
+    assert out["failed"] == []
+    for name, pending in state["staged"].items():
+        assert_resumed(sm, name, state["originals"][name], pending)
+    # 5xx answers are not forwarded: each label move and each record reached AWS once.
+    assert proxy.forwarded[UVS] == 40
+    assert proxy.forwarded[TAG] == 20
+    assert proxy.forwarded[PUT] == 0
+    assert sum(proxy.injected.values()) > 0
+
+
+def test_bulk_cancel_through_5xx_and_lost_replies_ends_clean(cli, sm, proxy) -> None:
+    state = half_done(sm, 20, 12)
+    proxy.faults.error_rate = 0.05
+    proxy.faults.lose_reply_rate = 0.2
+    proxy.faults.only = {UVS, DESCRIBE}
+    proxy.faults.lose_reply_actions = {UVS}
+    proxy.reset_counts()
+    run = cli("rotate", "--env", "dev", "--cancel", "--json")
+    assert run.code == 0, run.stderr
+    assert len(run.json()["cancelled"]) == 12
+    # A retried removal whose first attempt went through is recognised from the labels.
+    assert proxy.injected[f"lose {UVS}"] > 0
+    for name, original in state["originals"].items():
+        assert stages(sm, name) == {original: ["AWSCURRENT"]}
+
+
+def test_bulk_resume_verifies_each_and_one_failure_does_not_stop_the_rest(cli, sm) -> None:
+    originals = seed(sm, 4)
+    names = sorted(originals)
+    staged = {name: leave_pending(sm, name, "good" if i % 2 else "bad") for i, name in
+              enumerate(names)}  # fmt: skip
+    run = cli("rotate", "--env", "dev", "--resume", "--verify-cmd", "grep -qx good", "--json")
+    assert run.code == 1
+    out = run.json()
+    assert [r["name"] for r in out["resumed"]] == names[1::2]
+    assert all(r["verified"] for r in out["resumed"])
+    assert [f["name"] for f in out["failed"]] == names[0::2]
+    assert all("verification failed" in f["error"]["message"] for f in out["failed"])
+    for name in names[1::2]:
+        assert_resumed(sm, name, originals[name], staged[name])
+    for name in names[0::2]:  # still pending, AWSCURRENT untouched: ready for --cancel
+        assert stages(sm, name) == {originals[name]: ["AWSCURRENT"], staged[name]: ["AWSPENDING"]}
+    assert '"error"' in run.stderr and "2 of 4 resumes failed" in run.stderr
+
+
+def test_a_secret_set_by_hand_after_the_crash_is_refused_like_one_resume(cli, sm, proxy) -> None:
+    """`secrets set` after the crash moved AWSCURRENT past the pending version: promoting the
+    older staged value would undo the newer one. moto dates every version "now" in
+    ListSecretVersionIds, so the proxy answers with the dates AWS would give."""
+    make(sm, "dev/api/a", "old")
+    stale = leave_pending(sm, "dev/api/a", "staged")
+    newer = str(sm.put_secret_value(SecretId="dev/api/a", SecretString="by-hand")["VersionId"])
+    b_old = make(sm, "dev/api/b", "old")
+    b_staged = leave_pending(sm, "dev/api/b", "staged-b")
+    a_before = stages(sm, "dev/api/a")
+    versions = [
+        {"VersionId": stale, "VersionStages": ["AWSPENDING"], "CreatedDate": 1_700_000_000},
+        {"VersionId": newer, "VersionStages": ["AWSCURRENT"], "CreatedDate": 1_700_000_600},
+    ]
+    # Every ListSecretVersionIds gets this answer; b's versions are not in it, so b's dates
+    # are unknown and b resumes as usual.
+    proxy.answer(
+        "secretsmanager.ListSecretVersionIds",
+        json.dumps({"Name": "dev/api/a", "Versions": versions}).encode(),
+    )
+    run = cli("rotate", "--env", "dev", "--resume", "--json")
+    assert run.code == 1
+    out = run.json()
+    assert [r["name"] for r in out["resumed"]] == ["dev/api/b"]
+    [failure] = out["failed"]
+    assert failure["name"] == "dev/api/a"
+    assert failure["error"]["code"] == 4
+    assert f"version {newer} (AWSCURRENT) is newer" in failure["error"]["message"]
+    assert "secrets rotate dev/api/a --cancel" in failure["error"]["hint"]
+    assert stages(sm, "dev/api/a") == a_before
+    assert value_of(sm, "dev/api/a") == "by-hand"
+    assert_resumed(sm, "dev/api/b", b_old, b_staged)
+    # The one failure's hint is the summary's hint.
+    assert "secrets rotate dev/api/a --cancel" in json.loads(run.stderr)["error"]["hint"]
+    # Cancel drops the stale version and keeps the newer value.
+    proxy.canned.clear()
+    assert cli("rotate", "--env", "dev", "--cancel").code == 0
+    assert stages(sm, "dev/api/a") == {newer: ["AWSCURRENT"], a_before_previous(a_before): [
+        "AWSPREVIOUS"]}  # fmt: skip
+
+
+def a_before_previous(before: dict[str, list[str]]) -> str:
+    return next(v for v, labels in before.items() if "AWSPREVIOUS" in labels)
+
+
+def test_the_listing_is_checked_again_before_each_change(cli, sm, proxy) -> None:
+    """ListSecrets is eventually consistent: a secret it still shows pending may have been
+    finished meanwhile (left alone), or have another version pending (refused: not the plan
+    that was confirmed). The proxy answers the listing as a lagging AWS would."""
+    done_old = make(sm, "dev/api/done", "old")
+    moved_old = make(sm, "dev/api/moved", "old")
+    moved_now = leave_pending(sm, "dev/api/moved", "newer staged")
+    listing = {
+        "SecretList": [
+            {"Name": "dev/api/done", "SecretVersionsToStages": {
+                done_old: ["AWSCURRENT"], "11111111-1111-1111-1111-111111111111": ["AWSPENDING"]}},
+            {"Name": "dev/api/moved", "SecretVersionsToStages": {
+                moved_old: ["AWSCURRENT"], "22222222-2222-2222-2222-222222222222": ["AWSPENDING"]}},
+        ]
+    }  # fmt: skip
+    proxy.answer(LIST, json.dumps(listing).encode())
+    proxy.reset_counts()
+    run = cli("rotate", "--env", "dev", "--resume", "--json")
+    assert run.code == 1
+    out = run.json()
+    assert out["resumed"] == []
+    assert out["left_alone"] == [
+        {"name": "dev/api/done", "reason": f"no pending version; version {done_old} is AWSCURRENT"}
+    ]
+    [failure] = out["failed"]
+    assert failure["name"] == "dev/api/moved"
+    assert f"version {moved_now} is pending now" in failure["error"]["message"]
+    assert proxy.calls[UVS] == 0
+    assert stages(sm, "dev/api/moved") == {moved_old: ["AWSCURRENT"], moved_now: ["AWSPENDING"]}
+
+
+def test_bulk_rotation_points_pending_failures_at_the_bulk_resume(cli, sm) -> None:
+    make(sm, "dev/api/a", "text")
+    make(sm, "dev/api/b", "text")
+    leave_pending(sm, "dev/api/b", "half")
+    run = cli("rotate", "--env", "dev", "--prefix", "api", "--older-than", "0", "--generate",
+              "--yes", "--json")  # fmt: skip
+    assert run.code == 1
+    [failure] = run.json()["failed"]
+    assert failure["error"]["code"] == 4
+    assert "`secrets rotate --env dev --prefix api --resume`" in failure["error"]["hint"]
+    plain = cli("rotate", "--env", "dev", "--older-than", "0", "--generate", "--yes")
+    assert plain.code == 1
+    hint = next(line for line in plain.stderr.splitlines() if line.startswith("hint:"))
+    assert "`secrets rotate --env dev --resume` finishes the rotations left pending" in hint
+    # ... and that command does finish it.
+    assert cli("rotate", "--env", "dev", "--resume").code == 0
+    assert value_of(sm, "dev/api/b") == "half"
+
+
+def test_bulk_recovery_flag_mistakes_are_usage_errors(cli, sm, proxy) -> None:
+    half_done(sm, 2, 1)
+    proxy.reset_counts()
+    for args in (
+        ["--resume", "--older-than", "3"],
+        ["--cancel", "--verify-cmd", "true"],
+        ["--resume", "--generate"],
+        ["--cancel", "--field", "password"],
+        ["--rollback"],
+        ["--managed"],
+        ["--resume", "--cancel"],
+    ):
+        run = cli("rotate", "--env", "dev", *args)
+        assert run.code == 2, (args, run.stderr)
+        assert run.stderr.count("error:") == 1, args
+    assert proxy.count() == 0
+
+
+def test_subprocess_bulk_resume(secrets_cmd, sm) -> None:
+    state = half_done(sm, 2, 1)
+    run = secrets_cmd(["rotate", "--env", "dev", "--resume", "--json"])
+    assert run.code == 0, run.stderr
+    [name] = state["staged"]
+    assert [r["name"] for r in run.json()["resumed"]] == [name]
+    assert_resumed(sm, name, state["originals"][name], state["staged"][name])

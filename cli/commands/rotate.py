@@ -1,7 +1,8 @@
 """`secrets rotate`: two-phase rotation by hand, its recovery forms, and bulk rotation.
 
 One verb with forms chosen by flags (the DESIGN contract): NAME with a new value; NAME with
---rollback, --resume, --cancel or --managed; or --env ENV --older-than DAYS --generate.
+--rollback, --resume, --cancel or --managed; --env ENV --older-than DAYS --generate (bulk); or
+--env ENV --resume/--cancel (every rotation left pending under the scope).
 The steps live in `cli.core.rotation`; this module reads inputs, shows the plan, confirms,
 narrates the phases and renders the outcome.
 """
@@ -21,9 +22,13 @@ from cli.ui.render import Renderer, when
 
 if TYPE_CHECKING:
     from cli.core.rotation import (
+        BulkFailure,
         BulkItem,
         BulkReport,
         PasswordRules,
+        PendingItem,
+        PendingState,
+        RecoveryReport,
         RotationOutcome,
         RotationStore,
         Verifier,
@@ -94,10 +99,18 @@ def rotate_command(
     ] = False,
     resume: Annotated[
         bool,
-        typer.Option("--resume", help="Finish a rotation whose promotion did not happen."),
+        typer.Option(
+            "--resume",
+            help="Finish a rotation whose promotion did not happen (with --env: every one "
+            "left pending under the scope).",
+        ),
     ] = False,
     cancel: Annotated[
-        bool, typer.Option("--cancel", help="Drop a dangling AWSPENDING version.")
+        bool,
+        typer.Option(
+            "--cancel",
+            help="Drop a dangling AWSPENDING version (with --env: every one under the scope).",
+        ),
     ] = False,
     managed: Annotated[
         bool,
@@ -106,7 +119,9 @@ def rotate_command(
     env: Annotated[
         str | None,
         typer.Option(
-            "--env", help="Bulk: rotate secrets of this environment.", autocompletion=complete_env
+            "--env",
+            help="Bulk: rotate (or --resume/--cancel) secrets of this environment.",
+            autocompletion=complete_env,
         ),
     ] = None,
     older_than: Annotated[
@@ -134,6 +149,7 @@ def rotate_command(
     secrets rotate prod/db/creds --field password --generate
     secrets rotate prod/db/password --rollback | --resume | --cancel | --managed
     secrets rotate --env prod --older-than 90 --prefix api/ --generate
+    secrets rotate --env prod --resume | --cancel    (after a bulk run was cut short)
     """
     from cli.core.rotation import DEFAULT_LENGTH, PasswordRules
 
@@ -196,6 +212,18 @@ def rotate_command(
     )
     verify = _verifier(verify_cmd, verify_timeout, out) if verify_cmd else None
 
+    if env is not None and modes:
+        _recover_bulk(
+            ws,
+            out,
+            env=env,
+            prefix=prefix,
+            action="resume" if resume else "cancel",
+            verify=verify,
+            concurrency=concurrency,
+            yes=yes,
+        )
+        return
     if env is not None:
         _rotate_bulk(
             ws,
@@ -267,7 +295,17 @@ def _check_flags(
         if name is not None:
             raise usage("give either NAME or --env (bulk rotation), not both")
         if modes:
-            raise usage(f"{modes[0]} works on one secret: give NAME instead of --env")
+            if modes[0] not in ("--resume", "--cancel"):
+                raise usage(f"{modes[0]} works on one secret: give NAME instead of --env")
+            _check_recovery_flags(
+                modes[0], sources=sources, field_key=field_key, verify_cmd=verify_cmd
+            )
+            if older_than is not None:
+                raise usage(
+                    f"--older-than does not apply to --env ... {modes[0]}: every rotation left "
+                    "pending under the scope is taken, whatever its age"
+                )
+            return
         if sources != ["--generate"]:
             raise usage(
                 "bulk rotation needs --generate",
@@ -280,10 +318,26 @@ def _check_flags(
         raise usage("--older-than and --prefix apply to bulk rotation (with --env ENV)")
     if name is None:
         raise usage("give the secret to rotate (NAME), or --env ENV for bulk rotation")
-    if modes and (sources or field_key is not None):
-        raise usage(f"{modes[0]} takes no new value: drop {', '.join(sources) or '--field'}")
-    if verify_cmd is not None and modes and modes[0] != "--resume":
-        raise usage(f"--verify-cmd does not apply to {modes[0]}")
+    if modes:
+        _check_recovery_flags(modes[0], sources=sources, field_key=field_key, verify_cmd=verify_cmd)
+
+
+def _check_recovery_flags(
+    mode: str, *, sources: list[str], field_key: str | None, verify_cmd: str | None
+) -> None:
+    """--rollback/--resume/--cancel/--managed take no new value; only --resume verifies."""
+    if sources or field_key is not None:
+        raise CliError(
+            ExitCode.USAGE,
+            f"{mode} takes no new value: drop {', '.join(sources) or '--field'}",
+            "see `secrets rotate --help`",
+        )
+    if verify_cmd is not None and mode != "--resume":
+        raise CliError(
+            ExitCode.USAGE,
+            f"--verify-cmd does not apply to {mode}",
+            "see `secrets rotate --help`",
+        )
 
 
 def _verifier(command: str, timeout: float, out: Renderer) -> Verifier:
@@ -449,23 +503,20 @@ def _resume(
     name = str(secret)
     store = ws.store(secret.env)
     state = find_pending(store, name)
-    if state.pending is None:
-        _nothing(out, name, "resume", state.current)
+    # A promoted version still labelled AWSPENDING is a finished rotation: nothing is written
+    # (not even the label's removal, which no reader would notice), so there is nothing to
+    # confirm, in a protected environment or not. Every path that writes confirms below.
+    if _nothing(out, name, "resume", state):
         return
     if state.overtaken:
         raise overtaken_error(state)
     narrate = _narrator(out)
-    if state.promoted:
-        narrate(f"{name}: version {state.pending} is already AWSCURRENT; removing AWSPENDING")
-    else:
-        narrate(
-            f"plan for {name}{_protected_note(ws, secret.env)}: promote pending version "
-            f"{state.pending} to AWSCURRENT; {state.current or '-'} keeps AWSPREVIOUS"
-            + (" (after verification)" if verify else "")
-        )
-    ws.confirm_if_protected(
-        secret.env, f"promote the pending version of {name}?", yes=yes or state.promoted
+    narrate(
+        f"plan for {name}{_protected_note(ws, secret.env)}: promote pending version "
+        f"{state.pending} to AWSCURRENT; {state.current or '-'} keeps AWSPREVIOUS"
+        + (" (after verification)" if verify else "")
     )
+    ws.confirm_if_protected(secret.env, f"promote the pending version of {name}?", yes=yes)
     actor = _actor(ws, secret.env)
     outcome = resume_rotation(store, state, actor=actor, verify=verify, narrate=narrate)
     _render_outcome(out, outcome, action="resumed")
@@ -477,15 +528,14 @@ def _cancel(ws: Workspace, out: Renderer, secret: SecretName, *, yes: bool) -> N
     name = str(secret)
     store = ws.store(secret.env)
     state = find_pending(store, name)
-    if state.pending is None:
-        _nothing(out, name, "cancel", state.current)
+    # As for --resume: a finished rotation's leftover label is left alone, unasked.
+    if _nothing(out, name, "cancel", state):
         return
-    if not state.promoted:
-        _narrator(out)(
-            f"plan for {name}{_protected_note(ws, secret.env)}: remove AWSPENDING from "
-            f"{state.pending}; AWSCURRENT stays on {state.current or '-'}"
-        )
-        ws.confirm_if_protected(secret.env, f"drop the pending version of {name}?", yes=yes)
+    _narrator(out)(
+        f"plan for {name}{_protected_note(ws, secret.env)}: remove AWSPENDING from "
+        f"{state.pending}; AWSCURRENT stays on {state.current or '-'}"
+    )
+    ws.confirm_if_protected(secret.env, f"drop the pending version of {name}?", yes=yes)
     removed = cancel_pending(store, state)
     if out.json_mode:
         out.json(
@@ -496,8 +546,6 @@ def _cancel(ws: Workspace, out: Renderer, secret: SecretName, *, yes: bool) -> N
                 "version_id": state.current,
             }
         )
-    elif state.promoted:
-        out.success(f"{name}: nothing pending (version {removed} is current); cleaned its label")
     else:
         out.success(
             f"{name}: pending version {removed} dropped; version {state.current} is still "
@@ -505,14 +553,26 @@ def _cancel(ws: Workspace, out: Renderer, secret: SecretName, *, yes: bool) -> N
         )
 
 
-def _nothing(out: Renderer, name: str, action: str, current: str | None) -> None:
-    """Resume/cancel with nothing pending: done already (safe to re-run)."""
+def _nothing(out: Renderer, name: str, action: str, state: PendingState) -> bool:
+    """Resume/cancel with nothing pending (or a finished rotation): say so, write nothing,
+    and return True; return False when there is work to do. Safe to re-run."""
+    from cli.core.rotation import finished_already
+
+    reason = finished_already(state)
+    if reason is None:
+        return False
     if out.json_mode:
-        out.json({"name": name, "action": "nothing pending", "version_id": current})
-    else:
-        out.success(
-            f"{name}: no pending version, nothing to {action}; version {current} is AWSCURRENT"
+        out.json(
+            {
+                "name": name,
+                "action": "nothing pending",
+                "version_id": state.current,
+                "reason": reason,
+            }
         )
+    else:
+        out.success(f"{name}: nothing to {action}: {reason}")
+    return True
 
 
 def _managed(ws: Workspace, out: Renderer, secret: SecretName, *, yes: bool) -> None:
@@ -559,15 +619,11 @@ def _rotate_bulk(
     concurrency: int,
     yes: bool,
 ) -> None:
-    from cli.core.names import NamePrefix
     from cli.core.rotation import plan_bulk, rotate_many
     from cli.ui.prompts import confirm
 
     settings = ws.environment(env)
-    scope = f"{env}/"
-    if prefix:
-        wanted = prefix if prefix.startswith(scope) else scope + prefix.lstrip("/")
-        scope = str(NamePrefix.parse(wanted if wanted.endswith("/") else wanted + "/"))
+    scope = _bulk_scope(env, prefix)
     # Every attempt waits its turn under AWS's quotas (backends/quotas.py), and bulk retries
     # absorb what throttling remains: it slows us, never fails us.
     from cli.backends.quotas import RateLimiter
@@ -599,6 +655,11 @@ def _rotate_bulk(
             workers=concurrency,
             on_done=lambda result: advance(1),
         )
+    # A secret refused because an earlier run left it pending is finished by the bulk form,
+    # for all of them at once, rather than by one `secrets rotate NAME --resume` each.
+    recover = _recover_command(env, prefix)
+    report.failed = [_point_at_bulk_recovery(failure, recover) for failure in report.failed]
+    pending_left = any(_is_pending_failure(failure) for failure in report.failed)
     if out.json_mode:
         out.json(_bulk_json(report, skipped))
     else:
@@ -614,9 +675,55 @@ def _rotate_bulk(
         raise CliError(
             ExitCode.FAILED,
             f"{len(report.failed)} of {len(todo)} rotations failed",
-            "run the same command again to retry them; one left AWSPENDING needs "
-            "`secrets rotate NAME --resume` or `--cancel`",
+            (
+                f"`{recover} --resume` finishes the rotations left pending (`--cancel` drops "
+                "them); then run the same command again to rotate the rest"
+                if pending_left
+                else "run the same command again to retry them; any left AWSPENDING: "
+                f"`{recover} --resume` finishes them, `--cancel` drops them"
+            ),
         )
+
+
+def _bulk_scope(env: str, prefix: str | None) -> str:
+    """`ENV/` or `ENV/PREFIX/`: --prefix may be given with or without the environment."""
+    from cli.core.names import NamePrefix
+
+    scope = f"{env}/"
+    if prefix:
+        wanted = prefix if prefix.startswith(scope) else scope + prefix.lstrip("/")
+        scope = str(NamePrefix.parse(wanted if wanted.endswith("/") else wanted + "/"))
+    return scope
+
+
+def _recover_command(env: str, prefix: str | None) -> str:
+    """The bulk recovery command for the same scope, as the user would type it."""
+    import shlex
+
+    return f"secrets rotate --env {env}" + (f" --prefix {shlex.quote(prefix)}" if prefix else "")
+
+
+def _is_pending_failure(failure: BulkFailure) -> bool:
+    from cli.core.rotation import PendingRotationError
+
+    return isinstance(failure.error, PendingRotationError)
+
+
+def _point_at_bulk_recovery(failure: BulkFailure, recover: str) -> BulkFailure:
+    from cli.core.rotation import BulkFailure, PendingRotationError
+
+    error = failure.error
+    if not isinstance(error, PendingRotationError):
+        return failure
+    return BulkFailure(
+        failure.name,
+        PendingRotationError(
+            error.name,
+            error.version,
+            f"`{recover} --resume` promotes every version left pending under this scope, "
+            f"`--cancel` drops them (one secret: `secrets rotate {failure.name} --resume`)",
+        ),
+    )
 
 
 def _plan_table(out: Renderer, items: list[BulkItem]) -> None:
@@ -640,4 +747,122 @@ def _bulk_json(report: BulkReport | None, skipped: list[BulkItem]) -> dict[str, 
             {"name": f.name, "error": f.error.as_dict()} for f in (report.failed if report else [])
         ],
         "skipped": [{"name": item.name, "reason": item.skip} for item in skipped],
+    }
+
+
+def _recover_bulk(
+    ws: Workspace,
+    out: Renderer,
+    *,
+    env: str,
+    prefix: str | None,
+    action: str,
+    verify: Verifier | None,
+    concurrency: int,
+    yes: bool,
+) -> None:
+    """`--env ENV --resume|--cancel`: every rotation left pending under the scope, found from
+    the listing, shown as a plan, confirmed in a protected environment, then resumed or
+    cancelled secret by secret with the single-secret steps."""
+    from cli.backends.quotas import RateLimiter
+    from cli.core.rotation import plan_pending, recover_many
+
+    scope = _bulk_scope(env, prefix)
+    ws.environment(env)
+    # Paced at AWS's quotas like bulk rotation: label moves and tags are ~50/s each.
+    ws.target(env).limiter = RateLimiter()
+    store = _rotation_store(ws, env, bulk=True, pool=concurrency)
+    items = plan_pending(store, scope)
+    if not items:
+        if out.json_mode:
+            out.json(_recovery_json(action, None))
+        else:
+            out.success(f"nothing pending under {scope}: no rotation to {action}")
+        return
+    if not out.json_mode:
+        _recovery_table(out, items, action)
+    what = "rotation" if len(items) == 1 else "rotations"
+    ws.confirm_if_protected(env, f"{action} {len(items)} pending {what} under {scope}?", yes=yes)
+    # The record of who rotated is written on resume only; a cancel changes no value.
+    actor = _actor(ws, env) if action == "resume" else ""
+    with out.progress(len(items), f"{action} under {scope}") as advance:
+        report = recover_many(
+            store,
+            items,
+            action=action,
+            actor=actor,
+            verify=verify,
+            workers=concurrency,
+            on_done=lambda result: advance(1),
+        )
+    done = len(report.resumed) + len(report.cancelled)
+    if out.json_mode:
+        out.json(_recovery_json(action, report))
+    else:
+        for outcome in report.resumed:
+            if outcome.record_error:
+                out.warn(
+                    f"{outcome.name}: the rotation record was not written: {outcome.record_error}"
+                )
+        for failure in report.failed:
+            out.warn(f"{failure.name}: {failure.error.message}")
+        for left in report.left_alone:
+            out.note(f"left alone {left.name}: {left.reason}")
+        past = "resumed" if action == "resume" else "cancelled"
+        out.success(
+            f"{done} {past}, {len(report.failed)} failed, {len(report.left_alone)} left alone "
+            f"under {scope}"
+        )
+    if report.failed:
+        hints = {failure.error.hint for failure in report.failed if failure.error.hint}
+        raise CliError(
+            ExitCode.FAILED,
+            f"{len(report.failed)} of {len(items)} {action}s failed",
+            next(iter(hints))
+            if len(hints) == 1
+            else "run the same command again to retry them (each failure above says why; "
+            "`--json` gives each one's hint)",
+        )
+
+
+def _recovery_table(out: Renderer, items: list[PendingItem], action: str) -> None:
+    out.table(
+        ["NAME", "PENDING VERSION", "CURRENT VERSION", "PLAN"],
+        [
+            [
+                item.name,
+                item.pending,
+                item.current or "-",
+                "resume: promote to AWSCURRENT"
+                if action == "resume"
+                else "cancel: drop AWSPENDING",
+            ]
+            for item in items
+        ],
+    )
+
+
+def _recovery_json(action: str, report: RecoveryReport | None) -> dict[str, Any]:
+    """`{"resumed"|"cancelled": [...], "failed": [...], "left_alone": [...]}` (README)."""
+    if action == "resume":
+        done = [_outcome_row(o, "resumed") for o in report.resumed] if report else []
+    else:
+        done = [
+            {
+                "name": c.name,
+                "action": "cancelled",
+                "pending_version_id": c.pending_version,
+                "version_id": c.current_version,
+            }
+            for c in (report.cancelled if report else [])
+        ]
+    return {
+        "resumed" if action == "resume" else "cancelled": done,
+        "failed": [
+            {"name": f.name, "error": f.error.as_dict()} for f in (report.failed if report else [])
+        ],
+        "left_alone": [
+            {"name": left.name, "reason": left.reason}
+            for left in (report.left_alone if report else [])
+        ],
     }

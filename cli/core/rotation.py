@@ -24,11 +24,12 @@ from __future__ import annotations
 import string
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from functools import partial
+from typing import Protocol, TypeVar
 
 from cli.core.store import CURRENT, PENDING, PREVIOUS, SecretMetadata, SecretStore, StoredValue
 from cli.core.values import SecretValue, request_token
@@ -198,10 +199,24 @@ class RotationPlan:
     current: StoredValue | None = None  # read when --field or a comparison needs it
 
 
-def pending_exists_error(name: str, version: str) -> CliError:
-    return CliError(
-        ExitCode.REFUSED,
-        f"{name} has a pending version ({version}) from a rotation that did not finish",
+class PendingRotationError(CliError):
+    """A rotation refused because an earlier one left a pending version: bulk rotation
+    recognises it to point at the bulk `--resume`/`--cancel` instead of one secret's."""
+
+    def __init__(self, name: str, version: str, hint: str) -> None:
+        super().__init__(
+            ExitCode.REFUSED,
+            f"{name} has a pending version ({version}) from a rotation that did not finish",
+            hint,
+        )
+        self.name = name
+        self.version = version
+
+
+def pending_exists_error(name: str, version: str) -> PendingRotationError:
+    return PendingRotationError(
+        name,
+        version,
         f"`secrets rotate {name} --resume` promotes it, `--cancel` drops it; "
         "`--rollback` undoes a finished rotation",
     )
@@ -505,13 +520,11 @@ def resume_rotation(
     if state.overtaken:
         raise overtaken_error(state)
     if state.promoted:
-        # Promotion happened; only AWSPENDING is left on the current version.
-        promote_pending(store, state.name, state.pending, None)
-        narrate(f"version {state.pending} was already AWSCURRENT; removed AWSPENDING")
-        versions = store.describe(state.name)
-        return RotationOutcome(
-            state.name, state.pending, versions.version_with(PREVIOUS), resumed=True
-        )
+        # The promotion happened; the AWSPENDING left on the current version is harmless and
+        # stays (`finished_already` says why): nothing to write.
+        narrate(f"version {state.pending} was already AWSCURRENT; nothing to resume")
+        meta = store.describe(state.name)
+        return RotationOutcome(state.name, state.pending, meta.version_with(PREVIOUS), resumed=True)
     return finish_rotation(
         store,
         state.name,
@@ -526,8 +539,9 @@ def resume_rotation(
 
 def cancel_pending(store: SecretStore, state: PendingState) -> str | None:
     """Remove AWSPENDING from a dangling version (AWS deprecates the unlabelled version);
-    AWSCURRENT is untouched. Returns the version it was removed from, or None."""
-    if state.pending is None:
+    AWSCURRENT is untouched. Returns the version it was removed from, or None (nothing
+    pending, or a finished rotation's label on the current version: see `finished_already`)."""
+    if state.pending is None or state.promoted:
         return None
     pending = state.pending
     _settle(
@@ -725,7 +739,6 @@ def rotate_many(
     """
     passwords = PasswordPool(store, rules)
     report = BulkReport()
-    todo = [item for item in items if item.skip is None]
 
     def one(item: BulkItem) -> RotationOutcome:
         plan = plan_rotation(
@@ -738,34 +751,206 @@ def rotate_many(
         value = compose_value(plan, passwords.take())
         return rotate_secret(store, plan, value, actor=actor, verify=verify)
 
+    jobs = [(item.name, partial(one, item)) for item in items if item.skip is None]
+    for result in _each_in_pool(jobs, workers=workers, alone="--generate", on_done=on_done):
+        if isinstance(result, BulkFailure):
+            report.failed.append(result)
+        else:
+            report.rotated.append(result)
+    report.rotated.sort(key=lambda outcome: outcome.name)
+    report.failed.sort(key=lambda failure: failure.name)
+    return report
+
+
+_Done = TypeVar("_Done")
+
+
+def _each_in_pool(
+    jobs: Sequence[tuple[str, Callable[[], _Done]]],
+    *,
+    workers: int,
+    alone: str,
+    on_done: Callable[[_Done | BulkFailure], None] | None = None,
+) -> Iterator[_Done | BulkFailure]:
+    """Run one job per secret, `workers` at a time, yielding each result as it finishes.
+
+    A failure becomes a `BulkFailure` so that one secret never stops the others; `alone` is
+    the form of `secrets rotate NAME ...` that redoes one secret (shown for our own bugs).
+    """
     with _pool(max(1, min(workers, MAX_CONCURRENCY))) as pool:
-        futures: dict[Future[RotationOutcome], BulkItem] = {
-            pool.submit(one, item): item for item in todo
-        }
+        futures = {pool.submit(job): name for name, job in jobs}
         for future in as_completed(futures):
-            result: BulkResult
+            name = futures[future]
+            result: _Done | BulkFailure
             try:
                 result = future.result()
             except CliError as exc:
-                result = BulkFailure(futures[future].name, exc)
+                result = BulkFailure(name, exc)
             except Exception as exc:  # our bug in one secret must not abandon the others
                 result = BulkFailure(
-                    futures[future].name,
+                    name,
                     CliError(
                         ExitCode.FAILED,
                         f"unexpected internal error ({type(exc).__name__})",
-                        f"rotate it alone (`secrets --debug rotate {futures[future].name} "
-                        "--generate`) to see the traceback, and report it as a bug",
+                        f"run it alone (`secrets --debug rotate {name} {alone}`) to see the "
+                        "traceback, and report it as a bug",
                     ),
                 )
-            if isinstance(result, BulkFailure):
-                report.failed.append(result)
-            else:
-                report.rotated.append(result)
             if on_done is not None:
                 on_done(result)
-    report.rotated.sort(key=lambda outcome: outcome.name)
-    report.failed.sort(key=lambda failure: failure.name)
+            yield result
+
+
+# -- bulk recovery: finish or drop what an interrupted run left pending -------------------------
+RESUME = "resume"
+CANCEL = "cancel"
+
+
+@dataclass(frozen=True)
+class PendingItem:
+    """A secret whose listing shows a rotation left pending: AWSPENDING on `pending`, a
+    version other than the AWSCURRENT one (`current`)."""
+
+    name: str
+    pending: str
+    current: str | None
+
+
+def plan_pending(store: SecretStore, prefix: str) -> list[PendingItem]:
+    """Every secret under `prefix` with a dangling AWSPENDING, sorted by name.
+
+    Found from the listing alone: ListSecrets pages carry each secret's staging labels, so
+    this costs one call per 100 secrets, not a DescribeSecret each. The listing is eventually
+    consistent; `recover_pending` looks at each secret again before it changes anything.
+    """
+    found = [
+        PendingItem(meta.name, pending, meta.version_with(CURRENT))
+        for meta in store.list(prefix)
+        if not meta.scheduled_for_deletion and (pending := meta.pending_version) is not None
+    ]
+    return sorted(found, key=lambda item: item.name)
+
+
+@dataclass(frozen=True)
+class CancelledPending:
+    """A pending version dropped: AWSCURRENT stayed on `current`."""
+
+    name: str
+    pending_version: str
+    current_version: str | None
+
+
+@dataclass(frozen=True)
+class LeftAlone:
+    """A planned secret with nothing left to do when its turn came, and why."""
+
+    name: str
+    reason: str
+
+
+RecoveryResult = RotationOutcome | CancelledPending | LeftAlone
+
+
+@dataclass
+class RecoveryReport:
+    """What a bulk `--resume` or `--cancel` did, secret by secret."""
+
+    action: str
+    resumed: list[RotationOutcome] = field(default_factory=list)
+    cancelled: list[CancelledPending] = field(default_factory=list)
+    left_alone: list[LeftAlone] = field(default_factory=list)
+    failed: list[BulkFailure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def finished_already(state: PendingState) -> str | None:
+    """Why there is nothing to resume or cancel in `state`, or None when there is.
+
+    A version that is AWSCURRENT and still labelled AWSPENDING (a crash between the two label
+    moves of a promotion) counts as finished: readers already get it, and AWS treats the
+    pair as a completed rotation (RotateSecret refuses only when AWSPENDING sits on another
+    version, and the next PutSecretValue with AWSPENDING moves the label). Removing it would
+    be a write to the environment that no reader could notice, so none is made.
+    """
+    if state.pending is None:
+        return f"no pending version; version {state.current or '-'} is AWSCURRENT"
+    if state.promoted:
+        return (
+            f"the rotation finished: version {state.pending} is AWSCURRENT already (its "
+            "leftover AWSPENDING label is harmless and left as it is)"
+        )
+    return None
+
+
+def recover_pending(
+    store: SecretStore,
+    item: PendingItem,
+    *,
+    action: str,
+    actor: str,
+    verify: Verifier | None = None,
+) -> RecoveryResult:
+    """Resume (promote, as `secrets rotate NAME --resume` does) or cancel one planned secret.
+
+    The secret is looked at again first: another run may have finished it since the listing
+    (left alone), it may have been set by hand after the version was staged (resume refuses,
+    as for one secret), or a different version may be pending now (refused: it was not in
+    the plan the user confirmed).
+    """
+    state = find_pending(store, item.name)
+    reason = finished_already(state)
+    if reason is not None:
+        return LeftAlone(item.name, reason)
+    if state.pending != item.pending:
+        raise CliError(
+            ExitCode.REFUSED,
+            f"{item.name}: version {state.pending} is pending now, not {item.pending} as "
+            "planned; left as it is",
+            "run the same command again to see the new plan",
+        )
+    if action == RESUME:
+        return resume_rotation(store, state, actor=actor, verify=verify)
+    removed = cancel_pending(store, state)
+    return CancelledPending(item.name, removed or item.pending, state.current)
+
+
+def recover_many(
+    store: SecretStore,
+    items: Sequence[PendingItem],
+    *,
+    action: str,
+    actor: str = "",
+    verify: Verifier | None = None,
+    workers: int = DEFAULT_CONCURRENCY,
+    on_done: Callable[[RecoveryResult | BulkFailure], None] | None = None,
+) -> RecoveryReport:
+    """Resume or cancel every planned secret, `workers` at a time; one failure does not stop
+    the others. Each secret goes through the single-secret steps, which are idempotent, so a
+    run cut short can be run again."""
+    if action not in (RESUME, CANCEL):
+        raise CliError(ExitCode.FAILED, f"internal: unknown action {action!r}", REPORT_BUG_HINT)
+    report = RecoveryReport(action)
+    jobs = [
+        (
+            item.name,
+            partial(recover_pending, store, item, action=action, actor=actor, verify=verify),
+        )
+        for item in items
+    ]
+    for result in _each_in_pool(jobs, workers=workers, alone=f"--{action}", on_done=on_done):
+        if isinstance(result, BulkFailure):
+            report.failed.append(result)
+        elif isinstance(result, LeftAlone):
+            report.left_alone.append(result)
+        elif isinstance(result, CancelledPending):
+            report.cancelled.append(result)
+        else:
+            report.resumed.append(result)
+    for found in (report.resumed, report.cancelled, report.left_alone, report.failed):
+        found.sort(key=lambda entry: entry.name)
     return report
 
 
