@@ -47,6 +47,8 @@ FAMILY_OF_COMMAND = {
 
 # Root options that take a value: the word after them is not a command.
 ROOT_OPTIONS_WITH_VALUE = ("--config", "--profile", "--region")
+# Eager root options that need no command built (help builds the complete CLI itself).
+ROOT_OPTIONS_ANSWERING_ALONE = ("--version", "--help", "-h")
 
 
 class DeferringGroup(TyperGroup):
@@ -346,23 +348,26 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _named_family(argv: Sequence[str]) -> str:
+def _named_families(argv: Sequence[str]) -> list[str]:
     """The family of the command that argv names after the root options; secret.py's when it
-    names none we know (help, completion and typos get the complete CLI on demand)."""
+    names none we know (completion and typos get the complete CLI on demand). None for the
+    root's --version (it answers before any command) and --help (it lists them all)."""
     words = iter(argv)
     for word in words:
         if word in ROOT_OPTIONS_WITH_VALUE:
             next(words, None)
+        elif word in ROOT_OPTIONS_ANSWERING_ALONE:
+            return []
         elif not word.startswith("-"):
-            return FAMILY_OF_COMMAND.get(word, "secret")
-    return "secret"
+            return [FAMILY_OF_COMMAND.get(word, "secret")]
+    return ["secret"]
 
 
 def main() -> None:
     """The `secrets` console script: builds the family that the command line names, loading
     the others only on demand."""
     try:
-        _register(_root_app(PartialSecretsGroup), [_named_family(sys.argv[1:])])()
+        _register(_root_app(PartialSecretsGroup), _named_families(sys.argv[1:]))()
     finally:
         # On the way out, Python's last garbage collections walk every object botocore loaded
         # (its models and endpoints: ~100 ms, a fifth of `secrets get`). Frozen objects are

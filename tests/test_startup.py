@@ -117,8 +117,13 @@ def test_help_and_version_import_no_sdk_and_no_prompts(argv: list[str]) -> None:
 
 def test_version_does_not_even_load_rich() -> None:
     # --version is eager: it prints before any command or rich help is built.
-    modules = probe("--version")
-    assert "rich" not in modules
+    result = probe_run("--debug", "--version")
+    assert result["output"].startswith("secrets (envsecrets) ")
+    assert "rich" not in result["modules"]
+    assert not {m for m in result["ours"] if m.startswith("cli.commands.")} - {
+        "cli.commands",
+        "cli.commands.common",
+    }
 
 
 def test_building_the_cli_imports_no_sdk_and_no_prompts() -> None:
