@@ -16,7 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,9 +55,15 @@ def emulator() -> Iterator[str]:
             break
         except OSError:
             time.sleep(0.05)
+    # moto keeps its state in process-wide globals, not per server: without a reset, a second
+    # emulator in the same process (one per benchmark) starts with everything the first one
+    # held, and moto's lookups, which scan every secret, slow down with it.
+    reset_emulator(url)
     try:
         yield url
     finally:
+        with suppress(OSError):  # frees the memory of a big benchmark
+            reset_emulator(url)
         server.stop()
 
 
