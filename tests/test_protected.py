@@ -10,9 +10,6 @@ Restore's question is also answered in a real pseudo-terminal.
 from __future__ import annotations
 
 import contextlib
-import io
-import json
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +20,7 @@ import pytest
 
 from tests.conftest import aws_client, write_config
 from tests.faultproxy import FaultProxy
+from tests.test_migrate_lambda import make_function
 from tests.test_pty import finish, recorded, spawn
 
 CONFIG = """\
@@ -116,33 +114,8 @@ def env_file(sm: Any, work: Path) -> None:
 
 
 def lambda_function(sm: Any, work: Path) -> None:
-    """A function with one secret-looking variable (moto needs a role and a zip)."""
-    role = aws_client("iam").create_role(
-        RoleName="fn-role",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "lambda.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("handler.py", "def handler(event, context):\n    return 1\n")
-    aws_client("lambda").create_function(
-        FunctionName="checkout",
-        Runtime="python3.12",
-        Role=role,
-        Handler="handler.handler",
-        Code={"ZipFile": code.getvalue()},
-        Environment={"Variables": {"STRIPE_SECRET_KEY": "sk_live_Zx8Qm2Lr9Tb4Nw7Vk1Hs6Pj3Yc5F"}},
-    )
+    """A function with one secret-looking variable."""
+    make_function("checkout", {"STRIPE_SECRET_KEY": "sk_live_Zx8Qm2Lr9Tb4Nw7Vk1Hs6Pj3Yc5F"})
 
 
 # -- checks: what --yes changed -------------------------------------------------------------

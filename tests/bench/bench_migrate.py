@@ -54,14 +54,18 @@ for page in ssm.get_paginator("get_parameters_by_path").paginate(
 """
 
 
-def put_parameters(url: str, root: str, count: int) -> None:
-    ssm = boto3.client(
+def ssm_client(url: str) -> Any:
+    return boto3.client(
         "ssm",
         region_name=REGION,
         endpoint_url=url,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+
+def put_parameters(url: str, root: str, count: int) -> None:
+    ssm = ssm_client(url)
 
     def put(n: int) -> None:
         ssm.put_parameter(
@@ -78,13 +82,7 @@ def time_listing(url: str, path: str) -> float:
     """Seconds for one boto3 paginator to list `path` (GetParametersByPath, decrypted): the
     part of any migration that cannot run in parallel, since each page needs the last one's
     NextToken, and that must end before the plan is shown and writes begin."""
-    ssm = boto3.client(
-        "ssm",
-        region_name=REGION,
-        endpoint_url=url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    ssm = ssm_client(url)
     start = time.perf_counter()
     for _ in ssm.get_paginator("get_parameters_by_path").paginate(
         Path=path, Recursive=True, WithDecryption=True
