@@ -88,6 +88,16 @@ def action_of(method: str, path: str, headers: dict[str, str], body: bytes) -> s
     return f"{service}.{method} {urlsplit(path).path}"
 
 
+# Query and JSON protocols name the operation ("ssm.GetParameter"); REST ones give the method
+# and path ("lambda.GET /2015-03-31/functions/f/configuration").
+READERS = ("Get", "List", "Describe", "BatchGet", "GET ", "HEAD ")
+
+
+def is_write(action: str) -> bool:
+    """Whether a request of `action` ("service.Operation") can change state."""
+    return not action.split(".", 1)[-1].startswith(READERS)
+
+
 class FaultProxy:
     """Start with `start()`; point `AWS_ENDPOINT_URL` at `.url`; read `.calls` afterwards."""
 
@@ -169,15 +179,12 @@ class FaultProxy:
 
     def writes(self) -> int:
         """Requests received that can change state (everything but reads and lists)."""
-        # Query and JSON protocols name the operation ("ssm.GetParameter"); REST ones give
-        # the method and path ("lambda.GET /2015-03-31/functions/f/configuration").
-        readers = ("Get", "List", "Describe", "BatchGet", "GET ", "HEAD ")
+        return sum(self.write_calls().values())
+
+    def write_calls(self) -> dict[str, int]:
+        """The requests that can change state, by action."""
         with self.lock:
-            return sum(
-                n
-                for action, n in self.calls.items()
-                if not action.split(".", 1)[-1].startswith(readers)
-            )
+            return {action: n for action, n in self.calls.items() if is_write(action)}
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property

@@ -21,29 +21,9 @@ import pytest
 from tests.conftest import aws_client, write_config
 from tests.faultproxy import FaultProxy
 from tests.test_migrate_lambda import make_function
-from tests.test_pty import finish, recorded, spawn
+from tests.test_pty import CONFIG, finish, recorded, spawn
 
-CONFIG = """\
-[environments.dev]
-region = "us-east-1"
-
-[environments.prod]
-region = "us-east-1"
-protected = true
-"""
 NAME = "prod/api/key"
-READERS = ("Get", "List", "Describe", "BatchGet")
-
-
-def state_changes(proxy: FaultProxy) -> dict[str, int]:
-    """Requests that can change state. Like `proxy.writes()`, but a Lambda REST read
-    (`lambda.GET /2015-03-31/functions/...`) is a read, not a write."""
-    with proxy.lock:
-        return {
-            action: n
-            for action, n in proxy.calls.items()
-            if not action.split(".", 1)[-1].startswith((*READERS, "GET ", "HEAD "))
-        }
 
 
 # -- set-ups: the state each command needs in the emulator --------------------------------------
@@ -306,14 +286,14 @@ def test_protected_write_needs_yes_without_a_terminal(
     assert case.refusal in errors[0]
     assert "--yes" in hints[0]
     assert "Traceback" not in refused.stderr
-    assert state_changes(proxy) == {}, "a write reached AWS before the confirmation"
+    assert proxy.write_calls() == {}, "a write reached AWS before the confirmation"
     # Nothing local either: secrets.toml (migrate lambda records there) and .env stay as they were.
     assert {p.name: p.read_bytes() for p in aws_env.iterdir() if p.is_file()} == files_before
 
     proxy.reset_counts()
     confirmed = cli(*case.args, "--yes", input=case.input)
     assert confirmed.code == 0, confirmed.stderr
-    assert state_changes(proxy), "--yes went ahead but wrote nothing"
+    assert proxy.write_calls(), "--yes went ahead but wrote nothing"
     assert case.after_yes(sm)
 
 
@@ -326,7 +306,7 @@ def test_restore_of_a_secret_not_being_deleted_asks_nothing_and_writes_nothing(
     run = cli("restore", NAME, "--json")
     assert run.code == 0, run.stderr
     assert run.json() == {"name": NAME, "restored": False}
-    assert state_changes(proxy) == {}
+    assert proxy.write_calls() == {}
     plain = cli("restore", NAME)
     assert plain.code == 0
     assert "not scheduled for deletion; nothing to restore" in plain.stderr
