@@ -371,7 +371,14 @@ def _verifier(command: str, timeout: float, out: Renderer) -> Verifier:
 
 def _rotation_store(ws: Workspace, env: str, *, bulk: bool = False, pool: int = 10) -> Any:
     """The environment's store; typed loosely because rotation also needs GetRandomPassword
-    and RotateSecret, which `SecretsManagerStore` has beyond the `SecretStore` protocol."""
+    and RotateSecret, which `SecretsManagerStore` has beyond the `SecretStore` protocol.
+
+    A bulk store is paced: every attempt waits its turn under AWS's quotas
+    (backends/quotas.py), and bulk retries absorb what throttling remains."""
+    if bulk:
+        from cli.backends.quotas import RateLimiter
+
+        ws.target(env).limiter = RateLimiter()
     return ws.store(env, bulk=bulk, pool=pool)
 
 
@@ -624,11 +631,6 @@ def _rotate_bulk(
 
     settings = ws.environment(env)
     scope = _bulk_scope(env, prefix)
-    # Every attempt waits its turn under AWS's quotas (backends/quotas.py), and bulk retries
-    # absorb what throttling remains: it slows us, never fails us.
-    from cli.backends.quotas import RateLimiter
-
-    ws.target(env).limiter = RateLimiter()
     store: RotationStore = _rotation_store(ws, env, bulk=True, pool=concurrency)
     items = plan_bulk(store, scope, older_than_days=older_than, field_key=field_key)
     todo = [item for item in items if item.skip is None]
@@ -764,13 +766,10 @@ def _recover_bulk(
     """`--env ENV --resume|--cancel`: every rotation left pending under the scope, found from
     the listing, shown as a plan, confirmed in a protected environment, then resumed or
     cancelled secret by secret with the single-secret steps."""
-    from cli.backends.quotas import RateLimiter
     from cli.core.rotation import plan_pending, recover_many
 
     scope = _bulk_scope(env, prefix)
     ws.environment(env)
-    # Paced at AWS's quotas like bulk rotation: label moves and tags are ~50/s each.
-    ws.target(env).limiter = RateLimiter()
     store = _rotation_store(ws, env, bulk=True, pool=concurrency)
     items = plan_pending(store, scope)
     if not items:
