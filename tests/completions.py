@@ -30,7 +30,7 @@ def generate(shell: str) -> str:
     # ran `make completions`.
     env = {**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "cli", "--show-completion", shell],
+        [sys.executable, "-m", "envsecrets", "--show-completion", shell],
         capture_output=True,
         text=True,
         check=True,

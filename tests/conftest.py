@@ -24,10 +24,10 @@ from typing import Any
 import boto3
 import pytest
 import typer.testing
+from envsecrets.app import app
 from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
-from cli.app import app
 from tests.faultproxy import FaultProxy
 
 REGION = "us-east-1"

@@ -8,9 +8,9 @@ from typing import Any
 
 import jsonschema
 import pytest
+from envsecrets.core.audit import RULES, AuditContext, audit_template
+from envsecrets.core.templates import Template, parse_template
 
-from cli.core.audit import RULES, AuditContext, audit_template
-from cli.core.templates import Template, parse_template
 from tests.conftest import write_config
 
 DATA = Path(__file__).parent / "data"

@@ -31,7 +31,7 @@ def tab(
 ) -> subprocess.CompletedProcess[str]:
     """What bash gets when the user presses TAB after `words` (cursor at the end)."""
     cword = len(words.split(" ")) - 1
-    argv = [sys.executable, *python_flags, "-m", "cli"] if python_flags else [SECRETS_BIN]
+    argv = [sys.executable, *python_flags, "-m", "envsecrets"] if python_flags else [SECRETS_BIN]
     return subprocess.run(
         argv,
         env={

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from envsecrets.core.config import Config, default_protected, find_config, load_config
+from envsecrets.errors import CliError, ExitCode
 
-from cli.core.config import Config, default_protected, find_config, load_config
-from cli.errors import CliError, ExitCode
 from tests.conftest import write_config
 
 FULL = """

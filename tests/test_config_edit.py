@@ -1,4 +1,4 @@
-"""cli/core/config_edit.py: secrets.toml edits that keep comments (no AWS involved)."""
+"""cli/envsecrets/core/config_edit.py: secrets.toml edits that keep comments (no AWS involved)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from envsecrets.core.config import parse_config
+from envsecrets.core.config_edit import add_function_secrets
+from envsecrets.core.files import write_text_atomically
+from envsecrets.errors import CliError
 from hypothesis import given
 from hypothesis import strategies as st
-
-from cli.core.config import parse_config
-from cli.core.config_edit import add_function_secrets
-from cli.core.files import write_text_atomically
-from cli.errors import CliError
 
 ORIGINAL = """# Shop configuration (keep this header)
 [environments.dev]

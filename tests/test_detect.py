@@ -1,4 +1,4 @@
-"""cli/core/detect.py: which environment variables look like secrets (no AWS involved)."""
+"""envsecrets.core.detect: which environment variables look like secrets (no AWS involved)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import subprocess
 import sys
 
 import pytest
-
-from cli.core.detect import Detection, looks_secret, looks_secret_name
+from envsecrets.core.detect import Detection, looks_secret, looks_secret_name
 
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 PRIVATE_KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----"
@@ -80,7 +79,7 @@ def test_names_alone() -> None:
 def test_import_is_cheap_and_has_no_side_effects() -> None:
     """Importing the module must not import detect-secrets, boto3, typer or rich."""
     code = (
-        "import sys, cli.core.detect; "
+        "import sys, envsecrets.core.detect; "
         "bad = [m for m in ('detect_secrets', 'boto3', 'typer', 'rich') if m in sys.modules]; "
         "print(','.join(bad))"
     )

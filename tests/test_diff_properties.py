@@ -9,12 +9,11 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from envsecrets.core.diffing import Fingerprint, Side, SideEntry, compare
+from envsecrets.core.store import SecretMetadata, StoredValue
+from envsecrets.core.values import SecretValue
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from cli.core.diffing import Fingerprint, Side, SideEntry, compare
-from cli.core.store import SecretMetadata, StoredValue
-from cli.core.values import SecretValue
 
 KEYS = st.sampled_from(["api/key", "api/token", "db/creds", "db/url", "tls/cert", "x"])
 # A few values so that "same" happens often; text, binary and JSON objects.

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 import typer
+from envsecrets.app import app
 from typer._click import Command
 from typer.core import TyperGroup as Group
 from typer.core import TyperOption as Option
-
-from cli.app import app
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

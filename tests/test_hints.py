@@ -1,7 +1,7 @@
 """Error messages reviewed as a newcomer reads them: every CliError says what to do next.
 
-An AST walk over cli/ finds `CliError(code, message)` constructions without a hint: there must be
-none. A hint is the third argument or `hint=`, and not empty.
+An AST walk over cli/envsecrets/ finds `CliError(code, message)` constructions without a hint:
+there must be none. A hint is the third argument or `hint=`, and not empty.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def cli_errors_without_hint() -> list[str]:
-    """`CliError(code, message)` constructions in cli/ that give no hint (file:line)."""
+    """`CliError(code, message)` constructions in cli/envsecrets/ that give no hint (file:line)."""
     found: list[str] = []
-    for path in sorted((ROOT / "cli").rglob("*.py")):
+    for path in sorted((ROOT / "cli" / "envsecrets").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):

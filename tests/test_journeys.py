@@ -35,8 +35,7 @@ def ok(run: Run) -> Run:
 def has_command(*path: str) -> bool:
     """Whether the app has the command (asked in-process: cheaper than `--help`)."""
     import typer
-
-    from cli.app import app
+    from envsecrets.app import app
 
     command: Any = typer.main.get_command(app)
     for word in path:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from envsecrets.backends.envfile import EnvFileSource
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from cli.backends.envfile import EnvFileSource
 
 CANARY = "canary-Wq3nB8pLx5"
 

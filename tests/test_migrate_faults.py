@@ -144,7 +144,7 @@ def test_sigkill_mid_migration_then_run_again(proxy, moto_url: str) -> None:
 
 def test_rate_limiter_keeps_calls_under_the_quota() -> None:
     """A fake clock: 200 calls at 50/s take at least (200 - burst) / 50 seconds."""
-    from cli.backends.quotas import RateLimiter
+    from envsecrets.backends.quotas import RateLimiter
 
     now = [0.0]
 
@@ -163,7 +163,7 @@ def test_rate_limiter_keeps_calls_under_the_quota() -> None:
 
 def test_ssm_reads_share_one_quota() -> None:
     """GetParameter, GetParameters and GetParametersByPath draw from one 40/s bucket."""
-    from cli.backends.quotas import RateLimiter
+    from envsecrets.backends.quotas import RateLimiter
 
     now = [0.0]
 
@@ -181,10 +181,10 @@ def test_every_attempt_waits_its_turn_retries_included(proxy) -> None:
     meet a 5xx and a lost reply asks the limiter three times."""
     from collections import Counter
 
-    from cli.backends.aws import AwsTarget
-    from cli.backends.quotas import RateLimiter
-    from cli.backends.secretsmanager import SecretsManagerStore
-    from cli.core.values import SecretValue, request_token
+    from envsecrets.backends.aws import AwsTarget
+    from envsecrets.backends.quotas import RateLimiter
+    from envsecrets.backends.secretsmanager import SecretsManagerStore
+    from envsecrets.core.values import SecretValue, request_token
 
     class Counting(RateLimiter):
         def __init__(self) -> None:

@@ -256,11 +256,11 @@ def test_installed_script(secrets_cmd, sm) -> None:
 
 def test_python_api_for_scripts(sm) -> None:
     """The README's example: the same engine without the CLI."""
-    from cli.backends.aws import AwsTarget
-    from cli.backends.quotas import RateLimiter
-    from cli.backends.secretsmanager import SecretsManagerStore
-    from cli.backends.ssm import SsmSource
-    from cli.core.migration import (
+    from envsecrets.backends.aws import AwsTarget
+    from envsecrets.backends.quotas import RateLimiter
+    from envsecrets.backends.secretsmanager import SecretsManagerStore
+    from envsecrets.backends.ssm import SsmSource
+    from envsecrets.core.migration import (
         apply_migration,
         plan_migration,
         remove_sources,

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from cli.core.names import NamePrefix, SecretName, validate_env
-from cli.errors import CliError, ExitCode
+from envsecrets.core.names import NamePrefix, SecretName, validate_env
+from envsecrets.errors import CliError, ExitCode
 
 
 @pytest.fixture(autouse=True)

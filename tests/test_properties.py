@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from envsecrets.core.names import SecretName
+from envsecrets.core.values import MAX_VALUE_BYTES, SecretValue
+from envsecrets.errors import CliError, ExitCode
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
-
-from cli.core.names import SecretName
-from cli.core.values import MAX_VALUE_BYTES, SecretValue
-from cli.errors import CliError, ExitCode
 
 # -- the oracle: DESIGN.md's name rules, transcribed on their own --------------------------------
 # "A name is <env>/<path>: env is [a-z0-9][a-z0-9-]{0,31}; path segments are non-empty, made of

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from envsecrets.core.config import load_config
 
-from cli.core.config import load_config
 from tests.conftest import SECRETS_BIN, write_config
 
 # -- init -------------------------------------------------------------------------------------

@@ -14,16 +14,16 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+import envsecrets.app
 import pytest
 import typer
 import typer.main
+from envsecrets.app import FAMILIES as FAMILIES_IN_ORDER
+from envsecrets.app import FAMILY_OF_COMMAND
 from typer._click.core import ParameterSource
 from typer._coercion import build_runtime_param
 from typer.core import _TyperParameter
 
-import cli.app
-from cli.app import FAMILIES as FAMILIES_IN_ORDER
-from cli.app import FAMILY_OF_COMMAND
 from tests.conftest import aws_client
 
 # Heavy libraries that only some commands need, and only when they run.
@@ -41,14 +41,14 @@ code = None
 sink = io.TextIOWrapper(io.BytesIO())
 with redirect_stdout(sink), redirect_stderr(sink):
     try:
-        from cli.app import main
+        from envsecrets.app import main
         main()
     except SystemExit as exit:
         code = exit.code
 sink.flush()
 said = sink.buffer.getvalue().decode(errors="replace")
 modules = sorted({m.split(".")[0] for m in sys.modules})
-ours = sorted(m for m in sys.modules if m.startswith("cli."))
+ours = sorted(m for m in sys.modules if m.startswith("envsecrets."))
 print(json.dumps({"code": code, "modules": modules, "ours": ours, "output": said}))
 """
 
@@ -57,7 +57,7 @@ EVERY_HELP = """
 import io, json, sys
 from contextlib import redirect_stderr, redirect_stdout
 import typer.main
-from cli.app import app
+from envsecrets.app import app
 group = typer.main.get_command(app)
 names = [[]] + [[name] for name in sorted(group.commands)]
 for name, command in sorted(group.commands.items()):
@@ -79,7 +79,7 @@ print(json.dumps(found))
 BUILD_ONLY = """
 import json, sys
 import typer.main
-from cli.app import app
+from envsecrets.app import app
 typer.main.get_command(app)
 print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
 """
@@ -120,9 +120,9 @@ def test_version_does_not_even_load_rich() -> None:
     result = probe_run("--debug", "--version")
     assert result["output"].startswith("secrets (envsecrets) ")
     assert "rich" not in result["modules"]
-    assert not {m for m in result["ours"] if m.startswith("cli.commands.")} - {
-        "cli.commands",
-        "cli.commands.common",
+    assert not {m for m in result["ours"] if m.startswith("envsecrets.commands.")} - {
+        "envsecrets.commands",
+        "envsecrets.commands.common",
     }
 
 
@@ -158,11 +158,11 @@ FAMILIES = ["rotate", "diff", "migrate", "policy", "audit", "setup"]
 def test_get_imports_no_other_command_family(sm: Any) -> None:
     sm.create_secret(Name="dev/api/key", SecretString="v")
     ours = set(probe_run("get", "dev/api/key")["ours"])
-    assert "cli.commands.secret" in ours
-    assert not ours & {f"cli.commands.{family}" for family in FAMILIES}
+    assert "envsecrets.commands.secret" in ours
+    assert not ours & {f"envsecrets.commands.{family}" for family in FAMILIES}
 
 
-FAMILY_MODULES = {f"cli.commands.{family}" for family in ["secret", *FAMILIES]}
+FAMILY_MODULES = {f"envsecrets.commands.{family}" for family in ["secret", *FAMILIES]}
 
 
 @pytest.mark.parametrize(
@@ -181,7 +181,7 @@ FAMILY_MODULES = {f"cli.commands.{family}" for family in ["secret", *FAMILIES]}
 def test_a_family_loads_alone_when_the_command_line_names_it(argv: list[str]) -> None:
     result = probe_run(*argv)
     family = FAMILY_OF_COMMAND[argv[-2] if argv[-2] != "ssm" else "migrate"]
-    assert set(result["ours"]) & FAMILY_MODULES == {f"cli.commands.{family}"}
+    assert set(result["ours"]) & FAMILY_MODULES == {f"envsecrets.commands.{family}"}
     assert "Usage: secrets " in result["output"]
 
 
@@ -190,11 +190,11 @@ def test_the_family_table_matches_the_complete_cli() -> None:
     found: dict[str, str] = {}
     for family in FAMILIES_IN_ORDER:
         app = typer.Typer()
-        importlib.import_module(f"cli.commands.{family}").register(app)
+        importlib.import_module(f"envsecrets.commands.{family}").register(app)
         found.update({str(info.name): family for info in app.registered_commands})
         found.update({str(info.name): family for info in app.registered_groups})
     assert found == FAMILY_OF_COMMAND
-    assert set(found) == set(typer.main.get_group(cli.app.app).commands)
+    assert set(found) == set(typer.main.get_group(envsecrets.app.app).commands)
 
 
 def test_migrate_with_flags_loads_neither_pydantic_nor_other_families(sm: Any) -> None:
@@ -205,7 +205,7 @@ def test_migrate_with_flags_loads_neither_pydantic_nor_other_families(sm: Any) -
     result = probe_run(*argv)
     assert json.loads(result["output"])["plan"]["counts"]["create"] == 1
     assert "pydantic" not in result["modules"]
-    assert set(result["ours"]) & FAMILY_MODULES == {"cli.commands.migrate"}
+    assert set(result["ours"]) & FAMILY_MODULES == {"envsecrets.commands.migrate"}
 
 
 @pytest.mark.parametrize(
@@ -241,9 +241,9 @@ def every_parameter(command: Any) -> Iterator[Any]:
 def test_defaults_let_through_are_what_typer_would_return() -> None:
     """The deferred coercion passes defaults through only where Typer's own adapter returns
     them unchanged: checked here against Typer for every such default of the complete CLI."""
-    group = typer.main.get_group(cli.app.app)
+    group = typer.main.get_group(envsecrets.app.app)
     ctx = typer.Context(group)
-    deferred = cli.app._deferred_coercion()
+    deferred = envsecrets.app._deferred_coercion()
     checked = 0
     for param in every_parameter(group):
         if not isinstance(param, _TyperParameter) or param.name is None:
@@ -262,7 +262,7 @@ def test_defaults_let_through_are_what_typer_would_return() -> None:
 
 def test_console_help_lists_every_command_of_the_complete_cli() -> None:
     complete: list[str] = python(
-        "import json, typer.main; from cli.app import app; "
+        "import json, typer.main; from envsecrets.app import app; "
         "print(json.dumps(sorted(typer.main.get_command(app).commands)))"
     )
     assert {"set", "get", "rotate", "diff", "migrate"} <= set(complete)

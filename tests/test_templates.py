@@ -5,15 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from cli.core.templates import (
+from envsecrets.core.templates import (
     LineDict,
     find_functions,
     load_template,
     parse_template,
     referenced_secrets,
 )
-from cli.errors import CliError, ExitCode
+from envsecrets.errors import CliError, ExitCode
 
 DATA = Path(__file__).parent / "data" / "templates"
 
@@ -116,7 +115,7 @@ def test_a_function_overrides_a_global_variable() -> None:
         "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
         "    Properties: {Environment: {Variables: {LEVEL: debug}}}\n"
     )
-    from cli.core.templates import Template
+    from envsecrets.core.templates import Template
 
     (function,) = find_functions(Template("t.yaml", data))
     assert [(v.name, v.value) for v in function.variables] == [("LEVEL", "debug")]

@@ -8,9 +8,8 @@ import traceback
 import uuid
 
 import pytest
-
-from cli.core.values import MAX_VALUE_BYTES, SecretValue, request_token
-from cli.errors import CliError, ExitCode
+from envsecrets.core.values import MAX_VALUE_BYTES, SecretValue, request_token
+from envsecrets.errors import CliError, ExitCode
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,387 @@
+"""Sessions per environment, client configuration, and the ONE translation of AWS errors.
+
+Every other backend module gets its clients from `AwsTarget.client()` and wraps its calls in
+`aws_errors()`, so retries, timeouts, the user agent and the mapping of failures to exit codes
+are decided here and only here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+# botocore, not boto3: we only make clients, and boto3's resources and s3transfer add ~25 ms to
+# every start-up (`secrets get` is measured against a bare boto3 script: tests/bench).
+import botocore.exceptions as bx
+from botocore.config import Config
+
+from envsecrets import __version__
+from envsecrets.backends.quotas import RateLimiter, pace_client
+from envsecrets.errors import CliError, ExitCode
+
+if TYPE_CHECKING:
+    from botocore.session import Session
+
+CONNECT_TIMEOUT = 5
+READ_TIMEOUT = 30
+# Interactive commands give up sooner than bulk ones; AWS_MAX_ATTEMPTS / AWS_RETRY_MODE (the
+# standard AWS variables) override both, e.g. to fail fast in scripts.
+INTERACTIVE_ATTEMPTS = 5
+BULK_ATTEMPTS = 10
+# A wrong MFA code is asked for again, this many times in all, before giving up (exit 5).
+MFA_ATTEMPTS = 3
+
+# Asked for an MFA code when an environment has mfa_serial; the CLI passes a prompt.
+MfaCodeProvider = Callable[[str], str]
+
+
+@dataclass
+class AwsTarget:
+    """How to reach one environment: profile, region, optional role to assume."""
+
+    label: str  # the environment's name, used in messages ("side" of a diff)
+    region: str | None = None
+    profile: str | None = None
+    role_arn: str | None = None
+    mfa_serial: str | None = None
+    mfa_code: MfaCodeProvider | None = None
+    # Set for bulk work: every attempt of every call of this target's clients waits its turn
+    # under AWS's quotas (backends/quotas.py), retries included.
+    limiter: RateLimiter | None = None
+    _session: Session | None = field(default=None, repr=False)
+    _clients: dict[tuple[str, str | None, bool, int], Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def session(self) -> Session:
+        """A botocore session for this target, assuming `role_arn` once if one is set."""
+        with self._lock:
+            if self._session is None:
+                self._session = self._make_session()
+            return self._session
+
+    def _make_session(self) -> Session:
+        with aws_errors(side=self.label):
+            try:
+                base = _botocore_session(profile=self.profile, region=self.region)
+                # Reading the region reads the profile: a missing profile fails here.
+                if not base.get_config_variable("region") and os.environ.get("AWS_REGION"):
+                    # Other SDKs and the AWS CLI v2 read AWS_REGION; botocore only reads
+                    # AWS_DEFAULT_REGION. Accept both.
+                    base.set_config_variable("region", os.environ["AWS_REGION"])
+            except bx.ProfileNotFound:
+                raise CliError(
+                    ExitCode.AUTH,
+                    f"AWS profile '{self.profile}' not found",
+                    "check ~/.aws/config, --profile, or the environment's profile in secrets.toml",
+                ) from None
+            if not self.role_arn:
+                return base
+            return self._assume_role(base)
+
+    def _assume_role(self, base: Session) -> Session:
+        args: dict[str, Any] = {
+            "RoleArn": self.role_arn,
+            "RoleSessionName": f"envsecrets-{self.label}",
+        }
+        sts: Any = base.create_client("sts", config=client_config(bulk=False))
+        creds: Any
+        if self.mfa_serial:
+            creds = self._assume_role_with_mfa(sts, args, self.mfa_serial)
+        else:
+            creds = sts.assume_role(**args)["Credentials"]
+        session = _botocore_session(region=self.region or base.get_config_variable("region"))
+        session.set_credentials(
+            creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]
+        )
+        return session
+
+    def _assume_role_with_mfa(self, sts: Any, args: dict[str, Any], serial: str) -> dict[str, Any]:
+        """Reuse the session cached in the OS keyring, else ask for the code (again after a
+        wrong one, up to MFA_ATTEMPTS times) and cache the session until it expires."""
+        from envsecrets.backends import mfa_cache
+
+        role = str(self.role_arn)
+        cached = mfa_cache.load(role, serial, self.profile)
+        if cached is not None:
+            return {
+                "AccessKeyId": cached.access_key_id,
+                "SecretAccessKey": cached.secret_access_key,
+                "SessionToken": cached.session_token,
+            }
+        if self.mfa_code is None:
+            raise CliError(
+                ExitCode.AUTH,
+                f"environment '{self.label}' needs an MFA code and none can be asked for",
+                "run the command in a terminal",
+            )
+        for attempt in range(1, MFA_ATTEMPTS + 1):
+            code = self.mfa_code(serial)  # refuses (exit 2) without a terminal
+            try:
+                creds: dict[str, Any] = sts.assume_role(
+                    **args, SerialNumber=serial, TokenCode=code
+                )["Credentials"]
+            except bx.ClientError as exc:
+                if error_code(exc) in AUTH_CODES and attempt < MFA_ATTEMPTS:
+                    continue  # most often a mistyped or expired code: ask again
+                raise
+            mfa_cache.save(role, serial, self.profile, mfa_cache.SessionCredentials.from_sts(creds))
+            return creds
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def client(
+        self, service: str, *, region: str | None = None, bulk: bool = False, pool: int = 10
+    ) -> Any:
+        """A cached client; `bulk` allows more retry attempts. Its calls are paced by
+        `limiter` whenever one is set."""
+        key = (service, region, bulk, pool)
+        session = self.session()
+        with self._lock:
+            if key not in self._clients:
+                with aws_errors(side=self.label):
+                    client = session.create_client(
+                        service,
+                        region_name=region,
+                        config=client_config(bulk=bulk, pool=pool),
+                    )
+                pace_client(client, lambda: self.limiter)
+                self._clients[key] = client
+            return self._clients[key]
+
+    @property
+    def region_name(self) -> str:
+        name = self.session().get_config_variable("region")
+        if not name:
+            raise no_region_error(self.label)
+        return str(name)
+
+
+_loader_lock = threading.Lock()
+_shared_loader: Any = None
+
+
+def _botocore_session(*, profile: str | None = None, region: str | None = None) -> Session:
+    """A botocore session that shares one data loader with the others of this process, so
+    the service models (megabytes of JSON) are parsed once, not once per environment (a diff
+    or a copy has two sessions; a test run has hundreds)."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    if profile is not None:
+        session.set_config_variable("profile", profile)
+    if region is not None:
+        session.set_config_variable("region", region)
+    global _shared_loader
+    with _loader_lock:
+        if _shared_loader is None:
+            _shared_loader = session.get_component("data_loader")
+        else:
+            session.register_component("data_loader", _shared_loader)
+    return session
+
+
+def client_config(*, bulk: bool, pool: int = 10) -> Config:
+    """Retries, timeouts, pool size and user agent for every client we make."""
+    # Standard mode for bulk work too: botocore's adaptive mode throttles the client itself
+    # after a few ThrottlingExceptions and recovers slowly; measured on bulk rotation of 200
+    # secrets at AWS's quotas it took 13.5 s against standard's 9.4 s (floor 8 s). Bulk
+    # commands pace their writes to the quotas and rely on standard retries for the rest.
+    mode = os.environ.get("AWS_RETRY_MODE") or "standard"
+    attempts_env = os.environ.get("AWS_MAX_ATTEMPTS", "")
+    attempts = (
+        int(attempts_env)
+        if attempts_env.isdigit()
+        else (BULK_ATTEMPTS if bulk else INTERACTIVE_ATTEMPTS)
+    )
+    retries: Any = {"mode": mode, "total_max_attempts": attempts}
+    return Config(
+        retries=retries,
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        max_pool_connections=max(pool, 10),
+        user_agent_extra=f"envsecrets/{__version__}",
+    )
+
+
+def no_region_error(label: str | None = None) -> CliError:
+    where = f" for environment '{label}'" if label else ""
+    return CliError(
+        ExitCode.USAGE,
+        f"no AWS region configured{where}",
+        "pass --region, set AWS_REGION, or set region in secrets.toml",
+    )
+
+
+AUTH_CODES = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidAccessKeyId",
+    "KMSAccessDeniedException",
+    "DecryptionFailure",
+    "EncryptionFailure",
+}
+THROTTLE_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RateExceeded",
+    "SlowDown",
+    "ProvisionedThroughputExceededException",
+}
+UNAVAILABLE_CODES = {
+    "InternalServiceError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "InternalError",
+}
+NOT_FOUND_CODES = {"ResourceNotFoundException", "ParameterNotFound", "NoSuchEntity"}
+CONFLICT_CODES = {"ResourceExistsException", "PreconditionNotMetException", "ConflictException"}
+USAGE_CODES = {
+    "InvalidParameterException",
+    "ValidationException",
+    "MalformedPolicyDocumentException",
+}
+
+
+def translate(exc: Exception, *, subject: str | None = None, side: str | None = None) -> CliError:
+    """Turn any botocore failure into a CliError with the documented exit code.
+
+    `subject` names what was being worked on (a secret name); `side` names the environment,
+    so that a diff or copy can say which side was denied. AWS's own messages are kept where
+    they help: AWS never echoes secret values in them.
+    """
+    prefix = f"[{side}] " if side else ""
+    about = f" '{subject}'" if subject else ""
+    if isinstance(exc, CliError):
+        return exc
+    if isinstance(exc, bx.NoRegionError):
+        return no_region_error(side)
+    if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
+        return CliError(
+            ExitCode.AUTH,
+            f"{prefix}no AWS credentials found",
+            "run `aws configure` or `aws sso login`, set AWS_PROFILE, or pass --profile",
+        )
+    if isinstance(exc, bx.ProfileNotFound):
+        return CliError(ExitCode.AUTH, f"{prefix}{exc}", "check --profile and ~/.aws/config")
+    if isinstance(
+        exc,
+        bx.EndpointConnectionError
+        | bx.ConnectTimeoutError
+        | bx.ReadTimeoutError
+        | bx.ConnectionClosedError
+        | bx.HTTPClientError,
+    ):
+        return CliError(
+            ExitCode.UNAVAILABLE,
+            f"{prefix}AWS could not be reached after retries ({type(exc).__name__})",
+            "check the network, AWS_ENDPOINT_URL and the region, then run the command again",
+        )
+    if isinstance(exc, bx.ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        # One line, bounded: a misbehaving endpoint can answer with a whole HTML page.
+        message = " ".join(str(error.get("Message", "")).split())
+        if len(message) > 200:
+            message = message[:197] + "..."
+        operation = exc.operation_name
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        detail = f"{code}: {message}" if message else code
+        if code in AUTH_CODES:
+            return CliError(
+                ExitCode.AUTH,
+                f"{prefix}access denied to {operation}{about} ({code})",
+                "check the IAM permissions of the role or user (`secrets doctor` shows them)",
+            )
+        if code in NOT_FOUND_CODES:
+            return CliError(
+                ExitCode.NOT_FOUND,
+                f"{prefix}secret{about} not found" if subject else f"{prefix}{detail}",
+                "`secrets list <env>/` shows what exists",
+            )
+        if code in THROTTLE_CODES:
+            return CliError(
+                ExitCode.UNAVAILABLE,
+                f"{prefix}AWS kept throttling {operation} after retries ({code})",
+                "wait a moment and run again, or lower --concurrency",
+            )
+        if code in UNAVAILABLE_CODES or status >= 500:
+            return CliError(
+                ExitCode.UNAVAILABLE,
+                f"{prefix}AWS failed {operation} after retries ({detail})",
+                "run the command again in a moment",
+            )
+        if code in CONFLICT_CODES:
+            return CliError(
+                ExitCode.REFUSED,
+                f"{prefix}{operation}{about}: {detail}",
+                f"another change got there first: `secrets show {subject}` shows the secret as "
+                "it is now; run the command again once that change is done"
+                if subject
+                else "another change got there first: run the command again once it is done",
+            )
+        if code == "InvalidRequestException" and "delet" in message.lower():
+            return CliError(
+                ExitCode.REFUSED,
+                f"{prefix}secret{about} is scheduled for deletion",
+                f"`secrets restore {subject or 'NAME'}` cancels the deletion",
+            )
+        if code in USAGE_CODES or code == "InvalidRequestException":
+            return CliError(
+                ExitCode.USAGE,
+                f"{prefix}{operation}{about} was refused: {detail}",
+                "correct the name or option that AWS's reason points to, then run again "
+                "(`secrets COMMAND --help` lists the options)",
+            )
+        return CliError(
+            ExitCode.FAILED,
+            f"{prefix}{operation}{about} failed: {detail}",
+            "AWS's error code says why; `secrets doctor` checks identity, region and permissions",
+        )
+    if isinstance(exc, bx.ParamValidationError):
+        # The SDK refused the request before sending it: bad input. Its report can quote a
+        # parameter's value (a SecretString of the wrong type), so keep only the names.
+        names = sorted(set(re.findall(r"parameter (\w+)", str(exc)))) or ["a parameter"]
+        return CliError(
+            ExitCode.USAGE,
+            f"{prefix}invalid {', '.join(names)}{about}: refused by the AWS SDK before sending",
+            "check the option's format (e.g. --version-id is a 32-64 character id)",
+        )
+    if isinstance(exc, bx.BotoCoreError):
+        return CliError(
+            ExitCode.FAILED,
+            f"{prefix}AWS SDK error: {type(exc).__name__}",
+            "`secrets doctor` checks the AWS setup (profile, region, AWS_ENDPOINT_URL); "
+            "then run the command again",
+        )
+    raise exc
+
+
+@contextmanager
+def aws_errors(*, subject: str | None = None, side: str | None = None) -> Iterator[None]:
+    """Translate botocore exceptions raised inside the block into CliError."""
+    try:
+        yield
+    except (bx.BotoCoreError, bx.ClientError) as exc:
+        raise translate(exc, subject=subject, side=side) from None
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a ClientError, else None."""
+    if isinstance(exc, bx.ClientError):
+        return str(exc.response.get("Error", {}).get("Code"))
+    return None

@@ -1,0 +1,391 @@
+"""The OS keychain as a secret store, for an environment with `backend = "keyring"`.
+
+A developer's local secrets (`local/api/stripe-key`) live in the OS keychain (macOS Keychain,
+Windows Credential Locker, Secret Service on Linux) through the `keyring` library, with the same
+commands as AWS: set/get/list/delete/restore/diff. Each secret is one keyring entry holding a
+small JSON record (versions with their stages, description, tags, deletion date); keyring has no
+way to list entries, so each environment also keeps an index entry with its names.
+
+Limits, compared with Secrets Manager: no KMS keys, replicas or managed rotation; only versions
+that carry a stage (AWSCURRENT/AWSPREVIOUS/AWSPENDING) are kept; Windows Credential Locker holds
+entries of about 2.5 KB, so large values need another backend there.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from envsecrets.core.store import (
+    CURRENT,
+    PREVIOUS,
+    BatchRead,
+    SecretMetadata,
+    SecretVersion,
+    StoredValue,
+)
+from envsecrets.core.values import SecretValue
+from envsecrets.errors import CliError, ExitCode
+
+SERVICE = "envsecrets"
+INDEX_PREFIX = "index:"  # ':' cannot occur in a secret name, so index entries never collide
+
+
+def keyring_backend_error(detail: str) -> CliError:
+    """The one message for "there is no usable OS keyring here"."""
+    return CliError(
+        ExitCode.USAGE,
+        f"no usable OS keyring backend: {detail}",
+        "install one (macOS Keychain and Windows work out of the box; on Linux run a Secret "
+        "Service such as gnome-keyring), or choose one with PYTHON_KEYRING_BACKEND",
+    )
+
+
+def usable_keyring() -> Any:
+    """The keyring backend `keyring` chose, refused when it is the `fail` or `null` one."""
+    import keyring
+    from keyring.backends import fail, null
+
+    backend = keyring.get_keyring()
+    chosen = _backend_name(backend)
+    if isinstance(backend, fail.Keyring | null.Keyring):
+        raise keyring_backend_error(f"keyring chose {chosen}")
+    if chosen.startswith("keyrings.alt.") and not os.environ.get("PYTHON_KEYRING_BACKEND"):
+        # keyrings.alt's file backends keep entries in a (plain or weakly encrypted) file: fine
+        # for tests and headless machines when asked for by name, never picked silently.
+        raise keyring_backend_error(
+            f"keyring picked the file-based {chosen}; name it in PYTHON_KEYRING_BACKEND "
+            "to use it on purpose"
+        )
+    return backend
+
+
+def _backend_name(backend: Any) -> str:
+    kind = type(backend)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _stamp(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _moment(text: Any) -> datetime | None:
+    return datetime.fromisoformat(text) if isinstance(text, str) else None
+
+
+class KeyringStore:
+    """`SecretStore` on the OS keychain for one environment."""
+
+    def __init__(self, env: str) -> None:
+        self.env = env
+        self._backend: Any = None
+
+    # -- raw entries --------------------------------------------------------------------------
+    @property
+    def backend(self) -> Any:
+        if self._backend is None:
+            self._backend = usable_keyring()
+        return self._backend
+
+    def _get(self, user: str) -> Any:
+        from keyring.errors import KeyringError
+
+        try:
+            raw = self.backend.get_password(SERVICE, user)
+        except KeyringError as exc:
+            raise keyring_backend_error(
+                f"{_backend_name(self.backend)} failed: {type(exc).__name__}"
+            ) from None
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise CliError(
+                ExitCode.FAILED,
+                f"keyring entry '{user}' of service '{SERVICE}' is not an envsecrets record",
+                "remove it with your keychain tool, or restore it from a backup",
+            ) from None
+
+    def _put(self, user: str, record: Any) -> None:
+        from keyring.errors import KeyringError
+
+        try:
+            self.backend.set_password(SERVICE, user, json.dumps(record, sort_keys=True))
+        except KeyringError as exc:
+            raise keyring_backend_error(
+                f"{_backend_name(self.backend)} failed: {type(exc).__name__}"
+            ) from None
+
+    def _drop(self, user: str) -> None:
+        from keyring.errors import KeyringError, PasswordDeleteError
+
+        try:
+            self.backend.delete_password(SERVICE, user)
+        except PasswordDeleteError:
+            pass
+        except KeyringError as exc:
+            raise keyring_backend_error(
+                f"{_backend_name(self.backend)} failed: {type(exc).__name__}"
+            ) from None
+
+    def _index(self) -> list[str]:
+        names = self._get(INDEX_PREFIX + self.env)
+        return [str(n) for n in names] if isinstance(names, list) else []
+
+    def _set_index(self, names: Iterable[str]) -> None:
+        self._put(INDEX_PREFIX + self.env, sorted(set(names)))
+
+    def _record(self, name: str, *, deleted_ok: bool = False) -> dict[str, Any]:
+        record = self._get(name)
+        if not isinstance(record, dict):
+            raise CliError(
+                ExitCode.NOT_FOUND,
+                f"secret '{name}' not found in the OS keyring",
+                f"`secrets list {self.env}/` shows what exists",
+            )
+        if record.get("deleted_on") and not deleted_ok:
+            raise CliError(
+                ExitCode.REFUSED,
+                f"secret '{name}' is scheduled for deletion",
+                f"`secrets restore {name}` cancels the deletion",
+            )
+        return record
+
+    # -- values -------------------------------------------------------------------------------
+    @staticmethod
+    def _encode(value: SecretValue) -> dict[str, str]:
+        if value.is_binary:
+            return {"binary": base64.b64encode(value.data()).decode()}
+        return {"text": value.text()}
+
+    @staticmethod
+    def _decode(version: dict[str, Any]) -> SecretValue:
+        if "binary" in version:
+            return SecretValue(base64.b64decode(version["binary"]))
+        return SecretValue(str(version.get("text", "")))
+
+    def _stored(self, name: str, version: dict[str, Any]) -> StoredValue:
+        return StoredValue(
+            name=name,
+            value=self._decode(version),
+            version_id=str(version["id"]),
+            stages=tuple(version.get("stages", ())),
+            created=_moment(version.get("created")),
+        )
+
+    def read(
+        self, name: str, *, stage: str | None = CURRENT, version_id: str | None = None
+    ) -> StoredValue:
+        record = self._record(name)
+        for version in record["versions"]:
+            if (version_id and version["id"] == version_id) or (
+                not version_id and (stage or CURRENT) in version.get("stages", ())
+            ):
+                return self._stored(name, version)
+        which = f"version {version_id}" if version_id else f"stage {stage}"
+        raise CliError(
+            ExitCode.NOT_FOUND,
+            f"secret '{name}' has no {which}",
+            f"`secrets history {name}` lists its versions",
+        )
+
+    def read_many(self, names: Sequence[str]) -> BatchRead:
+        values: dict[str, StoredValue] = {}
+        errors: dict[str, str] = {}
+        for name in names:
+            try:
+                values[name] = self.read(name)
+            except CliError as exc:
+                errors[name] = (
+                    "ResourceNotFoundException" if exc.code == ExitCode.NOT_FOUND else exc.code.name
+                )
+        return BatchRead(values=values, errors=errors)
+
+    def create(
+        self,
+        name: str,
+        value: SecretValue,
+        *,
+        token: str,
+        description: str | None = None,
+        kms_key_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        replica_regions: Sequence[str] = (),
+    ) -> str:
+        existing = self._get(name)
+        if isinstance(existing, dict):
+            versions = existing.get("versions", [])
+            if any(v.get("id") == token for v in versions):
+                return token  # a retry of the same create, as ClientRequestToken makes it in AWS
+            raise CliError(
+                ExitCode.REFUSED,
+                f"secret '{name}' already exists in the OS keyring",
+                f"`secrets set {name}` puts a new version",
+            )
+        now = _stamp(_now())
+        record = {
+            "name": name,
+            "description": description,
+            "created": now,
+            "last_changed": now,
+            "tags": dict(tags or {}),
+            "versions": [{"id": token, "stages": [CURRENT], "created": now, **self._encode(value)}],
+        }
+        self._put(name, record)
+        self._set_index([*self._index(), name])
+        return token
+
+    def put(
+        self, name: str, value: SecretValue, *, token: str, stages: Sequence[str] | None = None
+    ) -> str:
+        record = self._record(name)
+        versions: list[dict[str, Any]] = record["versions"]
+        if any(v["id"] == token for v in versions):
+            return token
+        wanted = list(stages) if stages is not None else [CURRENT]
+        now = _stamp(_now())
+        versions.insert(0, {"id": token, "stages": [], "created": now, **self._encode(value)})
+        record["last_changed"] = now
+        for stage in wanted:
+            old = next((v["id"] for v in versions if stage in v["stages"]), None)
+            self._move(record, stage, to_version=token, from_version=old)
+        self._put(name, self._pruned(record))
+        return token
+
+    def _move(
+        self,
+        record: dict[str, Any],
+        stage: str,
+        *,
+        to_version: str | None,
+        from_version: str | None,
+    ) -> None:
+        versions: list[dict[str, Any]] = record["versions"]
+        if stage == CURRENT and to_version and from_version and from_version != to_version:
+            # As in Secrets Manager: the version losing AWSCURRENT becomes AWSPREVIOUS.
+            for version in versions:
+                if PREVIOUS in version["stages"]:
+                    version["stages"].remove(PREVIOUS)
+            for version in versions:
+                if version["id"] == from_version:
+                    version["stages"].append(PREVIOUS)
+        for version in versions:
+            if stage in version["stages"] and version["id"] != to_version:
+                version["stages"].remove(stage)
+            if version["id"] == to_version and stage not in version["stages"]:
+                version["stages"].append(stage)
+
+    @staticmethod
+    def _pruned(record: dict[str, Any]) -> dict[str, Any]:
+        # Only labelled versions are kept (at most current, previous, pending): keychain entries
+        # are small, and an unlabelled version can only be read by its id.
+        staged = [v for v in record["versions"] if v["stages"]]
+        record["versions"] = staged
+        return record
+
+    # -- metadata -----------------------------------------------------------------------------
+    def _metadata(self, name: str, record: dict[str, Any]) -> SecretMetadata:
+        return SecretMetadata(
+            name=name,
+            description=record.get("description") or None,
+            created=_moment(record.get("created")),
+            last_changed=_moment(record.get("last_changed")),
+            deleted_on=_moment(record.get("deleted_on")),
+            tags=dict(record.get("tags") or {}),
+            version_stages={v["id"]: tuple(v["stages"]) for v in record["versions"]},
+        )
+
+    def describe(self, name: str) -> SecretMetadata:
+        return self._metadata(name, self._record(name, deleted_ok=True))
+
+    def versions(self, name: str) -> list[SecretVersion]:
+        record = self._record(name, deleted_ok=True)
+        return [
+            SecretVersion(v["id"], tuple(v["stages"]), _moment(v.get("created")))
+            for v in record["versions"]
+        ]
+
+    def list(self, prefix: str = "", *, include_deleted: bool = False) -> Iterator[SecretMetadata]:
+        for name in self._index():
+            if not name.startswith(prefix):
+                continue
+            record = self._get(name)
+            if not isinstance(record, dict):
+                continue  # removed behind our back (e.g. in the keychain app)
+            if record.get("deleted_on") and not include_deleted:
+                continue
+            yield self._metadata(name, record)
+
+    def update(
+        self, name: str, *, description: str | None = None, kms_key_id: str | None = None
+    ) -> None:
+        if kms_key_id:
+            raise CliError(
+                ExitCode.USAGE,
+                "the keyring backend has no KMS keys",
+                "drop --kms-key for this environment (the OS keychain encrypts its entries)",
+            )
+        record = self._record(name)
+        if description is not None:
+            record["description"] = description
+        self._put(name, record)
+
+    def tag(self, name: str, tags: dict[str, str]) -> None:
+        record = self._record(name)
+        record["tags"] = {**(record.get("tags") or {}), **tags}
+        self._put(name, record)
+
+    def untag(self, name: str, keys: Iterable[str]) -> None:
+        record = self._record(name)
+        dropped = set(keys)
+        record["tags"] = {k: v for k, v in (record.get("tags") or {}).items() if k not in dropped}
+        self._put(name, record)
+
+    def move_stage(
+        self, name: str, stage: str, *, to_version: str | None, from_version: str | None
+    ) -> None:
+        record = self._record(name)
+        ids = {v["id"] for v in record["versions"]}
+        for wanted in (to_version, from_version):
+            if wanted and wanted not in ids:
+                raise CliError(
+                    ExitCode.NOT_FOUND,
+                    f"secret '{name}' has no version {wanted}",
+                    f"`secrets history {name}` lists its versions",
+                )
+        if to_version is None:
+            for version in record["versions"]:
+                if version["id"] == from_version and stage in version["stages"]:
+                    version["stages"].remove(stage)
+        else:
+            self._move(record, stage, to_version=to_version, from_version=from_version)
+        self._put(name, self._pruned(record))
+
+    def delete(
+        self, name: str, *, recovery_days: int | None = 30, force: bool = False
+    ) -> datetime | None:
+        record = self._record(name, deleted_ok=True)
+        if force:
+            self._drop(name)
+            self._set_index(n for n in self._index() if n != name)
+            return None
+        when = _now() + timedelta(days=recovery_days or 30)
+        # The keychain cannot delete on a timer: the entry stays hidden until `restore` or a
+        # `delete --force-now`; the date says when Secrets Manager would have dropped it.
+        record["deleted_on"] = _stamp(when)
+        self._put(name, record)
+        return when
+
+    def restore(self, name: str) -> None:
+        record = self._record(name, deleted_ok=True)
+        record.pop("deleted_on", None)
+        self._put(name, record)

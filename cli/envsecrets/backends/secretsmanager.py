@@ -1,0 +1,347 @@
+"""The Secrets Manager store: the only code that speaks the secretsmanager API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from envsecrets.backends.aws import AwsTarget, aws_errors, error_code
+from envsecrets.core.store import (
+    CURRENT,
+    BatchRead,
+    Replica,
+    Rotation,
+    SecretMetadata,
+    SecretVersion,
+    StoredValue,
+)
+from envsecrets.core.values import SecretValue
+from envsecrets.errors import CliError, ExitCode
+
+LIST_PAGE = 100  # ListSecrets' maximum page size
+BATCH_GET = 20  # BatchGetSecretValue's maximum secrets per call
+
+
+def _value_of(response: dict[str, Any]) -> SecretValue:
+    if "SecretBinary" in response and response["SecretBinary"] is not None:
+        return SecretValue(bytes(response["SecretBinary"]))
+    return SecretValue(str(response.get("SecretString", "")))
+
+
+def _stored(response: dict[str, Any]) -> StoredValue:
+    return StoredValue(
+        name=response["Name"],
+        value=_value_of(response),
+        version_id=response["VersionId"],
+        stages=tuple(response.get("VersionStages", ())),
+        created=response.get("CreatedDate"),
+    )
+
+
+def _schedule(rules: dict[str, Any] | None) -> str | None:
+    if not rules:
+        return None
+    if rules.get("ScheduleExpression"):
+        return str(rules["ScheduleExpression"])
+    if rules.get("AutomaticallyAfterDays"):
+        return f"every {rules['AutomaticallyAfterDays']} days"
+    return None
+
+
+def metadata_from(entry: dict[str, Any]) -> SecretMetadata:
+    """A DescribeSecret response or a ListSecrets entry as SecretMetadata."""
+    return SecretMetadata(
+        name=entry["Name"],
+        arn=entry.get("ARN"),
+        description=entry.get("Description") or None,
+        kms_key_id=entry.get("KmsKeyId"),
+        created=entry.get("CreatedDate"),
+        last_changed=entry.get("LastChangedDate"),
+        last_accessed=entry.get("LastAccessedDate"),
+        deleted_on=entry.get("DeletedDate"),
+        rotation=Rotation(
+            enabled=bool(entry.get("RotationEnabled")),
+            lambda_arn=entry.get("RotationLambdaARN") or None,
+            schedule=_schedule(entry.get("RotationRules")),
+            last_rotated=entry.get("LastRotatedDate"),
+            next_rotation=entry.get("NextRotationDate"),
+        ),
+        tags={t["Key"]: t["Value"] for t in entry.get("Tags") or ()},
+        replicas=tuple(
+            Replica(r["Region"], r.get("Status"), r.get("KmsKeyId"))
+            for r in entry.get("ReplicationStatus") or ()
+        ),
+        # DescribeSecret names the labels VersionIdsToStages, ListSecrets SecretVersionsToStages:
+        # reading both lets a listing find pending rotations without a describe per secret.
+        version_stages={
+            k: tuple(v)
+            for k, v in (
+                entry.get("VersionIdsToStages") or entry.get("SecretVersionsToStages") or {}
+            ).items()
+        },
+        primary_region=entry.get("PrimaryRegion"),
+    )
+
+
+class SecretsManagerStore:
+    """`SecretStore` on AWS Secrets Manager for one environment's target."""
+
+    def __init__(self, target: AwsTarget, *, bulk: bool = False, pool: int = 10) -> None:
+        self.target = target
+        self.bulk = bulk
+        self.pool = pool
+
+    @property
+    def client(self) -> Any:
+        return self.target.client("secretsmanager", bulk=self.bulk, pool=self.pool)
+
+    def _errors(self, name: str | None = None) -> Any:
+        return aws_errors(subject=name, side=self.target.label if self.bulk else None)
+
+    # -- values -----------------------------------------------------------------------------
+    def read(
+        self, name: str, *, stage: str | None = CURRENT, version_id: str | None = None
+    ) -> StoredValue:
+        args: dict[str, Any] = {"SecretId": name}
+        # Ask for the stage explicitly: the emulator (and caches) can otherwise return a
+        # version that is no longer AWSCURRENT after a stage move.
+        if version_id:
+            args["VersionId"] = version_id
+        elif stage:
+            args["VersionStage"] = stage
+        with self._errors(name):
+            try:
+                return _stored(self.client.get_secret_value(**args))
+            except Exception as exc:
+                if error_code(exc) == "ResourceNotFoundException" and (
+                    version_id or stage != CURRENT
+                ):
+                    # The secret may exist without that version or stage.
+                    self.describe(name)
+                    which = f"version {version_id}" if version_id else f"stage {stage}"
+                    raise CliError(
+                        ExitCode.NOT_FOUND,
+                        f"secret '{name}' has no {which}",
+                        f"`secrets history {name}` lists its versions",
+                    ) from None
+                raise
+
+    def read_many(self, names: Sequence[str]) -> BatchRead:
+        """Current values in calls of 20 (BatchGetSecretValue); errors are kept per name."""
+        values: dict[str, StoredValue] = {}
+        errors: dict[str, str] = {}
+        for start in range(0, len(names), BATCH_GET):
+            chunk = list(names[start : start + BATCH_GET])
+            with self._errors():
+                response = self.client.batch_get_secret_value(SecretIdList=chunk)
+            for entry in response.get("SecretValues", ()):
+                values[entry["Name"]] = _stored(entry)
+            for failure in response.get("Errors", ()):
+                errors[name_from_id(failure.get("SecretId", "?"))] = failure.get(
+                    "ErrorCode", "Error"
+                )
+        for name in names:
+            if name not in values and name not in errors:
+                errors[name] = "Missing"
+        return BatchRead(values=values, errors=errors)
+
+    def create(
+        self,
+        name: str,
+        value: SecretValue,
+        *,
+        token: str,
+        description: str | None = None,
+        kms_key_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        replica_regions: Sequence[str] = (),
+    ) -> str:
+        args: dict[str, Any] = {"Name": name, "ClientRequestToken": token}
+        args.update(_value_args(value))
+        if description:
+            args["Description"] = description
+        if kms_key_id:
+            args["KmsKeyId"] = kms_key_id
+        if tags:
+            args["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+        if replica_regions:
+            args["AddReplicaRegions"] = [{"Region": r} for r in replica_regions]
+        with self._errors(name):
+            return str(self.client.create_secret(**args)["VersionId"])
+
+    def put(
+        self, name: str, value: SecretValue, *, token: str, stages: Sequence[str] | None = None
+    ) -> str:
+        args: dict[str, Any] = {"SecretId": name, "ClientRequestToken": token}
+        args.update(_value_args(value))
+        if stages is not None:
+            args["VersionStages"] = list(stages)
+        with self._errors(name):
+            return str(self.client.put_secret_value(**args)["VersionId"])
+
+    # -- metadata ---------------------------------------------------------------------------
+    def describe(self, name: str) -> SecretMetadata:
+        with self._errors(name):
+            return metadata_from(self.client.describe_secret(SecretId=name))
+
+    def versions(self, name: str) -> list[SecretVersion]:
+        found: list[SecretVersion] = []
+        args: dict[str, Any] = {"SecretId": name, "IncludeDeprecated": True, "MaxResults": 100}
+        with self._errors(name):
+            while True:
+                page = self.client.list_secret_version_ids(**args)
+                for v in page.get("Versions", ()):
+                    found.append(
+                        SecretVersion(
+                            version_id=v["VersionId"],
+                            stages=tuple(v.get("VersionStages", ())),
+                            created=v.get("CreatedDate"),
+                            last_accessed=v.get("LastAccessedDate"),
+                        )
+                    )
+                if not page.get("NextToken"):
+                    break
+                args["NextToken"] = page["NextToken"]
+        found.sort(key=lambda v: v.created or datetime.min, reverse=True)
+        return found
+
+    def list(self, prefix: str = "", *, include_deleted: bool = False) -> Iterator[SecretMetadata]:
+        args: dict[str, Any] = {
+            "MaxResults": LIST_PAGE,
+            "IncludePlannedDeletion": include_deleted,
+            "SortOrder": "asc",
+        }
+        if prefix:
+            args["Filters"] = [{"Key": "name", "Values": [prefix]}]
+        with self._errors():
+            while True:
+                page = self.client.list_secrets(**args)
+                for entry in page.get("SecretList", ()):
+                    # The name filter matches prefixes of words too; keep exact prefixes only.
+                    if entry["Name"].startswith(prefix):
+                        yield metadata_from(entry)
+                token = page.get("NextToken")
+                if not token:
+                    return
+                args["NextToken"] = token
+
+    def update(
+        self, name: str, *, description: str | None = None, kms_key_id: str | None = None
+    ) -> None:
+        args: dict[str, Any] = {"SecretId": name}
+        if description is not None:
+            args["Description"] = description
+        if kms_key_id is not None:
+            args["KmsKeyId"] = kms_key_id
+        if len(args) > 1:
+            with self._errors(name):
+                self.client.update_secret(**args)
+
+    def tag(self, name: str, tags: dict[str, str]) -> None:
+        if tags:
+            with self._errors(name):
+                self.client.tag_resource(
+                    SecretId=name, Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+                )
+
+    def untag(self, name: str, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        if keys:
+            with self._errors(name):
+                self.client.untag_resource(SecretId=name, TagKeys=keys)
+
+    def move_stage(
+        self, name: str, stage: str, *, to_version: str | None, from_version: str | None
+    ) -> None:
+        args: dict[str, Any] = {"SecretId": name, "VersionStage": stage}
+        if to_version:
+            args["MoveToVersionId"] = to_version
+        if from_version:
+            args["RemoveFromVersionId"] = from_version
+        with self._errors(name):
+            self.client.update_secret_version_stage(**args)
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def delete(
+        self, name: str, *, recovery_days: int | None = 30, force: bool = False
+    ) -> datetime | None:
+        args: dict[str, Any] = {"SecretId": name}
+        if force:
+            args["ForceDeleteWithoutRecovery"] = True
+        elif recovery_days is not None:
+            args["RecoveryWindowInDays"] = recovery_days
+        with self._errors(name):
+            response = self.client.delete_secret(**args)
+        deletion = response.get("DeletionDate")
+        return deletion if isinstance(deletion, datetime) else None
+
+    def restore(self, name: str) -> None:
+        with self._errors(name):
+            self.client.restore_secret(SecretId=name)
+
+    # -- rotation and replication -------------------------------------------------------------
+    def rotate_managed(self, name: str) -> str | None:
+        """Start the configured rotation Lambda; returns the new version id."""
+        with self._errors(name):
+            response = self.client.rotate_secret(SecretId=name)
+        version = response.get("VersionId")
+        return str(version) if version else None
+
+    def add_replicas(
+        self, name: str, regions: Sequence[str], kms_key_id: str | None = None
+    ) -> None:
+        replicas: list[dict[str, str]] = []
+        for region in regions:
+            replica = {"Region": region}
+            if kms_key_id:
+                replica["KmsKeyId"] = kms_key_id
+            replicas.append(replica)
+        with self._errors(name):
+            self.client.replicate_secret_to_regions(
+                SecretId=name, AddReplicaRegions=replicas, ForceOverwriteReplicaSecret=False
+            )
+
+    def remove_replicas(self, name: str, regions: Sequence[str]) -> None:
+        with self._errors(name):
+            self.client.remove_regions_from_replication(
+                SecretId=name, RemoveReplicaRegions=list(regions)
+            )
+
+    def generate_password(
+        self,
+        *,
+        length: int,
+        exclude_characters: str = "",
+        exclude_punctuation: bool = False,
+        exclude_lowercase: bool = False,
+        exclude_uppercase: bool = False,
+        exclude_numbers: bool = False,
+    ) -> SecretValue:
+        """GetRandomPassword with every character class switchable (used by `rotate`, which
+        turns off a class that `--exclude-characters` empties instead of failing)."""
+        args: dict[str, Any] = {
+            "PasswordLength": length,
+            "ExcludePunctuation": exclude_punctuation,
+            "ExcludeLowercase": exclude_lowercase,
+            "ExcludeUppercase": exclude_uppercase,
+            "ExcludeNumbers": exclude_numbers,
+            "RequireEachIncludedType": True,
+        }
+        if exclude_characters:
+            args["ExcludeCharacters"] = exclude_characters
+        with self._errors():
+            return SecretValue(str(self.client.get_random_password(**args)["RandomPassword"]))
+
+
+def _value_args(value: SecretValue) -> dict[str, Any]:
+    if value.is_binary:
+        return {"SecretBinary": value.data()}
+    return {"SecretString": value.text()}
+
+
+def name_from_id(secret_id: str) -> str:
+    """A secret's name from its name or its ARN (`...:secret:<name>-XXXXXX`)."""
+    if ":secret:" in secret_id:
+        return secret_id.split(":secret:", 1)[1][:-7]
+    return secret_id

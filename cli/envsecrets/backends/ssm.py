@@ -1,0 +1,144 @@
+"""SSM Parameter Store as a migration source: the only code that speaks the ssm API.
+
+Parameters are listed with GetParametersByPath (10 a page, decrypted), which shares a 40/s
+quota with GetParameter(s); the target's RateLimiter paces them (backends/quotas.py).
+Descriptions are not in that response and come from DescribeParameters, which AWS throttles
+hard, so they are asked for only for the parameters about to be written, 50 names a call.
+Deletion uses DeleteParameters, 10 names a call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from envsecrets.backends.aws import AwsTarget, aws_errors, error_code
+from envsecrets.core.migration import SourceItem, chunked
+from envsecrets.core.values import SecretValue
+from envsecrets.errors import CliError, ExitCode
+
+PAGE = 10  # GetParametersByPath's maximum page size
+DESCRIBE_NAMES = 50  # DescribeParameters: at most 50 values in a filter, 50 results a page
+DELETE_BATCH = 10  # DeleteParameters: at most 10 names a call
+
+
+class SsmSource:
+    """The parameters under `path` (its direct children, or the whole tree with `recursive`).
+
+    A `path` that does not start with `/`, or under which nothing is found, is tried as the
+    name of one parameter; when that does not exist either, the source is not found (exit 3).
+    """
+
+    kind = "ssm"
+
+    def __init__(
+        self,
+        target: AwsTarget,
+        path: str,
+        *,
+        recursive: bool = False,
+        pool: int = 10,
+    ) -> None:
+        self.target = target
+        self.path = path
+        self.label = path
+        self.recursive = recursive
+        self.pool = pool
+
+    @property
+    def client(self) -> Any:
+        return self.target.client("ssm", bulk=True, pool=self.pool)
+
+    def _errors(self) -> Any:
+        return aws_errors(side=self.target.label)
+
+    # -- reading ------------------------------------------------------------------------------
+    def items(self) -> Iterator[SourceItem]:
+        found = 0
+        if self.path.startswith("/"):
+            base = self.path.rstrip("/")
+            for parameter in self._by_path():
+                found += 1
+                relative = parameter["Name"][len(base) :].lstrip("/")
+                yield self._item(parameter, relative)
+        if found == 0:
+            parameter = self._one(self.path)
+            yield self._item(parameter, parameter["Name"].rstrip("/").rsplit("/", 1)[-1])
+
+    def _by_path(self) -> Iterator[dict[str, Any]]:
+        args: dict[str, Any] = {
+            "Path": self.path.rstrip("/") or "/",
+            "Recursive": self.recursive,
+            "WithDecryption": True,
+            "MaxResults": PAGE,
+        }
+        while True:
+            with self._errors():
+                page = self.client.get_parameters_by_path(**args)
+            yield from page.get("Parameters", ())
+            token = page.get("NextToken")
+            if not token:
+                return
+            args["NextToken"] = token
+
+    def _one(self, name: str) -> dict[str, Any]:
+        with self._errors():
+            try:
+                return dict(self.client.get_parameter(Name=name, WithDecryption=True)["Parameter"])
+            except Exception as exc:
+                if error_code(exc) in ("ParameterNotFound", "ValidationException"):
+                    raise CliError(
+                        ExitCode.NOT_FOUND,
+                        f"no parameters at or under '{name}' in Parameter Store",
+                        "check the path (it starts with '/'), the region, and --recursive",
+                    ) from None
+                raise
+
+    def _item(self, parameter: dict[str, Any], relative: str) -> SourceItem:
+        name = str(parameter["Name"])
+        value = parameter.get("Value")
+        return SourceItem(
+            key=name,
+            relative=relative,
+            # StringList values stay the comma-separated text SSM returns: readers split them.
+            value=SecretValue(str(value)) if value else None,
+            origin=f"ssm:{name}",
+            problem=None if value else "the parameter has no value",
+        )
+
+    def descriptions(self, keys: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for names in chunked(keys, DESCRIBE_NAMES):
+            args: dict[str, Any] = {
+                "ParameterFilters": [{"Key": "Name", "Option": "Equals", "Values": names}],
+                "MaxResults": DESCRIBE_NAMES,
+            }
+            while True:
+                with self._errors():
+                    page = self.client.describe_parameters(**args)
+                for meta in page.get("Parameters", ()):
+                    if meta.get("Description"):
+                        found[str(meta["Name"])] = str(meta["Description"])
+                if not page.get("NextToken"):
+                    break
+                args["NextToken"] = page["NextToken"]
+        return found
+
+    # -- removing -----------------------------------------------------------------------------
+    def remove(self, keys: Sequence[str]) -> dict[str, str | None]:
+        outcome: dict[str, str | None] = {}
+        for names in chunked(keys, DELETE_BATCH):
+            try:
+                with self._errors():
+                    response = self.client.delete_parameters(Names=names)
+            except CliError as exc:
+                outcome.update({name: exc.message for name in names})
+                continue
+            for name in response.get("DeletedParameters", ()):
+                outcome[str(name)] = None
+            # Already gone (a re-run after a crash): the goal is met.
+            for name in response.get("InvalidParameters", ()):
+                outcome[str(name)] = None
+            for name in names:
+                outcome.setdefault(name, None)
+        return outcome

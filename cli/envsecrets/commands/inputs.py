@@ -1,0 +1,104 @@
+"""Where a new value comes from: --stdin, --from-file, or a hidden prompt. Never argv."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from envsecrets.core.values import SecretValue
+from envsecrets.errors import CliError, ExitCode
+
+
+def read_new_value(*, stdin: bool, from_file: Path | None, label: str) -> SecretValue:
+    """The value for `label` from exactly one source; bytes from a file are kept exactly,
+    one trailing newline is stripped from stdin."""
+    if stdin and from_file is not None:
+        raise CliError(
+            ExitCode.USAGE,
+            "--stdin and --from-file cannot be used together",
+            "keep one: --stdin reads the value piped in, --from-file PATH reads a file",
+        )
+    if from_file is not None:
+        return read_value_file(from_file)
+    if stdin:
+        return read_stdin_value()
+    from envsecrets.ui.prompts import ask_new_value
+
+    return ask_new_value(label)
+
+
+def read_stdin_value() -> SecretValue:
+    if sys.stdin.isatty():
+        raise CliError(
+            ExitCode.USAGE,
+            "--stdin given but stdin is a terminal",
+            "pipe the value in (e.g. `pbpaste | secrets set NAME --stdin`) or drop --stdin "
+            "to be asked at a hidden prompt",
+        )
+    data = sys.stdin.buffer.read()
+    if data.endswith(b"\r\n"):
+        data = data[:-2]
+    elif data.endswith(b"\n"):
+        data = data[:-1]
+    if not data:
+        raise CliError(ExitCode.USAGE, "--stdin: nothing was read from stdin", "pipe a value in")
+    return SecretValue.from_bytes(data)
+
+
+def read_value_file(path: Path) -> SecretValue:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CliError(
+            ExitCode.NOT_FOUND,
+            f"--from-file: {path} does not exist",
+            "check the path (a relative path starts from the current folder)",
+        ) from None
+    except IsADirectoryError:
+        raise CliError(
+            ExitCode.USAGE,
+            f"--from-file: {path} is a folder, not a file",
+            "give the path of the file that holds the value",
+        ) from None
+    except OSError as exc:
+        raise CliError(
+            ExitCode.USAGE,
+            f"--from-file: cannot read {path} ({exc.strerror})",
+            "check that your user can read the file (its permissions and owner)",
+        ) from None
+    if not data:
+        raise CliError(
+            ExitCode.USAGE,
+            f"--from-file: {path} is empty",
+            "a secret needs a non-empty value: put it in the file, or pipe it in with --stdin",
+        )
+    return SecretValue.from_bytes(data)
+
+
+def parse_tags(pairs: list[str]) -> dict[str, str]:
+    """`--tag K=V` options as a dict."""
+    tags: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CliError(
+                ExitCode.USAGE,
+                f"--tag {pair!r}: expected KEY=VALUE",
+                "give each tag as --tag KEY=VALUE, e.g. --tag team=payments",
+            )
+        # AWS's tag rules, checked before anything is written (a refused TagResource after
+        # the value was put would leave the write half done).
+        if len(key) > 128 or len(value) > 256:
+            raise CliError(
+                ExitCode.USAGE,
+                f"--tag {key}: keys are at most 128, values 256 characters",
+                "shorten the tag's key or value",
+            )
+        if key.lower().startswith("aws:"):
+            raise CliError(
+                ExitCode.USAGE,
+                f"--tag {key}: the 'aws:' prefix is reserved by AWS",
+                "choose a key that does not start with 'aws:', e.g. team or owner",
+            )
+        tags[key] = value
+    return tags

@@ -1,0 +1,485 @@
+"""`secrets migrate ssm | env-file | lambda`: move secrets out of the places that leak them.
+
+Each command builds a source (backends), then runs the one engine of `core/migration.py`:
+plan (shown first; `--dry-run` stops there), confirmation for protected environments and
+for deleting sources, apply, verify, and optionally remove what verified from the source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from envsecrets.commands.common import JsonOption, Workspace, YesOption, renderer, workspace
+from envsecrets.completion import complete_env, complete_prefix
+from envsecrets.errors import CliError, ExitCode
+from envsecrets.ui.render import Renderer
+
+if TYPE_CHECKING:
+    from envsecrets.core.migration import MigrationPlan, MigrationResult, MigrationSource
+    from envsecrets.core.names import NamePrefix
+
+PLAN_ROWS_SHOWN = 100  # larger plans list only the items that are not unchanged
+
+ToOption = Annotated[
+    str,
+    typer.Option(
+        "--to",
+        help="Target prefix <env>/<path>, e.g. prod/api/.",
+        show_default=False,
+        autocompletion=complete_prefix,
+    ),
+]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Show the plan and stop; nothing is written.")
+]
+OverwriteOption = Annotated[
+    bool,
+    typer.Option("--overwrite", help="Put a new version where a target holds a different value."),
+]
+DeleteSourceOption = Annotated[
+    bool,
+    typer.Option(
+        "--delete-source",
+        help="After verification, delete the migrated items from the source (confirmed).",
+    ),
+]
+ConcurrencyOption = Annotated[
+    int, typer.Option("--concurrency", min=1, max=64, help="Writes in flight at once.")
+]
+ReportOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--report",
+        help="Write the outcome per item as JSON to FILE (never values).",
+        dir_okay=False,
+    ),
+]
+MaxRateOption = Annotated[
+    float,
+    typer.Option(
+        "--max-rate",
+        min=1,
+        help="Secrets Manager writes per second (AWS's default quota is 50; raise this only "
+        "if your account's CreateSecret/PutSecretValue quotas are higher).",
+    ),
+]
+KeepCaseOption = Annotated[
+    bool,
+    typer.Option(
+        "--keep-case", help="Keep variable names as they are (default: STRIPE_KEY -> stripe-key)."
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Flags:
+    dry_run: bool
+    overwrite: bool
+    concurrency: int
+    report: Path | None
+    yes: bool
+    json_output: bool
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `migrate` group to the root app."""
+    group = typer.Typer(
+        name="migrate",
+        help="Move secrets out of Parameter Store, .env files and Lambda environment variables.",
+        no_args_is_help=True,
+    )
+    group.command("ssm")(migrate_ssm)
+    group.command("env-file")(migrate_env_file)
+    group.command("lambda")(migrate_lambda)
+    app.add_typer(group, name="migrate")
+
+
+def migrate_ssm(
+    ctx: typer.Context,
+    path: Annotated[str, typer.Argument(help="Parameter path such as /app/prod (or one name).")],
+    to: ToOption,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="Include parameters in sub-paths.")
+    ] = False,
+    dry_run: DryRunOption = False,
+    overwrite: OverwriteOption = False,
+    delete_source: DeleteSourceOption = False,
+    concurrency: ConcurrencyOption = 8,
+    max_rate: MaxRateOption = 50.0,
+    report: ReportOption = None,
+    yes: YesOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Parameter Store -> Secrets Manager.
+
+    PATH/<rest> becomes PREFIX/<rest>; descriptions are kept and each secret is tagged
+    migrated-from=ssm:<name>."""
+    from envsecrets.backends.ssm import SsmSource
+    from envsecrets.core.migration import target_prefix
+
+    ws = workspace(ctx)
+    flags = Flags(dry_run, overwrite, concurrency, report, yes, json_output)
+    prefix = target_prefix(to)
+    ws.environment(prefix.env)
+    _pace(ws, prefix.env, max_rate)
+    source = SsmSource(ws.target(prefix.env), path, recursive=recursive, pool=concurrency)
+    _migrate(
+        ws,
+        renderer(json_output),
+        source,
+        prefix,
+        flags,
+        delete_source=delete_source,
+        remove_question=f"delete the migrated parameters under {path} from Parameter Store?",
+    )
+
+
+def migrate_env_file(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The .env file.", dir_okay=False)],
+    to: ToOption,
+    keep_case: KeepCaseOption = False,
+    dry_run: DryRunOption = False,
+    overwrite: OverwriteOption = False,
+    delete_source: DeleteSourceOption = False,
+    concurrency: ConcurrencyOption = 8,
+    max_rate: MaxRateOption = 50.0,
+    report: ReportOption = None,
+    yes: YesOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """.env file -> Secrets Manager.
+
+    STRIPE_SECRET_KEY becomes PREFIX/stripe-secret-key (parsed by python-dotenv, no
+    interpolation). --delete-source removes the migrated lines from the file."""
+    from envsecrets.backends.envfile import EnvFileSource
+    from envsecrets.core.migration import target_prefix
+
+    ws = workspace(ctx)
+    flags = Flags(dry_run, overwrite, concurrency, report, yes, json_output)
+    prefix = target_prefix(to)
+    ws.environment(prefix.env)
+    _pace(ws, prefix.env, max_rate)
+    source = EnvFileSource(file, keep_case=keep_case)
+    _migrate(
+        ws,
+        renderer(json_output),
+        source,
+        prefix,
+        flags,
+        delete_source=delete_source,
+        remove_question=f"remove the migrated variables' lines from {file}?",
+    )
+
+
+def migrate_lambda(
+    ctx: typer.Context,
+    function: Annotated[str, typer.Argument(help="The Lambda function's name or ARN.")],
+    env: Annotated[
+        str,
+        typer.Option(
+            "--env",
+            help="Environment to store the secrets in.",
+            show_default=False,
+            autocompletion=complete_env,
+        ),
+    ],
+    keys: Annotated[
+        str | None,
+        typer.Option("--keys", help="Exactly these variables (K1,K2), not the detected ones."),
+    ] = None,
+    keep_case: KeepCaseOption = False,
+    remove_from_function: Annotated[
+        bool,
+        typer.Option(
+            "--remove-from-function",
+            help="After every secret verified, remove the variables from the function.",
+        ),
+    ] = False,
+    dry_run: DryRunOption = False,
+    overwrite: OverwriteOption = False,
+    concurrency: ConcurrencyOption = 8,
+    max_rate: MaxRateOption = 50.0,
+    report: ReportOption = None,
+    yes: YesOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Lambda environment variables -> Secrets Manager.
+
+    The function's secret-looking variables (or exactly --keys) become ENV/FUNCTION/<key>,
+    are recorded in secrets.toml, and the IAM policy and code change the function needs
+    are printed."""
+    from envsecrets.backends.lambda_env import LambdaEnvSource, function_name
+    from envsecrets.core.migration import target_prefix
+    from envsecrets.core.names import validate_env
+
+    ws = workspace(ctx)
+    out = renderer(json_output)
+    flags = Flags(dry_run, overwrite, concurrency, report, yes, json_output)
+    validate_env(env)
+    settings = ws.environment(env)
+    prefix = target_prefix(f"{env}/")
+    wanted = [k.strip() for k in keys.split(",") if k.strip()] if keys is not None else None
+    if wanted is not None and not wanted:
+        raise CliError(ExitCode.USAGE, "--keys is empty", "list variables: --keys K1,K2")
+    _pace(ws, env, max_rate)
+    source = LambdaEnvSource(ws.target(env), function, keys=wanted, keep_case=keep_case)
+    if source.kept and not json_output:
+        out.note(
+            f"kept in the function ({len(source.kept)}, not secret-looking"
+            f"{' or not in --keys' if wanted is not None else ''}): {', '.join(source.kept)}"
+        )
+    if not source.selected:
+        out.note(f"{function_name(function)}: no secret-looking variables; nothing to migrate")
+    plan, result = _migrate(
+        ws,
+        out,
+        source,
+        prefix,
+        flags,
+        delete_source=remove_from_function,
+        remove_question=f"remove the migrated variables from function {source.info.name}?",
+        all_or_nothing=True,
+        finish=False,
+    )
+    extra: dict[str, Any] = {}
+    if result is not None:
+        extra = _after_lambda(ws, out, source, settings.kms_key_id, result, env)
+    _finish(out, plan, result, flags, extra)
+
+
+# -- the shared flow --------------------------------------------------------------------------
+def _pace(ws: Workspace, env: str, max_rate: float) -> None:
+    """Pace every AWS call of this run (retries included) at AWS's quotas, Secrets Manager
+    writes at --max-rate (backends/quotas.py)."""
+    from envsecrets.backends.quotas import RateLimiter
+
+    ws.target(env).limiter = RateLimiter.for_writes(max_rate)
+
+
+def _migrate(
+    ws: Workspace,
+    out: Renderer,
+    source: MigrationSource,
+    prefix: NamePrefix,
+    flags: Flags,
+    *,
+    delete_source: bool,
+    remove_question: str,
+    all_or_nothing: bool = False,
+    finish: bool = True,
+) -> tuple[MigrationPlan, MigrationResult | None]:
+    from envsecrets.core.migration import (
+        DESCRIBE_CHUNK,
+        apply_migration,
+        plan_migration,
+        remove_sources,
+        verify_migration,
+    )
+
+    env = ws.environment(prefix.env)
+    if flags.report is not None and not (flags.report.parent or Path()).is_dir():
+        raise CliError(
+            ExitCode.USAGE,
+            f"--report {flags.report}: folder {flags.report.parent} does not exist",
+            "create the folder first, or give --report a path in an existing folder",
+        )
+    store = ws.store(prefix.env, bulk=True, pool=flags.concurrency)
+    if not flags.json_output:
+        out.note(f"reading {source.kind} {source.label} and what exists under {prefix} ...")
+    plan = plan_migration(
+        source,
+        store,
+        prefix,
+        overwrite=flags.overwrite,
+        concurrency=flags.concurrency,
+        # descriptions serve the writes; a dry run makes none
+        describe_ahead=0 if flags.dry_run else DESCRIBE_CHUNK,
+    )
+    if not flags.json_output:
+        _show_plan(out, plan, dry_run=flags.dry_run)
+    if flags.dry_run:
+        if finish:
+            _finish(out, plan, None, flags, {})
+        return plan, None
+    writes = plan.writes
+    if writes:
+        ws.confirm_if_protected(
+            prefix.env, f"write {len(writes)} secrets under {prefix}?", yes=flags.yes
+        )
+    if delete_source:
+        from envsecrets.ui.prompts import confirm
+
+        confirm(remove_question, yes=flags.yes, why="removing migrated items from the source")
+    with out.progress(len(writes), "migrating") as advance:
+        result = apply_migration(
+            plan,
+            store,
+            source,
+            env,
+            concurrency=flags.concurrency,
+            progress=advance,
+        )
+    result = verify_migration(result, store, concurrency=flags.concurrency)
+    if delete_source:
+        result = remove_sources(result, source, all_or_nothing=all_or_nothing)
+    if finish:
+        _finish(out, plan, result, flags, {})
+    return plan, result
+
+
+def _show_plan(out: Renderer, plan: MigrationPlan, *, dry_run: bool) -> None:
+    items = list(plan.items)
+    shown = items
+    if len(items) > PLAN_ROWS_SHOWN and not dry_run:
+        shown = [i for i in items if i.action != "unchanged"]
+    if shown:
+        out.table(
+            ["ACTION", "SOURCE", "TARGET", "NOTE"],
+            [[i.action, i.source.key, i.target or "-", i.reason or ""] for i in shown],
+        )
+    counts = plan.counts()
+    summary = ", ".join(f"{n} {action}" for action, n in counts.items() if n)
+    out.note(
+        f"plan for {plan.source_kind} {plan.source_label} -> {plan.prefix}: "
+        f"{summary or 'nothing to migrate'}" + (" (dry run: nothing written)" if dry_run else "")
+    )
+
+
+def _finish(
+    out: Renderer,
+    plan: MigrationPlan,
+    result: MigrationResult | None,
+    flags: Flags,
+    extra: dict[str, Any],
+) -> None:
+    """Print the outcome, write the report, and exit with the code the outcome deserves."""
+    document: dict[str, Any] = {"dry_run": flags.dry_run, "plan": plan.as_dict()}
+    if result is not None:
+        document["result"] = result.as_dict()
+    document.update(extra)
+    if flags.report is not None:
+        from envsecrets.core.files import write_text_atomically
+        from envsecrets.ui.render import to_json
+
+        write_text_atomically(flags.report, to_json(document) + "\n")
+    if flags.json_output:
+        out.json(document)
+    elif result is not None:
+        _show_result(out, result, extra)
+    if result is None:
+        return
+    code = result.exit_code
+    if code != ExitCode.OK:
+        counts = result.counts()
+        problems = ", ".join(
+            f"{counts[k]} {k}" for k in ("failed", "unverified", "conflict", "invalid") if counts[k]
+        )
+        hints = {
+            ExitCode.REFUSED: "--overwrite replaces differing targets; the rest were migrated",
+            ExitCode.USAGE: "invalid items were not migrated; rename them at the source"
+            + (" or try --keep-case" if plan.source_kind in ("env-file", "lambda") else ""),
+        }
+        raise CliError(
+            code,
+            f"migration incomplete: {problems}",
+            hints.get(code, "run the same command again to finish; what is done stays done"),
+        )
+
+
+def _show_result(out: Renderer, result: MigrationResult, extra: dict[str, Any]) -> None:
+    for outcome in result.outcomes:
+        if outcome.status in ("failed", "conflict", "invalid") or outcome.verified is False:
+            out.warn(f"{outcome.item.source.key}: {outcome.status}: {outcome.error or '-'}")
+        elif outcome.error:  # settled, but the source could not be removed
+            out.warn(f"{outcome.item.source.key}: {outcome.error}")
+    for note in result.notes:
+        out.warn(note)
+    counts = result.counts()
+    line = (
+        f"{counts['created']} created, {counts['updated']} updated, "
+        f"{counts['unchanged']} unchanged, {counts['verified']} verified"
+    )
+    if counts["source_removed"]:
+        line += f", {counts['source_removed']} removed from the source"
+    out.success(line)
+    if "policy" in extra:
+        from envsecrets.ui.render import to_json
+
+        out.lines(["", "# IAM policy the function's role now needs:", to_json(extra["policy"])])
+    if "code" in extra:
+        out.lines(
+            [
+                "",
+                "# Code change: fetch the secrets at runtime instead of reading the variables:",
+                extra["code"],
+            ]
+        )
+    if extra.get("config"):
+        out.note(f"recorded {len(extra['secrets'])} secrets in {extra['config']}")
+
+
+# -- lambda: config, policy and code ----------------------------------------------------------
+def _after_lambda(
+    ws: Workspace,
+    out: Renderer,
+    source: Any,
+    kms_key_id: str | None,
+    result: MigrationResult,
+    env: str,
+) -> dict[str, Any]:
+    from envsecrets.core.config import CONFIG_FILENAME
+    from envsecrets.core.config_edit import add_function_secrets
+    from envsecrets.core.files import write_text_atomically
+    from envsecrets.core.migration import settled_targets
+
+    names = settled_targets(result)
+    if not names:
+        return {}
+    function = source.info.name
+    paths = [name.split("/", 1)[1] for name in names]
+    config_path = ws.config.path or Path.cwd() / CONFIG_FILENAME
+    text = config_path.read_text(encoding="utf-8") if config_path.exists() else ""
+    write_text_atomically(config_path, add_function_secrets(text, function, paths))
+    from envsecrets.core.config import load_config
+
+    recorded = load_config(config_path).functions[function].secrets
+    keys = {o.item.target: o.item.source.key for o in result.outcomes if o.settled}
+    extra: dict[str, Any] = {"config": str(config_path), "secrets": names}
+    try:
+        extra["policy"] = _policy(
+            source.info.region, source.info.account, env, recorded, kms_key_id
+        )
+    except CliError as exc:  # the migration is done; a policy we cannot build is a note
+        out.warn(f"no IAM policy printed: {exc.message} (see `secrets policy {function}`)")
+    extra["code"] = _code_snippet(keys)
+    return extra
+
+
+def _policy(
+    region: str, account: str, env: str, paths: tuple[str, ...], kms_key_id: str | None
+) -> dict[str, Any]:
+    from envsecrets.core.policy import build_policy
+
+    return build_policy(region=region, account=account, env=env, paths=paths, kms_key_id=kms_key_id)
+
+
+def _code_snippet(keys: dict[str, str]) -> str:
+    lines = [
+        "import boto3",
+        "",
+        '_secrets = boto3.client("secretsmanager")',
+        "",
+        "",
+        "def secret(name: str) -> str:",
+        '    return _secrets.get_secret_value(SecretId=name)["SecretString"]',
+        "",
+        "",
+    ]
+    for name, key in sorted(keys.items(), key=lambda kv: kv[1]):
+        lines.append(f'{key} = secret("{name}")  # was os.environ["{key}"]')
+    return "\n".join(lines)

@@ -1,0 +1,445 @@
+"""set, get, list, show, history, delete, restore: one secret at a time."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from envsecrets.commands.common import JsonOption, Workspace, YesOption, renderer, workspace
+from envsecrets.completion import complete_name, complete_prefix
+from envsecrets.core.names import NamePrefix, SecretName
+from envsecrets.core.store import SecretMetadata
+from envsecrets.errors import CliError, ExitCode
+from envsecrets.ui.render import when
+
+NameArgument = Annotated[
+    str,
+    typer.Argument(
+        help="Secret name: <env>/<path>, e.g. prod/api/stripe-key.", autocompletion=complete_name
+    ),
+]
+MAX_DESCRIPTION = 2048  # Secrets Manager's limit
+FieldOption = Annotated[
+    str | None, typer.Option("--field", help="Work on one key of a JSON object secret.")
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("set")(set_secret)
+    app.command("get")(get_secret)
+    app.command("list")(list_secrets)
+    app.command("show")(show_secret)
+    app.command("history")(secret_history)
+    app.command("delete")(delete_secret)
+    app.command("restore")(restore_secret)
+
+
+def set_secret(
+    ctx: typer.Context,
+    name: NameArgument,
+    stdin: Annotated[
+        bool,
+        typer.Option(
+            "--stdin", help="Read the value from stdin (one trailing newline is stripped)."
+        ),
+    ] = False,
+    from_file: Annotated[
+        Path | None,
+        typer.Option("--from-file", help="Read the value from a file, bytes kept exactly."),
+    ] = None,
+    field_key: FieldOption = None,
+    description: Annotated[
+        str | None, typer.Option("--description", help="Description shown by `secrets show`.")
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Tag KEY=VALUE (repeatable).")
+    ] = None,
+    kms_key: Annotated[
+        str | None,
+        typer.Option("--kms-key", help="KMS key id, ARN or alias for a new secret."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write a new version even when the value is unchanged.")
+    ] = False,
+    yes: YesOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Create a secret or put a new version. The value comes from a hidden prompt (asked
+    twice), --stdin or --from-file: never from the command line."""
+    from envsecrets.commands.inputs import parse_tags, read_new_value
+    from envsecrets.core.operations import SetOptions, apply_set, plan_set
+
+    ws = workspace(ctx)
+    out = renderer(json_output)
+    secret = SecretName.parse(name)
+    env = ws.environment(secret.env)
+    tags = parse_tags(tag or [])
+    if description is not None and len(description) > MAX_DESCRIPTION:
+        # Checked before anything is written: AWS would refuse it after the value was put.
+        raise CliError(
+            ExitCode.USAGE,
+            f"--description is {len(description)} characters; AWS allows {MAX_DESCRIPTION}",
+            f"shorten --description to at most {MAX_DESCRIPTION} characters",
+        )
+    value = read_new_value(stdin=stdin, from_file=from_file, label=str(secret))
+    store = ws.store(secret.env)
+    plan = plan_set(store, secret, value, field_key=field_key, force=force)
+    if plan.action != "unchanged":
+        verb = "create" if plan.action == "create" else "put a new version of"
+        ws.confirm_if_protected(secret.env, f"{verb} {secret}?", yes=yes)
+    elif description is not None or tags:
+        # The value is unchanged but the description or tags still get written.
+        ws.confirm_if_protected(secret.env, f"update the description/tags of {secret}?", yes=yes)
+    outcome = apply_set(
+        store, plan, env, SetOptions(description=description, tags=tags, kms_key_id=kms_key)
+    )
+    if kms_key and plan.action != "create":
+        out.warn(f"--kms-key applies to new secrets only; {secret} keeps its KMS key")
+    result = {
+        "name": str(secret),
+        "action": {"create": "created", "update": "updated", "unchanged": "unchanged"}[
+            outcome.action
+        ],
+        "version_id": outcome.version_id,
+        "previous_version_id": outcome.previous_version,
+    }
+    if json_output:
+        out.json(result)
+    elif outcome.action == "unchanged":
+        out.success(f"{secret}: unchanged (same value as version {outcome.version_id})")
+    else:
+        out.success(f"{secret}: {result['action']} (version {outcome.version_id})")
+
+
+def get_secret(
+    ctx: typer.Context,
+    name: NameArgument,
+    field_key: FieldOption = None,
+    version_stage: Annotated[
+        str | None, typer.Option("--version-stage", help="Stage to read (default AWSCURRENT).")
+    ] = None,
+    version_id: Annotated[
+        str | None, typer.Option("--version-id", help="Exact version to read.")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the value to FILE (atomically, mode 0600)."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Print a secret's value exactly (a newline is added only on a terminal)."""
+    from envsecrets.core.store import CURRENT
+
+    if version_stage and version_id:
+        raise CliError(
+            ExitCode.USAGE,
+            "--version-stage and --version-id cannot be used together",
+            "keep one: --version-id picks a version, --version-stage a label such as "
+            "AWSPREVIOUS (`secrets history NAME` lists both)",
+        )
+    ws = workspace(ctx)
+    out = renderer(json_output)
+    secret = SecretName.parse(name)
+    ws.environment(secret.env)
+    stored = ws.store(secret.env).read(
+        str(secret), stage=version_stage or CURRENT, version_id=version_id
+    )
+    value = stored.value.field(field_key) if field_key else stored.value
+    if output is not None:
+        from envsecrets.core.files import write_private_file
+
+        write_private_file(output, value.data())
+        out.note(f"wrote {value.size} bytes of {secret} to {output} (mode 0600)")
+        return
+    if json_output:
+        payload: dict[str, Any] = {
+            "name": str(secret),
+            "version_id": stored.version_id,
+            "stages": list(stored.stages),
+            "created": stored.created,
+            "encoding": "base64" if value.is_binary else "text",
+            "value": base64.b64encode(value.data()).decode() if value.is_binary else value.text(),
+        }
+        if field_key:
+            payload["field"] = field_key
+        out.json(payload)
+        return
+    if value.is_binary and out.stdout_is_tty:
+        raise CliError(
+            ExitCode.USAGE,
+            f"{secret} is binary ({value.size} bytes); refusing to write it to a terminal",
+            "use --output FILE, or pipe stdout to a file or program",
+        )
+    out.value(value.data())
+
+
+def _metadata_row(meta: SecretMetadata) -> dict[str, Any]:
+    return {
+        "name": meta.name,
+        "arn": meta.arn,
+        "description": meta.description,
+        "last_changed": meta.last_changed,
+        "last_accessed": meta.last_accessed,
+        "created": meta.created,
+        "rotation_enabled": meta.rotation.enabled,
+        "rotation_schedule": meta.rotation.schedule,
+        "last_rotated": meta.rotation.last_rotated,
+        "deletion_date": meta.deleted_on,
+        "tags": meta.tags,
+    }
+
+
+def list_secrets(
+    ctx: typer.Context,
+    prefix: Annotated[
+        str | None,
+        typer.Argument(
+            help="Only names under this prefix: prod/ or prod/api/.",
+            autocompletion=complete_prefix,
+        ),
+    ] = None,
+    stale: Annotated[
+        int | None,
+        typer.Option(
+            "--stale",
+            min=0,
+            max=36_500,  # a century; more overflows the date arithmetic
+            help="Only secrets whose value has not changed for DAYS days.",
+        ),
+    ] = None,
+    unused: Annotated[
+        int | None,
+        typer.Option(
+            "--unused", min=0, max=36_500, help="Only secrets nobody has read for DAYS days."
+        ),
+    ] = None,
+    include_deleted: Annotated[
+        bool, typer.Option("--include-deleted", help="Also show secrets scheduled for deletion.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """List names and metadata (never values)."""
+    ws = workspace(ctx)
+    out = renderer(json_output)
+    if prefix:
+        parsed = NamePrefix.parse(prefix)
+        ws.environment(parsed.env)
+        scopes = [(parsed.env, str(parsed))]
+    elif ws.config.environments:
+        scopes = [(env, f"{env}/") for env in sorted(ws.config.environments)]
+    else:
+        scopes = [("default", "")]
+    found: list[SecretMetadata] = []
+    for env, scope in scopes:
+        store = ws.default_store() if env == "default" else ws.store(env)
+        listed = list(store.list(scope, include_deleted=include_deleted))
+        found.extend(listed)
+        _remember_for_completion(ws, env, scope, listed)
+    now = datetime.now(UTC)
+    if stale is not None:
+        limit = now - timedelta(days=stale)
+        found = [m for m in found if (m.last_changed or m.created or now) < limit]
+    if unused is not None:
+        limit = now - timedelta(days=unused)
+        found = [m for m in found if m.last_accessed is None or m.last_accessed < limit]
+    found.sort(key=lambda m: m.name)
+    if json_output:
+        out.json([_metadata_row(m) for m in found])
+        return
+    if not found:
+        out.note("no secrets found" + (f" under {prefix}" if prefix else ""))
+        return
+    rows = [
+        [
+            m.name + (" (deleting)" if m.scheduled_for_deletion else ""),
+            when(m.last_changed or m.created),
+            when(m.last_accessed),
+            (m.rotation.schedule or "on") if m.rotation.enabled else "off",
+        ]
+        for m in found
+    ]
+    out.table(["NAME", "LAST CHANGED", "LAST ACCESSED", "ROTATION"], rows)
+
+
+def _remember_for_completion(
+    ws: Workspace, env: str, scope: str, listed: list[SecretMetadata]
+) -> None:
+    """A full listing of an environment refreshes the names-only cache that TAB reads."""
+    from envsecrets.completion import remember_names
+
+    names = [m.name for m in listed if not m.scheduled_for_deletion]
+    envs = {n.partition("/")[0] for n in names} if env == "default" else {env}
+    if env != "default" and scope != f"{env}/":
+        return  # a partial listing (prod/api/) says nothing about the rest of prod/
+    for each in envs:
+        remember_names(ws.config.path, each, ws.options.profile, ws.options.region, names)
+
+
+def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption = False) -> None:
+    """Describe a secret: ARN, KMS key, tags, rotation, replication (never its value)."""
+    from envsecrets.core.rotation import ROTATED_AT_TAG, ROTATED_BY_TAG
+
+    ws = workspace(ctx)
+    out = renderer(json_output)
+    secret = SecretName.parse(name)
+    ws.environment(secret.env)
+    meta = ws.store(secret.env).describe(str(secret))
+    pending = meta.pending_version
+    if json_output:
+        row = _metadata_row(meta)
+        row.update(
+            kms_key_id=meta.kms_key_id,
+            rotation_lambda_arn=meta.rotation.lambda_arn,
+            next_rotation=meta.rotation.next_rotation,
+            pending_version_id=pending,
+            current_version_id=meta.version_with("AWSCURRENT"),
+            rotated_by_hand_at=meta.tags.get(ROTATED_AT_TAG),
+            rotated_by_hand_by=meta.tags.get(ROTATED_BY_TAG),
+            replicas=[{"region": r.region, "status": r.status} for r in meta.replicas],
+            primary_region=meta.primary_region,
+        )
+        out.json(row)
+        return
+    rotation = "enabled" if meta.rotation.enabled else "disabled (rotate by hand: secrets rotate)"
+    pairs = [
+        ("Name", meta.name),
+        ("ARN", meta.arn or "-"),
+        ("Description", meta.description or "-"),
+        ("KMS key", meta.kms_key_id or "aws/secretsmanager (AWS managed)"),
+        ("Created", when(meta.created)),
+        ("Last changed", when(meta.last_changed)),
+        ("Last accessed", when(meta.last_accessed)),
+        ("Current version", meta.version_with("AWSCURRENT") or "-"),
+        ("Rotation", rotation),
+        ("Schedule", meta.rotation.schedule or "-"),
+        ("Rotation Lambda", meta.rotation.lambda_arn or "-"),
+        ("Last rotated", when(meta.rotation.last_rotated)),
+        (
+            "Rotated by hand",
+            f"{meta.tags[ROTATED_AT_TAG]} by {meta.tags.get(ROTATED_BY_TAG, '?')}"
+            if ROTATED_AT_TAG in meta.tags
+            else "-",
+        ),
+        ("Next rotation", when(meta.rotation.next_rotation)),
+        ("Pending version", pending or "none"),
+        (
+            "Replicas",
+            ", ".join(f"{r.region} ({r.status or '?'})" for r in meta.replicas) or "none",
+        ),
+        ("Tags", ", ".join(f"{k}={v}" for k, v in sorted(meta.tags.items())) or "none"),
+    ]
+    if meta.deleted_on:
+        pairs.append(("Deletion", f"scheduled for {when(meta.deleted_on)} (undo: secrets restore)"))
+    out.fields(pairs)
+
+
+def secret_history(ctx: typer.Context, name: NameArgument, json_output: JsonOption = False) -> None:
+    """List a secret's versions with their stages and dates (never values)."""
+    ws = workspace(ctx)
+    out = renderer(json_output)
+    secret = SecretName.parse(name)
+    ws.environment(secret.env)
+    versions = ws.store(secret.env).versions(str(secret))
+    if json_output:
+        out.json(
+            [
+                {
+                    "version_id": v.version_id,
+                    "stages": list(v.stages),
+                    "created": v.created,
+                    "last_accessed": v.last_accessed,
+                }
+                for v in versions
+            ]
+        )
+        return
+    out.table(
+        ["VERSION", "STAGES", "CREATED", "LAST ACCESSED"],
+        [
+            [
+                v.version_id,
+                ", ".join(v.stages) or "(deprecated)",
+                when(v.created),
+                when(v.last_accessed),
+            ]
+            for v in versions
+        ],
+    )
+
+
+def delete_secret(
+    ctx: typer.Context,
+    name: NameArgument,
+    recovery_days: Annotated[
+        int,
+        typer.Option(
+            "--recovery-days", min=7, max=30, help="Days before deletion is final (7-30)."
+        ),
+    ] = 30,
+    force_now: Annotated[
+        bool,
+        typer.Option("--force-now", help="Delete at once, without any recovery window."),
+    ] = False,
+    yes: YesOption = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Schedule a secret's deletion (undo with `secrets restore`), or delete it now."""
+    from envsecrets.ui.prompts import confirm
+
+    ws = workspace(ctx)
+    out = renderer(json_output)
+    secret = SecretName.parse(name)
+    ws.environment(secret.env)
+    store = ws.store(secret.env)
+    store.describe(str(secret))  # not found -> exit 3 before any question
+    if force_now:
+        confirm(
+            f"delete {secret} now, with no way to restore it?",
+            yes=yes,
+            why="--force-now cannot be undone",
+        )
+    else:
+        ws.confirm_if_protected(
+            secret.env, f"schedule {secret} for deletion in {recovery_days} days?", yes=yes
+        )
+    deletion = store.delete(str(secret), recovery_days=recovery_days, force=force_now)
+    if json_output:
+        out.json({"name": str(secret), "deletion_date": deletion, "recoverable": not force_now})
+    elif force_now:
+        out.success(f"{secret}: deleted")
+    else:
+        out.success(
+            f"{secret}: scheduled for deletion on {when(deletion)}; "
+            f"undo with `secrets restore {secret}`"
+        )
+
+
+def restore_secret(
+    ctx: typer.Context, name: NameArgument, yes: YesOption = False, json_output: JsonOption = False
+) -> None:
+    """Cancel a scheduled deletion."""
+    ws = workspace(ctx)
+    out = renderer(json_output)
+    secret = SecretName.parse(name)
+    ws.environment(secret.env)
+    store = ws.store(secret.env)
+    meta = store.describe(str(secret))  # not found -> exit 3 before any question
+    if not meta.scheduled_for_deletion:
+        # Nothing to undo: no question and no write (RestoreSecret would be a no-op).
+        if json_output:
+            out.json({"name": str(secret), "restored": False})
+        else:
+            out.success(f"{secret}: not scheduled for deletion; nothing to restore")
+        return
+    # A restore is a write like any other: it undoes someone's decision to delete, and the
+    # secret's readers start to succeed again.
+    ws.confirm_if_protected(secret.env, f"restore {secret} (cancel its deletion)?", yes=yes)
+    store.restore(str(secret))
+    if json_output:
+        out.json({"name": str(secret), "restored": True})
+    else:
+        out.success(f"{secret}: restored")

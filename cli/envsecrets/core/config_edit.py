@@ -1,0 +1,67 @@
+"""Edits to `secrets.toml` that keep the user's comments, order and formatting (tomlkit).
+
+Text in, text out: the caller reads the file and writes the result back with
+`envsecrets.core.files.write_text_atomically`, so a crash never leaves half a config file behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from envsecrets.errors import CliError, ExitCode
+
+
+def add_function_secrets(text: str, function: str, paths: Sequence[str]) -> str:
+    """`text` with `paths` added to `[functions.<function>] secrets` (created if absent).
+
+    Paths already listed stay where they are; new ones are appended in the given order. Every
+    comment and blank line of the document is kept.
+    """
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+    from tomlkit.items import Array
+
+    try:
+        document = tomlkit.parse(text)
+    except TOMLKitError as exc:
+        raise CliError(
+            ExitCode.USAGE,
+            f"secrets.toml is not valid TOML: {exc}",
+            "fix secrets.toml at the line and column given, then run again",
+        ) from None
+    functions = document.get("functions")
+    if functions is None:
+        functions = tomlkit.table(is_super_table=True)
+        document["functions"] = functions
+    elif not isinstance(functions, dict):
+        raise CliError(
+            ExitCode.USAGE,
+            "secrets.toml: functions must be a table",
+            'declare each function as a [functions.NAME] table with secrets = ["api/key", ...]',
+        )
+    entry = functions.get(function)
+    if entry is None:
+        entry = tomlkit.table()
+        functions[function] = entry
+    elif not isinstance(entry, dict):
+        raise CliError(
+            ExitCode.USAGE,
+            f"secrets.toml: functions.{function} must be a table",
+            f'write it as a [functions.{function}] table with secrets = ["api/key", ...]',
+        )
+    listed = entry.get("secrets")
+    if listed is None:
+        listed = tomlkit.array()
+        entry["secrets"] = listed
+    elif not isinstance(listed, Array):
+        raise CliError(
+            ExitCode.USAGE,
+            f"secrets.toml: functions.{function}.secrets must be a list",
+            f'write it as secrets = ["api/key", ...] under [functions.{function}]',
+        )
+    new = [p for p in dict.fromkeys(paths) if p not in listed]
+    if len(listed) + len(new) > 3:
+        listed.multiline(True)
+    for path in new:
+        listed.append(path)
+    return tomlkit.dumps(document)

@@ -1,0 +1,141 @@
+"""Writing one secret: plan (compare with what is there) then apply (create or put).
+
+Split in two so that the command can show the plan and ask for confirmation in between, and
+so that an unchanged value never needs confirmation nor creates a version.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+from envsecrets.core.config import EnvironmentConfig
+from envsecrets.core.names import SecretName
+from envsecrets.core.store import CURRENT, SecretStore, StoredValue
+from envsecrets.core.values import SecretValue, request_token
+from envsecrets.errors import CliError, ExitCode
+
+SetAction = Literal["create", "update", "unchanged"]
+
+
+@dataclass(frozen=True)
+class SetPlan:
+    """What `set` will do to one secret."""
+
+    name: SecretName
+    action: SetAction
+    value: SecretValue
+    current_version: str | None = None
+
+
+@dataclass(frozen=True)
+class SetOptions:
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    kms_key_id: str | None = None
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class SetOutcome:
+    name: SecretName
+    action: SetAction
+    version_id: str | None
+    previous_version: str | None
+
+
+def read_current(store: SecretStore, name: SecretName) -> StoredValue | None:
+    """The current version, or None when the secret does not exist."""
+    try:
+        return store.read(str(name))
+    except CliError as exc:
+        if exc.code == ExitCode.NOT_FOUND:
+            return None
+        raise
+
+
+def plan_set(
+    store: SecretStore,
+    name: SecretName,
+    value: SecretValue,
+    *,
+    field_key: str | None = None,
+    force: bool = False,
+) -> SetPlan:
+    """Compare `value` (or one JSON field of it) with the current version."""
+    current = read_current(store, name)
+    same_field = False
+    if field_key is not None:
+        base = current.value if current else SecretValue("{}")
+        merged = base.with_field(field_key, value, create=True)
+        # Compare the field itself: re-encoding the document (other spacing or key order
+        # than the tool that stored it) is not a change and must not make a version.
+        same_field = current is not None and json.loads(base.text()).get(field_key) == value.text()
+        value = merged
+    value.validate()
+    if current is None:
+        return SetPlan(name, "create", value)
+    if (current.value == value or same_field) and not force:
+        return SetPlan(name, "unchanged", current.value, current.version_id)
+    return SetPlan(name, "update", value, current.version_id)
+
+
+def apply_set(
+    store: SecretStore, plan: SetPlan, env: EnvironmentConfig, options: SetOptions
+) -> SetOutcome:
+    """Carry out a plan. Tokens come from name, value and the replaced version, so a retry
+    after a lost reply never makes a second version."""
+    name = str(plan.name)
+    token = request_token(name, plan.value, plan.current_version)
+    if plan.action == "create":
+        try:
+            created = store.create(
+                name,
+                plan.value,
+                token=token,
+                description=options.description,
+                kms_key_id=options.kms_key_id or env.kms_key_id,
+                tags={**env.tags, **options.tags},
+                replica_regions=env.replica_regions,
+            )
+        except CliError as exc:
+            # A retry after a lost reply can meet the secret its own first attempt created
+            # (ResourceExistsException). The token is the version id: if the current version
+            # carries it, the write happened exactly once and is ours.
+            if exc.code != ExitCode.REFUSED:
+                raise
+            mine = read_current(store, plan.name)
+            if mine is not None and mine.version_id == token:
+                return SetOutcome(plan.name, "create", mine.version_id, None)
+            if mine is not None:
+                raise
+            try:
+                has_value = store.describe(name).version_with(CURRENT) is not None
+            except CliError:
+                raise exc from None
+            if has_value:
+                raise
+            # The secret exists without any value (created empty, e.g. by
+            # `aws secretsmanager create-secret --name`): this write gives it its first one.
+            _describe_and_tag(store, name, options.description, {**env.tags, **options.tags})
+            created = store.put(name, plan.value, token=token)
+        return SetOutcome(plan.name, "create", created, None)
+    # Description and tags go first: if either is refused (say TagResource is denied), the
+    # value is not written either and the error says so, so that a second run finds the old
+    # value and does all of it again. Writing the value first would leave it without the
+    # tags for good: a re-run would find the value in place and report "unchanged".
+    _describe_and_tag(store, name, options.description, options.tags)
+    version: str | None = None
+    if plan.action == "update":
+        version = store.put(name, plan.value, token=token)
+    return SetOutcome(plan.name, plan.action, version or plan.current_version, plan.current_version)
+
+
+def _describe_and_tag(
+    store: SecretStore, name: str, description: str | None, tags: dict[str, str]
+) -> None:
+    if description is not None:
+        store.update(name, description=description)
+    if tags:
+        store.tag(name, tags)

@@ -1,0 +1,76 @@
+"""Questions to a person at a terminal. Without a terminal we refuse instead of hanging."""
+
+from __future__ import annotations
+
+import sys
+
+from envsecrets.core.values import SecretValue
+from envsecrets.errors import CliError, ExitCode
+
+
+def can_prompt() -> bool:
+    """A person can answer: stdin and stderr are terminals."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _ask_password(message: str) -> str:
+    import questionary
+
+    # unsafe_ask lets Ctrl-C raise KeyboardInterrupt (exit 130) instead of returning None.
+    answer = questionary.password(message).unsafe_ask()
+    return str(answer or "")
+
+
+def ask_new_value(label: str) -> SecretValue:
+    """A value typed twice at a hidden prompt; a mismatch is refused."""
+    if not can_prompt():
+        raise CliError(
+            ExitCode.USAGE,
+            "no value given and no terminal to ask for one",
+            "pipe the value with --stdin, or use --from-file PATH",
+        )
+    first = _ask_password(f"Value for {label}:")
+    if not first:
+        raise CliError(ExitCode.USAGE, "the value is empty", "a secret needs a non-empty value")
+    second = _ask_password("Again, to confirm:")
+    if first != second:
+        raise CliError(ExitCode.USAGE, "the two values differ; nothing was written", "run again")
+    return SecretValue(first)
+
+
+def ask_text(message: str, *, default: str = "") -> str:
+    """A plain (visible) answer; refuses without a terminal."""
+    if not can_prompt():
+        raise CliError(
+            ExitCode.USAGE,
+            f"cannot ask '{message}' without a terminal",
+            "run the command from a terminal to answer it",
+        )
+    import questionary
+
+    return str(questionary.text(message, default=default).unsafe_ask() or "")
+
+
+def confirm(question: str, *, yes: bool, why: str = "") -> None:
+    """Go ahead if `yes`, or if the person says yes; otherwise raise CliError(REFUSED).
+
+    Without a terminal and without --yes this refuses at once (exit 4) instead of waiting
+    for an answer that cannot come.
+    """
+    if yes:
+        return
+    if not can_prompt():
+        reason = f" ({why})" if why else ""
+        raise CliError(
+            ExitCode.REFUSED,
+            f"confirmation needed{reason} and there is no terminal to ask",
+            "pass --yes to confirm non-interactively",
+        )
+    import questionary
+
+    if not questionary.confirm(question, default=False).unsafe_ask():
+        raise CliError(
+            ExitCode.REFUSED,
+            "not confirmed; nothing was changed",
+            "run the command again and answer yes to go ahead",
+        )
