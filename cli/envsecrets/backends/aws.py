@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 # botocore, not boto3: we only make clients, and boto3's resources and s3transfer add ~25 ms to
 # every start-up (`secrets get` is measured against a bare boto3 script: tests/bench).
@@ -25,7 +25,21 @@ from envsecrets.backends.quotas import RateLimiter, pace_client
 from envsecrets.errors import CliError, ExitCode
 
 if TYPE_CHECKING:
+    # Type stubs (boto3-stubs' extras, a dev dependency): never imported at run time. Each
+    # service's client class types every operation's parameters and reply, so a misspelt
+    # parameter or a wrong type in any `client.xxx(...)` call is a mypy error.
+    from botocore.client import BaseClient
+    from botocore.loaders import Loader
     from botocore.session import Session
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_rds import RDSClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_sts import STSClient
+    from mypy_boto3_sts.type_defs import AssumeRoleRequestTypeDef, CredentialsTypeDef
 
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 30
@@ -38,6 +52,10 @@ MFA_ATTEMPTS = 3
 
 # Asked for an MFA code when an environment has mfa_serial; the CLI passes a prompt.
 MfaCodeProvider = Callable[[str], str]
+
+# The services we make clients for: `AwsTarget.client` has one typed overload per name, so a
+# new one needs its overload here and its extra in pyproject's `boto3-stubs[...]`.
+ServiceName = Literal["ecs", "iam", "kms", "lambda", "rds", "secretsmanager", "ssm", "sts"]
 
 
 @dataclass
@@ -54,7 +72,9 @@ class AwsTarget:
     # under AWS's quotas (backends/quotas.py), retries included.
     limiter: RateLimiter | None = None
     _session: Session | None = field(default=None, repr=False)
-    _clients: dict[tuple[str, str | None, bool, int], Any] = field(default_factory=dict, repr=False)
+    _clients: dict[tuple[str, str | None, bool, int], BaseClient] = field(
+        default_factory=dict, repr=False
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def session(self) -> Session:
@@ -84,12 +104,12 @@ class AwsTarget:
             return self._assume_role(base)
 
     def _assume_role(self, base: Session) -> Session:
-        args: dict[str, Any] = {
-            "RoleArn": self.role_arn,
+        args: AssumeRoleRequestTypeDef = {
+            "RoleArn": str(self.role_arn),
             "RoleSessionName": f"envsecrets-{self.label}",
         }
-        sts: Any = base.create_client("sts", config=client_config(bulk=False))
-        creds: Any
+        sts = cast("STSClient", base.create_client("sts", config=client_config(bulk=False)))
+        creds: CredentialsTypeDef
         if self.mfa_serial:
             creds = self._assume_role_with_mfa(sts, args, self.mfa_serial)
         else:
@@ -100,7 +120,9 @@ class AwsTarget:
         )
         return session
 
-    def _assume_role_with_mfa(self, sts: Any, args: dict[str, Any], serial: str) -> dict[str, Any]:
+    def _assume_role_with_mfa(
+        self, sts: STSClient, args: AssumeRoleRequestTypeDef, serial: str
+    ) -> CredentialsTypeDef:
         """Reuse the session cached in the OS keyring, else ask for the code (again after a
         wrong one, up to MFA_ATTEMPTS times) and cache the session until it expires."""
         from envsecrets.backends import mfa_cache
@@ -112,6 +134,7 @@ class AwsTarget:
                 "AccessKeyId": cached.access_key_id,
                 "SecretAccessKey": cached.secret_access_key,
                 "SessionToken": cached.session_token,
+                "Expiration": cached.expiration,
             }
         if self.mfa_code is None:
             raise CliError(
@@ -121,10 +144,13 @@ class AwsTarget:
             )
         for attempt in range(1, MFA_ATTEMPTS + 1):
             code = self.mfa_code(serial)  # refuses (exit 2) without a terminal
+            with_code: AssumeRoleRequestTypeDef = {
+                **args,
+                "SerialNumber": serial,
+                "TokenCode": code,
+            }
             try:
-                creds: dict[str, Any] = sts.assume_role(
-                    **args, SerialNumber=serial, TokenCode=code
-                )["Credentials"]
+                creds = sts.assume_role(**with_code)["Credentials"]
             except bx.ClientError as exc:
                 if error_code(exc) in AUTH_CODES and attempt < MFA_ATTEMPTS:
                     continue  # most often a mistyped or expired code: ask again
@@ -133,9 +159,82 @@ class AwsTarget:
             return creds
         raise AssertionError("unreachable")  # the loop returns or raises
 
+    # One overload per service: the caller gets that service's typed client (boto3-stubs).
+    @overload
     def client(
-        self, service: str, *, region: str | None = None, bulk: bool = False, pool: int = 10
-    ) -> Any:
+        self,
+        service: Literal["ecs"],
+        *,
+        region: str | None = ...,
+        bulk: bool = ...,
+        pool: int = ...,
+    ) -> ECSClient: ...
+    @overload
+    def client(
+        self,
+        service: Literal["iam"],
+        *,
+        region: str | None = ...,
+        bulk: bool = ...,
+        pool: int = ...,
+    ) -> IAMClient: ...
+    @overload
+    def client(
+        self,
+        service: Literal["kms"],
+        *,
+        region: str | None = ...,
+        bulk: bool = ...,
+        pool: int = ...,
+    ) -> KMSClient: ...
+    @overload
+    def client(
+        self,
+        service: Literal["lambda"],
+        *,
+        region: str | None = ...,
+        bulk: bool = ...,
+        pool: int = ...,
+    ) -> LambdaClient: ...
+    @overload
+    def client(
+        self,
+        service: Literal["rds"],
+        *,
+        region: str | None = ...,
+        bulk: bool = ...,
+        pool: int = ...,
+    ) -> RDSClient: ...
+    @overload
+    def client(
+        self,
+        service: Literal["secretsmanager"],
+        *,
+        region: str | None = ...,
+        bulk: bool = ...,
+        pool: int = ...,
+    ) -> SecretsManagerClient: ...
+    @overload
+    def client(
+        self,
+        service: Literal["ssm"],
+        *,
+        region: str | None = ...,
+        bulk: bool = ...,
+        pool: int = ...,
+    ) -> SSMClient: ...
+    @overload
+    def client(
+        self,
+        service: Literal["sts"],
+        *,
+        region: str | None = ...,
+        bulk: bool = ...,
+        pool: int = ...,
+    ) -> STSClient: ...
+    def client(
+        self, service: ServiceName, *, region: str | None = None, bulk: bool = False, pool: int = 10
+    ) -> BaseClient:
         """A cached client; `bulk` allows more retry attempts. Its calls are paced by
         `limiter` whenever one is set."""
         key = (service, region, bulk, pool)
@@ -161,7 +260,7 @@ class AwsTarget:
 
 
 _loader_lock = threading.Lock()
-_shared_loader: Any = None
+_shared_loader: Loader | None = None
 
 
 def _botocore_session(*, profile: str | None = None, region: str | None = None) -> Session:
