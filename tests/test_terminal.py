@@ -214,3 +214,68 @@ def test_prompts_read_the_terminal_facts_from_the_streams(
         with pytest.raises(CliError) as refused:
             confirm("delete prod/x?", yes=False, streams=streams)
         assert refused.value.code == ExitCode.REFUSED
+
+
+# -- AWS data is shown inert: no markup, no escape sequence reaches the terminal ----------------
+
+# A description as an endpoint could send it: rich markup (a hyperlink), an OSC that retitles
+# the window, a colour, a C1 CSI that clears the screen, a carriage return that rewrites the
+# line, and a right-to-left override that reorders what follows.
+HOSTILE = (
+    "[link=https://evil.example]click[/link] \x1b]0;owned\x07\x1b[31mred\x9b2J\rfake \u202eexe"
+)
+
+
+def no_control_characters(text: str) -> bool:
+    """Nothing a terminal would act on: C0 (but tab and newline), DEL, C1, an RTL override."""
+    return not any(
+        (ord(c) < 32 and c not in "\t\n") or 0x7F <= ord(c) <= 0x9F or c == "\u202e" for c in text
+    )
+
+
+def test_show_on_a_terminal_shows_a_hostile_description_as_text(sm: Any) -> None:
+    sm.create_secret(Name="dev/api/key", SecretString="v", Description=HOSTILE)
+    terminal = Screen()
+    assert run_on(terminal, "show", "dev/api/key").exit_code == 0
+    assert no_control_characters(terminal.stdout), repr(terminal.stdout)
+    assert "[link=https://evil.example]click[/link]" in terminal.stdout  # markup left as text
+    assert r"\x1b]0;owned\x07\x1b[31mred\x9b2J\rfake \u202eexe" in terminal.stdout
+
+
+def test_json_escapes_what_a_terminal_would_act_on_and_keeps_the_data(sm: Any) -> None:
+    import json
+
+    sm.create_secret(Name="dev/api/key", SecretString="v", Description=HOSTILE + "\x7f")
+    terminal = Screen()
+    assert run_on(terminal, "show", "dev/api/key", "--json").exit_code == 0
+    assert no_control_characters(terminal.stdout), repr(terminal.stdout)
+    assert json.loads(terminal.stdout)["description"] == HOSTILE + "\x7f"
+
+
+def test_messages_and_errors_are_shown_inert() -> None:
+    from envsecrets.errors import CliError, ExitCode
+    from envsecrets.ui.render import render_error
+
+    for screen in (Screen(), Screen(stderr_tty=False)):
+        out = Renderer(streams=screen.streams)
+        out.warn(f"AWS said: {HOSTILE}")
+        render_error(
+            CliError(ExitCode.FAILED, f"ListSecrets failed: {HOSTILE}", "hint \x1b[2J"),
+            json_mode=False,
+            stderr=screen.streams.stderr,
+        )
+        assert no_control_characters(screen.stderr), repr(screen.stderr)
+        assert r"\x1b]0;owned\x07" in screen.stderr
+        assert r"hint: hint \x1b[2J" in screen.stderr
+
+
+def test_tables_and_lines_on_a_terminal_are_inert_and_exact_in_a_pipe() -> None:
+    terminal, pipe = Screen(), Screen(stdout_tty=False)
+    for screen in (terminal, pipe):
+        out = Renderer(streams=screen.streams)
+        out.table(["NAME", "DESCRIPTION"], [["dev/x", HOSTILE]], title=HOSTILE)
+        out.lines([HOSTILE])
+    assert no_control_characters(terminal.stdout), repr(terminal.stdout)
+    assert "[link=https://evil.example]click[/link]" in terminal.stdout
+    # A program reading the pipe gets the data as it is.
+    assert pipe.stdout == f"NAME\tDESCRIPTION\ndev/x\t{HOSTILE}\n{HOSTILE}\n"

@@ -9,6 +9,7 @@ whether each is a terminal, come from a `Streams` (ui/streams.py): the process's
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from envsecrets.ui.streams import Streams
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
 
 def _json_default(obj: Any) -> Any:
@@ -32,9 +34,26 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot encode {type(obj).__name__} as JSON")
 
 
+# What a terminal acts on instead of showing: C0 controls but tab and newline (ESC starts escape
+# sequences, CR rewrites the line), DEL, the C1 controls (0x9b is CSI too) and the
+# bidirectional overrides and isolates, which reorder what is shown. AWS data (descriptions,
+# tags, error messages) reaches the screen through here: DESIGN.md's "shown inert".
+_ACTIVE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# The same less C0, which JSON escapes by itself (DEL and C1 it leaves as they are).
+_ACTIVE_IN_JSON = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def inert(text: str) -> str:
+    """`text` with every character a terminal would act on written out (`\\x1b`, `\\r`,
+    `\\u202e`), so that what is shown is what is there."""
+    return _ACTIVE.sub(lambda found: repr(found.group())[1:-1], text)
+
+
 def to_json(data: Any) -> str:
-    """Stable JSON: sorted keys, ISO-8601 UTC dates."""
-    return json.dumps(data, default=_json_default, indent=2, sort_keys=True, ensure_ascii=False)
+    """Stable JSON: sorted keys, ISO-8601 UTC dates. Characters a terminal would act on are
+    \\u escapes (JSON escapes C0 itself), so the document means the same and shows inert."""
+    text = json.dumps(data, default=_json_default, indent=2, sort_keys=True, ensure_ascii=False)
+    return _ACTIVE_IN_JSON.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 def when(moment: datetime | None) -> str:
@@ -100,9 +119,14 @@ class Renderer:
         if self.stdout_is_tty:
             from rich.table import Table
 
-            table = Table(*columns, title=title, show_lines=False, header_style="bold")
+            table = Table(
+                *columns,
+                title=_shown(title) if title else None,
+                show_lines=False,
+                header_style="bold",
+            )
             for row in rows:
-                table.add_row(*row)
+                table.add_row(*(_shown(cell) for cell in row))
             self._console(stderr=False).print(table)
             return
         out = self.streams.stdout
@@ -120,10 +144,10 @@ class Renderer:
             table.add_column(style="bold")
             table.add_column()
             for key, value in pairs:
-                table.add_row(key, value)
+                table.add_row(_shown(key), _shown(value))
             console = self._console(stderr=False)
             if title:
-                console.print(f"[bold]{title}[/bold]")
+                console.print(_shown(title, "bold"))
             console.print(table)
             return
         width = max((len(k) for k, _ in pairs), default=0)
@@ -135,7 +159,7 @@ class Renderer:
     def lines(self, lines: Sequence[str]) -> None:
         out = self.streams.stdout
         for line in lines:
-            out.write(line + "\n")
+            out.write((inert(line) if self.stdout_is_tty else line) + "\n")
         out.flush()
 
     def value(self, data: bytes) -> None:
@@ -149,9 +173,9 @@ class Renderer:
     # -- messages on stderr --------------------------------------------------------------------
     def _say(self, text: str, style: str | None = None) -> None:
         if self.stderr_is_tty:
-            self._console(stderr=True).print(text, style=style, markup=False)
+            self._console(stderr=True).print(_shown(text, style or ""))
         else:
-            self.streams.stderr.write(text + "\n")
+            self.streams.stderr.write(inert(text) + "\n")
             self.streams.stderr.flush()
 
     def note(self, message: str) -> None:
@@ -197,6 +221,14 @@ class Renderer:
             yield advance
 
 
+def _shown(text: str, style: str = "") -> Text:
+    """`text` for rich to draw as it is: never read as markup (`[link=...]` in a description
+    stays text), with the characters a terminal acts on written out."""
+    from rich.text import Text
+
+    return Text(inert(text), style=style)
+
+
 def _ignore_progress(n: int = 1) -> None:
     """Progress on a non-terminal: nothing to draw."""
 
@@ -208,9 +240,9 @@ def render_error(error: CliError, *, json_mode: bool, stderr: TextIO | None = No
     if json_mode:
         err.write(json.dumps({"error": error.as_dict()}, sort_keys=True) + "\n")
     else:
-        err.write(f"error: {error.message}\n")
+        err.write(f"error: {inert(error.message)}\n")
         if error.hint:
-            err.write(f"hint: {error.hint}\n")
+            err.write(f"hint: {inert(error.hint)}\n")
     err.flush()
 
 
