@@ -288,7 +288,13 @@ def root(
 ) -> None:
     """Keep application secrets in AWS Secrets Manager, namespaced by environment
     (`prod/api/stripe-key`)."""
-    ctx.obj = Workspace(Globals(config=config, profile=profile, region=region, debug=debug))
+    options = Globals(config=config, profile=profile, region=region, debug=debug)
+    if isinstance(ctx.obj, Workspace):
+        # Run with a Workspace of the caller's (`obj=`: a program embedding the CLI, a test):
+        # keep it, and with it the streams it gives; the options are this command line's.
+        ctx.obj.options = options
+    else:
+        ctx.obj = Workspace(options)
 
 
 def _root_app(cls: type[SecretsGroup]) -> typer.Typer:

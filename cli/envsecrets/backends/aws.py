@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 # botocore, not boto3: we only make clients, and boto3's resources and s3transfer add ~25 ms to
 # every start-up (`secrets get` is measured against a bare boto3 script: tests/bench).
@@ -25,7 +25,21 @@ from envsecrets.backends.quotas import RateLimiter, pace_client
 from envsecrets.errors import CliError, ExitCode
 
 if TYPE_CHECKING:
+    # Type stubs (boto3-stubs' extras, a dev dependency): never imported at run time. Each
+    # service's client class types every operation's parameters and reply, so a misspelt
+    # parameter or a wrong type in any `client.xxx(...)` call is a mypy error.
+    from botocore.client import BaseClient
+    from botocore.loaders import Loader
     from botocore.session import Session
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_rds import RDSClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_sts import STSClient
+    from mypy_boto3_sts.type_defs import AssumeRoleRequestTypeDef, CredentialsTypeDef
 
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 30
@@ -38,6 +52,10 @@ MFA_ATTEMPTS = 3
 
 # Asked for an MFA code when an environment has mfa_serial; the CLI passes a prompt.
 MfaCodeProvider = Callable[[str], str]
+
+# The services we make clients for: `AwsTarget.client` has one typed overload per name, so a
+# new one needs its overload here and its extra in pyproject's `boto3-stubs[...]`.
+ServiceName = Literal["ecs", "iam", "kms", "lambda", "rds", "secretsmanager", "ssm", "sts"]
 
 
 @dataclass
@@ -54,7 +72,9 @@ class AwsTarget:
     # under AWS's quotas (backends/quotas.py), retries included.
     limiter: RateLimiter | None = None
     _session: Session | None = field(default=None, repr=False)
-    _clients: dict[tuple[str, str | None, bool, int], Any] = field(default_factory=dict, repr=False)
+    _clients: dict[tuple[str, str | None, bool, int], BaseClient] = field(
+        default_factory=dict, repr=False
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def session(self) -> Session:
@@ -84,12 +104,12 @@ class AwsTarget:
             return self._assume_role(base)
 
     def _assume_role(self, base: Session) -> Session:
-        args: dict[str, Any] = {
-            "RoleArn": self.role_arn,
+        args: AssumeRoleRequestTypeDef = {
+            "RoleArn": str(self.role_arn),
             "RoleSessionName": f"envsecrets-{self.label}",
         }
-        sts: Any = base.create_client("sts", config=client_config(bulk=False))
-        creds: Any
+        sts = cast("STSClient", base.create_client("sts", config=client_config(bulk=False)))
+        creds: CredentialsTypeDef
         if self.mfa_serial:
             creds = self._assume_role_with_mfa(sts, args, self.mfa_serial)
         else:
@@ -100,7 +120,9 @@ class AwsTarget:
         )
         return session
 
-    def _assume_role_with_mfa(self, sts: Any, args: dict[str, Any], serial: str) -> dict[str, Any]:
+    def _assume_role_with_mfa(
+        self, sts: STSClient, args: AssumeRoleRequestTypeDef, serial: str
+    ) -> CredentialsTypeDef:
         """Reuse the session cached in the OS keyring, else ask for the code (again after a
         wrong one, up to MFA_ATTEMPTS times) and cache the session until it expires."""
         from envsecrets.backends import mfa_cache
@@ -112,6 +134,7 @@ class AwsTarget:
                 "AccessKeyId": cached.access_key_id,
                 "SecretAccessKey": cached.secret_access_key,
                 "SessionToken": cached.session_token,
+                "Expiration": cached.expiration,
             }
         if self.mfa_code is None:
             raise CliError(
@@ -121,10 +144,13 @@ class AwsTarget:
             )
         for attempt in range(1, MFA_ATTEMPTS + 1):
             code = self.mfa_code(serial)  # refuses (exit 2) without a terminal
+            with_code: AssumeRoleRequestTypeDef = {
+                **args,
+                "SerialNumber": serial,
+                "TokenCode": code,
+            }
             try:
-                creds: dict[str, Any] = sts.assume_role(
-                    **args, SerialNumber=serial, TokenCode=code
-                )["Credentials"]
+                creds = sts.assume_role(**with_code)["Credentials"]
             except bx.ClientError as exc:
                 if error_code(exc) in AUTH_CODES and attempt < MFA_ATTEMPTS:
                     continue  # most often a mistyped or expired code: ask again
@@ -133,9 +159,82 @@ class AwsTarget:
             return creds
         raise AssertionError("unreachable")  # the loop returns or raises
 
+    # One overload per service: the caller gets that service's typed client (boto3-stubs).
+    @overload
     def client(
-        self, service: str, *, region: str | None = None, bulk: bool = False, pool: int = 10
-    ) -> Any:
+        self,
+        service: Literal["ecs"],
+        *,
+        region: str | None = ...,
+        bulk: bool = ...,
+        pool: int = ...,
+    ) -> ECSClient: ...
+    @overload
+    def client(
+        self,
+        service: Literal["iam"],
+        *,
+        region: str | None = ...,
+        bulk: bool = ...,
+        pool: int = ...,
+    ) -> IAMClient: ...
+    @overload
+    def client(
+        self,
+        service: Literal["kms"],
+        *,
+        region: str | None = ...,
+        bulk: bool = ...,
+        pool: int = ...,
+    ) -> KMSClient: ...
+    @overload
+    def client(
+        self,
+        service: Literal["lambda"],
+        *,
+        region: str | None = ...,
+        bulk: bool = ...,
+        pool: int = ...,
+    ) -> LambdaClient: ...
+    @overload
+    def client(
+        self,
+        service: Literal["rds"],
+        *,
+        region: str | None = ...,
+        bulk: bool = ...,
+        pool: int = ...,
+    ) -> RDSClient: ...
+    @overload
+    def client(
+        self,
+        service: Literal["secretsmanager"],
+        *,
+        region: str | None = ...,
+        bulk: bool = ...,
+        pool: int = ...,
+    ) -> SecretsManagerClient: ...
+    @overload
+    def client(
+        self,
+        service: Literal["ssm"],
+        *,
+        region: str | None = ...,
+        bulk: bool = ...,
+        pool: int = ...,
+    ) -> SSMClient: ...
+    @overload
+    def client(
+        self,
+        service: Literal["sts"],
+        *,
+        region: str | None = ...,
+        bulk: bool = ...,
+        pool: int = ...,
+    ) -> STSClient: ...
+    def client(
+        self, service: ServiceName, *, region: str | None = None, bulk: bool = False, pool: int = 10
+    ) -> BaseClient:
         """A cached client; `bulk` allows more retry attempts. Its calls are paced by
         `limiter` whenever one is set."""
         key = (service, region, bulk, pool)
@@ -161,7 +260,7 @@ class AwsTarget:
 
 
 _loader_lock = threading.Lock()
-_shared_loader: Any = None
+_shared_loader: Loader | None = None
 
 
 def _botocore_session(*, profile: str | None = None, region: str | None = None) -> Session:
@@ -262,12 +361,30 @@ def translate(exc: Exception, *, subject: str | None = None, side: str | None = 
 
     `subject` names what was being worked on (a secret name); `side` names the environment,
     so that a diff or copy can say which side was denied. AWS's own messages are kept where
-    they help: AWS never echoes secret values in them.
+    they help: AWS never echoes secret values in them. Anything else is raised again.
     """
-    prefix = f"[{side}] " if side else ""
-    about = f" '{subject}'" if subject else ""
     if isinstance(exc, CliError):
         return exc
+    if isinstance(exc, bx.ClientError):
+        return _refused(AwsRefusal.of(exc), subject=subject, side=side)
+    if isinstance(exc, bx.BotoCoreError):
+        return _sdk_failure(exc, subject=subject, side=side)
+    raise exc
+
+
+# The SDK's own failures to connect: nothing reached AWS, or no reply came back.
+_CONNECTION_ERRORS = (
+    bx.EndpointConnectionError
+    | bx.ConnectTimeoutError
+    | bx.ReadTimeoutError
+    | bx.ConnectionClosedError
+    | bx.HTTPClientError
+)
+
+
+def _sdk_failure(exc: bx.BotoCoreError, *, subject: str | None, side: str | None) -> CliError:
+    """A failure of the SDK itself, before or without a reply from AWS."""
+    prefix = f"[{side}] " if side else ""
     if isinstance(exc, bx.NoRegionError):
         return no_region_error(side)
     if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
@@ -278,97 +395,129 @@ def translate(exc: Exception, *, subject: str | None = None, side: str | None = 
         )
     if isinstance(exc, bx.ProfileNotFound):
         return CliError(ExitCode.AUTH, f"{prefix}{exc}", "check --profile and ~/.aws/config")
-    if isinstance(
-        exc,
-        bx.EndpointConnectionError
-        | bx.ConnectTimeoutError
-        | bx.ReadTimeoutError
-        | bx.ConnectionClosedError
-        | bx.HTTPClientError,
-    ):
+    if isinstance(exc, _CONNECTION_ERRORS):
         return CliError(
             ExitCode.UNAVAILABLE,
             f"{prefix}AWS could not be reached after retries ({type(exc).__name__})",
             "check the network, AWS_ENDPOINT_URL and the region, then run the command again",
         )
-    if isinstance(exc, bx.ClientError):
+    if isinstance(exc, bx.ParamValidationError):
+        return _invalid_parameters(exc, prefix=prefix, subject=subject)
+    return CliError(
+        ExitCode.FAILED,
+        f"{prefix}AWS SDK error: {type(exc).__name__}",
+        "`secrets doctor` checks the AWS setup (profile, region, AWS_ENDPOINT_URL); "
+        "then run the command again",
+    )
+
+
+def _invalid_parameters(
+    exc: bx.ParamValidationError, *, prefix: str, subject: str | None
+) -> CliError:
+    """The SDK refused the request before sending it: bad input. Its report can quote a
+    parameter's value (a SecretString of the wrong type), so keep only the names."""
+    about = f" '{subject}'" if subject else ""
+    names = sorted(set(re.findall(r"parameter (\w+)", str(exc)))) or ["a parameter"]
+    return CliError(
+        ExitCode.USAGE,
+        f"{prefix}invalid {', '.join(names)}{about}: refused by the AWS SDK before sending",
+        "check the option's format (e.g. --version-id is a 32-64 character id)",
+    )
+
+
+@dataclass(frozen=True)
+class AwsRefusal:
+    """What an AWS error reply says: its code, its message made one bounded line, the
+    operation refused and the HTTP status."""
+
+    code: str
+    message: str
+    operation: str
+    status: int
+
+    @classmethod
+    def of(cls, exc: bx.ClientError) -> AwsRefusal:
         error = exc.response.get("Error", {})
-        code = str(error.get("Code", "Unknown"))
         # One line, bounded: a misbehaving endpoint can answer with a whole HTML page.
         message = " ".join(str(error.get("Message", "")).split())
         if len(message) > 200:
             message = message[:197] + "..."
-        operation = exc.operation_name
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        detail = f"{code}: {message}" if message else code
-        if code in AUTH_CODES:
-            return CliError(
-                ExitCode.AUTH,
-                f"{prefix}access denied to {operation}{about} ({code})",
-                "check the IAM permissions of the role or user (`secrets doctor` shows them)",
-            )
-        if code in NOT_FOUND_CODES:
-            return CliError(
-                ExitCode.NOT_FOUND,
-                f"{prefix}secret{about} not found" if subject else f"{prefix}{detail}",
-                "`secrets list <env>/` shows what exists",
-            )
-        if code in THROTTLE_CODES:
-            return CliError(
-                ExitCode.UNAVAILABLE,
-                f"{prefix}AWS kept throttling {operation} after retries ({code})",
-                "wait a moment and run again, or lower --concurrency",
-            )
-        if code in UNAVAILABLE_CODES or status >= 500:
-            return CliError(
-                ExitCode.UNAVAILABLE,
-                f"{prefix}AWS failed {operation} after retries ({detail})",
-                "run the command again in a moment",
-            )
-        if code in CONFLICT_CODES:
-            return CliError(
-                ExitCode.REFUSED,
-                f"{prefix}{operation}{about}: {detail}",
-                f"another change got there first: `secrets show {subject}` shows the secret as "
-                "it is now; run the command again once that change is done"
-                if subject
-                else "another change got there first: run the command again once it is done",
-            )
-        if code == "InvalidRequestException" and "delet" in message.lower():
-            return CliError(
-                ExitCode.REFUSED,
-                f"{prefix}secret{about} is scheduled for deletion",
-                f"`secrets restore {subject or 'NAME'}` cancels the deletion",
-            )
-        if code in USAGE_CODES or code == "InvalidRequestException":
-            return CliError(
-                ExitCode.USAGE,
-                f"{prefix}{operation}{about} was refused: {detail}",
-                "correct the name or option that AWS's reason points to, then run again "
-                "(`secrets COMMAND --help` lists the options)",
-            )
-        return CliError(
-            ExitCode.FAILED,
-            f"{prefix}{operation}{about} failed: {detail}",
-            "AWS's error code says why; `secrets doctor` checks identity, region and permissions",
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return cls(
+            code=str(error.get("Code", "Unknown")),
+            message=message,
+            operation=exc.operation_name,
+            status=int(status or 0),
         )
-    if isinstance(exc, bx.ParamValidationError):
-        # The SDK refused the request before sending it: bad input. Its report can quote a
-        # parameter's value (a SecretString of the wrong type), so keep only the names.
-        names = sorted(set(re.findall(r"parameter (\w+)", str(exc)))) or ["a parameter"]
+
+    @property
+    def detail(self) -> str:
+        """`Code: message`, or the code alone when AWS gave no message."""
+        return f"{self.code}: {self.message}" if self.message else self.code
+
+
+def _refused(refusal: AwsRefusal, *, subject: str | None, side: str | None) -> CliError:
+    """An error reply from AWS, by the family its code belongs to."""
+    prefix = f"[{side}] " if side else ""
+    about = f" '{subject}'" if subject else ""
+    code, operation, detail = refusal.code, refusal.operation, refusal.detail
+    if code in AUTH_CODES:
+        return CliError(
+            ExitCode.AUTH,
+            f"{prefix}access denied to {operation}{about} ({code})",
+            "check the IAM permissions of the role or user (`secrets doctor` shows them)",
+        )
+    if code in NOT_FOUND_CODES:
+        return CliError(
+            ExitCode.NOT_FOUND,
+            f"{prefix}secret{about} not found" if subject else f"{prefix}{detail}",
+            "`secrets list <env>/` shows what exists",
+        )
+    if code in THROTTLE_CODES:
+        return CliError(
+            ExitCode.UNAVAILABLE,
+            f"{prefix}AWS kept throttling {operation} after retries ({code})",
+            "wait a moment and run again, or lower --concurrency",
+        )
+    if code in UNAVAILABLE_CODES or refusal.status >= 500:
+        return CliError(
+            ExitCode.UNAVAILABLE,
+            f"{prefix}AWS failed {operation} after retries ({detail})",
+            "run the command again in a moment",
+        )
+    if code in CONFLICT_CODES:
+        return _conflict(refusal, prefix=prefix, subject=subject)
+    if code == "InvalidRequestException" and "delet" in refusal.message.lower():
+        return CliError(
+            ExitCode.REFUSED,
+            f"{prefix}secret{about} is scheduled for deletion",
+            f"`secrets restore {subject or 'NAME'}` cancels the deletion",
+        )
+    if code in USAGE_CODES or code == "InvalidRequestException":
         return CliError(
             ExitCode.USAGE,
-            f"{prefix}invalid {', '.join(names)}{about}: refused by the AWS SDK before sending",
-            "check the option's format (e.g. --version-id is a 32-64 character id)",
+            f"{prefix}{operation}{about} was refused: {detail}",
+            "correct the name or option that AWS's reason points to, then run again "
+            "(`secrets COMMAND --help` lists the options)",
         )
-    if isinstance(exc, bx.BotoCoreError):
-        return CliError(
-            ExitCode.FAILED,
-            f"{prefix}AWS SDK error: {type(exc).__name__}",
-            "`secrets doctor` checks the AWS setup (profile, region, AWS_ENDPOINT_URL); "
-            "then run the command again",
-        )
-    raise exc
+    return CliError(
+        ExitCode.FAILED,
+        f"{prefix}{operation}{about} failed: {detail}",
+        "AWS's error code says why; `secrets doctor` checks identity, region and permissions",
+    )
+
+
+def _conflict(refusal: AwsRefusal, *, prefix: str, subject: str | None) -> CliError:
+    """Another change got there first (the secret exists, a precondition no longer holds)."""
+    about = f" '{subject}'" if subject else ""
+    return CliError(
+        ExitCode.REFUSED,
+        f"{prefix}{refusal.operation}{about}: {refusal.detail}",
+        f"another change got there first: `secrets show {subject}` shows the secret as "
+        "it is now; run the command again once that change is done"
+        if subject
+        else "another change got there first: run the command again once it is done",
+    )
 
 
 @contextmanager

@@ -8,10 +8,17 @@ page per 100 families plus one call per family, on a few threads.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING
 
 from envsecrets.backends.aws import AwsTarget, aws_errors
 from envsecrets.core.audit import LiveContainer, LiveFunction
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_ecs.type_defs import (
+        ContainerDefinitionOutputTypeDef,
+        ListTaskDefinitionFamiliesRequestTypeDef,
+    )
 
 # ECS throttles Describe calls per account and region, a budget shared with the console and
 # deployments: a few threads hide latency without crowding them out; retries absorb a throttle.
@@ -37,8 +44,8 @@ def list_task_definitions(target: AwsTarget) -> list[LiveFunction]:
     return [d for d in described if d is not None]
 
 
-def _families(client: Any, label: str) -> list[str]:
-    args: dict[str, Any] = {"status": "ACTIVE", "maxResults": PAGE_SIZE}
+def _families(client: ECSClient, label: str) -> list[str]:
+    args: ListTaskDefinitionFamiliesRequestTypeDef = {"status": "ACTIVE", "maxResults": PAGE_SIZE}
     families: list[str] = []
     while True:
         with aws_errors(side=label):
@@ -50,7 +57,7 @@ def _families(client: Any, label: str) -> list[str]:
         args["nextToken"] = token
 
 
-def _describe(client: Any, label: str, family: str) -> LiveFunction | None:
+def _describe(client: ECSClient, label: str, family: str) -> LiveFunction | None:
     with aws_errors(side=label):
         answer = client.describe_task_definition(taskDefinition=family)
     definition = answer.get("taskDefinition") or {}
@@ -70,7 +77,7 @@ def _describe(client: Any, label: str, family: str) -> LiveFunction | None:
     )
 
 
-def _container(definition: dict[str, Any]) -> LiveContainer:
+def _container(definition: ContainerDefinitionOutputTypeDef) -> LiveContainer:
     return LiveContainer(
         name=str(definition.get("name") or "?"),
         variables={

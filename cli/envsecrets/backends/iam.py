@@ -7,11 +7,15 @@ are fetched once per run). Roles shared by functions are read once.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from envsecrets.backends.aws import AwsTarget, aws_errors, error_code
 from envsecrets.core.audit import AttachedPolicy
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_iam.type_defs import AttachedPolicyTypeDef
 
 
 def _document(raw: Any) -> Any:
@@ -35,7 +39,7 @@ class RolePolicies:
         self._managed: dict[str, Any] = {}
 
     @property
-    def client(self) -> Any:
+    def client(self) -> IAMClient:
         return self.target.client("iam")
 
     def policies(self, role_arn: str) -> list[AttachedPolicy]:
@@ -49,10 +53,8 @@ class RolePolicies:
         found: list[AttachedPolicy] = []
         with aws_errors(side=self.target.label):
             try:
-                names = self._all("list_role_policies", "PolicyNames", RoleName=role)
-                attached = self._all(
-                    "list_attached_role_policies", "AttachedPolicies", RoleName=role
-                )
+                names = self._inline_names(role)
+                attached = self._attached(role)
             except Exception as exc:
                 if error_code(exc) == "NoSuchEntity":
                     return found  # a function whose role was deleted can read nothing
@@ -93,12 +95,11 @@ class RolePolicies:
                 self._managed[arn] = _document(version["PolicyVersion"].get("Document"))
         return self._managed[arn]
 
-    def _all(self, method: str, key: str, **args: Any) -> list[Any]:
-        items: list[Any] = []
-        call = getattr(self.client, method)
-        while True:
-            page = call(**args)
-            items.extend(page.get(key, ()))
-            if not page.get("IsTruncated"):
-                return items
-            args["Marker"] = page["Marker"]
+    # botocore's paginators follow IAM's IsTruncated/Marker pages, one call a page.
+    def _inline_names(self, role: str) -> list[str]:
+        pages = self.client.get_paginator("list_role_policies").paginate(RoleName=role)
+        return [name for page in pages for name in page.get("PolicyNames", ())]
+
+    def _attached(self, role: str) -> list[AttachedPolicyTypeDef]:
+        pages = self.client.get_paginator("list_attached_role_policies").paginate(RoleName=role)
+        return [entry for page in pages for entry in page.get("AttachedPolicies", ())]

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from envsecrets.backends.aws import AwsTarget, aws_errors, error_code
 from envsecrets.core.detect import Detection
 from envsecrets.core.migration import SourceItem, key_to_path
 from envsecrets.core.values import SecretValue
 from envsecrets.errors import CliError, ExitCode
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_lambda.type_defs import UpdateFunctionConfigurationRequestTypeDef
 
 Detector = Callable[[str, str], Detection | None]
 
@@ -94,7 +98,7 @@ class LambdaEnvSource:
         self._migrated: dict[str, SecretValue] = {}
 
     @property
-    def client(self) -> Any:
+    def client(self) -> LambdaClient:
         return self.target.client("lambda")
 
     def _select(self) -> tuple[list[str], dict[str, str]]:
@@ -156,7 +160,7 @@ class LambdaEnvSource:
                 outcome[key] = None
         if remaining == current.variables:
             return outcome
-        args: dict[str, Any] = {
+        args: UpdateFunctionConfigurationRequestTypeDef = {
             "FunctionName": current.arn,
             "Environment": {"Variables": remaining},
         }

@@ -7,17 +7,20 @@ one ListFunctions page (50 functions) per call, so the audit's cost per function
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from envsecrets.backends.aws import AwsTarget, aws_errors
 from envsecrets.core.audit import LiveFunction
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda.type_defs import ListFunctionsRequestTypeDef
 
 
 def list_functions(target: AwsTarget) -> Iterator[LiveFunction]:
     """Every function with its role and environment variables (values stay in memory: the
     audit inspects them and reports names only)."""
     client = target.client("lambda")
-    args: dict[str, Any] = {"MaxItems": 50}
+    args: ListFunctionsRequestTypeDef = {"MaxItems": 50}
     while True:
         with aws_errors(side=target.label):
             page = client.list_functions(**args)

@@ -9,6 +9,7 @@ asked for on every run.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,7 +33,7 @@ class SessionCredentials:
         return self.expiration - MARGIN > datetime.now(UTC)
 
     @classmethod
-    def from_sts(cls, creds: dict[str, Any]) -> SessionCredentials:
+    def from_sts(cls, creds: Mapping[str, Any]) -> SessionCredentials:
         expiration = creds["Expiration"]
         if isinstance(expiration, str):
             expiration = datetime.fromisoformat(expiration.replace("Z", "+00:00"))

@@ -14,7 +14,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
 
 # Calls per second, keyed "<endpoint prefix>.<Operation>". DescribeParameters has no published
 # quota and is throttled hard, hence a low one.
@@ -99,7 +102,7 @@ class RateLimiter:
             self._sleep(wait)
 
 
-def pace_client(client: Any, limiter: Callable[[], RateLimiter | None]) -> None:
+def pace_client(client: BaseClient, limiter: Callable[[], RateLimiter | None]) -> None:
     """Make `client` wait for `limiter()` (looked up on each attempt; None: no pacing)
     before it signs and sends any attempt of any operation."""
     model = client.meta.service_model

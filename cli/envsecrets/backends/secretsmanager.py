@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envsecrets.backends.aws import AwsTarget, aws_errors, error_code
 from envsecrets.core.store import (
@@ -19,17 +20,42 @@ from envsecrets.core.store import (
 from envsecrets.core.values import SecretValue
 from envsecrets.errors import CliError, ExitCode
 
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_secretsmanager.type_defs import (
+        CreateSecretRequestTypeDef,
+        DeleteSecretRequestTypeDef,
+        DescribeSecretResponseTypeDef,
+        GetRandomPasswordRequestTypeDef,
+        GetSecretValueRequestTypeDef,
+        GetSecretValueResponseTypeDef,
+        ListSecretsRequestTypeDef,
+        ListSecretVersionIdsRequestTypeDef,
+        PutSecretValueRequestTypeDef,
+        ReplicaRegionTypeTypeDef,
+        RotationRulesTypeTypeDef,
+        SecretListEntryTypeDef,
+        SecretValueEntryTypeDef,
+        UpdateSecretRequestTypeDef,
+        UpdateSecretVersionStageRequestTypeDef,
+    )
+
+    # GetSecretValue's reply, or one entry of BatchGetSecretValue's.
+    ValueReply = GetSecretValueResponseTypeDef | SecretValueEntryTypeDef
+    # DescribeSecret's reply, or one entry of ListSecrets'.
+    MetadataReply = DescribeSecretResponseTypeDef | SecretListEntryTypeDef
+
 LIST_PAGE = 100  # ListSecrets' maximum page size
 BATCH_GET = 20  # BatchGetSecretValue's maximum secrets per call
 
 
-def _value_of(response: dict[str, Any]) -> SecretValue:
+def _value_of(response: ValueReply) -> SecretValue:
     if "SecretBinary" in response and response["SecretBinary"] is not None:
         return SecretValue(bytes(response["SecretBinary"]))
     return SecretValue(str(response.get("SecretString", "")))
 
 
-def _stored(response: dict[str, Any]) -> StoredValue:
+def _stored(response: ValueReply) -> StoredValue:
     return StoredValue(
         name=response["Name"],
         value=_value_of(response),
@@ -39,7 +65,7 @@ def _stored(response: dict[str, Any]) -> StoredValue:
     )
 
 
-def _schedule(rules: dict[str, Any] | None) -> str | None:
+def _schedule(rules: RotationRulesTypeTypeDef | None) -> str | None:
     if not rules:
         return None
     if rules.get("ScheduleExpression"):
@@ -49,7 +75,7 @@ def _schedule(rules: dict[str, Any] | None) -> str | None:
     return None
 
 
-def metadata_from(entry: dict[str, Any]) -> SecretMetadata:
+def metadata_from(entry: MetadataReply) -> SecretMetadata:
     """A DescribeSecret response or a ListSecrets entry as SecretMetadata."""
     return SecretMetadata(
         name=entry["Name"],
@@ -68,20 +94,29 @@ def metadata_from(entry: dict[str, Any]) -> SecretMetadata:
             next_rotation=entry.get("NextRotationDate"),
         ),
         tags={t["Key"]: t["Value"] for t in entry.get("Tags") or ()},
-        replicas=tuple(
-            Replica(r["Region"], r.get("Status"), r.get("KmsKeyId"))
-            for r in entry.get("ReplicationStatus") or ()
-        ),
-        # DescribeSecret names the labels VersionIdsToStages, ListSecrets SecretVersionsToStages:
-        # reading both lets a listing find pending rotations without a describe per secret.
-        version_stages={
-            k: tuple(v)
-            for k, v in (
-                entry.get("VersionIdsToStages") or entry.get("SecretVersionsToStages") or {}
-            ).items()
-        },
+        replicas=_replicas(entry),
+        version_stages=_version_stages(entry),
         primary_region=entry.get("PrimaryRegion"),
     )
+
+
+# The two helpers below read keys that only one of the two replies has; a TypedDict union
+# cannot be narrowed by a key test (either may carry extra keys), so they read it as a mapping.
+
+
+def _replicas(entry: Mapping[str, Any]) -> tuple[Replica, ...]:
+    # AWS's model has ReplicationStatus in DescribeSecret's reply only; read it wherever it is.
+    return tuple(
+        Replica(r["Region"], r.get("Status"), r.get("KmsKeyId"))
+        for r in entry.get("ReplicationStatus") or ()
+    )
+
+
+def _version_stages(entry: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    # DescribeSecret names the labels VersionIdsToStages, ListSecrets SecretVersionsToStages:
+    # reading both lets a listing find pending rotations without a describe per secret.
+    found = entry.get("VersionIdsToStages") or entry.get("SecretVersionsToStages") or {}
+    return {k: tuple(v) for k, v in found.items()}
 
 
 class SecretsManagerStore:
@@ -93,17 +128,17 @@ class SecretsManagerStore:
         self.pool = pool
 
     @property
-    def client(self) -> Any:
+    def client(self) -> SecretsManagerClient:
         return self.target.client("secretsmanager", bulk=self.bulk, pool=self.pool)
 
-    def _errors(self, name: str | None = None) -> Any:
+    def _errors(self, name: str | None = None) -> AbstractContextManager[None]:
         return aws_errors(subject=name, side=self.target.label if self.bulk else None)
 
     # -- values -----------------------------------------------------------------------------
     def read(
         self, name: str, *, stage: str | None = CURRENT, version_id: str | None = None
     ) -> StoredValue:
-        args: dict[str, Any] = {"SecretId": name}
+        args: GetSecretValueRequestTypeDef = {"SecretId": name}
         # Ask for the stage explicitly: the emulator (and caches) can otherwise return a
         # version that is no longer AWSCURRENT after a stage move.
         if version_id:
@@ -157,8 +192,8 @@ class SecretsManagerStore:
         tags: dict[str, str] | None = None,
         replica_regions: Sequence[str] = (),
     ) -> str:
-        args: dict[str, Any] = {"Name": name, "ClientRequestToken": token}
-        args.update(_value_args(value))
+        args: CreateSecretRequestTypeDef = {"Name": name, "ClientRequestToken": token}
+        _set_value(args, value)
         if description:
             args["Description"] = description
         if kms_key_id:
@@ -173,8 +208,8 @@ class SecretsManagerStore:
     def put(
         self, name: str, value: SecretValue, *, token: str, stages: Sequence[str] | None = None
     ) -> str:
-        args: dict[str, Any] = {"SecretId": name, "ClientRequestToken": token}
-        args.update(_value_args(value))
+        args: PutSecretValueRequestTypeDef = {"SecretId": name, "ClientRequestToken": token}
+        _set_value(args, value)
         if stages is not None:
             args["VersionStages"] = list(stages)
         with self._errors(name):
@@ -187,7 +222,11 @@ class SecretsManagerStore:
 
     def versions(self, name: str) -> list[SecretVersion]:
         found: list[SecretVersion] = []
-        args: dict[str, Any] = {"SecretId": name, "IncludeDeprecated": True, "MaxResults": 100}
+        args: ListSecretVersionIdsRequestTypeDef = {
+            "SecretId": name,
+            "IncludeDeprecated": True,
+            "MaxResults": 100,
+        }
         with self._errors(name):
             while True:
                 page = self.client.list_secret_version_ids(**args)
@@ -207,7 +246,7 @@ class SecretsManagerStore:
         return found
 
     def list(self, prefix: str = "", *, include_deleted: bool = False) -> Iterator[SecretMetadata]:
-        args: dict[str, Any] = {
+        args: ListSecretsRequestTypeDef = {
             "MaxResults": LIST_PAGE,
             "IncludePlannedDeletion": include_deleted,
             "SortOrder": "asc",
@@ -229,7 +268,7 @@ class SecretsManagerStore:
     def update(
         self, name: str, *, description: str | None = None, kms_key_id: str | None = None
     ) -> None:
-        args: dict[str, Any] = {"SecretId": name}
+        args: UpdateSecretRequestTypeDef = {"SecretId": name}
         if description is not None:
             args["Description"] = description
         if kms_key_id is not None:
@@ -254,7 +293,7 @@ class SecretsManagerStore:
     def move_stage(
         self, name: str, stage: str, *, to_version: str | None, from_version: str | None
     ) -> None:
-        args: dict[str, Any] = {"SecretId": name, "VersionStage": stage}
+        args: UpdateSecretVersionStageRequestTypeDef = {"SecretId": name, "VersionStage": stage}
         if to_version:
             args["MoveToVersionId"] = to_version
         if from_version:
@@ -266,7 +305,7 @@ class SecretsManagerStore:
     def delete(
         self, name: str, *, recovery_days: int | None = 30, force: bool = False
     ) -> datetime | None:
-        args: dict[str, Any] = {"SecretId": name}
+        args: DeleteSecretRequestTypeDef = {"SecretId": name}
         if force:
             args["ForceDeleteWithoutRecovery"] = True
         elif recovery_days is not None:
@@ -291,9 +330,9 @@ class SecretsManagerStore:
     def add_replicas(
         self, name: str, regions: Sequence[str], kms_key_id: str | None = None
     ) -> None:
-        replicas: list[dict[str, str]] = []
+        replicas: list[ReplicaRegionTypeTypeDef] = []
         for region in regions:
-            replica = {"Region": region}
+            replica: ReplicaRegionTypeTypeDef = {"Region": region}
             if kms_key_id:
                 replica["KmsKeyId"] = kms_key_id
             replicas.append(replica)
@@ -320,7 +359,7 @@ class SecretsManagerStore:
     ) -> SecretValue:
         """GetRandomPassword with every character class switchable (used by `rotate`, which
         turns off a class that `--exclude-characters` empties instead of failing)."""
-        args: dict[str, Any] = {
+        args: GetRandomPasswordRequestTypeDef = {
             "PasswordLength": length,
             "ExcludePunctuation": exclude_punctuation,
             "ExcludeLowercase": exclude_lowercase,
@@ -334,10 +373,14 @@ class SecretsManagerStore:
             return SecretValue(str(self.client.get_random_password(**args)["RandomPassword"]))
 
 
-def _value_args(value: SecretValue) -> dict[str, Any]:
+def _set_value(
+    args: CreateSecretRequestTypeDef | PutSecretValueRequestTypeDef, value: SecretValue
+) -> None:
+    """The value's one parameter: SecretBinary for bytes, SecretString for text."""
     if value.is_binary:
-        return {"SecretBinary": value.data()}
-    return {"SecretString": value.text()}
+        args["SecretBinary"] = value.data()
+    else:
+        args["SecretString"] = value.text()
 
 
 def name_from_id(secret_id: str) -> str:

@@ -10,12 +10,21 @@ Deletion uses DeleteParameters, 10 names a call.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
 
 from envsecrets.backends.aws import AwsTarget, aws_errors, error_code
 from envsecrets.core.migration import SourceItem, chunked
 from envsecrets.core.values import SecretValue
 from envsecrets.errors import CliError, ExitCode
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_ssm.type_defs import (
+        DescribeParametersRequestTypeDef,
+        GetParametersByPathRequestTypeDef,
+        ParameterTypeDef,
+    )
 
 PAGE = 10  # GetParametersByPath's maximum page size
 DESCRIBE_NAMES = 50  # DescribeParameters: at most 50 values in a filter, 50 results a page
@@ -46,10 +55,10 @@ class SsmSource:
         self.pool = pool
 
     @property
-    def client(self) -> Any:
+    def client(self) -> SSMClient:
         return self.target.client("ssm", bulk=True, pool=self.pool)
 
-    def _errors(self) -> Any:
+    def _errors(self) -> AbstractContextManager[None]:
         return aws_errors(side=self.target.label)
 
     # -- reading ------------------------------------------------------------------------------
@@ -65,8 +74,8 @@ class SsmSource:
             parameter = self._one(self.path)
             yield self._item(parameter, parameter["Name"].rstrip("/").rsplit("/", 1)[-1])
 
-    def _by_path(self) -> Iterator[dict[str, Any]]:
-        args: dict[str, Any] = {
+    def _by_path(self) -> Iterator[ParameterTypeDef]:
+        args: GetParametersByPathRequestTypeDef = {
             "Path": self.path.rstrip("/") or "/",
             "Recursive": self.recursive,
             "WithDecryption": True,
@@ -81,10 +90,10 @@ class SsmSource:
                 return
             args["NextToken"] = token
 
-    def _one(self, name: str) -> dict[str, Any]:
+    def _one(self, name: str) -> ParameterTypeDef:
         with self._errors():
             try:
-                return dict(self.client.get_parameter(Name=name, WithDecryption=True)["Parameter"])
+                return self.client.get_parameter(Name=name, WithDecryption=True)["Parameter"]
             except Exception as exc:
                 if error_code(exc) in ("ParameterNotFound", "ValidationException"):
                     raise CliError(
@@ -94,7 +103,7 @@ class SsmSource:
                     ) from None
                 raise
 
-    def _item(self, parameter: dict[str, Any], relative: str) -> SourceItem:
+    def _item(self, parameter: ParameterTypeDef, relative: str) -> SourceItem:
         name = str(parameter["Name"])
         value = parameter.get("Value")
         return SourceItem(
@@ -109,7 +118,7 @@ class SsmSource:
     def descriptions(self, keys: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for names in chunked(keys, DESCRIBE_NAMES):
-            args: dict[str, Any] = {
+            args: DescribeParametersRequestTypeDef = {
                 "ParameterFilters": [{"Key": "Name", "Option": "Equals", "Values": names}],
                 "MaxResults": DESCRIBE_NAMES,
             }

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from envsecrets.commands.common import JsonOption, renderer, workspace
+from envsecrets.commands.common import JsonOption, workspace
 from envsecrets.completion import complete_env
 from envsecrets.errors import CliError, ExitCode
 
@@ -91,7 +91,7 @@ def audit_command(
         )
     if live and not env:
         raise CliError(ExitCode.USAGE, "--live needs --env", "e.g. secrets audit --live --env prod")
-    out = renderer(fmt == "json")
+    out = workspace(ctx).renderer(fmt == "json")
     ws = workspace(ctx)
     if env:
         from envsecrets.core.names import validate_env

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,6 +17,7 @@ import typer
 from envsecrets.core.config import Config, EnvironmentConfig, find_config, load_config
 from envsecrets.errors import CliError, ExitCode
 from envsecrets.ui.render import Renderer
+from envsecrets.ui.streams import Streams
 
 if TYPE_CHECKING:
     from envsecrets.backends.aws import AwsTarget
@@ -41,10 +42,17 @@ class Globals:
 
 @dataclass
 class Workspace:
-    """One run's view of the world: config, environments and their stores."""
+    """One run's view of the world: config, environments and their stores, and the streams
+    its output goes to (the process's own unless a caller gives others: the root command
+    keeps a Workspace passed as `obj`, e.g. `CliRunner().invoke(app, args, obj=...)`)."""
 
     options: Globals = field(default_factory=Globals)
     _targets: dict[str, AwsTarget] = field(default_factory=dict)
+    streams: Streams = field(default_factory=Streams.of_process)
+
+    def renderer(self, json_mode: bool = False) -> Renderer:
+        """The command's output, on this run's streams."""
+        return Renderer(json_mode=json_mode, streams=self.streams)
 
     @cached_property
     def config(self) -> Config:
@@ -67,7 +75,7 @@ class Workspace:
                 profile=self.options.profile or settings.profile,
                 role_arn=settings.role_arn,
                 mfa_serial=settings.mfa_serial,
-                mfa_code=_ask_mfa_code,
+                mfa_code=partial(_ask_mfa_code, streams=self.streams),
             )
         return self._targets[env]
 
@@ -104,13 +112,18 @@ class Workspace:
         if self.environment(env).protected:
             from envsecrets.ui.prompts import confirm
 
-            confirm(question, yes=yes, why=f"'{env}' is a protected environment")
+            confirm(
+                question,
+                yes=yes,
+                why=f"'{env}' is a protected environment",
+                streams=self.streams,
+            )
 
 
-def _ask_mfa_code(serial: str) -> str:
+def _ask_mfa_code(serial: str, *, streams: Streams) -> str:
     from envsecrets.ui.prompts import ask_text
 
-    return ask_text(f"MFA code for {serial}:")
+    return ask_text(f"MFA code for {serial}:", streams=streams)
 
 
 def workspace(ctx: typer.Context) -> Workspace:
@@ -123,6 +136,8 @@ def workspace(ctx: typer.Context) -> Workspace:
 
 
 def renderer(json_mode: bool = False) -> Renderer:
+    """Output on the process's own streams, for a command without a workspace (`emulator`);
+    the others use `workspace(ctx).renderer(...)`, which honours the run's streams."""
     return Renderer(json_mode=json_mode)
 
 

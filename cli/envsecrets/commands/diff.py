@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from envsecrets.commands.common import JsonOption, YesOption, renderer, workspace
+from envsecrets.commands.common import JsonOption, YesOption, workspace
 from envsecrets.completion import complete_env, complete_name
 from envsecrets.errors import CliError, ExitCode
 from envsecrets.ui.render import Renderer, when
@@ -68,7 +68,7 @@ def diff_environments(
     from envsecrets.core.names import NamePrefix, validate_env
 
     ws = workspace(ctx)
-    out = renderer(json_output)
+    out = ws.renderer(json_output)
     validate_env(env_a)
     validate_env(env_b)
     if env_a == env_b:
@@ -225,7 +225,7 @@ def copy_secrets(
     from envsecrets.core.diffing import DEFAULT_WORKERS
 
     ws = workspace(ctx)
-    out = renderer(json_output)
+    out = ws.renderer(json_output)
     source, target = CopyScope.parse_pair(src, dst)
     src_env, dst_env = ws.environment(source.env), ws.environment(target.env)
     src_store = ws.store(source.env, bulk=True, pool=DEFAULT_WORKERS)
@@ -324,7 +324,7 @@ def check_environment(
     from envsecrets.core.names import validate_env
 
     ws = workspace(ctx)
-    out = renderer(json_output)
+    out = ws.renderer(json_output)
     validate_env(env)
     settings = ws.environment(env)
     if function is not None:
@@ -394,7 +394,7 @@ def replicate_secret(
     from envsecrets.core.names import SecretName
 
     ws = workspace(ctx)
-    out = renderer(json_output)
+    out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     if not REGION_PATTERN.fullmatch(region):
         raise CliError(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from envsecrets.commands.common import JsonOption, Workspace, YesOption, renderer, workspace
+from envsecrets.commands.common import JsonOption, Workspace, YesOption, workspace
 from envsecrets.completion import complete_env, complete_prefix
 from envsecrets.errors import CliError, ExitCode
 from envsecrets.ui.render import Renderer
@@ -129,7 +129,7 @@ def migrate_ssm(
     source = SsmSource(ws.target(prefix.env), path, recursive=recursive, pool=concurrency)
     _migrate(
         ws,
-        renderer(json_output),
+        ws.renderer(json_output),
         source,
         prefix,
         flags,
@@ -167,7 +167,7 @@ def migrate_env_file(
     source = EnvFileSource(file, keep_case=keep_case)
     _migrate(
         ws,
-        renderer(json_output),
+        ws.renderer(json_output),
         source,
         prefix,
         flags,
@@ -218,7 +218,7 @@ def migrate_lambda(
     from envsecrets.core.names import validate_env
 
     ws = workspace(ctx)
-    out = renderer(json_output)
+    out = ws.renderer(json_output)
     flags = Flags(dry_run, overwrite, concurrency, report, yes, json_output)
     validate_env(env)
     settings = ws.environment(env)

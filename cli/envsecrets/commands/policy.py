@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from envsecrets.commands.common import Workspace, renderer, workspace
+from envsecrets.commands.common import Workspace, workspace
 from envsecrets.completion import complete_env
 from envsecrets.core.names import validate_env
 from envsecrets.errors import CliError, ExitCode
@@ -80,7 +80,7 @@ def policy_command(
 
     if json_output:
         fmt = "json"
-    out = renderer(json_output)
+    out = workspace(ctx).renderer(json_output)
     if fmt not in FORMATS:
         raise CliError(
             ExitCode.USAGE, f"unknown format '{fmt}'", f"use one of: {', '.join(FORMATS)}"

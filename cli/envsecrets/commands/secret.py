@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from envsecrets.commands.common import JsonOption, Workspace, YesOption, renderer, workspace
+from envsecrets.commands.common import JsonOption, Workspace, YesOption, workspace
 from envsecrets.completion import complete_name, complete_prefix
 from envsecrets.core.names import NamePrefix, SecretName
 from envsecrets.core.store import SecretMetadata
@@ -74,7 +74,7 @@ def set_secret(
     from envsecrets.core.operations import SetOptions, apply_set, plan_set
 
     ws = workspace(ctx)
-    out = renderer(json_output)
+    out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     env = ws.environment(secret.env)
     tags = parse_tags(tag or [])
@@ -142,7 +142,7 @@ def get_secret(
             "AWSPREVIOUS (`secrets history NAME` lists both)",
         )
     ws = workspace(ctx)
-    out = renderer(json_output)
+    out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     ws.environment(secret.env)
     stored = ws.store(secret.env).read(
@@ -224,7 +224,7 @@ def list_secrets(
 ) -> None:
     """List names and metadata (never values)."""
     ws = workspace(ctx)
-    out = renderer(json_output)
+    out = ws.renderer(json_output)
     if prefix:
         parsed = NamePrefix.parse(prefix)
         ws.environment(parsed.env)
@@ -284,7 +284,7 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
     from envsecrets.core.rotation import ROTATED_AT_TAG, ROTATED_BY_TAG
 
     ws = workspace(ctx)
-    out = renderer(json_output)
+    out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     ws.environment(secret.env)
     meta = ws.store(secret.env).describe(str(secret))
@@ -340,7 +340,7 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
 def secret_history(ctx: typer.Context, name: NameArgument, json_output: JsonOption = False) -> None:
     """List a secret's versions with their stages and dates (never values)."""
     ws = workspace(ctx)
-    out = renderer(json_output)
+    out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     ws.environment(secret.env)
     versions = ws.store(secret.env).versions(str(secret))
@@ -391,7 +391,7 @@ def delete_secret(
     from envsecrets.ui.prompts import confirm
 
     ws = workspace(ctx)
-    out = renderer(json_output)
+    out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     ws.environment(secret.env)
     store = ws.store(secret.env)
@@ -423,7 +423,7 @@ def restore_secret(
 ) -> None:
     """Cancel a scheduled deletion."""
     ws = workspace(ctx)
-    out = renderer(json_output)
+    out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     ws.environment(secret.env)
     store = ws.store(secret.env)

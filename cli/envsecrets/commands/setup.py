@@ -81,7 +81,7 @@ def init(
     from envsecrets.ui.prompts import confirm
 
     ws = workspace(ctx)
-    out = renderer(json_output)
+    out = ws.renderer(json_output)
     target = output if output.is_absolute() else Path.cwd() / output
     if target.exists():
         # Ask before the questions, so nobody answers ten of them to be refused at the end.
@@ -206,7 +206,7 @@ def doctor(
     from envsecrets.backends.doctor import FAIL, check_aws_environment, check_keyring_environment
 
     ws = workspace(ctx)
-    out = renderer(json_output)
+    out = ws.renderer(json_output)
     config = ws.config
     names = list(env or sorted(config.environments) or ["default"])
     functions = list(config.functions.values())

@@ -1,16 +1,20 @@
-"""Questions to a person at a terminal. Without a terminal we refuse instead of hanging."""
+"""Questions to a person at a terminal. Without a terminal we refuse instead of hanging.
+
+Whether there is one is read from a `Streams` (ui/streams.py): the caller's, else the
+process's.
+"""
 
 from __future__ import annotations
 
-import sys
-
 from envsecrets.core.values import SecretValue
 from envsecrets.errors import CliError, ExitCode
+from envsecrets.ui.streams import Streams
 
 
-def can_prompt() -> bool:
+def can_prompt(streams: Streams | None = None) -> bool:
     """A person can answer: stdin and stderr are terminals."""
-    return sys.stdin.isatty() and sys.stderr.isatty()
+    facts = streams if streams is not None else Streams.of_process()
+    return facts.stdin_isatty and facts.stderr_isatty
 
 
 def _ask_password(message: str) -> str:
@@ -21,9 +25,9 @@ def _ask_password(message: str) -> str:
     return str(answer or "")
 
 
-def ask_new_value(label: str) -> SecretValue:
+def ask_new_value(label: str, *, streams: Streams | None = None) -> SecretValue:
     """A value typed twice at a hidden prompt; a mismatch is refused."""
-    if not can_prompt():
+    if not can_prompt(streams):
         raise CliError(
             ExitCode.USAGE,
             "no value given and no terminal to ask for one",
@@ -38,9 +42,9 @@ def ask_new_value(label: str) -> SecretValue:
     return SecretValue(first)
 
 
-def ask_text(message: str, *, default: str = "") -> str:
+def ask_text(message: str, *, default: str = "", streams: Streams | None = None) -> str:
     """A plain (visible) answer; refuses without a terminal."""
-    if not can_prompt():
+    if not can_prompt(streams):
         raise CliError(
             ExitCode.USAGE,
             f"cannot ask '{message}' without a terminal",
@@ -51,7 +55,7 @@ def ask_text(message: str, *, default: str = "") -> str:
     return str(questionary.text(message, default=default).unsafe_ask() or "")
 
 
-def confirm(question: str, *, yes: bool, why: str = "") -> None:
+def confirm(question: str, *, yes: bool, why: str = "", streams: Streams | None = None) -> None:
     """Go ahead if `yes`, or if the person says yes; otherwise raise CliError(REFUSED).
 
     Without a terminal and without --yes this refuses at once (exit 4) instead of waiting
@@ -59,7 +63,7 @@ def confirm(question: str, *, yes: bool, why: str = "") -> None:
     """
     if yes:
         return
-    if not can_prompt():
+    if not can_prompt(streams):
         reason = f" ({why})" if why else ""
         raise CliError(
             ExitCode.REFUSED,

@@ -2,22 +2,26 @@
 
 Data goes to stdout (a rich table on a terminal, plain lines when piped, JSON with --json);
 everything else - progress, notes, warnings, errors - goes to stderr. rich is imported only
-when a terminal will see its output, so piped and JSON runs stay fast.
+when a terminal will see its output, so piped and JSON runs stay fast. The streams, and
+whether each is a terminal, come from a `Streams` (ui/streams.py): the process's by default.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from envsecrets.errors import CliError, ExitCode
+from envsecrets.ui.streams import Streams
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
 
 def _json_default(obj: Any) -> Any:
@@ -30,9 +34,26 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot encode {type(obj).__name__} as JSON")
 
 
+# What a terminal acts on instead of showing: C0 controls but tab and newline (ESC starts escape
+# sequences, CR rewrites the line), DEL, the C1 controls (0x9b is CSI too) and the
+# bidirectional overrides and isolates, which reorder what is shown. AWS data (descriptions,
+# tags, error messages) reaches the screen through here: DESIGN.md's "shown inert".
+_ACTIVE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# The same less C0, which JSON escapes by itself (DEL and C1 it leaves as they are).
+_ACTIVE_IN_JSON = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def inert(text: str) -> str:
+    """`text` with every character a terminal would act on written out (`\\x1b`, `\\r`,
+    `\\u202e`), so that what is shown is what is there."""
+    return _ACTIVE.sub(lambda found: repr(found.group())[1:-1], text)
+
+
 def to_json(data: Any) -> str:
-    """Stable JSON: sorted keys, ISO-8601 UTC dates."""
-    return json.dumps(data, default=_json_default, indent=2, sort_keys=True, ensure_ascii=False)
+    """Stable JSON: sorted keys, ISO-8601 UTC dates. Characters a terminal would act on are
+    \\u escapes (JSON escapes C0 itself), so the document means the same and shows inert."""
+    text = json.dumps(data, default=_json_default, indent=2, sort_keys=True, ensure_ascii=False)
+    return _ACTIVE_IN_JSON.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 def when(moment: datetime | None) -> str:
@@ -43,37 +64,53 @@ def when(moment: datetime | None) -> str:
 
 
 class Renderer:
-    """Output for one command run. `json_mode` makes stdout machine-readable."""
+    """Output for one command run. `json_mode` makes stdout machine-readable; `streams` are
+    where it goes and what they are connected to (the process's own by default)."""
 
-    def __init__(self, *, json_mode: bool = False) -> None:
+    def __init__(self, *, json_mode: bool = False, streams: Streams | None = None) -> None:
         self.json_mode = json_mode
+        self.streams = streams if streams is not None else Streams.of_process()
         self._out: Console | None = None
         self._err: Console | None = None
 
     # -- terminals ---------------------------------------------------------------------------
     @property
     def stdout_is_tty(self) -> bool:
-        return sys.stdout.isatty()
+        return self.streams.stdout_isatty
 
     @property
     def stderr_is_tty(self) -> bool:
-        return sys.stderr.isatty()
+        return self.streams.stderr_isatty
 
     def _console(self, *, stderr: bool) -> Console:
-        from rich.console import Console
-
         if stderr:
             if self._err is None:
-                self._err = Console(stderr=True, highlight=False)
+                self._err = self._make_console(self.streams.stderr, self.stderr_is_tty)
             return self._err
         if self._out is None:
-            self._out = Console(highlight=False)
+            self._out = self._make_console(self.streams.stdout, self.stdout_is_tty)
         return self._out
+
+    def _make_console(self, file: TextIO, is_terminal: bool) -> Console:
+        from rich.console import Console
+
+        # rich is asked to draw only for a terminal; it takes our word for what the stream
+        # is rather than asking the stream (which a stand-in for a terminal cannot answer).
+        colour = self.streams.colour
+        return Console(
+            file=file,
+            force_terminal=is_terminal,
+            width=self.streams.width,
+            color_system=None if colour is False else ("standard" if colour else "auto"),
+            no_color=False if colour else None,
+            highlight=False,
+        )
 
     # -- data on stdout ----------------------------------------------------------------------
     def json(self, data: Any) -> None:
-        sys.stdout.write(to_json(data) + "\n")
-        sys.stdout.flush()
+        out = self.streams.stdout
+        out.write(to_json(data) + "\n")
+        out.flush()
 
     def table(
         self, columns: Sequence[str], rows: Sequence[Sequence[str]], *, title: str | None = None
@@ -82,15 +119,21 @@ class Renderer:
         if self.stdout_is_tty:
             from rich.table import Table
 
-            table = Table(*columns, title=title, show_lines=False, header_style="bold")
+            table = Table(
+                *columns,
+                title=_shown(title) if title else None,
+                show_lines=False,
+                header_style="bold",
+            )
             for row in rows:
-                table.add_row(*row)
+                table.add_row(*(_shown(cell) for cell in row))
             self._console(stderr=False).print(table)
             return
-        sys.stdout.write("\t".join(columns) + "\n")
+        out = self.streams.stdout
+        out.write("\t".join(columns) + "\n")
         for row in rows:
-            sys.stdout.write("\t".join(row) + "\n")
-        sys.stdout.flush()
+            out.write("\t".join(row) + "\n")
+        out.flush()
 
     def fields(self, pairs: Sequence[tuple[str, str]], *, title: str | None = None) -> None:
         """`key: value` lines, aligned; the value column holds metadata, never secrets."""
@@ -101,25 +144,27 @@ class Renderer:
             table.add_column(style="bold")
             table.add_column()
             for key, value in pairs:
-                table.add_row(key, value)
+                table.add_row(_shown(key), _shown(value))
             console = self._console(stderr=False)
             if title:
-                console.print(f"[bold]{title}[/bold]")
+                console.print(_shown(title, "bold"))
             console.print(table)
             return
         width = max((len(k) for k, _ in pairs), default=0)
+        out = self.streams.stdout
         for key, value in pairs:
-            sys.stdout.write(f"{key + ':':<{width + 1}} {value}\n")
-        sys.stdout.flush()
+            out.write(f"{key + ':':<{width + 1}} {value}\n")
+        out.flush()
 
     def lines(self, lines: Sequence[str]) -> None:
+        out = self.streams.stdout
         for line in lines:
-            sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+            out.write((inert(line) if self.stdout_is_tty else line) + "\n")
+        out.flush()
 
     def value(self, data: bytes) -> None:
         """A secret's bytes exactly; a newline is added only for a terminal."""
-        out = sys.stdout.buffer
+        out = self.streams.stdout.buffer
         out.write(data)
         if self.stdout_is_tty and not data.endswith(b"\n"):
             out.write(b"\n")
@@ -128,10 +173,10 @@ class Renderer:
     # -- messages on stderr --------------------------------------------------------------------
     def _say(self, text: str, style: str | None = None) -> None:
         if self.stderr_is_tty:
-            self._console(stderr=True).print(text, style=style, markup=False)
+            self._console(stderr=True).print(_shown(text, style or ""))
         else:
-            sys.stderr.write(text + "\n")
-            sys.stderr.flush()
+            self.streams.stderr.write(inert(text) + "\n")
+            self.streams.stderr.flush()
 
     def note(self, message: str) -> None:
         """Progress narration: what is happening."""
@@ -144,7 +189,7 @@ class Renderer:
         self._say(f"warning: {message}", "yellow")
 
     def error(self, error: CliError) -> None:
-        render_error(error, json_mode=self.json_mode)
+        render_error(error, json_mode=self.json_mode, stderr=self.streams.stderr)
 
     @contextmanager
     def progress(self, total: int, label: str) -> Iterator[Callable[[int], None]]:
@@ -176,28 +221,41 @@ class Renderer:
             yield advance
 
 
+def _shown(text: str, style: str = "") -> Text:
+    """`text` for rich to draw as it is: never read as markup (`[link=...]` in a description
+    stays text), with the characters a terminal acts on written out."""
+    from rich.text import Text
+
+    return Text(inert(text), style=style)
+
+
 def _ignore_progress(n: int = 1) -> None:
     """Progress on a non-terminal: nothing to draw."""
 
 
-def render_error(error: CliError, *, json_mode: bool) -> None:
-    """`error: ...` / `hint: ...` on stderr, or `{"error": {...}}` with --json."""
+def render_error(error: CliError, *, json_mode: bool, stderr: TextIO | None = None) -> None:
+    """`error: ...` / `hint: ...` on stderr (the process's unless given), or
+    `{"error": {...}}` with --json."""
+    err = stderr if stderr is not None else sys.stderr
     if json_mode:
-        sys.stderr.write(json.dumps({"error": error.as_dict()}, sort_keys=True) + "\n")
+        err.write(json.dumps({"error": error.as_dict()}, sort_keys=True) + "\n")
     else:
-        sys.stderr.write(f"error: {error.message}\n")
+        err.write(f"error: {inert(error.message)}\n")
         if error.hint:
-            sys.stderr.write(f"hint: {error.hint}\n")
-    sys.stderr.flush()
+            err.write(f"hint: {inert(error.hint)}\n")
+    err.flush()
 
 
-def render_crash(exc: BaseException, *, debug: bool, json_mode: bool = False) -> None:
+def render_crash(
+    exc: BaseException, *, debug: bool, json_mode: bool = False, stderr: TextIO | None = None
+) -> None:
     """An unexpected exception: our bug. The traceback only with --debug (no locals, ever)."""
+    err = stderr if stderr is not None else sys.stderr
     if debug:
         import traceback
 
-        traceback.print_exception(type(exc), exc, exc.__traceback__)
-        sys.stderr.flush()
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=err)
+        err.flush()
     # A script reading --json output gets the error object it expects, crash or not.
     render_error(
         CliError(
@@ -206,4 +264,5 @@ def render_crash(exc: BaseException, *, debug: bool, json_mode: bool = False) ->
             "run again with --debug for the traceback, and report it as a bug",
         ),
         json_mode=json_mode,
+        stderr=err,
     )

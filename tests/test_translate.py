@@ -1,0 +1,308 @@
+"""The one translation of AWS and SDK failures (backends/aws.py: translate): each family of
+failure, its exit code, and its message and hint word for word, so that reshaping the code
+cannot change what a user reads. The commands' tests reach most of these through the emulator
+and the fault proxy; this table also covers the replies they cannot provoke."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import botocore.exceptions as bx
+import pytest
+from envsecrets.backends.aws import translate
+from envsecrets.errors import CliError, ExitCode
+
+NO_REGION = "pass --region, set AWS_REGION, or set region in secrets.toml"
+NO_CREDENTIALS = "run `aws configure` or `aws sso login`, set AWS_PROFILE, or pass --profile"
+UNREACHABLE = "check the network, AWS_ENDPOINT_URL and the region, then run the command again"
+PERMISSIONS = "check the IAM permissions of the role or user (`secrets doctor` shows them)"
+LIST = "`secrets list <env>/` shows what exists"
+AGAIN = "run the command again in a moment"
+USAGE = (
+    "correct the name or option that AWS's reason points to, then run again "
+    "(`secrets COMMAND --help` lists the options)"
+)
+OTHER = "AWS's error code says why; `secrets doctor` checks identity, region and permissions"
+FORMAT = "check the option's format (e.g. --version-id is a 32-64 character id)"
+
+
+def reply(
+    code: str | None = None,
+    message: str = "",
+    *,
+    status: int = 400,
+    operation: str = "GetSecretValue",
+    error: bool = True,
+) -> bx.ClientError:
+    response: dict[str, Any] = {"ResponseMetadata": {"HTTPStatusCode": status}}
+    if error:
+        response["Error"] = {"Code": code, "Message": message} if code else {"Message": message}
+    return bx.ClientError(response, operation)  # type: ignore[arg-type]
+
+
+HTML = "<html>\n  <body>" + "x" * 300 + "</body>\n</html>"
+
+CASES: list[tuple[str, Exception, dict[str, str], tuple[int, str, str]]] = [
+    ("no region", bx.NoRegionError(), {}, (2, "no AWS region configured", NO_REGION)),
+    (
+        "no region for an environment",
+        bx.NoRegionError(),
+        {"side": "prod"},
+        (2, "no AWS region configured for environment 'prod'", NO_REGION),
+    ),
+    (
+        "no credentials",
+        bx.NoCredentialsError(),
+        {},
+        (5, "no AWS credentials found", NO_CREDENTIALS),
+    ),
+    (
+        "partial credentials",
+        bx.PartialCredentialsError(provider="env", cred_var="AWS_SECRET_ACCESS_KEY"),
+        {"side": "prod"},
+        (5, "[prod] no AWS credentials found", NO_CREDENTIALS),
+    ),
+    (
+        "unknown profile",
+        bx.ProfileNotFound(profile="nope"),
+        {"side": "dev"},
+        (
+            5,
+            "[dev] The config profile (nope) could not be found",
+            "check --profile and ~/.aws/config",
+        ),
+    ),
+    (
+        "endpoint unreachable",
+        bx.EndpointConnectionError(endpoint_url="http://127.0.0.1:1"),
+        {"subject": "dev/x"},
+        (6, "AWS could not be reached after retries (EndpointConnectionError)", UNREACHABLE),
+    ),
+    (
+        "connect timeout",
+        bx.ConnectTimeoutError(endpoint_url="http://x"),
+        {"side": "dev"},
+        (6, "[dev] AWS could not be reached after retries (ConnectTimeoutError)", UNREACHABLE),
+    ),
+    (
+        "read timeout",
+        bx.ReadTimeoutError(endpoint_url="http://x"),
+        {},
+        (6, "AWS could not be reached after retries (ReadTimeoutError)", UNREACHABLE),
+    ),
+    (
+        "connection closed",
+        bx.ConnectionClosedError(endpoint_url="http://x"),
+        {},
+        (6, "AWS could not be reached after retries (ConnectionClosedError)", UNREACHABLE),
+    ),
+    (
+        "http client error",
+        bx.HTTPClientError(error="boom"),
+        {},
+        (6, "AWS could not be reached after retries (HTTPClientError)", UNREACHABLE),
+    ),
+    (
+        "access denied",
+        reply("AccessDeniedException", "User is not authorized"),
+        {"subject": "dev/x", "side": "dev"},
+        (5, "[dev] access denied to GetSecretValue 'dev/x' (AccessDeniedException)", PERMISSIONS),
+    ),
+    (
+        "KMS denied",
+        reply("KMSAccessDeniedException", "no"),
+        {},
+        (5, "access denied to GetSecretValue (KMSAccessDeniedException)", PERMISSIONS),
+    ),
+    (
+        "secret not found",
+        reply("ResourceNotFoundException", "Secrets Manager can't find the specified secret."),
+        {"subject": "dev/x"},
+        (3, "secret 'dev/x' not found", LIST),
+    ),
+    (
+        "not found without a subject",
+        reply("ParameterNotFound", "Parameter /a not found."),
+        {"side": "old"},
+        (3, "[old] ParameterNotFound: Parameter /a not found.", LIST),
+    ),
+    (
+        "throttled",
+        reply("ThrottlingException", "Rate exceeded", operation="CreateSecret"),
+        {"subject": "dev/x"},
+        (
+            6,
+            "AWS kept throttling CreateSecret after retries (ThrottlingException)",
+            "wait a moment and run again, or lower --concurrency",
+        ),
+    ),
+    (
+        "internal error",
+        reply("InternalServiceError", "oops", status=500),
+        {},
+        (6, "AWS failed GetSecretValue after retries (InternalServiceError: oops)", AGAIN),
+    ),
+    (
+        "5xx with an unknown code",
+        reply("Whatever", "bad gateway", status=502),
+        {"side": "dev"},
+        (6, "[dev] AWS failed GetSecretValue after retries (Whatever: bad gateway)", AGAIN),
+    ),
+    (
+        "5xx without a message",
+        reply("Whatever", status=503),
+        {},
+        (6, "AWS failed GetSecretValue after retries (Whatever)", AGAIN),
+    ),
+    (
+        "conflict on a secret",
+        reply("ResourceExistsException", "already exists", operation="CreateSecret"),
+        {"subject": "dev/x"},
+        (
+            4,
+            "CreateSecret 'dev/x': ResourceExistsException: already exists",
+            "another change got there first: `secrets show dev/x` shows the secret as it is "
+            "now; run the command again once that change is done",
+        ),
+    ),
+    (
+        "conflict without a subject",
+        reply("PreconditionNotMetException", "precondition", operation="PutSecretValue"),
+        {},
+        (
+            4,
+            "PutSecretValue: PreconditionNotMetException: precondition",
+            "another change got there first: run the command again once it is done",
+        ),
+    ),
+    (
+        "scheduled for deletion",
+        reply(
+            "InvalidRequestException",
+            "You can't perform this operation on the secret because it was marked for deletion.",
+            operation="PutSecretValue",
+        ),
+        {"subject": "dev/x"},
+        (
+            4,
+            "secret 'dev/x' is scheduled for deletion",
+            "`secrets restore dev/x` cancels the deletion",
+        ),
+    ),
+    (
+        "scheduled for deletion, no subject",
+        reply("InvalidRequestException", "secret is Deleted", operation="PutSecretValue"),
+        {},
+        (4, "secret is scheduled for deletion", "`secrets restore NAME` cancels the deletion"),
+    ),
+    (
+        "invalid request",
+        reply(
+            "InvalidRequestException",
+            "You provided a parameter value that is not valid",
+            operation="UpdateSecret",
+        ),
+        {"subject": "dev/x"},
+        (
+            2,
+            "UpdateSecret 'dev/x' was refused: InvalidRequestException: You provided a "
+            "parameter value that is not valid",
+            USAGE,
+        ),
+    ),
+    (
+        "validation",
+        reply("ValidationException", "1 validation error", operation="ListSecrets"),
+        {"side": "dev"},
+        (2, "[dev] ListSecrets was refused: ValidationException: 1 validation error", USAGE),
+    ),
+    (
+        "malformed policy",
+        reply("MalformedPolicyDocumentException", "bad", operation="PutResourcePolicy"),
+        {},
+        (2, "PutResourcePolicy was refused: MalformedPolicyDocumentException: bad", USAGE),
+    ),
+    (
+        "any other code",
+        reply("LimitExceededException", "too many", operation="CreateSecret"),
+        {"subject": "dev/x"},
+        (1, "CreateSecret 'dev/x' failed: LimitExceededException: too many", OTHER),
+    ),
+    (
+        "another code, no message",
+        reply("Odd", operation="CreateSecret"),
+        {},
+        (1, "CreateSecret failed: Odd", OTHER),
+    ),
+    (
+        "no error code",
+        reply(None, "what", operation="ListSecrets"),
+        {},
+        (1, "ListSecrets failed: Unknown: what", OTHER),
+    ),
+    (
+        "no error at all",
+        reply(error=False, operation="ListSecrets"),
+        {},
+        (1, "ListSecrets failed: Unknown", OTHER),
+    ),
+    (
+        "a whole page as the message: one line, bounded",
+        reply("Weird", HTML),
+        {},
+        (
+            1,
+            # AWS's message squeezed to one line and cut to 200 characters, "..." included.
+            "GetSecretValue failed: Weird: " + ("<html> <body>" + "x" * 300)[:197] + "...",
+            OTHER,
+        ),
+    ),
+    (
+        "rejected by the SDK: names kept, values dropped",
+        bx.ParamValidationError(
+            report="Invalid length for parameter VersionId, value: 3, valid min length: 32\n"
+            "Invalid type for parameter SecretString, value: 123"
+        ),
+        {"subject": "dev/x"},
+        (
+            2,
+            "invalid SecretString, VersionId 'dev/x': refused by the AWS SDK before sending",
+            FORMAT,
+        ),
+    ),
+    (
+        "rejected by the SDK, no parameter named",
+        bx.ParamValidationError(report="something odd"),
+        {},
+        (2, "invalid a parameter: refused by the AWS SDK before sending", FORMAT),
+    ),
+    (
+        "any other SDK failure",
+        bx.DataNotFoundError(data_path="x"),
+        {"side": "dev"},
+        (
+            1,
+            "[dev] AWS SDK error: DataNotFoundError",
+            "`secrets doctor` checks the AWS setup (profile, region, AWS_ENDPOINT_URL); "
+            "then run the command again",
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("exc", "where", "expected"), [case[1:] for case in CASES], ids=[case[0] for case in CASES]
+)
+def test_translation(exc: Exception, where: dict[str, str], expected: tuple[int, str, str]) -> None:
+    error = translate(exc, **where)
+    assert (int(error.code), error.message, error.hint) == expected
+
+
+def test_a_cli_error_passes_through() -> None:
+    error = CliError(ExitCode.USAGE, "bad", "fix it")
+    assert translate(error) is error
+
+
+def test_anything_else_is_raised_again() -> None:
+    with pytest.raises(KeyError):
+        translate(KeyError("ours"))
