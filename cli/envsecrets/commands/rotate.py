@@ -3,7 +3,7 @@
 One verb with forms chosen by flags (the DESIGN contract): NAME with a new value; NAME with
 --rollback, --resume, --cancel or --managed; --env ENV --older-than DAYS --generate (bulk); or
 --env ENV --resume/--cancel (every rotation left pending under the scope).
-The steps live in `envsecrets.core.rotation`; this module reads inputs, shows the plan, confirms,
+The steps live in `envsecrets.core.rotation*`; this module reads inputs, shows the plan, confirms,
 narrates the phases and renders the outcome.
 """
 
@@ -21,18 +21,16 @@ from envsecrets.errors import CliError, ExitCode
 from envsecrets.ui.render import Renderer, when
 
 if TYPE_CHECKING:
-    from envsecrets.core.rotation import (
+    from envsecrets.core.passwords import PasswordRules
+    from envsecrets.core.rotation import RotationOutcome, RotationStore, Verifier
+    from envsecrets.core.rotation_bulk import (
         BulkFailure,
         BulkItem,
         BulkReport,
-        PasswordRules,
         PendingItem,
-        PendingState,
         RecoveryReport,
-        RotationOutcome,
-        RotationStore,
-        Verifier,
     )
+    from envsecrets.core.rotation_recovery import PendingState
     from envsecrets.core.values import SecretValue
 
 DEFAULT_VERIFY_TIMEOUT = 60.0
@@ -151,7 +149,7 @@ def rotate_command(
     secrets rotate --env prod --older-than 90 --prefix api/ --generate
     secrets rotate --env prod --resume | --cancel    (after a bulk run was cut short)
     """
-    from envsecrets.core.rotation import DEFAULT_LENGTH, PasswordRules
+    from envsecrets.core.passwords import DEFAULT_LENGTH, PasswordRules
 
     ws = workspace(ctx)
     out = renderer(json_output)
@@ -413,7 +411,8 @@ def _rotate_one(
     yes: bool,
 ) -> None:
     from envsecrets.commands.inputs import read_new_value
-    from envsecrets.core.rotation import compose_value, generate_value, plan_rotation, rotate_secret
+    from envsecrets.core.passwords import generate_value
+    from envsecrets.core.rotation import compose_value, plan_rotation, rotate_secret
 
     name = str(secret)
     store: RotationStore = _rotation_store(ws, secret.env)
@@ -475,7 +474,7 @@ def _outcome_row(outcome: RotationOutcome, action: str) -> dict[str, Any]:
 
 
 def _rollback(ws: Workspace, out: Renderer, secret: SecretName, *, yes: bool) -> None:
-    from envsecrets.core.rotation import plan_rollback, rollback
+    from envsecrets.core.rotation_recovery import plan_rollback, rollback
 
     name = str(secret)
     store = ws.store(secret.env)
@@ -505,7 +504,7 @@ def _rollback(ws: Workspace, out: Renderer, secret: SecretName, *, yes: bool) ->
 def _resume(
     ws: Workspace, out: Renderer, secret: SecretName, *, verify: Verifier | None, yes: bool
 ) -> None:
-    from envsecrets.core.rotation import find_pending, overtaken_error, resume_rotation
+    from envsecrets.core.rotation_recovery import find_pending, overtaken_error, resume_rotation
 
     name = str(secret)
     store = ws.store(secret.env)
@@ -530,7 +529,7 @@ def _resume(
 
 
 def _cancel(ws: Workspace, out: Renderer, secret: SecretName, *, yes: bool) -> None:
-    from envsecrets.core.rotation import cancel_pending, find_pending
+    from envsecrets.core.rotation_recovery import cancel_pending, find_pending
 
     name = str(secret)
     store = ws.store(secret.env)
@@ -563,7 +562,7 @@ def _cancel(ws: Workspace, out: Renderer, secret: SecretName, *, yes: bool) -> N
 def _nothing(out: Renderer, name: str, action: str, state: PendingState) -> bool:
     """Resume/cancel with nothing pending (or a finished rotation): say so, write nothing,
     and return True; return False when there is work to do. Safe to re-run."""
-    from envsecrets.core.rotation import finished_already
+    from envsecrets.core.rotation_recovery import finished_already
 
     reason = finished_already(state)
     if reason is None:
@@ -626,7 +625,7 @@ def _rotate_bulk(
     concurrency: int,
     yes: bool,
 ) -> None:
-    from envsecrets.core.rotation import plan_bulk, rotate_many
+    from envsecrets.core.rotation_bulk import plan_bulk, rotate_many
     from envsecrets.ui.prompts import confirm
 
     settings = ws.environment(env)
@@ -712,7 +711,8 @@ def _is_pending_failure(failure: BulkFailure) -> bool:
 
 
 def _point_at_bulk_recovery(failure: BulkFailure, recover: str) -> BulkFailure:
-    from envsecrets.core.rotation import BulkFailure, PendingRotationError
+    from envsecrets.core.rotation import PendingRotationError
+    from envsecrets.core.rotation_bulk import BulkFailure
 
     error = failure.error
     if not isinstance(error, PendingRotationError):
@@ -766,7 +766,7 @@ def _recover_bulk(
     """`--env ENV --resume|--cancel`: every rotation left pending under the scope, found from
     the listing, shown as a plan, confirmed in a protected environment, then resumed or
     cancelled secret by secret with the single-secret steps."""
-    from envsecrets.core.rotation import plan_pending, recover_many
+    from envsecrets.core.rotation_bulk import plan_pending, recover_many
 
     scope = _bulk_scope(env, prefix)
     ws.environment(env)
