@@ -26,9 +26,7 @@ if TYPE_CHECKING:
     from envsecrets.core.rotation_bulk import (
         BulkFailure,
         BulkItem,
-        BulkReport,
         PendingItem,
-        RecoveryReport,
     )
     from envsecrets.core.rotation_recovery import PendingState
     from envsecrets.core.values import SecretValue
@@ -445,32 +443,19 @@ def _rotate_one(
     ws.confirm_if_protected(secret.env, f"rotate {name}?", yes=yes)
     actor = _actor(ws, secret.env)
     outcome = rotate_secret(store, plan, value, actor=actor, verify=verify, narrate=narrate)
-    _render_outcome(out, outcome, action="rotated")
+    _render_outcome(out, outcome)
 
 
-def _render_outcome(out: Renderer, outcome: RotationOutcome, *, action: str) -> None:
+def _render_outcome(out: Renderer, outcome: RotationOutcome) -> None:
     if out.json_mode:
-        out.json(_outcome_row(outcome, action))
+        out.json(outcome.as_dict())
         return
     if outcome.record_error:
         out.warn(f"the rotation record was not written: {outcome.record_error}")
     previous = f"; {outcome.previous_version} is AWSPREVIOUS" if outcome.previous_version else ""
-    out.success(f"{outcome.name}: {action}; version {outcome.version_id} is AWSCURRENT{previous}")
-
-
-def _outcome_row(outcome: RotationOutcome, action: str) -> dict[str, Any]:
-    from envsecrets.core.rotation import ROTATED_AT_TAG, ROTATED_BY_TAG
-
-    return {
-        "name": outcome.name,
-        "action": action,
-        "version_id": outcome.version_id,
-        "previous_version_id": outcome.previous_version,
-        "verified": outcome.verified,
-        "rotated_at": outcome.record.get(ROTATED_AT_TAG),
-        "rotated_by": outcome.record.get(ROTATED_BY_TAG),
-        "record_error": outcome.record_error,
-    }
+    out.success(
+        f"{outcome.name}: {outcome.action}; version {outcome.version_id} is AWSCURRENT{previous}"
+    )
 
 
 def _rollback(ws: Workspace, out: Renderer, secret: SecretName, *, yes: bool) -> None:
@@ -484,16 +469,9 @@ def _rollback(ws: Workspace, out: Renderer, secret: SecretName, *, yes: bool) ->
         f"{plan.previous}; {plan.current} becomes AWSPREVIOUS"
     )
     ws.confirm_if_protected(secret.env, f"roll {name} back to version {plan.previous}?", yes=yes)
-    rollback(store, plan)
+    rolled_back = rollback(store, plan)
     if out.json_mode:
-        out.json(
-            {
-                "name": name,
-                "action": "rolled back",
-                "version_id": plan.previous,
-                "previous_version_id": plan.current,
-            }
-        )
+        out.json(rolled_back.as_dict())
     else:
         out.success(
             f"{name}: rolled back; version {plan.previous} is AWSCURRENT again "
@@ -525,7 +503,7 @@ def _resume(
     ws.confirm_if_protected(secret.env, f"promote the pending version of {name}?", yes=yes)
     actor = _actor(ws, secret.env)
     outcome = resume_rotation(store, state, actor=actor, verify=verify, narrate=narrate)
-    _render_outcome(out, outcome, action="resumed")
+    _render_outcome(out, outcome)
 
 
 def _cancel(ws: Workspace, out: Renderer, secret: SecretName, *, yes: bool) -> None:
@@ -542,42 +520,28 @@ def _cancel(ws: Workspace, out: Renderer, secret: SecretName, *, yes: bool) -> N
         f"{state.pending}; AWSCURRENT stays on {state.current or '-'}"
     )
     ws.confirm_if_protected(secret.env, f"drop the pending version of {name}?", yes=yes)
-    removed = cancel_pending(store, state)
+    cancelled = cancel_pending(store, state)
     if out.json_mode:
-        out.json(
-            {
-                "name": name,
-                "action": "cancelled",
-                "pending_version_id": removed,
-                "version_id": state.current,
-            }
-        )
+        out.json(cancelled.as_dict())
     else:
         out.success(
-            f"{name}: pending version {removed} dropped; version {state.current} is still "
-            "AWSCURRENT"
+            f"{name}: pending version {cancelled.pending_version} dropped; version "
+            f"{cancelled.current_version} is still AWSCURRENT"
         )
 
 
 def _nothing(out: Renderer, name: str, action: str, state: PendingState) -> bool:
     """Resume/cancel with nothing pending (or a finished rotation): say so, write nothing,
     and return True; return False when there is work to do. Safe to re-run."""
-    from envsecrets.core.rotation_recovery import finished_already
+    from envsecrets.core.rotation_recovery import nothing_pending
 
-    reason = finished_already(state)
-    if reason is None:
+    nothing = nothing_pending(state)
+    if nothing is None:
         return False
     if out.json_mode:
-        out.json(
-            {
-                "name": name,
-                "action": "nothing pending",
-                "version_id": state.current,
-                "reason": reason,
-            }
-        )
+        out.json(nothing.as_dict())
     else:
-        out.success(f"{name}: nothing to {action}: {reason}")
+        out.success(f"{name}: nothing to {action}: {nothing.reason}")
     return True
 
 
@@ -594,15 +558,7 @@ def _managed(ws: Workspace, out: Renderer, secret: SecretName, *, yes: bool) -> 
     ws.confirm_if_protected(secret.env, f"start the rotation of {name}?", yes=yes)
     started = start_managed_rotation(store, name)
     if out.json_mode:
-        out.json(
-            {
-                "name": name,
-                "action": "managed rotation started",
-                "lambda_arn": started.lambda_arn,
-                "version_id": started.version_id,
-                "status": started.status,
-            }
-        )
+        out.json(started.as_dict())
     elif started.status == "finished":
         out.success(f"{name}: rotated by {lambda_arn}; version {started.version_id} is AWSCURRENT")
     else:
@@ -625,7 +581,7 @@ def _rotate_bulk(
     concurrency: int,
     yes: bool,
 ) -> None:
-    from envsecrets.core.rotation_bulk import plan_bulk, rotate_many
+    from envsecrets.core.rotation_bulk import BulkReport, plan_bulk, rotate_many
     from envsecrets.ui.prompts import confirm
 
     settings = ws.environment(env)
@@ -638,7 +594,7 @@ def _rotate_bulk(
         _plan_table(out, items)
     if not todo:
         if out.json_mode:
-            out.json(_bulk_json(None, skipped))
+            out.json(BulkReport(skipped=skipped).as_dict())
         else:
             out.note(f"nothing to rotate under {scope} (older than {older_than} days)")
         return
@@ -662,7 +618,7 @@ def _rotate_bulk(
     report.failed = [_point_at_bulk_recovery(failure, recover) for failure in report.failed]
     pending_left = any(_is_pending_failure(failure) for failure in report.failed)
     if out.json_mode:
-        out.json(_bulk_json(report, skipped))
+        out.json(report.as_dict())
     else:
         for failure in report.failed:
             out.warn(f"{failure.name}: {failure.error.message}")
@@ -742,16 +698,6 @@ def _plan_table(out: Renderer, items: list[BulkItem]) -> None:
     )
 
 
-def _bulk_json(report: BulkReport | None, skipped: list[BulkItem]) -> dict[str, Any]:
-    return {
-        "rotated": [_outcome_row(o, "rotated") for o in report.rotated] if report else [],
-        "failed": [
-            {"name": f.name, "error": f.error.as_dict()} for f in (report.failed if report else [])
-        ],
-        "skipped": [{"name": item.name, "reason": item.skip} for item in skipped],
-    }
-
-
 def _recover_bulk(
     ws: Workspace,
     out: Renderer,
@@ -766,7 +712,7 @@ def _recover_bulk(
     """`--env ENV --resume|--cancel`: every rotation left pending under the scope, found from
     the listing, shown as a plan, confirmed in a protected environment, then resumed or
     cancelled secret by secret with the single-secret steps."""
-    from envsecrets.core.rotation_bulk import plan_pending, recover_many
+    from envsecrets.core.rotation_bulk import RecoveryReport, plan_pending, recover_many
 
     scope = _bulk_scope(env, prefix)
     ws.environment(env)
@@ -774,7 +720,7 @@ def _recover_bulk(
     items = plan_pending(store, scope)
     if not items:
         if out.json_mode:
-            out.json(_recovery_json(action, None))
+            out.json(RecoveryReport(action).as_dict())
         else:
             out.success(f"nothing pending under {scope}: no rotation to {action}")
         return
@@ -796,7 +742,7 @@ def _recover_bulk(
         )
     done = len(report.resumed) + len(report.cancelled)
     if out.json_mode:
-        out.json(_recovery_json(action, report))
+        out.json(report.as_dict())
     else:
         for outcome in report.resumed:
             if outcome.record_error:
@@ -839,29 +785,3 @@ def _recovery_table(out: Renderer, items: list[PendingItem], action: str) -> Non
             for item in items
         ],
     )
-
-
-def _recovery_json(action: str, report: RecoveryReport | None) -> dict[str, Any]:
-    """`{"resumed"|"cancelled": [...], "failed": [...], "left_alone": [...]}` (README)."""
-    if action == "resume":
-        done = [_outcome_row(o, "resumed") for o in report.resumed] if report else []
-    else:
-        done = [
-            {
-                "name": c.name,
-                "action": "cancelled",
-                "pending_version_id": c.pending_version,
-                "version_id": c.current_version,
-            }
-            for c in (report.cancelled if report else [])
-        ]
-    return {
-        "resumed" if action == "resume" else "cancelled": done,
-        "failed": [
-            {"name": f.name, "error": f.error.as_dict()} for f in (report.failed if report else [])
-        ],
-        "left_alone": [
-            {"name": left.name, "reason": left.reason}
-            for left in (report.left_alone if report else [])
-        ],
-    }

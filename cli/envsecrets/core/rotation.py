@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from envsecrets.core.passwords import PasswordSource
 from envsecrets.core.store import (
@@ -243,6 +243,23 @@ class RotationOutcome:
     record_error: str | None = None
     resumed: bool = False
 
+    @property
+    def action(self) -> str:
+        return "resumed" if self.resumed else "rotated"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The documented `--json` object (also a row of bulk rotation and bulk `--resume`)."""
+        return {
+            "name": self.name,
+            "action": self.action,
+            "version_id": self.version_id,
+            "previous_version_id": self.previous_version,
+            "verified": self.verified,
+            "rotated_at": self.record.get(ROTATED_AT_TAG),
+            "rotated_by": self.record.get(ROTATED_BY_TAG),
+            "record_error": self.record_error,
+        }
+
 
 def pending_hint(name: str, version: str, *, promoting: bool = False) -> str:
     """What to do after a rotation stopped with `version` staged (or half promoted)."""
@@ -355,6 +372,16 @@ class ManagedRotation:
     lambda_arn: str
     version_id: str | None
     status: str  # "finished" (already AWSCURRENT), "pending" (the Lambda is at work)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The documented `--json` object."""
+        return {
+            "name": self.name,
+            "action": "managed rotation started",
+            "lambda_arn": self.lambda_arn,
+            "version_id": self.version_id,
+            "status": self.status,
+        }
 
 
 def check_managed(store: SecretStore, name: str) -> str:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from envsecrets.core.passwords import PasswordPool, PasswordRules
 from envsecrets.core.rotation import (
@@ -102,20 +102,34 @@ def _skip_reason(value: SecretValue, field_key: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class BulkFailure:
+    """One secret of a bulk run that failed, and why (the error the secret alone would give)."""
+
     name: str
     error: CliError
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "error": self.error.as_dict()}
 
 
 @dataclass
 class BulkReport:
-    """What a bulk rotation did, secret by secret."""
+    """What a bulk rotation did, secret by secret; `skipped` are the plan's items not due."""
 
     rotated: list[RotationOutcome] = field(default_factory=list)
     failed: list[BulkFailure] = field(default_factory=list)
+    skipped: list[BulkItem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.failed
+
+    def as_dict(self) -> dict[str, Any]:
+        """The documented `--json` document of bulk rotation (README "Rotation")."""
+        return {
+            "rotated": [outcome.as_dict() for outcome in self.rotated],
+            "failed": [failure.as_dict() for failure in self.failed],
+            "skipped": [{"name": item.name, "reason": item.skip} for item in self.skipped],
+        }
 
 
 BulkResult = RotationOutcome | BulkFailure
@@ -138,7 +152,7 @@ def rotate_many(
     as a single rotation, so a run cut short leaves at most pending versions for `--resume`.
     """
     passwords = PasswordPool(store, rules)
-    report = BulkReport()
+    report = BulkReport(skipped=[item for item in items if item.skip is not None])
 
     def one(item: BulkItem) -> RotationOutcome:
         plan = plan_rotation(
@@ -199,6 +213,9 @@ class LeftAlone:
     name: str
     reason: str
 
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "reason": self.reason}
+
 
 RecoveryResult = RotationOutcome | CancelledPending | LeftAlone
 
@@ -216,6 +233,16 @@ class RecoveryReport:
     @property
     def ok(self) -> bool:
         return not self.failed
+
+    def as_dict(self) -> dict[str, Any]:
+        """The documented `--json` document of bulk `--resume`/`--cancel`: the rows done are
+        under "resumed" or "cancelled", as the action was."""
+        done = self.resumed if self.action == RESUME else self.cancelled
+        return {
+            "resumed" if self.action == RESUME else "cancelled": [row.as_dict() for row in done],
+            "failed": [failure.as_dict() for failure in self.failed],
+            "left_alone": [left.as_dict() for left in self.left_alone],
+        }
 
 
 def recover_pending(
@@ -246,8 +273,7 @@ def recover_pending(
         )
     if action == RESUME:
         return resume_rotation(store, state, actor=actor, verify=verify)
-    removed = cancel_pending(store, state)
-    return CancelledPending(item.name, removed or item.pending, state.current)
+    return cancel_pending(store, state)
 
 
 def recover_many(

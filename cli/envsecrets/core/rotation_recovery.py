@@ -9,6 +9,7 @@ re-run; `finished_already` says when there is nothing to do. Bulk `--resume`/`--
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from envsecrets.core.rotation import (
     REPORT_BUG_HINT,
@@ -97,63 +98,22 @@ def resume_rotation(
     )
 
 
-def cancel_pending(store: SecretStore, state: PendingState) -> str | None:
-    """Remove AWSPENDING from a dangling version (AWS deprecates the unlabelled version);
-    AWSCURRENT is untouched. Returns the version it was removed from, or None (nothing
-    pending, or a finished rotation's label on the current version: see `finished_already`)."""
-    if state.pending is None or state.promoted:
-        return None
-    pending = state.pending
-    settle(
-        store,
-        state.name,
-        lambda: store.move_stage(state.name, PENDING, to_version=None, from_version=pending),
-        lambda meta: PENDING not in meta.version_stages.get(pending, ()),
-    )
-    return pending
-
-
 @dataclass(frozen=True)
-class RollbackPlan:
-    name: str
-    current: str
-    previous: str
-
-
-def plan_rollback(store: SecretStore, name: str) -> RollbackPlan:
-    """AWSCURRENT and AWSPREVIOUS of `name`; refused (exit 4) without a previous version."""
-    meta = store.describe(name)
-    current = require_current(meta)
-    previous = meta.version_with(PREVIOUS)
-    if previous is None or previous == current:
-        raise CliError(
-            ExitCode.REFUSED,
-            f"{name} has no AWSPREVIOUS version to roll back to",
-            f"`secrets history {name}` lists its versions",
-        )
-    return RollbackPlan(name, current, previous)
-
-
-def rollback(store: SecretStore, plan: RollbackPlan) -> None:
-    """Move AWSCURRENT back to the AWSPREVIOUS version (AWS gives AWSPREVIOUS to the version
-    that was current, so a second rollback undoes the first)."""
-    settle(
-        store,
-        plan.name,
-        lambda: store.move_stage(
-            plan.name, CURRENT, to_version=plan.previous, from_version=plan.current
-        ),
-        lambda meta: meta.version_with(CURRENT) == plan.previous,
-    )
-
-
-@dataclass(frozen=True)
-class CancelledPending:
-    """A pending version dropped: AWSCURRENT stayed on `current`."""
+class NothingPending:
+    """`--resume` or `--cancel` of one secret with nothing to do, and why."""
 
     name: str
-    pending_version: str
     current_version: str | None
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The documented `--json` object."""
+        return {
+            "name": self.name,
+            "action": "nothing pending",
+            "version_id": self.current_version,
+            "reason": self.reason,
+        }
 
 
 def finished_already(state: PendingState) -> str | None:
@@ -173,3 +133,98 @@ def finished_already(state: PendingState) -> str | None:
             "leftover AWSPENDING label is harmless and left as it is)"
         )
     return None
+
+
+def nothing_pending(state: PendingState) -> NothingPending | None:
+    """The no-op result for `state` when `finished_already` finds nothing to do, else None."""
+    reason = finished_already(state)
+    return None if reason is None else NothingPending(state.name, state.current, reason)
+
+
+@dataclass(frozen=True)
+class CancelledPending:
+    """A pending version dropped: AWSCURRENT stayed on `current_version`."""
+
+    name: str
+    pending_version: str
+    current_version: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The documented `--json` object (also a row of bulk `--cancel`)."""
+        return {
+            "name": self.name,
+            "action": "cancelled",
+            "pending_version_id": self.pending_version,
+            "version_id": self.current_version,
+        }
+
+
+def cancel_pending(store: SecretStore, state: PendingState) -> CancelledPending:
+    """Remove AWSPENDING from a dangling version (AWS deprecates the unlabelled version);
+    AWSCURRENT is untouched. Callers check `finished_already` first: with nothing pending, or
+    a finished rotation's label on the current version, there is nothing to cancel."""
+    if state.pending is None or state.promoted:
+        raise CliError(ExitCode.FAILED, "internal: nothing pending to cancel", REPORT_BUG_HINT)
+    pending = state.pending
+    settle(
+        store,
+        state.name,
+        lambda: store.move_stage(state.name, PENDING, to_version=None, from_version=pending),
+        lambda meta: PENDING not in meta.version_stages.get(pending, ()),
+    )
+    return CancelledPending(state.name, pending, state.current)
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    """A rollback about to happen: AWSCURRENT moves from `current` back to `previous`."""
+
+    name: str
+    current: str
+    previous: str
+
+
+@dataclass(frozen=True)
+class RolledBack:
+    """A finished rollback: `version_id` is AWSCURRENT again, `previous_version` AWSPREVIOUS."""
+
+    name: str
+    version_id: str
+    previous_version: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The documented `--json` object."""
+        return {
+            "name": self.name,
+            "action": "rolled back",
+            "version_id": self.version_id,
+            "previous_version_id": self.previous_version,
+        }
+
+
+def plan_rollback(store: SecretStore, name: str) -> RollbackPlan:
+    """AWSCURRENT and AWSPREVIOUS of `name`; refused (exit 4) without a previous version."""
+    meta = store.describe(name)
+    current = require_current(meta)
+    previous = meta.version_with(PREVIOUS)
+    if previous is None or previous == current:
+        raise CliError(
+            ExitCode.REFUSED,
+            f"{name} has no AWSPREVIOUS version to roll back to",
+            f"`secrets history {name}` lists its versions",
+        )
+    return RollbackPlan(name, current, previous)
+
+
+def rollback(store: SecretStore, plan: RollbackPlan) -> RolledBack:
+    """Move AWSCURRENT back to the AWSPREVIOUS version (AWS gives AWSPREVIOUS to the version
+    that was current, so a second rollback undoes the first)."""
+    settle(
+        store,
+        plan.name,
+        lambda: store.move_stage(
+            plan.name, CURRENT, to_version=plan.previous, from_version=plan.current
+        ),
+        lambda meta: meta.version_with(CURRENT) == plan.previous,
+    )
+    return RolledBack(plan.name, plan.previous, plan.current)
