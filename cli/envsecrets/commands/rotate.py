@@ -546,7 +546,7 @@ def _nothing(out: Renderer, name: str, action: str, state: PendingState) -> bool
 
 
 def _managed(ws: Workspace, out: Renderer, secret: SecretName, *, yes: bool) -> None:
-    from envsecrets.core.rotation import check_managed, start_managed_rotation
+    from envsecrets.core.rotation_managed import check_managed, start_managed_rotation
 
     name = str(secret)
     store = _rotation_store(ws, secret.env)

@@ -1,5 +1,4 @@
-"""Two-phase rotation of one secret by hand: plan, stage pending, verify, promote, record;
-and the start of a managed rotation (the secret's own rotation Lambda).
+"""Two-phase rotation of one secret by hand: plan, stage pending, verify, promote, record.
 
 The state lives in Secrets Manager's staging labels, never in a file of ours, so that any
 step can be re-run after a crash (the process killed, Ctrl-C, the network gone):
@@ -16,7 +15,7 @@ attempt went through is refused by AWS because the label has already moved, and 
 success, not an error. While a pending version exists a new rotation is refused: `--resume`
 finishes it (reusing the staged value, even for `--generate`), `--cancel` drops it
 (`rotation_recovery`). Bulk rotation runs the same steps over many secrets (`rotation_bulk`);
-generated values come from `passwords`.
+generated values come from `passwords`; `rotation_managed` hands a secret to its own Lambda.
 
 Pure over the `SecretStore` protocol (plus GetRandomPassword for `--generate`); no AWS, Typer
 or rich here.
@@ -59,6 +58,19 @@ def quiet(message: str) -> None:
 
 class RotationStore(SecretStore, PasswordSource, Protocol):
     """A store that can also generate passwords."""
+
+
+def generating_store(store: SecretStore, env: str) -> RotationStore:
+    """`store` as one that generates passwords (`--generate`); refused (exit 2) for a store
+    that cannot, such as the OS keyring, before anything is read or written."""
+    if isinstance(store, PasswordSource):
+        return store
+    raise CliError(
+        ExitCode.USAGE,
+        f"environment '{env}' cannot generate passwords: --generate asks Secrets Manager's "
+        "GetRandomPassword, and this environment's secrets are kept elsewhere",
+        "give the new value with --stdin or --from-file, one secret at a time",
+    )
 
 
 # -- plans --------------------------------------------------------------------------------------
@@ -357,66 +369,3 @@ def rotate_secret(
         verify=verify,
         narrate=narrate,
     )
-
-
-# -- managed rotation -------------------------------------------------------------------------
-class ManagedRotationStore(SecretStore, Protocol):
-    def rotate_managed(self, name: str) -> str | None: ...
-
-
-@dataclass(frozen=True)
-class ManagedRotation:
-    """RotateSecret's outcome: the version the Lambda works on and where it stands now."""
-
-    name: str
-    lambda_arn: str
-    version_id: str | None
-    status: str  # "finished" (already AWSCURRENT), "pending" (the Lambda is at work)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The documented `--json` object."""
-        return {
-            "name": self.name,
-            "action": "managed rotation started",
-            "lambda_arn": self.lambda_arn,
-            "version_id": self.version_id,
-            "status": self.status,
-        }
-
-
-def check_managed(store: SecretStore, name: str) -> str:
-    """The rotation Lambda configured on `name`; refused (exit 4) when there is none or a
-    rotation is pending (RotateSecret would fail on the pending version anyway)."""
-    meta = store.describe(name)
-    require_current(meta)
-    if not meta.rotation.lambda_arn:
-        raise CliError(
-            ExitCode.REFUSED,
-            f"{name} has no rotation Lambda configured",
-            "configure one in the AWS console or with `aws secretsmanager rotate-secret "
-            f"--rotation-lambda-arn ...`, or rotate by hand: `secrets rotate {name} --generate`",
-        )
-    pending = meta.pending_version
-    if pending is not None:
-        raise pending_exists_error(name, pending)
-    return meta.rotation.lambda_arn
-
-
-def start_managed_rotation(store: ManagedRotationStore, name: str) -> ManagedRotation:
-    """Start the configured rotation Lambda (RotateSecret), then read back its progress."""
-    lambda_arn = check_managed(store, name)
-    try:
-        version = store.rotate_managed(name)
-    except CliError as exc:
-        if exc.code != ExitCode.NOT_FOUND:
-            raise
-        # The secret was just described, so what AWS did not find is the function.
-        raise CliError(
-            ExitCode.FAILED,
-            f"the rotation Lambda of {name} could not be started: {lambda_arn} was not found",
-            "check that the function exists in this region and that Secrets Manager may "
-            "invoke it (its resource policy)",
-        ) from None
-    meta = store.describe(name)
-    finished = version is not None and meta.version_with(CURRENT) == version
-    return ManagedRotation(name, lambda_arn, version, "finished" if finished else "pending")
