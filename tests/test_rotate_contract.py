@@ -1,5 +1,5 @@
-"""The machine contract of `secrets rotate`: each `--json` shape in full, byte for byte, and the
-exact error (message and hint) for each flag mistake.
+"""The machine contract of `secrets rotate`: each `--json` shape in full, byte for byte, the
+exact error (message and hint) for each flag mistake, and the mode each command line parses to.
 
 The other rotate tests check behaviour and pick single keys out of the JSON; these pin every
 key of every result kind (README "Rotation"), so a change to how a shape is built cannot drop,
@@ -11,9 +11,19 @@ from __future__ import annotations
 
 import contextlib
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from envsecrets.commands.rotate_request import (
+    DEFAULT_VERIFY_TIMEOUT,
+    MODES,
+    RotateFlags,
+    RotateMode,
+    parse_request,
+)
+from envsecrets.core.passwords import PasswordRules
+from envsecrets.errors import CliError, ExitCode
 
 from tests.test_rotate import holder, make, stages
 from tests.test_rotate_bulk import leave_pending
@@ -269,7 +279,7 @@ FLAG_MISTAKES: list[tuple[list[str], str, str]] = [
     (["dev/a", "--length", "12", "--exclude-punctuation"],
      "--length, --exclude-punctuation only apply with --generate", HELP),
     (["dev/a", "--stdin", "--exclude-characters", "x"],
-     "--exclude-characters only apply with --generate", HELP),
+     "--exclude-characters only applies with --generate", HELP),
     (["dev/a", "--generate", "--verify-timeout", "5"],
      "--verify-timeout only applies with --verify-cmd",
      "add --verify-cmd CMD, or drop --verify-timeout"),
@@ -329,3 +339,104 @@ def test_flag_mistake(cli, proxy, args: list[str], message: str, hint: str) -> N
     assert run.stdout == ""
     assert json.loads(run.stderr) == {"error": {"code": 2, "message": message, "hint": hint}}
     assert proxy.count() == 0  # refused before any AWS call
+
+
+# -- the request: each mode chosen by its flags, parsed once -------------------------------------
+def test_every_mode_has_its_rule() -> None:
+    assert set(MODES) == set(RotateMode)
+    chosen_by = [(rule.flag, rule.bulk) for rule in MODES.values()]
+    assert len(set(chosen_by)) == len(chosen_by)  # one mode per (flag, scope)
+
+
+@pytest.mark.parametrize(
+    ("flags", "mode"),
+    [
+        (RotateFlags(name="dev/a"), RotateMode.ROTATE),
+        (RotateFlags(name="dev/a", generate=True, field_key="pw"), RotateMode.ROTATE),
+        (RotateFlags(name="dev/a", rollback=True), RotateMode.ROLLBACK),
+        (RotateFlags(name="dev/a", resume=True, verify_cmd="true"), RotateMode.RESUME),
+        (RotateFlags(name="dev/a", cancel=True), RotateMode.CANCEL),
+        (RotateFlags(name="dev/a", managed=True), RotateMode.MANAGED),
+        (RotateFlags(env="dev", older_than=0, generate=True), RotateMode.BULK),
+        (RotateFlags(env="dev", resume=True, prefix="api/"), RotateMode.BULK_RESUME),
+        (RotateFlags(env="dev", cancel=True), RotateMode.BULK_CANCEL),
+    ],
+    ids=lambda value: value.name if isinstance(value, RotateMode) else "",
+)
+def test_each_mode_is_chosen_by_its_flags(flags: RotateFlags, mode: RotateMode) -> None:
+    request = parse_request(flags)
+    assert request.mode is mode
+    if MODES[mode].bulk:
+        assert request.name is None and request.scope_env == "dev"
+    else:
+        assert str(request.secret) == "dev/a" and request.env is None
+
+
+def test_the_request_carries_the_parsed_flags() -> None:
+    request = parse_request(
+        RotateFlags(
+            env="dev",
+            older_than=90,
+            prefix="api/",
+            generate=True,
+            length=40,
+            exclude_punctuation=True,
+            field_key="password",
+            verify_cmd="./check.sh",
+            verify_timeout=5,
+            concurrency=4,
+            yes=True,
+        )
+    )
+    assert request.generate_rules == PasswordRules(length=40, exclude_punctuation=True)
+    assert (request.older_than, request.prefix, request.field_key) == (90, "api/", "password")
+    assert (request.verify_cmd, request.verify_timeout) == ("./check.sh", 5)
+    assert (request.concurrency, request.yes) == (4, True)
+    single = parse_request(RotateFlags(name="dev/a", stdin=True))
+    assert single.rules is None and single.stdin
+    assert single.verify_timeout == DEFAULT_VERIFY_TIMEOUT
+
+
+# Which optional flags each mode takes: the command-line contract, written out here on its own
+# so that a change to the table in rotate_request.py shows up as a failing pair.
+TAKES = {
+    RotateMode.ROTATE: {"--generate", "--stdin", "--from-file", "--field", "--verify-cmd"},
+    RotateMode.ROLLBACK: set(),
+    RotateMode.RESUME: {"--verify-cmd"},
+    RotateMode.CANCEL: set(),
+    RotateMode.MANAGED: set(),
+    RotateMode.BULK: {"--generate", "--field", "--verify-cmd", "--older-than", "--prefix"},
+    RotateMode.BULK_RESUME: {"--verify-cmd", "--prefix"},
+    RotateMode.BULK_CANCEL: {"--prefix"},
+}
+BASE: dict[RotateMode, dict[str, Any]] = {
+    RotateMode.ROTATE: {"name": "dev/a"},
+    RotateMode.ROLLBACK: {"name": "dev/a", "rollback": True},
+    RotateMode.RESUME: {"name": "dev/a", "resume": True},
+    RotateMode.CANCEL: {"name": "dev/a", "cancel": True},
+    RotateMode.MANAGED: {"name": "dev/a", "managed": True},
+    RotateMode.BULK: {"env": "dev", "older_than": 0, "generate": True},
+    RotateMode.BULK_RESUME: {"env": "dev", "resume": True},
+    RotateMode.BULK_CANCEL: {"env": "dev", "cancel": True},
+}
+EXTRA: dict[str, dict[str, Any]] = {
+    "--generate": {"generate": True},
+    "--stdin": {"stdin": True},
+    "--from-file": {"from_file": Path("new-value.txt")},
+    "--field": {"field_key": "password"},
+    "--verify-cmd": {"verify_cmd": "true"},
+    "--older-than": {"older_than": 3},
+    "--prefix": {"prefix": "api/"},
+}
+
+
+@pytest.mark.parametrize("mode", list(RotateMode), ids=lambda mode: mode.name)
+@pytest.mark.parametrize("flag", list(EXTRA))
+def test_which_flags_each_mode_takes(mode: RotateMode, flag: str) -> None:
+    flags = RotateFlags(**{**BASE[mode], **EXTRA[flag]})
+    if flag in TAKES[mode]:
+        assert parse_request(flags).mode is mode
+    else:
+        with pytest.raises(CliError) as refused:
+            parse_request(flags)
+        assert refused.value.code == ExitCode.USAGE
