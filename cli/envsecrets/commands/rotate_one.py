@@ -80,7 +80,9 @@ def _plan_lines(
 
 def rollback(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifier | None) -> None:
     """AWSCURRENT back to the AWSPREVIOUS version."""
-    from envsecrets.core.rotation_recovery import plan_rollback, rollback
+    # `as`: this handler is itself called rollback.
+    from envsecrets.core.rotation_recovery import plan_rollback
+    from envsecrets.core.rotation_recovery import rollback as move_current_back
 
     secret = _secret(ws, request)
     name = str(secret)
@@ -93,7 +95,7 @@ def rollback(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verif
     ws.confirm_if_protected(
         secret.env, f"roll {name} back to version {plan.previous}?", yes=request.yes
     )
-    rolled_back = rollback(store, plan)
+    rolled_back = move_current_back(store, plan)
     if out.json_mode:
         out.json(rolled_back.as_dict())
     else:
