@@ -143,6 +143,7 @@ def test_rotation_by_hand_works_and_generate_is_refused_clearly(cli: Any, sm: An
     assert cli("get", "local/db/password").stdout == "pw2"
     for args in (
         ["local/db/password", "--generate"],
+        ["local/not/there", "--generate"],  # refused before the secret is looked up
         ["--env", "local", "--older-than", "0", "--generate", "--yes"],
     ):
         run = cli("rotate", *args)
