@@ -131,3 +131,27 @@ def test_keyring_environment_as_a_subprocess(secrets_cmd: Any, file_keyring: Pat
     assert secrets_cmd(["set", "local/api/token", "--stdin"], input="t0k\n").code == 0
     got = secrets_cmd(["get", "local/api/token"])
     assert (got.code, got.stdout, got.stderr) == (0, "t0k", "")
+
+
+def test_rotation_by_hand_works_and_generate_is_refused_clearly(cli: Any, sm: Any) -> None:
+    """A value given by hand rotates through the keyring's staging labels; --generate asks
+    Secrets Manager's GetRandomPassword, which a keyring environment cannot, so it is a usage
+    error before anything is read or written (it used to end in an internal AttributeError)."""
+    assert cli("set", "local/db/password", "--stdin", input="pw1\n").code == 0
+    run = cli("rotate", "local/db/password", "--stdin", input="pw2\n")
+    assert run.code == 0, run.stderr
+    assert cli("get", "local/db/password").stdout == "pw2"
+    for args in (
+        ["local/db/password", "--generate"],
+        ["local/not/there", "--generate"],  # refused before the secret is looked up
+        ["--env", "local", "--older-than", "0", "--generate", "--yes"],
+    ):
+        run = cli("rotate", *args)
+        assert run.code == 2, (args, run.stderr)
+        assert run.stderr.count("error:") == 1, run.stderr
+        assert "environment 'local' cannot generate passwords" in run.stderr
+        assert "hint: give the new value with --stdin or --from-file" in run.stderr
+    assert cli("get", "local/db/password").stdout == "pw2"
+    history = cli("history", "local/db/password", "--json").json()
+    assert sorted(tuple(v["stages"]) for v in history) == [("AWSCURRENT",), ("AWSPREVIOUS",)]
+    assert sm.list_secrets()["SecretList"] == []

@@ -3,39 +3,35 @@
 One verb with forms chosen by flags (the DESIGN contract): NAME with a new value; NAME with
 --rollback, --resume, --cancel or --managed; --env ENV --older-than DAYS --generate (bulk); or
 --env ENV --resume/--cancel (every rotation left pending under the scope).
-The steps live in `envsecrets.core.rotation`; this module reads inputs, shows the plan, confirms,
-narrates the phases and renders the outcome.
+
+This module keeps the Typer signature, has the flags parsed once into a `RotateRequest`
+(`rotate_request`: one `RotateMode`, and which flags each mode takes as data) and dispatches
+on the mode: one secret in `rotate_one`, many in `rotate_bulk`. The steps live in
+`envsecrets.core` (`rotation`, `rotation_recovery`, `rotation_bulk`, `passwords`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from envsecrets.commands.common import JsonOption, Workspace, YesOption, renderer, workspace
+from envsecrets.commands.rotate_request import MODES, RotateFlags, RotateMode, parse_request
 from envsecrets.completion import complete_env, complete_name
-from envsecrets.core.names import SecretName, validate_env
 from envsecrets.errors import CliError, ExitCode
-from envsecrets.ui.render import Renderer, when
+from envsecrets.ui.render import Renderer
 
 if TYPE_CHECKING:
-    from envsecrets.core.rotation import (
-        BulkFailure,
-        BulkItem,
-        BulkReport,
-        PasswordRules,
-        PendingItem,
-        PendingState,
-        RecoveryReport,
-        RotationOutcome,
-        RotationStore,
-        Verifier,
-    )
+    from collections.abc import Callable
+
+    from envsecrets.commands.rotate_request import RotateRequest
+    from envsecrets.core.rotation import Verifier
     from envsecrets.core.values import SecretValue
 
-DEFAULT_VERIFY_TIMEOUT = 60.0
+    # One handler per mode; each reads what it needs from the request.
+    Handler = Callable[[Workspace, Renderer, RotateRequest, Verifier | None], None]
 
 
 def register(app: typer.Typer) -> None:
@@ -151,193 +147,62 @@ def rotate_command(
     secrets rotate --env prod --older-than 90 --prefix api/ --generate
     secrets rotate --env prod --resume | --cancel    (after a bulk run was cut short)
     """
-    from envsecrets.core.rotation import DEFAULT_LENGTH, PasswordRules
-
-    ws = workspace(ctx)
-    out = renderer(json_output)
-    modes = [
-        flag
-        for flag, on in (
-            ("--rollback", rollback),
-            ("--resume", resume),
-            ("--cancel", cancel),
-            ("--managed", managed),
-        )
-        if on
-    ]
-    sources = [
-        flag
-        for flag, on in (
-            ("--generate", generate),
-            ("--stdin", stdin),
-            ("--from-file", from_file is not None),
-        )
-        if on
-    ]
-    generate_options = [
-        flag
-        for flag, on in (
-            ("--length", length is not None),
-            ("--exclude-punctuation", exclude_punctuation),
-            ("--exclude-characters", exclude_characters is not None),
-        )
-        if on
-    ]
-    _check_flags(
-        name=name,
-        env=env,
-        modes=modes,
-        sources=sources,
-        generate_options=generate_options if not generate else [],
-        field_key=field_key,
-        verify_cmd=verify_cmd,
-        older_than=older_than,
-        prefix=prefix,
-    )
-    rules = PasswordRules(
-        length=length if length is not None else DEFAULT_LENGTH,
-        exclude_punctuation=exclude_punctuation,
-        exclude_characters=exclude_characters or "",
-    )
-    if generate:
-        rules.check()  # impossible constraints: exit 2 before any AWS call
-    if verify_timeout_option is not None and verify_cmd is None:
-        raise CliError(
-            ExitCode.USAGE,
-            "--verify-timeout only applies with --verify-cmd",
-            "add --verify-cmd CMD, or drop --verify-timeout",
-        )
-    verify_timeout = (
-        DEFAULT_VERIFY_TIMEOUT if verify_timeout_option is None else verify_timeout_option
-    )
-    verify = _verifier(verify_cmd, verify_timeout, out) if verify_cmd else None
-
-    if env is not None and modes:
-        _recover_bulk(
-            ws,
-            out,
-            env=env,
-            prefix=prefix,
-            action="resume" if resume else "cancel",
-            verify=verify,
-            concurrency=concurrency,
-            yes=yes,
-        )
-        return
-    if env is not None:
-        _rotate_bulk(
-            ws,
-            out,
-            env=env,
-            older_than=older_than or 0,
-            prefix=prefix,
-            rules=rules,
-            field_key=field_key,
-            verify=verify,
-            concurrency=concurrency,
-            yes=yes,
-        )
-        return
-    assert name is not None  # _check_flags guarantees it
-    secret = SecretName.parse(name)
-    ws.environment(secret.env)
-    if rollback:
-        _rollback(ws, out, secret, yes=yes)
-    elif resume:
-        _resume(ws, out, secret, verify=verify, yes=yes)
-    elif cancel:
-        _cancel(ws, out, secret, yes=yes)
-    elif managed:
-        _managed(ws, out, secret, yes=yes)
-    else:
-        _rotate_one(
-            ws,
-            out,
-            secret,
-            rules=rules if generate else None,
+    request = parse_request(
+        RotateFlags(
+            name=name,
+            generate=generate,
+            length=length,
+            exclude_punctuation=exclude_punctuation,
+            exclude_characters=exclude_characters,
             stdin=stdin,
             from_file=from_file,
             field_key=field_key,
-            verify=verify,
             verify_cmd=verify_cmd,
-            verify_timeout=verify_timeout,
+            verify_timeout=verify_timeout_option,
+            rollback=rollback,
+            resume=resume,
+            cancel=cancel,
+            managed=managed,
+            env=env,
+            older_than=older_than,
+            prefix=prefix,
+            concurrency=concurrency,
             yes=yes,
         )
+    )
+    dispatch(workspace(ctx), renderer(json_output), request)
 
 
-def _check_flags(
-    *,
-    name: str | None,
-    env: str | None,
-    modes: list[str],
-    sources: list[str],
-    generate_options: list[str],
-    field_key: str | None,
-    verify_cmd: str | None,
-    older_than: int | None,
-    prefix: str | None,
-) -> None:
-    """Refuse combinations that make no sense, before anything is read or changed."""
-
-    def usage(message: str, hint: str = "see `secrets rotate --help`") -> CliError:
-        return CliError(ExitCode.USAGE, message, hint)
-
-    if len(modes) > 1:
-        raise usage(f"{' and '.join(modes)} cannot be used together")
-    if len(sources) > 1:
-        raise usage(f"{' and '.join(sources)} cannot be used together: pick one source")
-    if generate_options:
-        raise usage(f"{', '.join(generate_options)} only apply with --generate")
-    if verify_cmd is not None and not verify_cmd.strip():
-        raise usage("--verify-cmd is empty")
-    if env is not None:
-        validate_env(env)
-        if name is not None:
-            raise usage("give either NAME or --env (bulk rotation), not both")
-        if modes:
-            if modes[0] not in ("--resume", "--cancel"):
-                raise usage(f"{modes[0]} works on one secret: give NAME instead of --env")
-            _check_recovery_flags(
-                modes[0], sources=sources, field_key=field_key, verify_cmd=verify_cmd
-            )
-            if older_than is not None:
-                raise usage(
-                    f"--older-than does not apply to --env ... {modes[0]}: every rotation left "
-                    "pending under the scope is taken, whatever its age"
-                )
-            return
-        if sources != ["--generate"]:
-            raise usage(
-                "bulk rotation needs --generate",
-                "each secret gets its own value from GetRandomPassword",
-            )
-        if older_than is None:
-            raise usage("bulk rotation needs --older-than DAYS (0 rotates every secret)")
-        return
-    if older_than is not None or prefix is not None:
-        raise usage("--older-than and --prefix apply to bulk rotation (with --env ENV)")
-    if name is None:
-        raise usage("give the secret to rotate (NAME), or --env ENV for bulk rotation")
-    if modes:
-        _check_recovery_flags(modes[0], sources=sources, field_key=field_key, verify_cmd=verify_cmd)
+# -- dispatch -----------------------------------------------------------------------------------
+def dispatch(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
+    """Run the request's mode; its module is imported only now, so `--help` stays light."""
+    verify = None
+    if request.verify_cmd is not None:
+        verify = _verifier(request.verify_cmd, request.verify_timeout, out)
+    _handler(request.mode)(ws, out, request, verify)
 
 
-def _check_recovery_flags(
-    mode: str, *, sources: list[str], field_key: str | None, verify_cmd: str | None
-) -> None:
-    """--rollback/--resume/--cancel/--managed take no new value; only --resume verifies."""
-    if sources or field_key is not None:
-        raise CliError(
-            ExitCode.USAGE,
-            f"{mode} takes no new value: drop {', '.join(sources) or '--field'}",
-            "see `secrets rotate --help`",
-        )
-    if verify_cmd is not None and mode != "--resume":
-        raise CliError(
-            ExitCode.USAGE,
-            f"--verify-cmd does not apply to {mode}",
-            "see `secrets rotate --help`",
-        )
+def _handler(mode: RotateMode) -> Handler:
+    handlers: dict[RotateMode, Handler]
+    if MODES[mode].bulk:
+        from envsecrets.commands import rotate_bulk
+
+        handlers = {
+            RotateMode.BULK: rotate_bulk.rotate_scope,
+            RotateMode.BULK_RESUME: rotate_bulk.recover_scope,
+            RotateMode.BULK_CANCEL: rotate_bulk.recover_scope,
+        }
+    else:
+        from envsecrets.commands import rotate_one
+
+        handlers = {
+            RotateMode.ROTATE: rotate_one.rotate,
+            RotateMode.ROLLBACK: rotate_one.rollback,
+            RotateMode.RESUME: rotate_one.resume,
+            RotateMode.CANCEL: rotate_one.cancel,
+            RotateMode.MANAGED: rotate_one.managed,
+        }
+    return handlers[mode]
 
 
 def _verifier(command: str, timeout: float, out: Renderer) -> Verifier:
@@ -367,501 +232,3 @@ def _verifier(command: str, timeout: float, out: Renderer) -> Verifier:
         )
 
     return verify
-
-
-def _rotation_store(ws: Workspace, env: str, *, bulk: bool = False, pool: int = 10) -> Any:
-    """The environment's store; typed loosely because rotation also needs GetRandomPassword
-    and RotateSecret, which `SecretsManagerStore` has beyond the `SecretStore` protocol.
-
-    A bulk store is paced: every attempt waits its turn under AWS's quotas
-    (backends/quotas.py), and bulk retries absorb what throttling remains."""
-    if bulk:
-        from envsecrets.backends.quotas import RateLimiter
-
-        ws.target(env).limiter = RateLimiter()
-    return ws.store(env, bulk=bulk, pool=pool)
-
-
-def _actor(ws: Workspace, env: str) -> str:
-    from envsecrets.backends.identity import caller_arn
-
-    return caller_arn(ws.target(env))
-
-
-def _narrator(out: Renderer) -> Any:
-    if out.json_mode:
-        return lambda message: None
-    return out.note
-
-
-def _protected_note(ws: Workspace, env: str) -> str:
-    return " (protected environment)" if ws.environment(env).protected else ""
-
-
-def _rotate_one(
-    ws: Workspace,
-    out: Renderer,
-    secret: SecretName,
-    *,
-    rules: PasswordRules | None,
-    stdin: bool,
-    from_file: Path | None,
-    field_key: str | None,
-    verify: Verifier | None,
-    verify_cmd: str | None,
-    verify_timeout: float,
-    yes: bool,
-) -> None:
-    from envsecrets.commands.inputs import read_new_value
-    from envsecrets.core.rotation import compose_value, generate_value, plan_rotation, rotate_secret
-
-    name = str(secret)
-    store: RotationStore = _rotation_store(ws, secret.env)
-    # A generated whole value cannot equal the current one: no need to read it.
-    plan = plan_rotation(store, name, field_key=field_key, read_value=rules is None)
-    if rules is not None:
-        new = generate_value(store, rules)
-        source = f"generated by AWS GetRandomPassword ({rules.length} characters)"
-    else:
-        new = read_new_value(stdin=stdin, from_file=from_file, label=f"new value of {name}")
-        source = "from --stdin" if stdin else f"from {from_file}" if from_file else "typed"
-    value = compose_value(plan, new)
-    if field_key is not None:
-        source = f"key '{field_key}' of the JSON object {source}; other keys kept"
-    narrate = _narrator(out)
-    steps = [
-        f"plan for {name}{_protected_note(ws, secret.env)}:",
-        f"  current version  {plan.current_version} (readers keep it until step 3)",
-        f"  new value        {source}",
-        "  1. stage the new value as AWSPENDING (invisible to readers)",
-        (
-            f"  2. verify: `{verify_cmd}` with the value on stdin (timeout {verify_timeout:g} s)"
-            if verify_cmd
-            else "  2. no verification (--verify-cmd not given)"
-        ),
-        f"  3. promote to AWSCURRENT; {plan.current_version} keeps AWSPREVIOUS",
-    ]
-    for line in steps:
-        narrate(line)
-    ws.confirm_if_protected(secret.env, f"rotate {name}?", yes=yes)
-    actor = _actor(ws, secret.env)
-    outcome = rotate_secret(store, plan, value, actor=actor, verify=verify, narrate=narrate)
-    _render_outcome(out, outcome, action="rotated")
-
-
-def _render_outcome(out: Renderer, outcome: RotationOutcome, *, action: str) -> None:
-    if out.json_mode:
-        out.json(_outcome_row(outcome, action))
-        return
-    if outcome.record_error:
-        out.warn(f"the rotation record was not written: {outcome.record_error}")
-    previous = f"; {outcome.previous_version} is AWSPREVIOUS" if outcome.previous_version else ""
-    out.success(f"{outcome.name}: {action}; version {outcome.version_id} is AWSCURRENT{previous}")
-
-
-def _outcome_row(outcome: RotationOutcome, action: str) -> dict[str, Any]:
-    from envsecrets.core.rotation import ROTATED_AT_TAG, ROTATED_BY_TAG
-
-    return {
-        "name": outcome.name,
-        "action": action,
-        "version_id": outcome.version_id,
-        "previous_version_id": outcome.previous_version,
-        "verified": outcome.verified,
-        "rotated_at": outcome.record.get(ROTATED_AT_TAG),
-        "rotated_by": outcome.record.get(ROTATED_BY_TAG),
-        "record_error": outcome.record_error,
-    }
-
-
-def _rollback(ws: Workspace, out: Renderer, secret: SecretName, *, yes: bool) -> None:
-    from envsecrets.core.rotation import plan_rollback, rollback
-
-    name = str(secret)
-    store = ws.store(secret.env)
-    plan = plan_rollback(store, name)
-    _narrator(out)(
-        f"plan for {name}{_protected_note(ws, secret.env)}: AWSCURRENT {plan.current} -> "
-        f"{plan.previous}; {plan.current} becomes AWSPREVIOUS"
-    )
-    ws.confirm_if_protected(secret.env, f"roll {name} back to version {plan.previous}?", yes=yes)
-    rollback(store, plan)
-    if out.json_mode:
-        out.json(
-            {
-                "name": name,
-                "action": "rolled back",
-                "version_id": plan.previous,
-                "previous_version_id": plan.current,
-            }
-        )
-    else:
-        out.success(
-            f"{name}: rolled back; version {plan.previous} is AWSCURRENT again "
-            f"({plan.current} is AWSPREVIOUS)"
-        )
-
-
-def _resume(
-    ws: Workspace, out: Renderer, secret: SecretName, *, verify: Verifier | None, yes: bool
-) -> None:
-    from envsecrets.core.rotation import find_pending, overtaken_error, resume_rotation
-
-    name = str(secret)
-    store = ws.store(secret.env)
-    state = find_pending(store, name)
-    # A promoted version still labelled AWSPENDING is a finished rotation: nothing is written
-    # (not even the label's removal, which no reader would notice), so there is nothing to
-    # confirm, in a protected environment or not. Every path that writes confirms below.
-    if _nothing(out, name, "resume", state):
-        return
-    if state.overtaken:
-        raise overtaken_error(state)
-    narrate = _narrator(out)
-    narrate(
-        f"plan for {name}{_protected_note(ws, secret.env)}: promote pending version "
-        f"{state.pending} to AWSCURRENT; {state.current or '-'} keeps AWSPREVIOUS"
-        + (" (after verification)" if verify else "")
-    )
-    ws.confirm_if_protected(secret.env, f"promote the pending version of {name}?", yes=yes)
-    actor = _actor(ws, secret.env)
-    outcome = resume_rotation(store, state, actor=actor, verify=verify, narrate=narrate)
-    _render_outcome(out, outcome, action="resumed")
-
-
-def _cancel(ws: Workspace, out: Renderer, secret: SecretName, *, yes: bool) -> None:
-    from envsecrets.core.rotation import cancel_pending, find_pending
-
-    name = str(secret)
-    store = ws.store(secret.env)
-    state = find_pending(store, name)
-    # As for --resume: a finished rotation's leftover label is left alone, unasked.
-    if _nothing(out, name, "cancel", state):
-        return
-    _narrator(out)(
-        f"plan for {name}{_protected_note(ws, secret.env)}: remove AWSPENDING from "
-        f"{state.pending}; AWSCURRENT stays on {state.current or '-'}"
-    )
-    ws.confirm_if_protected(secret.env, f"drop the pending version of {name}?", yes=yes)
-    removed = cancel_pending(store, state)
-    if out.json_mode:
-        out.json(
-            {
-                "name": name,
-                "action": "cancelled",
-                "pending_version_id": removed,
-                "version_id": state.current,
-            }
-        )
-    else:
-        out.success(
-            f"{name}: pending version {removed} dropped; version {state.current} is still "
-            "AWSCURRENT"
-        )
-
-
-def _nothing(out: Renderer, name: str, action: str, state: PendingState) -> bool:
-    """Resume/cancel with nothing pending (or a finished rotation): say so, write nothing,
-    and return True; return False when there is work to do. Safe to re-run."""
-    from envsecrets.core.rotation import finished_already
-
-    reason = finished_already(state)
-    if reason is None:
-        return False
-    if out.json_mode:
-        out.json(
-            {
-                "name": name,
-                "action": "nothing pending",
-                "version_id": state.current,
-                "reason": reason,
-            }
-        )
-    else:
-        out.success(f"{name}: nothing to {action}: {reason}")
-    return True
-
-
-def _managed(ws: Workspace, out: Renderer, secret: SecretName, *, yes: bool) -> None:
-    from envsecrets.core.rotation import check_managed, start_managed_rotation
-
-    name = str(secret)
-    store = _rotation_store(ws, secret.env)
-    lambda_arn = check_managed(store, name)
-    _narrator(out)(
-        f"plan for {name}{_protected_note(ws, secret.env)}: start its rotation Lambda "
-        f"{lambda_arn} (RotateSecret)"
-    )
-    ws.confirm_if_protected(secret.env, f"start the rotation of {name}?", yes=yes)
-    started = start_managed_rotation(store, name)
-    if out.json_mode:
-        out.json(
-            {
-                "name": name,
-                "action": "managed rotation started",
-                "lambda_arn": started.lambda_arn,
-                "version_id": started.version_id,
-                "status": started.status,
-            }
-        )
-    elif started.status == "finished":
-        out.success(f"{name}: rotated by {lambda_arn}; version {started.version_id} is AWSCURRENT")
-    else:
-        out.success(
-            f"{name}: rotation started by {lambda_arn} (version {started.version_id} is "
-            f"AWSPENDING until the Lambda finishes); `secrets show {name}` reports progress"
-        )
-
-
-def _rotate_bulk(
-    ws: Workspace,
-    out: Renderer,
-    *,
-    env: str,
-    older_than: int,
-    prefix: str | None,
-    rules: PasswordRules,
-    field_key: str | None,
-    verify: Verifier | None,
-    concurrency: int,
-    yes: bool,
-) -> None:
-    from envsecrets.core.rotation import plan_bulk, rotate_many
-    from envsecrets.ui.prompts import confirm
-
-    settings = ws.environment(env)
-    scope = _bulk_scope(env, prefix)
-    store: RotationStore = _rotation_store(ws, env, bulk=True, pool=concurrency)
-    items = plan_bulk(store, scope, older_than_days=older_than, field_key=field_key)
-    todo = [item for item in items if item.skip is None]
-    skipped = [item for item in items if item.skip is not None]
-    if not out.json_mode:
-        _plan_table(out, items)
-    if not todo:
-        if out.json_mode:
-            out.json(_bulk_json(None, skipped))
-        else:
-            out.note(f"nothing to rotate under {scope} (older than {older_than} days)")
-        return
-    why = f"'{env}' is a protected environment" if settings.protected else "bulk rotation"
-    confirm(f"rotate {len(todo)} secrets under {scope}?", yes=yes, why=why)
-    actor = _actor(ws, env)
-    with out.progress(len(todo), f"rotating {scope}") as advance:
-        report = rotate_many(
-            store,
-            items,
-            rules=rules,
-            actor=actor,
-            field_key=field_key,
-            verify=verify,
-            workers=concurrency,
-            on_done=lambda result: advance(1),
-        )
-    # A secret refused because an earlier run left it pending is finished by the bulk form,
-    # for all of them at once, rather than by one `secrets rotate NAME --resume` each.
-    recover = _recover_command(env, prefix)
-    report.failed = [_point_at_bulk_recovery(failure, recover) for failure in report.failed]
-    pending_left = any(_is_pending_failure(failure) for failure in report.failed)
-    if out.json_mode:
-        out.json(_bulk_json(report, skipped))
-    else:
-        for failure in report.failed:
-            out.warn(f"{failure.name}: {failure.error.message}")
-        for item in skipped:
-            out.note(f"skipped {item.name}: {item.skip}")
-        out.success(
-            f"{len(report.rotated)} rotated, {len(report.failed)} failed, "
-            f"{len(skipped)} skipped under {scope}"
-        )
-    if report.failed:
-        raise CliError(
-            ExitCode.FAILED,
-            f"{len(report.failed)} of {len(todo)} rotations failed",
-            (
-                f"`{recover} --resume` finishes the rotations left pending (`--cancel` drops "
-                "them); then run the same command again to rotate the rest"
-                if pending_left
-                else "run the same command again to retry them; any left AWSPENDING: "
-                f"`{recover} --resume` finishes them, `--cancel` drops them"
-            ),
-        )
-
-
-def _bulk_scope(env: str, prefix: str | None) -> str:
-    """`ENV/` or `ENV/PREFIX/`: --prefix may be given with or without the environment."""
-    from envsecrets.core.names import NamePrefix
-
-    scope = f"{env}/"
-    if prefix:
-        wanted = prefix if prefix.startswith(scope) else scope + prefix.lstrip("/")
-        scope = str(NamePrefix.parse(wanted if wanted.endswith("/") else wanted + "/"))
-    return scope
-
-
-def _recover_command(env: str, prefix: str | None) -> str:
-    """The bulk recovery command for the same scope, as the user would type it."""
-    import shlex
-
-    return f"secrets rotate --env {env}" + (f" --prefix {shlex.quote(prefix)}" if prefix else "")
-
-
-def _is_pending_failure(failure: BulkFailure) -> bool:
-    from envsecrets.core.rotation import PendingRotationError
-
-    return isinstance(failure.error, PendingRotationError)
-
-
-def _point_at_bulk_recovery(failure: BulkFailure, recover: str) -> BulkFailure:
-    from envsecrets.core.rotation import BulkFailure, PendingRotationError
-
-    error = failure.error
-    if not isinstance(error, PendingRotationError):
-        return failure
-    return BulkFailure(
-        failure.name,
-        PendingRotationError(
-            error.name,
-            error.version,
-            f"`{recover} --resume` promotes every version left pending under this scope, "
-            f"`--cancel` drops them (one secret: `secrets rotate {failure.name} --resume`)",
-        ),
-    )
-
-
-def _plan_table(out: Renderer, items: list[BulkItem]) -> None:
-    out.table(
-        ["NAME", "LAST CHANGED", "PLAN"],
-        [
-            [
-                item.name,
-                when(item.last_changed),
-                "rotate" if item.skip is None else f"skip: {item.skip}",
-            ]
-            for item in items
-        ],
-    )
-
-
-def _bulk_json(report: BulkReport | None, skipped: list[BulkItem]) -> dict[str, Any]:
-    return {
-        "rotated": [_outcome_row(o, "rotated") for o in report.rotated] if report else [],
-        "failed": [
-            {"name": f.name, "error": f.error.as_dict()} for f in (report.failed if report else [])
-        ],
-        "skipped": [{"name": item.name, "reason": item.skip} for item in skipped],
-    }
-
-
-def _recover_bulk(
-    ws: Workspace,
-    out: Renderer,
-    *,
-    env: str,
-    prefix: str | None,
-    action: str,
-    verify: Verifier | None,
-    concurrency: int,
-    yes: bool,
-) -> None:
-    """`--env ENV --resume|--cancel`: every rotation left pending under the scope, found from
-    the listing, shown as a plan, confirmed in a protected environment, then resumed or
-    cancelled secret by secret with the single-secret steps."""
-    from envsecrets.core.rotation import plan_pending, recover_many
-
-    scope = _bulk_scope(env, prefix)
-    ws.environment(env)
-    store = _rotation_store(ws, env, bulk=True, pool=concurrency)
-    items = plan_pending(store, scope)
-    if not items:
-        if out.json_mode:
-            out.json(_recovery_json(action, None))
-        else:
-            out.success(f"nothing pending under {scope}: no rotation to {action}")
-        return
-    if not out.json_mode:
-        _recovery_table(out, items, action)
-    what = "rotation" if len(items) == 1 else "rotations"
-    ws.confirm_if_protected(env, f"{action} {len(items)} pending {what} under {scope}?", yes=yes)
-    # The record of who rotated is written on resume only; a cancel changes no value.
-    actor = _actor(ws, env) if action == "resume" else ""
-    with out.progress(len(items), f"{action} under {scope}") as advance:
-        report = recover_many(
-            store,
-            items,
-            action=action,
-            actor=actor,
-            verify=verify,
-            workers=concurrency,
-            on_done=lambda result: advance(1),
-        )
-    done = len(report.resumed) + len(report.cancelled)
-    if out.json_mode:
-        out.json(_recovery_json(action, report))
-    else:
-        for outcome in report.resumed:
-            if outcome.record_error:
-                out.warn(
-                    f"{outcome.name}: the rotation record was not written: {outcome.record_error}"
-                )
-        for failure in report.failed:
-            out.warn(f"{failure.name}: {failure.error.message}")
-        for left in report.left_alone:
-            out.note(f"left alone {left.name}: {left.reason}")
-        past = "resumed" if action == "resume" else "cancelled"
-        out.success(
-            f"{done} {past}, {len(report.failed)} failed, {len(report.left_alone)} left alone "
-            f"under {scope}"
-        )
-    if report.failed:
-        hints = {failure.error.hint for failure in report.failed if failure.error.hint}
-        raise CliError(
-            ExitCode.FAILED,
-            f"{len(report.failed)} of {len(items)} {action}s failed",
-            next(iter(hints))
-            if len(hints) == 1
-            else "run the same command again to retry them (each failure above says why; "
-            "`--json` gives each one's hint)",
-        )
-
-
-def _recovery_table(out: Renderer, items: list[PendingItem], action: str) -> None:
-    out.table(
-        ["NAME", "PENDING VERSION", "CURRENT VERSION", "PLAN"],
-        [
-            [
-                item.name,
-                item.pending,
-                item.current or "-",
-                "resume: promote to AWSCURRENT"
-                if action == "resume"
-                else "cancel: drop AWSPENDING",
-            ]
-            for item in items
-        ],
-    )
-
-
-def _recovery_json(action: str, report: RecoveryReport | None) -> dict[str, Any]:
-    """`{"resumed"|"cancelled": [...], "failed": [...], "left_alone": [...]}` (README)."""
-    if action == "resume":
-        done = [_outcome_row(o, "resumed") for o in report.resumed] if report else []
-    else:
-        done = [
-            {
-                "name": c.name,
-                "action": "cancelled",
-                "pending_version_id": c.pending_version,
-                "version_id": c.current_version,
-            }
-            for c in (report.cancelled if report else [])
-        ]
-    return {
-        "resumed" if action == "resume" else "cancelled": done,
-        "failed": [
-            {"name": f.name, "error": f.error.as_dict()} for f in (report.failed if report else [])
-        ],
-        "left_alone": [
-            {"name": left.name, "reason": left.reason}
-            for left in (report.left_alone if report else [])
-        ],
-    }

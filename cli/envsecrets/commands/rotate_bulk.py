@@ -1,0 +1,244 @@
+"""`secrets rotate --env ENV ...`: every secret of a scope rotated to a generated value, or
+every rotation left pending there resumed or cancelled.
+
+Each form lists the scope, shows the plan as a table, confirms, runs `core.rotation_bulk`
+with a progress bar, and ends with a summary (or the report's `as_dict()` with `--json`);
+the exit code is 1 when any secret failed. Called by `rotate.dispatch` with the parsed request.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from envsecrets.commands.common import Workspace
+from envsecrets.commands.rotate_one import rotation_actor
+from envsecrets.commands.rotate_request import RotateMode
+from envsecrets.errors import CliError, ExitCode
+from envsecrets.ui.render import Renderer, when
+
+if TYPE_CHECKING:
+    from envsecrets.commands.rotate_request import RotateRequest
+    from envsecrets.core.rotation import Verifier
+    from envsecrets.core.rotation_bulk import BulkFailure, BulkItem, PendingItem
+    from envsecrets.core.store import SecretStore
+
+
+def rotate_scope(
+    ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifier | None
+) -> None:
+    """`--env ENV --older-than DAYS --generate`: plan, confirm once, rotate each due secret."""
+    from envsecrets.core.rotation import generating_store
+    from envsecrets.core.rotation_bulk import BulkReport, plan_bulk, rotate_many
+    from envsecrets.ui.prompts import confirm
+
+    env, prefix, rules = request.scope_env, request.prefix, request.generate_rules
+    settings = ws.environment(env)
+    scope = _bulk_scope(env, prefix)
+    store = generating_store(_paced_store(ws, env, request.concurrency), env)
+    items = plan_bulk(store, scope, older_than_days=request.older_than, field_key=request.field_key)
+    todo = [item for item in items if item.skip is None]
+    if not out.json_mode:
+        _plan_table(out, items)
+    if not todo:
+        if out.json_mode:
+            out.json(BulkReport(skipped=[i for i in items if i.skip is not None]).as_dict())
+        else:
+            out.note(f"nothing to rotate under {scope} (older than {request.older_than} days)")
+        return
+    why = f"'{env}' is a protected environment" if settings.protected else "bulk rotation"
+    confirm(f"rotate {len(todo)} secrets under {scope}?", yes=request.yes, why=why)
+    actor = rotation_actor(ws, env)
+    with out.progress(len(todo), f"rotating {scope}") as advance:
+        report = rotate_many(
+            store,
+            items,
+            rules=rules,
+            actor=actor,
+            field_key=request.field_key,
+            verify=verify,
+            workers=request.concurrency,
+            on_done=lambda result: advance(1),
+        )
+    # A secret refused because an earlier run left it pending is finished by the bulk form,
+    # for all of them at once, rather than by one `secrets rotate NAME --resume` each.
+    recover = _recover_command(env, prefix)
+    report.failed = [_point_at_bulk_recovery(failure, recover) for failure in report.failed]
+    if out.json_mode:
+        out.json(report.as_dict())
+    else:
+        for failure in report.failed:
+            out.warn(f"{failure.name}: {failure.error.message}")
+        for item in report.skipped:
+            out.note(f"skipped {item.name}: {item.skip}")
+        out.success(
+            f"{len(report.rotated)} rotated, {len(report.failed)} failed, "
+            f"{len(report.skipped)} skipped under {scope}"
+        )
+    if report.failed:
+        pending_left = any(_is_pending_failure(failure) for failure in report.failed)
+        raise CliError(
+            ExitCode.FAILED,
+            f"{len(report.failed)} of {len(todo)} rotations failed",
+            (
+                f"`{recover} --resume` finishes the rotations left pending (`--cancel` drops "
+                "them); then run the same command again to rotate the rest"
+                if pending_left
+                else "run the same command again to retry them; any left AWSPENDING: "
+                f"`{recover} --resume` finishes them, `--cancel` drops them"
+            ),
+        )
+
+
+def recover_scope(
+    ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifier | None
+) -> None:
+    """`--env ENV --resume|--cancel`: every rotation left pending under the scope, found from
+    the listing, shown as a plan, confirmed in a protected environment, then resumed or
+    cancelled secret by secret with the single-secret steps."""
+    from envsecrets.core.rotation_bulk import (
+        CANCEL,
+        RESUME,
+        RecoveryReport,
+        plan_pending,
+        recover_many,
+    )
+
+    env = request.scope_env
+    action = RESUME if request.mode is RotateMode.BULK_RESUME else CANCEL
+    scope = _bulk_scope(env, request.prefix)
+    ws.environment(env)
+    store = _paced_store(ws, env, request.concurrency)
+    items = plan_pending(store, scope)
+    if not items:
+        if out.json_mode:
+            out.json(RecoveryReport(action).as_dict())
+        else:
+            out.success(f"nothing pending under {scope}: no rotation to {action}")
+        return
+    if not out.json_mode:
+        _recovery_table(out, items, action)
+    what = "rotation" if len(items) == 1 else "rotations"
+    question = f"{action} {len(items)} pending {what} under {scope}?"
+    ws.confirm_if_protected(env, question, yes=request.yes)
+    # The record of who rotated is written on resume only; a cancel changes no value.
+    actor = rotation_actor(ws, env) if action == RESUME else ""
+    with out.progress(len(items), f"{action} under {scope}") as advance:
+        report = recover_many(
+            store,
+            items,
+            action=action,
+            actor=actor,
+            verify=verify,
+            workers=request.concurrency,
+            on_done=lambda result: advance(1),
+        )
+    if out.json_mode:
+        out.json(report.as_dict())
+    else:
+        for outcome in report.resumed:
+            if outcome.record_error:
+                out.warn(
+                    f"{outcome.name}: the rotation record was not written: {outcome.record_error}"
+                )
+        for failure in report.failed:
+            out.warn(f"{failure.name}: {failure.error.message}")
+        for left in report.left_alone:
+            out.note(f"left alone {left.name}: {left.reason}")
+        past = "resumed" if action == RESUME else "cancelled"
+        done = len(report.resumed) + len(report.cancelled)
+        out.success(
+            f"{done} {past}, {len(report.failed)} failed, {len(report.left_alone)} left alone "
+            f"under {scope}"
+        )
+    if report.failed:
+        hints = {failure.error.hint for failure in report.failed if failure.error.hint}
+        raise CliError(
+            ExitCode.FAILED,
+            f"{len(report.failed)} of {len(items)} {action}s failed",
+            next(iter(hints))
+            if len(hints) == 1
+            else "run the same command again to retry them (each failure above says why; "
+            "`--json` gives each one's hint)",
+        )
+
+
+def _paced_store(ws: Workspace, env: str, pool: int) -> SecretStore:
+    """The environment's store for a bulk run: paced, so every attempt waits its turn under
+    AWS's quotas (backends/quotas.py) and bulk retries absorb what throttling remains."""
+    from envsecrets.backends.quotas import RateLimiter
+
+    ws.target(env).limiter = RateLimiter()
+    return ws.store(env, bulk=True, pool=pool)
+
+
+def _bulk_scope(env: str, prefix: str | None) -> str:
+    """`ENV/` or `ENV/PREFIX/`: --prefix may be given with or without the environment."""
+    from envsecrets.core.names import NamePrefix
+
+    scope = f"{env}/"
+    if prefix:
+        wanted = prefix if prefix.startswith(scope) else scope + prefix.lstrip("/")
+        scope = str(NamePrefix.parse(wanted if wanted.endswith("/") else wanted + "/"))
+    return scope
+
+
+def _recover_command(env: str, prefix: str | None) -> str:
+    """The bulk recovery command for the same scope, as the user would type it."""
+    import shlex
+
+    return f"secrets rotate --env {env}" + (f" --prefix {shlex.quote(prefix)}" if prefix else "")
+
+
+def _is_pending_failure(failure: BulkFailure) -> bool:
+    from envsecrets.core.rotation import PendingRotationError
+
+    return isinstance(failure.error, PendingRotationError)
+
+
+def _point_at_bulk_recovery(failure: BulkFailure, recover: str) -> BulkFailure:
+    from envsecrets.core.rotation import PendingRotationError
+    from envsecrets.core.rotation_bulk import BulkFailure
+
+    error = failure.error
+    if not isinstance(error, PendingRotationError):
+        return failure
+    return BulkFailure(
+        failure.name,
+        PendingRotationError(
+            error.name,
+            error.version,
+            f"`{recover} --resume` promotes every version left pending under this scope, "
+            f"`--cancel` drops them (one secret: `secrets rotate {failure.name} --resume`)",
+        ),
+    )
+
+
+def _plan_table(out: Renderer, items: list[BulkItem]) -> None:
+    out.table(
+        ["NAME", "LAST CHANGED", "PLAN"],
+        [
+            [
+                item.name,
+                when(item.last_changed),
+                "rotate" if item.skip is None else f"skip: {item.skip}",
+            ]
+            for item in items
+        ],
+    )
+
+
+def _recovery_table(out: Renderer, items: list[PendingItem], action: str) -> None:
+    from envsecrets.core.rotation_bulk import RESUME
+
+    out.table(
+        ["NAME", "PENDING VERSION", "CURRENT VERSION", "PLAN"],
+        [
+            [
+                item.name,
+                item.pending,
+                item.current or "-",
+                "resume: promote to AWSCURRENT" if action == RESUME else "cancel: drop AWSPENDING",
+            ]
+            for item in items
+        ],
+    )

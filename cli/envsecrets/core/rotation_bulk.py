@@ -1,0 +1,363 @@
+"""Bulk rotation: plan the secrets of a scope, rotate them to generated values, and finish or
+drop what an interrupted run left pending, each secret through the single-secret steps on a
+bounded thread pool (`_each_in_pool`, `_pool`: the one place to switch to a shared helper).
+
+One secret's failure never stops the others; each is reported. No AWS, Typer or rich here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
+
+from envsecrets.core.passwords import PasswordPool, PasswordRules
+from envsecrets.core.rotation import (
+    REPORT_BUG_HINT,
+    RotationOutcome,
+    RotationStore,
+    Verifier,
+    compose_value,
+    plan_rotation,
+    rotate_secret,
+)
+from envsecrets.core.rotation_recovery import (
+    CancelledPending,
+    cancel_pending,
+    find_pending,
+    finished_already,
+    resume_rotation,
+)
+from envsecrets.core.store import CURRENT, SecretMetadata, SecretStore, StoredValue
+from envsecrets.core.values import SecretValue
+from envsecrets.errors import CliError, ExitCode
+
+DEFAULT_CONCURRENCY = 8
+MAX_CONCURRENCY = 32
+
+
+# -- bulk rotation ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BulkItem:
+    """One secret of a bulk plan: rotated unless `skip` says why not."""
+
+    name: str
+    last_changed: datetime | None
+    known: StoredValue | None = None
+    skip: str | None = None
+
+
+def plan_bulk(
+    store: SecretStore,
+    prefix: str,
+    *,
+    older_than_days: int,
+    field_key: str | None = None,
+    now: datetime | None = None,
+) -> list[BulkItem]:
+    """Secrets under `prefix` whose value has not changed for `older_than_days` days.
+
+    Their current values are read in batches (BatchGetSecretValue) to keep what a plain
+    password would break: JSON objects rotate only with `--field KEY`, binary never.
+    """
+    limit = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
+
+    def is_due(meta: SecretMetadata) -> bool:
+        changed = meta.last_changed or meta.created
+        # An unknown date cannot prove the secret fresh: it is due.
+        return changed is None or older_than_days == 0 or changed < limit
+
+    due = [m for m in store.list(prefix) if not m.scheduled_for_deletion and is_due(m)]
+    due.sort(key=lambda meta: meta.name)
+    reads = store.read_many([meta.name for meta in due]) if due else None
+    items: list[BulkItem] = []
+    for meta in due:
+        changed = meta.last_changed or meta.created
+        known = reads.values.get(meta.name) if reads else None
+        if known is None:
+            error = reads.errors.get(meta.name, "Missing") if reads else "Missing"
+            items.append(BulkItem(meta.name, changed, skip=f"could not read it ({error})"))
+            continue
+        items.append(BulkItem(meta.name, changed, known, _skip_reason(known.value, field_key)))
+    return items
+
+
+def _skip_reason(value: SecretValue, field_key: str | None) -> str | None:
+    if field_key is not None:
+        try:
+            value.field(field_key)
+        except CliError as exc:
+            return exc.message
+        return None
+    if value.kind == "json":
+        return "a JSON object: rotate one key with --field KEY"
+    if value.kind == "binary":
+        return "binary: a generated password would replace it"
+    return None
+
+
+@dataclass(frozen=True)
+class BulkFailure:
+    """One secret of a bulk run that failed, and why (the error the secret alone would give)."""
+
+    name: str
+    error: CliError
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "error": self.error.as_dict()}
+
+
+@dataclass
+class BulkReport:
+    """What a bulk rotation did, secret by secret; `skipped` are the plan's items not due."""
+
+    rotated: list[RotationOutcome] = field(default_factory=list)
+    failed: list[BulkFailure] = field(default_factory=list)
+    skipped: list[BulkItem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def as_dict(self) -> dict[str, Any]:
+        """The documented `--json` document of bulk rotation (README "Rotation")."""
+        return {
+            "rotated": [outcome.as_dict() for outcome in self.rotated],
+            "failed": [failure.as_dict() for failure in self.failed],
+            "skipped": [{"name": item.name, "reason": item.skip} for item in self.skipped],
+        }
+
+
+BulkResult = RotationOutcome | BulkFailure
+
+
+def rotate_many(
+    store: RotationStore,
+    items: Sequence[BulkItem],
+    *,
+    rules: PasswordRules,
+    actor: str,
+    field_key: str | None = None,
+    verify: Verifier | None = None,
+    workers: int = DEFAULT_CONCURRENCY,
+    on_done: Callable[[BulkResult], None] | None = None,
+) -> BulkReport:
+    """Rotate every item not marked `skip` to a generated value, `workers` at a time.
+
+    One failure does not stop the others; each secret goes through the same idempotent steps
+    as a single rotation, so a run cut short leaves at most pending versions for `--resume`.
+    """
+    passwords = PasswordPool(store, rules)
+    report = BulkReport(skipped=[item for item in items if item.skip is not None])
+
+    def one(item: BulkItem) -> RotationOutcome:
+        plan = plan_rotation(
+            store,
+            item.name,
+            field_key=field_key,
+            read_value=field_key is not None,
+            known=item.known,
+        )
+        value = compose_value(plan, passwords.take())
+        return rotate_secret(store, plan, value, actor=actor, verify=verify)
+
+    jobs = [(item.name, partial(one, item)) for item in items if item.skip is None]
+    for result in _each_in_pool(jobs, workers=workers, alone="--generate", on_done=on_done):
+        if isinstance(result, BulkFailure):
+            report.failed.append(result)
+        else:
+            report.rotated.append(result)
+    report.rotated.sort(key=lambda outcome: outcome.name)
+    report.failed.sort(key=lambda failure: failure.name)
+    return report
+
+
+# -- bulk recovery: finish or drop what an interrupted run left pending -------------------------
+RESUME = "resume"
+CANCEL = "cancel"
+
+
+@dataclass(frozen=True)
+class PendingItem:
+    """A secret whose listing shows a rotation left pending: AWSPENDING on `pending`, a
+    version other than the AWSCURRENT one (`current`)."""
+
+    name: str
+    pending: str
+    current: str | None
+
+
+def plan_pending(store: SecretStore, prefix: str) -> list[PendingItem]:
+    """Every secret under `prefix` with a dangling AWSPENDING, sorted by name.
+
+    Found from the listing alone: ListSecrets pages carry each secret's staging labels, so
+    this costs one call per 100 secrets, not a DescribeSecret each. The listing is eventually
+    consistent; `recover_pending` looks at each secret again before it changes anything.
+    """
+    found = [
+        PendingItem(meta.name, pending, meta.version_with(CURRENT))
+        for meta in store.list(prefix)
+        if not meta.scheduled_for_deletion and (pending := meta.pending_version) is not None
+    ]
+    return sorted(found, key=lambda item: item.name)
+
+
+@dataclass(frozen=True)
+class LeftAlone:
+    """A planned secret with nothing left to do when its turn came, and why."""
+
+    name: str
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "reason": self.reason}
+
+
+RecoveryResult = RotationOutcome | CancelledPending | LeftAlone
+
+
+@dataclass
+class RecoveryReport:
+    """What a bulk `--resume` or `--cancel` did, secret by secret."""
+
+    action: str
+    resumed: list[RotationOutcome] = field(default_factory=list)
+    cancelled: list[CancelledPending] = field(default_factory=list)
+    left_alone: list[LeftAlone] = field(default_factory=list)
+    failed: list[BulkFailure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def as_dict(self) -> dict[str, Any]:
+        """The documented `--json` document of bulk `--resume`/`--cancel`: the rows done are
+        under "resumed" or "cancelled", as the action was."""
+        done = self.resumed if self.action == RESUME else self.cancelled
+        return {
+            "resumed" if self.action == RESUME else "cancelled": [row.as_dict() for row in done],
+            "failed": [failure.as_dict() for failure in self.failed],
+            "left_alone": [left.as_dict() for left in self.left_alone],
+        }
+
+
+def recover_pending(
+    store: SecretStore,
+    item: PendingItem,
+    *,
+    action: str,
+    actor: str,
+    verify: Verifier | None = None,
+) -> RecoveryResult:
+    """Resume (promote, as `secrets rotate NAME --resume` does) or cancel one planned secret.
+
+    The secret is looked at again first: another run may have finished it since the listing
+    (left alone), it may have been set by hand after the version was staged (resume refuses,
+    as for one secret), or a different version may be pending now (refused: it was not in
+    the plan the user confirmed).
+    """
+    state = find_pending(store, item.name)
+    reason = finished_already(state)
+    if reason is not None:
+        return LeftAlone(item.name, reason)
+    if state.pending != item.pending:
+        raise CliError(
+            ExitCode.REFUSED,
+            f"{item.name}: version {state.pending} is pending now, not {item.pending} as "
+            "planned; left as it is",
+            "run the same command again to see the new plan",
+        )
+    if action == RESUME:
+        return resume_rotation(store, state, actor=actor, verify=verify)
+    return cancel_pending(store, state)
+
+
+def recover_many(
+    store: SecretStore,
+    items: Sequence[PendingItem],
+    *,
+    action: str,
+    actor: str = "",
+    verify: Verifier | None = None,
+    workers: int = DEFAULT_CONCURRENCY,
+    on_done: Callable[[RecoveryResult | BulkFailure], None] | None = None,
+) -> RecoveryReport:
+    """Resume or cancel every planned secret, `workers` at a time; one failure does not stop
+    the others. Each secret goes through the single-secret steps, which are idempotent, so a
+    run cut short can be run again."""
+    if action not in (RESUME, CANCEL):
+        raise CliError(ExitCode.FAILED, f"internal: unknown action {action!r}", REPORT_BUG_HINT)
+    report = RecoveryReport(action)
+    jobs = [
+        (
+            item.name,
+            partial(recover_pending, store, item, action=action, actor=actor, verify=verify),
+        )
+        for item in items
+    ]
+    for result in _each_in_pool(jobs, workers=workers, alone=f"--{action}", on_done=on_done):
+        if isinstance(result, BulkFailure):
+            report.failed.append(result)
+        elif isinstance(result, LeftAlone):
+            report.left_alone.append(result)
+        elif isinstance(result, CancelledPending):
+            report.cancelled.append(result)
+        else:
+            report.resumed.append(result)
+    for found in (report.resumed, report.cancelled, report.left_alone, report.failed):
+        found.sort(key=lambda entry: entry.name)
+    return report
+
+
+# -- the pool: one job per secret, a bounded number at a time -------------------------------
+_Done = TypeVar("_Done")
+
+
+def _each_in_pool(
+    jobs: Sequence[tuple[str, Callable[[], _Done]]],
+    *,
+    workers: int,
+    alone: str,
+    on_done: Callable[[_Done | BulkFailure], None] | None = None,
+) -> Iterator[_Done | BulkFailure]:
+    """Run one job per secret, `workers` at a time, yielding each result as it finishes.
+
+    A failure becomes a `BulkFailure` so that one secret never stops the others; `alone` is
+    the form of `secrets rotate NAME ...` that redoes one secret (shown for our own bugs).
+    """
+    with _pool(max(1, min(workers, MAX_CONCURRENCY))) as pool:
+        futures = {pool.submit(job): name for name, job in jobs}
+        for future in as_completed(futures):
+            name = futures[future]
+            result: _Done | BulkFailure
+            try:
+                result = future.result()
+            except CliError as exc:
+                result = BulkFailure(name, exc)
+            except Exception as exc:  # our bug in one secret must not abandon the others
+                result = BulkFailure(
+                    name,
+                    CliError(
+                        ExitCode.FAILED,
+                        f"unexpected internal error ({type(exc).__name__})",
+                        f"run it alone (`secrets --debug rotate {name} {alone}`) to see the "
+                        "traceback, and report it as a bug",
+                    ),
+                )
+            if on_done is not None:
+                on_done(result)
+            yield result
+
+
+@contextmanager
+def _pool(workers: int) -> Iterator[ThreadPoolExecutor]:
+    """A thread pool that, on Ctrl-C, drops the queued work instead of finishing all of it."""
+    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rotate")
+    try:
+        yield executor
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)

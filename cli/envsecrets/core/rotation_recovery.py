@@ -1,0 +1,230 @@
+"""The recovery forms of a rotation: finish one whose promotion did not happen (resume), drop
+a dangling AWSPENDING (cancel), and move AWSCURRENT back to AWSPREVIOUS (rollback).
+
+Each reads the staging labels first and writes only what is still missing, so each can be
+re-run; `finished_already` says when there is nothing to do. Bulk `--resume`/`--cancel`
+(`rotation_bulk`) runs these same steps per secret. No AWS, Typer or rich here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from envsecrets.core.rotation import (
+    REPORT_BUG_HINT,
+    Narrator,
+    RotationOutcome,
+    Verifier,
+    finish_rotation,
+    quiet,
+    require_current,
+    settle,
+)
+from envsecrets.core.store import CURRENT, PENDING, PREVIOUS, SecretStore
+from envsecrets.errors import CliError, ExitCode
+
+
+@dataclass(frozen=True)
+class PendingState:
+    """What a crashed rotation left: the pending version, and whether it was promoted
+    already (AWSPENDING still sits on the current version: only the clean-up is missing), or
+    overtaken (a newer value was set as AWSCURRENT after it was staged)."""
+
+    name: str
+    pending: str | None
+    current: str | None
+    promoted: bool = False
+    overtaken: bool = False
+
+
+def find_pending(store: SecretStore, name: str) -> PendingState:
+    """The pending version of `name`, if any (exit 3 when the secret does not exist)."""
+    meta = store.describe(name)
+    current = meta.version_with(CURRENT)
+    pending = meta.pending_version
+    if pending is not None:
+        created = {v.version_id: v.created for v in store.versions(name)}
+        staged, now = created.get(pending), created.get(current or "")
+        # `secrets set` after a crash moves AWSCURRENT and leaves AWSPENDING where it was:
+        # promoting that older value would silently undo the newer one. (moto reports one
+        # CreatedDate for every version, so this cannot be exercised against the emulator.)
+        overtaken = staged is not None and now is not None and now > staged
+        return PendingState(name, pending, current, overtaken=overtaken)
+    if current is not None and PENDING in meta.version_stages.get(current, ()):
+        return PendingState(name, current, current, promoted=True)
+    return PendingState(name, None, current)
+
+
+def overtaken_error(state: PendingState) -> CliError:
+    """The refusal to promote a pending version that a newer AWSCURRENT has overtaken."""
+    return CliError(
+        ExitCode.REFUSED,
+        f"{state.name} changed after the pending version {state.pending} was staged: "
+        f"version {state.current} (AWSCURRENT) is newer",
+        f"`secrets rotate {state.name} --cancel` drops the stale pending version; "
+        "then rotate again",
+    )
+
+
+def resume_rotation(
+    store: SecretStore,
+    state: PendingState,
+    *,
+    actor: str,
+    verify: Verifier | None = None,
+    narrate: Narrator = quiet,
+) -> RotationOutcome:
+    """Finish what `state` describes: promote the staged value as it is (never a fresh one)."""
+    if state.pending is None:
+        raise CliError(ExitCode.FAILED, "internal: nothing pending to resume", REPORT_BUG_HINT)
+    if state.overtaken:
+        raise overtaken_error(state)
+    if state.promoted:
+        # The promotion happened; the AWSPENDING left on the current version is harmless and
+        # stays (`finished_already` says why): nothing to write.
+        narrate(f"version {state.pending} was already AWSCURRENT; nothing to resume")
+        meta = store.describe(state.name)
+        return RotationOutcome(state.name, state.pending, meta.version_with(PREVIOUS), resumed=True)
+    return finish_rotation(
+        store,
+        state.name,
+        pending=state.pending,
+        current=state.current,
+        actor=actor,
+        verify=verify,
+        narrate=narrate,
+        resumed=True,
+    )
+
+
+@dataclass(frozen=True)
+class NothingPending:
+    """`--resume` or `--cancel` of one secret with nothing to do, and why."""
+
+    name: str
+    current_version: str | None
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The documented `--json` object."""
+        return {
+            "name": self.name,
+            "action": "nothing pending",
+            "version_id": self.current_version,
+            "reason": self.reason,
+        }
+
+
+def finished_already(state: PendingState) -> str | None:
+    """Why there is nothing to resume or cancel in `state`, or None when there is.
+
+    A version that is AWSCURRENT and still labelled AWSPENDING (a crash between the two label
+    moves of a promotion) counts as finished: readers already get it, and AWS treats the
+    pair as a completed rotation (RotateSecret refuses only when AWSPENDING sits on another
+    version, and the next PutSecretValue with AWSPENDING moves the label). Removing it would
+    be a write to the environment that no reader could notice, so none is made.
+    """
+    if state.pending is None:
+        return f"no pending version; version {state.current or '-'} is AWSCURRENT"
+    if state.promoted:
+        return (
+            f"the rotation finished: version {state.pending} is AWSCURRENT already (its "
+            "leftover AWSPENDING label is harmless and left as it is)"
+        )
+    return None
+
+
+def nothing_pending(state: PendingState) -> NothingPending | None:
+    """The no-op result for `state` when `finished_already` finds nothing to do, else None."""
+    reason = finished_already(state)
+    return None if reason is None else NothingPending(state.name, state.current, reason)
+
+
+@dataclass(frozen=True)
+class CancelledPending:
+    """A pending version dropped: AWSCURRENT stayed on `current_version`."""
+
+    name: str
+    pending_version: str
+    current_version: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The documented `--json` object (also a row of bulk `--cancel`)."""
+        return {
+            "name": self.name,
+            "action": "cancelled",
+            "pending_version_id": self.pending_version,
+            "version_id": self.current_version,
+        }
+
+
+def cancel_pending(store: SecretStore, state: PendingState) -> CancelledPending:
+    """Remove AWSPENDING from a dangling version (AWS deprecates the unlabelled version);
+    AWSCURRENT is untouched. Callers check `finished_already` first: with nothing pending, or
+    a finished rotation's label on the current version, there is nothing to cancel."""
+    if state.pending is None or state.promoted:
+        raise CliError(ExitCode.FAILED, "internal: nothing pending to cancel", REPORT_BUG_HINT)
+    pending = state.pending
+    settle(
+        store,
+        state.name,
+        lambda: store.move_stage(state.name, PENDING, to_version=None, from_version=pending),
+        lambda meta: PENDING not in meta.version_stages.get(pending, ()),
+    )
+    return CancelledPending(state.name, pending, state.current)
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    """A rollback about to happen: AWSCURRENT moves from `current` back to `previous`."""
+
+    name: str
+    current: str
+    previous: str
+
+
+@dataclass(frozen=True)
+class RolledBack:
+    """A finished rollback: `version_id` is AWSCURRENT again, `previous_version` AWSPREVIOUS."""
+
+    name: str
+    version_id: str
+    previous_version: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The documented `--json` object."""
+        return {
+            "name": self.name,
+            "action": "rolled back",
+            "version_id": self.version_id,
+            "previous_version_id": self.previous_version,
+        }
+
+
+def plan_rollback(store: SecretStore, name: str) -> RollbackPlan:
+    """AWSCURRENT and AWSPREVIOUS of `name`; refused (exit 4) without a previous version."""
+    meta = store.describe(name)
+    current = require_current(meta)
+    previous = meta.version_with(PREVIOUS)
+    if previous is None or previous == current:
+        raise CliError(
+            ExitCode.REFUSED,
+            f"{name} has no AWSPREVIOUS version to roll back to",
+            f"`secrets history {name}` lists its versions",
+        )
+    return RollbackPlan(name, current, previous)
+
+
+def rollback(store: SecretStore, plan: RollbackPlan) -> RolledBack:
+    """Move AWSCURRENT back to the AWSPREVIOUS version (AWS gives AWSPREVIOUS to the version
+    that was current, so a second rollback undoes the first)."""
+    settle(
+        store,
+        plan.name,
+        lambda: store.move_stage(
+            plan.name, CURRENT, to_version=plan.previous, from_version=plan.current
+        ),
+        lambda meta: meta.version_with(CURRENT) == plan.previous,
+    )
+    return RolledBack(plan.name, plan.previous, plan.current)
