@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from envsecrets.commands.common import JsonOption, Workspace, YesOption, renderer, workspace
+from envsecrets.commands.common import JsonOption, Workspace, YesOption, workspace
 from envsecrets.commands.rotate_request import MODES, RotateFlags, RotateMode, parse_request
 from envsecrets.completion import complete_env, complete_name
 from envsecrets.errors import CliError, ExitCode
@@ -170,7 +170,8 @@ def rotate_command(
             yes=yes,
         )
     )
-    dispatch(workspace(ctx), renderer(json_output), request)
+    ws = workspace(ctx)
+    dispatch(ws, ws.renderer(json_output), request)
 
 
 # -- dispatch -----------------------------------------------------------------------------------
