@@ -8,7 +8,8 @@ Each format reads back to the exact values:
   for `${NAME}`: read the file with `interpolate=False` to keep such a value as written.
 - json and yaml: one mapping of names to values (PyYAML, every string double-quoted so that no
   value is read back as a number, a boolean or a date).
-- shell: `export NAME='...'` lines, `'` written as `'\\''`, safe to `eval` in sh, bash and zsh.
+- shell: `export NAME='...'` lines, `'` written as `'\\''`, safe to `eval` in sh, bash and zsh;
+  names the shell owns (`PATH`, `UID`, `_`, ...) are refused rather than clobbered.
 
 Variables hold text: a binary value cannot be exported (`run` delivers it as a file), and the
 formats that end in an environment (dotenv, shell) refuse a value holding a NUL byte, which no
@@ -24,6 +25,39 @@ from envsecrets.core.scopes import Variable
 from envsecrets.errors import CliError, ExitCode
 
 FORMATS = ("dotenv", "json", "yaml", "shell")
+# Names that sh, bash or zsh set themselves, make read-only, or run the shell by: `export`ing
+# them is an error or breaks the shell that evals the output.
+SHELL_OWNED = frozenset(
+    {
+        "_",
+        "BASHOPTS",
+        "BASHPID",
+        "BASH_ENV",
+        "BASH_VERSINFO",
+        "ENV",
+        "EPOCHREALTIME",
+        "EPOCHSECONDS",
+        "EUID",
+        "FUNCNAME",
+        "GROUPS",
+        "HISTCMD",
+        "HOME",
+        "IFS",
+        "LINENO",
+        "OPTARG",
+        "OPTIND",
+        "PATH",
+        "PPID",
+        "PS4",
+        "PWD",
+        "RANDOM",
+        "SECONDS",
+        "SHELLOPTS",
+        "SHLVL",
+        "SRANDOM",
+        "UID",
+    }
+)
 
 
 def render_export(variables: Sequence[Variable], fmt: str) -> bytes:
@@ -32,6 +66,14 @@ def render_export(variables: Sequence[Variable], fmt: str) -> bytes:
         raise CliError(
             ExitCode.USAGE, f"unknown format '{fmt}'", f"use one of: {', '.join(FORMATS)}"
         )
+    if fmt == "shell":
+        owned = [v for v in variables if v.name in SHELL_OWNED]
+        if owned:
+            raise CliError(
+                ExitCode.USAGE,
+                f"{owned[0].source} becomes {owned[0].name}, which the shell sets itself",
+                "leave it out with --only, or rename the secret",
+            )
     texts = {v.name: _text_of(v, fmt) for v in variables}
     renderers: dict[str, Callable[[dict[str, str]], str]] = {
         "dotenv": _dotenv,
