@@ -10,6 +10,7 @@ import os
 import shutil
 import stat
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,28 @@ def test_output_replaces_a_readable_file_with_a_private_one(
     assert cli("export", "dev", "-f", "json", "-o", str(target)).code == 0
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert json.loads(target.read_text()) == {"KEY": "v"}
+
+
+def test_output_writes_through_a_fifo_and_follows_a_symlink(
+    cli: Any, sm: Any, aws_env: Path
+) -> None:
+    sm.create_secret(Name="dev/key", SecretString="v")
+    fifo = aws_env / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    assert cli("export", "dev", "-f", "json", "-o", str(fifo)).code == 0
+    reader.join(timeout=30)
+    assert json.loads(got[0]) == {"KEY": "v"}
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # written through, not replaced by a file
+    real = aws_env / "real.env"
+    real.write_text("old")
+    link = aws_env / "link.env"
+    link.symlink_to(real)
+    assert cli("export", "dev", "-f", "dotenv", "-o", str(link)).code == 0
+    assert link.is_symlink() and real.read_text() == "KEY='v'\n"
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
 
 
 def test_scope_only_and_expand_json(cli: Any, sm: Any, aws_env: Path) -> None:
