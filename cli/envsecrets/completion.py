@@ -159,7 +159,10 @@ def complete_scope_path(ctx: Any, incomplete: str) -> list[str]:
     """Completion for `--only`: paths below the command's SCOPE argument (`api/stripe-key`),
     and the folders on the way (`api/`)."""
     try:
-        scope = str(ctx.params.get("scope") or "").strip("/")
+        # While `--only`'s value is being typed, Click's resilient parse leaves the arguments
+        # unassigned, in ctx.args.
+        typed = [a for a in getattr(ctx, "args", ()) if not str(a).startswith("-")]
+        scope = str(ctx.params.get("scope") or (typed[0] if typed else "")).strip("/")
         if not scope:
             return []
         prefix = scope + "/" if "/" in scope else f"{scope}/"
