@@ -7,13 +7,13 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from envsecrets.commands.common import Workspace, YesOption, renderer, workspace
 from envsecrets.completion import complete_prefix, complete_scope_path
-from envsecrets.core.exporting import FORMATS
 from envsecrets.errors import CliError, ExitCode
 
 if TYPE_CHECKING:
@@ -47,14 +47,33 @@ ExpandJsonOption = Annotated[
 ]
 
 
+# The program and its arguments are the command line's extra arguments (ctx.args), everything
+# after `--`: read as they are, with none of the per-value validation a typed list argument
+# would get (Typer builds a pydantic adapter for one, a tenth of a second of every run).
+RUN_CONTEXT = {"allow_extra_args": True}
+RUN_EPILOG = (
+    "Everything after -- is the program and its arguments, passed as they are: "
+    "secrets run dev -- npm start --port 3000"
+)
+
+
+class RunCommand(TyperCommand):
+    """`run`'s usage line ends with the program it starts."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return [*super().collect_usage_pieces(ctx), "-- CMD [ARGS]..."]
+
+
 def register(app: typer.Typer) -> None:
     """Add this family's commands to the root app."""
-    app.command("run")(run_command)
+    app.command("run", cls=RunCommand, context_settings=RUN_CONTEXT, epilog=RUN_EPILOG)(run_command)
     app.command("export")(export_command)
     app.command("inject")(inject_command)
 
 
 def _complete_format(incomplete: str) -> list[str]:
+    from envsecrets.core.exporting import FORMATS
+
     return [name for name in FORMATS if name.startswith(incomplete)]
 
 
@@ -62,13 +81,6 @@ def _complete_format(incomplete: str) -> list[str]:
 def run_command(
     ctx: typer.Context,
     scope: ScopeArgument,
-    command: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="The program and its arguments, after -- (secrets run dev -- npm start).",
-            show_default=False,
-        ),
-    ] = None,
     only: OnlyOption = None,
     env_vars: Annotated[
         bool,
@@ -87,9 +99,9 @@ def run_command(
     ] = False,
     yes: YesOption = False,
 ) -> None:
-    """Start a program with the secrets under SCOPE: each as a 0600 file in a private folder
-    (NAME_FILE=path, SECRETS_DIR=folder) removed when it exits; no value in its environment
-    unless --env-vars. Its exit code is secrets' exit code."""
+    """Start a program (-- CMD [ARGS]...) with the secrets under SCOPE: each as a 0600 file in
+    a private folder (NAME_FILE=path, SECRETS_DIR=folder) removed when it exits; no value in
+    its environment unless --env-vars. Its exit code is secrets' exit code."""
     from envsecrets.backends.child import check_command
     from envsecrets.core.scopes import (
         Scope,
@@ -103,7 +115,7 @@ def run_command(
     out = renderer()
     wanted = Scope.parse(scope, only or [])
     ws.environment(wanted.env)
-    argv = list(command or [])
+    argv = [str(arg) for arg in ctx.args]
     check_command(argv, os.environ)  # before anything is read: a typo costs no AWS call
     store = ws.store(wanted.env)
     names = names_in_scope(store, wanted)
@@ -247,7 +259,7 @@ def export_command(
     """Print (or write) the secrets under SCOPE as dotenv, JSON, YAML or shell exports, for
     tools that insist. Values to a terminal, and any export of a protected environment,
     confirm first."""
-    from envsecrets.core.exporting import render_export
+    from envsecrets.core.exporting import FORMATS, render_export
     from envsecrets.core.scopes import Scope, names_in_scope, read_values, scope_variables
 
     if fmt not in FORMATS:
