@@ -18,9 +18,12 @@ from typing import Any
 
 import pexpect
 import pytest
+from envsecrets.app import FAMILIES
+from envsecrets.backends.child import Interrupted, SignalRelay
 from envsecrets.core.secret_files import folder_place
 
 from tests.conftest import SECRETS_BIN, write_config
+from tests.test_startup import probe_run
 
 REPORT = r"""
 import json, os, stat, sys
@@ -500,3 +503,37 @@ def test_ctrl_c_is_passed_on_to_a_program_outside_the_foreground_group(
     finally:
         child.close(force=True)
     assert Path(f"{out}.senders").read_text().split() == ["SIGINT:process", "SIGTERM:process"]
+
+
+def test_a_stop_signal_before_the_program_starts_interrupts_and_handlers_come_back() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Interrupted), SignalRelay():
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(1000):  # the handler runs between two bytecodes of this loop
+            time.sleep(0.001)
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_signals_ignored_when_secrets_starts_stay_ignored_for_the_program(
+    sm: Any, aws_env: Path
+) -> None:
+    put(sm, "dev/a", "1")
+    program = "import signal; print(signal.getsignal(signal.SIGHUP) == signal.SIG_IGN)"
+    done = subprocess.run(
+        [SECRETS_BIN, "run", "dev", "--", sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        check=False,
+        # as `nohup secrets run ...` does
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    assert (done.returncode, done.stdout) == (0, "True\n"), done.stderr
+
+
+def test_run_loads_its_family_alone_and_no_pydantic(sm: Any) -> None:
+    put(sm, "dev/a", "1")
+    result = probe_run("run", "dev", "--", "true")
+    families = {f"envsecrets.commands.{family}" for family in FAMILIES}
+    assert set(result["ours"]) & families == {"envsecrets.commands.run"}
+    assert "pydantic" not in result["modules"]
+    assert "boto3" not in probe_run("run", "--help")["modules"]

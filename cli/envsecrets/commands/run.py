@@ -228,7 +228,7 @@ def _environment_text(variable: Variable) -> str:
     if value.is_binary or "\0" in value.text():
         raise CliError(
             ExitCode.USAGE,
-            f"{variable.source} is binary; an environment variable cannot hold it",
+            f"{variable.source} is binary (or holds a NUL); an environment variable cannot hold it",
             "drop --env-vars: files keep exact bytes (read it from $" + variable.name + "_FILE)",
         )
     return value.text()
