@@ -100,6 +100,41 @@ TOML
 }
 
 tour_basics
+tour_run() {
+  say "Run your app locally: a small program that reads API_STRIPE_KEY, both ways"
+  cat >app.py <<'PY'
+import os
+from pathlib import Path
+
+if "API_STRIPE_KEY_FILE" in os.environ:
+    key = Path(os.environ["API_STRIPE_KEY_FILE"]).read_text()
+    how = "from the file in API_STRIPE_KEY_FILE"
+else:
+    key = os.environ["API_STRIPE_KEY"]
+    how = "from the environment variable API_STRIPE_KEY"
+print(f"app: got a {len(key)}-character key {how}")
+print(f"app: a value in my environment? {'API_STRIPE_KEY' in os.environ}")
+PY
+  cat app.py
+
+  say "Files (the default): a 0600 file per secret in a private folder, gone when the program exits"
+  run secrets run dev -- python app.py
+  run secrets run dev -- sh -c 'ls -l "$SECRETS_DIR"; env | grep -c sk_test || true'
+
+  say "--env-vars: the values in its environment instead, with a warning (prod would confirm)"
+  run secrets run dev --env-vars -- python app.py
+
+  say "--mask: values in the program's output become ****; its exit code is ours"
+  run_fails secrets run dev --mask -- sh -c 'echo "key is $(cat "$API_STRIPE_KEY_FILE")"; exit 3'
+
+  say "export for tools that insist (dotenv reads back exactly with python-dotenv), inject for templates"
+  run secrets export dev --format dotenv
+  printf 'stripe:\n  key: "{{ secrets://dev/api/stripe-key }}"\n' >config.tmpl
+  run secrets inject --input config.tmpl
+  run_fails secrets inject <<<'db: {{ secrets://dev/db/missing }}'
+}
+
+tour_run
 tour_rotate() {
   say "Rotation by hand: the new value is staged AWSPENDING, verified, then promoted"
   cat >check-login.sh <<'SH'

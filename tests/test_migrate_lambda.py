@@ -102,7 +102,9 @@ def test_secret_looking_variables_move_and_are_recorded(cli, sm, aws_env: Path) 
         in resources
     )
     assert all(not r.endswith("*") for r in resources)
-    assert 'DB_PASSWORD = secret("dev/checkout/db-password")' in doc["code"]
+    # The code for the function's own runtime (python3.12), read through a cache with a TTL.
+    assert 'get_secret("dev/checkout/db-password", max_age=MAX_AGE)' in doc["code"]
+    assert doc["code_for"]["runtime"] == "python3.12"
 
 
 def test_human_output_prints_policy_and_code(cli, aws_env: Path) -> None:
@@ -112,7 +114,7 @@ def test_human_output_prints_policy_and_code(cli, aws_env: Path) -> None:
     assert run.code == 0, run.stderr
     assert CANARY not in run.stdout + run.stderr
     assert "secretsmanager:GetSecretValue" in run.stdout
-    assert "get_secret_value" in run.stdout
+    assert "aws_lambda_powertools" in run.stdout
     assert "LOG_LEVEL" in run.stderr  # listed as kept in the function
 
 

@@ -30,13 +30,14 @@ from envsecrets.ui.render import render_crash, render_error
 
 # Every command family (a module of envsecrets.commands with a register(app)), in the order of
 # the complete CLI's help.
-FAMILIES = ("secret", "rotate", "diff", "migrate", "policy", "audit", "setup")
+FAMILIES = ("secret", "run", "rotate", "diff", "migrate", "policy", "audit", "setup")
 
 # The family of each root command word. Only a shortcut for the console script: a word it does
 # not know builds secret.py, and a word missing from the family built loads the complete CLI,
 # so a stale entry costs time, never correctness (test_startup checks the table anyway).
 FAMILY_OF_COMMAND = {
     **dict.fromkeys(("set", "get", "list", "show", "history", "delete", "restore"), "secret"),
+    **dict.fromkeys(("run", "export", "inject"), "run"),
     "rotate": "rotate",
     **dict.fromkeys(("diff", "copy", "check", "replicate"), "diff"),
     "migrate": "migrate",

@@ -155,6 +155,30 @@ def complete_prefix(ctx: Any, incomplete: str) -> list[str]:
     return sorted(f for f in folders if f.startswith(incomplete))
 
 
+def complete_scope_path(ctx: Any, incomplete: str) -> list[str]:
+    """Completion for `--only`: paths below the command's SCOPE argument (`api/stripe-key`),
+    and the folders on the way (`api/`)."""
+    try:
+        # While `--only`'s value is being typed, Click's resilient parse leaves the arguments
+        # unassigned, in ctx.args.
+        typed = [a for a in getattr(ctx, "args", ()) if not str(a).startswith("-")]
+        scope = str(ctx.params.get("scope") or (typed[0] if typed else "")).strip("/")
+        if not scope:
+            return []
+        prefix = scope + "/" if "/" in scope else f"{scope}/"
+        found: set[str] = set()
+        for name in complete_name(ctx, prefix + incomplete):
+            if not name.startswith(prefix) or name == prefix:
+                continue
+            relative = name[len(prefix) :]
+            found.add(relative)
+            parts = relative.split("/")[:-1]
+            found.update("/".join(parts[: i + 1]) + "/" for i in range(len(parts)))
+        return sorted(p for p in found if p.startswith(incomplete))
+    except Exception:  # a TAB must never show a traceback in the middle of a command line
+        return []
+
+
 def _complete_name(ctx: Any, incomplete: str) -> list[str]:
     from envsecrets.core.config import find_config, load_config
 

@@ -36,6 +36,7 @@ class FunctionInfo:
     account: str
     revision_id: str | None
     variables: dict[str, str]
+    runtime: str | None = None  # `python3.12`, ...; None for a container image
 
 
 def function_name(function: str) -> str:
@@ -69,6 +70,7 @@ def read_function(target: AwsTarget, function: str) -> FunctionInfo:
         account=parts[4] if len(parts) > 4 else "",
         revision_id=config.get("RevisionId"),
         variables=dict((config.get("Environment") or {}).get("Variables") or {}),
+        runtime=config.get("Runtime"),
     )
 
 

@@ -415,7 +415,8 @@ def _show_result(out: Renderer, result: MigrationResult, extra: dict[str, Any]) 
         out.lines(
             [
                 "",
-                "# Code change: fetch the secrets at runtime instead of reading the variables:",
+                "# Code change: read the secrets at runtime, through a cache with a TTL "
+                f"({extra['code_for']['reader']}; {extra['code_for']['setup']}):",
                 extra["code"],
             ]
         )
@@ -456,7 +457,11 @@ def _after_lambda(
         )
     except CliError as exc:  # the migration is done; a policy we cannot build is a note
         out.warn(f"no IAM policy printed: {exc.message} (see `secrets policy {function}`)")
-    extra["code"] = _code_snippet(keys)
+    from envsecrets.core.runtime_snippets import snippet_for
+
+    snippet = snippet_for(source.info.runtime, keys)
+    extra["code"] = snippet.code
+    extra["code_for"] = snippet.as_dict()
     return extra
 
 
@@ -466,20 +471,3 @@ def _policy(
     from envsecrets.core.policy import build_policy
 
     return build_policy(region=region, account=account, env=env, paths=paths, kms_key_id=kms_key_id)
-
-
-def _code_snippet(keys: dict[str, str]) -> str:
-    lines = [
-        "import boto3",
-        "",
-        '_secrets = boto3.client("secretsmanager")',
-        "",
-        "",
-        "def secret(name: str) -> str:",
-        '    return _secrets.get_secret_value(SecretId=name)["SecretString"]',
-        "",
-        "",
-    ]
-    for name, key in sorted(keys.items(), key=lambda kv: kv[1]):
-        lines.append(f'{key} = secret("{name}")  # was os.environ["{key}"]')
-    return "\n".join(lines)

@@ -146,6 +146,10 @@ def policy_command(
     from envsecrets.core.policy import render_policies
 
     out.lines(render_policies(policies, fmt, many=all_functions).rstrip("\n").split("\n"))
+    if not json_output and any(w.kind == "lambda" for w in with_secrets):
+        from envsecrets.core.runtime_snippets import EXTENSION_PERMISSIONS
+
+        out.note(f"note: {EXTENSION_PERMISSIONS}")
 
 
 def _functions(

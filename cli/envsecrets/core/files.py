@@ -15,8 +15,27 @@ from envsecrets.errors import CliError, ExitCode
 
 def write_private_file(path: Path, data: bytes) -> None:
     """Write `data` to `path` with mode 0600, atomically: at no moment is the value in a file
-    that others can read."""
-    _replace(path, data, 0o600)
+    that others can read. A symlink is followed (the file it points to is replaced, the link
+    stays); a FIFO or a character device (`/dev/stdout`, `>(cmd)`) is written through, never
+    replaced by a file."""
+    try:
+        mode: int | None = path.stat().st_mode  # through any symlink
+    except OSError:
+        mode = None
+    if mode is not None and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+        _write_through(path, data)
+        return
+    _replace(Path(os.path.realpath(path)) if path.is_symlink() else path, data, 0o600)
+
+
+def _write_through(path: Path, data: bytes) -> None:
+    try:
+        with path.open("wb") as handle:
+            handle.write(data)
+    except OSError as exc:
+        raise CliError(
+            ExitCode.USAGE, f"cannot write {path}: {exc.strerror}", "check the path"
+        ) from None
 
 
 def write_text_atomically(path: Path, text: str, *, mode: int = 0o644) -> None:

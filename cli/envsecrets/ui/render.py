@@ -170,6 +170,12 @@ class Renderer:
             out.write(b"\n")
         out.flush()
 
+    def passthrough(self, data: bytes, *, stderr: bool = False) -> None:
+        """A program's own output, relayed as it is (`secrets run --mask` filters it first)."""
+        stream = (sys.stderr if stderr else sys.stdout).buffer
+        stream.write(data)
+        stream.flush()
+
     # -- messages on stderr --------------------------------------------------------------------
     def _say(self, text: str, style: str | None = None) -> None:
         if self.stderr_is_tty:

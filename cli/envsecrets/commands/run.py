@@ -1,0 +1,402 @@
+"""run, export, inject: the developer's loop. A program started with its secrets (as files by
+default), values out for tools that insist on them, and templates rendered."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from typer.core import TyperCommand
+
+from envsecrets.commands.common import Workspace, YesOption, renderer, workspace
+from envsecrets.completion import complete_prefix, complete_scope_path
+from envsecrets.errors import CliError, ExitCode
+
+if TYPE_CHECKING:
+    from envsecrets.core.scopes import Scope, Variable
+    from envsecrets.core.values import SecretValue
+    from envsecrets.ui.render import Renderer
+
+ScopeArgument = Annotated[
+    str,
+    typer.Argument(
+        help="ENV or ENV/PREFIX: the secrets below it, e.g. dev or dev/api.",
+        autocompletion=complete_prefix,
+        show_default=False,
+    ),
+]
+OnlyOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--only",
+        help="Only this path below the scope, or everything under it (repeatable).",
+        autocompletion=complete_scope_path,
+        show_default=False,
+    ),
+]
+ExpandJsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--expand-json",
+        help="Also one variable per top-level key of a JSON object secret (DB_CREDS_PASSWORD).",
+    ),
+]
+
+
+# The program and its arguments are the command line's extra arguments (ctx.args), everything
+# after `--`: read as they are, with none of the per-value validation a typed list argument
+# would get (Typer builds a pydantic adapter for one, a tenth of a second of every run).
+RUN_CONTEXT = {"allow_extra_args": True}
+RUN_EPILOG = (
+    "Everything after -- is the program and its arguments, passed as they are: "
+    "secrets run dev -- npm start --port 3000"
+)
+
+
+class RunCommand(TyperCommand):
+    """`run`'s usage line ends with the program it starts."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return [*super().collect_usage_pieces(ctx), "-- CMD [ARGS]..."]
+
+
+def register(app: typer.Typer) -> None:
+    """Add this family's commands to the root app."""
+    app.command("run", cls=RunCommand, context_settings=RUN_CONTEXT, epilog=RUN_EPILOG)(run_command)
+    app.command("export")(export_command)
+    app.command("inject")(inject_command)
+
+
+def _complete_format(incomplete: str) -> list[str]:
+    from envsecrets.core.exporting import FORMATS
+
+    return [name for name in FORMATS if name.startswith(incomplete)]
+
+
+# -- run ---------------------------------------------------------------------------------------
+def run_command(
+    ctx: typer.Context,
+    scope: ScopeArgument,
+    only: OnlyOption = None,
+    env_vars: Annotated[
+        bool,
+        typer.Option(
+            "--env-vars",
+            help="Put the values in the program's environment (NAME=value) instead of files; "
+            "its children and crash reports see them.",
+        ),
+    ] = False,
+    expand_json: ExpandJsonOption = False,
+    mask: Annotated[
+        bool,
+        typer.Option(
+            "--mask", help="Replace every secret value in the program's output with ****."
+        ),
+    ] = False,
+    yes: YesOption = False,
+) -> None:
+    """Start a program (-- CMD [ARGS]...) with the secrets under SCOPE: each as a 0600 file in
+    a private folder (NAME_FILE=path, SECRETS_DIR=folder) removed when it exits; no value in
+    its environment unless --env-vars. Its exit code is secrets' exit code."""
+    from envsecrets.backends.child import check_command
+    from envsecrets.core.scopes import (
+        Scope,
+        mask_patterns,
+        names_in_scope,
+        read_values,
+        scope_variables,
+    )
+
+    ws = workspace(ctx)
+    out = renderer()
+    wanted = Scope.parse(scope, only or [])
+    ws.environment(wanted.env)
+    argv = [str(arg) for arg in ctx.args]
+    check_command(argv, os.environ)  # before anything is read: a typo costs no AWS call
+    store = ws.store(wanted.env)
+    names = names_in_scope(store, wanted)
+    if env_vars:
+        ws.confirm_if_protected(
+            wanted.env,
+            f"put {len(names)} secret value(s) of {wanted.prefix} in the environment of {argv[0]}?",
+            yes=yes,
+        )
+    values = read_values(store, names, about=_about(wanted))
+    variables = scope_variables(values, wanted, expand_json=expand_json)
+    patterns = mask_patterns(values.values(), expand_json=expand_json) if mask else None
+    if env_vars:
+        status = _run_with_env_vars(out, argv, variables, patterns)
+    else:
+        status = _run_with_files(out, argv, variables, patterns)
+    if status != 0:
+        raise typer.Exit(status)
+
+
+def _about(scope: Scope) -> Callable[[str], str]:
+    """How an error names a secret: with the --only that asked for it, if one did."""
+    asked = {scope.base(path): path for path in scope.only}
+
+    def about(name: str) -> str:
+        return f"{name} (--only {asked[name]})" if name in asked else name
+
+    return about
+
+
+def _run_with_files(
+    out: Renderer, argv: list[str], variables: list[Variable], patterns: list[bytes] | None
+) -> int:
+    from envsecrets.backends.child import Interrupted, SignalRelay, run_child
+    from envsecrets.core.secret_files import folder_place, open_secret_folder
+
+    place = folder_place()
+    if not place.memory_backed:
+        out.note(
+            f"note: no memory-backed filesystem ($XDG_RUNTIME_DIR, /dev/shm): the secret "
+            f"files go to {place.parent}, on disk, until {argv[0]} exits"
+        )
+    shadowed = [v.name for v in variables if v.name in os.environ]
+    if shadowed:
+        out.warn(
+            f"your environment already sets {', '.join(shadowed)}: {argv[0]} may read that "
+            "instead of the *_FILE variable"
+        )
+    env = dict(os.environ)
+    with SignalRelay() as relay:
+        folder = None
+        try:
+            folder = open_secret_folder(place)
+            for name, path in folder.write(variables).items():
+                env[f"{name}_FILE"] = str(path)
+            env["SECRETS_DIR"] = str(folder.path)
+            return run_child(
+                argv, env, relay, mask=patterns, stdout=out.passthrough, stderr=_to_stderr(out)
+            )
+        except Interrupted as stop:
+            raise CliError(
+                ExitCode.INTERRUPTED,
+                f"interrupted ({stop}) before {argv[0]} started; no secret file was left behind",
+                "run the command again",
+            ) from None
+        finally:
+            if folder is not None:
+                folder.remove()
+
+
+def _run_with_env_vars(
+    out: Renderer, argv: list[str], variables: list[Variable], patterns: list[bytes] | None
+) -> int:
+    from envsecrets.backends.child import Interrupted, SignalRelay, run_child
+
+    env = dict(os.environ)
+    for variable in variables:
+        env[variable.name] = _environment_text(variable)
+    replaced = [v.name for v in variables if v.name in os.environ]
+    out.warn(
+        f"--env-vars: {len(variables)} secret value(s) are in the environment of {argv[0]}; "
+        "its child processes inherit them and /proc or a crash report can show them "
+        "(without --env-vars they are files)"
+    )
+    if replaced:
+        out.warn(f"the secrets replace {', '.join(replaced)} from your environment")
+    with SignalRelay() as relay:
+        try:
+            return run_child(
+                argv, env, relay, mask=patterns, stdout=out.passthrough, stderr=_to_stderr(out)
+            )
+        except Interrupted as stop:
+            raise CliError(
+                ExitCode.INTERRUPTED,
+                f"interrupted ({stop}) before {argv[0]} started",
+                "run the command again",
+            ) from None
+
+
+def _to_stderr(out: Renderer) -> Callable[[bytes], None]:
+    def write(data: bytes) -> None:
+        out.passthrough(data, stderr=True)
+
+    return write
+
+
+def _environment_text(variable: Variable) -> str:
+    """A value as an environment variable's text; binary values and NULs cannot be one."""
+    value = variable.value
+    if value.is_binary or "\0" in value.text():
+        raise CliError(
+            ExitCode.USAGE,
+            f"{variable.source} is binary (or holds a NUL); an environment variable cannot hold it",
+            "drop --env-vars: files keep exact bytes (read it from $" + variable.name + "_FILE)",
+        )
+    return value.text()
+
+
+# -- export ------------------------------------------------------------------------------------
+def export_command(
+    ctx: typer.Context,
+    scope: ScopeArgument,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="dotenv, json, yaml or shell (export NAME='...', for eval).",
+            autocompletion=_complete_format,
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to FILE (atomically, mode 0600)."),
+    ] = None,
+    only: OnlyOption = None,
+    expand_json: ExpandJsonOption = False,
+    yes: YesOption = False,
+) -> None:
+    """Print (or write) the secrets under SCOPE as dotenv, JSON, YAML or shell exports, for
+    tools that insist. Values to a terminal, and any export of a protected environment,
+    confirm first."""
+    from envsecrets.core.exporting import FORMATS, render_export
+    from envsecrets.core.scopes import Scope, names_in_scope, read_values, scope_variables
+
+    if fmt not in FORMATS:
+        raise CliError(
+            ExitCode.USAGE, f"unknown format '{fmt}'", f"use one of: {', '.join(FORMATS)}"
+        )
+    ws = workspace(ctx)
+    out = renderer()
+    wanted = Scope.parse(scope, only or [])
+    store = ws.store(wanted.env)
+    names = names_in_scope(store, wanted)
+    where = f"to {output}" if output is not None else "to the terminal"
+    _confirm_values_out(
+        ws,
+        out,
+        [wanted.env],
+        f"export {len(names)} secret value(s) of {wanted.prefix} {where}?",
+        to_file=output is not None,
+        yes=yes,
+    )
+    values = read_values(store, names, about=_about(wanted))
+    variables = scope_variables(values, wanted, expand_json=expand_json)
+    document = render_export(variables, fmt)
+    interpolated = [
+        v.name for v in variables if fmt == "dotenv" and "${" in _text_or_empty(v.value)
+    ]
+    if interpolated:
+        out.warn(
+            f"{', '.join(interpolated)} contain '${{': loaders that interpolate (python-dotenv's "
+            "default, Docker Compose) will expand it; read the file without interpolation"
+        )
+    _deliver(out, document, output, f"{len(variables)} variable(s) of {wanted.prefix}")
+
+
+def _text_or_empty(value: SecretValue) -> str:
+    return "" if value.is_binary else value.text()
+
+
+def _confirm_values_out(
+    ws: Workspace, out: Renderer, envs: list[str], question: str, *, to_file: bool, yes: bool
+) -> None:
+    """Values going somewhere less protected: a terminal (where scrollback and screen
+    sharing keep them), or anywhere at all out of a protected environment."""
+    from envsecrets.ui.prompts import confirm
+
+    protected = [env for env in envs if ws.environment(env).protected]
+    to_terminal = not to_file and out.stdout_is_tty
+    if not protected and not to_terminal:
+        return
+    reasons = [f"'{env}' is a protected environment" for env in protected]
+    if to_terminal:
+        reasons.append("the values would show on the terminal")
+    confirm(question, yes=yes, why="; ".join(reasons))
+
+
+def _deliver(out: Renderer, document: bytes, output: Path | None, what: str) -> None:
+    if output is None:
+        out.value(document)
+        return
+    from envsecrets.core.files import write_private_file
+
+    write_private_file(output, document)
+    out.note(f"wrote {what} to {output} (mode 0600)")
+
+
+# -- inject ------------------------------------------------------------------------------------
+def inject_command(
+    ctx: typer.Context,
+    input_file: Annotated[
+        Path | None,
+        typer.Option("--input", "-i", help="The template (default: stdin).", dir_okay=False),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the result to FILE (atomically, mode 0600)."),
+    ] = None,
+    yes: YesOption = False,
+) -> None:
+    """Render a template: {{ secrets://ENV/PATH }} and {{ secrets://ENV/PATH#KEY }} become
+    the values. Every reference is read and checked before anything is written; the rest of
+    the text is kept byte for byte."""
+    from envsecrets.core.injecting import find_references, first_lines, render_template
+    from envsecrets.core.scopes import read_values
+
+    ws = workspace(ctx)
+    out = renderer()
+    source = str(input_file) if input_file is not None else "<stdin>"
+    template = _read_template(out, input_file)
+    references = find_references(template, source)
+    envs: list[str] = []
+    for ref in references:
+        if ref.name.env not in envs:
+            _check_environment(ws, ref.name.env, f"{source}:{ref.line}")
+            envs.append(ref.name.env)
+    if references:
+        _confirm_values_out(
+            ws,
+            out,
+            envs,
+            f"write the values of {len(references)} reference(s) "
+            + (f"to {output}?" if output is not None else "to the terminal?"),
+            to_file=output is not None,
+            yes=yes,
+        )
+    lines = first_lines(references, source)
+    values: dict[str, SecretValue] = {}
+    for env in envs:
+        names = sorted({str(r.name) for r in references if r.name.env == env})
+        values.update(read_values(ws.store(env), names, about=lines.__getitem__))
+    rendered = render_template(template, references, values, source)
+    _deliver(out, rendered, output, f"{len(references)} reference(s) of {source}")
+
+
+def _check_environment(ws: Workspace, env: str, where: str) -> None:
+    try:
+        ws.environment(env)
+    except CliError as exc:
+        raise CliError(exc.code, f"{where}: {exc.message}", exc.hint) from None
+
+
+def _read_template(out: Renderer, path: Path | None) -> bytes:
+    from envsecrets.core.injecting import MAX_TEMPLATE_BYTES
+
+    if path is None:
+        if sys.stdin.isatty():
+            out.note("reading the template from the terminal; end it with Ctrl-D")
+        return sys.stdin.buffer.read(MAX_TEMPLATE_BYTES + 1)
+    try:
+        with path.open("rb") as handle:
+            return handle.read(MAX_TEMPLATE_BYTES + 1)
+    except FileNotFoundError:
+        raise CliError(
+            ExitCode.NOT_FOUND, f"--input: {path} does not exist", "check the template's path"
+        ) from None
+    except OSError as exc:
+        raise CliError(
+            ExitCode.USAGE,
+            f"--input: cannot read {path} ({exc.strerror})",
+            "check that your user can read the file",
+        ) from None
