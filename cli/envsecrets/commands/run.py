@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperCommand
 
-from envsecrets.commands.common import Workspace, YesOption, renderer, workspace
+from envsecrets.commands.common import Workspace, YesOption, workspace
 from envsecrets.completion import complete_prefix, complete_scope_path
 from envsecrets.errors import CliError, ExitCode
 
@@ -112,7 +112,7 @@ def run_command(
     )
 
     ws = workspace(ctx)
-    out = renderer()
+    out = ws.renderer()
     wanted = Scope.parse(scope, only or [])
     ws.environment(wanted.env)
     argv = [str(arg) for arg in ctx.args]
@@ -267,7 +267,7 @@ def export_command(
             ExitCode.USAGE, f"unknown format '{fmt}'", f"use one of: {', '.join(FORMATS)}"
         )
     ws = workspace(ctx)
-    out = renderer()
+    out = ws.renderer()
     wanted = Scope.parse(scope, only or [])
     store = ws.store(wanted.env)
     names = names_in_scope(store, wanted)
@@ -345,7 +345,7 @@ def inject_command(
     from envsecrets.core.scopes import read_values
 
     ws = workspace(ctx)
-    out = renderer()
+    out = ws.renderer()
     source = str(input_file) if input_file is not None else "<stdin>"
     template = _read_template(out, input_file)
     references = find_references(template, source)
