@@ -131,7 +131,7 @@ def policy_command(
     ws = workspace(ctx)
     validate_env(env)
     settings = ws.environment(env)
-    values = _parameter_values(parameters or [])
+    values = parameter_values(parameters or [])
     wanted = _functions(ws, env, function, template, values)
     if not wanted:
         where = f"template {template}" if template else (ws.config.path or "secrets.toml")
@@ -152,16 +152,17 @@ def policy_command(
         if incomplete:
             raise typer.Exit(int(ExitCode.FAILED))
         return
-    policies = _policies(ws, env, settings, with_secrets, fmt_name, resolve, describe, out)
+    policies, unnamed = _policies(ws, env, settings, with_secrets, fmt_name, resolve, describe, out)
     from envsecrets.core.policy import render_policies
 
-    many = all_functions or len(policies) > 1
-    out.lines(render_policies(policies, fmt_name, many=many).rstrip("\n").split("\n"))
-    if incomplete:
+    if policies:
+        many = all_functions or len(policies) > 1
+        out.lines(render_policies(policies, fmt_name, many=many).rstrip("\n").split("\n"))
+    if incomplete or unnamed:
         raise typer.Exit(int(ExitCode.FAILED))
 
 
-def _parameter_values(pairs: list[str]) -> dict[str, str]:
+def parameter_values(pairs: list[str]) -> dict[str, str]:
     values: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -198,7 +199,8 @@ def _policies(
     resolve: bool,
     describe: bool,
     out: Renderer,
-) -> list[FunctionPolicy]:
+) -> tuple[list[FunctionPolicy], bool]:
+    """The policies, and whether a read secret could not be named in this format."""
     from envsecrets.core.policy import FunctionPolicy, partition_for, read_policy
 
     region = ws.target(env).region_name
@@ -211,6 +213,7 @@ def _policies(
         kms_key_id = key_arn(ws.target(env), kms_key_id)
     partition = partition_for(region)
     policies: list[FunctionPolicy] = []
+    unnamed = False
     for w in wanted:
         resources = [
             r
@@ -219,9 +222,10 @@ def _policies(
         ]
         left_out = [r for r in w.reads if _resource(r, fmt, partition, region, account, {}) is None]
         for read in left_out:
+            unnamed = True
             out.warn(
-                f"{w.name}: {read.source}: secret {read.own} has no literal Name: only "
-                "--format sam or cloudformation can name it (!Ref)"
+                f"{w.name}: {read.source}: secret {read.own} left out: its name is chosen by "
+                "CloudFormation; --format sam or cloudformation names it by !Ref"
             )
         if not resources:
             continue
@@ -235,7 +239,7 @@ def _policies(
         )
         names = tuple(r.name or r.own or "" for r in w.reads)
         policies.append(FunctionPolicy(w.name, env, document, w.kind, names, w.role))
-    return policies
+    return policies, unnamed
 
 
 def _resource(
@@ -283,7 +287,7 @@ def _functions(
     if template is not None:
         from envsecrets.core.formats import load_infrastructure
 
-        infra = load_infrastructure(template)
+        infra = load_infrastructure(template, values)
         if not infra.functions and not function:
             return []
         _template_functions(found, infra, ws, env, function, values)

@@ -409,9 +409,11 @@ def audit_function(function: TemplateFunction, ctx: AuditContext) -> list[Findin
     """Every finding about one function or task: its variables and what its roles grant."""
     findings: list[Finding] = []
 
+    file = ctx.infra.file_of(function.logical_id) if ctx.infra else ctx.file
+
     def add(rule: str, message: str, line: int | None) -> None:
         findings.append(
-            Finding(rule, RULES[rule].severity, message, ctx.file, function.logical_id, line)
+            Finding(rule, RULES[rule].severity, message, file, function.logical_id, line)
         )
 
     what = "task" if function.kind == "task" else "function"
@@ -419,8 +421,7 @@ def audit_function(function: TemplateFunction, ctx: AuditContext) -> list[Findin
         where = f"variable {var.name}" + (f" of container {var.container}" if var.container else "")
         _variable_findings(var, f"{where} of {what} {function.name}", ctx, add)
     for secret in function.container_secrets:
-        texts = list(strings_in(secret.value_from))
-        if texts and not any(":secretsmanager:" in t for t in texts):
+        if container_secret_store(secret.value_from, ctx.infra) == "ssm":
             add(
                 "ssm-container-secret",
                 f"secret {secret.name} of container {secret.container or '?'} in task "
@@ -443,6 +444,38 @@ def audit_function(function: TemplateFunction, ctx: AuditContext) -> list[Findin
                 grants.extend(_managed_grants(text, "managed policy", line))
     _grant_findings(function, grants, ctx, add)
     return findings
+
+
+def container_secret_store(value_from: Any, infra: Infrastructure | None) -> str | None:
+    """Where ECS fetches a container secret: "secretsmanager", "ssm", or None if unknown.
+    A bare name or a `parameter/` ARN is Parameter Store (ECS's rule); a reference to the
+    file's own secret or parameter says which it is."""
+    for alt in alternatives(value_from):
+        if isinstance(alt, dict):
+            ref = _ref_name(alt)
+            attribute = alt.get("Fn::GetAtt")
+            key = ref or (str(attribute[0]) if isinstance(attribute, list) and attribute else None)
+            if infra is not None and key in infra.secrets:
+                return "secretsmanager"
+            if infra is not None and key in infra.ssm_parameters:
+                return "ssm"
+        texts = list(strings_in(alt))
+        if isinstance(alt, dict) and not any("Fn::Sub" in k or "Fn::Join" in k for k in alt):
+            continue  # a Ref to something else: unknown
+        text = "".join(texts)
+        if ":secretsmanager:" in text:
+            return "secretsmanager"
+        if text and (":ssm:" in text or not text.startswith("arn:")):
+            return "ssm"
+    return None
+
+
+def _looks_like_reference(expression: Any) -> bool:
+    """An expression that builds a name or an ARN (`!Sub "${Stage}/db/user"`), not a value."""
+    return any(
+        "/" in text or text.startswith("arn:") or "{{resolve:" in text
+        for text in strings_in(expression)
+    )
 
 
 def _variable_findings(var: Any, where: str, ctx: AuditContext, add: Add) -> None:
@@ -483,7 +516,7 @@ def _variable_findings(var: Any, where: str, ctx: AuditContext, add: Add) -> Non
     if source is not None:
         rule, said = source
         add(rule, f"{where} {said}", var.line)
-    elif looks_secret_name(var.name):
+    elif looks_secret_name(var.name) and not _looks_like_reference(var.expression):
         ref = _ref_name(var.expression)
         if ref is None or ref in (ctx.infra.parameters if ctx.infra else {}):
             add(
@@ -632,15 +665,12 @@ def _declared(function: TemplateFunction, ctx: AuditContext) -> set[str] | None:
 
 def audit_template(template: Template, ctx: AuditContext) -> list[Finding]:
     """Every finding in one SAM/CloudFormation template."""
-    return audit_infrastructure(read_cloudformation(template), ctx, template.data)
+    return audit_infrastructure(read_cloudformation(template), ctx)
 
 
-def audit_infrastructure(
-    infra: Infrastructure, ctx: AuditContext, raw: Any = None
-) -> list[Finding]:
+def audit_infrastructure(infra: Infrastructure, ctx: AuditContext) -> list[Finding]:
     """Every finding in one file's infrastructure: its functions and tasks, the parameters and
-    secrets it defines, and the values it stores in clear. `raw` is the parsed document, for
-    the `{{resolve:ssm-secure:...}}` references outside functions."""
+    secrets it defines, and the values it stores in clear."""
     ctx.file = infra.source
     ctx.infra = infra
     ctx.secret_resources = {
@@ -652,8 +682,8 @@ def audit_infrastructure(
     findings.extend(_parameter_findings(infra))
     findings.extend(_ssm_parameter_findings(infra, ctx))
     findings.extend(_stored_value_findings(infra))
-    if raw is not None:
-        findings.extend(_resolve_elsewhere(raw, infra.source, findings))
+    if infra.raw_resources is not None:
+        findings.extend(_resolve_elsewhere(infra.raw_resources, infra.source, findings))
     return sort_findings(findings)
 
 
@@ -678,7 +708,7 @@ def _parameter_findings(infra: Infrastructure) -> Iterator[Finding]:
                     "ssm-parameter-type",
                     RULES["ssm-parameter-type"].severity,
                     f"parameter {name} reads a Parameter Store value ({parameter.type})",
-                    infra.source,
+                    infra.file_of(name),
                     name,
                     parameter.line,
                 )
@@ -695,7 +725,7 @@ def _parameter_findings(infra: Infrastructure) -> Iterator[Finding]:
                 "secret-in-template",
                 RULES["secret-in-template"].severity,
                 f"parameter {name} has a secret as its default value",
-                infra.source,
+                infra.file_of(name),
                 name,
                 parameter.line,
             )
@@ -718,7 +748,7 @@ def _ssm_parameter_findings(infra: Infrastructure, ctx: AuditContext) -> Iterato
                 "ssm-secret-parameter",
                 RULES["ssm-secret-parameter"].severity,
                 f"Parameter Store parameter {label} holds {kind}, read by {', '.join(readers)}",
-                infra.source,
+                infra.file_of(key),
                 key,
                 parameter.line,
             )
@@ -765,15 +795,14 @@ def _stored_value_findings(infra: Infrastructure) -> Iterator[Finding]:
                 "secret-in-template",
                 RULES["secret-in-template"].severity,
                 f"{stored.resource} writes a secret in clear ({stored.property})",
-                infra.source,
+                infra.file_of(stored.resource),
                 stored.resource,
                 stored.line,
             )
 
 
-def _resolve_elsewhere(raw: Any, source: str, found: list[Finding]) -> Iterator[Finding]:
+def _resolve_elsewhere(resources: Any, source: str, found: list[Finding]) -> Iterator[Finding]:
     """`{{resolve:ssm-secure:...}}` outside functions' variables (a database's password)."""
-    resources = raw.get("Resources") if isinstance(raw, dict) else None
     if not isinstance(resources, dict):
         return
     seen = {(f.resource, f.line) for f in found if f.rule == "ssm-secure-string"}

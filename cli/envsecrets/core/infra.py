@@ -161,6 +161,14 @@ class Infrastructure:
     # Attributes of resources that hold a credential: (key, attribute) -> what it is.
     secret_attributes: dict[tuple[str, str], str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # CloudFormation's raw `Resources` (dynamic references anywhere in them are audited).
+    raw_resources: Any = None
+    # For a folder read as one (a Terraform module): the file each key is written in.
+    files: dict[str, str] = field(default_factory=dict)
+
+    def file_of(self, key: str | None) -> str:
+        """The file that holds `key` (a function, resource or parameter)."""
+        return self.files.get(key or "", self.source)
 
     def secret_name_of(self, key: str) -> str | None:
         """The literal name of the file's own secret `key`, if it has one."""

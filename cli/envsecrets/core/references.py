@@ -169,15 +169,26 @@ def _words(name: str) -> list[str]:
     return [w for w in re.split(r"[^a-z0-9]+", spaced) if w]
 
 
+REFERENCE_WORDS = frozenset({"arn", "arns", "name", "names", "id", "ids"})
+
+
 def names_a_secret(variable: str) -> bool:
-    """A variable whose name says its value points at a secret (`DB_SECRET_ARN`,
-    `STRIPE_SECRET_NAME`, `CREDENTIALS_SECRET`)."""
+    """A variable whose name is about a secret (`DB_SECRET_ARN`, `DB_USER_SECRET`,
+    `STRIPE_SECRET_KEY`): its value may be a secret's name, or the secret itself."""
     return bool(SECRET_WORDS.intersection(_words(variable)))
+
+
+def names_a_reference(variable: str) -> bool:
+    """A variable whose name says its value is a secret's name or ARN (`DB_SECRET_ARN`,
+    `STRIPE_SECRET_NAME`, `SECRET_ID`), never the secret itself."""
+    words = _words(variable)
+    return bool(SECRET_WORDS.intersection(words)) and bool(words) and words[-1] in REFERENCE_WORDS
 
 
 class _Resolver:
     def __init__(self, function: TemplateFunction, infra: Infrastructure, scope: Scope) -> None:
         self.function, self.infra, self.scope = function, infra, scope
+        self._depth = 0
         self.values = dict(scope.values)
         for name, parameter in infra.parameters.items():
             if name not in self.values and isinstance(parameter.default, str | int):
@@ -212,9 +223,19 @@ class _Resolver:
         return None
 
     def _own(self, key: str) -> SecretRead | None:
-        if key in self.infra.secrets:
-            return SecretRead("", "", name=self.infra.secret_name_of(key), own=key)
-        return None
+        secret = self.infra.secrets.get(key)
+        if secret is None:
+            return None
+        name = secret.name if isinstance(secret.name, str) else None
+        if secret.name is not None and name is None and self._depth < 3:
+            # `Name: !Sub "${Stage}/orders/stripe"`: known once the parameters are.
+            self._depth += 1
+            try:
+                text = self._text(secret.name)
+            finally:
+                self._depth -= 1
+            name = text if isinstance(text, str) and "${" not in text else None
+        return SecretRead("", "", name=name, own=key)
 
     def _ref(self, name: str) -> str | SecretRead | Unresolved | None:
         own = self._own(name)
@@ -272,9 +293,12 @@ class _Resolver:
             return Unresolved(role, source, read.name or "", problem)
         return SecretRead(role, source, name=read.name, own=read.own)
 
-    def read(self, text: str, role: str, source: str, *, bare_names: bool) -> Any:
+    def read(
+        self, text: str, role: str, source: str, *, bare_names: bool, paths: bool = False
+    ) -> Any:
         """A SecretRead or Unresolved for one reference's text; None when the text is not a
-        reference to a secret (a plain value, an SSM parameter name)."""
+        reference to a secret (a plain value, an SSM parameter name). `bare_names`: any text
+        is a name; `paths`: a text with a `/` is."""
         text = text.strip()
         resolved = RESOLVE_SECRET.search(text)
         if resolved:
@@ -286,7 +310,12 @@ class _Resolver:
         arn = parse_secret_arn(text) if text.startswith("arn:") else None
         if text.startswith("arn:") and arn is None:
             return None  # another service's ARN
-        if arn is None and not bare_names and not self._env_name(text):
+        if (
+            arn is None
+            and not bare_names
+            and not self._env_name(text)
+            and not (paths and "/" in text)
+        ):
             return None
         name = arn.name if arn else text
         problem = self._problem(name)
@@ -343,18 +372,45 @@ def function_reads(function: TemplateFunction, infra: Infrastructure, scope: Sco
     for var in function.variables:
         where = f"variable {var.name}"
         value = var.value if var.value is not None else var.expression
-        _collect(found, resolver, value, runtime, where, bare_names=names_a_secret(var.name))
+        _collect(
+            found,
+            resolver,
+            value,
+            runtime,
+            where,
+            bare_names=names_a_reference(var.name),
+            paths=names_a_secret(var.name),
+        )
     for secret in function.container_secrets:
         where = f"container secret {secret.name}"
         _collect(found, resolver, secret.value_from, "execution", where, bare_names=False)
     for policy in function.policies:
         for document in alternatives(policy.document):
             _policy_reads(found, resolver, document, policy.role)
+    _merge_names(found)
     return found
 
 
+def _merge_names(found: Reads) -> None:
+    """A secret read by bare name and also granted by an ARN that names its region or account
+    is that ARN's secret: one statement, in the ARN's region."""
+    placed = {(r.role, r.name) for r in found.reads if r.region or r.account or r.arn}
+    found.reads = [
+        r
+        for r in found.reads
+        if r.region or r.account or r.arn or r.own or (r.role, r.name) not in placed
+    ]
+
+
 def _collect(
-    found: Reads, resolver: _Resolver, value: Any, role: str, where: str, *, bare_names: bool
+    found: Reads,
+    resolver: _Resolver,
+    value: Any,
+    role: str,
+    where: str,
+    *,
+    bare_names: bool,
+    paths: bool = False,
 ) -> None:
     for text in resolver.texts(value):
         if isinstance(text, SecretRead):
@@ -363,7 +419,7 @@ def _collect(
             if bare_names:
                 found.add(Unresolved(role, where, text.reference, text.reason))
         elif isinstance(text, str):
-            item = resolver.read(text, role, where, bare_names=bare_names)
+            item = resolver.read(text, role, where, bare_names=bare_names, paths=paths)
             if item is not None:
                 found.add(item)
 

@@ -19,6 +19,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -245,7 +246,7 @@ class Template:
     source: str  # the path as the user gave it
     data: LineDict
 
-    @property
+    @cached_property
     def resources(self) -> dict[str, Resource]:
         found: dict[str, Resource] = {}
         raw = expand_for_each(self.data.get("Resources"), self.source)
@@ -518,6 +519,7 @@ def _truthy(value: Any) -> bool:
 def read_cloudformation(template: Template) -> Infrastructure:
     """The infrastructure model of a SAM/CloudFormation template (or CDK output)."""
     infra = Infrastructure(template.source, "cloudformation", find_functions(template))
+    infra.raw_resources = expand_for_each(template.data.get("Resources"), template.source)
     for name, body in template.parameters.items():
         infra.parameters[name] = Parameter(
             name,
