@@ -96,6 +96,14 @@ def audit_command(
             metavar="KEY=VALUE",
         ),
     ] = None,
+    ignore_unknown: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-unknown",
+            help="Skip files in no infrastructure format (with a note) instead of failing: "
+            "for pre-commit, which passes every changed file.",
+        ),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Find secrets in environment variables, Parameter Store secrets, and wildcard,
@@ -128,11 +136,20 @@ def audit_command(
     from envsecrets.core.formats import discover
 
     # Read everything first: a malformed file fails the run before any output.
-    found = discover(paths, values)
+    found = discover(paths, values, ignore_unknown=ignore_unknown)
     for problem in found.unreadable:
         out.warn(f"skipped {problem}")
     if found.skipped:
         out.note(f"{found.skipped} file(s) in no infrastructure format skipped")
+    if not found.found and not live and not ignore_unknown:
+        # A gate pointed at the wrong folder must not pass in silence.
+        raise CliError(
+            ExitCode.USAGE,
+            "nothing to audit: no infrastructure file under "
+            + ", ".join(str(p) for p in paths[:3])
+            + (" ..." if len(paths) > 3 else ""),
+            "point at templates, serverless.yml, Terraform or task definitions",
+        )
     findings: list[Finding] = []
     functions = 0
     for infra in found.found:
@@ -157,7 +174,10 @@ def audit_command(
         functions += live_count
         findings.extend(live_findings)
     findings = sort_findings(findings)
-    _show(out, findings, fmt_name, functions, skipped)
+    files = [
+        {"path": i.source, "format": i.format, "functions": len(i.functions)} for i in found.found
+    ]
+    _show(out, findings, fmt_name, functions, skipped, files)
     if failing(findings, Severity(fail_on).value):
         raise typer.Exit(int(ExitCode.FAILED))
 
@@ -194,6 +214,7 @@ def _show(
     fmt: str,
     functions: int,
     skipped: list[dict[str, object]],
+    files: list[dict[str, object]],
 ) -> None:
     if fmt == "json":
         counts = {
@@ -203,6 +224,8 @@ def _show(
         out.json(
             {
                 "functions": functions,
+                # What was read: each file (or Terraform module folder) and its format.
+                "files": files,
                 "findings": [f.as_dict() for f in findings],
                 "counts": counts,
                 # Parts of the account --live could not read: the report is partial.

@@ -133,6 +133,11 @@ def _read_text(text: str, source: str, values: dict[str, str]) -> Infrastructure
 
             return read_terraform_text(text, source)
         raise
+    if not isinstance(data, dict | list) and HCL_START.search(text):
+        # HCL can read as one YAML scalar; a file of blocks is Terraform whatever its name.
+        from envsecrets.core.terraform import read_terraform_text
+
+        return read_terraform_text(text, source)
     kind = classify(data)
     if kind is None:
         raise _not_known(source, data)
@@ -148,14 +153,24 @@ class Discovery:
     unreadable: list[str] = field(default_factory=list)  # inside folders: why each was skipped
 
 
-def discover(paths: list[Path], values: dict[str, str]) -> Discovery:
-    """Every infrastructure file under `paths`: files given by name must be in a known format;
-    folders are walked (hidden folders and dependency folders skipped), each folder's `.tf`
-    files read as one module."""
+def discover(
+    paths: list[Path], values: dict[str, str], *, ignore_unknown: bool = False
+) -> Discovery:
+    """Every infrastructure file under `paths`: files given by name must be in a known format
+    (unless `ignore_unknown`: pre-commit passes every changed file); folders are walked
+    (hidden folders and dependency folders skipped), each folder's `.tf` files read as one
+    module."""
     result = Discovery()
     for path in paths:
         if path.is_dir():
             _walk(path, values, result)
+        elif ignore_unknown and path.is_file():
+            if path.suffix == ".tf":
+                result.found.append(load_infrastructure(path, values))
+                continue
+            infra = _walked_file(path, values, result)
+            if infra is not None:
+                result.found.append(infra)
         else:
             result.found.append(load_infrastructure(path, values))
     return result
@@ -187,6 +202,8 @@ def _walk(root: Path, values: dict[str, str], result: Discovery) -> None:
 
 
 def _walked_file(path: Path, values: dict[str, str], result: Discovery) -> Infrastructure | None:
+    """One file met in a walk: None (counted, or warned about when it does not parse) when it
+    is in no known format; a file that breaks the limits of untrusted input fails the run."""
     from envsecrets.core.templates import load_yaml
     from envsecrets.core.untrusted import MAX_FILE_BYTES, read_limited
 

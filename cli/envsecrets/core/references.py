@@ -191,6 +191,8 @@ class _Resolver:
         self._depth = 0
         self.values = dict(scope.values)
         for name, parameter in infra.parameters.items():
+            if parameter.no_echo:
+                continue  # a secret's default is a value, never a name to print or grant
             if name not in self.values and isinstance(parameter.default, str | int):
                 self.values[name] = str(parameter.default)
 
@@ -369,8 +371,12 @@ def function_reads(function: TemplateFunction, infra: Infrastructure, scope: Sco
     resolver = _Resolver(function, infra, scope)
     found = Reads()
     runtime = "task" if function.kind == "task" else "function"
+    from envsecrets.core.detect import looks_secret
+
     for var in function.variables:
         where = f"variable {var.name}"
+        if var.value is not None and looks_secret(var.name, var.value) is not None:
+            continue  # a secret value (`AWS_SECRET_ACCESS_KEY=wJal.../K7...`) is no name
         value = var.value if var.value is not None else var.expression
         _collect(
             found,
