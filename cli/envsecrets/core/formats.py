@@ -115,9 +115,12 @@ def load_infrastructure(path: Path, values: dict[str, str] | None = None) -> Inf
 
         return read_terraform_files(tf_files, str(path))
     if path.suffix == ".tf":
+        # A Terraform file means its module: variables and roles live in the other files.
         from envsecrets.core.terraform import read_terraform_files
 
-        return read_terraform_files([path], str(path))
+        folder = path.parent
+        module = sorted(p for p in folder.glob("*.tf") if p.is_file()) if path.is_file() else []
+        return read_terraform_files(module or [path], str(folder))
     text = read_limited(path, "file")
     return _read_text(text, str(path), values)
 
@@ -161,13 +164,15 @@ def discover(
     (hidden folders and dependency folders skipped), each folder's `.tf` files read as one
     module."""
     result = Discovery()
+    modules: set[Path] = set()
     for path in paths:
-        if path.is_dir():
+        if path.suffix == ".tf" and not path.is_dir():
+            if path.parent.resolve() not in modules:  # one module, however many of its files
+                modules.add(path.parent.resolve())
+                result.found.append(load_infrastructure(path, values))
+        elif path.is_dir():
             _walk(path, values, result)
         elif ignore_unknown and path.is_file():
-            if path.suffix == ".tf":
-                result.found.append(load_infrastructure(path, values))
-                continue
             infra = _walked_file(path, values, result)
             if infra is not None:
                 result.found.append(infra)
