@@ -445,3 +445,43 @@ def test_bad_parameters(cli: Any, aws_env: Path) -> None:
     path = write(aws_env, "t.yaml", "Resources: {}\n")
     run = cli("policy", "--all", "--env", "prod", "--template", str(path), "--parameter", "Stage")
     assert "KEY=VALUE" in one_line_error(run)
+
+
+# -- start-up ------------------------------------------------------------------------------------
+PROBE = """
+import json, sys
+from contextlib import redirect_stderr, redirect_stdout
+import io
+sys.argv = ["secrets", *json.loads(sys.argv[1])]
+with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+    try:
+        from envsecrets.app import main
+        main()
+    except SystemExit:
+        pass
+print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+"""
+
+
+def imported_by(*argv: str) -> set[str]:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(list(argv))],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return set(json.loads(done.stdout))
+
+
+def test_heavy_parsers_are_imported_only_for_their_formats(aws_env: Path) -> None:
+    heavy = {"hcl2", "lark", "detect_secrets", "yaml"}
+    assert not imported_by("audit", "--help") & heavy
+    assert not imported_by("policy", "--help") & heavy
+    template = write(aws_env, "t.yaml", "Resources: {}\n")
+    assert not imported_by("audit", str(template)) & {"hcl2", "lark"}
+    terraform = write(aws_env, "m/main.tf", 'locals {\n  a = "b"\n}\n')
+    assert {"hcl2", "lark"} <= imported_by("audit", str(terraform))

@@ -59,7 +59,7 @@ def audit_command(
             help="Files or folders: SAM/CloudFormation templates, serverless.yml, Terraform "
             "(.tf, module folders, `terraform show -json`), ECS task definitions (default: "
             "./template.yaml or ./serverless.yml when one exists).",
-            metavar="[PATH]...",
+            metavar="PATH",
         ),
     ] = None,
     live: Annotated[
