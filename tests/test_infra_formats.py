@@ -485,3 +485,37 @@ def test_heavy_parsers_are_imported_only_for_their_formats(aws_env: Path) -> Non
     assert not imported_by("audit", str(template)) & {"hcl2", "lark"}
     terraform = write(aws_env, "m/main.tf", 'locals {\n  a = "b"\n}\n')
     assert {"hcl2", "lark"} <= imported_by("audit", str(terraform))
+
+
+def test_terraform_variables_take_parameters(cli: Any, aws_env: Path) -> None:
+    write_config(aws_env, CONFIG.replace("[environments.dev]", "[environments.staging]"))
+    module = Path(__file__).parent / "data" / "infra" / "terraform" / "clean-module"
+    run = cli(
+        "policy",
+        "--all",
+        "--env",
+        "staging",
+        "--template",
+        str(module),
+        "-p",
+        "environment=staging",
+    )
+    assert run.code == 0, run.stderr
+    (document,) = run.json().values()
+    assert document["Statement"][0]["Resource"] == [
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:staging/mailer/smtp-??????"
+    ]
+
+
+def test_terraform_managed_policy_attachments(cli: Any, aws_env: Path) -> None:
+    write(
+        aws_env,
+        "tf/main.tf",
+        'resource "aws_iam_role" "r" {\n  name = "r"\n}\n'
+        'resource "aws_iam_role_policy_attachment" "a" {\n  role = aws_iam_role.r.name\n'
+        '  policy_arn = "arn:aws:iam::aws:policy/SecretsManagerReadWrite"\n}\n'
+        'resource "aws_lambda_function" "f" {\n  function_name = "f"\n'
+        "  role = aws_iam_role.r.arn\n}\n",
+    )
+    _code, report = audit(cli, str(aws_env / "tf"))
+    assert rules(report) == {"wildcard-action", "wildcard-resource"}

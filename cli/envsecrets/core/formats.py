@@ -113,14 +113,14 @@ def load_infrastructure(path: Path, values: dict[str, str] | None = None) -> Inf
             )
         from envsecrets.core.terraform import read_terraform_files
 
-        return read_terraform_files(tf_files, str(path))
+        return read_terraform_files(tf_files, str(path), values)
     if path.suffix == ".tf":
         # A Terraform file means its module: variables and roles live in the other files.
         from envsecrets.core.terraform import read_terraform_files
 
         folder = path.parent
         module = sorted(p for p in folder.glob("*.tf") if p.is_file()) if path.is_file() else []
-        return read_terraform_files(module or [path], str(folder))
+        return read_terraform_files(module or [path], str(folder), values)
     text = read_limited(path, "file")
     return _read_text(text, str(path), values)
 
@@ -193,7 +193,7 @@ def _walk(root: Path, values: dict[str, str], result: Discovery) -> None:
     for folder, files in _folders(root):
         tf_files = [folder / f for f in files if f.endswith(".tf") and (folder / f).is_file()]
         if tf_files:
-            result.found.append(read_terraform_files(tf_files, str(folder)))
+            result.found.append(read_terraform_files(tf_files, str(folder), values))
         for name in files:
             path = folder / name
             if name.endswith(".tf"):

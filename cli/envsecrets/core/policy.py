@@ -232,7 +232,7 @@ def check_function_name(name: str, kind: str = "lambda", where: str = "secrets.t
 def check_unique_ids(policies: Sequence[FunctionPolicy], fmt: str) -> None:
     """Refuse policies whose names map to one CloudFormation logical id or Terraform label:
     one resource would hold one function's secrets and be attached to another's role."""
-    if fmt in ("cloudformation", "sam"):
+    if fmt == "cloudformation":  # (sam blocks are keyed by the function names themselves)
         make = logical_id
     elif fmt == "terraform":
         make = terraform_label

@@ -99,6 +99,7 @@ class _Module:
     variable_files: dict[str, Path | None] = field(default_factory=dict)
     locals: dict[str, Any] = field(default_factory=dict)
     texts: dict[Path, str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)  # -var style overrides
 
 
 # -- parsing -------------------------------------------------------------------------------------
@@ -188,9 +189,12 @@ def _collect(module: _Module, parsed: dict[str, Any], path: Path | None, text: s
         module.locals.update(entry)
 
 
-def read_terraform_files(paths: list[Path], source: str) -> Infrastructure:
-    """A module: the given `.tf` files (one folder's), read as one."""
-    module = _Module(source, paths[0].parent if paths else None)
+def read_terraform_files(
+    paths: list[Path], source: str, values: dict[str, str] | None = None
+) -> Infrastructure:
+    """A module: the given `.tf` files (one folder's), read as one. `values` set variables
+    (`--parameter environment=prod`, like `terraform plan -var`)."""
+    module = _Module(source, paths[0].parent if paths else None, values=dict(values or {}))
     for path in paths:
         text = read_limited(path, "Terraform file")
         module.texts[path] = text
@@ -307,6 +311,8 @@ class _Builder:
         return self._reference(text)
 
     def _variable(self, name: str, depth: int) -> Any:
+        if name in self.module.values:
+            return self.module.values[name]
         body = self.module.variables.get(name)
         if body is None:
             return {"Ref": f"var.{name}"}
