@@ -97,3 +97,75 @@ def test_a_bomb_is_refused_before_anything_walks_it() -> None:
         with pytest.raises(CliError) as caught:
             parse_template(text, name)
         assert "refused" in caught.value.message
+
+
+FOREACH_BOMB = """
+Transform: AWS::LanguageExtensions
+Resources:
+  Fn::ForEach::A:
+    - A
+    - [a1, a2, a3, a4, a5, a6, a7, a8, a9, a10]
+    - Fn::ForEach::B:
+        - B
+        - [b1, b2, b3, b4, b5, b6, b7, b8, b9, b10]
+        - Fn::ForEach::C:
+            - C
+            - [c1, c2, c3, c4, c5, c6, c7, c8, c9, c10]
+            - Fn::ForEach::D:
+                - D
+                - [d1, d2, d3, d4, d5, d6, d7, d8, d9, d10]
+                - Fn::ForEach::E:
+                    - E
+                    - [e1, e2, e3, e4, e5, e6, e7, e8, e9, e10]
+                    - "${A}${B}${C}${D}${E}Fn":
+                        Type: AWS::Lambda::Function
+                        Properties: {FunctionName: "${A}${B}${C}${D}${E}"}
+"""
+
+
+def test_nested_for_each_loops_are_budgeted(cli: Any, aws_env: Path) -> None:
+    path = aws_env / "loops.yaml"
+    path.write_text(FOREACH_BOMB, encoding="utf-8")
+    run = cli("audit", str(path))
+    assert run.code == 2 and "Fn::ForEach expands to more than" in run.stderr
+
+
+def test_documents_with_too_many_values(cli: Any, aws_env: Path) -> None:
+    path = aws_env / "big.json"
+    path.write_text('{"Resources": {}, "x": [' + "0," * 1_100_000 + "0]}", encoding="utf-8")
+    run = cli("audit", str(path))
+    assert run.code == 2 and "values in one document" in run.stderr
+    # In a folder walk, a big data file is skipped with a warning, not fatal.
+    folder = aws_env / "repo"
+    folder.mkdir()
+    (folder / "data.json").write_text('{"image": [' + "0," * 1_100_000 + "0]}", encoding="utf-8")
+    (folder / "template.yaml").write_text(
+        "Resources:\n  F: {Type: AWS::Lambda::Function, Properties: {}}\n", encoding="utf-8"
+    )
+    walked = cli("audit", str(folder))
+    assert walked.code == 0, walked.stderr
+    assert "skipped" in walked.stderr and "data.json" in walked.stderr
+
+
+def test_terraform_size_and_module_files_that_leave_the_module(cli: Any, aws_env: Path) -> None:
+    big = aws_env / "big" / "main.tf"
+    big.parent.mkdir()
+    big.write_text("# " + "x" * (3 * 1024 * 1024) + "\n", encoding="utf-8")
+    run = cli("audit", str(big))
+    assert run.code == 2 and "of Terraform" in run.stderr
+    outside = aws_env / "outside.json"
+    outside.write_text(
+        '[{"name": "a", "image": "i", "environment": [{"name": "GITHUB_TOKEN", '
+        '"value": "ghp_4Xb8Qm2Lz7Rt1Vw9Kc3Nf6Jd0Hs5Yp8Ae2Ug"}]}]',
+        encoding="utf-8",
+    )
+    module = aws_env / "mod"
+    module.mkdir()
+    (module / "defs.json").symlink_to(outside)
+    (module / "main.tf").write_text(
+        'resource "aws_ecs_task_definition" "t" {\n  family = "t"\n'
+        '  container_definitions = file("${path.module}/defs.json")\n}\n',
+        encoding="utf-8",
+    )
+    report = cli("audit", str(module / "main.tf"), "--format", "json").json()
+    assert report["findings"] == []  # the link out of the module was not followed

@@ -38,6 +38,7 @@ MARKERS = re.compile(
     r"Resources|AWSTemplateFormatVersion|containerDefinitions|format_version|"
     r"\bservice\b|\"image\"|\bimage\b"
 )
+LARGE = "values in one document"  # a big data file in a folder is skipped, not fatal
 HCL_START = re.compile(
     r"^\s*(resource|variable|data|module|locals|provider|terraform|output)\b[^\n]*\{",
     re.MULTILINE,
@@ -226,8 +227,8 @@ def _walked_file(path: Path, values: dict[str, str], result: Discovery) -> Infra
     try:
         data = load_yaml(text, str(path))
     except CliError as exc:
-        if "refused" in exc.message:
-            raise  # a hostile file fails the run, wherever it is
+        if "refused" in exc.message and LARGE not in exc.message:
+            raise  # a hostile file (an alias bomb, deep nesting) fails the run, wherever it is
         result.unreadable.append(exc.message)
         return None
     kind = classify(data)

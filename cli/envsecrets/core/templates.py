@@ -45,9 +45,11 @@ from envsecrets.core.infra import (
     strings_in,
 )
 from envsecrets.core.untrusted import (
+    ALIAS_BUDGET,
     BudgetedLoader,
     UntrustedInputError,
     check_bracket_depth,
+    check_size_of_document,
     read_limited,
 )
 from envsecrets.errors import CliError, ExitCode
@@ -85,7 +87,6 @@ STORED_CREDENTIALS = {
 }
 # Attributes (`!GetAtt R.Attr`) that hold a credential.
 SECRET_ATTRIBUTES = {("AWS::IAM::AccessKey", "SecretAccessKey"): "an IAM access key's secret"}
-MAX_FOREACH_RESOURCES = 10_000
 
 # The short forms CloudFormation accepts, Rules-section functions included; `!GetAtt` is
 # special-cased. Any other tag is refused: a tag we do not know may hide anything.
@@ -178,6 +179,7 @@ def load_yaml(text: str, source: str) -> Any:
     """Parse YAML or JSON text with CloudFormation's tags, within the limits of untrusted
     input; a malformed document is a usage error naming the line."""
     try:
+        check_size_of_document(text)
         return yaml.load(text, Loader=_TemplateLoader)  # noqa: S506 - a SafeLoader subclass
     except UntrustedInputError as exc:
         raise CliError(ExitCode.USAGE, f"{source}: refused: {exc}", TEMPLATE_HINT) from None
@@ -293,27 +295,37 @@ def load_template(path: Path) -> Template:
 def expand_for_each(resources: Any, source: str) -> Any:
     """`Resources` with every `Fn::ForEach::Name: [Id, [values], {template}]` expanded (its
     collection must be a literal list; a loop over a parameter is left out, as its values
-    are unknown here)."""
+    are unknown here). Expansion is budgeted like YAML aliases: loops inside loops multiply."""
     if not isinstance(resources, dict) or not any(k.startswith("Fn::ForEach::") for k in resources):
         return resources
     out = LineDict()
     out.line = getattr(resources, "line", None)
-    _expand_into(out, resources, source, [0])
+    _expand_into(out, resources, _Budget(source))
     return out
 
 
-def _expand_into(out: LineDict, fragment: dict[str, Any], source: str, count: list[int]) -> None:
+class _Budget:
+    """Nodes a Fn::ForEach expansion may copy before the template is refused."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.left = ALIAS_BUDGET
+
+    def spend(self, nodes: int = 1) -> None:
+        self.left -= nodes
+        if self.left < 0:
+            raise CliError(
+                ExitCode.USAGE,
+                f"{self.source}: refused: Fn::ForEach expands to more than {ALIAS_BUDGET:,} nodes",
+                TEMPLATE_HINT,
+            )
+
+
+def _expand_into(out: LineDict, fragment: dict[str, Any], budget: _Budget) -> None:
     lines = fragment.key_lines if isinstance(fragment, LineDict) else {}
     for key, body in fragment.items():
         if not key.startswith("Fn::ForEach::"):
-            count[0] += 1
-            if count[0] > MAX_FOREACH_RESOURCES:
-                raise CliError(
-                    ExitCode.USAGE,
-                    f"{source}: refused: Fn::ForEach makes more than "
-                    f"{MAX_FOREACH_RESOURCES:,} resources",
-                    TEMPLATE_HINT,
-                )
+            budget.spend()
             out[key] = body
             if key in lines:
                 out.key_lines[key] = lines[key]
@@ -325,12 +337,12 @@ def _expand_into(out: LineDict, fragment: dict[str, Any], source: str, count: li
             continue
         for item in collection:
             if isinstance(item, str | int | float):
-                text = str(item)
-                replaced = _replace_identifier(template, identifier, text)
-                _expand_into(out, replaced, source, count)
+                replaced = _replace_identifier(template, identifier, str(item), budget)
+                _expand_into(out, replaced, budget)
 
 
-def _replace_identifier(value: Any, identifier: str, text: str) -> Any:
+def _replace_identifier(value: Any, identifier: str, text: str, budget: _Budget) -> Any:
+    budget.spend()
     if isinstance(value, str):
         return value.replace("${" + identifier + "}", text).replace("&{" + identifier + "}", text)
     if isinstance(value, dict):
@@ -339,13 +351,13 @@ def _replace_identifier(value: Any, identifier: str, text: str) -> Any:
         result = LineDict()
         result.line = getattr(value, "line", None)
         for key, item in value.items():
-            new_key = _replace_identifier(key, identifier, text)
-            result[new_key] = _replace_identifier(item, identifier, text)
+            new_key = _replace_identifier(key, identifier, text, budget)
+            result[new_key] = _replace_identifier(item, identifier, text, budget)
             if isinstance(value, LineDict) and key in value.key_lines:
                 result.key_lines[new_key] = value.key_lines[key]
         return result
     if isinstance(value, list):
-        replaced = LineList(_replace_identifier(v, identifier, text) for v in value)
+        replaced = LineList(_replace_identifier(v, identifier, text, budget) for v in value)
         replaced.line = getattr(value, "line", None)
         return replaced
     return copy.copy(value)

@@ -35,7 +35,12 @@ from envsecrets.core.infra import (
     StoredValue,
     TemplateFunction,
 )
-from envsecrets.core.untrusted import UntrustedInputError, check_bracket_depth, read_limited
+from envsecrets.core.untrusted import (
+    MAX_HCL_BYTES,
+    UntrustedInputError,
+    check_bracket_depth,
+    read_limited,
+)
 from envsecrets.errors import CliError, ExitCode
 
 TERRAFORM_HINT = "check the file with `terraform validate`"
@@ -135,6 +140,8 @@ def _parse_hcl(text: str, source: str) -> dict[str, Any]:
     from lark.exceptions import LarkError
 
     try:
+        if len(text.encode("utf-8")) > MAX_HCL_BYTES:
+            raise UntrustedInputError(f"larger than {MAX_HCL_BYTES // 2**20} MiB of Terraform")
         check_bracket_depth(text)
     except UntrustedInputError as exc:
         raise CliError(ExitCode.USAGE, f"{source}: refused: {exc}", TERRAFORM_HINT) from None
@@ -343,8 +350,9 @@ class _Builder:
         if folder is None or relative.startswith("/") or ".." in Path(relative).parts:
             return {"Ref": f"file({relative})"}
         path = folder / relative
-        if not path.is_file():
-            return {"Ref": f"file({relative})"}
+        inside = path.resolve().is_relative_to(folder.resolve())
+        if not inside or not path.is_file():
+            return {"Ref": f"file({relative})"}  # a link out of the module is not followed
         return read_limited(path, "file")
 
     def _reference(self, text: str) -> Any:

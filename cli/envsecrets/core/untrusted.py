@@ -2,13 +2,16 @@
 
 `secrets audit` runs in CI on pull requests from people nobody vetted, so every infrastructure
 file is hostile until read: a 1 KB YAML alias bomb expands to billions of nodes, 3,000 nested
-brackets overflow Python's stack, and a 50 MB file eats memory. Three limits, each refused as a
-usage error (exit 2) long before a second has passed:
+brackets overflow Python's stack, and a 50 MB file eats memory. Each limit is refused as a usage
+error (exit 2) long before a second has passed:
 
 - size: at most MAX_FILE_BYTES are read (never the whole file first);
 - nesting: at most MAX_DEPTH levels of mappings and lists (YAML, JSON and HCL alike);
 - aliases: YAML anchors may add at most ALIAS_BUDGET nodes when expanded (merge keys
-  `<<: *defaults` in serverless.yml spend a few; a bomb spends billions).
+  `<<: *defaults` in serverless.yml spend a few; a bomb spends billions); CloudFormation's
+  `Fn::ForEach` expansion gets the same budget;
+- and, for memory: at most MAX_NODES values in a YAML/JSON document, and Terraform files of at
+  most MAX_HCL_BYTES (the HCL parser's tree is large per token).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from envsecrets.errors import CliError, ExitCode
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 100  # real templates nest about 20 deep; Python's stack would give out near 300
 ALIAS_BUDGET = 100_000  # nodes that alias expansion may add to a YAML document
+MAX_NODES = 1_000_000  # nodes in one YAML/JSON document (a 1 MB template has about 50,000)
+MAX_HCL_BYTES = 2 * 1024 * 1024  # lark builds a large tree per token: HCL files stay smaller
 
 
 class UntrustedInputError(ValueError):
@@ -96,6 +101,14 @@ def check_bracket_depth(text: str) -> None:
             depth = max(0, depth - 1)
 
 
+def check_size_of_document(text: str) -> None:
+    """Refuse, before parsing, text that must hold more than MAX_NODES values: every comma and
+    every line can start one. (Counting them is fast; PyYAML needs tens of seconds to reach
+    the limit it enforces itself.)"""
+    if text.count(",") + text.count("\n") > MAX_NODES:
+        raise UntrustedInputError(f"more than {MAX_NODES:,} values in one document")
+
+
 class BudgetedLoader(yaml.SafeLoader):
     """PyYAML's safe loader with a nesting limit and an alias-expansion budget.
 
@@ -107,6 +120,7 @@ class BudgetedLoader(yaml.SafeLoader):
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
         self._depth = 0
+        self._nodes = 0
         self._expanded = 0
         self._sizes: dict[int, int] = {}
 
@@ -120,8 +134,11 @@ class BudgetedLoader(yaml.SafeLoader):
                 )
             return node
         self._depth += 1
+        self._nodes += 1
         if self._depth > MAX_DEPTH:
             raise UntrustedInputError(f"nested more than {MAX_DEPTH} levels deep")
+        if self._nodes > MAX_NODES:
+            raise UntrustedInputError(f"more than {MAX_NODES:,} values in one document")
         try:
             node = super().compose_node(parent, index)
         finally:
