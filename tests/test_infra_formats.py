@@ -519,3 +519,27 @@ def test_terraform_managed_policy_attachments(cli: Any, aws_env: Path) -> None:
     )
     _code, report = audit(cli, str(aws_env / "tf"))
     assert rules(report) == {"wildcard-action", "wildcard-resource"}
+
+
+def test_terraform_policies_attached_in_every_way(cli: Any, aws_env: Path) -> None:
+    wide = (
+        'resource "aws_iam_policy" "wide" {\n  name = "wide"\n  policy = jsonencode({\n'
+        '    Statement = [{ Effect = "Allow", Action = "secretsmanager:GetSecretValue",\n'
+        '                   Resource = "arn:aws:secretsmanager:*:*:secret:prod/*" }]\n  })\n}\n'
+    )
+    function = (
+        'resource "aws_lambda_function" "f" {\n  function_name = "f"\n'
+        '  role = aws_iam_role.r.arn\n  environment {\n    variables = { STAGE = "prod" }\n'
+        "  }\n}\n"
+    )
+    ways = {
+        "managed_policy_arns": 'resource "aws_iam_role" "r" {\n  name = "r"\n'
+        "  managed_policy_arns = [aws_iam_policy.wide.arn]\n}\n",
+        "policy_attachment": 'resource "aws_iam_role" "r" {\n  name = "r"\n}\n'
+        'resource "aws_iam_policy_attachment" "a" {\n  name = "a"\n'
+        "  roles = [aws_iam_role.r.name]\n  policy_arn = aws_iam_policy.wide.arn\n}\n",
+    }
+    for way, role in ways.items():
+        write(aws_env, f"{way}/main.tf", wide + role + function)
+        _code, report = audit(cli, str(aws_env / way))
+        assert rules(report) == {"environment-wide"}, way

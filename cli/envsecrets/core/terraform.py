@@ -551,8 +551,13 @@ class _Builder:
                 self._add_policy(
                     block.address, inline.get("policy"), f"role {block.name}", block.line
                 )
-            for arn in _as_list(self.value(body.get("managed_policy_arns"))):
-                self.role_managed.setdefault(block.address, []).append(arn)
+            for raw in _as_list(body.get("managed_policy_arns")):
+                self._attach_policy(block.address, raw)
+        elif block.type == "aws_iam_policy_attachment":
+            for raw in _as_list(body.get("roles")):
+                role = self._role_in(raw)
+                if role:
+                    self._attach_policy(role, body.get("policy_arn"))
         elif block.type == "aws_iam_role_policy":
             role = self._role_of(block, "role")
             if role:
@@ -566,6 +571,23 @@ class _Builder:
                 self._add_policy(role, attached.body.get("policy"), attached.address, attached.line)
             else:
                 self.role_managed.setdefault(role, []).append(self.value(body.get("policy_arn")))
+
+    def _role_in(self, raw: Any) -> str | None:
+        """`aws_iam_role.x.name` in a list of roles -> `aws_iam_role.x`."""
+        text = raw.text if isinstance(raw, Expr) else ""
+        found = re.match(r"^((?:module\.[A-Za-z0-9_-]+\.)*aws_iam_role\.[A-Za-z0-9_-]+)", text)
+        return found.group(1) if found else None
+
+    def _attach_policy(self, role: str, raw: Any) -> None:
+        """A managed policy attached to `role`: this module's `aws_iam_policy` (its document is
+        read), or an ARN (AWS's broad managed policies are judged by name)."""
+        text = raw.text if isinstance(raw, Expr) else ""
+        found = re.match(r"^((?:module\.[A-Za-z0-9_-]+\.)*aws_iam_policy\.[A-Za-z0-9_-]+)", text)
+        policy = self.module.blocks.get(found.group(1)) if found else None
+        if policy is not None:
+            self._add_policy(role, policy.body.get("policy"), policy.address, policy.line)
+        else:
+            self.role_managed.setdefault(role, []).append(self.value(raw))
 
     def _add_policy(self, role: str, raw: Any, origin: str, line: int | None) -> None:
         document = self._document(raw)
