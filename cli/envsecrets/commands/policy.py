@@ -215,18 +215,17 @@ def _policies(
     policies: list[FunctionPolicy] = []
     unnamed = False
     for w in wanted:
-        resources = [
-            r
-            for r in (_resource(read, fmt, partition, region, account, exact) for read in w.reads)
-            if r is not None
-        ]
-        left_out = [r for r in w.reads if _resource(r, fmt, partition, region, account, {}) is None]
-        for read in left_out:
-            unnamed = True
-            out.warn(
-                f"{w.name}: {read.source}: secret {read.own} left out: its name is chosen by "
-                "CloudFormation; --format sam or cloudformation names it by !Ref"
-            )
+        resources = []
+        for read in w.reads:
+            resource = _resource(read, fmt, partition, region, account, exact)
+            if resource is None:
+                unnamed = True
+                out.warn(
+                    f"{w.name}: {read.source}: secret {read.own} left out: its name is chosen "
+                    "by CloudFormation; --format sam or cloudformation names it by !Ref"
+                )
+            else:
+                resources.append(resource)
         if not resources:
             continue
         document = read_policy(
@@ -324,29 +323,17 @@ def _template_functions(
             continue  # secrets.toml is the declaration; the template only adds functions
         check_function_name(f.name, f.kind, infra.source)
         reads = function_reads(f, infra, scope)
+        # What the code reads goes to its own role; an ECS task's container secrets go to
+        # the execution role, which ECS uses to fetch them.
+        runtime = "task" if f.kind == "task" else "function"
         policies = []
-        for role in ("function", "task", "execution"):
+        for role in (runtime, "execution"):
             mine = [r for r in reads.reads if r.role == role]
             missing = [u for u in reads.unresolved if u.role == role]
-            if (
-                mine
-                or missing
-                or (role != "execution" and not reads.reads and not reads.unresolved)
-            ):
-                if role == "function" and f.kind == "task":
-                    continue
-                if role == "task" and f.kind != "task":
-                    continue
-                policies.append(
-                    _Wanted(
-                        f.name,
-                        f.kind,
-                        infra.source,
-                        "execution" if role == "execution" else "",
-                        mine,
-                        missing,
-                    )
-                )
+            nothing = not reads.reads and not reads.unresolved
+            if mine or missing or (role == runtime and nothing):
+                kind = "execution" if role == "execution" else ""
+                policies.append(_Wanted(f.name, f.kind, infra.source, kind, mine, missing))
         found[f.name] = policies
         if f.logical_id != f.name and function == f.logical_id:
             found[f.logical_id] = policies
