@@ -85,3 +85,23 @@ def test_import_is_cheap_and_has_no_side_effects() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("GOOGLE_API_KEY", "AIzaXXXX"),
+        ("EMAIL_SERVICE_API_KEY", "KEYEXAMPLE1234"),
+        ("FAUNADB_SECRET", "YOUR-SECRET-HERE"),
+        ("STRIPE_SECRET_KEY", "<your stripe key>"),
+        ("DB_PASSWORD", "replace_me"),
+    ],
+)
+def test_example_placeholders_are_not_secrets(name: str, value: str) -> None:
+    """Example configurations (serverless/examples and the like) say where the key goes."""
+    assert looks_secret(name, value) is None
+
+
+def test_documented_example_keys_still_count() -> None:
+    assert looks_secret("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE") is not None
+    assert looks_secret("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")

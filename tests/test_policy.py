@@ -216,20 +216,23 @@ def test_functions_from_a_template_without_functions_in_config(cli: Any, aws_env
     run = cli("policy", "--all", "--env", "prod", "--template", str(TEMPLATES / "clean.yaml"))
     assert run.code == 0, run.stderr
     documents = run.json()
-    assert set(documents) == {"Checkout", "worker"}
+    # The task's container secret is fetched by ECS with the execution role; what the code
+    # reads (its task role's grant) goes to the task role.
+    assert set(documents) == {"Checkout", "worker", "worker-execution-role"}
     assert [r.split(":secret:")[1] for r in resources(documents["Checkout"])] == [
         "prod/api/stripe-key-??????",
         "prod/db/password-??????",
     ]
-    assert [r.split(":secret:")[1] for r in resources(documents["worker"])] == [
-        "prod/queue/token-??????"
-    ]
+    for task_role in ("worker", "worker-execution-role"):
+        assert [r.split(":secret:")[1] for r in resources(documents[task_role])] == [
+            "prod/queue/token-??????"
+        ]
     for document in documents.values():
         assert parliament_findings(document) == []
-    # One function of the template, by its logical id.
+    # One function of the template, by its logical id: both of the task's roles.
     one = cli("policy", "Worker", "--env", "prod", "--template", str(TEMPLATES / "clean.yaml"))
     assert one.code == 0, one.stderr
-    assert one.json() == documents["worker"]
+    assert one.json() == {k: v for k, v in documents.items() if k.startswith("worker")}
 
 
 def test_bad_input(cli: Any, aws_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -143,3 +143,64 @@ def test_every_format_for_one_function(cli: Any, documents: dict[str, Any]) -> N
         assert "prod/queue/token-??????" in text
         assert "checkout" not in text
     assert_clean(documents["worker"])
+
+
+def test_names_that_share_a_logical_id_are_refused(cli: Any, aws_env: Path) -> None:
+    write_config(
+        aws_env,
+        '[environments.prod]\naccount_id = "123456789012"\n'
+        '[functions.checkout-api]\nsecrets = ["a"]\n[functions.checkout_api]\nsecrets = ["b"]\n',
+    )
+    run = cli("policy", "--all", "--env", "prod", "--format", "cloudformation")
+    assert run.code == 2, run.stdout
+    assert "checkout-api, checkout_api" in run.stderr and "CheckoutApi" in run.stderr
+    assert run.stdout == ""
+    # Formats keyed by the names themselves keep both apart.
+    both = cli("policy", "--all", "--env", "prod", "--format", "json").json()
+    assert set(both) == {"checkout-api", "checkout_api"}
+    sam = yaml.safe_load(policy_text(cli, "sam", "--all"))
+    assert set(sam) == {"checkout-api", "checkout_api"}
+    labels = re.findall(r'"([^"]+)_secrets"', policy_text(cli, "terraform", "--all"))
+    assert labels == ["checkout-api", "checkout_api"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        '"evil\\nresource \\"aws_iam_user\\" \\"x\\" {}\\n#"',
+        '"checkout.api"',
+        '"a\\u001b[2Jb"',
+        "x" * 65,
+    ],
+)
+def test_function_names_are_validated(cli: Any, aws_env: Path, name: str) -> None:
+    write_config(aws_env, f'[environments.prod]\naccount_id = "123456789012"\n[functions.{name}]\n')
+    run = cli("policy", "--all", "--env", "prod", "--format", "terraform")
+    assert run.code == 2 and run.stdout == ""
+    (error, hint) = run.stderr.splitlines()
+    assert "not a valid" in error and "\x1b" not in run.stderr
+    assert hint.startswith("hint:")
+
+
+def test_task_families_may_be_longer(cli: Any, aws_env: Path) -> None:
+    family = "f" * 200
+    write_config(
+        aws_env,
+        f'[environments.prod]\naccount_id = "123456789012"\n[functions.{family}]\n'
+        'kind = "task"\nsecrets = ["a"]\n',
+    )
+    assert cli("policy", family, "--env", "prod").code == 0
+
+
+def test_a_template_function_name_cannot_inject(cli: Any, aws_env: Path) -> None:
+    write_config(aws_env, '[environments.prod]\naccount_id = "123456789012"\n')
+    template = aws_env / "t.yaml"
+    template.write_text(
+        "Resources:\n  Fn:\n    Type: AWS::Lambda::Function\n    Properties:\n"
+        '      FunctionName: "evil\\nresource \\"aws_iam_user\\" \\"x\\" {}"\n'
+        "      Environment: {Variables: {DB_SECRET_NAME: prod/db}}\n",
+        encoding="utf-8",
+    )
+    run = cli("policy", "--all", "--env", "prod", "--template", str(template), "-f", "terraform")
+    assert run.code == 2 and run.stdout == ""
+    assert "invalid function name" in run.stderr and "\\n" in run.stderr

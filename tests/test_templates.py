@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from envsecrets.core.references import Scope, function_reads, known_environments
 from envsecrets.core.templates import (
     LineDict,
+    Template,
+    TemplateFunction,
     find_functions,
     load_template,
     parse_template,
-    referenced_secrets,
+    read_cloudformation,
 )
 from envsecrets.errors import CliError, ExitCode
 
@@ -115,21 +118,33 @@ def test_a_function_overrides_a_global_variable() -> None:
         "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
         "    Properties: {Environment: {Variables: {LEVEL: debug}}}\n"
     )
-    from envsecrets.core.templates import Template
-
     (function,) = find_functions(Template("t.yaml", data))
     assert [(v.name, v.value) for v in function.variables] == [("LEVEL", "debug")]
+
+
+def referenced(function: TemplateFunction, template: Template, env: str) -> list[str | None]:
+    infra = read_cloudformation(template)
+    found = function_reads(function, infra, Scope(env, known_environments(())))
+    return [r.name for r in found.reads]
 
 
 def test_secrets_a_template_function_points_at() -> None:
     template = load_template(DATA / "clean.yaml")
     functions = {f.logical_id: f for f in find_functions(template)}
-    assert referenced_secrets(functions["Checkout"], template, "prod") == [
-        "api/stripe-key",
-        "db/password",
+    assert referenced(functions["Checkout"], template, "prod") == [
+        "prod/api/stripe-key",
+        "prod/db/password",
     ]
-    assert referenced_secrets(functions["Worker"], template, "prod") == ["queue/token"]
-    assert referenced_secrets(functions["Checkout"], template, "dev") == []
+    # The container's secret is read by ECS with the execution role; the task role's grant
+    # says what the code reads.
+    infra = read_cloudformation(template)
+    reads = function_reads(functions["Worker"], infra, Scope("prod")).reads
+    assert [(r.role, r.name) for r in reads] == [
+        ("execution", "prod/queue/token"),
+        ("task", "prod/queue/token"),
+    ]
+    # prod's secrets are not read by a dev function: they are left out, with the reason.
+    assert referenced(functions["Checkout"], template, "dev") == []
 
 
 def test_no_functions() -> None:

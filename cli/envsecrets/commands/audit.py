@@ -3,6 +3,7 @@ cross-environment permissions, in templates or in the live account."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,8 +20,30 @@ if TYPE_CHECKING:
     from envsecrets.core.audit import Finding, LiveFunction
     from envsecrets.ui.render import Renderer
 
-AUDIT_FORMATS = ("table", "json", "sarif")
-DEFAULT_TEMPLATES = ("template.yaml", "template.yml", "template.json")
+DEFAULT_TEMPLATES = (
+    "template.yaml",
+    "template.yml",
+    "template.json",
+    "serverless.yml",
+    "serverless.yaml",
+)
+
+
+class AuditFormat(StrEnum):
+    """How `secrets audit` reports."""
+
+    table = "table"
+    json = "json"
+    sarif = "sarif"
+
+
+class Severity(StrEnum):
+    """`--fail-on`: the least severity that fails the run (core/audit.py SEVERITIES)."""
+
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
 
 
 def register(app: typer.Typer) -> None:
@@ -33,8 +56,10 @@ def audit_command(
     templates: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="SAM/CloudFormation templates (default: ./template.yaml when it exists).",
-            dir_okay=False,
+            help="Files or folders: SAM/CloudFormation templates, serverless.yml, Terraform "
+            "(.tf, module folders, `terraform show -json`), ECS task definitions (default: "
+            "./template.yaml or ./serverless.yml when one exists).",
+            metavar="PATH",
         ),
     ] = None,
     live: Annotated[
@@ -54,44 +79,44 @@ def audit_command(
             autocompletion=complete_env,
         ),
     ] = None,
-    fmt: Annotated[
-        str, typer.Option("--format", "-f", help="Output: table, json or sarif.")
-    ] = "table",
+    fmt: Annotated[AuditFormat, typer.Option("--format", "-f", help="Output.")] = (
+        AuditFormat.table
+    ),
     fail_on: Annotated[
-        str,
+        Severity,
+        typer.Option("--fail-on", help="Exit 1 on findings of this severity or worse."),
+    ] = Severity.high,
+    parameters: Annotated[
+        list[str] | None,
         typer.Option(
-            "--fail-on",
-            help="Exit 1 on findings of this severity or worse: low, medium, high, critical.",
+            "--parameter",
+            "-p",
+            help="A template parameter's value, KEY=VALUE (repeatable): a CloudFormation "
+            "parameter, or stage=NAME for serverless.yml.",
+            metavar="KEY=VALUE",
         ),
-    ] = "high",
+    ] = None,
+    ignore_unknown: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-unknown",
+            help="Skip files in no infrastructure format (with a note) instead of failing: "
+            "for pre-commit, which passes every changed file.",
+        ),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Find secrets in environment variables, Parameter Store secrets, and wildcard,
     cross-environment or undeclared secret permissions. Exit 1 on findings at or above
     --fail-on."""
-    from envsecrets.core.audit import (
-        SEVERITIES,
-        AuditContext,
-        audit_template,
-        failing,
-        sort_findings,
-    )
+    from envsecrets.commands.policy import parameter_values
+    from envsecrets.core.audit import AuditContext, audit_infrastructure, failing, sort_findings
 
-    if json_output:
-        fmt = "json"
-    if fmt not in AUDIT_FORMATS:
-        raise CliError(
-            ExitCode.USAGE, f"unknown format '{fmt}'", f"use one of: {', '.join(AUDIT_FORMATS)}"
-        )
-    if fail_on not in SEVERITIES:
-        raise CliError(
-            ExitCode.USAGE,
-            f"unknown severity '{fail_on}' for --fail-on",
-            f"use one of: {', '.join(SEVERITIES)}",
-        )
+    fmt_name = "json" if json_output else AuditFormat(fmt).value
+    values = parameter_values(parameters or [])
     if live and not env:
         raise CliError(ExitCode.USAGE, "--live needs --env", "e.g. secrets audit --live --env prod")
-    out = workspace(ctx).renderer(fmt == "json")
+    out = workspace(ctx).renderer(fmt_name == "json")
     ws = workspace(ctx)
     if env:
         from envsecrets.core.names import validate_env
@@ -104,22 +129,34 @@ def audit_command(
         if default is None:
             raise CliError(
                 ExitCode.USAGE,
-                "nothing to audit: no template given and no ./template.yaml",
-                "pass templates (secrets audit template.yaml) or --live --env ENV",
+                "nothing to audit: no path given, and no ./template.yaml or ./serverless.yml",
+                "pass files or folders (secrets audit template.yaml infra/) or --live --env ENV",
             )
         paths = [default]
-    from envsecrets.core.templates import find_functions, load_template
+    from envsecrets.core.formats import discover
 
-    # Parse everything first: a malformed template fails the run before any output.
-    parsed = [load_template(p) for p in paths]
+    # Read everything first: a malformed file fails the run before any output.
+    found = discover(paths, values, ignore_unknown=ignore_unknown)
+    for problem in found.unreadable:
+        out.warn(f"skipped {problem}")
+    if found.skipped:
+        out.note(f"{found.skipped} file(s) in no infrastructure format skipped")
+    if not found.found and not live and not ignore_unknown:
+        # A gate pointed at the wrong folder must not pass in silence.
+        raise CliError(
+            ExitCode.USAGE,
+            "nothing to audit: no infrastructure file under "
+            + ", ".join(str(p) for p in paths[:3])
+            + (" ..." if len(paths) > 3 else ""),
+            "point at templates, serverless.yml, Terraform or task definitions",
+        )
     findings: list[Finding] = []
     functions = 0
-    for template in parsed:
-        count = len(find_functions(template))
-        functions += count
-        if count == 0:
-            out.note(f"{template.source}: no functions or tasks found")
-        findings.extend(audit_template(template, AuditContext(config=ws.config, env=env)))
+    for infra in found.found:
+        functions += len(infra.functions)
+        if not infra.functions:
+            out.note(f"{infra.source}: no functions or tasks found ({infra.format})")
+        findings.extend(audit_infrastructure(infra, AuditContext(config=ws.config, env=env)))
     skipped: list[dict[str, object]] = []
     if live and env:
         from envsecrets.backends.iam import RolePolicies
@@ -137,8 +174,11 @@ def audit_command(
         functions += live_count
         findings.extend(live_findings)
     findings = sort_findings(findings)
-    _show(out, findings, fmt, functions, skipped)
-    if failing(findings, fail_on):
+    files = [
+        {"path": i.source, "format": i.format, "functions": len(i.functions)} for i in found.found
+    ]
+    _show(out, findings, fmt_name, functions, skipped, files)
+    if failing(findings, Severity(fail_on).value):
         raise typer.Exit(int(ExitCode.FAILED))
 
 
@@ -174,6 +214,7 @@ def _show(
     fmt: str,
     functions: int,
     skipped: list[dict[str, object]],
+    files: list[dict[str, object]],
 ) -> None:
     if fmt == "json":
         counts = {
@@ -183,6 +224,8 @@ def _show(
         out.json(
             {
                 "functions": functions,
+                # What was read: each file (or Terraform module folder) and its format.
+                "files": files,
                 "findings": [f.as_dict() for f in findings],
                 "counts": counts,
                 # Parts of the account --live could not read: the report is partial.

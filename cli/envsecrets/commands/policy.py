@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,9 +15,25 @@ from envsecrets.core.names import validate_env
 from envsecrets.errors import CliError, ExitCode
 
 if TYPE_CHECKING:
+    from envsecrets.core.infra import Infrastructure
     from envsecrets.core.policy import FunctionPolicy
+    from envsecrets.core.references import SecretRead, Unresolved
+    from envsecrets.ui.render import Renderer
 
-FORMAT_HELP = "Output format: json, yaml, sam, cloudformation, terraform or serverless."
+
+class PolicyFormat(StrEnum):
+    """The output formats of `secrets policy` (core/policy.py FORMATS)."""
+
+    json = "json"
+    yaml = "yaml"
+    sam = "sam"
+    cloudformation = "cloudformation"
+    terraform = "terraform"
+    serverless = "serverless"
+
+
+# Formats in which a template's own secret is named by `!Ref` (its ARN).
+TEMPLATE_FORMATS = ("sam", "cloudformation")
 
 
 def register(app: typer.Typer) -> None:
@@ -24,21 +41,26 @@ def register(app: typer.Typer) -> None:
     app.command("policy")(policy_command)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Wanted:
-    """A function to write a policy for, and where its list of secrets came from."""
+    """A policy to write: whose, for which role, what it reads and what it could not name."""
 
     name: str
-    secrets: tuple[str, ...]
-    kind: str
+    kind: str  # "lambda" or "task"
     source: str  # "secrets.toml" or the template's path
+    role: str = ""  # "execution" for an ECS task's execution role
+    reads: list[SecretRead] = field(default_factory=list)
+    unresolved: list[Unresolved] = field(default_factory=list)
 
 
 def policy_command(
     ctx: typer.Context,
     function: Annotated[
         str | None,
-        typer.Argument(help="Function (or ECS task) declared in secrets.toml or the template."),
+        typer.Argument(
+            help="Function (or ECS task) declared in secrets.toml or the template.",
+            metavar="FUNCTION",
+        ),
     ] = None,
     env: Annotated[
         str,
@@ -55,10 +77,25 @@ def policy_command(
     template: Annotated[
         Path | None,
         typer.Option(
-            "--template", "-t", help="SAM/CloudFormation template to list functions from."
+            "--template",
+            "-t",
+            help="Template to list functions from: SAM/CloudFormation, serverless.yml, "
+            "Terraform (.tf or a module folder, or a plan's JSON), or an ECS task definition.",
         ),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "json",
+    parameters: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--parameter",
+            "-p",
+            help="A template parameter's value, KEY=VALUE (repeatable; like sam deploy "
+            "--parameter-overrides). Parameters not given take their defaults.",
+            metavar="KEY=VALUE",
+        ),
+    ] = None,
+    fmt: Annotated[
+        PolicyFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = PolicyFormat.json,
     resolve: Annotated[
         bool,
         typer.Option(
@@ -75,16 +112,10 @@ def policy_command(
     ] = False,
 ) -> None:
     """Print the least-privilege IAM policy of a function: GetSecretValue on exactly the
-    secrets it declares in ENV (name-?????? patterns, or exact ARNs with --resolve)."""
-    from envsecrets.core.policy import FORMATS, FunctionPolicy, build_policy
-
-    if json_output:
-        fmt = "json"
+    secrets it reads in ENV (name-?????? patterns, or exact ARNs with --resolve). Exit 1 when
+    a reference in the template names no single secret (listed with the reason)."""
+    fmt_name = "json" if json_output else PolicyFormat(fmt).value
     out = workspace(ctx).renderer(json_output)
-    if fmt not in FORMATS:
-        raise CliError(
-            ExitCode.USAGE, f"unknown format '{fmt}'", f"use one of: {', '.join(FORMATS)}"
-        )
     if not env:
         raise CliError(
             ExitCode.USAGE, "--env is required", "e.g. secrets policy checkout --env prod"
@@ -100,92 +131,212 @@ def policy_command(
     ws = workspace(ctx)
     validate_env(env)
     settings = ws.environment(env)
-    wanted = _functions(ws, env, function, template)
+    values = parameter_values(parameters or [])
+    wanted = _functions(ws, env, function, template, values)
     if not wanted:
         where = f"template {template}" if template else (ws.config.path or "secrets.toml")
         out.note(f"no functions found in {where}: nothing to write")
         return
-    with_secrets = [w for w in wanted if w.secrets]
+    incomplete = _report_unresolved(out, wanted)
+    with_secrets = [w for w in wanted if w.reads]
     for w in wanted:
-        if not w.secrets:
+        if not w.reads and not w.unresolved:
             out.warn(f"{w.name} reads no secrets of {env} ({w.source}): it needs no policy")
     if not with_secrets:
-        if function:
+        if function and not incomplete:
             raise CliError(
                 ExitCode.USAGE,
                 f"function '{function}' declares no secrets",
                 f'add secrets = ["api/key", ...] under [functions.{function}] in secrets.toml',
             )
+        if incomplete:
+            raise typer.Exit(int(ExitCode.FAILED))
         return
+    policies, unnamed = _policies(ws, env, settings, with_secrets, fmt_name, resolve, describe, out)
+    from envsecrets.core.policy import render_policies
+
+    if policies:
+        many = all_functions or len(policies) > 1
+        out.lines(render_policies(policies, fmt_name, many=many).rstrip("\n").split("\n"))
+    if incomplete or unnamed:
+        raise typer.Exit(int(ExitCode.FAILED))
+
+
+def parameter_values(pairs: list[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise CliError(
+                ExitCode.USAGE,
+                f"--parameter wants KEY=VALUE, not '{pair}'",
+                "e.g. --parameter Stage=prod",
+            )
+        values[key.strip()] = value
+    return values
+
+
+def _report_unresolved(out: Renderer, wanted: list[_Wanted]) -> bool:
+    """Warn about each reference left out; True when any was (the output is incomplete)."""
+    from envsecrets.core.names import printable
+
+    incomplete = False
+    for w in wanted:
+        for item in w.unresolved:
+            incomplete = True
+            out.warn(
+                f"{w.name}: {item.source}: {printable(item.reference)} left out: {item.reason}"
+            )
+    return incomplete
+
+
+def _policies(
+    ws: Workspace,
+    env: str,
+    settings: Any,
+    wanted: list[_Wanted],
+    fmt: str,
+    resolve: bool,
+    describe: bool,
+    out: Renderer,
+) -> tuple[list[FunctionPolicy], bool]:
+    """The policies, and whether a read secret could not be named in this format."""
+    from envsecrets.core.policy import FunctionPolicy, partition_for, read_policy
+
     region = ws.target(env).region_name
     account = settings.account_id or _caller_account(ws, env)
-    exact: dict[str, str] = _resolve(ws, env, with_secrets) if resolve else {}
+    exact = _resolve(ws, env, wanted) if resolve else {}
     kms_key_id = settings.kms_key_id
     if resolve and kms_key_id and _names_an_alias(kms_key_id):
         from envsecrets.backends.kms import key_arn
 
         kms_key_id = key_arn(ws.target(env), kms_key_id)
-    policies: list[FunctionPolicy] = [
-        FunctionPolicy(
-            function=w.name,
-            env=env,
-            kind=w.kind,
-            secrets=w.secrets,
-            document=build_policy(
-                region=region,
-                account=account,
-                env=env,
-                paths=w.secrets,
-                kms_key_id=kms_key_id,
-                describe=describe,
-                exact_arns=exact,
-            ),
+    partition = partition_for(region)
+    policies: list[FunctionPolicy] = []
+    unnamed = False
+    for w in wanted:
+        resources = []
+        for read in w.reads:
+            resource = _resource(read, fmt, partition, region, account, exact)
+            if resource is None:
+                unnamed = True
+                out.warn(
+                    f"{w.name}: {read.source}: secret {read.own} left out: its name is chosen "
+                    "by CloudFormation; --format sam or cloudformation names it by !Ref"
+                )
+            else:
+                resources.append(resource)
+        if not resources:
+            continue
+        document = read_policy(
+            resources,
+            region=region,
+            account=account,
+            kms_key_id=kms_key_id,
+            describe=describe,
+            partition=partition,
         )
-        for w in with_secrets
-    ]
-    from envsecrets.core.policy import render_policies
+        names = tuple(r.name or r.own or "" for r in w.reads)
+        policies.append(FunctionPolicy(w.name, env, document, w.kind, names, w.role))
+    return policies, unnamed
 
-    out.lines(render_policies(policies, fmt, many=all_functions).rstrip("\n").split("\n"))
-    if not json_output and any(w.kind == "lambda" for w in with_secrets):
-        from envsecrets.core.runtime_snippets import EXTENSION_PERMISSIONS
 
-        out.note(f"note: {EXTENSION_PERMISSIONS}")
+def _resource(
+    read: SecretRead, fmt: str, partition: str, region: str, account: str, exact: dict[str, str]
+) -> Any:
+    """The IAM resource for one read: `!Ref` of the template's own secret in template formats,
+    a full ARN as written, the ARN `--resolve` found, else the name's `-??????` pattern."""
+    from envsecrets.core.policy import secret_arn_pattern
+
+    if read.own and fmt in TEMPLATE_FORMATS:
+        return {"Ref": read.own}
+    if read.arn:
+        return read.arn
+    if read.name is None:
+        return None
+    if read.name in exact and read.partition is None and read.account is None:
+        return exact[read.name]
+    return secret_arn_pattern(
+        read.partition or partition, read.region or region, read.account or account, read.name
+    )
 
 
 def _functions(
-    ws: Workspace, env: str, function: str | None, template: Path | None
+    ws: Workspace,
+    env: str,
+    function: str | None,
+    template: Path | None,
+    values: dict[str, str],
 ) -> list[_Wanted]:
+    from envsecrets.core.references import SecretRead
+
     config = ws.config
-    found: dict[str, _Wanted] = {
-        name: _Wanted(name, f.secrets, f.kind, str(config.path or "secrets.toml"))
+    source = str(config.path or "secrets.toml")
+    found: dict[str, list[_Wanted]] = {
+        name: [
+            _Wanted(
+                name,
+                f.kind,
+                source,
+                reads=[SecretRead("", source, name=f"{env}/{path}") for path in f.secrets],
+            )
+        ]
         for name, f in config.functions.items()
     }
     if template is not None:
-        from envsecrets.core.templates import find_functions, load_template, referenced_secrets
+        from envsecrets.core.formats import load_infrastructure
 
-        parsed = load_template(template)
-        in_template = find_functions(parsed)
-        if not in_template and not function:
+        infra = load_infrastructure(template, values)
+        if not infra.functions and not function:
             return []
-        for f in in_template:
-            if any(n in found for n in f.names()):
-                continue  # secrets.toml is the declaration; the template only adds functions
-            found[f.name] = _Wanted(
-                f.name, tuple(referenced_secrets(f, parsed, env)), f.kind, str(template)
-            )
-            if f.logical_id != f.name and function == f.logical_id:
-                found[f.logical_id] = found[f.name]
+        _template_functions(found, infra, ws, env, function, values)
     if function is None:
-        return sorted(found.values(), key=lambda w: w.name)
+        return [w for key in sorted(found) for w in found[key]]
     if function in found:
-        return [found[function]]
+        return found[function]
     where = f"{config.path or 'secrets.toml'}" + (f" or template {template}" if template else "")
-    known = ", ".join(sorted({w.name for w in found.values()})) or "none"
+    known = ", ".join(sorted(found)) or "none"
     raise CliError(
         ExitCode.NOT_FOUND,
         f"function '{function}' is not declared in {where}",
         f"known functions: {known} (add [functions.{function}] with secrets = [...])",
     )
+
+
+def _template_functions(
+    found: dict[str, list[_Wanted]],
+    infra: Infrastructure,
+    ws: Workspace,
+    env: str,
+    function: str | None,
+    values: dict[str, str],
+) -> None:
+    from envsecrets.core.policy import check_function_name
+    from envsecrets.core.references import Scope, function_reads, known_environments
+
+    target = ws.target(env) if ws.config.environments else None
+    pseudo = {"AWS::Region": target.region_name} if target and target.region_name else {}
+    environments = known_environments(ws.config.environments) | {env}
+    scope = Scope(env, environments, {**pseudo, **values})
+    for f in infra.functions:
+        if any(n in found for n in f.names()):
+            continue  # secrets.toml is the declaration; the template only adds functions
+        check_function_name(f.name, f.kind, infra.source)
+        reads = function_reads(f, infra, scope)
+        # What the code reads goes to its own role; an ECS task's container secrets go to
+        # the execution role, which ECS uses to fetch them.
+        runtime = "task" if f.kind == "task" else "function"
+        policies = []
+        for role in (runtime, "execution"):
+            mine = [r for r in reads.reads if r.role == role]
+            missing = [u for u in reads.unresolved if u.role == role]
+            nothing = not reads.reads and not reads.unresolved
+            if mine or missing or (role == runtime and nothing):
+                kind = "execution" if role == "execution" else ""
+                policies.append(_Wanted(f.name, f.kind, infra.source, kind, mine, missing))
+        found[f.name] = policies
+        if f.logical_id != f.name and function == f.logical_id:
+            found[f.logical_id] = policies
 
 
 def _caller_account(ws: Workspace, env: str) -> str:
@@ -221,13 +372,13 @@ def _names_an_alias(key_id: str) -> bool:
 
 
 def _resolve(ws: Workspace, env: str, wanted: list[_Wanted]) -> dict[str, str]:
-    """Exact ARNs of the secrets (DescribeSecret each, once)."""
+    """Exact ARNs of the secrets named by name (DescribeSecret each, once)."""
     store = ws.store(env)
     exact: dict[str, str] = {}
     for w in wanted:
-        for path in w.secrets:
-            name = f"{env}/{path}"
-            if name not in exact:
+        for read in w.reads:
+            name = read.name
+            if name and not read.arn and not read.own and name not in exact:
                 arn = store.describe(name).arn
                 if arn:
                     exact[name] = arn

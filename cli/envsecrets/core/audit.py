@@ -1,20 +1,34 @@
 """The audit: where a team's secrets leak today, as findings with a severity and a place.
 
+It reads the infrastructure model (core/infra.py), so the same rules judge SAM/CloudFormation,
+serverless.yml, Terraform and ECS task definitions, and (`--live`) the deployed account.
+
 Rules (ids are stable; SARIF and `--fail-on` use them):
-- secret-in-environment: a function's or container's variable holds a secret-looking value.
-- secret-resolved-into-environment: `{{resolve:secretsmanager:...}}` in a variable (CloudFormation
-  writes the plaintext into the function's configuration).
-- secret-variable-from-parameter: a secret-named variable filled from a template parameter.
-- ssm-secure-string: `{{resolve:ssm-secure:...}}` references; ssm-parameter-type: template
-  parameters of type `AWS::SSM::Parameter::Value<...>` feeding secrets; ssm-container-secret:
-  an ECS container secret whose `ValueFrom` is a Parameter Store parameter.
+- secret-in-environment: a function's or container's variable holds a secret: a secret-looking
+  literal, or a credential attribute of another resource (an IAM access key's secret).
+- secret-resolved-into-environment: `{{resolve:secretsmanager:...}}` (or Serverless's
+  `${ssm:/aws/reference/secretsmanager/...}`) in a variable: the plaintext is written into the
+  function's configuration at deploy time.
+- secret-variable-from-parameter: a variable filled from a parameter that holds a secret (a
+  NoEcho/sensitive parameter, or a secret-named variable or parameter).
+- ssm-secure-string: a Parameter Store SecureString (or a secret-named parameter) resolved into
+  the configuration (`{{resolve:ssm-secure:...}}`, `${ssm:/x~true}`); ssm-parameter-type:
+  template parameters of type `AWS::SSM::Parameter::Value<...>` feeding secrets;
+  ssm-container-secret: an ECS container secret whose `valueFrom` is a Parameter Store
+  parameter; ssm-secret-parameter: a parameter the file defines that holds a secret
+  (SecureString, or a secret-named one) and that a function reads.
+- secret-in-template: a secret value written in clear in the file itself (a parameter's value,
+  a secret's SecretString, a database's master password, a variable's default).
+- environment-file: an ECS container loads variables from an S3 `.env` file (values in clear).
 - wildcard-action: `secretsmanager:*` (or `*`) granted; wildcard-resource: secret reads on `*`
   or on every environment; environment-wide: reads on `<env>/*`; prefix-wildcard: reads on
-  `<env>/<prefix>/*`; sibling-wildcard: `name-*`, which also matches `name-old`.
-- cross-environment: a function of one environment able to read another's secrets.
+  `<prefix>*`; sibling-wildcard: `name-*`, which also matches `name-old`.
+- cross-environment: a function of one environment able to read another's secrets (only when
+  both are environments: declared in `secrets.toml`, or common environment names).
 - undeclared-secret: a function granted a secret that `secrets.toml` does not declare for it.
 
-Findings never carry values: messages name variables, resources and rules only.
+Every `Fn::If` is audited in both branches. Findings never carry values: messages name
+variables, resources and rules only.
 """
 
 from __future__ import annotations
@@ -26,22 +40,28 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from envsecrets.core.config import Config
-from envsecrets.core.names import ENV_PATTERN
-from envsecrets.core.templates import (
+from envsecrets.core.infra import (
     SUB_VARIABLE,
+    Infrastructure,
     LineDict,
-    Template,
     TemplateFunction,
-    find_functions,
-    secret_names,
+    alternatives,
+    line_of,
+    listed,
     strings_in,
 )
+from envsecrets.core.names import ENV_PATTERN
+from envsecrets.core.references import aws_suffix, known_environments
+from envsecrets.core.templates import Template, read_cloudformation
 
 SEVERITIES = ("low", "medium", "high", "critical")
 READ_ACTION = "secretsmanager:getsecretvalue"
+SSM_READ_ACTIONS = ("ssm:getparameter", "ssm:getparameters", "ssm:getparametersbypath")
 RESOLVE_SECRET = re.compile(r"\{\{resolve:secretsmanager:")
 RESOLVE_SSM_SECURE = re.compile(r"\{\{resolve:ssm-secure:")
+RESOLVE_SSM = re.compile(r"\{\{resolve:ssm:([^}]+)\}\}")
 SECRET_ARN = re.compile(r"^arn:[^:]*:secretsmanager:[^:]*:[^:]*:(?:secret:)?(.*)$")
+SSM_ARN = re.compile(r"^arn:[^:]*:ssm:[^:]*:[^:]*:parameter(/.*)$")
 SSM_TYPE = "AWS::SSM::Parameter::Value<"
 PSEUDO_PARAMETER = re.compile(r"\$\{AWS::(\w+)\}")
 STAGE_VARIABLES = ("ENV", "ENVIRONMENT", "STAGE", "APP_ENV", "DEPLOY_ENV")
@@ -51,6 +71,8 @@ BROAD_MANAGED = {
     "AdministratorAccess": "* on *",
     "PowerUserAccess": "* on * (but IAM)",
 }
+# Values that stand in for a secret in a file (placeholders, not credentials).
+STORED_PLACEHOLDERS = frozenset({"", "changeme", "change-me", "placeholder", "todo", "none"})
 
 
 @dataclass(frozen=True)
@@ -79,15 +101,15 @@ RULES: dict[str, Rule] = {
         ),
         Rule(
             "secret-variable-from-parameter",
-            "medium",
+            "high",
             "Secret passed through a template parameter",
             "The value ends up in the function's configuration; pass the secret's name instead.",
         ),
         Rule(
             "ssm-secure-string",
             "high",
-            "Parameter Store SecureString reference",
-            "Keep secrets in Secrets Manager (`secrets migrate ssm`).",
+            "Parameter Store secret resolved into the configuration",
+            "Keep secrets in Secrets Manager (`secrets migrate ssm`) and read them at run time.",
         ),
         Rule(
             "ssm-parameter-type",
@@ -99,7 +121,26 @@ RULES: dict[str, Rule] = {
             "ssm-container-secret",
             "medium",
             "Container secret from Parameter Store",
-            "Point ValueFrom at a Secrets Manager secret (`secrets migrate ssm`).",
+            "Point valueFrom at a Secrets Manager secret (`secrets migrate ssm`).",
+        ),
+        Rule(
+            "ssm-secret-parameter",
+            "medium",
+            "Secret kept in Parameter Store",
+            "Keep secrets in Secrets Manager (`secrets migrate ssm`).",
+        ),
+        Rule(
+            "secret-in-template",
+            "high",
+            "Secret written in the file",
+            "Remove it from the file (and from its history), rotate it, and keep it in Secrets "
+            "Manager (`secrets set`).",
+        ),
+        Rule(
+            "environment-file",
+            "low",
+            "Variables loaded from an S3 environment file",
+            "Values in an S3 .env file are plaintext; use container secrets from Secrets Manager.",
         ),
         Rule(
             "wildcard-action",
@@ -194,6 +235,13 @@ class AuditContext:
     env: str | None = None  # --env: the environment the audited functions belong to
     file: str | None = None
     secret_resources: dict[str, str] = field(default_factory=dict)  # logical id -> Name
+    infra: Infrastructure | None = None
+
+    @property
+    def environments(self) -> frozenset[str]:
+        """Names that count as environments (declared ones, else common ones, plus --env)."""
+        known = known_environments(self.config.environments)
+        return known | {self.env} if self.env else known
 
 
 # -- reading grants out of policy documents ---------------------------------------------------
@@ -203,30 +251,36 @@ def iam_match(pattern: str, text: str) -> bool:
     return re.fullmatch(regex, text, flags=re.DOTALL) is not None
 
 
-def _action_reads(action: str) -> bool:
-    return fnmatch.fnmatchcase(READ_ACTION, action.lower())
+def _action_reads(action: str, read: str = READ_ACTION) -> bool:
+    return fnmatch.fnmatchcase(read, action.lower())
 
 
 def _resource_text(value: Any, ctx: AuditContext) -> str | None:
     """A Resource entry as text: literal, `Fn::Sub` template, `Fn::Join`, or a `Ref` to one of
-    the template's own secrets (its Name); None when it cannot be known."""
+    the file's own secrets (its Name); None when it cannot be known."""
     if isinstance(value, str):
         return value
-    if isinstance(value, dict):
-        if "Fn::Sub" in value:
-            sub = value["Fn::Sub"]
-            template = sub[0] if isinstance(sub, list) and sub else sub
-            if not isinstance(template, str):
-                return None
-            # Pseudo parameters (${AWS::Region}) hold colons that would break ARN parsing.
-            return PSEUDO_PARAMETER.sub(lambda m: m.group(1), template)
-        if "Fn::Join" in value and isinstance(value["Fn::Join"], list):
-            parts = value["Fn::Join"]
-            if len(parts) == 2 and isinstance(parts[0], str) and isinstance(parts[1], list):
-                texts = [_resource_text(p, ctx) or "${?}" for p in parts[1]]
-                return parts[0].join(texts)
-        if "Ref" in value and str(value["Ref"]) in ctx.secret_resources:
-            return f"secret-name:{ctx.secret_resources[str(value['Ref'])]}"
+    if not isinstance(value, dict):
+        return None
+    if "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        template = sub[0] if isinstance(sub, list) and sub else sub
+        if not isinstance(template, str):
+            return None
+        # Pseudo parameters (${AWS::Region}) hold colons that would break ARN parsing.
+        return PSEUDO_PARAMETER.sub(lambda m: m.group(1), template)
+    if "Fn::Join" in value and isinstance(value["Fn::Join"], list):
+        parts = value["Fn::Join"]
+        if len(parts) == 2 and isinstance(parts[0], str) and isinstance(parts[1], list):
+            texts = [_resource_text(p, ctx) or "${?}" for p in parts[1]]
+            return parts[0].join(texts)
+    ref = value.get("Ref")
+    if isinstance(ref, str):
+        if ref in ctx.secret_resources:
+            return f"secret-name:{ctx.secret_resources[ref]}"
+        if ref.startswith("AWS::"):
+            return ref.removeprefix("AWS::")
+        return "${" + ref + "}"
     return None
 
 
@@ -244,45 +298,59 @@ def _secret_part(resource: str) -> str | None:
     return None
 
 
+def _statement_actions(statement: dict[str, Any]) -> tuple[str, ...] | None:
+    """The actions an Allow statement grants, `("*",)` for NotAction; None if no secret read."""
+    actions = tuple(str(a) for a in listed(statement.get("Action")))
+    if "NotAction" in statement:
+        # Allow + NotAction grants every action not listed: all of Secrets Manager unless
+        # the read is among the exceptions.
+        excluded = [str(a) for a in listed(statement["NotAction"])]
+        if any(_action_reads(a) for a in excluded):
+            return None
+        actions = ("*",)
+    if not any(_action_reads(a) for a in actions):
+        return None
+    return actions
+
+
 def grants_in(document: Any, origin: str, ctx: AuditContext, line: int | None) -> list[Grant]:
-    """Secret-reading grants of one policy document (or SAM policy template entry)."""
+    """Secret-reading grants of one policy document (or SAM policy template entry); each
+    branch of an `Fn::If` counts."""
     found: list[Grant] = []
-    if isinstance(document, str):
-        # A SAM `Policies` entry naming a managed policy.
-        return _managed_grants(document, origin, line)
-    if not isinstance(document, dict):
-        return found
+    for doc in alternatives(document):
+        if isinstance(doc, str):
+            # A SAM `Policies` entry naming a managed policy.
+            found.extend(_managed_grants(doc, origin, line))
+        elif isinstance(doc, dict):
+            found.extend(_document_grants(doc, origin, ctx, line))
+    return found
+
+
+def _document_grants(
+    document: dict[str, Any], origin: str, ctx: AuditContext, line: int | None
+) -> list[Grant]:
+    found: list[Grant] = []
     template_arg = document.get("AWSSecretsManagerGetSecretValuePolicy")
     if isinstance(template_arg, dict):
-        text = _resource_text(template_arg.get("SecretArn"), ctx)
-        if text:
-            found.append(
-                Grant((READ_ACTION,), text, _secret_part(text), _line(template_arg, line), origin)
-            )
+        for arn in listed(template_arg.get("SecretArn")):
+            text = _resource_text(arn, ctx)
+            if text:
+                where = line_of(template_arg, line)
+                found.append(Grant((READ_ACTION,), text, _secret_part(text), where, origin))
         return found
-    statements = document.get("Statement")
-    for statement in statements if isinstance(statements, list) else [statements]:
+    for statement in listed(document.get("Statement")):
         if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
             continue
-        actions = tuple(str(a) for a in _listed(statement.get("Action")))
-        if "NotAction" in statement:
-            # Allow + NotAction grants every action not listed: all of Secrets Manager unless
-            # the read is among the exceptions.
-            excluded = [str(a) for a in _listed(statement["NotAction"])]
-            if any(_action_reads(a) for a in excluded):
-                continue
-            actions = ("*",)
-        if not any(_action_reads(a) for a in actions):
+        actions = _statement_actions(statement)
+        if actions is None:
             continue
-        where = _line(statement, line)
+        where = line_of(statement, line)
         # Allow + NotResource grants every resource but the listed ones.
-        listed = ["*"] if "NotResource" in statement else _listed(statement.get("Resource"))
-        for resource in listed:
+        resources = ["*"] if "NotResource" in statement else listed(statement.get("Resource"))
+        for resource in resources:
             text = _resource_text(resource, ctx)
-            if text is None:
-                continue
-            part = _secret_part(text)
-            if part is not None:
+            part = _secret_part(text) if text is not None else None
+            if text is not None and part is not None:
                 found.append(Grant(actions, text, part, where, origin))
     return found
 
@@ -295,14 +363,28 @@ def _managed_grants(arn_or_name: str, origin: str, line: int | None) -> list[Gra
     return []
 
 
-def _listed(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
-
-
-def _line(value: Any, fallback: int | None) -> int | None:
-    return getattr(value, "line", None) or fallback
+def ssm_reads(document: Any, ctx: AuditContext) -> list[str]:
+    """Parameter Store names (or patterns) a policy document lets its role read."""
+    found: list[str] = []
+    for doc in alternatives(document):
+        if not isinstance(doc, dict):
+            continue
+        for key in ("SSMParameterReadPolicy", "SSMParameterWithSlashPrefixReadPolicy"):
+            arg = doc.get(key)
+            if isinstance(arg, dict) and isinstance(arg.get("ParameterName"), str):
+                found.append("/" + arg["ParameterName"].lstrip("/"))
+        for statement in listed(doc.get("Statement")):
+            if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+                continue
+            actions = [str(a) for a in listed(statement.get("Action"))]
+            if not any(_action_reads(a, r) for a in actions for r in SSM_READ_ACTIONS):
+                continue
+            for resource in listed(statement.get("Resource")):
+                text = _resource_text(resource, ctx)
+                arn = SSM_ARN.match(text or "")
+                if arn:
+                    found.append(arn.group(1))
+    return found
 
 
 # -- the rules ----------------------------------------------------------------------------------
@@ -320,88 +402,183 @@ def own_environment(function: TemplateFunction, ctx: AuditContext) -> str | None
     return ctx.env
 
 
+Add = Callable[[str, str, int | None], None]
+
+
 def audit_function(function: TemplateFunction, ctx: AuditContext) -> list[Finding]:
     """Every finding about one function or task: its variables and what its roles grant."""
     findings: list[Finding] = []
 
-    def add(rule: str, message: str, line: int | None, severity: str | None = None) -> None:
-        findings.append(
-            Finding(
-                rule,
-                severity or RULES[rule].severity,
-                message,
-                ctx.file,
-                function.logical_id,
-                line,
-            )
-        )
+    file = ctx.infra.file_of(function.logical_id) if ctx.infra else ctx.file
 
-    from envsecrets.core.detect import looks_secret, looks_secret_name
+    def add(rule: str, message: str, line: int | None) -> None:
+        findings.append(
+            Finding(rule, RULES[rule].severity, message, file, function.logical_id, line)
+        )
 
     what = "task" if function.kind == "task" else "function"
     for var in function.variables:
         where = f"variable {var.name}" + (f" of container {var.container}" if var.container else "")
-        texts = [var.value] if var.value is not None else list(strings_in(var.expression))
-        if any(RESOLVE_SECRET.search(t) for t in texts):
-            add(
-                "secret-resolved-into-environment",
-                f"{where} of {what} {function.name} resolves a Secrets Manager secret at deploy "
-                "time: the plaintext is stored in its configuration",
-                var.line,
-            )
-            continue
-        if any(RESOLVE_SSM_SECURE.search(t) for t in texts):
-            add(
-                "ssm-secure-string",
-                f"{where} of {what} {function.name} references a Parameter Store SecureString",
-                var.line,
-            )
-            continue
-        if var.value is not None:
-            detection = looks_secret(var.name, var.value)
-            if detection is not None:
-                add(
-                    "secret-in-environment",
-                    f"{where} of {what} {function.name} looks like a secret ({detection.reason})",
-                    var.line,
-                )
-        elif looks_secret_name(var.name):
-            ref = var.expression.get("Ref") if isinstance(var.expression, dict) else None
-            add(
-                "secret-variable-from-parameter",
-                f"{where} of {what} {function.name} takes a secret from "
-                + (f"parameter {ref}" if ref else "an expression"),
-                var.line,
-            )
+        _variable_findings(var, f"{where} of {what} {function.name}", ctx, add)
     for secret in function.container_secrets:
-        texts = list(strings_in(secret.value_from))
-        if texts and not any(":secretsmanager:" in t for t in texts):
+        if container_secret_store(secret.value_from, ctx.infra) == "ssm":
             add(
                 "ssm-container-secret",
                 f"secret {secret.name} of container {secret.container or '?'} in task "
                 f"{function.name} comes from Parameter Store",
                 secret.line,
             )
+    for _value, line in function.environment_files:
+        add(
+            "environment-file",
+            f"task {function.name} loads variables from an S3 environment file",
+            line,
+        )
     grants: list[Grant] = []
     for policy in function.policies:
         grants.extend(grants_in(policy.document, policy.origin, ctx, policy.line))
     for arn, line in function.managed_policy_arns:
-        if isinstance(arn, str):
-            grants.extend(_managed_grants(arn, "managed policy", line))
-        elif isinstance(arn, dict) and "Fn::Sub" in arn:
-            text = _resource_text(arn, ctx)
+        for alt in alternatives(arn):
+            text = _resource_text(alt, ctx)
             if text:
                 grants.extend(_managed_grants(text, "managed policy", line))
     _grant_findings(function, grants, ctx, add)
     return findings
 
 
+def container_secret_store(value_from: Any, infra: Infrastructure | None) -> str | None:
+    """Where ECS fetches a container secret: "secretsmanager", "ssm", or None if unknown.
+    A bare name or a `parameter/` ARN is Parameter Store (ECS's rule); a reference to the
+    file's own secret or parameter says which it is."""
+    for alt in alternatives(value_from):
+        if isinstance(alt, dict):
+            ref = _ref_name(alt)
+            attribute = alt.get("Fn::GetAtt")
+            key = ref or (str(attribute[0]) if isinstance(attribute, list) and attribute else None)
+            if infra is not None and key in infra.secrets:
+                return "secretsmanager"
+            if infra is not None and key in infra.ssm_parameters:
+                return "ssm"
+        texts = list(strings_in(alt))
+        if isinstance(alt, dict) and not any("Fn::Sub" in k or "Fn::Join" in k for k in alt):
+            continue  # a Ref to something else: unknown
+        text = "".join(texts)
+        if ":secretsmanager:" in text:
+            return "secretsmanager"
+        if text and (":ssm:" in text or not text.startswith("arn:")):
+            return "ssm"
+    return None
+
+
+def _looks_like_reference(expression: Any) -> bool:
+    """An expression that builds a name or an ARN (`!Sub "${Stage}/db/user"`), not a value."""
+    return any(
+        "/" in text or text.startswith("arn:") or "{{resolve:" in text
+        for text in strings_in(expression)
+    )
+
+
+def _variable_findings(var: Any, where: str, ctx: AuditContext, add: Add) -> None:
+    from envsecrets.core.detect import looks_secret, looks_secret_name
+
+    texts = [var.value] if var.value is not None else list(strings_in(var.expression))
+    if any(RESOLVE_SECRET.search(t) for t in texts):
+        add(
+            "secret-resolved-into-environment",
+            f"{where} resolves a Secrets Manager secret at deploy time: the plaintext is "
+            "stored in its configuration",
+            var.line,
+        )
+        return
+    if any(RESOLVE_SSM_SECURE.search(t) for t in texts):
+        add("ssm-secure-string", f"{where} resolves a Parameter Store SecureString", var.line)
+        return
+    plain_ssm = [m.group(1) for t in texts for m in RESOLVE_SSM.finditer(t)]
+    if plain_ssm and (
+        looks_secret_name(var.name) or any(looks_secret_name(_last(p)) for p in plain_ssm)
+    ):
+        add(
+            "ssm-secure-string",
+            f"{where} resolves Parameter Store parameter {plain_ssm[0]} at deploy time",
+            var.line,
+        )
+        return
+    if var.value is not None:
+        detection = looks_secret(var.name, var.value)
+        if detection is not None:
+            add(
+                "secret-in-environment",
+                f"{where} looks like a secret ({detection.reason})",
+                var.line,
+            )
+        return
+    source = _secret_source(var.expression, ctx)
+    if source is not None:
+        rule, said = source
+        add(rule, f"{where} {said}", var.line)
+    elif looks_secret_name(var.name) and not _looks_like_reference(var.expression):
+        ref = _ref_name(var.expression)
+        if ref is None or ref in (ctx.infra.parameters if ctx.infra else {}):
+            add(
+                "secret-variable-from-parameter",
+                f"{where} takes a secret from " + (f"parameter {ref}" if ref else "an expression"),
+                var.line,
+            )
+
+
+def _last(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _ref_name(expression: Any) -> str | None:
+    if isinstance(expression, dict) and isinstance(expression.get("Ref"), str):
+        return str(expression["Ref"])
+    return None
+
+
+def _secret_source(expression: Any, ctx: AuditContext) -> tuple[str, str] | None:
+    """What makes an expression a secret whatever the variable's name: a NoEcho (sensitive)
+    parameter, or a resource attribute that holds a credential."""
+    infra = ctx.infra
+    if infra is None:
+        return None
+    for alt in alternatives(expression):
+        ref = _ref_name(alt)
+        parameter = infra.parameters.get(ref) if ref else None
+        if parameter is not None and parameter.no_echo:
+            return "secret-variable-from-parameter", f"takes the secret parameter {ref}"
+        attribute = alt.get("Fn::GetAtt") if isinstance(alt, dict) else None
+        if isinstance(attribute, list) and len(attribute) == 2:
+            what = infra.secret_attributes.get((str(attribute[0]), str(attribute[1])))
+            if what:
+                return "secret-in-environment", f"holds {what} ({attribute[0]}.{attribute[1]})"
+    return None
+
+
+def _classify(name: str, environments: frozenset[str]) -> tuple[str, str | None]:
+    """What a granted name pattern reaches: ("every", None), ("every-env", None),
+    ("environment", env), ("sibling", exact), ("prefix", None) or ("exact", name)."""
+    head, slash, rest = SUB_VARIABLE.sub("${}", name).partition("/")
+    if name in ("*", "?*") or name.startswith("*"):
+        return "every", None
+    if slash and ("*" in head or "?" in head):
+        return "every-env", None  # `*/api/key`: that secret of every environment
+    # `${Stage}/*` is a whole environment too, whichever the stage.
+    whole_env = head in environments or head == "${}"
+    if slash and whole_env and (rest in ("*", "?*") or rest.startswith("*")):
+        return "environment", head
+    exact = _exact_name(name)
+    if exact is not None:
+        return "exact", exact
+    if name.endswith("-*"):
+        return "sibling", name[:-2]
+    return "prefix", None
+
+
 def _grant_findings(
-    function: TemplateFunction,
-    grants: Sequence[Grant],
-    ctx: AuditContext,
-    add: Callable[[str, str, int | None], None],
+    function: TemplateFunction, grants: Sequence[Grant], ctx: AuditContext, add: Add
 ) -> None:
+    environments = ctx.environments
     envs: dict[str, int | None] = {}
     names: dict[str, int | None] = {}
     for grant in grants:
@@ -409,39 +586,47 @@ def _grant_findings(
         if any(a == "*" or a.lower() == "secretsmanager:*" for a in grant.actions):
             add("wildcard-action", f"{subject} is granted {grant.actions[0]}", grant.line)
         name = grant.name or ""
-        env, _, path = SUB_VARIABLE.sub("${}", name).partition("/")
-        if name == "*" or "*" in env or "?" in env or (not path and "*" in name):
+        kind, exact = _classify(name, environments)
+        if kind in ("every", "every-env"):
             add(
                 "wildcard-resource",
                 f"{subject} can read every secret ({grant.resource})",
                 grant.line,
             )
             continue
-        if "${" in env:
-            continue  # the environment is a template parameter: it cannot be judged here
-        envs.setdefault(env, grant.line)
-        if path in ("*", "?*") or path.startswith("*"):
-            add("environment-wide", f"{subject} can read every secret of {env}/", grant.line)
-            continue
-        exact = _exact_name(name)
-        if exact is None:
-            if name.endswith("-*"):
-                add(
-                    "sibling-wildcard",
-                    f"{subject}: {name} also matches other secrets starting with "
-                    f"{name[:-1]}; use -??????",
-                    grant.line,
-                )
-                exact = name[:-2]
-            else:
-                add(
-                    "prefix-wildcard",
-                    f"{subject} can read every secret matching {name}",
-                    grant.line,
-                )
-                continue
-        if "${" not in exact:
+        head = name.partition("/")[0]
+        if "/" in name and head in environments:
+            envs.setdefault(head, grant.line)
+        if kind == "environment":
+            add("environment-wide", f"{subject} can read every secret of {head}/", grant.line)
+        elif kind == "prefix":
+            add("prefix-wildcard", f"{subject} can read every secret matching {name}", grant.line)
+        elif kind == "sibling" and exact is not None:
+            add(
+                "sibling-wildcard",
+                f"{subject}: {name} also matches other secrets starting with {name[:-1]}; use "
+                "-??????",
+                grant.line,
+            )
+        if kind in ("exact", "sibling") and exact and "${" not in exact:
             names.setdefault(exact, grant.line)
+    _environment_findings(function, envs, ctx, add)
+    declared = _declared(function, ctx)
+    if declared is not None:
+        for name, line in names.items():
+            path = name.partition("/")[2]
+            if path not in declared:
+                add(
+                    "undeclared-secret",
+                    f"{function.name} is granted {name}, which secrets.toml does not declare "
+                    "for it",
+                    line,
+                )
+
+
+def _environment_findings(
+    function: TemplateFunction, envs: dict[str, int | None], ctx: AuditContext, add: Add
+) -> None:
     own = own_environment(function, ctx)
     others = sorted(e for e in envs if e != own) if own else sorted(envs)
     if own and others:
@@ -456,25 +641,16 @@ def _grant_findings(
             f"{function.name} can read secrets of several environments: {', '.join(others)}",
             envs[others[1]],
         )
-    declared = _declared(function, ctx)
-    if declared is not None:
-        for name, line in names.items():
-            env, _, path = name.partition("/")
-            if path not in declared:
-                add(
-                    "undeclared-secret",
-                    f"{function.name} is granted {name}, which secrets.toml does not declare "
-                    "for it",
-                    line,
-                )
 
 
 def _exact_name(pattern: str) -> str | None:
     """The secret name an ARN pattern stands for, when it stands for exactly one."""
     if pattern.endswith("-??????"):
         pattern = pattern[:-7]
-    elif re.search(r"-[A-Za-z0-9]{6}$", pattern) and "*" not in pattern and "?" not in pattern:
-        pattern = pattern[:-7]  # a resolved ARN: drop AWS's random suffix
+    elif "*" not in pattern and "?" not in pattern:
+        suffix = aws_suffix(pattern)
+        if suffix:
+            pattern = pattern[: -len(suffix) - 1]  # a resolved ARN: drop AWS's random suffix
     if "*" in pattern or "?" in pattern:
         return None
     return pattern
@@ -488,57 +664,160 @@ def _declared(function: TemplateFunction, ctx: AuditContext) -> set[str] | None:
 
 
 def audit_template(template: Template, ctx: AuditContext) -> list[Finding]:
-    """Every finding in one template: its functions and tasks, and its SSM parameters."""
-    ctx.file = template.source
-    ctx.secret_resources = secret_names(template)
+    """Every finding in one SAM/CloudFormation template."""
+    return audit_infrastructure(read_cloudformation(template), ctx)
+
+
+def audit_infrastructure(infra: Infrastructure, ctx: AuditContext) -> list[Finding]:
+    """Every finding in one file's infrastructure: its functions and tasks, the parameters and
+    secrets it defines, and the values it stores in clear."""
+    ctx.file = infra.source
+    ctx.infra = infra
+    ctx.secret_resources = {
+        key: secret.name for key, secret in infra.secrets.items() if isinstance(secret.name, str)
+    }
     findings: list[Finding] = []
-    functions = find_functions(template)
-    for function in functions:
+    for function in infra.functions:
         findings.extend(audit_function(function, ctx))
-    from envsecrets.core.detect import looks_secret_name
+    findings.extend(_parameter_findings(infra))
+    findings.extend(_ssm_parameter_findings(infra, ctx))
+    findings.extend(_stored_value_findings(infra))
+    if infra.raw_resources is not None:
+        findings.extend(_resolve_elsewhere(infra.raw_resources, infra.source, findings))
+    return sort_findings(findings)
+
+
+def _parameter_findings(infra: Infrastructure) -> Iterator[Finding]:
+    from envsecrets.core.detect import looks_secret, looks_secret_name
 
     referenced = {
         str(var.expression["Ref"])
-        for function in functions
+        for function in infra.functions
         for var in function.variables
         if isinstance(var.expression, dict) and "Ref" in var.expression
     }
-    for name, parameter in template.parameters.items():
-        kind = str(parameter.get("Type", ""))
-        if not kind.startswith(SSM_TYPE):
-            continue
-        default = parameter.get("Default")
-        if (
-            name in referenced
-            or looks_secret_name(name)
-            or (isinstance(default, str) and looks_secret_name(default.rsplit("/", 1)[-1]))
-        ):
-            findings.append(
-                Finding(
+    for name, parameter in infra.parameters.items():
+        default = parameter.default
+        if parameter.type.startswith(SSM_TYPE):
+            if (
+                name in referenced
+                or looks_secret_name(name)
+                or (isinstance(default, str) and looks_secret_name(_last(default)))
+            ):
+                yield Finding(
                     "ssm-parameter-type",
                     RULES["ssm-parameter-type"].severity,
-                    f"parameter {name} reads a Parameter Store value ({kind})",
-                    template.source,
+                    f"parameter {name} reads a Parameter Store value ({parameter.type})",
+                    infra.file_of(name),
                     name,
-                    template.line_of_parameter(name),
+                    parameter.line,
                 )
+            continue
+        if (
+            isinstance(default, str)
+            and default
+            and (
+                (parameter.no_echo and default.lower() not in STORED_PLACEHOLDERS)
+                or looks_secret(name, default) is not None
             )
-    seen = {(f.resource, f.line) for f in findings if f.rule == "ssm-secure-string"}
-    for logical_id, res in template.resources.items():
-        for text, line in _strings_with_lines(res.properties, res.line):
+        ):
+            yield Finding(
+                "secret-in-template",
+                RULES["secret-in-template"].severity,
+                f"parameter {name} has a secret as its default value",
+                infra.file_of(name),
+                name,
+                parameter.line,
+            )
+
+
+def _ssm_parameter_findings(infra: Infrastructure, ctx: AuditContext) -> Iterator[Finding]:
+    """Parameters the file defines that hold a secret and that a function reads."""
+    from envsecrets.core.detect import looks_secret_name
+
+    for key, parameter in infra.ssm_parameters.items():
+        name = parameter.name if isinstance(parameter.name, str) else None
+        label = name or key
+        secure = parameter.type == "SecureString"
+        if not (secure or looks_secret_name(_last(label)) or looks_secret_name(key)):
+            continue
+        readers = [f.name for f in infra.functions if _reads_parameter(f, key, name, ctx)]
+        if readers:
+            kind = "a SecureString" if secure else "a secret"
+            yield Finding(
+                "ssm-secret-parameter",
+                RULES["ssm-secret-parameter"].severity,
+                f"Parameter Store parameter {label} holds {kind}, read by {', '.join(readers)}",
+                infra.file_of(key),
+                key,
+                parameter.line,
+            )
+
+
+def _reads_parameter(
+    function: TemplateFunction, key: str, name: str | None, ctx: AuditContext
+) -> bool:
+    wanted = "/" + name.lstrip("/") if name else None
+    for var in function.variables:
+        expression = var.expression if var.value is None else var.value
+        for text in strings_in(expression):
+            if wanted and (text == name or text.endswith(wanted) or f":{name}}}" in text):
+                return True
+        if isinstance(expression, dict) and key in (
+            expression.get("Ref"),
+            (expression.get("Fn::GetAtt") or [None])[0],
+        ):
+            return True
+    for secret in function.container_secrets:
+        for text in strings_in(secret.value_from):
+            if wanted and (text == name or text.endswith(f"parameter{wanted}")):
+                return True
+        if isinstance(secret.value_from, dict) and key in (secret.value_from.get("Ref"),):
+            return True
+    if wanted is None:
+        return False
+    for policy in function.policies:
+        for pattern in ssm_reads(policy.document, ctx):
+            if iam_match(pattern, wanted):
+                return True
+    return False
+
+
+def _stored_value_findings(infra: Infrastructure) -> Iterator[Finding]:
+    from envsecrets.core.detect import looks_secret
+
+    for stored in infra.stored_values:
+        value = stored.value.strip()
+        if not value or value.lower() in STORED_PLACEHOLDERS or value.startswith(("{{", "${")):
+            continue
+        if stored.always_secret or looks_secret(_last(stored.property), value) is not None:
+            yield Finding(
+                "secret-in-template",
+                RULES["secret-in-template"].severity,
+                f"{stored.resource} writes a secret in clear ({stored.property})",
+                infra.file_of(stored.resource),
+                stored.resource,
+                stored.line,
+            )
+
+
+def _resolve_elsewhere(resources: Any, source: str, found: list[Finding]) -> Iterator[Finding]:
+    """`{{resolve:ssm-secure:...}}` outside functions' variables (a database's password)."""
+    if not isinstance(resources, dict):
+        return
+    seen = {(f.resource, f.line) for f in found if f.rule == "ssm-secure-string"}
+    for logical_id, res in resources.items():
+        for text, line in _strings_with_lines(res, line_of(res, None)):
             if RESOLVE_SSM_SECURE.search(text) and (logical_id, line) not in seen:
                 seen.add((logical_id, line))
-                findings.append(
-                    Finding(
-                        "ssm-secure-string",
-                        RULES["ssm-secure-string"].severity,
-                        f"{logical_id} references a Parameter Store SecureString",
-                        template.source,
-                        logical_id,
-                        line,
-                    )
+                yield Finding(
+                    "ssm-secure-string",
+                    RULES["ssm-secure-string"].severity,
+                    f"{logical_id} references a Parameter Store SecureString",
+                    source,
+                    logical_id,
+                    line,
                 )
-    return sort_findings(findings)
 
 
 def _strings_with_lines(value: Any, line: int | None) -> Iterator[tuple[str, int | None]]:
@@ -550,7 +829,7 @@ def _strings_with_lines(value: Any, line: int | None) -> Iterator[tuple[str, int
             yield from _strings_with_lines(item, where)
     elif isinstance(value, list):
         for item in value:
-            yield from _strings_with_lines(item, _line(item, line))
+            yield from _strings_with_lines(item, line_of(item, line))
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
@@ -750,6 +1029,8 @@ def audit_live(
                     function.managed_policy_arns.append((attached.arn, None))
                 else:
                     origin = f"{attached.origin}, its {role}" if role else attached.origin
-                    function.policies.append(PolicyDocument(attached.document, None, origin))
+                    kind = "execution" if role == "execution role" else function.kind
+                    kind = "function" if kind == "lambda" else kind
+                    function.policies.append(PolicyDocument(attached.document, None, origin, kind))
         findings.extend(replace(f, arn=live.arn or None) for f in audit_function(function, ctx))
     return sort_findings(findings), count

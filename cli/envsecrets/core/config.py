@@ -7,17 +7,22 @@ file and the key so that a typo is a one-line fix.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envsecrets.core.names import ENV_PATTERN, SecretName
+from envsecrets.core.names import ENV_PATTERN, SecretName, printable
 from envsecrets.errors import CliError, ExitCode
 
 CONFIG_FILENAME = "secrets.toml"
 BACKENDS = ("aws", "keyring")
 FUNCTION_KINDS = ("lambda", "task")
+# Lambda's rule for function names (ECS families: the same characters, up to 255). Names are
+# rendered into IAM, CloudFormation and Terraform text, so nothing else may pass.
+FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+TASK_FAMILY = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 
 def default_protected(env: str) -> bool:
@@ -219,6 +224,11 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         )
     functions: dict[str, FunctionConfig] = {}
     for name, table in _Reader(path, "functions", raw.get("functions", {})).table.items():
+        if not TASK_FAMILY.fullmatch(name):
+            top.fail(
+                f"[functions.{printable(name[:80])!r}]",
+                "is not a valid function name (letters, digits, '-' or '_')",
+            )
         where = f"functions.{name}"
         function = _Reader(path, where, table)
         function.check_keys(FUNCTION_KEYS)
@@ -233,5 +243,10 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         kind = function.string("kind") or "lambda"
         if kind not in FUNCTION_KINDS:
             function.fail(f"{where}.kind", f"must be one of {', '.join(FUNCTION_KINDS)}")
+        if kind == "lambda" and not FUNCTION_NAME.fullmatch(name):
+            top.fail(
+                f"[functions.{name}]",
+                "is not a valid Lambda function name (1-64 letters, digits, '-' or '_')",
+            )
         functions[name] = FunctionConfig(name=name, secrets=secrets, kind=kind)
     return Config(path=path, environments=environments, functions=functions)

@@ -136,6 +136,13 @@ PLACEHOLDERS = frozenset(
 REFERENCE = re.compile(
     r"^(arn:aws[a-z-]*:|\{\{resolve:|ssm:|/aws/reference/|secretsmanager:)", re.IGNORECASE
 )
+# Values that say they stand in for the real one ("YOUR-SECRET-HERE", "AIzaXXXX",
+# "KEYEXAMPLE1234", "<api-key>"): example configurations are full of them. Checked only after
+# the value detectors, so AWS's documented example keys still count as keys.
+PLACEHOLDER_MARKS = re.compile(
+    r"x{4,}|example|your[-_ ]|replace[-_ ]?me|change[-_ ]?me|placeholder|<[^<>]+>|\.\.\.$",
+    re.IGNORECASE,
+)
 WORD_SPLIT = re.compile(r"[^A-Za-z0-9]+")
 MIN_ENTROPY_LENGTH = 16  # shorter random-looking strings are mostly ids and hashes prefixes
 
@@ -192,7 +199,7 @@ def _is_placeholder(value: str) -> bool:
         is_templated_secret,
     )
 
-    if value.lower() in PLACEHOLDERS:
+    if value.lower() in PLACEHOLDERS or PLACEHOLDER_MARKS.search(value):
         return True
     if is_templated_secret(value) and not _is_json_object(value):  # "<password>", "${X}"
         return True

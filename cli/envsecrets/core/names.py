@@ -20,10 +20,13 @@ ARN_SUFFIX_LOOKALIKE = re.compile(r"-[^/]{6}\Z")
 MAX_NAME_LENGTH = 512
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     """`text` with control characters escaped, so an error stays one line and cannot fake a
     `hint:` line of its own."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+_printable = printable
 
 
 def _bad_name(text: str, why: str, hint: str | None = None) -> CliError:

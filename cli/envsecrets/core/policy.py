@@ -118,8 +118,6 @@ def build_policy(
     `describe` adds `secretsmanager:DescribeSecret` on the same resources.
     """
     validate_env(env)
-    check_region(region)
-    check_account(account)
     if not paths:
         raise CliError(
             ExitCode.USAGE,
@@ -127,16 +125,45 @@ def build_policy(
             'list the function\'s secrets as secrets = ["api/key", ...] under [functions.NAME] '
             "in secrets.toml",
         )
-    partition = partition or partition_for(region)
-    resources: list[str] = []
+    partition = partition or partition_for(check_region(region))
+    check_account(account)
+    resources: list[Any] = []
     for path in paths:
         name = str(SecretName.join(env, path))
         arn = (exact_arns or {}).get(name) or secret_arn_pattern(partition, region, account, name)
-        if arn not in resources:
-            resources.append(arn)
+        resources.append(arn)
+    return read_policy(
+        resources,
+        region=region,
+        account=account,
+        kms_key_id=kms_key_id,
+        describe=describe,
+        partition=partition,
+    )
+
+
+def read_policy(
+    resources: Sequence[Any],
+    *,
+    region: str,
+    account: str,
+    kms_key_id: str | None = None,
+    describe: bool = False,
+    partition: str | None = None,
+) -> dict[str, Any]:
+    """The IAM policy document allowing GetSecretValue on exactly `resources` (ARNs, `-??????`
+    patterns, or `{"Ref": ...}` of a template's own secrets), plus `kms:Decrypt` on a
+    customer-managed key through Secrets Manager in `region` for those secrets only."""
+    check_region(region)
+    check_account(account)
+    partition = partition or partition_for(region)
+    unique: list[Any] = []
+    for resource in resources:
+        if resource not in unique:
+            unique.append(resource)
     actions = [READ_ACTION, DESCRIBE_ACTION] if describe else [READ_ACTION]
     statements: list[dict[str, Any]] = [
-        {"Sid": "ReadSecrets", "Effect": "Allow", "Action": actions, "Resource": resources}
+        {"Sid": "ReadSecrets", "Effect": "Allow", "Action": actions, "Resource": unique}
     ]
     key = kms_resource(partition, region, account, kms_key_id) if kms_key_id else None
     if key is not None:
@@ -145,7 +172,7 @@ def build_policy(
         # comes through Secrets Manager in this region.
         condition: dict[str, Any] = {
             "StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"},
-            "StringLike": {"kms:EncryptionContext:SecretARN": list(resources)},
+            "StringLike": {"kms:EncryptionContext:SecretARN": list(unique)},
         }
         statements.append(
             {
@@ -166,8 +193,61 @@ class FunctionPolicy:
     function: str
     env: str
     document: dict[str, Any]
-    kind: str = "lambda"  # or "task": the policy is for an ECS task role
+    kind: str = "lambda"  # or "task": the policy is for an ECS task's role
     secrets: tuple[str, ...] = field(default=())
+    role: str = ""  # "execution" for an ECS task's execution role, else the function's role
+
+    @property
+    def key(self) -> str:
+        """How outputs name this policy: the function, or `<task>-execution-role`."""
+        return f"{self.function}-execution-role" if self.role == "execution" else self.function
+
+    @property
+    def role_label(self) -> str:
+        if self.role == "execution":
+            return "ECS execution role"
+        return "ECS task role" if self.kind == "task" else "Lambda function"
+
+
+# Lambda's rule for function names; ECS families allow the same characters, up to 255.
+FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+TASK_FAMILY = re.compile(r"[A-Za-z0-9_-]{1,255}")
+
+
+def check_function_name(name: str, kind: str = "lambda", where: str = "secrets.toml") -> str:
+    """`name` if it is a valid Lambda function name (ECS family for tasks), else a usage
+    error: names are rendered into IAM, CloudFormation and Terraform text."""
+    rule = TASK_FAMILY if kind == "task" else FUNCTION_NAME
+    if not rule.fullmatch(name):
+        limit = 255 if kind == "task" else 64
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in name[:80])
+        raise CliError(
+            ExitCode.USAGE,
+            f"invalid function name '{shown}' in {where}",
+            f"names are 1-{limit} letters, digits, '-' or '_' (AWS's rule)",
+        )
+    return name
+
+
+def check_unique_ids(policies: Sequence[FunctionPolicy], fmt: str) -> None:
+    """Refuse policies whose names map to one CloudFormation logical id or Terraform label:
+    one resource would hold one function's secrets and be attached to another's role."""
+    if fmt == "cloudformation":  # (sam blocks are keyed by the function names themselves)
+        make = logical_id
+    elif fmt == "terraform":
+        make = terraform_label
+    else:
+        return
+    seen: dict[str, list[str]] = {}
+    for policy in policies:
+        seen.setdefault(make(policy.key), []).append(policy.key)
+    for ident, keys in seen.items():
+        if len(keys) > 1:
+            raise CliError(
+                ExitCode.USAGE,
+                f"functions {', '.join(keys)} would share the {fmt} name {ident}",
+                "rename one of them, or write their policies one at a time",
+            )
 
 
 def logical_id(function: str) -> str:
@@ -196,12 +276,13 @@ def render_policies(policies: Sequence[FunctionPolicy], fmt: str, *, many: bool 
         raise CliError(
             ExitCode.USAGE, f"unknown format '{fmt}'", f"use one of: {', '.join(FORMATS)}"
         )
+    check_unique_ids(policies, fmt)
     single = len(policies) == 1 and not many
     if fmt == "json":
-        data: Any = policies[0].document if single else {p.function: p.document for p in policies}
+        data: Any = policies[0].document if single else {p.key: p.document for p in policies}
         return json.dumps(data, indent=2) + "\n"
     if fmt == "yaml":
-        data = policies[0].document if single else {p.function: p.document for p in policies}
+        data = policies[0].document if single else {p.key: p.document for p in policies}
         return _yaml(data)
     if fmt == "sam":
         return _render_sam(policies, single)
@@ -226,15 +307,25 @@ def _yaml(data: Any) -> str:
     )
 
 
+def _comment(text: str) -> str:
+    """Text for one comment line: control characters escaped, so nothing starts a new line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _header(policy: FunctionPolicy) -> str:
-    role = "ECS task role" if policy.kind == "task" else "Lambda function"
-    return f"# {policy.function} ({role}) in {policy.env}: least-privilege access to its secrets\n"
+    return (
+        _comment(
+            f"# {policy.function} ({policy.role_label}) in {policy.env}: least-privilege access "
+            "to its secrets"
+        )
+        + "\n"
+    )
 
 
 def _role_policies(policy: FunctionPolicy) -> list[dict[str, Any]]:
     """`Policies` entries: SAM functions take documents, IAM roles take named ones."""
     if policy.kind == "task":
-        name = f"{logical_id(policy.function)}Secrets"
+        name = f"{logical_id(policy.key)}Secrets"
         return [{"PolicyName": name, "PolicyDocument": policy.document}]
     return [policy.document]
 
@@ -243,16 +334,18 @@ def _render_sam(policies: Sequence[FunctionPolicy], single: bool) -> str:
     if single:
         policy = policies[0]
         where = (
-            "the task role's AWS::IAM::Role Properties"
-            if policy.kind == "task"
-            else "the AWS::Serverless::Function's Properties"
+            "the AWS::Serverless::Function's Properties"
+            if policy.kind != "task"
+            else "the execution role's AWS::IAM::Role Properties"
+            if policy.role == "execution"
+            else "the task role's AWS::IAM::Role Properties"
         )
         return (
             _header(policy)
             + f"# paste under {where}\n"
             + _yaml({"Policies": _role_policies(policy)})
         )
-    body = {p.function: {"Policies": _role_policies(p)} for p in policies}
+    body = {p.key: {"Policies": _role_policies(p)} for p in policies}
     return (
         "# each function's Policies block: paste it under the function's Properties\n"
         "# (for ECS tasks: under the task role's AWS::IAM::Role Properties)\n" + _yaml(body)
@@ -262,11 +355,12 @@ def _render_sam(policies: Sequence[FunctionPolicy], single: bool) -> str:
 def _render_cloudformation(policies: Sequence[FunctionPolicy]) -> str:
     resources: dict[str, Any] = {}
     for policy in policies:
-        role = "ECS task role" if policy.kind == "task" else "Lambda function"
-        resources[f"{logical_id(policy.function)}SecretsPolicy"] = {
+        resources[f"{logical_id(policy.key)}SecretsPolicy"] = {
             "Type": "AWS::IAM::ManagedPolicy",
             "Properties": {
-                "Description": (f"Read the secrets of {policy.function} ({role}) in {policy.env}"),
+                "Description": _comment(
+                    f"Read the secrets of {policy.function} ({policy.role_label}) in {policy.env}"
+                ),
                 "PolicyDocument": policy.document,
             },
         }
@@ -286,7 +380,7 @@ def _hcl_list(items: Sequence[str]) -> str:
 
 
 def _render_terraform(policy: FunctionPolicy) -> str:
-    label = terraform_label(policy.function) + "_secrets"
+    label = terraform_label(policy.key) + "_secrets"
     lines = [
         _header(policy).rstrip("\n"),
         f"data {_hcl_string('aws_iam_policy_document')} {_hcl_string(label)} {{",
@@ -314,7 +408,7 @@ def _render_terraform(policy: FunctionPolicy) -> str:
 def _render_serverless(policies: Sequence[FunctionPolicy]) -> str:
     # Per-function statements (the serverless-iam-roles-per-function plugin's
     # `iamRoleStatements`): provider-level statements would give every function every secret.
-    functions = {p.function: {"iamRoleStatements": p.document["Statement"]} for p in policies}
+    functions = {p.key: {"iamRoleStatements": p.document["Statement"]} for p in policies}
     return (
         "# serverless.yml: per-function roles (plugin: serverless-iam-roles-per-function)\n"
         + _yaml({"functions": functions})

@@ -1,35 +1,95 @@
-"""SAM and CloudFormation templates: read them (YAML or JSON, with the intrinsic-function tags)
-and find their functions, tasks, environment variables and the policies their roles carry.
+"""SAM and CloudFormation templates (YAML or JSON, CDK output too): read them into the
+infrastructure model (core/infra.py).
 
-Short-form tags (`!Ref X`, `!GetAtt A.B`, `!Sub '...'`) become the long form (`{"Ref": "X"}`,
-`{"Fn::GetAtt": ["A", "B"]}`), so YAML and JSON templates look the same to the audit. Every
-mapping and list remembers the line it started on, and every mapping the lines of its keys,
-so that a finding can say where it is.
+Short-form tags (`!Ref X`, `!GetAtt A.B`, `!Sub '...'`, the `Rules` section's `!Contains` ...)
+become the long form (`{"Ref": "X"}`, `{"Fn::GetAtt": ["A", "B"]}`), so YAML and JSON templates
+look the same to the audit. Every mapping and list remembers the line it started on, and every
+mapping the lines of its keys, so that a finding can say where it is.
 
-cfn-lint also parses templates with line marks, but it is a 30 MB dev tool that pulls in the
-whole CloudFormation spec; a SafeLoader subclass with a constructor per tag is all we need.
+cfn-lint's decoder (`cfnlint.decode`) also knows every tag and keeps line marks, but it is a
+30 MB dev dependency that loads the whole CloudFormation spec (seconds of start-up), and it
+offers no limit on alias expansion or nesting; a SafeLoader subclass with a constructor per tag
+and the limits of core/untrusted.py is what a CI gate on strangers' files needs.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from envsecrets.core.infra import (
+    LAMBDA_TYPES,
+    TASK_TYPE,
+    ContainerSecret,
+    DefinedParameter,
+    DefinedSecret,
+    EnvVar,
+    Infrastructure,
+    LineDict,
+    LineList,
+    Parameter,
+    PolicyDocument,
+    StoredValue,
+    TemplateFunction,
+    alternatives,
+    line_of,
+    listed,
+    strings_in,
+)
+from envsecrets.core.untrusted import (
+    ALIAS_BUDGET,
+    BudgetedLoader,
+    UntrustedInputError,
+    check_bracket_depth,
+    check_size_of_document,
+    read_limited,
+)
 from envsecrets.errors import CliError, ExitCode
 
-LAMBDA_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
-TASK_TYPE = "AWS::ECS::TaskDefinition"
+__all__ = [
+    "LAMBDA_TYPES",
+    "TASK_TYPE",
+    "ContainerSecret",
+    "EnvVar",
+    "LineDict",
+    "LineList",
+    "PolicyDocument",
+    "Template",
+    "TemplateFunction",
+    "find_functions",
+    "load_template",
+    "parse_template",
+    "read_cloudformation",
+    "strings_in",
+]
+
 ROLE_TYPE = "AWS::IAM::Role"
 POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
 SECRET_TYPE = "AWS::SecretsManager::Secret"  # noqa: S105 - a resource type, not a password
+SSM_PARAMETER_TYPE = "AWS::SSM::Parameter"
+# Properties that keep a credential in clear when written as a literal.
+STORED_CREDENTIALS = {
+    "AWS::RDS::DBInstance": "MasterUserPassword",
+    "AWS::RDS::DBCluster": "MasterUserPassword",
+    "AWS::DocDB::DBCluster": "MasterUserPassword",
+    "AWS::Neptune::DBCluster": "MasterUserPassword",
+    "AWS::Redshift::Cluster": "MasterUserPassword",
+    "AWS::SecretsManager::Secret": "SecretString",
+    "AWS::AmazonMQ::Broker": "Password",
+}
+# Attributes (`!GetAtt R.Attr`) that hold a credential.
+SECRET_ATTRIBUTES = {("AWS::IAM::AccessKey", "SecretAccessKey"): "an IAM access key's secret"}
 
-# The short forms CloudFormation accepts; `!GetAtt` and `!Ref`/`!Condition` are special-cased.
+# The short forms CloudFormation accepts, Rules-section functions included; `!GetAtt` is
+# special-cased. Any other tag is refused: a tag we do not know may hide anything.
 INTRINSICS = (
     "Base64",
     "Cidr",
@@ -48,31 +108,17 @@ INTRINSICS = (
     "Or",
     "ToJsonString",
     "Length",
+    "Contains",
+    "EachMemberEquals",
+    "EachMemberIn",
+    "RefAll",
+    "ValueOf",
+    "ValueOfAll",
 )
 
 
-class LineDict(dict[str, Any]):
-    """A mapping from a template, with the line it starts on and the line of each key."""
-
-    line: int | None = None
-    key_lines: dict[str, int]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.key_lines = {}
-
-    def line_of(self, key: str) -> int | None:
-        return self.key_lines.get(key, self.line)
-
-
-class LineList(list[Any]):
-    """A sequence from a template, with the line it starts on."""
-
-    line: int | None = None
-
-
-class _TemplateLoader(yaml.SafeLoader):
-    """SafeLoader plus CloudFormation's tags and line marks (1-based)."""
+class _TemplateLoader(BudgetedLoader):
+    """The budgeted safe loader plus CloudFormation's tags and line marks (1-based)."""
 
 
 def _construct_mapping(loader: _TemplateLoader, node: yaml.MappingNode) -> LineDict:
@@ -116,13 +162,9 @@ def _intrinsic(long_name: str) -> Any:
     return construct
 
 
+_TemplateLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _TemplateLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,
-)
-_TemplateLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
-    _construct_sequence,
+    yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence
 )
 _TemplateLoader.add_constructor("!Ref", _intrinsic("Ref"))
 _TemplateLoader.add_constructor("!Condition", _intrinsic("Condition"))
@@ -130,28 +172,52 @@ _TemplateLoader.add_constructor("!GetAtt", _intrinsic("Fn::GetAtt"))
 for _name in INTRINSICS:
     _TemplateLoader.add_constructor(f"!{_name}", _intrinsic(f"Fn::{_name}"))
 
+TEMPLATE_HINT = "fix the file, or check it with `sam validate` / `cfn-lint`"
 
-def parse_template(text: str, source: str = "<template>") -> LineDict:
-    """Parse a template's text; a malformed one is a usage error naming the line."""
+
+def load_yaml(text: str, source: str) -> Any:
+    """Parse YAML or JSON text with CloudFormation's tags, within the limits of untrusted
+    input; a malformed document is a usage error naming the line."""
     try:
-        data = yaml.load(text, Loader=_TemplateLoader)  # noqa: S506 - a SafeLoader subclass
+        check_size_of_document(text)
+        return yaml.load(text, Loader=_TemplateLoader)  # noqa: S506 - a SafeLoader subclass
+    except UntrustedInputError as exc:
+        raise CliError(ExitCode.USAGE, f"{source}: refused: {exc}", TEMPLATE_HINT) from None
     except yaml.MarkedYAMLError as exc:
-        data = _json_fallback(text)
-        if data is None:
-            mark = exc.problem_mark or exc.context_mark
-            line = f" line {mark.line + 1}" if mark else ""
-            problem = exc.problem or exc.context or "malformed"
-            raise CliError(
-                ExitCode.USAGE,
-                f"{source}:{line}: not valid YAML or JSON ({problem})",
-                "fix the template, or check it with `sam validate` / `cfn-lint`",
-            ) from None
+        data = _json_fallback(text, source)
+        if data is not None:
+            return data
+        mark = exc.problem_mark or exc.context_mark
+        line = f" line {mark.line + 1}" if mark else ""
+        problem = (exc.problem or exc.context or "malformed").replace("\n", " ")
+        raise CliError(
+            ExitCode.USAGE, f"{source}:{line}: not valid YAML or JSON ({problem})", TEMPLATE_HINT
+        ) from None
     except yaml.YAMLError as exc:
         raise CliError(
             ExitCode.USAGE,
             f"{source}: not valid YAML or JSON ({type(exc).__name__})",
-            "fix the template, or check it with `sam validate` / `cfn-lint`",
+            TEMPLATE_HINT,
         ) from None
+
+
+def _json_fallback(text: str, source: str) -> Any:
+    """JSON that YAML refuses (tabs for indentation): parsed without line numbers."""
+    if not text.lstrip().startswith(("{", "[")):
+        return None
+    try:
+        check_bracket_depth(text)
+    except UntrustedInputError as exc:
+        raise CliError(ExitCode.USAGE, f"{source}: refused: {exc}", TEMPLATE_HINT) from None
+    try:
+        return json.loads(text, object_pairs_hook=lambda pairs: LineDict(pairs))
+    except (json.JSONDecodeError, RecursionError):
+        return None
+
+
+def parse_template(text: str, source: str = "<template>") -> LineDict:
+    """Parse a template's text; a malformed one is a usage error naming the line."""
+    data = load_yaml(text, source)
     if data is None:
         data = LineDict()
     if not isinstance(data, dict):
@@ -163,16 +229,6 @@ def parse_template(text: str, source: str = "<template>") -> LineDict:
     if not isinstance(data, LineDict):
         data = LineDict(data)
     return data
-
-
-def _json_fallback(text: str) -> LineDict | None:
-    """JSON that YAML refuses (tabs for indentation): parsed without line numbers."""
-    if not text.lstrip().startswith("{"):
-        return None
-    try:
-        return json.loads(text, object_pairs_hook=lambda pairs: LineDict(pairs))  # type: ignore[no-any-return]
-    except json.JSONDecodeError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -192,10 +248,10 @@ class Template:
     source: str  # the path as the user gave it
     data: LineDict
 
-    @property
+    @cached_property
     def resources(self) -> dict[str, Resource]:
         found: dict[str, Resource] = {}
-        raw = self.data.get("Resources")
+        raw = expand_for_each(self.data.get("Resources"), self.source)
         if not isinstance(raw, dict):
             return found
         for logical_id, body in raw.items():
@@ -205,7 +261,9 @@ class Template:
             if not isinstance(props, LineDict):
                 props = LineDict(props) if isinstance(props, dict) else LineDict()
             line = raw.key_lines.get(logical_id) if isinstance(raw, LineDict) else None
-            found[logical_id] = Resource(logical_id, str(body.get("Type", "")), props, line)
+            found[logical_id] = Resource(
+                logical_id, str(body.get("Type", "")), props, line or line_of(body, None)
+            )
         return found
 
     @property
@@ -219,99 +277,106 @@ class Template:
         raw = self.data.get("Parameters")
         return raw.line_of(name) if isinstance(raw, LineDict) else None
 
-    def globals_environment(self) -> LineDict | None:
+    def globals_environment(self) -> Any:
         """SAM's `Globals: Function: Environment: Variables`, applied to every function."""
         glob = self.data.get("Globals")
         function = glob.get("Function") if isinstance(glob, dict) else None
         env = function.get("Environment") if isinstance(function, dict) else None
-        variables = env.get("Variables") if isinstance(env, dict) else None
-        return variables if isinstance(variables, LineDict) else None
+        return env.get("Variables") if isinstance(env, dict) else None
 
 
 def load_template(path: Path) -> Template:
-    """Read and parse the template at `path`."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CliError(
-            ExitCode.USAGE,
-            f"template {path} does not exist",
-            "check the path (a relative path starts from the current folder)",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(
-            ExitCode.USAGE,
-            f"template {path}: cannot read ({exc})",
-            "check that the file is readable UTF-8 text (its permissions and encoding)",
-        ) from None
+    """Read and parse the template at `path` (within the limits of untrusted input)."""
+    text = read_limited(path, "template")
     return Template(str(path), parse_template(text, str(path)))
 
 
-@dataclass(frozen=True)
-class EnvVar:
-    """One environment variable of a function or container. `value` is None when it is an
-    intrinsic function (a `!Ref`, a `!Sub` ...); `expression` holds that intrinsic."""
-
-    name: str
-    value: str | None
-    line: int | None
-    expression: Any = None
-    container: str | None = None
-
-
-@dataclass(frozen=True)
-class ContainerSecret:
-    """An ECS container's `Secrets` entry: a variable filled from Secrets Manager or SSM."""
-
-    name: str
-    value_from: Any
-    line: int | None
-    container: str | None
+# -- AWS::LanguageExtensions: Fn::ForEach -----------------------------------------------------
+def expand_for_each(resources: Any, source: str) -> Any:
+    """`Resources` with every `Fn::ForEach::Name: [Id, [values], {template}]` expanded (its
+    collection must be a literal list; a loop over a parameter is left out, as its values
+    are unknown here). Expansion is budgeted like YAML aliases: loops inside loops multiply."""
+    if not isinstance(resources, dict) or not any(k.startswith("Fn::ForEach::") for k in resources):
+        return resources
+    out = LineDict()
+    out.line = getattr(resources, "line", None)
+    _expand_into(out, resources, _Budget(source))
+    return out
 
 
-@dataclass(frozen=True)
-class PolicyDocument:
-    """A policy document attached (directly or through a role) to a function, and where."""
+class _Budget:
+    """Nodes a Fn::ForEach expansion may copy before the template is refused."""
 
-    document: Any  # the Statement-holding mapping, or a SAM policy template entry
-    line: int | None
-    origin: str  # "Policies", "Role MyRole", "AWS::IAM::Policy P", "managed ARN"
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.left = ALIAS_BUDGET
 
-
-@dataclass
-class TemplateFunction:
-    """A Lambda function or an ECS task definition found in a template."""
-
-    logical_id: str
-    type: str
-    line: int | None
-    name: str  # FunctionName/Family when literal, else the logical id
-    variables: list[EnvVar] = field(default_factory=list)
-    container_secrets: list[ContainerSecret] = field(default_factory=list)
-    policies: list[PolicyDocument] = field(default_factory=list)
-    managed_policy_arns: list[tuple[Any, int | None]] = field(default_factory=list)
-
-    @property
-    def kind(self) -> str:
-        return "task" if self.type == TASK_TYPE else "lambda"
-
-    def names(self) -> tuple[str, ...]:
-        """The names a user may call it by: its logical id and its literal name."""
-        return tuple(dict.fromkeys((self.name, self.logical_id)))
+    def spend(self, nodes: int = 1) -> None:
+        self.left -= nodes
+        if self.left < 0:
+            raise CliError(
+                ExitCode.USAGE,
+                f"{self.source}: refused: Fn::ForEach expands to more than {ALIAS_BUDGET:,} nodes",
+                TEMPLATE_HINT,
+            )
 
 
+def _expand_into(out: LineDict, fragment: dict[str, Any], budget: _Budget) -> None:
+    lines = fragment.key_lines if isinstance(fragment, LineDict) else {}
+    for key, body in fragment.items():
+        if not key.startswith("Fn::ForEach::"):
+            budget.spend()
+            out[key] = body
+            if key in lines:
+                out.key_lines[key] = lines[key]
+            continue
+        if not (isinstance(body, list) and len(body) == 3 and isinstance(body[2], dict)):
+            continue
+        identifier, collection, template = body
+        if not isinstance(identifier, str) or not isinstance(collection, list):
+            continue
+        for item in collection:
+            if isinstance(item, str | int | float):
+                replaced = _replace_identifier(template, identifier, str(item), budget)
+                _expand_into(out, replaced, budget)
+
+
+def _replace_identifier(value: Any, identifier: str, text: str, budget: _Budget) -> Any:
+    budget.spend()
+    if isinstance(value, str):
+        return value.replace("${" + identifier + "}", text).replace("&{" + identifier + "}", text)
+    if isinstance(value, dict):
+        if value == {"Ref": identifier}:
+            return text
+        result = LineDict()
+        result.line = getattr(value, "line", None)
+        for key, item in value.items():
+            new_key = _replace_identifier(key, identifier, text, budget)
+            result[new_key] = _replace_identifier(item, identifier, text, budget)
+            if isinstance(value, LineDict) and key in value.key_lines:
+                result.key_lines[new_key] = value.key_lines[key]
+        return result
+    if isinstance(value, list):
+        replaced = LineList(_replace_identifier(v, identifier, text, budget) for v in value)
+        replaced.line = getattr(value, "line", None)
+        return replaced
+    return copy.copy(value)
+
+
+# -- functions, tasks and their roles -----------------------------------------------------------
 def _env_vars(variables: Any, container: str | None = None) -> Iterator[EnvVar]:
-    if not isinstance(variables, dict):
-        return
-    lines = variables.key_lines if isinstance(variables, LineDict) else {}
-    for name, value in variables.items():
-        literal = value if isinstance(value, str) else None
-        if isinstance(value, bool | int | float):
-            literal = str(value)
-        yield EnvVar(str(name), literal, lines.get(name), None if literal else value, container)
+    for mapping in alternatives(variables):
+        if not isinstance(mapping, dict):
+            continue
+        lines = mapping.key_lines if isinstance(mapping, LineDict) else {}
+        for name, value in mapping.items():
+            literal = value if isinstance(value, str) else None
+            if isinstance(value, bool | int | float):
+                literal = str(value)
+            yield EnvVar(str(name), literal, lines.get(name), None if literal else value, container)
 
 
-def _role_ref(value: Any) -> str | None:
+def role_ref(value: Any) -> str | None:
     """The logical id a `Role`/`TaskRoleArn` points at (`!GetAtt R.Arn`, `!Ref R`)."""
     if isinstance(value, dict):
         if "Fn::GetAtt" in value and isinstance(value["Fn::GetAtt"], list):
@@ -321,92 +386,114 @@ def _role_ref(value: Any) -> str | None:
     return None
 
 
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
+def _literal_or(value: Any, fallback: str) -> str:
+    return value if isinstance(value, str) and value else fallback
 
 
-def _line(value: Any, fallback: int | None) -> int | None:
-    return getattr(value, "line", None) or fallback
+def _lambda_function(template: Template, res: Resource) -> tuple[TemplateFunction, list[Any]]:
+    props = res.properties
+    function = TemplateFunction(
+        res.logical_id, res.type, res.line, _literal_or(props.get("FunctionName"), res.logical_id)
+    )
+    own: list[EnvVar] = []
+    for env in alternatives(props.get("Environment")):
+        if isinstance(env, dict):
+            own.extend(_env_vars(env.get("Variables")))
+    if res.type == "AWS::Serverless::Function":
+        overridden = {v.name for v in own}
+        function.variables = [
+            v for v in _env_vars(template.globals_environment()) if v.name not in overridden
+        ]
+    function.variables.extend(own)
+    for entry in listed(props.get("Policies")):
+        function.policies.append(
+            PolicyDocument(entry, line_of(entry, props.line_of("Policies")), "Policies")
+        )
+    return function, [(props.get("Role"), "function")]
+
+
+def _task_definition(res: Resource) -> tuple[TemplateFunction, list[Any]]:
+    props = res.properties
+    function = TemplateFunction(
+        res.logical_id, res.type, res.line, _literal_or(props.get("Family"), res.logical_id)
+    )
+    for container in listed(props.get("ContainerDefinitions")):
+        if not isinstance(container, dict):
+            continue
+        cname = container.get("Name") if isinstance(container.get("Name"), str) else None
+        for entry in listed(container.get("Environment")):
+            if isinstance(entry, dict) and isinstance(entry.get("Name"), str):
+                value = entry.get("Value")
+                literal = value if isinstance(value, str) else None
+                if isinstance(value, bool | int | float):
+                    literal = str(value)
+                function.variables.append(
+                    EnvVar(
+                        entry["Name"],
+                        literal,
+                        line_of(entry, None),
+                        None if literal else value,
+                        cname,
+                    )
+                )
+        for entry in listed(container.get("Secrets")):
+            if isinstance(entry, dict) and isinstance(entry.get("Name"), str):
+                function.container_secrets.append(
+                    ContainerSecret(
+                        entry["Name"], entry.get("ValueFrom"), line_of(entry, None), cname
+                    )
+                )
+        for entry in listed(container.get("EnvironmentFiles")):
+            if isinstance(entry, dict):
+                function.environment_files.append((entry.get("Value"), line_of(entry, None)))
+    roles = [(props.get("TaskRoleArn"), "task"), (props.get("ExecutionRoleArn"), "execution")]
+    return function, roles
+
+
+def _attach_role(
+    function: TemplateFunction,
+    role: str | None,
+    kind: str,
+    resources: dict[str, Resource],
+    role_policies: dict[str, list[PolicyDocument]],
+) -> None:
+    if not role or role not in resources or resources[role].type != ROLE_TYPE:
+        return
+    role_props = resources[role].properties
+    for entry in listed(role_props.get("Policies")):
+        if isinstance(entry, dict):
+            for doc in alternatives(entry.get("PolicyDocument")):
+                function.policies.append(
+                    PolicyDocument(doc, line_of(doc, line_of(entry, None)), f"role {role}", kind)
+                )
+    for arn in listed(role_props.get("ManagedPolicyArns")):
+        ref = role_ref(arn)
+        if ref and ref in resources and resources[ref].type in POLICY_TYPES:
+            continue  # a policy of this template: counted through role_policies
+        function.managed_policy_arns.append((arn, role_props.line_of("ManagedPolicyArns")))
+    for policy in role_policies.get(role, ()):
+        function.policies.append(PolicyDocument(policy.document, policy.line, policy.origin, kind))
 
 
 def find_functions(template: Template) -> list[TemplateFunction]:
-    """Every Lambda function and ECS task definition, with variables and granted policies."""
+    """Every Lambda function and ECS task definition, with variables and granted policies
+    (a task's policies say whether the task role or the execution role holds them)."""
     resources = template.resources
     role_policies = _policies_by_role(resources)
     found: list[TemplateFunction] = []
     for res in resources.values():
-        props = res.properties
         if res.type in LAMBDA_TYPES:
-            name = props.get("FunctionName")
-            function = TemplateFunction(
-                res.logical_id,
-                res.type,
-                res.line,
-                name if isinstance(name, str) else res.logical_id,
-            )
-            if res.type == "AWS::Serverless::Function":
-                function.variables.extend(_env_vars(template.globals_environment()))
-            env = props.get("Environment")
-            if isinstance(env, dict):
-                overridden = {v.name for v in _env_vars(env.get("Variables"))}
-                function.variables = [v for v in function.variables if v.name not in overridden]
-                function.variables.extend(_env_vars(env.get("Variables")))
-            for entry in _as_list(props.get("Policies")):
-                function.policies.append(
-                    PolicyDocument(entry, _line(entry, props.line_of("Policies")), "Policies")
-                )
-            role = _role_ref(props.get("Role"))
+            function, roles = _lambda_function(template, res)
         elif res.type == TASK_TYPE:
-            family = props.get("Family")
-            function = TemplateFunction(
-                res.logical_id,
-                res.type,
-                res.line,
-                family if isinstance(family, str) else res.logical_id,
-            )
-            for container in _as_list(props.get("ContainerDefinitions")):
-                if not isinstance(container, dict):
-                    continue
-                cname = container.get("Name") if isinstance(container.get("Name"), str) else None
-                for entry in _as_list(container.get("Environment")):
-                    if isinstance(entry, dict) and isinstance(entry.get("Name"), str):
-                        value = entry.get("Value")
-                        literal = value if isinstance(value, str) else None
-                        function.variables.append(
-                            EnvVar(
-                                entry["Name"],
-                                literal,
-                                _line(entry, None),
-                                None if literal else value,
-                                cname,
-                            )
-                        )
-                for entry in _as_list(container.get("Secrets")):
-                    if isinstance(entry, dict) and isinstance(entry.get("Name"), str):
-                        function.container_secrets.append(
-                            ContainerSecret(
-                                entry["Name"], entry.get("ValueFrom"), _line(entry, None), cname
-                            )
-                        )
-            role = _role_ref(props.get("TaskRoleArn"))
+            function, roles = _task_definition(res)
         else:
             continue
-        if role and role in resources and resources[role].type == ROLE_TYPE:
-            role_props = resources[role].properties
-            for entry in _as_list(role_props.get("Policies")):
-                if isinstance(entry, dict):
-                    doc = entry.get("PolicyDocument")
-                    function.policies.append(
-                        PolicyDocument(doc, _line(doc, _line(entry, None)), f"role {role}")
-                    )
-            for arn in _as_list(role_props.get("ManagedPolicyArns")):
-                ref = _role_ref(arn)
-                if ref and ref in resources and resources[ref].type in POLICY_TYPES:
-                    continue  # a policy of this template: counted through role_policies
-                function.managed_policy_arns.append((arn, role_props.line_of("ManagedPolicyArns")))
-            function.policies.extend(role_policies.get(role, ()))
+        attached: set[tuple[str, str]] = set()
+        for value, kind in roles:
+            role = role_ref(value)
+            if role and (role, kind) not in attached:
+                attached.add((role, kind))
+                _attach_role(function, role, kind, resources, role_policies)
         found.append(function)
     return found
 
@@ -414,23 +501,70 @@ def find_functions(template: Template) -> list[TemplateFunction]:
 def _policies_by_role(resources: dict[str, Resource]) -> dict[str, list[PolicyDocument]]:
     """AWS::IAM::Policy / ManagedPolicy resources, by the roles they attach to."""
     attached: dict[str, list[PolicyDocument]] = {}
+    managed_by_role: dict[str, set[str]] = {}
+    for other in resources.values():
+        if other.type == ROLE_TYPE:
+            for arn in listed(other.properties.get("ManagedPolicyArns")):
+                ref = role_ref(arn)
+                if ref:
+                    managed_by_role.setdefault(ref, set()).add(other.logical_id)
     for res in resources.values():
         if res.type not in POLICY_TYPES:
             continue
-        doc = res.properties.get("PolicyDocument")
-        roles = {_role_ref(r) for r in _as_list(res.properties.get("Roles"))}
+        roles = {role_ref(r) for r in listed(res.properties.get("Roles"))}
         # A managed policy can also be attached from the role's ManagedPolicyArns.
-        for other in resources.values():
-            if other.type == ROLE_TYPE:
-                for arn in _as_list(other.properties.get("ManagedPolicyArns")):
-                    if _role_ref(arn) == res.logical_id:
-                        roles.add(other.logical_id)
-        for role in roles:
-            if role:
-                attached.setdefault(role, []).append(
-                    PolicyDocument(doc, _line(doc, res.line), f"{res.type} {res.logical_id}")
-                )
+        roles |= managed_by_role.get(res.logical_id, set())
+        for doc in alternatives(res.properties.get("PolicyDocument")):
+            for role in roles:
+                if role:
+                    attached.setdefault(role, []).append(
+                        PolicyDocument(doc, line_of(doc, res.line), f"{res.type} {res.logical_id}")
+                    )
     return attached
+
+
+# -- the model -----------------------------------------------------------------------------------
+def _truthy(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def read_cloudformation(template: Template) -> Infrastructure:
+    """The infrastructure model of a SAM/CloudFormation template (or CDK output)."""
+    infra = Infrastructure(template.source, "cloudformation", find_functions(template))
+    infra.raw_resources = expand_for_each(template.data.get("Resources"), template.source)
+    for name, body in template.parameters.items():
+        infra.parameters[name] = Parameter(
+            name,
+            str(body.get("Type", "String")),
+            body.get("Default"),
+            _truthy(body.get("NoEcho")),
+            template.line_of_parameter(name),
+        )
+    for res in template.resources.values():
+        props = res.properties
+        if res.type == SECRET_TYPE:
+            infra.secrets[res.logical_id] = DefinedSecret(
+                res.logical_id, props.get("Name"), res.line
+            )
+        elif res.type == SSM_PARAMETER_TYPE:
+            infra.ssm_parameters[res.logical_id] = DefinedParameter(
+                res.logical_id, props.get("Name"), str(props.get("Type", "")), res.line
+            )
+            value = props.get("Value")
+            if isinstance(value, str):
+                label = props.get("Name") if isinstance(props.get("Name"), str) else res.logical_id
+                infra.stored_values.append(
+                    StoredValue(res.logical_id, str(label), value, props.line_of("Value"))
+                )
+        stored = STORED_CREDENTIALS.get(res.type)
+        if stored and isinstance(props.get(stored), str):
+            infra.stored_values.append(
+                StoredValue(res.logical_id, stored, props[stored], props.line_of(stored), True)
+            )
+        for (kind, attribute), what in SECRET_ATTRIBUTES.items():
+            if res.type == kind:
+                infra.secret_attributes[(res.logical_id, attribute)] = what
+    return infra
 
 
 def secret_names(template: Template) -> dict[str, str]:
@@ -442,62 +576,4 @@ def secret_names(template: Template) -> dict[str, str]:
     return names
 
 
-def strings_in(value: Any) -> Iterator[str]:
-    """Every string inside a value, including the templates of `Fn::Sub`."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from strings_in(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from strings_in(item)
-
-
 SUB_VARIABLE = re.compile(r"\$\{[^}]*\}")
-
-
-RESOLVE_NAME = re.compile(r"\{\{resolve:secretsmanager:(.+?)(?::SecretString|:[^:}]*)*\}\}")
-SECRET_ARN_NAME = re.compile(r"arn:[^:]+:secretsmanager:[^:]*:[^:]*:secret:(.+)$")
-ARN_RANDOM_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
-
-
-def referenced_secrets(function: TemplateFunction, template: Template, env: str) -> list[str]:
-    """Secret paths of `env` that a template function points at: `{{resolve:secretsmanager:}}`
-    references, secret ARNs or names in its variables, ECS container secrets, and `!Ref`s to
-    the template's own secrets. A leading `${Stage}/` (any parameter) stands for `env`.
-
-    This lets `secrets policy --template` work for a project without `[functions]`.
-    """
-    from envsecrets.core.names import SecretName
-
-    own = secret_names(template)
-    candidates: list[str] = []
-    sources: list[Any] = [
-        v.value if v.value is not None else v.expression for v in function.variables
-    ]
-    sources.extend(s.value_from for s in function.container_secrets)
-    for source in sources:
-        if isinstance(source, dict) and str(source.get("Ref")) in own:
-            candidates.append(own[str(source["Ref"])])
-            continue
-        for text in strings_in(source):
-            # Pseudo parameters (${AWS::Region}) hold colons that would break ARN parsing.
-            text = re.sub(r"\$\{AWS::(\w+)\}", r"\1", text.strip())
-            resolved = RESOLVE_NAME.search(text)
-            if resolved:
-                text = resolved.group(1)
-            arn = SECRET_ARN_NAME.match(text)
-            if arn:
-                text = arn.group(1).split(":", 1)[0]
-                text = ARN_RANDOM_SUFFIX.sub("", text) if "/" in text else text
-            candidates.append(re.sub(r"^\$\{[^}]*\}/", f"{env}/", text))
-    paths: list[str] = []
-    for candidate in candidates:
-        try:
-            name = SecretName.parse(candidate)
-        except CliError:
-            continue
-        if name.env == env and name.path not in paths:
-            paths.append(name.path)
-    return paths

@@ -1,0 +1,656 @@
+"""Terraform: `.tf` files and whole module folders (python-hcl2, a maintained HCL2 parser),
+and `terraform show -json` plan or state files, read into the infrastructure model.
+
+What is understood: `aws_lambda_function` environment variables; `aws_ecs_task_definition`
+container definitions (`jsonencode(...)`, heredoc JSON, or `file(...)` of a file inside the
+module); `aws_iam_role` inline policies and managed policy ARNs, `aws_iam_role_policy`,
+`aws_iam_policy` with `aws_iam_role_policy_attachment`, `data "aws_iam_policy_document"`;
+`aws_secretsmanager_secret` (and its data source), `aws_secretsmanager_secret_version` with a
+literal `secret_string`, `aws_ssm_parameter` (SecureString, or a literal value),
+`aws_db_instance`/`aws_rds_cluster` with a literal password. `var.x` with a literal default is
+that literal; without one, it is a parameter (secret when `sensitive = true`). `local.x` is
+followed. Other references are expressions, never literals. Modules called from the folder
+(`module "x" { source = ... }`) are not followed: audit their folders too.
+
+python-hcl2 (with lark) is imported only when a Terraform file is read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from envsecrets.core.ecs import add_container
+from envsecrets.core.infra import (
+    DefinedParameter,
+    DefinedSecret,
+    EnvVar,
+    Infrastructure,
+    LineDict,
+    Parameter,
+    PolicyDocument,
+    StoredValue,
+    TemplateFunction,
+)
+from envsecrets.core.untrusted import (
+    MAX_HCL_BYTES,
+    UntrustedInputError,
+    check_bracket_depth,
+    read_limited,
+)
+from envsecrets.errors import CliError, ExitCode
+
+TERRAFORM_HINT = "check the file with `terraform validate`"
+# Attributes that hold a credential: (resource type, attribute) -> what it is.
+SECRET_ATTRIBUTES = {
+    ("random_password", "result"): "a generated password",
+    ("aws_iam_access_key", "secret"): "an IAM access key's secret",
+    ("aws_iam_access_key", "ses_smtp_password_v4"): "an SES SMTP password",
+    ("aws_db_instance", "password"): "a database password",
+    ("aws_rds_cluster", "master_password"): "a database password",
+    ("tls_private_key", "private_key_pem"): "a private key",
+}
+STORED_CREDENTIALS = {
+    "aws_db_instance": "password",
+    "aws_rds_cluster": "master_password",
+    "aws_docdb_cluster": "master_password",
+    "aws_redshift_cluster": "master_password",
+    "aws_secretsmanager_secret_version": "secret_string",
+}
+REFERENCE = re.compile(r"^(data\.)?([a-z0-9_]+)\.([A-Za-z0-9_-]+)(?:\[[^\]]*\])?\.([a-z0-9_]+)")
+JSONDECODE = re.compile(r"^jsondecode\((.*)\)(?:\[[^\]]*\]|\.[A-Za-z0-9_]+)*$", re.DOTALL)
+JSONENCODE = re.compile(r"^jsonencode\((.*)\)$", re.DOTALL)
+FILE_CALL = re.compile(r'^file\("(?:\$\{path\.module\}/)?([^"$]+)"\)$')
+MAX_FOLLOW = 10  # local.a -> local.b -> ...: a loop is cut here
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A Terraform expression that is not a literal (`var.x`, `aws_x.y.arn`, a call)."""
+
+    text: str
+
+
+@dataclass
+class _Block:
+    kind: str  # "resource" or "data"
+    type: str
+    name: str
+    body: dict[str, Any]
+    file: Path | None
+    line: int | None
+    # From a plan's `configuration`: attribute -> the addresses its expression refers to.
+    references: dict[str, list[str]] = field(default_factory=dict)
+    full_address: str | None = None  # a plan's address, with its `module.x.` path
+
+    @property
+    def address(self) -> str:
+        if self.full_address:
+            return self.full_address
+        prefix = "data." if self.kind == "data" else ""
+        return f"{prefix}{self.type}.{self.name}"
+
+
+@dataclass
+class _Module:
+    source: str
+    folder: Path | None
+    blocks: dict[str, _Block] = field(default_factory=dict)
+    variables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    variable_lines: dict[str, int | None] = field(default_factory=dict)
+    variable_files: dict[str, Path | None] = field(default_factory=dict)
+    locals: dict[str, Any] = field(default_factory=dict)
+    texts: dict[Path, str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)  # -var style overrides
+
+
+# -- parsing -------------------------------------------------------------------------------------
+def _unquote(text: str) -> str:
+    from hcl2.utils import process_escape_sequences
+
+    return str(process_escape_sequences(text[1:-1])).replace("$${", "${").replace("%%{", "%{")
+
+
+def _normal(value: Any) -> Any:
+    """python-hcl2's output as plain values: `"text"` -> text, `${expr}` -> Expr(expr),
+    blocks and objects as dicts (the `__is_block__` marks dropped)."""
+    if isinstance(value, str):
+        if len(value) >= 2 and value.startswith('"') and value.endswith('"'):
+            return _unquote(value)
+        if value.startswith("${") and value.endswith("}"):
+            return Expr(value[2:-1].strip())
+        return value
+    if isinstance(value, dict):
+        return {
+            _normal(k) if isinstance(k, str) else k: _normal(v)
+            for k, v in value.items()
+            if k != "__is_block__"
+        }
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    return value
+
+
+def _parse_hcl(text: str, source: str) -> dict[str, Any]:
+    import hcl2
+    from hcl2.utils import SerializationOptions
+    from lark.exceptions import LarkError
+
+    try:
+        if len(text.encode("utf-8")) > MAX_HCL_BYTES:
+            raise UntrustedInputError(f"larger than {MAX_HCL_BYTES // 2**20} MiB of Terraform")
+        check_bracket_depth(text)
+    except UntrustedInputError as exc:
+        raise CliError(ExitCode.USAGE, f"{source}: refused: {exc}", TERRAFORM_HINT) from None
+    options = SerializationOptions(with_comments=False, preserve_heredocs=False)
+    try:
+        raw = hcl2.loads(text, serialization_options=options)
+    except LarkError as exc:
+        line = getattr(exc, "line", None)
+        where = f" line {line}" if isinstance(line, int) and line > 0 else ""
+        raise CliError(
+            ExitCode.USAGE,
+            f"{source}:{where}: not valid Terraform ({type(exc).__name__})",
+            TERRAFORM_HINT,
+        ) from None
+    except (RecursionError, ValueError, RuntimeError) as exc:
+        raise CliError(
+            ExitCode.USAGE,
+            f"{source}: not valid Terraform ({type(exc).__name__})",
+            TERRAFORM_HINT,
+        ) from None
+    normal = _normal(raw)
+    return normal if isinstance(normal, dict) else {}
+
+
+def _line_of(text: str, pattern: str) -> int | None:
+    found = re.search(pattern, text, re.MULTILINE)
+    return text.count("\n", 0, found.start()) + 1 if found else None
+
+
+def _blocks(items: Any) -> list[dict[str, Any]]:
+    return [b for b in items if isinstance(b, dict)] if isinstance(items, list) else []
+
+
+def _collect(module: _Module, parsed: dict[str, Any], path: Path | None, text: str) -> None:
+    for kind in ("resource", "data"):
+        for entry in _blocks(parsed.get(kind)):
+            for rtype, named in entry.items():
+                for name, body in named.items() if isinstance(named, dict) else ():
+                    line = _line_of(
+                        text, rf'^\s*{kind}\s+"{re.escape(rtype)}"\s+"{re.escape(name)}"'
+                    )
+                    block = _Block(
+                        kind, rtype, name, body if isinstance(body, dict) else {}, path, line
+                    )
+                    module.blocks[block.address] = block
+    for entry in _blocks(parsed.get("variable")):
+        for name, body in entry.items():
+            module.variables[name] = body if isinstance(body, dict) else {}
+            module.variable_lines[name] = _line_of(text, rf'^\s*variable\s+"{re.escape(name)}"')
+            module.variable_files[name] = path
+    for entry in _blocks(parsed.get("locals")):
+        module.locals.update(entry)
+
+
+def read_terraform_files(
+    paths: list[Path], source: str, values: dict[str, str] | None = None
+) -> Infrastructure:
+    """A module: the given `.tf` files (one folder's), read as one. `values` set variables
+    (`--parameter environment=prod`, like `terraform plan -var`)."""
+    module = _Module(source, paths[0].parent if paths else None, values=dict(values or {}))
+    for path in paths:
+        text = read_limited(path, "Terraform file")
+        module.texts[path] = text
+        _collect(module, _parse_hcl(text, str(path)), path, text)
+    return _Builder(module).build()
+
+
+def read_terraform_text(text: str, source: str) -> Infrastructure:
+    """One Terraform file's text (a file whose name does not end in .tf)."""
+    module = _Module(source, None)
+    module.texts[Path(source)] = text
+    _collect(module, _parse_hcl(text, source), Path(source), text)
+    return _Builder(module).build()
+
+
+def read_terraform_plan(data: dict[str, Any], source: str) -> Infrastructure:
+    """`terraform show -json` output (a plan's `planned_values`, or a state's `values`)."""
+    module = _Module(source, None)
+    root = (data.get("planned_values") or data.get("values") or {}).get("root_module") or {}
+    pending = [root]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, dict):
+            continue
+        pending.extend(current.get("child_modules") or [])
+        for res in current.get("resources") or []:
+            if not isinstance(res, dict) or not isinstance(res.get("type"), str):
+                continue
+            kind = "data" if res.get("mode") == "data" else "resource"
+            address = str(res.get("address") or f"{res['type']}.{res.get('name')}")
+            values: dict[str, Any] = res["values"] if isinstance(res.get("values"), dict) else {}
+            block = _Block(kind, res["type"], str(res.get("name", "")), values, None, None)
+            block.full_address = address
+            module.blocks[address.removeprefix("data.") if kind == "resource" else address] = block
+    _plan_references(module, (data.get("configuration") or {}).get("root_module") or {})
+    return _Builder(module).build(plan=True)
+
+
+def _plan_references(module: _Module, config: dict[str, Any], prefix: str = "") -> None:
+    """Which role a function or policy refers to: a plan's values hold ARNs that are not known
+    yet, its `configuration` holds the expressions (`aws_iam_role.api.arn`), per module."""
+    for res in config.get("resources") or []:
+        if not isinstance(res, dict):
+            continue
+        block = module.blocks.get(prefix + str(res.get("address", "")))
+        expressions = res.get("expressions")
+        if block is None or not isinstance(expressions, dict):
+            continue
+        for key, expression in expressions.items():
+            if isinstance(expression, dict) and isinstance(expression.get("references"), list):
+                block.references[key] = [prefix + str(r) for r in expression["references"]]
+    calls = config.get("module_calls")
+    for name, call in calls.items() if isinstance(calls, dict) else ():
+        inner = call.get("module") if isinstance(call, dict) else None
+        if isinstance(inner, dict) and prefix.count("module.") < MAX_FOLLOW:
+            _plan_references(module, inner, f"{prefix}module.{name}.")
+
+
+# -- expressions ---------------------------------------------------------------------------------
+class _Builder:
+    def __init__(self, module: _Module) -> None:
+        self.module = module
+        self.infra = Infrastructure(module.source, "terraform")
+        self.role_policies: dict[str, list[PolicyDocument]] = {}
+        self.role_managed: dict[str, list[Any]] = {}
+
+    def value(self, raw: Any, depth: int = 0) -> Any:
+        """A normalised HCL value in the model's expression language."""
+        if isinstance(raw, Expr):
+            return self.expression(raw.text, depth)
+        if isinstance(raw, str) and "${" in raw:
+            return self._template(raw, depth)
+        if isinstance(raw, dict):
+            return {k: self.value(v, depth) for k, v in raw.items()}
+        if isinstance(raw, list):
+            return [self.value(v, depth) for v in raw]
+        return raw
+
+    def _template(self, text: str, depth: int) -> Any:
+        """A string with `${...}` interpolations: literal parts kept, each interpolation
+        replaced by its literal value when it has one."""
+        unknown = False
+
+        def one(match: re.Match[str]) -> str:
+            nonlocal unknown
+            resolved = self.expression(match.group(1).strip(), depth)
+            if isinstance(resolved, str):
+                return resolved
+            unknown = True
+            return match.group(0)
+
+        result = re.sub(r"\$\{([^{}]*)\}", one, text)
+        return {"Fn::Sub": result} if unknown else result
+
+    def expression(self, text: str, depth: int = 0) -> Any:
+        if depth > MAX_FOLLOW:
+            return {"Ref": text}
+        decoded = JSONDECODE.match(text)
+        if decoded:
+            return self.expression(decoded.group(1).strip(), depth + 1)
+        encoded = JSONENCODE.match(text)
+        if encoded:
+            return self._jsonencode(encoded.group(1), depth)
+        read = FILE_CALL.match(text)
+        if read:
+            return self._module_file(read.group(1))
+        if text.startswith("var."):
+            return self._variable(text[4:].split(".", 1)[0].split("[", 1)[0], depth)
+        if text.startswith("local."):
+            name = text[6:].split(".", 1)[0].split("[", 1)[0]
+            if name in self.module.locals:
+                return self.value(self.module.locals[name], depth + 1)
+            return {"Ref": text}
+        return self._reference(text)
+
+    def _variable(self, name: str, depth: int) -> Any:
+        if name in self.module.values:
+            return self.module.values[name]
+        body = self.module.variables.get(name)
+        if body is None:
+            return {"Ref": f"var.{name}"}
+        default = body.get("default")
+        if isinstance(default, str | int | float) and not isinstance(default, bool):
+            return self.value(default, depth + 1)
+        return {"Ref": f"var.{name}"}
+
+    def _jsonencode(self, argument: str, depth: int) -> Any:
+        """`jsonencode(EXPR)`: EXPR read with the HCL parser, then turned into values."""
+        import hcl2
+        from hcl2.utils import SerializationOptions
+        from lark.exceptions import LarkError
+
+        try:
+            parsed = hcl2.loads(
+                f"value = {argument}\n",
+                serialization_options=SerializationOptions(
+                    with_comments=False, preserve_heredocs=False
+                ),
+            )
+        except (LarkError, RecursionError, ValueError, RuntimeError):
+            return {"Ref": f"jsonencode({argument[:60]})"}
+        return self.value(_normal(parsed.get("value")), depth + 1)
+
+    def _module_file(self, relative: str) -> Any:
+        folder = self.module.folder
+        if folder is None or relative.startswith("/") or ".." in Path(relative).parts:
+            return {"Ref": f"file({relative})"}
+        path = folder / relative
+        inside = path.resolve().is_relative_to(folder.resolve())
+        if not inside or not path.is_file():
+            return {"Ref": f"file({relative})"}  # a link out of the module is not followed
+        return read_limited(path, "file")
+
+    def _reference(self, text: str) -> Any:
+        found = REFERENCE.match(text)
+        if not found:
+            return {"Ref": text}
+        is_data, rtype, name, attribute = found.groups()
+        address = f"{'data.' if is_data else ''}{rtype}.{name}"
+        block = self.module.blocks.get(address)
+        if rtype in ("aws_secretsmanager_secret_version",) and attribute in (
+            "secret_string",
+            "secret_binary",
+        ):
+            return "{{resolve:secretsmanager:" + self._secret_id(block, address) + "}}"
+        if rtype == "aws_secretsmanager_secret" and attribute in ("arn", "id", "name"):
+            return {"Ref": address}
+        if rtype == "aws_ssm_parameter":
+            return self._ssm_reference(block, address, attribute, is_data is not None)
+        if (rtype, attribute) in SECRET_ATTRIBUTES:
+            self.infra.secret_attributes[(address, attribute)] = SECRET_ATTRIBUTES[
+                (rtype, attribute)
+            ]
+            return {"Fn::GetAtt": [address, attribute]}
+        return {"Ref": text}
+
+    def _secret_id(self, block: _Block | None, address: str) -> str:
+        if block is None:
+            return f"${{{address}}}"
+        target = self.value(block.body.get("secret_id"))
+        if isinstance(target, str):
+            return target
+        if isinstance(target, dict) and isinstance(target.get("Ref"), str):
+            name = self.infra.secret_name_of(target["Ref"]) or self._secret_name(target["Ref"])
+            if name:
+                return name
+        return f"${{{address}}}"
+
+    def _secret_name(self, address: str) -> str | None:
+        block = self.module.blocks.get(address)
+        if block is None:
+            return None
+        name = self.value(block.body.get("name"))
+        return name if isinstance(name, str) else None
+
+    def _ssm_reference(self, block: _Block | None, address: str, attribute: str, data: bool) -> Any:
+        name = self.value(block.body.get("name")) if block else None
+        label = name if isinstance(name, str) else f"${{{address}}}"
+        if attribute in ("arn", "name", "id"):
+            return f"arn:aws:ssm:::parameter/{label.lstrip('/')}"
+        secure = block is not None and self.value(block.body.get("type")) == "SecureString"
+        kind = "ssm-secure" if secure else "ssm"
+        return "{{resolve:" + kind + ":" + label + "}}"
+
+    # -- building the model ------------------------------------------------------------------------
+    def build(self, *, plan: bool = False) -> Infrastructure:
+        if plan:
+            self.infra.format = "terraform-plan"
+        self._parameters()
+        blocks = list(self.module.blocks.values())
+        for block in blocks:
+            if block.file is not None:
+                self.infra.files[block.address] = str(block.file)
+        for name, path in self.module.variable_files.items():
+            if path is not None:
+                self.infra.files[f"var.{name}"] = str(path)
+        for block in blocks:
+            self._definitions(block)
+        for block in blocks:
+            self._role_policies(block)
+        for block in blocks:
+            if block.kind != "resource":
+                continue
+            if block.type == "aws_lambda_function":
+                self.infra.functions.append(self._lambda(block))
+            elif block.type == "aws_ecs_task_definition":
+                self.infra.functions.append(self._task(block))
+        return self.infra
+
+    def _parameters(self) -> None:
+        for name, body in self.module.variables.items():
+            default = body.get("default")
+            self.infra.parameters[f"var.{name}"] = Parameter(
+                f"var.{name}",
+                "String",
+                default if isinstance(default, str | int | float) else None,
+                body.get("sensitive") is True,
+                self.module.variable_lines.get(name),
+            )
+
+    def _definitions(self, block: _Block) -> None:
+        body = block.body
+        if block.type == "aws_secretsmanager_secret":
+            name = self.value(body.get("name"))
+            self.infra.secrets[block.address] = DefinedSecret(block.address, name, block.line)
+        elif block.type == "aws_ssm_parameter":
+            name = self.value(body.get("name"))
+            kind = self.value(body.get("type"))
+            self.infra.ssm_parameters[block.address] = DefinedParameter(
+                block.address, name, kind if isinstance(kind, str) else "", block.line
+            )
+            value = self.value(body.get("value"))
+            if isinstance(value, str) and block.kind == "resource":
+                label = name if isinstance(name, str) else block.address
+                self.infra.stored_values.append(
+                    StoredValue(
+                        block.address,
+                        str(label),
+                        value,
+                        self._attribute_line(block, "value"),
+                        kind == "SecureString",
+                    )
+                )
+        stored = STORED_CREDENTIALS.get(block.type)
+        # Only a literal written here: a variable's literal default is reported at the variable.
+        if stored and block.kind == "resource" and not isinstance(body.get(stored), Expr):
+            value = self.value(body.get(stored))
+            if isinstance(value, str):
+                self.infra.stored_values.append(
+                    StoredValue(
+                        block.address, stored, value, self._attribute_line(block, stored), True
+                    )
+                )
+
+    def _attribute_line(self, block: _Block, key: str) -> int | None:
+        if block.file is None or block.line is None:
+            return block.line
+        text = self.module.texts.get(block.file, "")
+        lines = text.splitlines()
+        for number in range(block.line, min(len(lines), block.line + 400)):
+            if re.match(rf'^\s*"?{re.escape(key)}"?\s*=', lines[number]):
+                return number + 1
+        return block.line
+
+    def _document(self, raw: Any) -> Any:
+        """A policy document from `jsonencode({...})`, heredoc JSON or a policy document data
+        source's `.json`."""
+        if isinstance(raw, Expr) and raw.text.endswith(".json"):
+            block = self.module.blocks.get(raw.text[: -len(".json")])
+            if block is not None and block.type == "aws_iam_policy_document":
+                return self._policy_document(block)
+        value = self.value(raw)
+        if isinstance(value, str):
+            try:
+                parsed = json.loads(value)
+            except (ValueError, RecursionError):
+                return None
+            return parsed if isinstance(parsed, dict) else None
+        return value if isinstance(value, dict) else None
+
+    def _policy_document(self, block: _Block) -> dict[str, Any]:
+        statements = []
+        for raw in _blocks(block.body.get("statement")):
+            statement: dict[str, Any] = {"Effect": self.value(raw.get("effect")) or "Allow"}
+            for key, name in (
+                ("actions", "Action"),
+                ("not_actions", "NotAction"),
+                ("resources", "Resource"),
+                ("not_resources", "NotResource"),
+            ):
+                if key in raw:
+                    statement[name] = self.value(raw[key])
+            statements.append(statement)
+        document = LineDict({"Version": "2012-10-17", "Statement": statements})
+        document.line = block.line
+        return document
+
+    def _role_of(self, block: _Block, key: str) -> str | None:
+        """`aws_iam_role.x.arn` / `.name` / `.id` -> `aws_iam_role.x`."""
+        raw = block.body.get(key)
+        texts = [raw.text] if isinstance(raw, Expr) else block.references.get(key, [])
+        for text in texts:
+            found = re.match(
+                r"^((?:module\.[A-Za-z0-9_-]+\.)*aws_iam_role\.[A-Za-z0-9_-]+)(\.|$)", text
+            )
+            if found:
+                return found.group(1)
+        return None
+
+    def _policy_of(self, block: _Block, key: str) -> _Block | None:
+        raw = block.body.get(key)
+        texts = [raw.text] if isinstance(raw, Expr) else block.references.get(key, [])
+        for text in texts:
+            found = re.match(
+                r"^((?:module\.[A-Za-z0-9_-]+\.)*aws_iam_policy\.[A-Za-z0-9_-]+)(\.|$)", text
+            )
+            if found and found.group(1) in self.module.blocks:
+                return self.module.blocks[found.group(1)]
+        return None
+
+    def _role_policies(self, block: _Block) -> None:
+        body = block.body
+        if block.kind != "resource":
+            return
+        if block.type == "aws_iam_role":
+            for inline in _blocks(body.get("inline_policy")):
+                self._add_policy(
+                    block.address, inline.get("policy"), f"role {block.name}", block.line
+                )
+            for raw in _as_list(body.get("managed_policy_arns")):
+                self._attach_policy(block.address, raw)
+        elif block.type == "aws_iam_policy_attachment":
+            for raw in _as_list(body.get("roles")):
+                role = self._role_in(raw)
+                if role:
+                    self._attach_policy(role, body.get("policy_arn"))
+        elif block.type == "aws_iam_role_policy":
+            role = self._role_of(block, "role")
+            if role:
+                self._add_policy(role, body.get("policy"), block.address, block.line)
+        elif block.type == "aws_iam_role_policy_attachment":
+            role = self._role_of(block, "role")
+            if role is None:
+                return
+            attached = self._policy_of(block, "policy_arn")
+            if attached is not None:
+                self._add_policy(role, attached.body.get("policy"), attached.address, attached.line)
+            else:
+                self.role_managed.setdefault(role, []).append(self.value(body.get("policy_arn")))
+
+    def _role_in(self, raw: Any) -> str | None:
+        """`aws_iam_role.x.name` in a list of roles -> `aws_iam_role.x`."""
+        text = raw.text if isinstance(raw, Expr) else ""
+        found = re.match(r"^((?:module\.[A-Za-z0-9_-]+\.)*aws_iam_role\.[A-Za-z0-9_-]+)", text)
+        return found.group(1) if found else None
+
+    def _attach_policy(self, role: str, raw: Any) -> None:
+        """A managed policy attached to `role`: this module's `aws_iam_policy` (its document is
+        read), or an ARN (AWS's broad managed policies are judged by name)."""
+        text = raw.text if isinstance(raw, Expr) else ""
+        found = re.match(r"^((?:module\.[A-Za-z0-9_-]+\.)*aws_iam_policy\.[A-Za-z0-9_-]+)", text)
+        policy = self.module.blocks.get(found.group(1)) if found else None
+        if policy is not None:
+            self._add_policy(role, policy.body.get("policy"), policy.address, policy.line)
+        else:
+            self.role_managed.setdefault(role, []).append(self.value(raw))
+
+    def _add_policy(self, role: str, raw: Any, origin: str, line: int | None) -> None:
+        document = self._document(raw)
+        if document is not None:
+            self.role_policies.setdefault(role, []).append(PolicyDocument(document, line, origin))
+
+    def _attach(self, function: TemplateFunction, block: _Block, key: str, kind: str) -> None:
+        role = self._role_of(block, key)
+        if role is None:
+            return
+        for policy in self.role_policies.get(role, ()):
+            function.policies.append(
+                PolicyDocument(policy.document, policy.line, policy.origin, kind)
+            )
+        for arn in self.role_managed.get(role, ()):
+            function.managed_policy_arns.append((arn, None))
+
+    def _name(self, block: _Block, key: str) -> str:
+        value = self.value(block.body.get(key))
+        return value if isinstance(value, str) and value else block.name
+
+    def _lambda(self, block: _Block) -> TemplateFunction:
+        function = TemplateFunction(
+            block.address, "AWS::Lambda::Function", block.line, self._name(block, "function_name")
+        )
+        for environment in _blocks(block.body.get("environment")):
+            variables = environment.get("variables")
+            for key, raw in variables.items() if isinstance(variables, dict) else ():
+                value = self.value(raw)
+                literal = value if isinstance(value, str) else None
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    literal = str(value)
+                function.variables.append(
+                    EnvVar(
+                        str(key),
+                        literal,
+                        self._attribute_line(block, str(key)),
+                        None if literal is not None else value,
+                    )
+                )
+        self._attach(function, block, "role", "function")
+        return function
+
+    def _task(self, block: _Block) -> TemplateFunction:
+        function = TemplateFunction(
+            block.address, "AWS::ECS::TaskDefinition", block.line, self._name(block, "family")
+        )
+        definitions = self.value(block.body.get("container_definitions"))
+        if isinstance(definitions, str):
+            try:
+                definitions = json.loads(definitions)
+            except (ValueError, RecursionError):
+                definitions = None
+        line = self._attribute_line(block, "container_definitions")
+        for container in definitions if isinstance(definitions, list) else []:
+            if isinstance(container, dict):
+                add_container(function, container, line)
+        self._attach(function, block, "task_role_arn", "task")
+        self._attach(function, block, "execution_role_arn", "execution")
+        return function
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]

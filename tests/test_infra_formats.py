@@ -1,0 +1,545 @@
+"""Formats recognised by content, bad input in each format, and the constructs that real
+templates use: Rules-section tags, Fn::If, Serverless variables, Terraform expressions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from envsecrets.core.formats import load_infrastructure
+from envsecrets.core.references import Scope, function_reads
+
+from tests.conftest import write_config
+
+CONFIG = """
+[environments.prod]
+region = "us-east-1"
+account_id = "123456789012"
+[environments.dev]
+region = "us-east-1"
+account_id = "123456789012"
+"""
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def audit(cli: Any, *args: str) -> tuple[int, dict[str, Any]]:
+    run = cli("audit", *args, "--format", "json", "--fail-on", "low")
+    assert run.stdout, run.stderr
+    return run.code, run.json()
+
+
+def rules(report: dict[str, Any]) -> set[str]:
+    return {f["rule"] for f in report["findings"]}
+
+
+def one_line_error(run: Any, code: int = 2) -> str:
+    assert run.code == code, run.stderr
+    assert run.stdout == ""
+    lines = run.stderr.splitlines()
+    assert lines[0].startswith("error:") and all(x.startswith("hint:") for x in lines[1:])
+    assert "Traceback" not in run.stderr
+    return str(lines[0])
+
+
+# -- recognised by content ----------------------------------------------------------------------
+def test_formats_are_recognised_by_content_not_by_name(cli: Any, aws_env: Path) -> None:
+    sls = write(
+        aws_env,
+        "deploy/config.yaml",
+        "service: api\nprovider: {name: aws}\nfunctions:\n  f:\n    handler: h.f\n"
+        "    environment: {DB_PASSWORD: 'Tr0ub4dor-and-3-horses'}\n",
+    )
+    ecs = write(
+        aws_env,
+        "deploy/api.json",
+        json.dumps({"family": "api", "containerDefinitions": [{"name": "a", "image": "i"}]}),
+    )
+    terraform = write(
+        aws_env,
+        "deploy/lambda.hcl",
+        'resource "aws_lambda_function" "f" {\n  function_name = "f"\n}\n',
+    )
+    _code, report = audit(cli, str(sls), str(ecs), str(terraform))
+    assert [f["format"] for f in report["files"]] == ["serverless", "ecs", "terraform"]
+    assert rules(report) == {"secret-in-environment"}
+
+
+def test_a_file_in_no_known_format_is_a_usage_error(cli: Any, aws_env: Path) -> None:
+    compose = write(aws_env, "docker-compose.yml", "services:\n  db:\n    image: postgres\n")
+    line = one_line_error(cli("audit", str(compose)))
+    assert "not in a format this tool reads" in line
+    assert "serverless.yml" in cli("audit", str(compose)).stderr  # says what was expected
+    array = write(aws_env, "numbers.json", "[1, 2, 3]\n")
+    assert "not ECS container definitions" in one_line_error(cli("audit", str(array)))
+    write_config(aws_env, CONFIG)
+    policy = cli("policy", "--all", "--env", "prod", "--template", str(compose))
+    one_line_error(policy)
+
+
+def test_bad_input_in_each_format(cli: Any, aws_env: Path) -> None:
+    truncated = write(aws_env, "main.tf", 'resource "aws_lambda_function" "f" {\n  role = \n')
+    assert "not valid Terraform" in one_line_error(cli("audit", str(truncated)))
+    tagged = write(aws_env, "t.yaml", "Resources:\n  A: !Sneaky {Type: AWS::S3::Bucket}\n")
+    assert "!Sneaky" in one_line_error(cli("audit", str(tagged)))
+    deep = write(aws_env, "deep.tf", "locals {\n  x = " + "[" * 500 + "]" * 500 + "\n}\n")
+    assert "refused" in one_line_error(cli("audit", str(deep)))
+    missing = cli("audit", str(aws_env / "nope.yaml"))
+    assert "does not exist" in one_line_error(missing)
+
+
+def test_a_folder_of_unrelated_files(cli: Any, aws_env: Path) -> None:
+    folder = aws_env / "src"
+    folder.mkdir()
+    for i in range(10_000):
+        (folder / f"m{i}.py").write_text("x = 1\n", encoding="utf-8")
+    write(aws_env, "src/package.json", '{"name": "app", "version": "1.0.0"}\n')
+    run = cli("audit", str(folder))
+    assert run.code == 2 and run.stdout == "" and "Traceback" not in run.stderr
+    note, error, hint = run.stderr.splitlines()
+    assert "10001 file(s) in no infrastructure format skipped" in note
+    assert error.startswith("error: nothing to audit") and hint.startswith("hint:")
+    # pre-commit passes every changed file: unknown ones are skipped, not failed.
+    ok = cli("audit", "--ignore-unknown", str(folder / "m1.py"), str(folder / "package.json"))
+    assert ok.code == 0, ok.stderr
+
+
+def test_folders_are_walked_and_modules_read_whole(cli: Any, aws_env: Path) -> None:
+    write(
+        aws_env,
+        "infra/vars.tf",
+        'variable "token" {\n  default = "ghp_4Xb8Qm2Lz7Rt1Vw9Kc3Nf6Jd0Hs5Yp8Ae2Ug"\n}\n',
+    )
+    write(
+        aws_env,
+        "infra/lambda.tf",
+        'resource "aws_lambda_function" "f" {\n  function_name = "f"\n  environment {\n'
+        "    variables = { GITHUB_TOKEN = var.token }\n  }\n}\n",
+    )
+    write(aws_env, "infra/node_modules/x/template.yaml", "Resources: !Broken [\n")
+    write(aws_env, "infra/.aws-sam/build/template.yaml", "Resources: !Broken [\n")
+    write(aws_env, "infra/helm/deployment.yaml", "image: {{ .Values.image }}\n  bad: [\n")
+    run = cli("audit", str(aws_env / "infra"), "--format", "json")
+    report = run.json()
+    assert [f["format"] for f in report["files"]] == ["terraform"]
+    found = {(f["rule"], Path(f["file"]).name) for f in report["findings"]}
+    assert found == {("secret-in-environment", "lambda.tf"), ("secret-in-template", "vars.tf")}
+    assert "skipped" in run.stderr and "deployment.yaml" in run.stderr  # warned, not hidden
+
+
+# -- CloudFormation -------------------------------------------------------------------------------
+RULES_SECTION = """
+AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  Env: {Type: String, AllowedValues: [dev, prod]}
+  Subnets: {Type: "List<AWS::EC2::Subnet::Id>"}
+Rules:
+  Checks:
+    RuleCondition: !Equals [!Ref Env, prod]
+    Assertions:
+      - Assert: !Contains [[prod], !Ref Env]
+      - Assert: !EachMemberEquals [!ValueOfAll ["AWS::EC2::Subnet::Id", VpcId], vpc-1]
+      - Assert: !EachMemberIn [!ValueOfAll ["AWS::EC2::Subnet::Id", VpcId], [vpc-1]]
+      - Assert: !Not [!Equals [!ValueOf [Subnets, VpcId], ""]]
+      - Assert: !Equals [!Join [",", !RefAll "AWS::EC2::VPC::Id"], vpc-1]
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Environment: {Variables: {API_KEY: "sk_live_4eC39HqLyjWDarjtT1zdp7dc"}}
+"""
+
+
+def test_rules_section_tags_do_not_hide_findings(cli: Any, aws_env: Path) -> None:
+    path = write(aws_env, "rules.yaml", RULES_SECTION)
+    code, report = audit(cli, str(path))
+    assert code == 1 and rules(report) == {"secret-in-environment"}
+
+
+CONDITIONAL = """
+Conditions:
+  Sandbox: !Equals [!Ref Env, sandbox]
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      Policies:
+        - !If
+          - Sandbox
+          - PolicyName: open
+            PolicyDocument:
+              Statement:
+                - {Effect: Allow, Action: "secretsmanager:*", Resource: "*"}
+          - !Ref AWS::NoValue
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Role: !GetAtt Role.Arn
+"""
+
+
+def test_a_policy_behind_fn_if_is_audited_in_both_branches(cli: Any, aws_env: Path) -> None:
+    path = write(aws_env, "cond.yaml", CONDITIONAL)
+    _code, report = audit(cli, str(path))
+    assert rules(report) == {"wildcard-action", "wildcard-resource"}
+
+
+GRANT = """
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Environment: {{Variables: {{STAGE: prod}}}}
+      Policies:
+        - Statement:
+            - Effect: Allow
+              Action: secretsmanager:GetSecretValue
+              Resource: {resource}
+"""
+ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
+
+
+@pytest.mark.parametrize(
+    ("resource", "expected"),
+    [
+        (f"{ARN}gateway/password-??????", set()),  # a name without an env is not another env
+        (f"{ARN}gateway-*", {"sibling-wildcard"}),  # not "every secret"
+        (f"{ARN}staging/api/key-??????", {"cross-environment"}),
+        (f"{ARN}prod/jwt-secret", set()),  # `-secret` is part of the name, not AWS's suffix
+        (f"{ARN}prod/api-*", {"sibling-wildcard"}),
+        (f"{ARN}prod/*", {"environment-wide"}),
+        (f"{ARN}gateway/*", {"prefix-wildcard"}),
+        (
+            "!Sub 'arn:aws:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${Stage}/*'",
+            {"environment-wide"},
+        ),
+    ],
+)
+def test_names_real_teams_use(cli: Any, aws_env: Path, resource: str, expected: set[str]) -> None:
+    path = write(aws_env, "t.yaml", GRANT.format(resource=resource))
+    _code, report = audit(cli, str(path))
+    assert rules(report) == expected
+
+
+def test_declared_environments_decide_what_is_an_environment(cli: Any, aws_env: Path) -> None:
+    path = write(aws_env, "t.yaml", GRANT.format(resource=f"{ARN}gateway/password-??????"))
+    write_config(aws_env, "[environments.prod]\n[environments.gateway]\n")
+    _code, report = audit(cli, str(path))
+    assert rules(report) == {"cross-environment"}
+
+
+# -- Serverless -----------------------------------------------------------------------------------
+SERVERLESS = """
+service: bot
+custom:
+  tokens: ${ssm:/bot/${sls:stage}/tokens}
+provider:
+  name: aws
+  stage: ${opt:stage, 'dev'}
+  environment:
+    V1_SECRET: ${ssm:/bot/v1-secret~true}
+    REGIONAL_PASSWORD: ${ssm(eu-west-1):/bot/db-password}
+    RAW_API_KEY: ${ssm(eu-west-1, raw):/bot/api-key}
+    V4_TOKEN: ${prodAccount:ssm:/bot/token}
+    FROM_SM: ${ssm:/aws/reference/secretsmanager/${sls:stage}/bot/jwt}
+    GITHUB_TOKEN: ${env:GITHUB_TOKEN, ''}
+    TABLE: bot-${sls:stage}
+    CUSTOM_TOKENS: ${self:custom.tokens}
+    LOOP: ${self:custom.loop}
+    REGION: ${aws:region}
+  iamRoleStatements:
+    - Effect: Allow
+      Action: secretsmanager:GetSecretValue
+      Resource: !Sub "SECRETS_ARN${sls:stage}/bot/jwt-??????"
+functions:
+  reply:
+    handler: h.reply
+""".replace("SECRETS_ARN", "arn:aws:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:")
+
+
+def test_serverless_references(aws_env: Path) -> None:
+    path = write(aws_env, "serverless.yml", SERVERLESS.replace("${self:custom.loop}", "x"))
+    infra = load_infrastructure(path, {"stage": "prod"})
+    (function,) = infra.functions
+    variables = {
+        v.name: v.value if v.value is not None else v.expression for v in function.variables
+    }
+    assert variables["V1_SECRET"] == "{{resolve:ssm-secure:/bot/v1-secret}}"
+    assert variables["REGIONAL_PASSWORD"] == "{{resolve:ssm:/bot/db-password}}"
+    assert variables["RAW_API_KEY"] == "{{resolve:ssm:/bot/api-key}}"
+    assert variables["V4_TOKEN"] == "{{resolve:ssm:/bot/token}}"
+    assert variables["FROM_SM"] == "{{resolve:secretsmanager:prod/bot/jwt}}"
+    assert variables["TABLE"] == "bot-prod"
+    assert variables["CUSTOM_TOKENS"] == "{{resolve:ssm:/bot/prod/tokens}}"
+    assert variables["REGION"] == {"Ref": "aws:region"}
+    assert variables["GITHUB_TOKEN"] == ""  # the fallback: a literal empty string
+    # CloudFormation's own ${...} inside !Sub are left alone; Serverless's are resolved.
+    (policy,) = function.policies
+    resource = policy.document["Statement"][0]["Resource"]
+    prefix = "arn:aws:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+    assert resource == {"Fn::Sub": prefix + "prod/bot/jwt-??????"}
+
+
+def test_serverless_findings_and_loops(cli: Any, aws_env: Path) -> None:
+    path = write(
+        aws_env,
+        "serverless.yml",
+        SERVERLESS.replace("tokens: ${ssm", "loop: ${self:custom.loop}\n  tokens: ${ssm"),
+    )
+    code, report = audit(cli, str(path))
+    assert code == 1
+    found = {(f["rule"], f["message"].split(" of ")[0]) for f in report["findings"]}
+    assert ("ssm-secure-string", "variable V1_SECRET") in found
+    assert ("ssm-secure-string", "variable REGIONAL_PASSWORD") in found
+    assert ("ssm-secure-string", "variable V4_TOKEN") in found
+    assert ("secret-resolved-into-environment", "variable FROM_SM") in found
+    assert not any(name == "variable TABLE" for _rule, name in found)
+
+
+# -- Terraform ------------------------------------------------------------------------------------
+TASK = """
+resource "aws_ecs_task_definition" "heredoc" {
+  family                = "heredoc"
+  container_definitions = <<EOF
+[{"name": "app", "image": "app:1",
+  "environment": [{"name": "STRIPE_SECRET_KEY", "value": "sk_live_4eC39HqLyjWDarjtT1zdp7dc"}],
+  "secrets": [{"name": "DB", "valueFrom": "/app/db-password"}]}]
+EOF
+}
+
+resource "aws_ecs_task_definition" "from_file" {
+  family                = "from-file"
+  container_definitions = file("${path.module}/containers.json")
+}
+
+resource "aws_ecs_task_definition" "escape" {
+  family                = "escape"
+  container_definitions = file("../../etc/passwd")
+}
+"""
+
+
+def test_terraform_container_definitions_in_every_form(cli: Any, aws_env: Path) -> None:
+    write(aws_env, "tf/task.tf", TASK)
+    write(
+        aws_env,
+        "tf/containers.json",
+        json.dumps([{"name": "w", "image": "w:1", "environmentFiles": [{"value": "arn:s3"}]}]),
+    )
+    _code, report = audit(cli, str(aws_env / "tf"))
+    found = {(f["rule"], f["resource"]) for f in report["findings"]}
+    assert found == {
+        ("secret-in-environment", "aws_ecs_task_definition.heredoc"),
+        ("ssm-container-secret", "aws_ecs_task_definition.heredoc"),
+        ("environment-file", "aws_ecs_task_definition.from_file"),
+        ("environment-file", "containers"),  # the walk reads containers.json on its own too
+    }
+
+
+def test_policy_document_data_source_with_not_actions(cli: Any, aws_env: Path) -> None:
+    write(
+        aws_env,
+        "tf/main.tf",
+        'data "aws_iam_policy_document" "p" {\n  statement {\n    not_actions = ["iam:*"]\n'
+        '    resources   = ["*"]\n  }\n}\n'
+        'resource "aws_iam_role" "r" {\n  name = "r"\n  inline_policy {\n    name = "p"\n'
+        "    policy = data.aws_iam_policy_document.p.json\n  }\n}\n"
+        'resource "aws_lambda_function" "f" {\n  function_name = "f"\n'
+        "  role = aws_iam_role.r.arn\n}\n",
+    )
+    _code, report = audit(cli, str(aws_env / "tf"))
+    assert rules(report) == {"wildcard-action", "wildcard-resource"}
+
+
+# -- policy --template ----------------------------------------------------------------------------
+def test_references_of_every_kind(aws_env: Path) -> None:
+    path = write(
+        aws_env,
+        "t.yaml",
+        """
+Parameters:
+  Stage: {Type: String}
+  SharedArn:
+    Type: String
+    Default: arn:aws:secretsmanager:eu-west-1:210987654321:secret:shared/key-Zx81Qp
+Resources:
+  Own:
+    Type: AWS::SecretsManager::Secret
+    Properties: {Name: !Sub "${Stage}/api/own"}
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Environment:
+        Variables:
+          OWN_SECRET_ARN: !Ref Own
+          BY_NAME_SECRET_NAME: gateway/password
+          PARTIAL_ARN: arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/api/partial
+          JSON_KEY: "{{resolve:secretsmanager:prod/api/db:SecretString:password}}"
+          SHARED_SECRET_ARN: !Ref SharedArn
+          IMPORTED_SECRET_ARN: !ImportValue other-stack-secret
+          WILD_SECRET_ARN: arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/api/*
+          ODD_SECRET_NAME: "prod/db/pass?word"
+          OTHER_ENV_SECRET_NAME: dev/api/key
+          LOG_LEVEL: info
+""",
+    )
+    infra = load_infrastructure(path)
+    (function,) = infra.functions
+    found = function_reads(
+        function, infra, Scope("prod", frozenset({"prod", "dev"}), {"Stage": "prod"})
+    )
+    reads = {(r.name, r.own, r.arn, r.region, r.account) for r in found.reads}
+    assert reads == {
+        ("prod/api/own", "Own", None, None, None),
+        ("gateway/password", None, None, None, None),
+        ("prod/api/partial", None, None, "us-east-1", "123456789012"),
+        ("prod/api/db", None, None, None, None),
+        (
+            "shared/key",
+            None,
+            "arn:aws:secretsmanager:eu-west-1:210987654321:secret:shared/key-Zx81Qp",
+            "eu-west-1",
+            "210987654321",
+        ),
+    }
+    reasons = {u.source: u.reason for u in found.unresolved}
+    assert "another stack" in reasons["variable IMPORTED_SECRET_ARN"]
+    assert "wildcard" in reasons["variable WILD_SECRET_ARN"]
+    assert "wildcard" in reasons["variable ODD_SECRET_NAME"]
+    assert "environment dev" in reasons["variable OTHER_ENV_SECRET_NAME"]
+    # Without --parameter Stage=..., the own secret's name is not known: listed, not guessed.
+    missing = function_reads(function, infra, Scope("prod", frozenset({"prod"})))
+    assert any(r.own == "Own" and r.name is None for r in missing.reads)
+
+
+def test_own_secrets_are_named_by_ref_in_template_formats(cli: Any, aws_env: Path) -> None:
+    write_config(aws_env, CONFIG)
+    path = write(
+        aws_env,
+        "t.yaml",
+        "Resources:\n  Generated:\n    Type: AWS::SecretsManager::Secret\n"
+        "    Properties: {GenerateSecretString: {}}\n"
+        "  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+        "      Environment: {Variables: {DB_SECRET_ARN: !Ref Generated}}\n",
+    )
+    sam = cli("policy", "Fn", "--env", "prod", "--template", str(path), "--format", "sam")
+    assert sam.code == 0, sam.stderr
+    assert "Ref: Generated" in sam.stdout
+    cfn = cli("policy", "Fn", "--env", "prod", "--template", str(path), "-f", "cloudformation")
+    assert cfn.code == 0 and "Ref: Generated" in cfn.stdout
+    # JSON cannot name a secret whose name CloudFormation chooses: left out, said, exit 1.
+    plain = cli("policy", "Fn", "--env", "prod", "--template", str(path))
+    assert plain.code == 1
+    assert "Generated left out" in plain.stderr and "--format sam" in plain.stderr
+
+
+def test_bad_parameters(cli: Any, aws_env: Path) -> None:
+    write_config(aws_env, CONFIG)
+    path = write(aws_env, "t.yaml", "Resources: {}\n")
+    run = cli("policy", "--all", "--env", "prod", "--template", str(path), "--parameter", "Stage")
+    assert "KEY=VALUE" in one_line_error(run)
+
+
+# -- start-up ------------------------------------------------------------------------------------
+PROBE = """
+import json, sys
+from contextlib import redirect_stderr, redirect_stdout
+import io
+sys.argv = ["secrets", *json.loads(sys.argv[1])]
+with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+    try:
+        from envsecrets.app import main
+        main()
+    except SystemExit:
+        pass
+print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+"""
+
+
+def imported_by(*argv: str) -> set[str]:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(list(argv))],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return set(json.loads(done.stdout))
+
+
+def test_heavy_parsers_are_imported_only_for_their_formats(aws_env: Path) -> None:
+    heavy = {"hcl2", "lark", "detect_secrets", "yaml"}
+    assert not imported_by("audit", "--help") & heavy
+    assert not imported_by("policy", "--help") & heavy
+    template = write(aws_env, "t.yaml", "Resources: {}\n")
+    assert not imported_by("audit", str(template)) & {"hcl2", "lark"}
+    terraform = write(aws_env, "m/main.tf", 'locals {\n  a = "b"\n}\n')
+    assert {"hcl2", "lark"} <= imported_by("audit", str(terraform))
+
+
+def test_terraform_variables_take_parameters(cli: Any, aws_env: Path) -> None:
+    write_config(aws_env, CONFIG.replace("[environments.dev]", "[environments.staging]"))
+    module = Path(__file__).parent / "data" / "infra" / "terraform" / "clean-module"
+    run = cli(
+        "policy",
+        "--all",
+        "--env",
+        "staging",
+        "--template",
+        str(module),
+        "-p",
+        "environment=staging",
+    )
+    assert run.code == 0, run.stderr
+    (document,) = run.json().values()
+    assert document["Statement"][0]["Resource"] == [
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:staging/mailer/smtp-??????"
+    ]
+
+
+def test_terraform_managed_policy_attachments(cli: Any, aws_env: Path) -> None:
+    write(
+        aws_env,
+        "tf/main.tf",
+        'resource "aws_iam_role" "r" {\n  name = "r"\n}\n'
+        'resource "aws_iam_role_policy_attachment" "a" {\n  role = aws_iam_role.r.name\n'
+        '  policy_arn = "arn:aws:iam::aws:policy/SecretsManagerReadWrite"\n}\n'
+        'resource "aws_lambda_function" "f" {\n  function_name = "f"\n'
+        "  role = aws_iam_role.r.arn\n}\n",
+    )
+    _code, report = audit(cli, str(aws_env / "tf"))
+    assert rules(report) == {"wildcard-action", "wildcard-resource"}
+
+
+def test_terraform_policies_attached_in_every_way(cli: Any, aws_env: Path) -> None:
+    wide = (
+        'resource "aws_iam_policy" "wide" {\n  name = "wide"\n  policy = jsonencode({\n'
+        '    Statement = [{ Effect = "Allow", Action = "secretsmanager:GetSecretValue",\n'
+        '                   Resource = "arn:aws:secretsmanager:*:*:secret:prod/*" }]\n  })\n}\n'
+    )
+    function = (
+        'resource "aws_lambda_function" "f" {\n  function_name = "f"\n'
+        '  role = aws_iam_role.r.arn\n  environment {\n    variables = { STAGE = "prod" }\n'
+        "  }\n}\n"
+    )
+    ways = {
+        "managed_policy_arns": 'resource "aws_iam_role" "r" {\n  name = "r"\n'
+        "  managed_policy_arns = [aws_iam_policy.wide.arn]\n}\n",
+        "policy_attachment": 'resource "aws_iam_role" "r" {\n  name = "r"\n}\n'
+        'resource "aws_iam_policy_attachment" "a" {\n  name = "a"\n'
+        "  roles = [aws_iam_role.r.name]\n  policy_arn = aws_iam_policy.wide.arn\n}\n",
+    }
+    for way, role in ways.items():
+        write(aws_env, f"{way}/main.tf", wide + role + function)
+        _code, report = audit(cli, str(aws_env / way))
+        assert rules(report) == {"environment-wide"}, way
