@@ -117,6 +117,11 @@ class FaultProxy:
         self.denied: set[str] = set()  # answered AccessDeniedException
         self.scripted: dict[str, list[str]] = {}  # decisions for the next requests, by action
         self.canned: dict[str, tuple[int, bytes]] = {}  # answered without forwarding
+        # action -> (requests let through first, the action whose arrival releases the rest)
+        self.holds: dict[str, tuple[int, str]] = {}
+        self.arrived: dict[str, threading.Event] = {}
+        self.hold_timeouts: Counter[str] = Counter()  # holds that ended without their release
+        self.hold_timeout = 30.0
         self.server: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
 
@@ -162,6 +167,14 @@ class FaultProxy:
     def lose_first(self, action: str, n: int = 1) -> None:
         """Forward the first `n` requests of `action` but lose their replies."""
         self.script(action, *["lose"] * n)
+
+    def hold(self, action: str, *, after: int, until: str, timeout: float = 30) -> None:
+        """Let `after` requests of `action` through, then keep each later one waiting until a
+        request of `until` has arrived (or `timeout` passed: counted in `hold_timeouts`).
+        Proves an order without timing: e.g. writes begin while a listing is still going on."""
+        self.holds[action] = (after, until)
+        self.arrived.setdefault(until, threading.Event())
+        self.hold_timeout = timeout
 
     def answer(self, action: str, body: bytes, status: int = 200) -> None:
         """Answer `action` with `body` without forwarding (e.g. a reply the SDK cannot use)."""
@@ -264,6 +277,14 @@ class _Handler(BaseHTTPRequestHandler):
         action = action_of(self.command, self.path, headers, body)
         with proxy.lock:
             proxy.calls[action] += 1
+            seen = proxy.calls[action]
+        if action in proxy.arrived:
+            proxy.arrived[action].set()
+        if action in proxy.holds and seen > proxy.holds[action][0]:
+            released = proxy.arrived[proxy.holds[action][1]].wait(proxy.hold_timeout)
+            if not released:
+                with proxy.lock:
+                    proxy.hold_timeouts[action] += 1
         if proxy.faults.latency:
             time.sleep(proxy.faults.latency)
         decision = proxy.decide(action)

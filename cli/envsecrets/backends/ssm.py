@@ -13,7 +13,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from envsecrets.backends.aws import AwsTarget, aws_errors, error_code
-from envsecrets.core.migration import SourceItem, chunked
+from envsecrets.core.migration import SourceItem
+from envsecrets.core.pool import chunked
 from envsecrets.core.values import SecretValue
 from envsecrets.errors import CliError, ExitCode
 
