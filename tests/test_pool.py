@@ -66,30 +66,29 @@ def join_pool_threads(name: str) -> None:
 def test_at_most_workers_run_at_once_and_that_many_do() -> None:
     workers = 3
     barrier = threading.Barrier(workers, timeout=WAIT)
-    recorder = Recorder(block=set())
+    lock = threading.Lock()
+    running = peak = 0
 
     def work(item: int) -> int:
-        recorder(item)
-        with recorder.lock:
-            recorder.running += 1
-            recorder.peak = max(recorder.peak, recorder.running)
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
         try:
             barrier.wait()  # breaks (and fails the test) unless `workers` items run together
         finally:
-            with recorder.lock:
-                recorder.running -= 1
+            with lock:
+                running -= 1
         return item
 
     outcomes = run_all(work, range(30), workers=workers)
     assert [done.result() for done in outcomes] == list(range(30))
-    assert recorder.peak == workers
+    assert peak == workers
 
 
 def test_outcomes_are_reported_per_item_when_errors_are_not_fatal() -> None:
     recorder = Recorder(block=set(), fail={1, 4, 7})
-    outcomes = run_all(
-        recorder, range(10), workers=4, fatal=lambda exc: not isinstance(exc, Boom)
-    )
+    outcomes = run_all(recorder, range(10), workers=4, fatal=lambda exc: not isinstance(exc, Boom))
     assert [done.item for done in outcomes] == list(range(10))  # run_all keeps input order
     assert [done.item for done in outcomes if done.error is not None] == [1, 4, 7]
     assert all(isinstance(done.error, Boom) for done in outcomes if done.error is not None)
