@@ -117,6 +117,13 @@ class FaultProxy:
         self.denied: set[str] = set()  # answered AccessDeniedException
         self.scripted: dict[str, list[str]] = {}  # decisions for the next requests, by action
         self.canned: dict[str, tuple[int, bytes]] = {}  # answered without forwarding
+        # action -> (requests let through first, the action whose arrivals release the rest,
+        # how many of them)
+        self.holds: dict[str, tuple[int, str, int]] = {}
+        self.arrivals: Counter[str] = Counter()
+        self.arrival = threading.Condition()
+        self.hold_timeouts: Counter[str] = Counter()  # holds that ended without their release
+        self.hold_timeout = 30.0
         self.server: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
 
@@ -163,6 +170,18 @@ class FaultProxy:
         """Forward the first `n` requests of `action` but lose their replies."""
         self.script(action, *["lose"] * n)
 
+    def hold(
+        self, action: str, *, after: int, until: str, count: int = 1, timeout: float = 30
+    ) -> None:
+        """Let `after` requests of `action` through, then keep each later one waiting until
+        `count` requests of `until` have arrived (or `timeout` passed: counted in
+        `hold_timeouts`). Proves an order without timing: writes begin while a listing is
+        still going on; a second call starts while the first is unanswered."""
+        with self.arrival:  # counted from now
+            self.arrivals[action] = self.arrivals[until] = 0
+            self.holds[action] = (after, until, count)
+            self.hold_timeout = timeout
+
     def answer(self, action: str, body: bytes, status: int = 200) -> None:
         """Answer `action` with `body` without forwarding (e.g. a reply the SDK cannot use)."""
         self.canned[action] = (status, body)
@@ -208,6 +227,18 @@ class FaultProxy:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
+
+    def held(self, action: str) -> None:
+        """Note the arrival of `action`; wait here if a hold applies to it."""
+        with self.arrival:
+            self.arrivals[action] += 1
+            self.arrival.notify_all()
+            hold = self.holds.get(action)
+            if hold is None or self.arrivals[action] <= hold[0]:
+                return
+            _, until, count = hold
+            if not self.arrival.wait_for(lambda: self.arrivals[until] >= count, self.hold_timeout):
+                self.hold_timeouts[action] += 1
 
     # -- decisions ---------------------------------------------------------------------------
     def _roll(self, rate: float) -> bool:
@@ -264,6 +295,7 @@ class _Handler(BaseHTTPRequestHandler):
         action = action_of(self.command, self.path, headers, body)
         with proxy.lock:
             proxy.calls[action] += 1
+        proxy.held(action)
         if proxy.faults.latency:
             time.sleep(proxy.faults.latency)
         decision = proxy.decide(action)

@@ -3,6 +3,7 @@ dropped connections, lost replies, a SIGKILL mid-run. Nothing lost, nothing dupl
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,8 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
+import pytest
 
-from tests.conftest import REGION, SECRETS_BIN
+from tests.conftest import REGION, SECRETS_BIN, write_config
 
 CANARY = "canary-Fk2mQ7wRz9"
 CREATE = "secretsmanager.CreateSecret"
@@ -59,18 +61,47 @@ def check_targets(moto_url: str, root: str, prefix: str, values: dict[str, str])
         assert len(secret["SecretVersionsToStages"]) == 1, secret["Name"]
 
 
+def migrate_planned_first(path: str, to: str) -> dict[str, Any]:
+    """The plan-then-apply order (what a confirmation gets) through the Python API, set up as
+    the command sets it up: paced at AWS's quotas, 8 writers, 8 connections."""
+    from envsecrets.backends.aws import AwsTarget
+    from envsecrets.backends.quotas import RateLimiter
+    from envsecrets.backends.secretsmanager import SecretsManagerStore
+    from envsecrets.backends.ssm import SsmSource
+    from envsecrets.core.migration import (
+        apply_migration,
+        plan_migration,
+        target_prefix,
+        verify_migration,
+    )
+
+    target = AwsTarget(label="dev", limiter=RateLimiter.for_writes())
+    store = SecretsManagerStore(target, bulk=True, pool=8)
+    source = SsmSource(target, path, recursive=True, pool=8)
+    plan = plan_migration(source, store, target_prefix(to))
+    result = verify_migration(apply_migration(plan, store, source), store)
+    return {"plan": plan.as_dict(), "result": result.as_dict()}
+
+
+@pytest.mark.parametrize("order", ["streamed", "planned first"])
 def test_500_parameters_through_quotas_5xx_drops_and_lost_replies(
-    cli, proxy, moto_url: str
+    cli, proxy, moto_url: str, order: str
 ) -> None:
     values = put_tree(moto_url, "/big", 500)
     proxy.aws_quotas()
     proxy.faults.error_rate = 0.05
     proxy.faults.drop_rate = 0.02
     proxy.faults.lose_reply_rate = 0.02
-    run = cli("migrate", "ssm", "/big", "--to", "dev/big", "--recursive", "--json")
-    assert run.code == 0, run.stderr
-    assert CANARY not in run.stdout + run.stderr
-    counts = run.json()["result"]["counts"]
+    if order == "streamed":  # dev is not protected: nothing to confirm, so the command streams
+        run = cli("migrate", "ssm", "/big", "--to", "dev/big", "--recursive", "--json")
+        assert run.code == 0, run.stderr
+        assert CANARY not in run.stdout + run.stderr
+        document = run.json()
+    else:
+        document = migrate_planned_first("/big", "dev/big")
+    assert CANARY not in json.dumps(document)
+    assert sorted(item["source"] for item in document["plan"]["items"]) == sorted(values)
+    counts = document["result"]["counts"]
     assert counts["created"] == 500 and counts["verified"] == 500
     assert sum(n for key, n in proxy.injected.items() if key.startswith("lose")) > 0
     assert sum(n for key, n in proxy.injected.items() if key.startswith("error")) > 0
@@ -140,6 +171,99 @@ def test_sigkill_mid_migration_then_run_again(proxy, moto_url: str) -> None:
     assert again.returncode == 0, again.stderr[-500:]
     assert CANARY.encode() not in again.stdout + again.stderr
     check_targets(moto_url, "/kill", "dev/kill/", values)
+
+
+def test_streamed_migration_writes_while_the_listing_goes_on(
+    cli, proxy, moto_url: str, aws_env
+) -> None:
+    """`--yes` on a protected environment needs no question, so the command streams: the
+    proxy holds every listing page after the 6th until a CreateSecret has arrived. Six pages
+    (60 items) fill three batch reads and one chunk of descriptions, after which the writes
+    begin; a migration that lists everything first would wait out the hold."""
+    write_config(aws_env, '[environments.prod]\nregion = "us-east-1"\nprotected = true\n')
+    values = put_tree(moto_url, "/held", 120)
+    proxy.reset_counts()
+    proxy.hold("ssm.GetParametersByPath", after=6, until=CREATE)
+    report = aws_env / "report.json"
+    run = cli(
+        "migrate", "ssm", "/held", "--to", "prod/held", "-r", "--yes", "--json",
+        "--report", str(report),
+    )  # fmt: skip
+    assert run.code == 0, run.stderr
+    assert proxy.hold_timeouts["ssm.GetParametersByPath"] == 0
+    # 120 / 10: every page once (the emulator may end with an empty page, as AWS may)
+    assert proxy.count("ssm.GetParametersByPath") <= 13
+    document = run.json()
+    assert json.loads(report.read_text()) == document  # the full plan and result, as before
+    assert sorted(item["source"] for item in document["plan"]["items"]) == sorted(values)
+    assert document["plan"]["counts"]["create"] == 120
+    assert document["result"]["counts"]["verified"] == 120
+    check_targets(moto_url, "/held", "prod/held/", values)
+    # Calls as when the plan came first: a BatchGetSecretValue per 20 targets read, and per
+    # 20 written secrets read back; each write once.
+    assert proxy.count("secretsmanager.BatchGetSecretValue") == 6 + 6
+    assert proxy.calls[CREATE] == 120
+
+
+def test_ctrl_c_during_a_streamed_migration_then_run_again(proxy, moto_url: str) -> None:
+    """SIGINT while items are being listed, planned and written at once: exit 130 (no hang,
+    no traceback), and a second run settles everything, one version each."""
+    values = put_tree(moto_url, "/int", 80)
+    sm = direct("secretsmanager", moto_url)
+    proxy.faults.latency = 0.05  # slow enough to be caught half-way
+    args = [SECRETS_BIN, "migrate", "ssm", "/int", "--to", "dev/int", "-r"]
+    victim = subprocess.Popen(
+        [*args, "--concurrency", "2"],
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if len(sm.list_secrets(MaxResults=100)["SecretList"]) >= 10:
+            break
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGINT)
+    _, err = victim.communicate(timeout=60)
+    assert victim.returncode == 130, err[-500:]
+    assert b"Traceback" not in err and b"interrupted" in err
+    created = sum(len(page["SecretList"]) for page in sm.get_paginator("list_secrets").paginate())
+    assert 0 < created < 80  # stopped half-way
+
+    proxy.faults.latency = 0
+    again = subprocess.run(
+        [*args, "--json"], env=dict(os.environ), capture_output=True, timeout=120
+    )
+    assert again.returncode == 0, again.stderr[-500:]
+    assert CANARY.encode() not in again.stdout + again.stderr
+    check_targets(moto_url, "/int", "dev/int/", values)
+
+
+def test_a_listing_that_fails_half_way_stops_a_streamed_migration(
+    cli, proxy, moto_url: str
+) -> None:
+    """Access to Parameter Store denied on the 7th page, after writes have begun: the error
+    and its exit code are what they were when the plan came first (5), nothing is
+    half-written, and a re-run with access back finishes the job."""
+    values = put_tree(moto_url, "/deny", 100)
+    pages = "ssm.GetParametersByPath"
+    proxy.hold(pages, after=6, until=CREATE)  # the 7th page waits for a write to begin
+    proxy.script(pages, *["forward"] * 6, "fail:AccessDeniedException")
+    run = cli("migrate", "ssm", "/deny", "--to", "dev/deny", "-r", "--json")
+    assert run.code == 5, run.stderr
+    assert run.stdout == ""  # no half document
+    assert "denied" in json.loads(run.stderr)["error"]["message"].lower()
+    assert proxy.hold_timeouts[pages] == 0
+    sm = direct("secretsmanager", moto_url)
+    listed = [s for page in sm.get_paginator("list_secrets").paginate() for s in page["SecretList"]]
+    assert 0 < len(listed) <= 60
+    for secret in listed:  # what was written is whole: its value, one version
+        assert len(secret["SecretVersionsToStages"]) == 1
+
+    again = cli("migrate", "ssm", "/deny", "--to", "dev/deny", "-r", "--json")
+    assert again.code == 0, again.stderr
+    assert again.json()["plan"]["counts"]["unchanged"] == len(listed)
+    check_targets(moto_url, "/deny", "dev/deny/", values)
 
 
 def test_rate_limiter_keeps_calls_under_the_quota() -> None:

@@ -282,3 +282,37 @@ def test_python_api_for_scripts(sm) -> None:
     assert result.counts()["source_removed"] == len(PARAMETERS)
     assert int(result.exit_code) == 0
     assert_no_leak(json.dumps(result.as_dict()))
+
+
+def test_on_a_terminal_a_protected_target_shows_the_plan_before_asking(aws_env: Path, sm) -> None:
+    """A question about a protected environment keeps the old order: the whole plan first,
+    then the question, and nothing written unless the answer is yes."""
+    from tests.test_pty import CONFIG, finish, recorded, spawn
+
+    write_config(aws_env, CONFIG)
+    put_parameters(PARAMETERS)
+    child = recorded(spawn("migrate", "ssm", "/app/dev", "--to", "prod/app", "-r", cwd=aws_env))
+    child.expect(f"write {len(PARAMETERS)} secrets under prod/app/")
+    shown = child.logfile_read.getvalue()
+    assert "prod/app/db/password" in shown and "plan for ssm /app/dev" in shown
+    child.send("n")
+    code, screen = finish(child)
+    assert code == 4
+    assert_no_leak(screen)
+    assert sm.list_secrets()["SecretList"] == []
+
+
+def test_on_a_terminal_a_streamed_migration_counts_as_it_goes(aws_env: Path, sm) -> None:
+    """Nothing to confirm (dev is not protected): written as listed, with a progress bar
+    whose total is not known in advance; the plan is shown after, as a record."""
+    from tests.test_pty import CONFIG, finish, recorded, spawn
+
+    write_config(aws_env, CONFIG)
+    put_parameters(PARAMETERS)
+    child = recorded(spawn("migrate", "ssm", "/app/dev", "--to", "dev/app", "-r", cwd=aws_env))
+    code, screen = finish(child)
+    assert code == 0, screen
+    assert_no_leak(screen)
+    assert "plan for ssm /app/dev -> dev/app/" in screen
+    assert f"{len(PARAMETERS)} created" in screen
+    assert len(sm.list_secrets()["SecretList"]) == len(PARAMETERS)

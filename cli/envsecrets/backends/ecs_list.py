@@ -7,11 +7,11 @@ page per 100 families plus one call per family, on a few threads.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from envsecrets.backends.aws import AwsTarget, aws_errors
 from envsecrets.core.audit import LiveContainer, LiveFunction
+from envsecrets.core.pool import run_all
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -34,14 +34,14 @@ def list_task_definitions(target: AwsTarget) -> list[LiveFunction]:
     families = _families(client, target.label)
     if not families:
         return []
-    pool = ThreadPoolExecutor(max_workers=min(DESCRIBE_THREADS, len(families)))
-    try:
-        futures = [pool.submit(_describe, client, target.label, f) for f in families]
-        described = [future.result() for future in futures]
-    finally:
-        # On the first failure (denied, throttled for good) the rest would fail the same way.
-        pool.shutdown(wait=True, cancel_futures=True)
-    return [d for d in described if d is not None]
+    # The first failure (denied, throttled for good) stops the rest: they would fail alike.
+    described = run_all(
+        lambda family: _describe(client, target.label, family),
+        families,
+        workers=DESCRIBE_THREADS,
+        name="ecs-describe",
+    )
+    return [found for done in described if (found := done.result()) is not None]
 
 
 def _families(client: ECSClient, label: str) -> list[str]:

@@ -210,6 +210,11 @@ class KeyringStore:
                 )
         return BatchRead(values=values, errors=errors)
 
+    def read_each(self, names: Iterable[str]) -> Iterator[BatchRead]:
+        # The keychain answers one entry at a time, locally: one BatchRead per name.
+        for name in names:
+            yield self.read_many([name])
+
     def create(
         self,
         name: str,

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from envsecrets.backends.aws import AwsTarget, aws_errors, error_code
+from envsecrets.core.pool import WorkPool, chunked
 from envsecrets.core.store import (
     CURRENT,
     BatchRead,
@@ -163,19 +164,37 @@ class SecretsManagerStore:
                 raise
 
     def read_many(self, names: Sequence[str]) -> BatchRead:
-        """Current values in calls of 20 (BatchGetSecretValue); errors are kept per name."""
+        """Current values, one BatchGetSecretValue call per 20 names, up to `pool` calls at
+        once; errors are kept per name (a name that came back in neither list is "Missing")."""
+        if len(names) <= BATCH_GET:  # one call (or none): no threads
+            return self._read_batch(list(names)) if names else BatchRead()
         values: dict[str, StoredValue] = {}
         errors: dict[str, str] = {}
-        for start in range(0, len(names), BATCH_GET):
-            chunk = list(names[start : start + BATCH_GET])
-            with self._errors():
-                response = self.client.batch_get_secret_value(SecretIdList=chunk)
-            for entry in response.get("SecretValues", ()):
-                values[entry["Name"]] = _stored(entry)
-            for failure in response.get("Errors", ()):
-                errors[name_from_id(failure.get("SecretId", "?"))] = failure.get(
-                    "ErrorCode", "Error"
-                )
+        for batch in self.read_each(names):
+            values.update(batch.values)
+            errors.update(batch.errors)
+        return BatchRead(values=values, errors=errors)
+
+    def read_each(self, names: Iterable[str]) -> Iterator[BatchRead]:
+        """`read_many`, handed over a call at a time as each answers (in no set order).
+
+        `names` may be a stream still being produced: it is read 20 at a time, ahead of the
+        calls, on the store's pool (`pool` calls at once, the size of the client's connection
+        pool). A call that fails as a whole (denied, AWS unavailable after retries) stops the
+        reading and is raised."""
+        with WorkPool(self.pool, name="batch-get") as pool:
+            for done in pool.each(self._read_batch, chunked(names, BATCH_GET)):
+                yield done.result()
+
+    def _read_batch(self, names: list[str]) -> BatchRead:
+        values: dict[str, StoredValue] = {}
+        errors: dict[str, str] = {}
+        with self._errors():
+            response = self.client.batch_get_secret_value(SecretIdList=names)
+        for entry in response.get("SecretValues", ()):
+            values[entry["Name"]] = _stored(entry)
+        for failure in response.get("Errors", ()):
+            errors[name_from_id(failure.get("SecretId", "?"))] = failure.get("ErrorCode", "Error")
         for name in names:
             if name not in values and name not in errors:
                 errors[name] = "Missing"

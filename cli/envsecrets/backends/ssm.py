@@ -14,7 +14,8 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from envsecrets.backends.aws import AwsTarget, aws_errors, error_code
-from envsecrets.core.migration import SourceItem, chunked
+from envsecrets.core.migration import SourceItem
+from envsecrets.core.pool import chunked
 from envsecrets.core.values import SecretValue
 from envsecrets.errors import CliError, ExitCode
 

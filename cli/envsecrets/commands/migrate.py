@@ -19,8 +19,10 @@ from envsecrets.errors import CliError, ExitCode
 from envsecrets.ui.render import Renderer
 
 if TYPE_CHECKING:
+    from envsecrets.core.config import EnvironmentConfig
     from envsecrets.core.migration import MigrationPlan, MigrationResult, MigrationSource
     from envsecrets.core.names import NamePrefix
+    from envsecrets.core.store import SecretStore
 
 PLAN_ROWS_SHOWN = 100  # larger plans list only the items that are not unchanged
 
@@ -273,13 +275,7 @@ def _migrate(
     all_or_nothing: bool = False,
     finish: bool = True,
 ) -> tuple[MigrationPlan, MigrationResult | None]:
-    from envsecrets.core.migration import (
-        DESCRIBE_CHUNK,
-        apply_migration,
-        plan_migration,
-        remove_sources,
-        verify_migration,
-    )
+    from envsecrets.core.migration import remove_sources, verify_migration
 
     env = ws.environment(prefix.env)
     if flags.report is not None and not (flags.report.parent or Path()).is_dir():
@@ -291,27 +287,51 @@ def _migrate(
     store = ws.store(prefix.env, bulk=True, pool=flags.concurrency)
     if not flags.json_output:
         out.note(f"reading {source.kind} {source.label} and what exists under {prefix} ...")
-    plan = plan_migration(
-        source,
-        store,
-        prefix,
-        overwrite=flags.overwrite,
-        concurrency=flags.concurrency,
-        # descriptions serve the writes; a dry run makes none
-        describe_ahead=0 if flags.dry_run else DESCRIBE_CHUNK,
-    )
+    # A plan that someone must see before anything is written (a dry run, or a question about
+    # a protected environment or about deleting sources) is made first; otherwise each item is
+    # written as soon as it is planned, while the source is still being listed.
+    asks = env.protected or delete_source
+    if flags.dry_run or (asks and not flags.yes):
+        plan, result = _plan_then_apply(
+            ws, out, source, store, prefix, flags, remove_question if delete_source else None
+        )
+        if result is None:
+            if finish:
+                _finish(out, plan, None, flags, {})
+            return plan, None
+    else:
+        plan, result = _stream(out, source, store, prefix, env, flags)
+    result = verify_migration(result, store)
+    if delete_source:
+        result = remove_sources(result, source, all_or_nothing=all_or_nothing)
+    if finish:
+        _finish(out, plan, result, flags, {})
+    return plan, result
+
+
+def _plan_then_apply(
+    ws: Workspace,
+    out: Renderer,
+    source: MigrationSource,
+    store: SecretStore,
+    prefix: NamePrefix,
+    flags: Flags,
+    remove_question: str | None,
+) -> tuple[MigrationPlan, MigrationResult | None]:
+    """Plan, show the plan, stop for a dry run, ask what must be asked, then write."""
+    from envsecrets.core.migration import apply_migration, plan_migration
+
+    plan = plan_migration(source, store, prefix, overwrite=flags.overwrite)
     if not flags.json_output:
         _show_plan(out, plan, dry_run=flags.dry_run)
     if flags.dry_run:
-        if finish:
-            _finish(out, plan, None, flags, {})
         return plan, None
     writes = plan.writes
     if writes:
         ws.confirm_if_protected(
             prefix.env, f"write {len(writes)} secrets under {prefix}?", yes=flags.yes
         )
-    if delete_source:
+    if remove_question is not None:
         from envsecrets.ui.prompts import confirm
 
         confirm(remove_question, yes=flags.yes, why="removing migrated items from the source")
@@ -320,16 +340,38 @@ def _migrate(
             plan,
             store,
             source,
-            env,
+            ws.environment(prefix.env),
             concurrency=flags.concurrency,
             progress=advance,
         )
-    result = verify_migration(result, store, concurrency=flags.concurrency)
-    if delete_source:
-        result = remove_sources(result, source, all_or_nothing=all_or_nothing)
-    if finish:
-        _finish(out, plan, result, flags, {})
     return plan, result
+
+
+def _stream(
+    out: Renderer,
+    source: MigrationSource,
+    store: SecretStore,
+    prefix: NamePrefix,
+    env: EnvironmentConfig,
+    flags: Flags,
+) -> tuple[MigrationPlan, MigrationResult]:
+    """Plan and write at once; the plan is shown afterwards, as a record of what was done."""
+    from envsecrets.core.migration import migrate_streaming
+
+    # How many items will be written is known only once the source has been listed.
+    with out.progress(None, "migrating") as advance:
+        result = migrate_streaming(
+            source,
+            store,
+            prefix,
+            env,
+            overwrite=flags.overwrite,
+            concurrency=flags.concurrency,
+            progress=advance,
+        )
+    if not flags.json_output:
+        _show_plan(out, result.plan, dry_run=False)
+    return result.plan, result
 
 
 def _show_plan(out: Renderer, plan: MigrationPlan, *, dry_run: bool) -> None:

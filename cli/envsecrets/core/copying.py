@@ -9,7 +9,6 @@ ClientRequestTokens make a retried copy create no second version.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,10 +19,11 @@ from envsecrets.core.diffing import (
     Fingerprint,
     describe_many,
     on_side,
-    read_batches,
+    read_values,
 )
 from envsecrets.core.names import NamePrefix, SecretName
 from envsecrets.core.operations import SetAction, SetOptions, SetPlan, apply_set
+from envsecrets.core.pool import run_all
 from envsecrets.core.store import SecretMetadata, SecretStore, StoredValue
 from envsecrets.errors import CliError, ExitCode
 
@@ -200,15 +200,9 @@ def plan_copy(
     existing = _target_side(dst_store, dst, list(targets.values()), workers)
     live_targets = [t for t in targets.values() if t in existing]
     live_targets = [t for t in live_targets if not existing[t].scheduled_for_deletion]
-    values = read_batches(
-        src_store, sorted(sources), side=src.env, keep=lambda s: s, workers=workers
-    )
-    current = read_batches(
-        dst_store,
-        live_targets,
-        side=dst.env,
-        keep=lambda s: (Fingerprint.of(s), s.version_id),
-        workers=workers,
+    values = read_values(src_store, sorted(sources), side=src.env, keep=lambda s: s)
+    current = read_values(
+        dst_store, live_targets, side=dst.env, keep=lambda s: (Fingerprint.of(s), s.version_id)
     )
     items: list[CopyItem] = []
     versions: dict[str, str] = {}
@@ -299,16 +293,16 @@ def apply_copy(
                 advance(1)
         return item
 
-    written: list[CopyItem] = []
-    failed: list[tuple[CopyItem, CliError]] = []
-    todo = plan.writes
-    if not todo:
-        return CopyOutcome(written, failed)
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo)))) as pool:
-        futures = [(item, pool.submit(write, item)) for item in todo]
-        for item, future in futures:
-            try:
-                written.append(future.result())
-            except CliError as exc:
-                failed.append((item, exc))
-    return CopyOutcome(written, failed)
+    # One secret's failure (a CliError) is reported with the others; anything else is our
+    # bug and stops the copy.
+    outcomes = run_all(
+        write,
+        plan.writes,
+        workers=workers,
+        name="copy",
+        fatal=lambda exc: not isinstance(exc, CliError),
+    )
+    return CopyOutcome(
+        [done.item for done in outcomes if done.error is None],
+        [(done.item, done.error) for done in outcomes if isinstance(done.error, CliError)],
+    )

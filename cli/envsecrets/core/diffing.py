@@ -1,10 +1,11 @@
 """Comparing two environments without ever showing a value.
 
-Each side is listed once (ListSecrets, 100 names a page, scheduled deletions included) and its
-values are read in batches of 20 (BatchGetSecretValue) on a bounded thread pool. A value lives
-only as long as it takes to hash it: what is kept is a `Fingerprint` (SHA-256 of the bytes, the
-kind, and per-key hashes for JSON objects), so two sides can be compared, and the JSON keys that
-differ named, without a value staying in memory or reaching any output.
+Each side is listed once (ListSecrets pages, scheduled deletions included) and its values are
+read in batches (BatchGetSecretValue) that the store runs side by side. A value lives only as
+long as it takes to hash it (each batch is hashed as it arrives): what is kept is a
+`Fingerprint` (SHA-256 of the bytes, the kind, and per-key hashes for JSON objects), so two
+sides can be compared, and the JSON keys that differ named, without a value staying in memory
+or reaching any output.
 
 Hashes are compared, never shown: a SHA-256 of a short password can be brute-forced offline,
 so neither the table nor `--json` prints them.
@@ -15,19 +16,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from envsecrets.core.config import EnvironmentConfig, FunctionConfig
-from envsecrets.core.store import SecretMetadata, SecretStore, StoredValue
+from envsecrets.core.pool import run_all
+from envsecrets.core.store import BatchRead, SecretMetadata, SecretStore, StoredValue
 from envsecrets.errors import CliError, ExitCode
 
-BATCH = 20  # BatchGetSecretValue's maximum secrets per call
-# Threads per side: enough to hide network latency. Bursts past the BatchGetSecretValue quota
-# (100/s per account and region) are absorbed by the bulk client's retries (standard mode,
-# 10 attempts with backoff) instead of failing.
+# Calls in flight per side (the store's batch reads, DescribeSecret): enough to hide network
+# latency. Bursts past the BatchGetSecretValue quota (100/s per account and region) are
+# absorbed by the bulk client's retries (standard mode, 10 attempts with backoff).
 DEFAULT_WORKERS = 8
 
 # Per-secret error codes of BatchGetSecretValue that mean "you may not read this".
@@ -108,63 +108,53 @@ class Fingerprint:
 
 
 # -- reading a side -----------------------------------------------------------------------------
-def read_batches(
+def read_values(
     store: SecretStore,
     names: Sequence[str],
     *,
     side: str,
     keep: Callable[[StoredValue], T],
-    workers: int = DEFAULT_WORKERS,
     advance: Advance = _no_progress,
 ) -> dict[str, T]:
-    """Read the current value of every name, 20 a call, on up to `workers` threads.
+    """Read the current value of every name (the store batches and parallelises the calls).
 
     `keep` turns each value into what the caller needs (a fingerprint for diff, the value
-    itself for copy) as soon as it arrives. Names that vanished since they were listed are
-    left out; a denied read is an AUTH error naming `side`; any other per-secret failure is
-    an error too, so a diff never reports "same" for something it could not read.
+    itself for copy) as soon as its batch arrives, so that values need not all be in memory
+    at once. Names that vanished since they were listed are left out; a denied read is an
+    AUTH error naming `side`; any other per-secret failure is an error too, so a diff never
+    reports "same" for something it could not read. The first failure stops the reading.
     """
-    chunks = [list(names[i : i + BATCH]) for i in range(0, len(names), BATCH)]
     kept: dict[str, T] = {}
-    if not chunks:
+    if not names:
         return kept
-
-    def read(chunk: list[str]) -> dict[str, T]:
-        with on_side(side):
-            batch = store.read_many(chunk)
-        problems = {n: code for n, code in batch.errors.items() if code not in GONE_CODES}
-        if problems:
-            denied = sorted(n for n, code in problems.items() if code in DENIED_CODES)
-            if denied:
-                raise CliError(
-                    ExitCode.AUTH,
-                    f"[{side}] access denied reading {len(denied)} secret(s), e.g. '{denied[0]}'"
-                    f" ({problems[denied[0]]})",
-                    "check secretsmanager:BatchGetSecretValue, GetSecretValue and kms:Decrypt "
-                    "for this environment's role",
-                )
-            first = sorted(problems)[0]
-            raise CliError(
-                ExitCode.FAILED,
-                f"[{side}] could not read {len(problems)} secret(s), e.g. '{first}' "
-                f"({problems[first]})",
-                "run the command again",
-            )
-        result = {name: keep(stored) for name, stored in batch.values.items()}
-        advance(len(chunk))
-        return result
-
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(chunks)))) as pool:
-        futures = [pool.submit(read, chunk) for chunk in chunks]
-        try:
-            for future in futures:
-                kept.update(future.result())
-        except BaseException:
-            # Stop at the first failure: do not keep reading what will not be shown.
-            for future in futures:
-                future.cancel()
-            raise
+    with on_side(side):
+        for batch in store.read_each(names):
+            _refuse_unread(batch, side)
+            kept.update((name, keep(stored)) for name, stored in batch.values.items())
+            advance(len(batch.values) + len(batch.errors))
     return kept
+
+
+def _refuse_unread(batch: BatchRead, side: str) -> None:
+    """Raise for the names of `batch` that could not be read (other than vanished ones)."""
+    problems = {n: code for n, code in batch.errors.items() if code not in GONE_CODES}
+    if not problems:
+        return
+    denied = sorted(n for n, code in problems.items() if code in DENIED_CODES)
+    if denied:
+        raise CliError(
+            ExitCode.AUTH,
+            f"[{side}] access denied reading {len(denied)} secret(s), e.g. '{denied[0]}'"
+            f" ({problems[denied[0]]})",
+            "check secretsmanager:BatchGetSecretValue, GetSecretValue and kms:Decrypt "
+            "for this environment's role",
+        )
+    first = sorted(problems)[0]
+    raise CliError(
+        ExitCode.FAILED,
+        f"[{side}] could not read {len(problems)} secret(s), e.g. '{first}' ({problems[first]})",
+        "run the command again",
+    )
 
 
 def describe_many(
@@ -176,7 +166,8 @@ def describe_many(
     missing_ok: bool = False,
 ) -> dict[str, SecretMetadata]:
     """DescribeSecret for each name on a bounded pool. ListSecrets does not report replication,
-    so this is the one way to see replicas. With `missing_ok`, absent names are left out."""
+    so this is the one way to see replicas. With `missing_ok`, absent names are left out; any
+    other failure stops the rest."""
 
     def describe(name: str) -> SecretMetadata | None:
         with on_side(side):
@@ -187,14 +178,8 @@ def describe_many(
                     return None
                 raise
 
-    found: dict[str, SecretMetadata] = {}
-    if not names:
-        return found
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(names)))) as pool:
-        for name, meta in zip(names, pool.map(describe, names), strict=True):
-            if meta is not None:
-                found[name] = meta
-    return found
+    described = run_all(describe, names, workers=workers, name="describe")
+    return {done.item: meta for done in described if (meta := done.result()) is not None}
 
 
 @dataclass(frozen=True)
@@ -235,18 +220,10 @@ def list_side(store: SecretStore, env: str, prefix: str = "") -> Side:
     return Side(env, prefix, entries)
 
 
-def fingerprint_side(
-    store: SecretStore,
-    side: Side,
-    *,
-    workers: int = DEFAULT_WORKERS,
-    advance: Advance = _no_progress,
-) -> Side:
+def fingerprint_side(store: SecretStore, side: Side, *, advance: Advance = _no_progress) -> Side:
     """Read and hash every live secret of `side` (deleted ones cannot be read and are not)."""
     live = [e.meta.name for e in side.entries.values() if not e.pending_deletion]
-    prints = read_batches(
-        store, live, side=side.env, keep=Fingerprint.of, workers=workers, advance=advance
-    )
+    prints = read_values(store, live, side=side.env, keep=Fingerprint.of, advance=advance)
     entries: dict[str, SideEntry] = {}
     for key, entry in side.entries.items():
         if entry.pending_deletion:
@@ -601,9 +578,8 @@ def check_functions(
 def in_parallel(first: Callable[[], T], second: Callable[[], T]) -> tuple[T, T]:
     """Run the two sides' work at once: each side has its own session and connection pool,
     often in another account or region, so neither should wait for the other."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        a, b = pool.submit(first), pool.submit(second)
-        return a.result(), b.result()
+    a, b = run_all(lambda side: side(), (first, second), workers=2, name="sides")
+    return a.result(), b.result()
 
 
 @runtime_checkable

@@ -11,6 +11,11 @@ One engine for every source, in steps a caller can stop between:
     verify_migration read every written secret back (BatchGetSecretValue) and compare hashes.
     remove_sources   delete from the source only what verified (`--delete-source`).
 
+When nobody has to see the plan before the writes, `migrate_streaming` does the first two
+steps at once: each item is written as soon as its target has been read, while the source is
+still being listed, so that a large migration runs at the write quota from its first second.
+All concurrency runs on `core/pool.py`'s helper, and batch sizes are the store's business.
+
 A migration script uses it without the CLI:
 
     from envsecrets.backends.aws import AwsTarget
@@ -36,18 +41,19 @@ only names, actions, version ids and error codes.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Literal, Protocol
 
 from envsecrets.core.config import EnvironmentConfig
 from envsecrets.core.names import NamePrefix, SecretName
 from envsecrets.core.operations import SetOptions, SetPlan, apply_set, read_current
-from envsecrets.core.store import BatchRead, SecretStore, StoredValue
+from envsecrets.core.pool import Channel, WorkPool, chunked
+from envsecrets.core.store import SecretStore, StoredValue
 from envsecrets.core.values import SecretValue
 from envsecrets.errors import CliError, ExitCode
 
@@ -57,9 +63,9 @@ Status = Literal["created", "updated", "unchanged", "conflict", "invalid", "fail
 STATUSES: tuple[Status, ...] = ("created", "updated", "unchanged", "conflict", "invalid", "failed")
 
 DEFAULT_CONCURRENCY = 8
-BATCH_READ = 20  # BatchGetSecretValue takes at most 20 names a call
-DESCRIBE_CHUNK = 50  # descriptions are fetched this many items ahead of the writers
-READ_BACK_THREADS = 2  # apply reads written secrets back on these, beside the writers
+DESCRIBE_CHUNK = 50  # descriptions are asked for this many writes at a time, just ahead of them
+WRITES: tuple[Action, ...] = ("create", "update")
+WRITTEN: tuple[Status, ...] = ("created", "updated")
 TAG_KEY = "migrated-from"
 TAG_VALUE_MAX = 256
 # Characters AWS accepts in tag values; anything else in a file path becomes "_".
@@ -130,9 +136,6 @@ class PlanItem:
     action: Action
     reason: str | None = None
     current_version: str | None = None
-    # The source was already asked for the description (found while planning; then
-    # `source.description` holds it, None meaning it has none): apply need not ask again.
-    described: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -160,7 +163,7 @@ class MigrationPlan:
 
     @property
     def writes(self) -> list[PlanItem]:
-        return [item for item in self.items if item.action in ("create", "update")]
+        return [item for item in self.items if item.action in WRITES]
 
     def as_dict(self) -> dict[str, Any]:
         """The plan for `--json` and reports (names and actions only, never values)."""
@@ -180,99 +183,83 @@ def plan_migration(
     prefix: NamePrefix,
     *,
     overwrite: bool = False,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    describe_ahead: int = DESCRIBE_CHUNK,
 ) -> MigrationPlan:
     """Compare every source item with its target; nothing is written.
 
-    Targets are read with BatchGetSecretValue (20 a call) while the source is still being
-    listed. A target holding the same value is `unchanged`; a different value is a `conflict`
-    unless `overwrite` (then `update`). Items whose path cannot become a secret name, or that
-    two source items would both write, are `invalid` and reported, never renamed.
-
-    The plan does not need descriptions, but the first writes of `apply_migration` do: the
-    descriptions of the first `describe_ahead` items to be written (one DescribeParameters
-    call on AWS) are fetched while the listing goes on, if it is still going on when they are
-    known, so that apply can start writing at once. 0 turns this off (`--dry-run`).
+    Targets are read in batches (the store's BatchGetSecretValue calls) while the source is
+    still being listed. A target holding the same value is `unchanged`; a different value is
+    a `conflict` unless `overwrite` (then `update`). Items whose path cannot become a secret
+    name, or that two source items would both write, are `invalid` and reported, never
+    renamed.
     """
-    started = time.monotonic()
-    staged: list[tuple[SourceItem, str | None, str | None]] = []  # item, target, problem
-    owners: dict[str, str] = {}
-    reads: list[tuple[Future[BatchRead], list[int]]] = []  # the read, indexes into `staged`
-    chunk: list[int] = []
-    checked = 0  # reads whose items were looked at for `ahead`
-    ahead: list[str] = []  # source keys of the first items that will be written
-    describing: Future[dict[str, str]] | None = None
+    planner = _Planner(source, store, prefix, overwrite=overwrite)
+    for _ in planner.run():
+        pass
+    return planner.plan()
 
-    def submit_read(pool: ThreadPoolExecutor) -> None:
-        names = [str(staged[i][1]) for i in chunk]
-        reads.append((pool.submit(store.read_many, names), list(chunk)))
-        chunk.clear()
 
-    def look_ahead(pool: ThreadPoolExecutor) -> None:
-        """Note the writes among targets read so far (in order); describe the first ones."""
-        nonlocal checked, describing
-        while describing is None and checked < len(reads) and reads[checked][0].done():
-            future, members = reads[checked]
-            checked += 1
-            if future.exception() is not None:
-                return  # raised again below, where every read is waited for
-            batch = future.result()
-            for i in members:
-                item, target, problem = staged[i]
-                planned = _plan_item(item, target, problem, batch.values, batch.errors, overwrite)
-                if planned.action in ("create", "update") and item.description is None:
-                    ahead.append(item.key)
-            if len(ahead) >= describe_ahead:
-                describing = pool.submit(source.descriptions, ahead[:describe_ahead])
+class _Planner:
+    """Plans a source while it is being listed: the listing feeds the store's batch reads
+    (`read_each`), and each batch's items are planned as soon as it arrives, so that a
+    streamed migration can write the first items while later pages are still being read.
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="plan") as pool:
-        try:
-            for item in source.items():
-                target, problem = _target_of(item, prefix, owners)
-                staged.append((item, target, problem))
-                if target and not problem:
-                    chunk.append(len(staged) - 1)
-                    if len(chunk) == BATCH_READ:
-                        submit_read(pool)
-                if describe_ahead > 0:
-                    look_ahead(pool)
-            if chunk:
-                submit_read(pool)
-            current: dict[str, StoredValue] = {}
-            errors: dict[str, str] = {}
-            for future, _ in reads:
-                batch = future.result()
-                current.update(batch.values)
-                errors.update(batch.errors)
-            described: dict[str, str] | None = None
-            if describing is not None:
-                try:
-                    described = describing.result()
-                except CliError:
-                    described = None  # apply asks again
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-    items = tuple(
-        _plan_item(item, target, problem, current, errors, overwrite)
-        for item, target, problem in staged
-    )
-    if described is not None:
-        asked = set(ahead[:describe_ahead])
+    `_names` runs in the store's feeder thread (it reads the source); `run` and `plan` in
+    the caller's. They share `staged` and `waiting`: an entry is made before its name goes to
+    the store, so it is there when the batch holding that name comes back.
+    """
+
+    def __init__(
+        self, source: MigrationSource, store: SecretStore, prefix: NamePrefix, *, overwrite: bool
+    ) -> None:
+        self.source = source
+        self.store = store
+        self.prefix = prefix
+        self.overwrite = overwrite
+        self.staged: list[tuple[SourceItem, str | None, str | None]] = []  # item, target, problem
+        self.waiting: dict[str, int] = {}  # target name -> its index in `staged`
+        self.planned: dict[int, PlanItem] = {}
+        self.owners: dict[str, str] = {}  # target name -> the source key that claimed it
+        self.started = time.monotonic()
+        self.seconds = 0.0
+
+    def _names(self) -> Iterator[str]:
+        for item in self.source.items():
+            target, problem = _target_of(item, self.prefix, self.owners)
+            self.staged.append((item, target, problem))
+            if target and not problem:
+                self.waiting[target] = len(self.staged) - 1
+                yield target
+
+    def run(self) -> Iterator[PlanItem]:
+        """Plan the items whose targets were read, batch by batch as the reads come back
+        (items that cannot be migrated need no read: `plan` adds them)."""
+        for batch in self.store.read_each(self._names()):
+            for name in (*batch.values, *batch.errors):
+                index = self.waiting.pop(name, None)
+                if index is None:
+                    continue
+                item, target, problem = self.staged[index]
+                planned = _plan_item(
+                    item, target, problem, batch.values, batch.errors, self.overwrite
+                )
+                self.planned[index] = planned
+                yield planned
+        self.seconds = time.monotonic() - self.started
+
+    def plan(self) -> MigrationPlan:
+        """The whole plan in source order (once `run` is exhausted)."""
         items = tuple(
-            replace(
-                planned,
-                source=replace(planned.source, description=described.get(planned.source.key)),
-                described=True,
-            )
-            if planned.source.key in asked and planned.action in ("create", "update")
-            else planned
-            for planned in items
+            self.planned.get(index) or _plan_item(item, target, problem, {}, {}, self.overwrite)
+            for index, (item, target, problem) in enumerate(self.staged)
         )
-    return MigrationPlan(
-        source.kind, source.label, str(prefix), items, overwrite, time.monotonic() - started
-    )
+        return MigrationPlan(
+            self.source.kind,
+            self.source.label,
+            str(self.prefix),
+            items,
+            self.overwrite,
+            self.seconds,
+        )
 
 
 def _target_of(
@@ -400,97 +387,6 @@ class MigrationResult:
         }
 
 
-class _Descriptions:
-    """Descriptions fetched by a background thread, a chunk ahead of the writers (those the
-    plan already found are not asked for again)."""
-
-    def __init__(self, source: MigrationSource, items: Sequence[PlanItem]) -> None:
-        self._source = source
-        items = [i for i in items if not i.described and i.source.description is None]
-        self._chunks = [items[i : i + DESCRIBE_CHUNK] for i in range(0, len(items), DESCRIBE_CHUNK)]
-        self._chunk_of = {id(item): n for n, chunk in enumerate(self._chunks) for item in chunk}
-        self._ready = [threading.Event() for _ in self._chunks]
-        self._found: dict[str, str] = {}
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, name="describe", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        for n, chunk in enumerate(self._chunks):
-            if self._stop:
-                break
-            try:
-                self._found.update(self._source.descriptions([i.source.key for i in chunk]))
-            except CliError:
-                pass  # a description is worth having, not worth failing the item for
-            finally:
-                self._ready[n].set()
-        for event in self._ready:
-            event.set()
-
-    def get(self, item: PlanItem) -> str | None:
-        if item.described or item.source.description is not None:
-            return item.source.description
-        n = self._chunk_of.get(id(item))
-        if n is None:
-            return None
-        self._ready[n].wait()
-        return self._found.get(item.source.key)
-
-    def close(self) -> None:
-        self._stop = True
-
-
-class _ReadBack:
-    """Written secrets read back (BatchGetSecretValue, 20 a call) as soon as 20 have landed,
-    while the later writes are still paced by the write quota, so that verification adds
-    little time of its own. Only matches are kept: anything else (not readable yet, a read
-    that failed, another value) is read again by `verify_migration`, which decides."""
-
-    def __init__(self, store: SecretStore) -> None:
-        self._store = store
-        self._pending: list[ItemOutcome] = []
-        self._reads: list[Future[set[str]]] = []
-        self._pool = ThreadPoolExecutor(
-            max_workers=READ_BACK_THREADS, thread_name_prefix="read-back"
-        )
-
-    def add(self, outcome: ItemOutcome) -> None:
-        if outcome.status in ("created", "updated"):
-            self._pending.append(outcome)
-            if len(self._pending) == BATCH_READ:
-                self._submit()
-
-    def _submit(self) -> None:
-        batch, self._pending = self._pending, []
-        self._reads.append(self._pool.submit(self._read, batch))
-
-    def _read(self, batch: list[ItemOutcome]) -> set[str]:
-        try:
-            found = self._store.read_many([o.item.target for o in batch]).values
-        except CliError:
-            return set()
-        return {
-            o.item.target
-            for o in batch
-            if (stored := found.get(o.item.target)) is not None
-            and stored.value == o.item.source.value
-        }
-
-    def matched(self) -> set[str]:
-        """Read what is left, wait for every read; the targets that hold their value."""
-        if self._pending:
-            self._submit()
-        matched: set[str] = set()
-        for future in self._reads:
-            matched |= future.result()
-        self._pool.shutdown(wait=True)
-        return matched
-
-    def cancel(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-
 def apply_migration(
     plan: MigrationPlan,
     store: SecretStore,
@@ -503,10 +399,11 @@ def apply_migration(
     """Write the plan's creates and updates; one failure does not stop the others.
 
     Each write goes through `apply_set` (the same path as `secrets set`), tagged
-    `migrated-from=<origin>` and keeping the source's description. A CreateSecret refused
-    because the secret now exists (a lost reply that AWS did act on, or a concurrent run) is
-    re-read: the same value counts as created, another value as a conflict. Ctrl-C cancels
-    what has not started and re-raises.
+    `migrated-from=<origin>` and keeping the source's description (asked for
+    `DESCRIBE_CHUNK` writes at a time, just ahead of them). A CreateSecret refused because
+    the secret now exists (a lost reply that AWS did act on, or a concurrent run) is re-read:
+    the same value counts as created, another value as a conflict. Ctrl-C stops the writes
+    (see `core/pool.py`) and is raised again.
 
     Written secrets are read back while later writes are still waiting for their turn under
     the write quota; those that hold their value are marked verified. `verify_migration`
@@ -514,59 +411,166 @@ def apply_migration(
     """
     started = time.monotonic()
     env = env or EnvironmentConfig.default(plan.prefix.split("/", 1)[0])
-    writes = plan.writes
-    descriptions = _Descriptions(source, writes) if writes else None
-    outcomes: dict[int, ItemOutcome] = {}
-    for index, item in enumerate(plan.items):
-        if item.action in ("unchanged", "conflict", "invalid"):
-            outcomes[index] = ItemOutcome(
-                item,
-                item.action,
-                item.current_version if item.action == "unchanged" else None,
-                error=item.reason if item.action != "unchanged" else None,
-                error_code=int(ExitCode.REFUSED) if item.action == "conflict" else None,
-            )
+    written, matched = _write_all(
+        plan.writes, store, source, env, concurrency=concurrency, progress=progress
+    )
+    return _result(plan, written, matched, {"apply": time.monotonic() - started})
 
-    def write(item: PlanItem) -> ItemOutcome:
+
+def migrate_streaming(
+    source: MigrationSource,
+    store: SecretStore,
+    prefix: NamePrefix,
+    env: EnvironmentConfig | None = None,
+    *,
+    overwrite: bool = False,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    progress: Callable[[int], None] | None = None,
+) -> MigrationResult:
+    """`plan_migration` and `apply_migration` at once, for runs that need no confirmation:
+    each item is written as soon as its target has been read, while the source is still
+    being listed, so that the listing (Parameter Store's pages come one after another) costs
+    no time of its own beside the write quota.
+
+    The outcome is the same as planning first and applying after: the full plan (in source
+    order) is in `result.plan`, conflicts and invalid items are reported and not written,
+    and a failure while listing stops the writes and is raised (what was written stays
+    written; a re-run finds it `unchanged`). The plan's `seconds` is the time the listing
+    and planning took; `apply`'s overlaps it.
+    """
+    started = time.monotonic()
+    env = env or EnvironmentConfig.default(prefix.env)
+    planner = _Planner(source, store, prefix, overwrite=overwrite)
+    planned: Channel[PlanItem] = Channel()
+    with WorkPool(1, name="plan") as planning:
+        listing = planning.submit(partial(_plan_into, planner, planned))
+        try:
+            written, matched = _write_all(
+                planned, store, source, env, concurrency=concurrency, progress=progress
+            )
+        except BaseException:
+            planned.cancel()  # the planner stops at its next item
+            raise
+        listing.result()
+    return _result(planner.plan(), written, matched, {"apply": time.monotonic() - started})
+
+
+def _plan_into(planner: _Planner, writes: Channel[PlanItem]) -> None:
+    """Run the planner, handing each item to be written on to the writers."""
+    try:
+        for item in planner.run():
+            if item.action in WRITES:
+                writes.put(item)
+    except BaseException as exc:
+        writes.fail(exc)
+        raise
+    writes.close()
+
+
+def _write_all(
+    writes: Iterable[PlanItem],
+    store: SecretStore,
+    source: MigrationSource,
+    env: EnvironmentConfig,
+    *,
+    concurrency: int,
+    progress: Callable[[int], None] | None,
+) -> tuple[dict[int, ItemOutcome], set[str]]:
+    """Write every item of `writes` (a list, or a stream still being planned), `concurrency`
+    at a time; read back what landed meanwhile. Returns the outcomes by `id` of their plan
+    item, and the targets read back holding their value."""
+    outcomes: dict[int, ItemOutcome] = {}
+    landed: Channel[ItemOutcome] = Channel()
+
+    def write(pair: tuple[PlanItem, str | None]) -> ItemOutcome:
+        item, description = pair
         assert item.source.value is not None
-        description = descriptions.get(item) if descriptions else None
         return _write_one(store, env, item, item.source.value, description)
 
-    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="migrate")
-    read_back = _ReadBack(store)
+    with WorkPool(1, name="read-back") as checking:
+        matches = checking.submit(partial(_read_back, store, landed))
+        try:
+            with WorkPool(concurrency, name="migrate") as writing:
+                for done in writing.each(write, _with_descriptions(source, writes)):
+                    outcome = done.result()  # _write_one reports every failure as an outcome
+                    outcomes[id(outcome.item)] = outcome
+                    if outcome.status in WRITTEN:
+                        landed.put(outcome)
+                    if progress:
+                        progress(1)
+        except BaseException:
+            landed.cancel()
+            raise
+        landed.close()
+        matched = matches.result()
+    return outcomes, matched
+
+
+def _with_descriptions(
+    source: MigrationSource, writes: Iterable[PlanItem]
+) -> Iterator[tuple[PlanItem, str | None]]:
+    """Each write with its source's description, asked for `DESCRIBE_CHUNK` writes at a time
+    (one DescribeParameters call on AWS) as the writers need them."""
+    for chunk in chunked(writes, DESCRIBE_CHUNK):
+        asking = [item.source.key for item in chunk if item.source.description is None]
+        found: dict[str, str] = {}
+        if asking:
+            # A description is worth having, not worth failing the item for.
+            with suppress(CliError):
+                found = source.descriptions(asking)
+        for item in chunk:
+            known = item.source.description
+            yield item, known if known is not None else found.get(item.source.key)
+
+
+def _read_back(store: SecretStore, landed: Channel[ItemOutcome]) -> set[str]:
+    """Read written secrets back (the store batches them as they land), while the later
+    writes are still paced by the write quota, so that verification adds little time of its
+    own. Only matches are kept: anything else (not readable yet, a read that failed, another
+    value) is read again by `verify_migration`, which decides."""
+    expected: dict[str, SecretValue | None] = {}
+
+    def names() -> Iterator[str]:
+        for outcome in landed:
+            expected[outcome.item.target] = outcome.item.source.value
+            yield outcome.item.target
+
+    matched: set[str] = set()
     try:
-        futures = {
-            pool.submit(write, item): index
-            for index, item in enumerate(plan.items)
-            if item.action in ("create", "update")
-        }
-        for future in as_completed(futures):
-            outcome = future.result()
-            outcomes[futures[future]] = outcome
-            read_back.add(outcome)
-            if progress:
-                progress(1)
-        pool.shutdown(wait=True)
-        matched = read_back.matched()
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        read_back.cancel()
-        raise
-    finally:
-        if descriptions:
-            descriptions.close()
-    return MigrationResult(
-        plan,
-        tuple(
-            replace(outcomes[i], verified=True)
-            if outcomes[i].item.target in matched
-            # only written items are read back, so `matched` holds no other target
-            and outcomes[i].status in ("created", "updated")
-            else outcomes[i]
-            for i in range(len(plan.items))
-        ),
-        seconds={"apply": time.monotonic() - started},
-    )
+        for batch in store.read_each(names()):
+            matched.update(
+                name for name, stored in batch.values.items() if stored.value == expected[name]
+            )
+    except CliError:
+        pass
+    return matched
+
+
+def _result(
+    plan: MigrationPlan,
+    written: dict[int, ItemOutcome],
+    matched: set[str],
+    seconds: dict[str, float],
+) -> MigrationResult:
+    """The outcome of every plan item, in plan order."""
+    outcomes = []
+    for item in plan.items:
+        outcome = written.get(id(item)) or _not_written(item)
+        if outcome.status in WRITTEN and item.target in matched:
+            outcome = replace(outcome, verified=True)
+        outcomes.append(outcome)
+    return MigrationResult(plan, tuple(outcomes), seconds=seconds)
+
+
+def _not_written(item: PlanItem) -> ItemOutcome:
+    if item.action == "unchanged":
+        return ItemOutcome(item, "unchanged", item.current_version)
+    if item.action == "conflict":
+        return ItemOutcome(item, "conflict", error=item.reason, error_code=int(ExitCode.REFUSED))
+    if item.action == "invalid":
+        return ItemOutcome(item, "invalid", error=item.reason)
+    # A write that has no outcome: cannot happen (every write reports one); never call it done.
+    return ItemOutcome(item, "failed", error="not written", error_code=int(ExitCode.FAILED))
 
 
 def _write_one(
@@ -610,31 +614,20 @@ def _created_meanwhile(
 
 
 # -- verifying and cleaning up ---------------------------------------------------------------
-def verify_migration(
-    result: MigrationResult,
-    store: SecretStore,
-    *,
-    concurrency: int = DEFAULT_CONCURRENCY,
-) -> MigrationResult:
-    """Read every written secret back (BatchGetSecretValue, 20 a call) and compare hashes.
+def verify_migration(result: MigrationResult, store: SecretStore) -> MigrationResult:
+    """Read every written secret back (the store's batch reads) and compare hashes.
 
     `unchanged` items were compared when planned and need no second read; written items
     that apply already read back with their value (`verified` True) need none either.
     """
     started = time.monotonic()
-    written = [
-        o for o in result.outcomes if o.status in ("created", "updated") and o.verified is not True
+    names = [
+        o.item.target for o in result.outcomes if o.status in WRITTEN and o.verified is not True
     ]
-    names = [o.item.target for o in written]
-
-    found: dict[str, StoredValue] = {}
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="verify") as pool:
-        chunks = [names[i : i + BATCH_READ] for i in range(0, len(names), BATCH_READ)]
-        for batch in pool.map(store.read_many, chunks):
-            found.update(batch.values)
+    found = store.read_many(names).values if names else {}
     outcomes = []
     for outcome in result.outcomes:
-        if outcome.status in ("created", "updated") and outcome.verified is not True:
+        if outcome.status in WRITTEN and outcome.verified is not True:
             stored = found.get(outcome.item.target)
             ok = stored is not None and stored.value == outcome.item.source.value
             outcome = replace(
@@ -677,15 +670,3 @@ def remove_sources(
 def settled_targets(result: MigrationResult) -> list[str]:
     """Full names of the secrets that now hold their source's value."""
     return [o.item.target for o in result.outcomes if o.settled]
-
-
-def chunked(items: Iterable[str], size: int) -> Iterator[list[str]]:
-    """`items` in lists of at most `size` (DeleteParameters takes 10, GetParameters 10)."""
-    chunk: list[str] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

@@ -1,6 +1,6 @@
 """Bulk rotation: plan the secrets of a scope, rotate them to generated values, and finish or
-drop what an interrupted run left pending, each secret through the single-secret steps on a
-bounded thread pool (`_each_in_pool`, `_pool`: the one place to switch to a shared helper).
+drop what an interrupted run left pending, each secret through the single-secret steps on the
+shared bounded pool (`core/pool.py`).
 
 One secret's failure never stops the others; each is reported. No AWS, Typer or rich here.
 """
@@ -8,14 +8,13 @@ One secret's failure never stops the others; each is reported. No AWS, Typer or 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from envsecrets.core.passwords import PasswordPool, PasswordRules
+from envsecrets.core.pool import WorkPool
 from envsecrets.core.rotation import (
     REPORT_BUG_HINT,
     RotationOutcome,
@@ -326,26 +325,26 @@ def _each_in_pool(
 ) -> Iterator[_Done | BulkFailure]:
     """Run one job per secret, `workers` at a time, yielding each result as it finishes.
 
-    A failure becomes a `BulkFailure` so that one secret never stops the others; `alone` is
-    the form of `secrets rotate NAME ...` that redoes one secret (shown for our own bugs).
+    A failure becomes a `BulkFailure` so that one secret never stops the others (no error is
+    fatal to the pool); Ctrl-C stops it as every bulk command stops (`core/pool.py`). `alone`
+    is the form of `secrets rotate NAME ...` that redoes one secret (shown for our own bugs).
     """
-    with _pool(max(1, min(workers, MAX_CONCURRENCY))) as pool:
-        futures = {pool.submit(job): name for name, job in jobs}
-        for future in as_completed(futures):
-            name = futures[future]
+    names = dict(jobs)
+    with WorkPool(max(1, min(workers, MAX_CONCURRENCY)), name="rotate") as pool:
+        for done in pool.each(lambda name: names[name](), list(names), fatal=_never):
             result: _Done | BulkFailure
-            try:
-                result = future.result()
-            except CliError as exc:
-                result = BulkFailure(name, exc)
-            except Exception as exc:  # our bug in one secret must not abandon the others
+            if done.error is None:
+                result = cast(_Done, done.value)
+            elif isinstance(done.error, CliError):
+                result = BulkFailure(done.item, done.error)
+            else:  # our bug in one secret must not abandon the others
                 result = BulkFailure(
-                    name,
+                    done.item,
                     CliError(
                         ExitCode.FAILED,
-                        f"unexpected internal error ({type(exc).__name__})",
-                        f"run it alone (`secrets --debug rotate {name} {alone}`) to see the "
-                        "traceback, and report it as a bug",
+                        f"unexpected internal error ({type(done.error).__name__})",
+                        f"run it alone (`secrets --debug rotate {done.item} {alone}`) to see "
+                        "the traceback, and report it as a bug",
                     ),
                 )
             if on_done is not None:
@@ -353,11 +352,6 @@ def _each_in_pool(
             yield result
 
 
-@contextmanager
-def _pool(workers: int) -> Iterator[ThreadPoolExecutor]:
-    """A thread pool that, on Ctrl-C, drops the queued work instead of finishing all of it."""
-    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rotate")
-    try:
-        yield executor
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+def _never(error: Exception) -> bool:
+    """No single secret's failure stops a bulk rotation."""
+    return False

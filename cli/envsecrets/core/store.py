@@ -112,7 +112,15 @@ class SecretStore(Protocol):
         ...
 
     def read_many(self, names: Sequence[str]) -> BatchRead:
-        """Current values of many secrets, in as few calls as the store allows."""
+        """Current values of many secrets, in as few calls as the store allows. The store
+        knows its batch limits and runs its calls side by side: callers never chunk."""
+        ...
+
+    def read_each(self, names: Iterable[str]) -> Iterator[BatchRead]:
+        """`read_many` handed over a call at a time, as each arrives (in no set order), so
+        that a caller can use values and drop them as it goes, or read names from a stream
+        that is still being produced. Every name ends up in exactly one BatchRead, in its
+        `values` or its `errors`."""
         ...
 
     def create(

@@ -198,9 +198,10 @@ class Renderer:
         render_error(error, json_mode=self.json_mode, stderr=self.streams.stderr)
 
     @contextmanager
-    def progress(self, total: int, label: str) -> Iterator[Callable[[int], None]]:
-        """A progress bar on a terminal (and nothing otherwise); yields `advance(n)`."""
-        if not self.stderr_is_tty or total <= 1:
+    def progress(self, total: int | None, label: str) -> Iterator[Callable[[int], None]]:
+        """A progress bar on a terminal (and nothing otherwise); yields `advance(n)`. A total
+        of None (not known yet) draws a bar that counts without an end."""
+        if not self.stderr_is_tty or (total is not None and total <= 1):
             yield _ignore_progress
             return
         from rich.progress import (
