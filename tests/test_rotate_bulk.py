@@ -418,7 +418,7 @@ def test_a_secret_set_by_hand_after_the_crash_is_refused_like_one_resume(cli, sm
     [failure] = out["failed"]
     assert failure["name"] == "dev/api/a"
     assert failure["error"]["code"] == 4
-    assert f"version {newer} (AWSCURRENT) is newer" in failure["error"]["message"]
+    assert f"version {newer} is AWSCURRENT now" in failure["error"]["message"]
     assert "secrets rotate dev/api/a --cancel" in failure["error"]["hint"]
     assert stages(sm, "dev/api/a") == a_before
     assert value_of(sm, "dev/api/a") == "by-hand"

@@ -246,11 +246,13 @@ class KeyringStore:
 
     def put(
         self, name: str, value: SecretValue, *, token: str, stages: Sequence[str] | None = None
-    ) -> str:
+    ) -> SecretVersion:
         record = self._record(name)
         versions: list[dict[str, Any]] = record["versions"]
-        if any(v["id"] == token for v in versions):
-            return token
+        existing = next((v for v in versions if v["id"] == token), None)
+        if existing is not None:
+            # As in Secrets Manager: the same token again changes nothing.
+            return SecretVersion(token, tuple(existing["stages"]))
         wanted = list(stages) if stages is not None else [CURRENT]
         now = _stamp(_now())
         versions.insert(0, {"id": token, "stages": [], "created": now, **self._encode(value)})
@@ -259,7 +261,7 @@ class KeyringStore:
             old = next((v["id"] for v in versions if stage in v["stages"]), None)
             self._move(record, stage, to_version=token, from_version=old)
         self._put(name, self._pruned(record))
-        return token
+        return SecretVersion(token, tuple(wanted))
 
     def _move(
         self,

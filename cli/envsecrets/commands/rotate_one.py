@@ -120,7 +120,7 @@ def resume(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifie
     secret = _secret(ws, request)
     name = str(secret)
     store = ws.store(secret.env)
-    state = find_pending(store, name)
+    state = find_pending(store, name, for_resume=True)
     # A promoted version still labelled AWSPENDING is a finished rotation: nothing is written
     # (not even the label's removal, which no reader would notice), so there is nothing to
     # confirm, in a protected environment or not. Every path that writes confirms below.

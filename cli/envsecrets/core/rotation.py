@@ -12,7 +12,11 @@ step can be re-run after a crash (the process killed, Ctrl-C, the network gone):
 
 Every label move is checked against the state when it fails: a retried call whose first
 attempt went through is refused by AWS because the label has already moved, and that is
-success, not an error. While a pending version exists a new rotation is refused: `--resume`
+success, not an error (`labels.settle`). The promotion is a compare-and-swap: AWSCURRENT moves
+only from the version the rotation replaced, so a `set` (or another rotation) that got there
+first is refused with exit 4 and named, never overwritten. What a failure leaves is told from
+the labels as they are then, never assumed. While a pending version exists a new rotation is
+refused: `--resume`
 finishes it (reusing the staged value, even for `--generate`), `--cancel` drops it
 (`rotation_recovery`). Bulk rotation runs the same steps over many secrets (`rotation_bulk`);
 generated values come from `passwords`; `rotation_managed` hands a secret to its own Lambda.
@@ -28,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from envsecrets.core.labels import CurrentMoved, move_current, settle
 from envsecrets.core.passwords import PasswordSource
 from envsecrets.core.store import (
     CURRENT,
@@ -188,39 +193,71 @@ def compose_value(plan: RotationPlan, new: SecretValue) -> SecretValue:
 # -- the steps ----------------------------------------------------------------------------------
 def stage_pending(store: SecretStore, plan: RotationPlan, value: SecretValue) -> str:
     """Write `value` as a version labelled only AWSPENDING (invisible to readers); returns
-    its version id. Idempotent: the same name, value and current version give the same token."""
+    its version id. Idempotent: the same name, value and current version give the same token.
+
+    That token can be an older version's id (the same value rotated again after a rollback):
+    AWS then changes nothing, so the label is moved onto that version here.
+    """
     token = request_token(plan.name, value, plan.current_version)
-    return store.put(plan.name, value, token=token, stages=[PENDING])
+    staged = store.put(plan.name, value, token=token, stages=[PENDING])
+    if PENDING not in staged.stages:
+        version = staged.version_id
+        settle(
+            store,
+            plan.name,
+            lambda: store.move_stage(plan.name, PENDING, to_version=version, from_version=None),
+            lambda meta: meta.version_with(PENDING) == version,
+        )
+    return staged.version_id
 
 
-def settle(
-    store: SecretStore, name: str, move: Callable[[], None], done: Callable[[SecretMetadata], bool]
-) -> None:
-    """Run a label move; when it fails, look at the labels: if they already say what the move
-    wanted (a retry of a call whose first attempt went through), that is success."""
-    try:
-        move()
-    except CliError as exc:
-        if exc.code in (ExitCode.AUTH, ExitCode.NOT_FOUND):
-            raise
-        try:
-            state = store.describe(name)
-        except CliError:
-            raise exc from None
-        if not done(state):
-            raise
+class RotationChanged(CliError):
+    """The secret's AWSCURRENT moved to another version while a rotation was under way (a
+    `set`, another rotation): nothing was promoted, and the staged value must not be."""
+
+
+def changed_during_rotation(
+    name: str, pending: str, replaced: str | None, state: SecretMetadata
+) -> RotationChanged:
+    """The refusal to promote `pending` over a version that is no longer AWSCURRENT."""
+    found = state.version_with(CURRENT)
+    return RotationChanged(
+        ExitCode.REFUSED,
+        f"{name} changed during the rotation: version {found or '-'} became AWSCURRENT after "
+        f"version {pending} was staged to replace {replaced or '-'}; nothing was promoted",
+        _pending_left(name, pending, state),
+    )
+
+
+def _pending_left(name: str, pending: str, state: SecretMetadata) -> str:
+    """What is left AWSPENDING, from the labels, and the command that clears it."""
+    waiting = state.pending_version
+    if waiting == pending:
+        return (
+            f"`secrets rotate {name} --cancel` drops the stale pending version {pending}; "
+            "then rotate again from the value as it is now"
+        )
+    if waiting is not None:
+        return (
+            f"version {waiting} is AWSPENDING now (staged by another rotation; this run's "
+            f"version {pending} holds no label): `secrets rotate {name} --cancel` drops it, "
+            f"`secrets history {name}` shows the labels"
+        )
+    return (
+        f"nothing is left pending (this run's version {pending} holds no label); "
+        f"`secrets history {name}` shows the versions"
+    )
 
 
 def promote_pending(store: SecretStore, name: str, pending: str, current: str | None) -> None:
-    """AWSCURRENT to the pending version (AWS gives AWSPREVIOUS to the old one), then drop
-    AWSPENDING. Each move is skipped or accepted when the labels already show it done."""
+    """AWSCURRENT to the pending version, only from `current` (AWS gives AWSPREVIOUS to it),
+    then drop AWSPENDING. Each move is skipped or accepted when the labels already show it
+    done; AWSCURRENT found on a third version raises `RotationChanged`."""
     if current is not None and current != pending:
-        settle(
-            store,
-            name,
-            lambda: store.move_stage(name, CURRENT, to_version=pending, from_version=current),
-            lambda meta: meta.version_with(CURRENT) == pending,
-        )
+        try:
+            move_current(store, name, to_version=pending, from_version=current)
+        except CurrentMoved as moved:
+            raise changed_during_rotation(name, pending, current, moved.state) from None
     settle(
         store,
         name,
@@ -274,7 +311,8 @@ class RotationOutcome:
 
 
 def pending_hint(name: str, version: str, *, promoting: bool = False) -> str:
-    """What to do after a rotation stopped with `version` staged (or half promoted)."""
+    """What to do after a rotation stopped with `version` staged (or half promoted), said from
+    what this run did, without looking at the labels (after Ctrl-C, or when AWS is gone)."""
     if promoting:
         return (
             f"the promotion of version {version} may be half done: "
@@ -282,23 +320,40 @@ def pending_hint(name: str, version: str, *, promoting: bool = False) -> str:
             "has not moved yet (`secrets history` shows the labels)"
         )
     return (
-        f"AWSCURRENT is unchanged; the new value waits as AWSPENDING (version {version}): "
-        f"`secrets rotate {name} --resume` promotes it, `--cancel` drops it"
+        f"this run did not move AWSCURRENT; its new value was staged as AWSPENDING (version "
+        f"{version}): `secrets rotate {name} --resume` promotes it (after checking that nothing "
+        "changed meanwhile), `--cancel` drops it"
     )
 
 
-def _promotion_hint(store: SecretStore, name: str, pending: str) -> str:
-    """After a failed promotion, look at the labels to say precisely where things stand."""
+def where_it_stands(store: SecretStore, name: str, pending: str, replaced: str | None) -> str:
+    """After a failed verification or promotion, look at the labels to say precisely what is
+    left and what clears it; say that the state is unknown when it cannot be read."""
     try:
-        current = store.describe(name).version_with(CURRENT)
+        state = store.describe(name)
     except CliError:
-        return pending_hint(name, pending, promoting=True)
+        return (
+            f"the secret's state could not be read: `secrets history {name}` shows the labels; "
+            f"`secrets rotate {name} --resume` finishes a rotation left pending, `--cancel` "
+            "drops it"
+        )
+    current = state.version_with(CURRENT)
     if current == pending:
         return (
             f"version {pending} is AWSCURRENT already; only removing AWSPENDING failed: "
             f"`secrets rotate {name} --resume` finishes it"
         )
-    return pending_hint(name, pending)
+    if current != replaced:
+        return (
+            f"version {current or '-'} became AWSCURRENT during the rotation (another change); "
+            + _pending_left(name, pending, state)
+        )
+    if state.pending_version == pending:
+        return (
+            f"AWSCURRENT is unchanged; the new value waits as AWSPENDING (version {pending}): "
+            f"`secrets rotate {name} --resume` promotes it, `--cancel` drops it"
+        )
+    return "AWSCURRENT is unchanged; " + _pending_left(name, pending, state)
 
 
 def finish_rotation(
@@ -326,9 +381,12 @@ def finish_rotation(
             narrate("verification passed")
         promoting = True
         promote_pending(store, name, pending, current)
+    except RotationChanged:
+        raise
     except CliError as exc:
-        hint = _promotion_hint(store, name, pending) if promoting else pending_hint(name, pending)
-        raise CliError(exc.code, exc.message, hint) from None
+        raise CliError(
+            exc.code, exc.message, where_it_stands(store, name, pending, current)
+        ) from None
     except KeyboardInterrupt:
         raise CliError(
             ExitCode.INTERRUPTED,

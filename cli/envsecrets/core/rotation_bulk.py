@@ -260,7 +260,7 @@ def recover_pending(
     as for one secret), or a different version may be pending now (refused: it was not in
     the plan the user confirmed).
     """
-    state = find_pending(store, item.name)
+    state = find_pending(store, item.name, for_resume=action == RESUME)
     reason = finished_already(state)
     if reason is not None:
         return LeftAlone(item.name, reason)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from envsecrets.core.labels import settle
 from envsecrets.core.rotation import (
     REPORT_BUG_HINT,
     Narrator,
@@ -19,9 +20,9 @@ from envsecrets.core.rotation import (
     finish_rotation,
     quiet,
     require_current,
-    settle,
 )
 from envsecrets.core.store import CURRENT, PENDING, PREVIOUS, SecretStore
+from envsecrets.core.values import SecretValue, request_token
 from envsecrets.errors import CliError, ExitCode
 
 
@@ -29,31 +30,58 @@ from envsecrets.errors import CliError, ExitCode
 class PendingState:
     """What a crashed rotation left: the pending version, and whether it was promoted
     already (AWSPENDING still sits on the current version: only the clean-up is missing), or
-    overtaken (a newer value was set as AWSCURRENT after it was staged)."""
+    overtaken (AWSCURRENT is no longer the version it was staged to replace). `value` is the
+    pending value, when it was read to find that out."""
 
     name: str
     pending: str | None
     current: str | None
     promoted: bool = False
     overtaken: bool = False
+    value: SecretValue | None = None
 
 
-def find_pending(store: SecretStore, name: str) -> PendingState:
-    """The pending version of `name`, if any (exit 3 when the secret does not exist)."""
+def find_pending(store: SecretStore, name: str, *, for_resume: bool = False) -> PendingState:
+    """The pending version of `name`, if any (exit 3 when the secret does not exist).
+
+    `for_resume` also finds out whether the pending version was overtaken (`staged_over`),
+    which reads its value: a cancel needs neither.
+    """
     meta = store.describe(name)
     current = meta.version_with(CURRENT)
     pending = meta.pending_version
     if pending is not None:
-        created = {v.version_id: v.created for v in store.versions(name)}
-        staged, now = created.get(pending), created.get(current or "")
-        # `secrets set` after a crash moves AWSCURRENT and leaves AWSPENDING where it was:
-        # promoting that older value would silently undo the newer one. (moto reports one
-        # CreatedDate for every version, so this cannot be exercised against the emulator.)
-        overtaken = staged is not None and now is not None and now > staged
-        return PendingState(name, pending, current, overtaken=overtaken)
+        if not for_resume or current is None:
+            return PendingState(name, pending, current)
+        value = store.read(name, version_id=pending).value
+        overtaken = _overtaken(store, name, pending, value, current)
+        return PendingState(name, pending, current, overtaken=overtaken, value=value)
     if current is not None and PENDING in meta.version_stages.get(current, ()):
         return PendingState(name, current, current, promoted=True)
     return PendingState(name, None, current)
+
+
+def _overtaken(
+    store: SecretStore, name: str, pending: str, value: SecretValue, current: str
+) -> bool:
+    """Whether AWSCURRENT moved after `pending` was staged: promoting it would silently undo
+    the newer value (`secrets set` moves AWSCURRENT and leaves AWSPENDING where it was).
+
+    The rule compares version ids: a version staged by envsecrets has the id
+    `request_token(name, value, V)`, V being the version it was staged to replace. So it is
+    current-safe exactly when that V is `current`; staged over any other version, it is
+    overtaken. A version staged by another tool (a rotation Lambda, the AWS CLI) matches no V:
+    then creation dates decide where they differ, and it is promoted when they cannot tell
+    (moto gives every version of a second the same date; AWS's are precise).
+    """
+    if request_token(name, value, current) == pending:
+        return False
+    versions = store.versions(name)
+    if any(request_token(name, value, v.version_id) == pending for v in versions):
+        return True
+    created = {v.version_id: v.created for v in versions}
+    staged, now = created.get(pending), created.get(current)
+    return staged is not None and now is not None and now > staged
 
 
 def overtaken_error(state: PendingState) -> CliError:
@@ -61,7 +89,8 @@ def overtaken_error(state: PendingState) -> CliError:
     return CliError(
         ExitCode.REFUSED,
         f"{state.name} changed after the pending version {state.pending} was staged: "
-        f"version {state.current} (AWSCURRENT) is newer",
+        f"version {state.current} is AWSCURRENT now, not the version {state.pending} was "
+        "staged to replace; promoting it would undo that change",
         f"`secrets rotate {state.name} --cancel` drops the stale pending version; "
         "then rotate again",
     )
@@ -92,6 +121,7 @@ def resume_rotation(
         pending=state.pending,
         current=state.current,
         actor=actor,
+        value=state.value,
         verify=verify,
         narrate=narrate,
         resumed=True,
