@@ -138,6 +138,25 @@ def test_rolled_back(cli, sm) -> None:
         "action": "rolled back",
         "version_id": old,
         "previous_version_id": new,
+        "record_error": None,
+    }
+    assert run.stdout == printed(expected)
+
+
+def test_rolled_back_already(cli, sm) -> None:
+    old = make(sm, "dev/api/key", "v1")
+    new = str(sm.put_secret_value(SecretId="dev/api/key", SecretString="v2")["VersionId"])
+    assert cli("rotate", "dev/api/key", "--rollback").code == 0
+    run = cli("rotate", "dev/api/key", "--rollback", "--json")
+    assert run.code == 0, run.stderr
+    expected = {
+        "name": "dev/api/key",
+        "action": "nothing to roll back",
+        "version_id": old,
+        "previous_version_id": new,
+        "reason": f"already rolled back: version {old} is AWSCURRENT again since a rollback "
+        f"from version {new} (AWSPREVIOUS); rolling back again would promote the value that "
+        "was rolled back",
     }
     assert run.stdout == printed(expected)
 

@@ -89,13 +89,20 @@ def _plan_lines(
 def rollback(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifier | None) -> None:
     """AWSCURRENT back to the AWSPREVIOUS version."""
     # `as`: this handler is itself called rollback.
-    from envsecrets.core.rotation_recovery import plan_rollback
+    from envsecrets.core.rotation_recovery import RolledBackAlready, plan_rollback
     from envsecrets.core.rotation_recovery import rollback as move_current_back
 
     secret = _secret(ws, request)
     name = str(secret)
     store = ws.store(secret.env)
     plan = plan_rollback(store, name)
+    if isinstance(plan, RolledBackAlready):
+        # Nothing is written, so nothing is asked, even in a protected environment.
+        if out.json_mode:
+            out.json(plan.as_dict())
+        else:
+            out.success(f"{name}: nothing to roll back: {plan.reason}")
+        return
     _narrator(out)(
         f"plan for {name}{_protected_note(ws, secret.env)}: AWSCURRENT {plan.current} -> "
         f"{plan.previous}; {plan.current} becomes AWSPREVIOUS"
@@ -106,11 +113,16 @@ def rollback(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verif
     rolled_back = move_current_back(store, plan)
     if out.json_mode:
         out.json(rolled_back.as_dict())
-    else:
-        out.success(
-            f"{name}: rolled back; version {plan.previous} is AWSCURRENT again "
-            f"({plan.current} is AWSPREVIOUS)"
+        return
+    if rolled_back.record_error:
+        out.warn(
+            f"the rollback record was not written ({rolled_back.record_error}): a second "
+            "--rollback cannot tell that this one happened"
         )
+    out.success(
+        f"{name}: rolled back; version {plan.previous} is AWSCURRENT again "
+        f"({plan.current} is AWSPREVIOUS)"
+    )
 
 
 def resume(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifier | None) -> None:

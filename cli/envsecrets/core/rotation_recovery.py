@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from envsecrets.core.labels import settle
+from envsecrets.core.labels import move_current, settle
 from envsecrets.core.rotation import (
     REPORT_BUG_HINT,
     Narrator,
@@ -205,6 +205,12 @@ def cancel_pending(store: SecretStore, state: PendingState) -> CancelledPending:
     return CancelledPending(state.name, pending, state.current)
 
 
+# A rollback records which versions it moved AWSCURRENT between, so that a second `--rollback`
+# can tell that it would only re-promote the value just rolled back.
+ROLLED_BACK_FROM_TAG = "envsecrets:rolled-back-from"
+ROLLED_BACK_TO_TAG = "envsecrets:rolled-back-to"
+
+
 @dataclass(frozen=True)
 class RollbackPlan:
     """A rollback about to happen: AWSCURRENT moves from `current` back to `previous`."""
@@ -216,11 +222,13 @@ class RollbackPlan:
 
 @dataclass(frozen=True)
 class RolledBack:
-    """A finished rollback: `version_id` is AWSCURRENT again, `previous_version` AWSPREVIOUS."""
+    """A finished rollback: `version_id` is AWSCURRENT again, `previous_version` AWSPREVIOUS.
+    `record_error` says why the rollback's record (its tags) could not be written."""
 
     name: str
     version_id: str
     previous_version: str
+    record_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The documented `--json` object."""
@@ -229,11 +237,47 @@ class RolledBack:
             "action": "rolled back",
             "version_id": self.version_id,
             "previous_version_id": self.previous_version,
+            "record_error": self.record_error,
         }
 
 
-def plan_rollback(store: SecretStore, name: str) -> RollbackPlan:
-    """AWSCURRENT and AWSPREVIOUS of `name`; refused (exit 4) without a previous version."""
+@dataclass(frozen=True)
+class RolledBackAlready:
+    """`--rollback` with nothing to do: the last rollback's state is still in place."""
+
+    name: str
+    version_id: str
+    previous_version: str
+
+    @property
+    def reason(self) -> str:
+        return (
+            f"already rolled back: version {self.version_id} is AWSCURRENT again since a "
+            f"rollback from version {self.previous_version} (AWSPREVIOUS); rolling back again "
+            "would promote the value that was rolled back"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The documented `--json` object."""
+        return {
+            "name": self.name,
+            "action": "nothing to roll back",
+            "version_id": self.version_id,
+            "previous_version_id": self.previous_version,
+            "reason": self.reason,
+        }
+
+
+def plan_rollback(store: SecretStore, name: str) -> RollbackPlan | RolledBackAlready:
+    """AWSCURRENT and AWSPREVIOUS of `name`; refused (exit 4) without a previous version.
+
+    The rule for "already rolled back": the secret's rollback tags name AWSCURRENT's version as
+    the one rolled back to and AWSPREVIOUS's as the one rolled back from. That is exactly the
+    state a rollback leaves; any later write (`set`, a rotation, another tool's put) moves
+    AWSCURRENT, so the rule stops holding and the next `--rollback` rolls that write back.
+    Dates cannot decide it: a write may bring back an older version (the same value set again
+    after a rollback reuses its version), and the emulator gives versions equal dates.
+    """
     meta = store.describe(name)
     current = require_current(meta)
     previous = meta.version_with(PREVIOUS)
@@ -243,18 +287,23 @@ def plan_rollback(store: SecretStore, name: str) -> RollbackPlan:
             f"{name} has no AWSPREVIOUS version to roll back to",
             f"`secrets history {name}` lists its versions",
         )
+    if meta.tags.get(ROLLED_BACK_TO_TAG) == current and (
+        meta.tags.get(ROLLED_BACK_FROM_TAG) == previous
+    ):
+        return RolledBackAlready(name, current, previous)
     return RollbackPlan(name, current, previous)
 
 
 def rollback(store: SecretStore, plan: RollbackPlan) -> RolledBack:
-    """Move AWSCURRENT back to the AWSPREVIOUS version (AWS gives AWSPREVIOUS to the version
-    that was current, so a second rollback undoes the first)."""
-    settle(
-        store,
-        plan.name,
-        lambda: store.move_stage(
-            plan.name, CURRENT, to_version=plan.previous, from_version=plan.current
-        ),
-        lambda meta: meta.version_with(CURRENT) == plan.previous,
-    )
+    """Move AWSCURRENT back to the AWSPREVIOUS version, only from the version planned (a change
+    made since is refused with exit 4), and record the rollback in the secret's tags."""
+    move_current(store, plan.name, to_version=plan.previous, from_version=plan.current)
+    try:
+        store.tag(
+            plan.name, {ROLLED_BACK_FROM_TAG: plan.current, ROLLED_BACK_TO_TAG: plan.previous}
+        )
+    except CliError as exc:
+        # The rollback is done; without its record a second --rollback cannot tell and would
+        # re-promote the rolled-back value. Worth a warning, not a failure.
+        return RolledBack(plan.name, plan.previous, plan.current, record_error=exc.message)
     return RolledBack(plan.name, plan.previous, plan.current)
