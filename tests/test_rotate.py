@@ -140,6 +140,31 @@ def test_field_rotation_keeps_other_keys(cli, sm) -> None:
     assert json.loads(value_of(sm, "dev/db/creds", "AWSPREVIOUS")) == creds
 
 
+def test_generate_refuses_to_replace_a_json_object_whole(cli, sm) -> None:
+    """Issue 18 item 14: --generate replaced a JSON object with one password, without a word."""
+    creds = '{"host": "db", "password": "old"}'
+    old = make(sm, "dev/db/creds", creds)
+    run = cli("rotate", "dev/db/creds", "--generate")
+    assert run.code == 2
+    assert "holds a JSON object (host, password)" in run.stderr
+    assert "--field KEY" in run.stderr and "--whole" in run.stderr
+    assert stages(sm, "dev/db/creds") == {old: ["AWSCURRENT"]}
+    # --whole says it on purpose.
+    whole = cli("rotate", "dev/db/creds", "--generate", "--whole", "--json")
+    assert whole.code == 0, whole.stderr
+    assert value_of(sm, "dev/db/creds") != creds
+    assert not value_of(sm, "dev/db/creds").startswith("{")
+
+
+def test_generate_refuses_to_replace_binary_data(cli, sm) -> None:
+    old = str(sm.create_secret(Name="dev/tls/store", SecretBinary=b"\x00\x01keystore")["VersionId"])
+    run = cli("rotate", "dev/tls/store", "--generate")
+    assert run.code == 2
+    assert "holds binary data (10 bytes)" in run.stderr
+    assert stages(sm, "dev/tls/store") == {old: ["AWSCURRENT"]}
+    assert cli("rotate", "dev/tls/store", "--generate", "--whole").code == 0
+
+
 def test_rollback_restores_the_old_value_and_says_which(cli, sm) -> None:
     old = make(sm, "dev/api/key", "v1")
     assert cli("rotate", "dev/api/key", "--stdin", input="v2").code == 0

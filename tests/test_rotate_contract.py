@@ -303,6 +303,13 @@ FLAG_MISTAKES: list[tuple[list[str], str, str]] = [
      "--verify-timeout only applies with --verify-cmd",
      "add --verify-cmd CMD, or drop --verify-timeout"),
     (["dev/a", "--generate", "--verify-cmd", " "], "--verify-cmd is empty", HELP),
+    (["dev/a", "--stdin", "--whole"], "--whole only applies with --generate", HELP),
+    (["dev/a", "--generate", "--field", "k", "--whole"],
+     "--whole and --field cannot be used together: --field KEY replaces one key, --whole the "
+     "entire value", HELP),
+    (["--env", "dev", "--older-than", "1", "--generate", "--whole"],
+     "--whole does not apply to bulk rotation: it skips JSON objects (rotate one key with "
+     "--field KEY) and binary values", HELP),
     (["dev/a", "--env", "dev", "--older-than", "1", "--generate"],
      "give either NAME or --env (bulk rotation), not both", HELP),
     (["--env", "dev", "--rollback"], "--rollback works on one secret: give NAME instead of --env",

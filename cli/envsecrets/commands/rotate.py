@@ -74,6 +74,14 @@ def rotate_command(
         str | None,
         typer.Option("--field", help="Rotate one key of a JSON secret; other keys are kept."),
     ] = None,
+    whole: Annotated[
+        bool,
+        typer.Option(
+            "--whole",
+            help="With --generate: replace the whole value even when it is a JSON object or "
+            "binary (refused without --field or --whole).",
+        ),
+    ] = False,
     verify_cmd: Annotated[
         str | None,
         typer.Option(
@@ -143,6 +151,7 @@ def rotate_command(
     \b
     secrets rotate prod/db/password --generate --verify-cmd './check-login.sh'
     secrets rotate prod/db/creds --field password --generate
+    secrets rotate prod/tls/keystore --generate --whole   (a JSON or binary value, replaced)
     secrets rotate prod/db/password --rollback | --resume | --cancel | --managed
     secrets rotate --env prod --older-than 90 --prefix api/ --generate
     secrets rotate --env prod --resume | --cancel    (after a bulk run was cut short)
@@ -157,6 +166,7 @@ def rotate_command(
             stdin=stdin,
             from_file=from_file,
             field_key=field_key,
+            whole=whole,
             verify_cmd=verify_cmd,
             verify_timeout=verify_timeout_option,
             rollback=rollback,

@@ -28,6 +28,7 @@ def rotate(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifie
         compose_value,
         generating_store,
         plan_rotation,
+        refuse_generated_over_structure,
         rotate_secret,
     )
 
@@ -36,8 +37,11 @@ def rotate(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifie
     store = ws.store(secret.env)
     # Refused before anything is read when the store cannot generate (the OS keyring).
     passwords = generating_store(store, secret.env) if request.rules is not None else None
-    # A generated whole value cannot equal the current one: no need to read it.
-    plan = plan_rotation(store, name, field_key=request.field_key, read_value=request.rules is None)
+    # The current value is read to compare it with the new one, and for --generate to refuse
+    # replacing a JSON object or binary value whole; --whole asks for exactly that.
+    plan = plan_rotation(store, name, field_key=request.field_key, read_value=not request.whole)
+    if request.rules is not None and not request.whole:
+        refuse_generated_over_structure(plan)
     new, source = _new_value(passwords, request, name)
     value = compose_value(plan, new)
     narrate = _narrator(out)

@@ -27,6 +27,7 @@ or rich here.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -167,6 +168,32 @@ def plan_rotation(
         field_key=field_key,
         current=current,
     )
+
+
+def refuse_generated_over_structure(plan: RotationPlan) -> None:
+    """`--generate` without `--field` over a JSON object or a binary value would replace all
+    of it with one password (the other keys, the file), silently: refused (exit 2) unless the
+    caller asked for the whole value (`--whole`, which skips this check)."""
+    current = plan.current
+    if current is None or plan.field_key is not None:
+        return
+    if current.value.kind == "json":
+        keys = sorted(json.loads(current.value.text()))
+        shown = ", ".join(keys[:10]) + (", ..." if len(keys) > 10 else "")
+        raise CliError(
+            ExitCode.USAGE,
+            f"{plan.name} holds a JSON object ({shown}): --generate would replace the whole "
+            "object with one password",
+            f"rotate one key with --field KEY (e.g. `secrets rotate {plan.name} --field "
+            f"{keys[0] if keys else 'password'} --generate`), or add --whole to replace it all",
+        )
+    if current.value.kind == "binary":
+        raise CliError(
+            ExitCode.USAGE,
+            f"{plan.name} holds binary data ({current.value.size} bytes): --generate would "
+            "replace it with a text password",
+            "give the new data with --from-file, or add --whole to replace it with a password",
+        )
 
 
 def compose_value(plan: RotationPlan, new: SecretValue) -> SecretValue:
