@@ -28,11 +28,12 @@ or rich here.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from envsecrets import stopping
 from envsecrets.core.labels import CurrentMoved, move_current, settle
 from envsecrets.core.passwords import PasswordSource
 from envsecrets.core.store import (
@@ -54,8 +55,9 @@ MAX_TAG_VALUE = 256
 REPORT_BUG_HINT = "this is a bug in envsecrets: please report it, with the command you ran"
 
 Narrator = Callable[[str], None]
-# Raises CliError when the candidate value must not be promoted.
-Verifier = Callable[[SecretValue], None]
+# Raises CliError when the candidate value must not be promoted. It gets the value (for the
+# command's stdin) and every other secret the rotation handles, to mask in what it shows.
+Verifier = Callable[[SecretValue, Sequence[bytes]], None]
 
 
 def quiet(message: str) -> None:
@@ -337,6 +339,31 @@ class RotationOutcome:
         }
 
 
+def sensitive_values(new: SecretValue, current: SecretValue | None) -> list[bytes]:
+    """Every value a rotation handles, for masking what a verification command prints: the
+    whole new and current values and, for JSON objects, each member that differs between them
+    (the key rotated with --field: its new and its old value), as text and as JSON escapes it."""
+    values = [new.data()] + ([current.data()] if current is not None else [])
+    new_members = _members(new)
+    old_members = _members(current) if current is not None else {}
+    for key in set(new_members) | set(old_members):
+        for member in (new_members.get(key), old_members.get(key)):
+            if member is None or new_members.get(key) == old_members.get(key):
+                continue
+            text = member if isinstance(member, str) else json.dumps(member)
+            values.append(text.encode())
+            values.append(json.dumps(text, ensure_ascii=False)[1:-1].encode())
+            values.append(json.dumps(text)[1:-1].encode())
+    return [value for value in dict.fromkeys(values) if value]
+
+
+def _members(value: SecretValue) -> dict[str, Any]:
+    if value.kind != "json":
+        return {}
+    parsed = json.loads(value.text())
+    return parsed if isinstance(parsed, dict) else {}
+
+
 def pending_hint(name: str, version: str, *, promoting: bool = False) -> str:
     """What to do after a rotation stopped with `version` staged (or half promoted), said from
     what this run did, without looking at the labels (after Ctrl-C, or when AWS is gone)."""
@@ -391,19 +418,22 @@ def finish_rotation(
     current: str | None,
     actor: str,
     value: SecretValue | None = None,
+    current_value: SecretValue | None = None,
     verify: Verifier | None = None,
     narrate: Narrator = quiet,
     resumed: bool = False,
 ) -> RotationOutcome:
     """Verify (when asked) and promote a staged version, then leave the record. A failure or
-    Ctrl-C on the way leaves the pending version for `--resume`/`--cancel` and says so."""
+    Ctrl-C (or SIGTERM, SIGHUP) on the way leaves the pending version for `--resume`/`--cancel`
+    and says so, from the labels when they can be read."""
     verified = False
     promoting = False
     try:
         if verify is not None:
-            if value is None:
-                value = store.read(name, version_id=pending).value
-            verify(value)
+            value, masked = _verification_values(
+                store, name, pending, value, current, current_value
+            )
+            verify(value, masked)
             verified = True
             narrate("verification passed")
         promoting = True
@@ -414,10 +444,10 @@ def finish_rotation(
         raise CliError(
             exc.code, exc.message, where_it_stands(store, name, pending, current)
         ) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         raise CliError(
             ExitCode.INTERRUPTED,
-            f"interrupted before the rotation of {name} finished",
+            f"interrupted ({stopping.cause(stop)}) before the rotation of {name} finished",
             pending_hint(name, pending, promoting=promoting),
         ) from None
     narrate(f"promoted version {pending} to AWSCURRENT; {current or '-'} keeps AWSPREVIOUS")
@@ -430,6 +460,22 @@ def finish_rotation(
             name, pending, current, verified, record_error=exc.message, resumed=resumed
         )
     return RotationOutcome(name, pending, current, verified, record=record, resumed=resumed)
+
+
+def _verification_values(
+    store: SecretStore,
+    name: str,
+    pending: str,
+    value: SecretValue | None,
+    current: str | None,
+    current_value: SecretValue | None,
+) -> tuple[SecretValue, list[bytes]]:
+    """The staged value for the command's stdin, and every value to mask in its output."""
+    if value is None:
+        value = store.read(name, version_id=pending).value
+    if current_value is None and current is not None and current != pending:
+        current_value = store.read(name, version_id=current).value
+    return value, sensitive_values(value, current_value)
 
 
 def rotate_secret(
@@ -451,6 +497,7 @@ def rotate_secret(
         current=plan.current_version,
         actor=actor,
         value=value,
+        current_value=plan.current.value if plan.current is not None else None,
         verify=verify,
         narrate=narrate,
     )
