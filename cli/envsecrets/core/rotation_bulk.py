@@ -1,6 +1,6 @@
 """Bulk rotation: plan the secrets of a scope, rotate them to generated values, and finish or
 drop what an interrupted run left pending, each secret through the single-secret steps on a
-bounded thread pool (`_each_in_pool`, `_pool`: the one place to switch to a shared helper).
+bounded thread pool (`_run_in_pool`, `_pool`: the one place to switch to a shared helper).
 
 One secret's failure never stops the others; each is reported. No AWS, Typer or rich here.
 """
@@ -8,13 +8,14 @@ One secret's failure never stops the others; each is reported. No AWS, Typer or 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
+from envsecrets import stopping
 from envsecrets.core.passwords import PasswordPool, PasswordRules
 from envsecrets.core.rotation import (
     REPORT_BUG_HINT,
@@ -135,6 +136,23 @@ class BulkReport:
 BulkResult = RotationOutcome | BulkFailure
 
 
+class BulkInterrupted(KeyboardInterrupt):
+    """A bulk rotation stopped by Ctrl-C, SIGTERM or SIGHUP: what it did before it stopped
+    (`report`; a rotation stopped half-way is a failure whose error names its pending version),
+    and the secrets it had not started (`not_started`), untouched."""
+
+    def __init__(self, report: BulkReport, not_started: list[str], cause: str) -> None:
+        super().__init__(cause)
+        self.report = report
+        self.not_started = not_started
+        self.cause = cause
+
+    @property
+    def left_pending(self) -> list[BulkFailure]:
+        """The rotations stopped between staging and promotion."""
+        return [f for f in self.report.failed if f.error.code == ExitCode.INTERRUPTED]
+
+
 def rotate_many(
     store: RotationStore,
     items: Sequence[BulkItem],
@@ -150,6 +168,8 @@ def rotate_many(
 
     One failure does not stop the others; each secret goes through the same idempotent steps
     as a single rotation, so a run cut short leaves at most pending versions for `--resume`.
+    Stopped by a signal, it finishes or stops the rotations under way, starts no other, and
+    raises `BulkInterrupted` with what was done.
     """
     passwords = PasswordPool(store, rules)
     report = BulkReport(skipped=[item for item in items if item.skip is not None])
@@ -163,16 +183,21 @@ def rotate_many(
             known=item.known,
         )
         value = compose_value(plan, passwords.take())
+        if stopping.requested():
+            raise _NotStarted()  # stopped before this secret was changed
         return rotate_secret(store, plan, value, actor=actor, verify=verify)
 
     jobs = [(item.name, partial(one, item)) for item in items if item.skip is None]
-    for result in _each_in_pool(jobs, workers=workers, alone="--generate", on_done=on_done):
+    run = _run_in_pool(jobs, workers=workers, alone="--generate", on_done=on_done)
+    for result in run.results:
         if isinstance(result, BulkFailure):
             report.failed.append(result)
         else:
             report.rotated.append(result)
     report.rotated.sort(key=lambda outcome: outcome.name)
     report.failed.sort(key=lambda failure: failure.name)
+    if run.stopped_by is not None:
+        raise BulkInterrupted(report, sorted(run.not_started), stopping.cause(run.stopped_by))
     return report
 
 
@@ -299,7 +324,11 @@ def recover_many(
         )
         for item in items
     ]
-    for result in _each_in_pool(jobs, workers=workers, alone=f"--{action}", on_done=on_done):
+    run = _run_in_pool(jobs, workers=workers, alone=f"--{action}", on_done=on_done)
+    if run.stopped_by is not None:
+        # Every step of a resume or cancel can be run again: the usual interruption.
+        raise run.stopped_by
+    for result in run.results:
         if isinstance(result, BulkFailure):
             report.failed.append(result)
         elif isinstance(result, LeftAlone):
@@ -317,40 +346,81 @@ def recover_many(
 _Done = TypeVar("_Done")
 
 
-def _each_in_pool(
+class _NotStarted(Exception):
+    """A job that saw the stop before it changed anything."""
+
+
+@dataclass
+class PoolRun(Generic[_Done]):
+    """The results of the jobs that ran; with a stop, the names not started and the stop."""
+
+    results: list[_Done | BulkFailure] = field(default_factory=list)
+    not_started: list[str] = field(default_factory=list)
+    stopped_by: KeyboardInterrupt | None = None
+
+
+def _run_in_pool(
     jobs: Sequence[tuple[str, Callable[[], _Done]]],
     *,
     workers: int,
     alone: str,
     on_done: Callable[[_Done | BulkFailure], None] | None = None,
-) -> Iterator[_Done | BulkFailure]:
-    """Run one job per secret, `workers` at a time, yielding each result as it finishes.
+) -> PoolRun[_Done]:
+    """Run one job per secret, `workers` at a time, collecting each result as it finishes.
 
     A failure becomes a `BulkFailure` so that one secret never stops the others; `alone` is
     the form of `secrets rotate NAME ...` that redoes one secret (shown for our own bugs).
+    Ctrl-C, SIGTERM or SIGHUP: the jobs not started are dropped, those under way finish or
+    stop their step (a verification stops with the same signal), and their results are kept.
     """
+    run: PoolRun[_Done] = PoolRun()
     with _pool(max(1, min(workers, MAX_CONCURRENCY))) as pool:
         futures = {pool.submit(job): name for name, job in jobs}
-        for future in as_completed(futures):
-            name = futures[future]
-            result: _Done | BulkFailure
-            try:
-                result = future.result()
-            except CliError as exc:
-                result = BulkFailure(name, exc)
-            except Exception as exc:  # our bug in one secret must not abandon the others
-                result = BulkFailure(
-                    name,
-                    CliError(
-                        ExitCode.FAILED,
-                        f"unexpected internal error ({type(exc).__name__})",
-                        f"run it alone (`secrets --debug rotate {name} {alone}`) to see the "
-                        "traceback, and report it as a bug",
-                    ),
-                )
-            if on_done is not None:
-                on_done(result)
-            yield result
+        waiting = set(futures)
+        try:
+            for future in as_completed(futures):
+                waiting.discard(future)
+                _collect(run, futures[future], future, alone, on_done)
+        except KeyboardInterrupt as stop:
+            run.stopped_by = stop
+            for future in waiting:
+                future.cancel()
+            under_way = [future for future in waiting if not future.cancelled()]
+            wait(under_way)  # a second signal here stops at once, as a second Ctrl-C does
+            for future in under_way:
+                _collect(run, futures[future], future, alone, on_done)
+            run.not_started += [futures[f] for f in waiting if f.cancelled()]
+    return run
+
+
+def _collect(
+    run: PoolRun[_Done],
+    name: str,
+    future: Future[_Done],
+    alone: str,
+    on_done: Callable[[_Done | BulkFailure], None] | None,
+) -> None:
+    result: _Done | BulkFailure
+    try:
+        result = future.result()
+    except CliError as exc:
+        result = BulkFailure(name, exc)
+    except (_NotStarted, KeyboardInterrupt):
+        run.not_started.append(name)
+        return
+    except Exception as exc:  # our bug in one secret must not abandon the others
+        result = BulkFailure(
+            name,
+            CliError(
+                ExitCode.FAILED,
+                f"unexpected internal error ({type(exc).__name__})",
+                f"run it alone (`secrets --debug rotate {name} {alone}`) to see the "
+                "traceback, and report it as a bug",
+            ),
+        )
+    if on_done is not None:
+        on_done(result)
+    run.results.append(result)
 
 
 @contextmanager
