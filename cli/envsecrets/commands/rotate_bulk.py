@@ -63,7 +63,7 @@ def rotate_scope(
                 actor=actor,
                 field_key=request.field_key,
                 verify=verify,
-                workers=request.concurrency,
+                workers=_workers(ws, env, request.concurrency),
                 on_done=lambda result: advance(1),
             )
     except BulkInterrupted as stop:
@@ -176,7 +176,7 @@ def recover_scope(
             action=action,
             actor=actor,
             verify=verify,
-            workers=request.concurrency,
+            workers=_workers(ws, env, request.concurrency),
             on_done=lambda result: advance(1),
         )
     if out.json_mode:
@@ -207,6 +207,12 @@ def recover_scope(
             else "run the same command again to retry them (each failure above says why; "
             "`--json` gives each one's hint)",
         )
+
+
+def _workers(ws: Workspace, env: str, concurrency: int) -> int:
+    """How many secrets at once: --concurrency, except in an environment kept in the OS
+    keyring, which is local (nothing to wait for) and whose entries are read-modify-written."""
+    return 1 if ws.environment(env).backend == "keyring" else concurrency
 
 
 def _paced_store(ws: Workspace, env: str, pool: int) -> SecretStore:

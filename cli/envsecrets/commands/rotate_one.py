@@ -209,7 +209,18 @@ def managed(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifi
 
 # -- shared by the forms (and by rotate_bulk) ---------------------------------------------------
 def rotation_actor(ws: Workspace, env: str) -> str:
-    """Who rotates, for the record: the caller's ARN (STS GetCallerIdentity)."""
+    """Who rotates, for the record: the caller's ARN (STS GetCallerIdentity); in an environment
+    kept in the OS keyring, which never reaches AWS, the local user and machine."""
+    if ws.environment(env).backend == "keyring":
+        import getpass
+        import os
+        import socket
+
+        try:
+            user = getpass.getuser()
+        except (OSError, KeyError):  # no login name anywhere (a bare container)
+            user = f"uid {os.getuid()}"
+        return f"{user}@{socket.gethostname()} (OS keyring)"
     from envsecrets.backends.identity import caller_arn
 
     return caller_arn(ws.target(env))
