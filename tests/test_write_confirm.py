@@ -5,9 +5,9 @@ and the same data "succeeds but does nothing". Our tokens come from the name, th
 version replaced, so setting B again after a rollback (back to A) reuses the first write's token:
 AWSCURRENT stayed on A while `set` said "updated". moto behaves as AWS documents here, so these
 run against the emulator; the lost-reply cases script AWS's documented answers with the proxy.
-`copy --overwrite` and `migrate --overwrite` write through the same `apply_set`; they are not
-run here because moto's BatchGetSecretValue (their planning read) returns the version that was
-current before a label move, so after a rollback they plan "unchanged" on the emulator only.
+`copy --overwrite` and `migrate --overwrite` write through the same `apply_set`; the copy is
+tested with a scripted reply rather than after a rollback, because moto's BatchGetSecretValue
+(its planning read) returns the version that was current before a label move.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.conftest import write_config
 from tests.test_rotate import holder, make, stages, value_of
 
 UVS = "secretsmanager.UpdateSecretVersionStage"
@@ -124,3 +125,24 @@ def test_not_found_is_not_success_when_the_labels_disagree(cli, sm, proxy) -> No
     assert run.code == 3, run.stderr
     assert holder(sm, "dev/api/key", "AWSCURRENT") == old
     assert "AWSCURRENT is unchanged" in run.stderr
+
+
+def test_copy_overwrite_that_aws_did_not_carry_out_is_completed(cli, sm, proxy, aws_env) -> None:
+    """`copy --overwrite` writes through the same path: AWS's "succeeds but does nothing"
+    answer (scripted: the token of an existing version with the same data) is seen, and the
+    label moved, rather than reported as copied while readers still get the old value."""
+    write_config(aws_env, "[environments.dev]\n[environments.staging]\n")
+    sm.create_secret(Name="staging/api/key", SecretString="B")
+    make(sm, "dev/api/key", "A")
+    second = str(sm.put_secret_value(SecretId="dev/api/key", SecretString="B")["VersionId"])
+    third = str(sm.put_secret_value(SecretId="dev/api/key", SecretString="C")["VersionId"])
+    proxy.answer(
+        PUT,
+        json.dumps(
+            {"ARN": "arn", "Name": "dev/api/key", "VersionId": second, "VersionStages": []}
+        ).encode(),
+    )
+    run = cli("copy", "staging/api/key", "dev/api/key", "--overwrite", "--yes")
+    assert run.code == 0, run.stderr
+    assert value_of(sm, "dev/api/key") == "B"
+    assert stages(sm, "dev/api/key") == {second: ["AWSCURRENT"], third: ["AWSPREVIOUS"]}
