@@ -105,7 +105,7 @@ def rollback(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verif
         if out.json_mode:
             out.json(plan.as_dict())
         else:
-            out.success(f"{name}: nothing to roll back: {plan.reason}")
+            out.success(f"{name}: {plan.reason}")
         return
     _narrator(out)(
         f"plan for {name}{_protected_note(ws, secret.env)}: AWSCURRENT {plan.current} -> "
