@@ -159,6 +159,7 @@ SH
   say "Rollback: AWSCURRENT goes back to the AWSPREVIOUS version"
   run secrets rotate dev/db/password --rollback
   run secrets history dev/db/password
+  run secrets rotate dev/db/password --rollback    # a second one says it is already rolled back
 
   say "Bulk: every dev secret not changed for 0+ days, one confirmation (--yes), a summary"
   run secrets rotate --env dev --older-than 0 --generate --yes

@@ -180,3 +180,10 @@ def test_zsh_protocol_completes_names(aws_env: Path, cli: Any, sm: Any) -> None:
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert "prod/api/stripe-key" in done.stdout
+
+
+def test_rotate_completes_its_new_flag(aws_env: Path) -> None:
+    write_config(aws_env, CONFIG)
+    done = tab("secrets rotate dev/db/creds --generate --wh")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert suggestions(done) == ["--whole"]

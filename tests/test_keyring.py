@@ -133,25 +133,63 @@ def test_keyring_environment_as_a_subprocess(secrets_cmd: Any, file_keyring: Pat
     assert (got.code, got.stdout, got.stderr) == (0, "t0k", "")
 
 
-def test_rotation_by_hand_works_and_generate_is_refused_clearly(cli: Any, sm: Any) -> None:
-    """A value given by hand rotates through the keyring's staging labels; --generate asks
-    Secrets Manager's GetRandomPassword, which a keyring environment cannot, so it is a usage
-    error before anything is read or written (it used to end in an internal AttributeError)."""
+def test_a_keyring_environment_rotates_offline(
+    cli: Any, sm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18 item 15: `rotate --generate` crashed (AttributeError), then was refused, and
+    `rotate --stdin` called STS (exit 5/6 offline). Every form of rotation works with no AWS
+    at all: passwords drawn locally under GetRandomPassword's rules, the record names the
+    local user."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(variable)
     assert cli("set", "local/db/password", "--stdin", input="pw1\n").code == 0
-    run = cli("rotate", "local/db/password", "--stdin", input="pw2\n")
+    run = cli("rotate", "local/db/password", "--stdin", "--json", input="pw2\n")
     assert run.code == 0, run.stderr
+    assert run.json()["rotated_by"].endswith("(OS keyring)")
     assert cli("get", "local/db/password").stdout == "pw2"
-    for args in (
-        ["local/db/password", "--generate"],
-        ["local/not/there", "--generate"],  # refused before the secret is looked up
-        ["--env", "local", "--older-than", "0", "--generate", "--yes"],
-    ):
-        run = cli("rotate", *args)
-        assert run.code == 2, (args, run.stderr)
-        assert run.stderr.count("error:") == 1, run.stderr
-        assert "environment 'local' cannot generate passwords" in run.stderr
-        assert "hint: give the new value with --stdin or --from-file" in run.stderr
+    run = cli(
+        "rotate", "local/db/password", "--generate", "--length", "20", "--exclude-punctuation",
+        "--verify-cmd", "grep -Eqx '[A-Za-z0-9]{20}'",
+    )  # fmt: skip
+    assert run.code == 0, run.stderr
+    generated = cli("get", "local/db/password").stdout
+    assert len(generated) == 20 and generated.isalnum()
+    assert cli("rotate", "local/db/password", "--rollback").code == 0
     assert cli("get", "local/db/password").stdout == "pw2"
-    history = cli("history", "local/db/password", "--json").json()
+    assert cli("set", "local/db/other", "--stdin", input="x\n").code == 0
+    bulk = cli("rotate", "--env", "local", "--older-than", "0", "--generate", "--yes", "--json")
+    assert bulk.code == 0, bulk.stderr
+    assert sorted(r["name"] for r in bulk.json()["rotated"]) == [
+        "local/db/other",
+        "local/db/password",
+    ]
+    assert (
+        cli("rotate", "local/db/other", "--stdin", "--verify-cmd", "false", input="y\n").code == 1
+    )
+    resumed = cli("rotate", "local/db/other", "--resume")
+    assert resumed.code == 0, resumed.stderr
+    assert cli("get", "local/db/other").stdout == "y"
+    history = cli("history", "local/db/other", "--json").json()
     assert sorted(tuple(v["stages"]) for v in history) == [("AWSCURRENT",), ("AWSPREVIOUS",)]
-    assert sm.list_secrets()["SecretList"] == []
+
+
+def test_local_passwords_follow_get_random_passwords_rules() -> None:
+    from envsecrets.core.passwords import LocalPasswords, PasswordPool, PasswordRules
+
+    local = LocalPasswords()
+    for _ in range(200):
+        text = local.generate_password(
+            length=4, exclude_characters="abcdefghijklmnopqrstuvwxy"
+        ).text()
+        assert len(text) == 4
+        assert {"z"} & set(text)  # the one lowercase letter left must appear
+        assert any(c.isupper() for c in text) and any(c.isdigit() for c in text)
+        assert not set(text) & set("abcdefghijklmnopqrstuvwxy")
+    only_digits = local.generate_password(
+        length=12, exclude_lowercase=True, exclude_uppercase=True, exclude_punctuation=True
+    ).text()
+    assert only_digits.isdigit() and len(only_digits) == 12
+    pool = PasswordPool(local, PasswordRules(length=16, exclude_punctuation=True))
+    drawn = {pool.take().text() for _ in range(300)}
+    assert len(drawn) == 300 and all(len(p) == 16 and p.isalnum() for p in drawn)

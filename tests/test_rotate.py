@@ -140,6 +140,31 @@ def test_field_rotation_keeps_other_keys(cli, sm) -> None:
     assert json.loads(value_of(sm, "dev/db/creds", "AWSPREVIOUS")) == creds
 
 
+def test_generate_refuses_to_replace_a_json_object_whole(cli, sm) -> None:
+    """Issue 18 item 14: --generate replaced a JSON object with one password, without a word."""
+    creds = '{"host": "db", "password": "old"}'
+    old = make(sm, "dev/db/creds", creds)
+    run = cli("rotate", "dev/db/creds", "--generate")
+    assert run.code == 2
+    assert "holds a JSON object (host, password)" in run.stderr
+    assert "--field KEY" in run.stderr and "--whole" in run.stderr
+    assert stages(sm, "dev/db/creds") == {old: ["AWSCURRENT"]}
+    # --whole says it on purpose.
+    whole = cli("rotate", "dev/db/creds", "--generate", "--whole", "--json")
+    assert whole.code == 0, whole.stderr
+    assert value_of(sm, "dev/db/creds") != creds
+    assert not value_of(sm, "dev/db/creds").startswith("{")
+
+
+def test_generate_refuses_to_replace_binary_data(cli, sm) -> None:
+    old = str(sm.create_secret(Name="dev/tls/store", SecretBinary=b"\x00\x01keystore")["VersionId"])
+    run = cli("rotate", "dev/tls/store", "--generate")
+    assert run.code == 2
+    assert "holds binary data (10 bytes)" in run.stderr
+    assert stages(sm, "dev/tls/store") == {old: ["AWSCURRENT"]}
+    assert cli("rotate", "dev/tls/store", "--generate", "--whole").code == 0
+
+
 def test_rollback_restores_the_old_value_and_says_which(cli, sm) -> None:
     old = make(sm, "dev/api/key", "v1")
     assert cli("rotate", "dev/api/key", "--stdin", input="v2").code == 0
@@ -151,11 +176,42 @@ def test_rollback_restores_the_old_value_and_says_which(cli, sm) -> None:
     assert holder(sm, "dev/api/key", "AWSPREVIOUS") == new
     assert value_of(sm, "dev/api/key") == "v1"
     assert cli("get", "dev/api/key").stdout == "v1"
-    # A second rollback undoes the first.
+    # A second rollback is a no-op that says so (it re-promoted the rotated value: issue 18
+    # item 14), in every output form, and writes nothing.
+    before = stages(sm, "dev/api/key")
     again = cli("rotate", "dev/api/key", "--rollback", "--json")
     assert again.code == 0, again.stderr
-    assert again.json()["version_id"] == new
-    assert value_of(sm, "dev/api/key") == "v2"
+    assert again.json()["action"] == "nothing to roll back"
+    assert again.json()["version_id"] == old
+    assert "already rolled back" in again.json()["reason"]
+    assert "already rolled back" in cli("rotate", "dev/api/key", "--rollback").stderr
+    assert stages(sm, "dev/api/key") == before
+    assert value_of(sm, "dev/api/key") == "v1"
+
+
+def test_rollback_after_a_new_write_rolls_that_write_back(cli, sm) -> None:
+    """The rule: a rollback is done already only while AWSCURRENT and AWSPREVIOUS are the two
+    versions the last rollback left; any write since moves AWSCURRENT."""
+    old = make(sm, "dev/api/key", "v1")
+    assert cli("rotate", "dev/api/key", "--stdin", input="v2").code == 0
+    assert cli("rotate", "dev/api/key", "--rollback").code == 0
+    assert cli("rotate", "dev/api/key", "--stdin", input="v3").code == 0
+    newest = holder(sm, "dev/api/key", "AWSCURRENT")
+    run = cli("rotate", "dev/api/key", "--rollback", "--json")
+    assert run.code == 0, run.stderr
+    assert run.json()["action"] == "rolled back"
+    assert holder(sm, "dev/api/key", "AWSCURRENT") == old
+    assert holder(sm, "dev/api/key", "AWSPREVIOUS") == newest
+
+
+def test_rollback_without_its_record_warns(cli, sm, proxy) -> None:
+    make(sm, "dev/api/key", "v1")
+    assert cli("rotate", "dev/api/key", "--stdin", input="v2").code == 0
+    proxy.deny("secretsmanager.TagResource")
+    run = cli("rotate", "dev/api/key", "--rollback")
+    assert run.code == 0, run.stderr
+    assert "the rollback record was not written" in run.stderr
+    assert value_of(sm, "dev/api/key") == "v1"
 
 
 def test_rotate_refuses_while_pending_and_names_the_ways_out(cli, sm) -> None:

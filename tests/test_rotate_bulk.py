@@ -7,10 +7,19 @@ client is created before the proxy), so set-up calls are not counted.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
-from tests.conftest import write_config
+import pytest
+
+from tests.conftest import SECRETS_BIN, write_config
 from tests.test_rotate import holder, make, stages, value_of
 
 PUT = "secretsmanager.PutSecretValue"
@@ -418,7 +427,7 @@ def test_a_secret_set_by_hand_after_the_crash_is_refused_like_one_resume(cli, sm
     [failure] = out["failed"]
     assert failure["name"] == "dev/api/a"
     assert failure["error"]["code"] == 4
-    assert f"version {newer} (AWSCURRENT) is newer" in failure["error"]["message"]
+    assert f"version {newer} is AWSCURRENT now" in failure["error"]["message"]
     assert "secrets rotate dev/api/a --cancel" in failure["error"]["hint"]
     assert stages(sm, "dev/api/a") == a_before
     assert value_of(sm, "dev/api/a") == "by-hand"
@@ -506,3 +515,81 @@ def test_subprocess_bulk_resume(secrets_cmd, sm) -> None:
     [name] = state["staged"]
     assert [r["name"] for r in run.json()["resumed"]] == [name]
     assert_resumed(sm, name, state["originals"][name], state["staged"][name])
+
+
+# -- a bulk run stopped by a signal (issue 18 item 16) ------------------------------------------
+TWO_PASS_THEN_HANG = """
+import os, sys, time
+sys.stdin.buffer.read()
+folder = sys.argv[1]
+open(os.path.join(folder, str(os.getpid())), "w").close()
+if len(os.listdir(folder)) <= 2:
+    sys.exit(0)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize(
+    ("signum", "cause"), [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "Ctrl-C")]
+)
+def test_a_stopped_bulk_run_says_what_it_did_and_names_the_bulk_resume(
+    sm, aws_env, signum: int, cause: str
+) -> None:
+    """Two verifications pass, the next two hang, the signal comes: two rotated, two left
+    pending (their verify commands stopped), six not started; the hint names the bulk
+    --resume and never "run the same command again", which with --older-than 0 would rotate
+    the first two again."""
+    originals = seed(sm, 10)
+    folder = aws_env / "verifications"
+    folder.mkdir()
+    script = aws_env / "two_pass.py"
+    script.write_text(TWO_PASS_THEN_HANG, encoding="utf-8")
+    process = subprocess.Popen(
+        [SECRETS_BIN, "rotate", "--env", "dev", "--older-than", "0", "--generate", "--yes",
+         "--concurrency", "2", "--verify-cmd", f"{sys.executable} {script} {folder}"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        for _ in range(600):
+            if len(list(folder.iterdir())) >= 4:
+                break
+            time.sleep(0.05)
+        assert len(list(folder.iterdir())) == 4
+        time.sleep(0.3)  # both hanging commands are past their start
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=60)
+    finally:
+        for pidfile in folder.iterdir():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(int(pidfile.name), signal.SIGKILL)
+        process.kill()
+    stderr = err.decode()
+    assert process.returncode == 130, stderr
+    assert (
+        f"interrupted ({cause}) under dev/: 2 rotated, 2 left pending, 0 failed, 6 not started"
+        in stderr
+    )
+    assert "`secrets rotate --env dev --resume` finishes the 2 left pending" in stderr
+    assert "--older-than 1" in stderr
+    assert "run the same command again" not in stderr
+    for pidfile in folder.iterdir():  # the hanging verify commands were stopped with us
+        assert not _alive(int(pidfile.name))
+    rotated = [n for n, v in originals.items() if holder(sm, n, "AWSCURRENT") != v]
+    pending = [n for n in originals if holder(sm, n, "AWSPENDING") is not None]
+    assert len(rotated) == 2 and len(pending) == 2
+    assert f"rotated {rotated[0]}" in stderr
+    resumed = subprocess.run(
+        [SECRETS_BIN, "rotate", "--env", "dev", "--resume", "--json"],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert sorted(r["name"] for r in json.loads(resumed.stdout)["resumed"]) == sorted(pending)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "State:\tZ" in status.read_text())

@@ -138,6 +138,25 @@ def test_rolled_back(cli, sm) -> None:
         "action": "rolled back",
         "version_id": old,
         "previous_version_id": new,
+        "record_error": None,
+    }
+    assert run.stdout == printed(expected)
+
+
+def test_rolled_back_already(cli, sm) -> None:
+    old = make(sm, "dev/api/key", "v1")
+    new = str(sm.put_secret_value(SecretId="dev/api/key", SecretString="v2")["VersionId"])
+    assert cli("rotate", "dev/api/key", "--rollback").code == 0
+    run = cli("rotate", "dev/api/key", "--rollback", "--json")
+    assert run.code == 0, run.stderr
+    expected = {
+        "name": "dev/api/key",
+        "action": "nothing to roll back",
+        "version_id": old,
+        "previous_version_id": new,
+        "reason": f"already rolled back: version {old} is AWSCURRENT again since a rollback "
+        f"from version {new} (AWSPREVIOUS); rolling back again would promote the value that "
+        "was rolled back",
     }
     assert run.stdout == printed(expected)
 
@@ -284,6 +303,13 @@ FLAG_MISTAKES: list[tuple[list[str], str, str]] = [
      "--verify-timeout only applies with --verify-cmd",
      "add --verify-cmd CMD, or drop --verify-timeout"),
     (["dev/a", "--generate", "--verify-cmd", " "], "--verify-cmd is empty", HELP),
+    (["dev/a", "--stdin", "--whole"], "--whole only applies with --generate", HELP),
+    (["dev/a", "--generate", "--field", "k", "--whole"],
+     "--whole and --field cannot be used together: --field KEY replaces one key, --whole the "
+     "entire value", HELP),
+    (["--env", "dev", "--older-than", "1", "--generate", "--whole"],
+     "--whole does not apply to bulk rotation: it skips JSON objects (rotate one key with "
+     "--field KEY) and binary values", HELP),
     (["dev/a", "--env", "dev", "--older-than", "1", "--generate"],
      "give either NAME or --env (bulk rotation), not both", HELP),
     (["--env", "dev", "--rollback"], "--rollback works on one secret: give NAME instead of --env",

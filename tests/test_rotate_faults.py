@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import SECRETS_BIN
 from tests.test_rotate import holder, make, stages, value_of
 
@@ -148,7 +150,15 @@ def test_killed_during_verification_then_resume(sm, aws_env) -> None:
     assert stages(sm, "dev/db/password") == {pending: ["AWSCURRENT"], old: ["AWSPREVIOUS"]}
 
 
-def test_ctrl_c_during_verification_stops_it_and_says_how_to_resume(sm, aws_env) -> None:
+@pytest.mark.parametrize(
+    ("signum", "cause"),
+    [(signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM"), (signal.SIGHUP, "SIGHUP")],
+)
+def test_a_stop_signal_during_verification_stops_it_and_says_how_to_resume(
+    sm, aws_env, signum: int, cause: str
+) -> None:
+    """Ctrl-C, and SIGTERM and SIGHUP like it (issue 16 item 10: they exited 143/129 with no
+    word and left the verify command running with the pending value)."""
     old = make(sm, "dev/db/password", "old")
     pidfile = aws_env / "verify.pid"
     process = subprocess.Popen(
@@ -165,11 +175,12 @@ def test_ctrl_c_during_verification_stops_it_and_says_how_to_resume(sm, aws_env)
             break
         time.sleep(0.05)
     verify_pid = int(pidfile.read_text().strip())
-    process.send_signal(signal.SIGINT)  # what Ctrl-C sends to the foreground `secrets`
+    process.send_signal(signum)  # SIGINT: what Ctrl-C sends to the foreground `secrets`
     _, err = process.communicate(timeout=30)
     assert process.returncode == 130
     stderr = err.decode()
-    assert "interrupted before the rotation of dev/db/password finished" in stderr
+    assert f"interrupted ({cause}) before the rotation of dev/db/password finished" in stderr
+    assert stderr.count("error:") == 1
     assert "--resume" in stderr and "--cancel" in stderr
     with contextlib.suppress(ProcessLookupError):  # the verify command was stopped with us
         os.kill(verify_pid, 0)
@@ -177,3 +188,7 @@ def test_ctrl_c_during_verification_stops_it_and_says_how_to_resume(sm, aws_env)
         assert "State:\tZ" in status, "the verify command outlived the interrupt"
     assert holder(sm, "dev/db/password", "AWSCURRENT") == old
     assert holder(sm, "dev/db/password", "AWSPENDING") is not None
+    resumed = subprocess.run(
+        [SECRETS_BIN, "rotate", "dev/db/password", "--resume"], capture_output=True, check=False
+    )
+    assert resumed.returncode == 0, resumed.stderr

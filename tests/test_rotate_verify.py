@@ -7,8 +7,10 @@ so the tests can assert the value went to stdin and nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -182,3 +184,105 @@ def test_json_mode_keeps_stderr_to_the_error_object(cli, sm) -> None:
     assert "exited with 2" in error["message"]
     assert "--resume" in error["hint"]
     assert run.stdout == ""
+
+
+# -- what the command prints, and how long we wait for it (issue 18 items 2, 3, 4, 16) -----------
+MEASURE_RSS = """
+import resource, subprocess, sys
+# A ceiling on the address space, so that a runner that keeps all output cannot take the
+# machine down with it (the old one reached 11.6 GB): it fails instead.
+limit = 2 * 1024**3
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+done = subprocess.run(sys.argv[1:], capture_output=True)
+sys.stderr.buffer.write(done.stderr)
+print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def test_verify_output_is_bounded_in_memory(sm, aws_env) -> None:
+    """`--verify-cmd yes` prints gigabytes: peak memory of `secrets` stays under 100 MB, the
+    command is stopped at the timeout, and the tail is shown."""
+    import subprocess
+
+    from tests.conftest import SECRETS_BIN
+
+    make(sm, "dev/api/key", "v1")
+    measure = aws_env / "measure.py"
+    measure.write_text(MEASURE_RSS, encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, str(measure), SECRETS_BIN, "rotate", "dev/api/key", "--generate",
+         "--verify-cmd", "yes", "--verify-timeout", "2"],
+        capture_output=True, check=False, timeout=120,
+    )  # fmt: skip
+    code, peak_kib = (int(x) for x in run.stdout.split())
+    stderr = run.stderr.decode()
+    assert code == 1, stderr
+    assert "timed out after 2 s" in stderr
+    assert "verify | y" in stderr
+    assert stderr.count("verify |") == 5
+    assert peak_kib < 100 * 1024, f"peak RSS {peak_kib} KiB"
+    assert value_of(sm, "dev/api/key") == "v1"
+
+
+def test_a_child_that_leaves_the_group_does_not_hold_the_rotation(cli, sm, aws_env) -> None:
+    """The command exits 1 at once, leaving a process in its own session that holds the
+    output pipe: the exit decides (it said "timed out" after the child's 40 s)."""
+    make(sm, "dev/api/key", "v1")
+    pidfile = aws_env / "escaped.pid"
+    command = f"sh -c 'setsid sleep 60 & echo $! > {pidfile}; echo bye; exit 1'"
+    try:
+        run = cli(
+            "rotate", "dev/api/key", "--stdin", "--verify-cmd", command,
+            "--verify-timeout", "30", input="v2",
+        )  # fmt: skip
+        assert run.code == 1, run.stderr
+        assert "the command exited with 1" in run.stderr
+        assert "timed out" not in run.stderr
+        assert "verify | bye" in run.stderr
+    finally:
+        if pidfile.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
+
+
+PRINTS_WHAT_IT_TRIED = """
+import json, pathlib, sys
+document = json.load(sys.stdin)
+old = pathlib.Path(sys.argv[1]).read_text()
+print("tried", document["password"])
+print("user", document["user"])
+print("old", old)
+print("escaped", json.dumps(old)[1:-1])
+sys.exit(1)
+"""
+
+
+def test_every_value_of_a_field_rotation_is_masked(cli, sm, aws_env) -> None:
+    """With --field, a verify command that prints the password it tried (and the old one)
+    showed them in clear: only the whole JSON text was masked."""
+    old = 'old-Pa55"w'
+    make(sm, "dev/db/creds", json.dumps({"user": "app", "password": old}))
+    (aws_env / "old.txt").write_text(old, encoding="utf-8")
+    script = aws_env / "tried.py"
+    script.write_text(PRINTS_WHAT_IT_TRIED, encoding="utf-8")
+    run = cli(
+        "rotate", "dev/db/creds", "--field", "password", "--stdin", "--verify-cmd",
+        f"{sys.executable} {script} {aws_env / 'old.txt'}", input="n3w-canary-Pa55",
+    )  # fmt: skip
+    assert run.code == 1, run.stderr
+    assert "verify | tried ****" in run.stderr
+    assert "verify | old ****" in run.stderr
+    assert "verify | escaped ****" in run.stderr
+    assert "verify | user app" in run.stderr  # what did not change is not a secret of ours
+    assert "n3w-canary-Pa55" not in run.stdout + run.stderr
+    assert "old-Pa55" not in run.stdout + run.stderr
+
+
+def test_a_verify_command_that_does_not_exist_is_found_before_staging(cli, sm, proxy) -> None:
+    old = make(sm, "dev/api/key", "v1")
+    proxy.reset_counts()
+    run = cli("rotate", "dev/api/key", "--generate", "--verify-cmd", "nosuchcmd --check")
+    assert run.code == 3
+    assert "--verify-cmd: command 'nosuchcmd' not found; nothing was changed" in run.stderr
+    assert proxy.count() == 0
+    assert stages(sm, "dev/api/key") == {old: ["AWSCURRENT"]}

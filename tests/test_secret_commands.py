@@ -122,6 +122,23 @@ def test_set_field_with_the_same_value_is_unchanged(cli, sm) -> None:
     assert len(versions(sm, "dev/db")) == 1
 
 
+def test_set_field_keeps_the_other_members_byte_for_byte(cli, sm) -> None:
+    """Issue 18 item 13: the other members were re-encoded (`1e400` became `Infinity`)."""
+    document = '{"n": 1e400, "f": 1.10, "password": "old"}'
+    sm.create_secret(Name="dev/db", SecretString=document)
+    run = cli("set", "dev/db", "--field", "password", "--stdin", input="new")
+    assert run.code == 0, run.stderr
+    assert current(sm, "dev/db")["SecretString"] == '{"n": 1e400, "f": 1.10, "password": "new"}'
+
+
+def test_set_field_refuses_a_document_it_cannot_rewrite(cli, sm) -> None:
+    sm.create_secret(Name="dev/db", SecretString='{"n": NaN, "password": "old"}')
+    run = cli("set", "dev/db", "--field", "password", "--stdin", input="new")
+    assert run.code == 2
+    assert "cannot be edited faithfully" in run.stderr
+    assert len(versions(sm, "dev/db")) == 1
+
+
 def test_set_field_on_non_json_secret_is_refused(cli, sm) -> None:
     sm.create_secret(Name="dev/plain", SecretString="text")
     run = cli("set", "dev/plain", "--field", "k", "--stdin", input="v")

@@ -10,6 +10,8 @@ import uuid
 import pytest
 from envsecrets.core.values import MAX_VALUE_BYTES, SecretValue, request_token
 from envsecrets.errors import CliError, ExitCode
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 @pytest.fixture(autouse=True)
@@ -126,6 +128,61 @@ def test_with_field_keeps_other_keys() -> None:
     assert json.loads(SecretValue("{}").with_field("k", SecretValue("v"), create=True).text()) == {
         "k": "v"
     }
+
+
+def test_with_field_keeps_every_other_byte() -> None:
+    """Issue 18 item 13: `{"n": 1e400, "f": 1.10}` became `{"n": Infinity, "f": 1.1}`."""
+    text = (
+        '{"n": 1e400,  "f": 1.10, "big": 123456789012345678901234567890,\n'
+        ' "u": "\\u00e9",\n "password": "old"}'
+    )
+    updated = SecretValue(text).with_field("password", SecretValue('n"ew'))
+    assert updated.text() == text.replace('"old"', '"n\\"ew"')
+    json.loads(updated.text(), parse_constant=_refuse)  # still JSON
+    added = SecretValue('{\n  "a": 1.10\n}').with_field("b", SecretValue("v"), create=True)
+    assert added.text() == '{\n  "a": 1.10,\n  "b": "v"\n}'
+
+
+def _refuse(name: str) -> None:
+    raise AssertionError(f"{name} is not JSON")
+
+
+@pytest.mark.parametrize(
+    ("document", "why"),
+    [
+        ('{"n": NaN, "password": "old"}', "not strict JSON"),
+        ('{"n": -Infinity, "password": "old"}', "not strict JSON"),
+        ('{"password": "a", "password": "b"}', "appears 2 times"),
+    ],
+)
+def test_with_field_refuses_what_it_cannot_edit_faithfully(document: str, why: str) -> None:
+    with pytest.raises(CliError) as refused:
+        SecretValue(document).with_field("password", SecretValue("new"), create=True)
+    assert refused.value.code == ExitCode.USAGE
+    assert why in refused.value.message
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    members=st.dictionaries(
+        st.text(max_size=8),
+        st.one_of(
+            st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(), st.none()
+        ),
+        max_size=6,
+    ),
+    key=st.text(max_size=8),
+    new=st.text(min_size=1, max_size=20),
+    indent=st.sampled_from([None, 2]),
+)
+def test_with_field_changes_that_member_only(members, key, new, indent) -> None:
+    text = json.dumps(members, indent=indent)
+    edited = SecretValue(text).with_field(key, SecretValue(new), create=True).text()
+    assert json.loads(edited, parse_constant=_refuse) == {**members, key: new}
+    # Every other member is the same text as before.
+    for other, value in members.items():
+        if other != key:
+            assert f"{json.dumps(other)}: {json.dumps(value)}" in edited
 
 
 def test_with_field_refuses_non_json() -> None:

@@ -26,6 +26,7 @@ from typer.core import TyperGroup
 from envsecrets import __version__
 from envsecrets.commands.common import Globals, Workspace
 from envsecrets.errors import CliError, ExitCode
+from envsecrets.stopping import stop_on_signals
 from envsecrets.ui.render import render_crash, render_error
 
 # Every command family (a module of envsecrets.commands with a register(app)), in the order of
@@ -81,7 +82,9 @@ class SecretsGroup(DeferringGroup):
         _defer_type_adapters(self.params)
         json_mode = "--json" in argv
         debug = "--debug" in argv
-        code = _run(self, argv, prog_name, complete_var, json_mode, debug, extra)
+        # SIGTERM and SIGHUP stop a command as Ctrl-C does (its own clean-up and message).
+        with stop_on_signals():
+            code = _run(self, argv, prog_name, complete_var, json_mode, debug, extra)
         if standalone_mode:
             sys.exit(code)
         return code

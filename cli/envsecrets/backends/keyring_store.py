@@ -8,7 +8,9 @@ way to list entries, so each environment also keeps an index entry with its name
 
 Limits, compared with Secrets Manager: no KMS keys, replicas or managed rotation; only versions
 that carry a stage (AWSCURRENT/AWSPREVIOUS/AWSPENDING) are kept; Windows Credential Locker holds
-entries of about 2.5 KB, so large values need another backend there.
+entries of about 2.5 KB, so large values need another backend there. Rotation by hand works
+offline: `--generate` draws passwords locally under GetRandomPassword's rules, and labels move
+as in Secrets Manager (a move from a version that no longer holds the label is refused).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from envsecrets.core.passwords import LocalPasswords
 from envsecrets.core.store import (
     CURRENT,
     PREVIOUS,
@@ -251,11 +254,13 @@ class KeyringStore:
 
     def put(
         self, name: str, value: SecretValue, *, token: str, stages: Sequence[str] | None = None
-    ) -> str:
+    ) -> SecretVersion:
         record = self._record(name)
         versions: list[dict[str, Any]] = record["versions"]
-        if any(v["id"] == token for v in versions):
-            return token
+        existing = next((v for v in versions if v["id"] == token), None)
+        if existing is not None:
+            # As in Secrets Manager: the same token again changes nothing.
+            return SecretVersion(token, tuple(existing["stages"]))
         wanted = list(stages) if stages is not None else [CURRENT]
         now = _stamp(_now())
         versions.insert(0, {"id": token, "stages": [], "created": now, **self._encode(value)})
@@ -264,7 +269,7 @@ class KeyringStore:
             old = next((v["id"] for v in versions if stage in v["stages"]), None)
             self._move(record, stage, to_version=token, from_version=old)
         self._put(name, self._pruned(record))
-        return token
+        return SecretVersion(token, tuple(wanted))
 
     def _move(
         self,
@@ -367,6 +372,15 @@ class KeyringStore:
                     f"secret '{name}' has no version {wanted}",
                     f"`secrets history {name}` lists its versions",
                 )
+        holder = next((v["id"] for v in record["versions"] if stage in v["stages"]), None)
+        if to_version and holder not in (None, to_version, from_version):
+            # As UpdateSecretVersionStage: the label moves only from the version named, so a
+            # change made since it was read is seen (rotation's compare-and-swap).
+            raise CliError(
+                ExitCode.USAGE,
+                f"secret '{name}': {stage} is on version {holder}, not {from_version or '-'}",
+                f"`secrets history {name}` shows the labels",
+            )
         if to_version is None:
             for version in record["versions"]:
                 if version["id"] == from_version and stage in version["stages"]:
@@ -374,6 +388,26 @@ class KeyringStore:
         else:
             self._move(record, stage, to_version=to_version, from_version=from_version)
         self._put(name, self._pruned(record))
+
+    def generate_password(
+        self,
+        *,
+        length: int,
+        exclude_characters: str = "",
+        exclude_punctuation: bool = False,
+        exclude_lowercase: bool = False,
+        exclude_uppercase: bool = False,
+        exclude_numbers: bool = False,
+    ) -> SecretValue:
+        """`--generate` offline: drawn locally under GetRandomPassword's rules."""
+        return LocalPasswords().generate_password(
+            length=length,
+            exclude_characters=exclude_characters,
+            exclude_punctuation=exclude_punctuation,
+            exclude_lowercase=exclude_lowercase,
+            exclude_uppercase=exclude_uppercase,
+            exclude_numbers=exclude_numbers,
+        )
 
     def delete(
         self, name: str, *, recovery_days: int | None = 30, force: bool = False

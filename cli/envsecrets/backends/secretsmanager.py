@@ -226,13 +226,16 @@ class SecretsManagerStore:
 
     def put(
         self, name: str, value: SecretValue, *, token: str, stages: Sequence[str] | None = None
-    ) -> str:
+    ) -> SecretVersion:
         args: PutSecretValueRequestTypeDef = {"SecretId": name, "ClientRequestToken": token}
         _set_value(args, value)
         if stages is not None:
             args["VersionStages"] = list(stages)
         with self._errors(name):
-            return str(self.client.put_secret_value(**args)["VersionId"])
+            reply = self.client.put_secret_value(**args)
+        # VersionStages: "the staging labels that are currently attached to this version" -
+        # for a token that matched an existing version, that version's labels, unchanged.
+        return SecretVersion(str(reply["VersionId"]), tuple(reply.get("VersionStages") or ()))
 
     # -- metadata ---------------------------------------------------------------------------
     def describe(self, name: str) -> SecretMetadata:

@@ -1,35 +1,57 @@
-"""Running the user's `--verify-cmd` with a candidate secret value on its stdin.
+"""Running a user's command with a secret value on its stdin: `--verify-cmd` (and the one
+runner for any other step that hands a value to a command of the user's).
 
 The value goes to the child's stdin and nowhere else: not argv, not the environment (the
 child inherits ours, which never holds values), not a temporary file. The child runs in its
-own process group so that a timeout kills everything it started (`sh -c 'psql ... | ...'`
-spawns several processes), not only the first one.
+own process group so that a timeout, Ctrl-C, SIGTERM or SIGHUP stops everything it started
+(`sh -c 'psql ... | ...'` spawns several processes), not only the first one.
 
 Shell or not: a command without shell syntax is split with `shlex` and run directly; one
 that uses pipes, redirections, `&&`, `$VAR` and the like is run with `/bin/sh -c CMD`, where
 CMD is the text the user typed in their own shell. Either way the value is only on stdin.
+
+What the command prints is untrusted and unbounded (`yes` prints gigabytes a second): it is
+read as it comes, masked (every value the caller names, across reads, by
+`core.masking.MaskFilter`), and only a bounded tail is kept for the error message. The
+command's own exit decides the outcome: once it has exited (or been stopped at the timeout),
+its output is drained for at most a short grace - a process it started in a session of its
+own (`setsid sleep 40 &`) can hold the pipe open for as long as it likes, and is not waited for.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import shlex
 import signal
 import subprocess
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from envsecrets import stopping
+from envsecrets.core.masking import MaskFilter
+from envsecrets.errors import CliError
 
 # Characters that only mean something to a shell; their presence asks for `sh -c`.
 SHELL_SYNTAX = frozenset("|&;<>()$`*?[]#~{}\n")
 KILL_GRACE_SECONDS = 2.0
+# After the command ends, how long its output may still take to arrive.
+DRAIN_SECONDS = 0.5
+# How often the wait looks at the clock and at a stop asked for by a signal in another thread.
+TICK_SECONDS = 0.1
+READ_SIZE = 65_536
+TAIL_BYTES = 16_384  # the masked output kept: the end of it is what gets shown
 OUTPUT_TAIL_LINES = 5
+LINE_LIMIT = 200
 
 
 @dataclass(frozen=True)
 class VerifyOutcome:
-    """How the verification command ended; `output_tail` has the value masked out."""
+    """How the command ended; `output_tail` holds its last lines, values masked."""
 
-    exit_code: int | None  # None when it was killed for taking too long
+    exit_code: int | None  # None when it was stopped for taking too long
     timed_out: bool
     output_tail: tuple[str, ...] = ()
 
@@ -48,6 +70,168 @@ def command_argv(command: str) -> list[str]:
         return ["/bin/sh", "-c", command]
 
 
+def check_runnable(command: str, option: str, environ: Mapping[str, str] | None = None) -> None:
+    """Fail before anything is staged when `command` cannot be started (not found, not
+    executable), with the same words as `secrets run`. A shell command line is checked for the
+    shell only: what it runs is the shell's business."""
+    from envsecrets.backends.child import check_command
+
+    try:
+        check_command(command_argv(command), os.environ if environ is None else environ)
+    except CliError as exc:
+        raise CliError(
+            exc.code, f"{option}: {exc.message}; nothing was changed", exc.hint
+        ) from None
+
+
+def run_verify(
+    command: str, value: bytes, *, timeout: float, mask: Sequence[bytes] = ()
+) -> VerifyOutcome:
+    """Run `command` with `value` on stdin; stop it (and its process group) after `timeout`
+    seconds. Its stdout and stderr are read together (our stdout carries data only); the last
+    lines come back with `value` and every one of `mask` replaced by `****`.
+
+    Ctrl-C, SIGTERM or SIGHUP (`stopping`) stop the command's group and raise `Stopped`.
+    """
+    try:
+        process = subprocess.Popen(
+            command_argv(command),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, stopped as a whole
+            close_fds=True,
+        )
+    except OSError as exc:
+        return VerifyOutcome(
+            exit_code=127, timed_out=False, output_tail=(f"cannot start: {exc.strerror}",)
+        )
+    try:
+        return _Supervisor(process, value, MaskFilter([value, *mask])).run(timeout)
+    except BaseException:
+        # Ctrl-C, a stopping signal, or anything else: leave nothing running behind us.
+        _kill_group(process)
+        raise
+    finally:
+        for pipe in (process.stdin, process.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+
+
+class _Supervisor:
+    """Feeds the value in, reads the output out (masked, bounded), and watches the clock,
+    all in one loop on one thread: nothing here can block on the command for long."""
+
+    def __init__(self, process: subprocess.Popen[bytes], value: bytes, mask: MaskFilter):
+        self.process = process
+        self.mask = mask
+        self.tail = bytearray()
+        self.selector = selectors.DefaultSelector()
+        self.unsent = memoryview(value)
+        if process.stdin is None or process.stdout is None:  # started with both as pipes
+            raise RuntimeError("the command's stdin and stdout must be pipes")
+        self.stdin = process.stdin
+        self.stdout = process.stdout
+        os.set_blocking(self.stdout.fileno(), False)
+        self.selector.register(self.stdout.fileno(), selectors.EVENT_READ)
+        if self.unsent:
+            os.set_blocking(self.stdin.fileno(), False)
+            self.selector.register(self.stdin.fileno(), selectors.EVENT_WRITE)
+        else:
+            self._close_stdin()
+
+    def run(self, timeout: float) -> VerifyOutcome:
+        deadline = time.monotonic() + timeout
+        timed_out = False
+        while self.process.poll() is None:
+            stopping.raise_if_stopped()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                _kill_group(self.process)
+                break
+            self._pump(min(left, TICK_SECONDS))
+        if not timed_out:
+            # A finished leader may leave background children in its group: they hold the
+            # value and must not outlive the verification.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self._close_stdin()
+        self._drain(time.monotonic() + DRAIN_SECONDS)
+        return VerifyOutcome(
+            exit_code=None if timed_out else self.process.returncode,
+            timed_out=timed_out,
+            output_tail=self._tail_lines(),
+        )
+
+    # -- the pipes -----------------------------------------------------------------------------
+    def _pump(self, wait: float) -> None:
+        """Move what the pipes allow, waiting at most `wait` seconds for them."""
+        if not self.selector.get_map():
+            # Both pipes closed, the command still running: just wait for its end.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=wait)
+            return
+        for key, _ in self.selector.select(wait):
+            if key.fileobj == self.stdout.fileno():
+                self._read()
+            else:
+                self._write()
+
+    def _read(self) -> None:
+        try:
+            chunk = os.read(self.stdout.fileno(), READ_SIZE)
+        except BlockingIOError:
+            return
+        if not chunk:
+            self.selector.unregister(self.stdout.fileno())
+            self._keep(self.mask.finish())
+            return
+        self._keep(self.mask.feed(chunk))
+
+    def _write(self) -> None:
+        try:
+            sent = os.write(self.stdin.fileno(), self.unsent)
+        except BlockingIOError:
+            return
+        except OSError:  # the command closed its stdin (or exited) without reading it all
+            self._close_stdin()
+            return
+        self.unsent = self.unsent[sent:]
+        if not self.unsent:
+            self._close_stdin()  # end of input: the command sees EOF
+
+    def _close_stdin(self) -> None:
+        fd = None if self.stdin.closed else self.stdin.fileno()
+        if fd is not None and fd in self.selector.get_map():
+            self.selector.unregister(fd)
+        with contextlib.suppress(OSError):
+            self.stdin.close()
+        self.unsent = memoryview(b"")
+
+    def _drain(self, until: float) -> None:
+        """What is left in the output pipe, for at most the grace period."""
+        while self.stdout.fileno() in self.selector.get_map():
+            stopping.raise_if_stopped()
+            left = until - time.monotonic()
+            if left <= 0:
+                break
+            self._pump(min(left, TICK_SECONDS))
+        self.selector.close()
+
+    def _keep(self, shown: bytes) -> None:
+        """Keep the end of the masked output only: memory stays bounded whatever it prints."""
+        self.tail += shown
+        if len(self.tail) > 2 * TAIL_BYTES:
+            del self.tail[:-TAIL_BYTES]
+
+    def _tail_lines(self) -> tuple[str, ...]:
+        text = bytes(self.tail[-TAIL_BYTES:]).decode("utf-8", "replace")
+        lines = text.splitlines()[-OUTPUT_TAIL_LINES:]
+        return tuple(line[:LINE_LIMIT] for line in lines)
+
+
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM the whole process group, then SIGKILL whatever is still in it."""
     try:
@@ -60,49 +244,3 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-
-
-def _tail(output: bytes, value: bytes) -> tuple[str, ...]:
-    """The last lines of the command's output, with the value masked if it echoed it."""
-    if value:
-        output = output.replace(value, b"***")
-    lines = output.decode("utf-8", "replace").splitlines()
-    return tuple(line[:200] for line in lines[-OUTPUT_TAIL_LINES:])
-
-
-def run_verify(command: str, value: bytes, *, timeout: float) -> VerifyOutcome:
-    """Run `command` with `value` on stdin; wait at most `timeout` seconds.
-
-    The command's stdout and stderr are captured (our stdout carries data only), and the
-    last lines are returned for the error message, with the value masked.
-    """
-    argv = command_argv(command)
-    try:
-        process = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, killed as a whole on timeout
-            close_fds=True,
-        )
-    except OSError as exc:
-        return VerifyOutcome(
-            exit_code=127, timed_out=False, output_tail=(f"cannot start: {exc.strerror}",)
-        )
-    try:
-        output, _ = process.communicate(input=value, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(process)
-        output, _ = process.communicate()
-        return VerifyOutcome(exit_code=None, timed_out=True, output_tail=_tail(output, value))
-    except BaseException:
-        # Ctrl-C or anything else: leave nothing running behind us.
-        _kill_group(process)
-        raise
-    # A finished leader may leave background children in its group; they must not outlive us.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    return VerifyOutcome(
-        exit_code=process.returncode, timed_out=False, output_tail=_tail(output, value)
-    )

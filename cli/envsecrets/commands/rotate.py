@@ -24,7 +24,7 @@ from envsecrets.errors import CliError, ExitCode
 from envsecrets.ui.render import Renderer
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from envsecrets.commands.rotate_request import RotateRequest
     from envsecrets.core.rotation import Verifier
@@ -74,6 +74,14 @@ def rotate_command(
         str | None,
         typer.Option("--field", help="Rotate one key of a JSON secret; other keys are kept."),
     ] = None,
+    whole: Annotated[
+        bool,
+        typer.Option(
+            "--whole",
+            help="With --generate: replace the whole value even when it is a JSON object or "
+            "binary (refused without --field or --whole).",
+        ),
+    ] = False,
     verify_cmd: Annotated[
         str | None,
         typer.Option(
@@ -143,6 +151,7 @@ def rotate_command(
     \b
     secrets rotate prod/db/password --generate --verify-cmd './check-login.sh'
     secrets rotate prod/db/creds --field password --generate
+    secrets rotate prod/tls/keystore --generate --whole   (a JSON or binary value, replaced)
     secrets rotate prod/db/password --rollback | --resume | --cancel | --managed
     secrets rotate --env prod --older-than 90 --prefix api/ --generate
     secrets rotate --env prod --resume | --cancel    (after a bulk run was cut short)
@@ -157,6 +166,7 @@ def rotate_command(
             stdin=stdin,
             from_file=from_file,
             field_key=field_key,
+            whole=whole,
             verify_cmd=verify_cmd,
             verify_timeout=verify_timeout_option,
             rollback=rollback,
@@ -179,6 +189,10 @@ def dispatch(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
     """Run the request's mode; its module is imported only now, so `--help` stays light."""
     verify = None
     if request.verify_cmd is not None:
+        from envsecrets.backends.verify import check_runnable
+
+        # A command that cannot start is found now, not after a value was staged.
+        check_runnable(request.verify_cmd, "--verify-cmd")
         verify = _verifier(request.verify_cmd, request.verify_timeout, out)
     _handler(request.mode)(ws, out, request, verify)
 
@@ -209,10 +223,10 @@ def _handler(mode: RotateMode) -> Handler:
 def _verifier(command: str, timeout: float, out: Renderer) -> Verifier:
     """Run `command` with the candidate value on stdin; raise CliError when it fails."""
 
-    def verify(value: SecretValue) -> None:
+    def verify(value: SecretValue, masked: Sequence[bytes]) -> None:
         from envsecrets.backends.verify import run_verify
 
-        outcome = run_verify(command, value.data(), timeout=timeout)
+        outcome = run_verify(command, value.data(), timeout=timeout, mask=masked)
         if outcome.passed:
             return
         if not out.json_mode:  # with --json, stderr carries only the error object

@@ -8,7 +8,7 @@ the exit code is 1 when any secret failed. Called by `rotate.dispatch` with the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from envsecrets.commands.common import Workspace
 from envsecrets.commands.rotate_one import rotation_actor
@@ -19,7 +19,12 @@ from envsecrets.ui.render import Renderer, when
 if TYPE_CHECKING:
     from envsecrets.commands.rotate_request import RotateRequest
     from envsecrets.core.rotation import Verifier
-    from envsecrets.core.rotation_bulk import BulkFailure, BulkItem, PendingItem
+    from envsecrets.core.rotation_bulk import (
+        BulkFailure,
+        BulkInterrupted,
+        BulkItem,
+        PendingItem,
+    )
     from envsecrets.core.store import SecretStore
 
 
@@ -28,7 +33,7 @@ def rotate_scope(
 ) -> None:
     """`--env ENV --older-than DAYS --generate`: plan, confirm once, rotate each due secret."""
     from envsecrets.core.rotation import generating_store
-    from envsecrets.core.rotation_bulk import BulkReport, plan_bulk, rotate_many
+    from envsecrets.core.rotation_bulk import BulkInterrupted, BulkReport, plan_bulk, rotate_many
     from envsecrets.ui.prompts import confirm
 
     env, prefix, rules = request.scope_env, request.prefix, request.generate_rules
@@ -48,20 +53,23 @@ def rotate_scope(
     why = f"'{env}' is a protected environment" if settings.protected else "bulk rotation"
     confirm(f"rotate {len(todo)} secrets under {scope}?", yes=request.yes, why=why)
     actor = rotation_actor(ws, env)
-    with out.progress(len(todo), f"rotating {scope}") as advance:
-        report = rotate_many(
-            store,
-            items,
-            rules=rules,
-            actor=actor,
-            field_key=request.field_key,
-            verify=verify,
-            workers=request.concurrency,
-            on_done=lambda result: advance(1),
-        )
+    recover = _recover_command(env, prefix)
+    try:
+        with out.progress(len(todo), f"rotating {scope}") as advance:
+            report = rotate_many(
+                store,
+                items,
+                rules=rules,
+                actor=actor,
+                field_key=request.field_key,
+                verify=verify,
+                workers=_workers(ws, env, request.concurrency),
+                on_done=lambda result: advance(1),
+            )
+    except BulkInterrupted as stop:
+        _report_interrupted(out, stop, scope, recover, request.older_than)
     # A secret refused because an earlier run left it pending is finished by the bulk form,
     # for all of them at once, rather than by one `secrets rotate NAME --resume` each.
-    recover = _recover_command(env, prefix)
     report.failed = [_point_at_bulk_recovery(failure, recover) for failure in report.failed]
     if out.json_mode:
         out.json(report.as_dict())
@@ -87,6 +95,45 @@ def rotate_scope(
                 f"`{recover} --resume` finishes them, `--cancel` drops them"
             ),
         )
+
+
+def _report_interrupted(
+    out: Renderer, stop: BulkInterrupted, scope: str, recover: str, older_than: int
+) -> NoReturn:
+    """After Ctrl-C, SIGTERM or SIGHUP: what was done, what is left pending and how to finish
+    it, and what was not started. Never "run the same command again": with --older-than 0 it
+    would rotate again every secret rotated now."""
+    report, pending, not_started = stop.report, stop.left_pending, stop.not_started
+    if out.json_mode:
+        out.json({**report.as_dict(), "not_started": not_started})
+    else:
+        for outcome in report.rotated:
+            out.note(f"rotated {outcome.name} (version {outcome.version_id})")
+        for failure in report.failed:
+            out.warn(f"{failure.name}: {failure.error.message}")
+        if not_started:
+            out.note(f"not started ({len(not_started)}): {', '.join(not_started)}")
+    steps = (
+        [f"`{recover} --resume` finishes the {len(pending)} left pending (`--cancel` drops them)"]
+        if pending
+        else []
+    )
+    if not_started:
+        again = (
+            "run the same command again for those not started (the secrets rotated now are no "
+            "longer due)"
+            if older_than > 0
+            else "to rotate those not started without rotating the others again, add "
+            "--older-than 1 (secrets changed in the last day are skipped)"
+        )
+        steps.append(again)
+    raise CliError(
+        ExitCode.INTERRUPTED,
+        f"interrupted ({stop.cause}) under {scope}: {len(report.rotated)} rotated, "
+        f"{len(pending)} left pending, {len(report.failed) - len(pending)} failed, "
+        f"{len(not_started)} not started",
+        "; ".join(steps) if steps else "nothing is left to do",
+    )
 
 
 def recover_scope(
@@ -129,7 +176,7 @@ def recover_scope(
             action=action,
             actor=actor,
             verify=verify,
-            workers=request.concurrency,
+            workers=_workers(ws, env, request.concurrency),
             on_done=lambda result: advance(1),
         )
     if out.json_mode:
@@ -160,6 +207,12 @@ def recover_scope(
             else "run the same command again to retry them (each failure above says why; "
             "`--json` gives each one's hint)",
         )
+
+
+def _workers(ws: Workspace, env: str, concurrency: int) -> int:
+    """How many secrets at once: --concurrency, except in an environment kept in the OS
+    keyring, which is local (nothing to wait for) and whose entries are read-modify-written."""
+    return 1 if ws.environment(env).backend == "keyring" else concurrency
 
 
 def _paced_store(ws: Workspace, env: str, pool: int) -> SecretStore:

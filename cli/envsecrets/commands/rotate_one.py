@@ -28,6 +28,7 @@ def rotate(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifie
         compose_value,
         generating_store,
         plan_rotation,
+        refuse_generated_over_structure,
         rotate_secret,
     )
 
@@ -36,8 +37,11 @@ def rotate(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifie
     store = ws.store(secret.env)
     # Refused before anything is read when the store cannot generate (the OS keyring).
     passwords = generating_store(store, secret.env) if request.rules is not None else None
-    # A generated whole value cannot equal the current one: no need to read it.
-    plan = plan_rotation(store, name, field_key=request.field_key, read_value=request.rules is None)
+    # The current value is read to compare it with the new one, and for --generate to refuse
+    # replacing a JSON object or binary value whole; --whole asks for exactly that.
+    plan = plan_rotation(store, name, field_key=request.field_key, read_value=not request.whole)
+    if request.rules is not None and not request.whole:
+        refuse_generated_over_structure(plan)
     new, source = _new_value(passwords, request, name)
     value = compose_value(plan, new)
     narrate = _narrator(out)
@@ -89,13 +93,20 @@ def _plan_lines(
 def rollback(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifier | None) -> None:
     """AWSCURRENT back to the AWSPREVIOUS version."""
     # `as`: this handler is itself called rollback.
-    from envsecrets.core.rotation_recovery import plan_rollback
+    from envsecrets.core.rotation_recovery import RolledBackAlready, plan_rollback
     from envsecrets.core.rotation_recovery import rollback as move_current_back
 
     secret = _secret(ws, request)
     name = str(secret)
     store = ws.store(secret.env)
     plan = plan_rollback(store, name)
+    if isinstance(plan, RolledBackAlready):
+        # Nothing is written, so nothing is asked, even in a protected environment.
+        if out.json_mode:
+            out.json(plan.as_dict())
+        else:
+            out.success(f"{name}: {plan.reason}")
+        return
     _narrator(out)(
         f"plan for {name}{_protected_note(ws, secret.env)}: AWSCURRENT {plan.current} -> "
         f"{plan.previous}; {plan.current} becomes AWSPREVIOUS"
@@ -106,11 +117,16 @@ def rollback(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verif
     rolled_back = move_current_back(store, plan)
     if out.json_mode:
         out.json(rolled_back.as_dict())
-    else:
-        out.success(
-            f"{name}: rolled back; version {plan.previous} is AWSCURRENT again "
-            f"({plan.current} is AWSPREVIOUS)"
+        return
+    if rolled_back.record_error:
+        out.warn(
+            f"the rollback record was not written ({rolled_back.record_error}): a second "
+            "--rollback cannot tell that this one happened"
         )
+    out.success(
+        f"{name}: rolled back; version {plan.previous} is AWSCURRENT again "
+        f"({plan.current} is AWSPREVIOUS)"
+    )
 
 
 def resume(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifier | None) -> None:
@@ -120,7 +136,7 @@ def resume(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifie
     secret = _secret(ws, request)
     name = str(secret)
     store = ws.store(secret.env)
-    state = find_pending(store, name)
+    state = find_pending(store, name, for_resume=True)
     # A promoted version still labelled AWSPENDING is a finished rotation: nothing is written
     # (not even the label's removal, which no reader would notice), so there is nothing to
     # confirm, in a protected environment or not. Every path that writes confirms below.
@@ -193,7 +209,18 @@ def managed(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifi
 
 # -- shared by the forms (and by rotate_bulk) ---------------------------------------------------
 def rotation_actor(ws: Workspace, env: str) -> str:
-    """Who rotates, for the record: the caller's ARN (STS GetCallerIdentity)."""
+    """Who rotates, for the record: the caller's ARN (STS GetCallerIdentity); in an environment
+    kept in the OS keyring, which never reaches AWS, the local user and machine."""
+    if ws.environment(env).backend == "keyring":
+        import getpass
+        import os
+        import socket
+
+        try:
+            user = getpass.getuser()
+        except (OSError, KeyError):  # no login name anywhere (a bare container)
+            user = f"uid {os.getuid()}"
+        return f"{user}@{socket.gethostname()} (OS keyring)"
     from envsecrets.backends.identity import caller_arn
 
     return caller_arn(ws.target(env))

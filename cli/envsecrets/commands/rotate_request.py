@@ -51,12 +51,15 @@ class ModeRule:
 
 VALUE_FLAGS = ("--generate", "--stdin", "--from-file", "--field")
 # The flags only some modes take, in the order their refusals are checked.
-SCOPED_FLAGS = (*VALUE_FLAGS, "--verify-cmd", "--older-than", "--prefix")
+SCOPED_FLAGS = (*VALUE_FLAGS, "--whole", "--verify-cmd", "--older-than", "--prefix")
 NAME = ("NAME",)
 
 MODES: dict[RotateMode, ModeRule] = {
     RotateMode.ROTATE: ModeRule(
-        flag=None, bulk=False, accepts=frozenset({*VALUE_FLAGS, "--verify-cmd"}), needs=NAME
+        flag=None,
+        bulk=False,
+        accepts=frozenset({*VALUE_FLAGS, "--whole", "--verify-cmd"}),
+        needs=NAME,
     ),
     RotateMode.ROLLBACK: ModeRule(flag="--rollback", bulk=False, needs=NAME),
     RotateMode.RESUME: ModeRule(
@@ -79,7 +82,11 @@ MODE_FLAGS = ("--rollback", "--resume", "--cancel", "--managed")
 SOURCE_FLAGS = ("--generate", "--stdin", "--from-file")
 # Flags that mean something only next to another one: (that flag, its dependents, the hint).
 DEPENDENT_FLAGS = (
-    ("--generate", ("--length", "--exclude-punctuation", "--exclude-characters"), HELP_HINT),
+    (
+        "--generate",
+        ("--length", "--exclude-punctuation", "--exclude-characters", "--whole"),
+        HELP_HINT,
+    ),
     ("--verify-cmd", ("--verify-timeout",), "add --verify-cmd CMD, or drop --verify-timeout"),
 )
 # What a mode says when it lacks what it needs.
@@ -105,6 +112,7 @@ class RotateFlags:
     stdin: bool = False
     from_file: Path | None = None
     field_key: str | None = None
+    whole: bool = False
     verify_cmd: str | None = None
     verify_timeout: float | None = None
     rollback: bool = False
@@ -128,6 +136,7 @@ class RotateFlags:
             ("--stdin", self.stdin),
             ("--from-file", self.from_file is not None),
             ("--field", self.field_key is not None),
+            ("--whole", self.whole),
             ("--length", self.length is not None),
             ("--exclude-punctuation", self.exclude_punctuation),
             ("--exclude-characters", self.exclude_characters is not None),
@@ -150,6 +159,7 @@ class RotateRequest:
     stdin: bool = False
     from_file: Path | None = None
     field_key: str | None = None
+    whole: bool = False  # --generate over a JSON object or binary value, on purpose
     verify_cmd: str | None = None
     verify_timeout: float = DEFAULT_VERIFY_TIMEOUT
     older_than: int = 0
@@ -204,6 +214,7 @@ def parse_request(flags: RotateFlags) -> RotateRequest:
         stdin=flags.stdin,
         from_file=flags.from_file,
         field_key=flags.field_key,
+        whole=flags.whole,
         verify_cmd=flags.verify_cmd,
         verify_timeout=DEFAULT_VERIFY_TIMEOUT
         if flags.verify_timeout is None
@@ -239,6 +250,11 @@ def _check_alone(given: list[str], verify_cmd: str | None) -> None:
         if alone:
             verb = "applies" if len(alone) == 1 else "apply"
             raise _usage(f"{', '.join(alone)} only {verb} with {needed}", hint)
+    if "--whole" in given and "--field" in given:
+        raise _usage(
+            "--whole and --field cannot be used together: --field KEY replaces one key, "
+            "--whole the entire value"
+        )
     if verify_cmd is not None and not verify_cmd.strip():
         raise _usage("--verify-cmd is empty")
 
@@ -267,6 +283,13 @@ def _check_mode_takes(mode: RotateMode, given: list[str]) -> None:
         if rule.flag is None:  # bulk rotation: generated values only
             raise _usage(*NEEDED["--generate"])
         raise _usage(f"{rule.flag} takes no new value: drop {refused}")
+    if refused == "--whole":
+        if rule.bulk and rule.flag is None:
+            raise _usage(
+                "--whole does not apply to bulk rotation: it skips JSON objects (rotate one key "
+                "with --field KEY) and binary values"
+            )
+        raise _usage(f"{rule.flag or '--env'} takes no new value: drop --whole")
     if refused == "--verify-cmd":
         raise _usage(f"--verify-cmd does not apply to {rule.flag}")
     if rule.bulk:  # --older-than with --env ... --resume/--cancel

@@ -2,6 +2,12 @@
 
 Split in two so that the command can show the plan and ask for confirmation in between, and
 so that an unchanged value never needs confirmation nor creates a version.
+
+Every write ends with AWSCURRENT checked (`labels.make_current`): AWS can accept a write and do
+nothing (a token that matches an existing version), and a report of "updated" must mean that
+readers get the new value. A value built from the version read (`--field`, a merge) is written
+as a compare-and-swap: staged under a working label, then AWSCURRENT moved from the version that
+was read; a change made since the read is refused (exit 4), never silently reverted.
 """
 
 from __future__ import annotations
@@ -11,12 +17,16 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from envsecrets.core.config import EnvironmentConfig
+from envsecrets.core.labels import CurrentMoved, drop_label, make_current, move_current
 from envsecrets.core.names import SecretName
 from envsecrets.core.store import CURRENT, SecretStore, StoredValue
 from envsecrets.core.values import SecretValue, request_token
 from envsecrets.errors import CliError, ExitCode
 
 SetAction = Literal["create", "update", "unchanged"]
+# The label that holds a version staged by a compare-and-swap write until AWSCURRENT moves to
+# it (a version without any label may be removed by AWS); removed right after.
+WRITING_LABEL = "envsecrets-writing"
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,9 @@ class SetPlan:
     action: SetAction
     value: SecretValue
     current_version: str | None = None
+    # `--field KEY`: the value is the version read with one member changed, so it may only
+    # replace that version (a compare-and-swap).
+    field_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,10 +88,10 @@ def plan_set(
         value = merged
     value.validate()
     if current is None:
-        return SetPlan(name, "create", value)
+        return SetPlan(name, "create", value, field_key=field_key)
     if (current.value == value or same_field) and not force:
-        return SetPlan(name, "unchanged", current.value, current.version_id)
-    return SetPlan(name, "update", value, current.version_id)
+        return SetPlan(name, "unchanged", current.value, current.version_id, field_key)
+    return SetPlan(name, "update", value, current.version_id, field_key)
 
 
 def apply_set(
@@ -119,7 +132,7 @@ def apply_set(
             # The secret exists without any value (created empty, e.g. by
             # `aws secretsmanager create-secret --name`): this write gives it its first one.
             _describe_and_tag(store, name, options.description, {**env.tags, **options.tags})
-            created = store.put(name, plan.value, token=token)
+            created = _write_current(store, plan, token)
         return SetOutcome(plan.name, "create", created, None)
     # Description and tags go first: if either is refused (say TagResource is denied), the
     # value is not written either and the error says so, so that a second run finds the old
@@ -128,8 +141,49 @@ def apply_set(
     _describe_and_tag(store, name, options.description, options.tags)
     version: str | None = None
     if plan.action == "update":
-        version = store.put(name, plan.value, token=token)
+        version = _write_current(store, plan, token)
     return SetOutcome(plan.name, plan.action, version or plan.current_version, plan.current_version)
+
+
+def _write_current(store: SecretStore, plan: SetPlan, token: str) -> str:
+    """Put the plan's value as the new AWSCURRENT and make sure it is; returns its version."""
+    name = str(plan.name)
+    try:
+        if plan.field_key is not None and plan.current_version is not None:
+            return _swap_in(store, plan, token)
+        written = store.put(name, plan.value, token=token)
+        make_current(store, name, written, plan.current_version)
+    except CurrentMoved as moved:
+        raise _changed_since_read(plan, moved) from None
+    return written.version_id
+
+
+def _swap_in(store: SecretStore, plan: SetPlan, token: str) -> str:
+    """Stage the value under a working label, then move AWSCURRENT to it from the version it
+    was made from; refused (CurrentMoved) when AWSCURRENT has moved since it was read."""
+    name = str(plan.name)
+    staged = store.put(name, plan.value, token=token, stages=[WRITING_LABEL])
+    try:
+        if CURRENT not in staged.stages:  # else: a retry of a write that finished
+            move_current(
+                store, name, to_version=staged.version_id, from_version=plan.current_version
+            )
+    finally:
+        drop_label(store, name, WRITING_LABEL, staged.version_id)
+    return staged.version_id
+
+
+def _changed_since_read(plan: SetPlan, moved: CurrentMoved) -> CliError:
+    """The refusal of a write planned over a version that is no longer AWSCURRENT."""
+    change = f"--field {plan.field_key}" if plan.field_key else "the new value"
+    return CliError(
+        ExitCode.REFUSED,
+        f"{plan.name} changed while this command ran: version {moved.found or '-'} is "
+        f"AWSCURRENT now, not version {plan.current_version} that {change} was planned over; "
+        "AWSCURRENT was not moved",
+        f"run the command again to apply {change} to the value as it is now "
+        f"(`secrets history {plan.name}` lists the versions)",
+    )
 
 
 def _describe_and_tag(

@@ -1,12 +1,16 @@
-"""Generated values for rotation: the rules `--generate` takes, one password from AWS's
-GetRandomPassword, and a pool that cuts many passwords from fewer, longer answers (bulk).
+"""Generated values for rotation: the rules `--generate` takes, one password from the store's
+generator, and a pool that cuts many passwords from fewer, longer answers (bulk).
 
-Passwords are always AWS's, never drawn by us: this module only checks the rules before any
-call and asks the store's generator (`PasswordSource`). No AWS, Typer or rich here.
+The generator is the store's (`PasswordSource`): Secrets Manager's GetRandomPassword for AWS
+environments; for an environment kept in the OS keyring, which works offline by design,
+`LocalPasswords` draws from the operating system's CSPRNG (Python's `secrets`) under the same
+rules as GetRandomPassword's options. This module checks the rules before any call. No AWS,
+Typer or rich here.
 """
 
 from __future__ import annotations
 
+import secrets
 import string
 import threading
 from dataclasses import dataclass
@@ -79,6 +83,47 @@ class PasswordRules:
                 f"use --length {max(len(classes_left), DEFAULT_LENGTH)} or more",
             )
         return self
+
+
+class LocalPasswords:
+    """GetRandomPassword's behaviour, drawn locally from the OS's CSPRNG: the four character
+    classes (AWS's punctuation set), `exclude_characters` removed from each, and at least one
+    character of every class left in (RequireEachIncludedType), at a uniformly random place."""
+
+    def generate_password(
+        self,
+        *,
+        length: int,
+        exclude_characters: str = "",
+        exclude_punctuation: bool = False,
+        exclude_lowercase: bool = False,
+        exclude_uppercase: bool = False,
+        exclude_numbers: bool = False,
+    ) -> SecretValue:
+        gone = set(exclude_characters)
+        wanted = (
+            (exclude_lowercase, string.ascii_lowercase),
+            (exclude_uppercase, string.ascii_uppercase),
+            (exclude_numbers, string.digits),
+            (exclude_punctuation, PUNCTUATION),
+        )
+        classes = [[c for c in chars if c not in gone] for off, chars in wanted if not off]
+        classes = [chars for chars in classes if chars]
+        if not classes or length < len(classes):
+            raise CliError(
+                ExitCode.USAGE,
+                f"cannot generate a {length}-character password with one character of each "
+                "kind left after the exclusions",
+                "exclude fewer characters, or choose a longer --length",
+            )
+        every = [c for chars in classes for c in chars]
+        drawn = [secrets.choice(chars) for chars in classes]
+        drawn += [secrets.choice(every) for _ in range(length - len(classes))]
+        # Fisher-Yates with the CSPRNG, so the required characters are not always first.
+        for i in range(len(drawn) - 1, 0, -1):
+            j = secrets.randbelow(i + 1)
+            drawn[i], drawn[j] = drawn[j], drawn[i]
+        return SecretValue("".join(drawn))
 
 
 def generate_value(source: PasswordSource, rules: PasswordRules) -> SecretValue:

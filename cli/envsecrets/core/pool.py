@@ -84,11 +84,17 @@ class PoolStopped(RuntimeError):
 class WorkPool:
     """A bounded pool of daemon threads; use it as a context manager.
 
+    `grace` is how long running work may take once the pool stops; None waits for it (for
+    work that must not be abandoned half done and that sees the stop itself, as a rotation's
+    verification does: the signal that stopped the pool reaches it too).
+
     Leaving the `with` block normally waits for every submitted item; leaving it with an
     exception stops the pool (see the module's docstring) and lets the exception go on.
     """
 
-    def __init__(self, workers: int, *, name: str = "work", grace: float = STOP_GRACE) -> None:
+    def __init__(
+        self, workers: int, *, name: str = "work", grace: float | None = STOP_GRACE
+    ) -> None:
         self.workers = max(1, workers)
         self.name = name
         self.grace = grace
@@ -238,7 +244,8 @@ class WorkPool:
 
     # -- stopping ---------------------------------------------------------------------------
     def stop(self) -> None:
-        """Start nothing more, cancel what waits, give running work `grace` seconds."""
+        """Start nothing more, cancel what waits, give running work `grace` seconds (or
+        wait for it when `grace` is None)."""
         with self._lock:
             first = not self.stopping.is_set()
             self.stopping.set()
@@ -255,7 +262,7 @@ class WorkPool:
                 job.future.cancel()
         for room in rooms:
             room.release(len(threads) + 1)  # wake a feeder waiting for room: it sees `stopping`
-        self._join(threads, deadline=time.monotonic() + self.grace)
+        self._join(threads, deadline=None if self.grace is None else time.monotonic() + self.grace)
 
     def _close(self) -> None:
         """Wait for everything submitted, then let the workers go."""

@@ -12,7 +12,11 @@ step can be re-run after a crash (the process killed, Ctrl-C, the network gone):
 
 Every label move is checked against the state when it fails: a retried call whose first
 attempt went through is refused by AWS because the label has already moved, and that is
-success, not an error. While a pending version exists a new rotation is refused: `--resume`
+success, not an error (`labels.settle`). The promotion is a compare-and-swap: AWSCURRENT moves
+only from the version the rotation replaced, so a `set` (or another rotation) that got there
+first is refused with exit 4 and named, never overwritten. What a failure leaves is told from
+the labels as they are then, never assumed. While a pending version exists a new rotation is
+refused: `--resume`
 finishes it (reusing the staged value, even for `--generate`), `--cancel` drops it
 (`rotation_recovery`). Bulk rotation runs the same steps over many secrets (`rotation_bulk`);
 generated values come from `passwords`; `rotation_managed` hands a secret to its own Lambda.
@@ -23,11 +27,14 @@ or rich here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from envsecrets import stopping
+from envsecrets.core.labels import CurrentMoved, move_current, settle
 from envsecrets.core.passwords import PasswordSource
 from envsecrets.core.store import (
     CURRENT,
@@ -48,8 +55,9 @@ MAX_TAG_VALUE = 256
 REPORT_BUG_HINT = "this is a bug in envsecrets: please report it, with the command you ran"
 
 Narrator = Callable[[str], None]
-# Raises CliError when the candidate value must not be promoted.
-Verifier = Callable[[SecretValue], None]
+# Raises CliError when the candidate value must not be promoted. It gets the value (for the
+# command's stdin) and every other secret the rotation handles, to mask in what it shows.
+Verifier = Callable[[SecretValue, Sequence[bytes]], None]
 
 
 def quiet(message: str) -> None:
@@ -164,6 +172,32 @@ def plan_rotation(
     )
 
 
+def refuse_generated_over_structure(plan: RotationPlan) -> None:
+    """`--generate` without `--field` over a JSON object or a binary value would replace all
+    of it with one password (the other keys, the file), silently: refused (exit 2) unless the
+    caller asked for the whole value (`--whole`, which skips this check)."""
+    current = plan.current
+    if current is None or plan.field_key is not None:
+        return
+    if current.value.kind == "json":
+        keys = sorted(json.loads(current.value.text()))
+        shown = ", ".join(keys[:10]) + (", ..." if len(keys) > 10 else "")
+        raise CliError(
+            ExitCode.USAGE,
+            f"{plan.name} holds a JSON object ({shown}): --generate would replace the whole "
+            "object with one password",
+            f"rotate one key with --field KEY (e.g. `secrets rotate {plan.name} --field "
+            f"{keys[0] if keys else 'password'} --generate`), or add --whole to replace it all",
+        )
+    if current.value.kind == "binary":
+        raise CliError(
+            ExitCode.USAGE,
+            f"{plan.name} holds binary data ({current.value.size} bytes): --generate would "
+            "replace it with a text password",
+            "give the new data with --from-file, or add --whole to replace it with a password",
+        )
+
+
 def compose_value(plan: RotationPlan, new: SecretValue) -> SecretValue:
     """The full value to stage: `new` itself, or the JSON secret with one field replaced
     (other keys kept as they are). Refuses a value equal to the current one."""
@@ -188,39 +222,71 @@ def compose_value(plan: RotationPlan, new: SecretValue) -> SecretValue:
 # -- the steps ----------------------------------------------------------------------------------
 def stage_pending(store: SecretStore, plan: RotationPlan, value: SecretValue) -> str:
     """Write `value` as a version labelled only AWSPENDING (invisible to readers); returns
-    its version id. Idempotent: the same name, value and current version give the same token."""
+    its version id. Idempotent: the same name, value and current version give the same token.
+
+    That token can be an older version's id (the same value rotated again after a rollback):
+    AWS then changes nothing, so the label is moved onto that version here.
+    """
     token = request_token(plan.name, value, plan.current_version)
-    return store.put(plan.name, value, token=token, stages=[PENDING])
+    staged = store.put(plan.name, value, token=token, stages=[PENDING])
+    if PENDING not in staged.stages:
+        version = staged.version_id
+        settle(
+            store,
+            plan.name,
+            lambda: store.move_stage(plan.name, PENDING, to_version=version, from_version=None),
+            lambda meta: meta.version_with(PENDING) == version,
+        )
+    return staged.version_id
 
 
-def settle(
-    store: SecretStore, name: str, move: Callable[[], None], done: Callable[[SecretMetadata], bool]
-) -> None:
-    """Run a label move; when it fails, look at the labels: if they already say what the move
-    wanted (a retry of a call whose first attempt went through), that is success."""
-    try:
-        move()
-    except CliError as exc:
-        if exc.code in (ExitCode.AUTH, ExitCode.NOT_FOUND):
-            raise
-        try:
-            state = store.describe(name)
-        except CliError:
-            raise exc from None
-        if not done(state):
-            raise
+class RotationChanged(CliError):
+    """The secret's AWSCURRENT moved to another version while a rotation was under way (a
+    `set`, another rotation): nothing was promoted, and the staged value must not be."""
+
+
+def changed_during_rotation(
+    name: str, pending: str, replaced: str | None, state: SecretMetadata
+) -> RotationChanged:
+    """The refusal to promote `pending` over a version that is no longer AWSCURRENT."""
+    found = state.version_with(CURRENT)
+    return RotationChanged(
+        ExitCode.REFUSED,
+        f"{name} changed during the rotation: version {found or '-'} became AWSCURRENT after "
+        f"version {pending} was staged to replace {replaced or '-'}; nothing was promoted",
+        _pending_left(name, pending, state),
+    )
+
+
+def _pending_left(name: str, pending: str, state: SecretMetadata) -> str:
+    """What is left AWSPENDING, from the labels, and the command that clears it."""
+    waiting = state.pending_version
+    if waiting == pending:
+        return (
+            f"`secrets rotate {name} --cancel` drops the stale pending version {pending}; "
+            "then rotate again from the value as it is now"
+        )
+    if waiting is not None:
+        return (
+            f"version {waiting} is AWSPENDING now (staged by another rotation; this run's "
+            f"version {pending} holds no label): `secrets rotate {name} --cancel` drops it, "
+            f"`secrets history {name}` shows the labels"
+        )
+    return (
+        f"nothing is left pending (this run's version {pending} holds no label); "
+        f"`secrets history {name}` shows the versions"
+    )
 
 
 def promote_pending(store: SecretStore, name: str, pending: str, current: str | None) -> None:
-    """AWSCURRENT to the pending version (AWS gives AWSPREVIOUS to the old one), then drop
-    AWSPENDING. Each move is skipped or accepted when the labels already show it done."""
+    """AWSCURRENT to the pending version, only from `current` (AWS gives AWSPREVIOUS to it),
+    then drop AWSPENDING. Each move is skipped or accepted when the labels already show it
+    done; AWSCURRENT found on a third version raises `RotationChanged`."""
     if current is not None and current != pending:
-        settle(
-            store,
-            name,
-            lambda: store.move_stage(name, CURRENT, to_version=pending, from_version=current),
-            lambda meta: meta.version_with(CURRENT) == pending,
-        )
+        try:
+            move_current(store, name, to_version=pending, from_version=current)
+        except CurrentMoved as moved:
+            raise changed_during_rotation(name, pending, current, moved.state) from None
     settle(
         store,
         name,
@@ -273,8 +339,34 @@ class RotationOutcome:
         }
 
 
+def sensitive_values(new: SecretValue, current: SecretValue | None) -> list[bytes]:
+    """Every value a rotation handles, for masking what a verification command prints: the
+    whole new and current values and, for JSON objects, each member that differs between them
+    (the key rotated with --field: its new and its old value), as text and as JSON escapes it."""
+    values = [new.data()] + ([current.data()] if current is not None else [])
+    new_members = _members(new)
+    old_members = _members(current) if current is not None else {}
+    for key in set(new_members) | set(old_members):
+        for member in (new_members.get(key), old_members.get(key)):
+            if member is None or new_members.get(key) == old_members.get(key):
+                continue
+            text = member if isinstance(member, str) else json.dumps(member)
+            values.append(text.encode())
+            values.append(json.dumps(text, ensure_ascii=False)[1:-1].encode())
+            values.append(json.dumps(text)[1:-1].encode())
+    return [value for value in dict.fromkeys(values) if value]
+
+
+def _members(value: SecretValue) -> dict[str, Any]:
+    if value.kind != "json":
+        return {}
+    parsed = json.loads(value.text())
+    return parsed if isinstance(parsed, dict) else {}
+
+
 def pending_hint(name: str, version: str, *, promoting: bool = False) -> str:
-    """What to do after a rotation stopped with `version` staged (or half promoted)."""
+    """What to do after a rotation stopped with `version` staged (or half promoted), said from
+    what this run did, without looking at the labels (after Ctrl-C, or when AWS is gone)."""
     if promoting:
         return (
             f"the promotion of version {version} may be half done: "
@@ -282,23 +374,40 @@ def pending_hint(name: str, version: str, *, promoting: bool = False) -> str:
             "has not moved yet (`secrets history` shows the labels)"
         )
     return (
-        f"AWSCURRENT is unchanged; the new value waits as AWSPENDING (version {version}): "
-        f"`secrets rotate {name} --resume` promotes it, `--cancel` drops it"
+        f"this run did not move AWSCURRENT; its new value was staged as AWSPENDING (version "
+        f"{version}): `secrets rotate {name} --resume` promotes it (after checking that nothing "
+        "changed meanwhile), `--cancel` drops it"
     )
 
 
-def _promotion_hint(store: SecretStore, name: str, pending: str) -> str:
-    """After a failed promotion, look at the labels to say precisely where things stand."""
+def where_it_stands(store: SecretStore, name: str, pending: str, replaced: str | None) -> str:
+    """After a failed verification or promotion, look at the labels to say precisely what is
+    left and what clears it; say that the state is unknown when it cannot be read."""
     try:
-        current = store.describe(name).version_with(CURRENT)
+        state = store.describe(name)
     except CliError:
-        return pending_hint(name, pending, promoting=True)
+        return (
+            f"the secret's state could not be read: `secrets history {name}` shows the labels; "
+            f"`secrets rotate {name} --resume` finishes a rotation left pending, `--cancel` "
+            "drops it"
+        )
+    current = state.version_with(CURRENT)
     if current == pending:
         return (
             f"version {pending} is AWSCURRENT already; only removing AWSPENDING failed: "
             f"`secrets rotate {name} --resume` finishes it"
         )
-    return pending_hint(name, pending)
+    if current != replaced:
+        return (
+            f"version {current or '-'} became AWSCURRENT during the rotation (another change); "
+            + _pending_left(name, pending, state)
+        )
+    if state.pending_version == pending:
+        return (
+            f"AWSCURRENT is unchanged; the new value waits as AWSPENDING (version {pending}): "
+            f"`secrets rotate {name} --resume` promotes it, `--cancel` drops it"
+        )
+    return "AWSCURRENT is unchanged; " + _pending_left(name, pending, state)
 
 
 def finish_rotation(
@@ -309,30 +418,36 @@ def finish_rotation(
     current: str | None,
     actor: str,
     value: SecretValue | None = None,
+    current_value: SecretValue | None = None,
     verify: Verifier | None = None,
     narrate: Narrator = quiet,
     resumed: bool = False,
 ) -> RotationOutcome:
     """Verify (when asked) and promote a staged version, then leave the record. A failure or
-    Ctrl-C on the way leaves the pending version for `--resume`/`--cancel` and says so."""
+    Ctrl-C (or SIGTERM, SIGHUP) on the way leaves the pending version for `--resume`/`--cancel`
+    and says so, from the labels when they can be read."""
     verified = False
     promoting = False
     try:
         if verify is not None:
-            if value is None:
-                value = store.read(name, version_id=pending).value
-            verify(value)
+            value, masked = _verification_values(
+                store, name, pending, value, current, current_value
+            )
+            verify(value, masked)
             verified = True
             narrate("verification passed")
         promoting = True
         promote_pending(store, name, pending, current)
+    except RotationChanged:
+        raise
     except CliError as exc:
-        hint = _promotion_hint(store, name, pending) if promoting else pending_hint(name, pending)
-        raise CliError(exc.code, exc.message, hint) from None
-    except KeyboardInterrupt:
+        raise CliError(
+            exc.code, exc.message, where_it_stands(store, name, pending, current)
+        ) from None
+    except KeyboardInterrupt as stop:
         raise CliError(
             ExitCode.INTERRUPTED,
-            f"interrupted before the rotation of {name} finished",
+            f"interrupted ({stopping.cause(stop)}) before the rotation of {name} finished",
             pending_hint(name, pending, promoting=promoting),
         ) from None
     narrate(f"promoted version {pending} to AWSCURRENT; {current or '-'} keeps AWSPREVIOUS")
@@ -345,6 +460,22 @@ def finish_rotation(
             name, pending, current, verified, record_error=exc.message, resumed=resumed
         )
     return RotationOutcome(name, pending, current, verified, record=record, resumed=resumed)
+
+
+def _verification_values(
+    store: SecretStore,
+    name: str,
+    pending: str,
+    value: SecretValue | None,
+    current: str | None,
+    current_value: SecretValue | None,
+) -> tuple[SecretValue, list[bytes]]:
+    """The staged value for the command's stdin, and every value to mask in its output."""
+    if value is None:
+        value = store.read(name, version_id=pending).value
+    if current_value is None and current is not None and current != pending:
+        current_value = store.read(name, version_id=current).value
+    return value, sensitive_values(value, current_value)
 
 
 def rotate_secret(
@@ -366,6 +497,7 @@ def rotate_secret(
         current=plan.current_version,
         actor=actor,
         value=value,
+        current_value=plan.current.value if plan.current is not None else None,
         verify=verify,
         narrate=narrate,
     )

@@ -7,12 +7,14 @@ One secret's failure never stops the others; each is reported. No AWS, Typer or 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
+from envsecrets import stopping
 from envsecrets.core.passwords import PasswordPool, PasswordRules
 from envsecrets.core.pool import WorkPool
 from envsecrets.core.rotation import (
@@ -134,6 +136,23 @@ class BulkReport:
 BulkResult = RotationOutcome | BulkFailure
 
 
+class BulkInterrupted(KeyboardInterrupt):
+    """A bulk rotation stopped by Ctrl-C, SIGTERM or SIGHUP: what it did before it stopped
+    (`report`; a rotation stopped half-way is a failure whose error names its pending version),
+    and the secrets it had not started (`not_started`), untouched."""
+
+    def __init__(self, report: BulkReport, not_started: list[str], cause: str) -> None:
+        super().__init__(cause)
+        self.report = report
+        self.not_started = not_started
+        self.cause = cause
+
+    @property
+    def left_pending(self) -> list[BulkFailure]:
+        """The rotations stopped between staging and promotion."""
+        return [f for f in self.report.failed if f.error.code == ExitCode.INTERRUPTED]
+
+
 def rotate_many(
     store: RotationStore,
     items: Sequence[BulkItem],
@@ -149,6 +168,8 @@ def rotate_many(
 
     One failure does not stop the others; each secret goes through the same idempotent steps
     as a single rotation, so a run cut short leaves at most pending versions for `--resume`.
+    Stopped by a signal, it finishes or stops the rotations under way, starts no other, and
+    raises `BulkInterrupted` with what was done.
     """
     passwords = PasswordPool(store, rules)
     report = BulkReport(skipped=[item for item in items if item.skip is not None])
@@ -162,16 +183,21 @@ def rotate_many(
             known=item.known,
         )
         value = compose_value(plan, passwords.take())
+        if stopping.requested():
+            raise _NotStarted()  # stopped before this secret was changed
         return rotate_secret(store, plan, value, actor=actor, verify=verify)
 
     jobs = [(item.name, partial(one, item)) for item in items if item.skip is None]
-    for result in _each_in_pool(jobs, workers=workers, alone="--generate", on_done=on_done):
+    run = _run_in_pool(jobs, workers=workers, alone="--generate", on_done=on_done)
+    for result in run.results:
         if isinstance(result, BulkFailure):
             report.failed.append(result)
         else:
             report.rotated.append(result)
     report.rotated.sort(key=lambda outcome: outcome.name)
     report.failed.sort(key=lambda failure: failure.name)
+    if run.stopped_by is not None:
+        raise BulkInterrupted(report, sorted(run.not_started), stopping.cause(run.stopped_by))
     return report
 
 
@@ -259,7 +285,7 @@ def recover_pending(
     as for one secret), or a different version may be pending now (refused: it was not in
     the plan the user confirmed).
     """
-    state = find_pending(store, item.name)
+    state = find_pending(store, item.name, for_resume=action == RESUME)
     reason = finished_already(state)
     if reason is not None:
         return LeftAlone(item.name, reason)
@@ -298,7 +324,11 @@ def recover_many(
         )
         for item in items
     ]
-    for result in _each_in_pool(jobs, workers=workers, alone=f"--{action}", on_done=on_done):
+    run = _run_in_pool(jobs, workers=workers, alone=f"--{action}", on_done=on_done)
+    if run.stopped_by is not None:
+        # Every step of a resume or cancel can be run again: the usual interruption.
+        raise run.stopped_by
+    for result in run.results:
         if isinstance(result, BulkFailure):
             report.failed.append(result)
         elif isinstance(result, LeftAlone):
@@ -316,42 +346,79 @@ def recover_many(
 _Done = TypeVar("_Done")
 
 
-def _each_in_pool(
+class _NotStarted(Exception):
+    """A job that saw the stop before it changed anything."""
+
+
+@dataclass
+class PoolRun(Generic[_Done]):
+    """The results of the jobs that ran; with a stop, the names not started and the stop."""
+
+    results: list[_Done | BulkFailure] = field(default_factory=list)
+    not_started: list[str] = field(default_factory=list)
+    stopped_by: KeyboardInterrupt | None = None
+
+
+def _run_in_pool(
     jobs: Sequence[tuple[str, Callable[[], _Done]]],
     *,
     workers: int,
     alone: str,
     on_done: Callable[[_Done | BulkFailure], None] | None = None,
-) -> Iterator[_Done | BulkFailure]:
-    """Run one job per secret, `workers` at a time, yielding each result as it finishes.
+) -> PoolRun[_Done]:
+    """Run one job per secret, `workers` at a time, collecting each result as it finishes.
 
-    A failure becomes a `BulkFailure` so that one secret never stops the others (no error is
-    fatal to the pool); Ctrl-C stops it as every bulk command stops (`core/pool.py`). `alone`
-    is the form of `secrets rotate NAME ...` that redoes one secret (shown for our own bugs).
+    A failure becomes a `BulkFailure` so that one secret never stops the others; `alone` is
+    the form of `secrets rotate NAME ...` that redoes one secret (shown for our own bugs).
+    Ctrl-C, SIGTERM or SIGHUP: the jobs not started are dropped, those under way finish or
+    stop their step (a verification stops with the same signal), and their results are kept.
     """
-    names = dict(jobs)
-    with WorkPool(max(1, min(workers, MAX_CONCURRENCY)), name="rotate") as pool:
-        for done in pool.each(lambda name: names[name](), list(names), fatal=_never):
-            result: _Done | BulkFailure
-            if done.error is None:
-                result = cast(_Done, done.value)
-            elif isinstance(done.error, CliError):
-                result = BulkFailure(done.item, done.error)
-            else:  # our bug in one secret must not abandon the others
-                result = BulkFailure(
-                    done.item,
-                    CliError(
-                        ExitCode.FAILED,
-                        f"unexpected internal error ({type(done.error).__name__})",
-                        f"run it alone (`secrets --debug rotate {done.item} {alone}`) to see "
-                        "the traceback, and report it as a bug",
-                    ),
-                )
-            if on_done is not None:
-                on_done(result)
-            yield result
+    run: PoolRun[_Done] = PoolRun()
+    # grace=None: a step under way is never abandoned half done; a signal reaches its
+    # verification too, so it ends soon, and a second signal stops at once.
+    with WorkPool(max(1, min(workers, MAX_CONCURRENCY)), name="rotate", grace=None) as pool:
+        futures = {pool.submit(job): name for name, job in jobs}
+        waiting = set(futures)
+        try:
+            for future in as_completed(futures):
+                waiting.discard(future)
+                _collect(run, futures[future], future, alone, on_done)
+        except KeyboardInterrupt as stop:
+            run.stopped_by = stop
+            pool.stop()  # drops the jobs not started, waits for those under way
+            for future in waiting:
+                if future.cancelled():
+                    run.not_started.append(futures[future])
+                else:
+                    _collect(run, futures[future], future, alone, on_done)
+    return run
 
 
-def _never(error: Exception) -> bool:
-    """No single secret's failure stops a bulk rotation."""
-    return False
+def _collect(
+    run: PoolRun[_Done],
+    name: str,
+    future: Future[_Done],
+    alone: str,
+    on_done: Callable[[_Done | BulkFailure], None] | None,
+) -> None:
+    result: _Done | BulkFailure
+    try:
+        result = future.result()
+    except CliError as exc:
+        result = BulkFailure(name, exc)
+    except (_NotStarted, KeyboardInterrupt):
+        run.not_started.append(name)
+        return
+    except Exception as exc:  # our bug in one secret must not abandon the others
+        result = BulkFailure(
+            name,
+            CliError(
+                ExitCode.FAILED,
+                f"unexpected internal error ({type(exc).__name__})",
+                f"run it alone (`secrets --debug rotate {name} {alone}`) to see the "
+                "traceback, and report it as a bug",
+            ),
+        )
+    if on_done is not None:
+        on_done(result)
+    run.results.append(result)

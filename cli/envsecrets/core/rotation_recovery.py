@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from envsecrets.core.labels import move_current, settle
 from envsecrets.core.rotation import (
     REPORT_BUG_HINT,
     Narrator,
@@ -19,9 +20,9 @@ from envsecrets.core.rotation import (
     finish_rotation,
     quiet,
     require_current,
-    settle,
 )
 from envsecrets.core.store import CURRENT, PENDING, PREVIOUS, SecretStore
+from envsecrets.core.values import SecretValue, request_token
 from envsecrets.errors import CliError, ExitCode
 
 
@@ -29,31 +30,58 @@ from envsecrets.errors import CliError, ExitCode
 class PendingState:
     """What a crashed rotation left: the pending version, and whether it was promoted
     already (AWSPENDING still sits on the current version: only the clean-up is missing), or
-    overtaken (a newer value was set as AWSCURRENT after it was staged)."""
+    overtaken (AWSCURRENT is no longer the version it was staged to replace). `value` is the
+    pending value, when it was read to find that out."""
 
     name: str
     pending: str | None
     current: str | None
     promoted: bool = False
     overtaken: bool = False
+    value: SecretValue | None = None
 
 
-def find_pending(store: SecretStore, name: str) -> PendingState:
-    """The pending version of `name`, if any (exit 3 when the secret does not exist)."""
+def find_pending(store: SecretStore, name: str, *, for_resume: bool = False) -> PendingState:
+    """The pending version of `name`, if any (exit 3 when the secret does not exist).
+
+    `for_resume` also finds out whether the pending version was overtaken (`staged_over`),
+    which reads its value: a cancel needs neither.
+    """
     meta = store.describe(name)
     current = meta.version_with(CURRENT)
     pending = meta.pending_version
     if pending is not None:
-        created = {v.version_id: v.created for v in store.versions(name)}
-        staged, now = created.get(pending), created.get(current or "")
-        # `secrets set` after a crash moves AWSCURRENT and leaves AWSPENDING where it was:
-        # promoting that older value would silently undo the newer one. (moto reports one
-        # CreatedDate for every version, so this cannot be exercised against the emulator.)
-        overtaken = staged is not None and now is not None and now > staged
-        return PendingState(name, pending, current, overtaken=overtaken)
+        if not for_resume or current is None:
+            return PendingState(name, pending, current)
+        value = store.read(name, version_id=pending).value
+        overtaken = _overtaken(store, name, pending, value, current)
+        return PendingState(name, pending, current, overtaken=overtaken, value=value)
     if current is not None and PENDING in meta.version_stages.get(current, ()):
         return PendingState(name, current, current, promoted=True)
     return PendingState(name, None, current)
+
+
+def _overtaken(
+    store: SecretStore, name: str, pending: str, value: SecretValue, current: str
+) -> bool:
+    """Whether AWSCURRENT moved after `pending` was staged: promoting it would silently undo
+    the newer value (`secrets set` moves AWSCURRENT and leaves AWSPENDING where it was).
+
+    The rule compares version ids: a version staged by envsecrets has the id
+    `request_token(name, value, V)`, V being the version it was staged to replace. So it is
+    current-safe exactly when that V is `current`; staged over any other version, it is
+    overtaken. A version staged by another tool (a rotation Lambda, the AWS CLI) matches no V:
+    then creation dates decide where they differ, and it is promoted when they cannot tell
+    (moto gives every version of a second the same date; AWS's are precise).
+    """
+    if request_token(name, value, current) == pending:
+        return False
+    versions = store.versions(name)
+    if any(request_token(name, value, v.version_id) == pending for v in versions):
+        return True
+    created = {v.version_id: v.created for v in versions}
+    staged, now = created.get(pending), created.get(current)
+    return staged is not None and now is not None and now > staged
 
 
 def overtaken_error(state: PendingState) -> CliError:
@@ -61,7 +89,8 @@ def overtaken_error(state: PendingState) -> CliError:
     return CliError(
         ExitCode.REFUSED,
         f"{state.name} changed after the pending version {state.pending} was staged: "
-        f"version {state.current} (AWSCURRENT) is newer",
+        f"version {state.current} is AWSCURRENT now, not the version {state.pending} was "
+        "staged to replace; promoting it would undo that change",
         f"`secrets rotate {state.name} --cancel` drops the stale pending version; "
         "then rotate again",
     )
@@ -92,6 +121,7 @@ def resume_rotation(
         pending=state.pending,
         current=state.current,
         actor=actor,
+        value=state.value,
         verify=verify,
         narrate=narrate,
         resumed=True,
@@ -175,6 +205,12 @@ def cancel_pending(store: SecretStore, state: PendingState) -> CancelledPending:
     return CancelledPending(state.name, pending, state.current)
 
 
+# A rollback records which versions it moved AWSCURRENT between, so that a second `--rollback`
+# can tell that it would only re-promote the value just rolled back.
+ROLLED_BACK_FROM_TAG = "envsecrets:rolled-back-from"
+ROLLED_BACK_TO_TAG = "envsecrets:rolled-back-to"
+
+
 @dataclass(frozen=True)
 class RollbackPlan:
     """A rollback about to happen: AWSCURRENT moves from `current` back to `previous`."""
@@ -186,11 +222,13 @@ class RollbackPlan:
 
 @dataclass(frozen=True)
 class RolledBack:
-    """A finished rollback: `version_id` is AWSCURRENT again, `previous_version` AWSPREVIOUS."""
+    """A finished rollback: `version_id` is AWSCURRENT again, `previous_version` AWSPREVIOUS.
+    `record_error` says why the rollback's record (its tags) could not be written."""
 
     name: str
     version_id: str
     previous_version: str
+    record_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The documented `--json` object."""
@@ -199,11 +237,47 @@ class RolledBack:
             "action": "rolled back",
             "version_id": self.version_id,
             "previous_version_id": self.previous_version,
+            "record_error": self.record_error,
         }
 
 
-def plan_rollback(store: SecretStore, name: str) -> RollbackPlan:
-    """AWSCURRENT and AWSPREVIOUS of `name`; refused (exit 4) without a previous version."""
+@dataclass(frozen=True)
+class RolledBackAlready:
+    """`--rollback` with nothing to do: the last rollback's state is still in place."""
+
+    name: str
+    version_id: str
+    previous_version: str
+
+    @property
+    def reason(self) -> str:
+        return (
+            f"already rolled back: version {self.version_id} is AWSCURRENT again since a "
+            f"rollback from version {self.previous_version} (AWSPREVIOUS); rolling back again "
+            "would promote the value that was rolled back"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The documented `--json` object."""
+        return {
+            "name": self.name,
+            "action": "nothing to roll back",
+            "version_id": self.version_id,
+            "previous_version_id": self.previous_version,
+            "reason": self.reason,
+        }
+
+
+def plan_rollback(store: SecretStore, name: str) -> RollbackPlan | RolledBackAlready:
+    """AWSCURRENT and AWSPREVIOUS of `name`; refused (exit 4) without a previous version.
+
+    The rule for "already rolled back": the secret's rollback tags name AWSCURRENT's version as
+    the one rolled back to and AWSPREVIOUS's as the one rolled back from. That is exactly the
+    state a rollback leaves; any later write (`set`, a rotation, another tool's put) moves
+    AWSCURRENT, so the rule stops holding and the next `--rollback` rolls that write back.
+    Dates cannot decide it: a write may bring back an older version (the same value set again
+    after a rollback reuses its version), and the emulator gives versions equal dates.
+    """
     meta = store.describe(name)
     current = require_current(meta)
     previous = meta.version_with(PREVIOUS)
@@ -213,18 +287,23 @@ def plan_rollback(store: SecretStore, name: str) -> RollbackPlan:
             f"{name} has no AWSPREVIOUS version to roll back to",
             f"`secrets history {name}` lists its versions",
         )
+    if meta.tags.get(ROLLED_BACK_TO_TAG) == current and (
+        meta.tags.get(ROLLED_BACK_FROM_TAG) == previous
+    ):
+        return RolledBackAlready(name, current, previous)
     return RollbackPlan(name, current, previous)
 
 
 def rollback(store: SecretStore, plan: RollbackPlan) -> RolledBack:
-    """Move AWSCURRENT back to the AWSPREVIOUS version (AWS gives AWSPREVIOUS to the version
-    that was current, so a second rollback undoes the first)."""
-    settle(
-        store,
-        plan.name,
-        lambda: store.move_stage(
-            plan.name, CURRENT, to_version=plan.previous, from_version=plan.current
-        ),
-        lambda meta: meta.version_with(CURRENT) == plan.previous,
-    )
+    """Move AWSCURRENT back to the AWSPREVIOUS version, only from the version planned (a change
+    made since is refused with exit 4), and record the rollback in the secret's tags."""
+    move_current(store, plan.name, to_version=plan.previous, from_version=plan.current)
+    try:
+        store.tag(
+            plan.name, {ROLLED_BACK_FROM_TAG: plan.current, ROLLED_BACK_TO_TAG: plan.previous}
+        )
+    except CliError as exc:
+        # The rollback is done; without its record a second --rollback cannot tell and would
+        # re-promote the rolled-back value. Worth a warning, not a failure.
+        return RolledBack(plan.name, plan.previous, plan.current, record_error=exc.message)
     return RolledBack(plan.name, plan.previous, plan.current)

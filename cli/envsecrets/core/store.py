@@ -139,8 +139,11 @@ class SecretStore(Protocol):
 
     def put(
         self, name: str, value: SecretValue, *, token: str, stages: Sequence[str] | None = None
-    ) -> str:
-        """Add a version (AWSCURRENT unless `stages` says otherwise); returns its version id."""
+    ) -> SecretVersion:
+        """Add a version (AWSCURRENT unless `stages` says otherwise); returns its id and the
+        labels it carries now, as the store's reply says. A token that is an existing version's
+        id, with the same value, changes nothing: that version comes back with its labels as
+        they are (`labels.make_current` checks for it)."""
         ...
 
     def describe(self, name: str) -> SecretMetadata: ...

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from envsecrets.errors import CliError, ExitCode
@@ -127,7 +129,13 @@ class SecretValue:
         return SecretValue(item if isinstance(item, str) else json.dumps(item))
 
     def with_field(self, key: str, new: SecretValue, *, create: bool = False) -> SecretValue:
-        """A copy of this JSON object with `key` set to `new` (as a string); other keys kept."""
+        """A copy of this JSON object with `key` set to `new` (as a string).
+
+        Only that member's value changes: every other byte of the document is kept as it was
+        (numbers such as `1e400` or `1.10`, spacing, key order, escapes), so that no tool that
+        reads the secret sees a change it did not ask for. A document that cannot be edited
+        faithfully (not strict JSON, or the key given twice) is refused (exit 2).
+        """
         obj = self._require_json(key)
         if key not in obj and not create:
             raise CliError(
@@ -135,8 +143,8 @@ class SecretValue:
                 f"--field {key}: no such key in the JSON secret",
                 f"keys present: {', '.join(sorted(obj)) or '(none)'}",
             )
-        obj[key] = new.text()
-        return SecretValue(json.dumps(obj, ensure_ascii=False))
+        edited = set_member(self.text(), key, json.dumps(new.text(), ensure_ascii=False))
+        return SecretValue(edited)
 
     # -- safety -----------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -158,6 +166,132 @@ class SecretValue:
     def __reduce__(self) -> Any:
         # Pickling would write the value to wherever the pickle goes (a cache, a queue).
         raise TypeError("SecretValue cannot be pickled")
+
+
+# -- editing one member of a JSON object in place -------------------------------------------------
+@dataclass(frozen=True)
+class _Member:
+    """One `"key": value` of a JSON object: where its key starts and its value's span."""
+
+    key: str
+    key_start: int
+    key_end: int
+    value_start: int
+    value_end: int
+
+
+@dataclass(frozen=True)
+class _ObjectLayout:
+    """The members of a top-level JSON object, and where its closing brace is."""
+
+    members: tuple[_Member, ...]
+    close: int
+
+
+def _not_json_constant(name: str) -> Any:
+    # json accepts NaN and Infinity, which are not JSON: a document holding them is refused
+    # rather than stored again as something other tools cannot read.
+    raise ValueError(f"{name} is not JSON")
+
+
+# Numbers are kept as their text (never turned into floats or big ints), so any number that
+# JSON's grammar allows parses, whatever its size.
+_STRICT = json.JSONDecoder(
+    parse_float=str, parse_int=str, parse_constant=_not_json_constant, strict=True
+)
+
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")  # JSON's four whitespace characters
+
+
+def _skip(text: str, at: int) -> int:
+    """The index of the first non-whitespace character at or after `at`."""
+    found = _WHITESPACE.match(text, at)
+    return found.end() if found else at
+
+
+def _layout(text: str) -> _ObjectLayout:
+    """The members of the JSON object `text`, with their spans; ValueError if `text` is not
+    one strict JSON object (trailing data, NaN, control characters in strings...)."""
+    at = _skip(text, 0)
+    if text[at : at + 1] != "{":
+        raise ValueError("not an object")
+    at = _skip(text, at + 1)
+    members: list[_Member] = []
+    while text[at : at + 1] != "}":
+        if members:
+            if text[at : at + 1] != ",":
+                raise ValueError("expected ','")
+            at = _skip(text, at + 1)
+        if text[at : at + 1] != '"':
+            raise ValueError("expected a key")
+        key, key_end = _STRICT.raw_decode(text, at)
+        colon = _skip(text, key_end)
+        if text[colon : colon + 1] != ":":
+            raise ValueError("expected ':'")
+        value_start = _skip(text, colon + 1)
+        _, value_end = _STRICT.raw_decode(text, value_start)
+        members.append(_Member(key, at, key_end, value_start, value_end))
+        at = _skip(text, value_end)
+    if text[at + 1 :].strip(" \t\n\r"):
+        raise ValueError("data after the object")
+    return _ObjectLayout(tuple(members), at)
+
+
+def _cannot_edit(key: str, why: str) -> CliError:
+    return CliError(
+        ExitCode.USAGE,
+        f"--field {key}: the JSON secret cannot be edited faithfully ({why})",
+        "fix the document (`secrets get NAME` shows it) and store it whole with --stdin or "
+        "--from-file, then use --field again",
+    )
+
+
+def set_member(text: str, key: str, value_json: str) -> str:
+    """`text` (a JSON object) with member `key` set to `value_json` (JSON text), or added
+    after the last member; every other byte is kept. The result is parsed again to check that
+    only that member changed."""
+    try:
+        layout = _layout(text)
+    except (ValueError, RecursionError):
+        raise _cannot_edit(key, "it is not strict JSON: NaN, Infinity or a syntax error") from None
+    found = [m for m in layout.members if m.key == key]
+    if len(found) > 1:
+        raise _cannot_edit(key, f"the key appears {len(found)} times")
+    if found:
+        member = found[0]
+        edited = text[: member.value_start] + value_json + text[member.value_end :]
+    else:
+        edited = _with_member_added(text, layout, json.dumps(key, ensure_ascii=False), value_json)
+    _check_only_member_changed(text, edited, key, value_json)
+    return edited
+
+
+def _with_member_added(text: str, layout: _ObjectLayout, key_json: str, value_json: str) -> str:
+    """`text` with `"key": value` after its last member, spaced like the last member."""
+    if not layout.members:
+        return text[: layout.close] + f"{key_json}: {value_json}" + text[layout.close :]
+    last = layout.members[-1]
+    if len(layout.members) > 1:
+        before = layout.members[-2]
+        comma = text.index(",", before.value_end)
+        gap = text[comma + 1 : last.key_start]
+    else:
+        # One member: a pretty-printed object gives its indentation, a one-line one a space.
+        opening = text[text.index("{") + 1 : last.key_start]
+        gap = opening if "\n" in opening else " "
+    colon = text[last.key_end : last.value_start]
+    addition = f",{gap}{key_json}{colon}{value_json}"
+    return text[: last.value_end] + addition + text[last.value_end :]
+
+
+def _check_only_member_changed(old: str, new: str, key: str, value_json: str) -> None:
+    before, after = _layout(old), _layout(new)
+    kept_before = [(m.key, old[m.key_start : m.value_end]) for m in before.members if m.key != key]
+    kept_after = [(m.key, new[m.key_start : m.value_end]) for m in after.members if m.key != key]
+    changed = [new[m.value_start : m.value_end] for m in after.members if m.key == key]
+    if kept_before != kept_after or changed != [value_json]:
+        raise _cannot_edit(key, "the edit would change other members")
 
 
 def request_token(name: str, value: SecretValue, after_version: str | None) -> str:
