@@ -29,7 +29,7 @@ SDK_AND_PROMPTS = {"boto3", "botocore", "s3transfer", "questionary", "prompt_too
 # Runs `secrets ARGV` through the console script's own entry point, then prints which top-level
 # packages got imported. The output of the command itself is thrown away.
 PROBE = """
-import io, json, sys
+import gc, io, json, sys
 from contextlib import redirect_stderr, redirect_stdout
 argv = json.loads(sys.argv[1])
 sys.argv = ["secrets", *argv]
@@ -46,7 +46,8 @@ sink.flush()
 said = sink.buffer.getvalue().decode(errors="replace")
 modules = sorted({m.split(".")[0] for m in sys.modules})
 ours = sorted(m for m in sys.modules if m.startswith("envsecrets."))
-print(json.dumps({"code": code, "modules": modules, "ours": ours, "output": said}))
+found = {"code": code, "modules": modules, "ours": ours, "output": said, "gc": gc.isenabled()}
+print(json.dumps(found))
 """
 
 # Every command's --help in one interpreter, noting what each one newly imported.
@@ -193,6 +194,17 @@ def test_the_family_table_matches_the_complete_cli() -> None:
         found.update({str(info.name): family for info in app.registered_groups})
     assert found == FAMILY_OF_COMMAND
     assert set(found) == set(typer.main.get_group(envsecrets.app.app).commands)
+
+
+def test_the_collector_is_off_for_start_up_only(sm: Any) -> None:
+    """`main` turns the garbage collector off for start-up; a command's own work (bulk
+    commands run for minutes) turns it back on, in the root's commands as in a sub-group's."""
+    sm.create_secret(Name="dev/api/key", SecretString="v")
+    assert probe_run("get", "dev/api/key")["gc"] is True
+    assert probe_run("migrate", "env-file", "--help")["gc"] is False  # no command's work ran
+    assert probe_run("--version")["gc"] is False
+    argv = ["migrate", "ssm", "/none", "--to", "dev/one", "--dry-run", "--json"]
+    assert probe_run(*argv, expect=(0, 1, 2, 3))["gc"] is True
 
 
 def test_a_sub_group_command_loads_no_other_family(sm: Any) -> None:
