@@ -26,7 +26,7 @@ from typer.core import TyperCommand, TyperGroup
 from envsecrets import __version__
 from envsecrets.commands.common import Globals, Workspace
 from envsecrets.errors import CliError, ExitCode
-from envsecrets.readable_help import ReadableGroup
+from envsecrets.readable_help import ReadableCommand, ReadableGroup
 from envsecrets.ui.render import render_crash, render_error
 
 # Every command family (a module of envsecrets.commands with a register(app)), in the order of
@@ -73,8 +73,9 @@ class SecretsGroup(ReadableGroup):
         return code
 
 
-class SecretsCommand(TyperCommand):
-    """Every command: its work is done with the garbage collector on (see `main`)."""
+class SecretsCommand(ReadableCommand):
+    """Every command: readable help (ReadableCommand), and its work done with the garbage
+    collector on (see `main`)."""
 
     def invoke(self, ctx: Any) -> Any:
         _collect_garbage_from_here_on()
@@ -228,8 +229,8 @@ def _register(app: typer.Typer, families: Sequence[str]) -> typer.Typer:
 
 
 def _our_classes_everywhere(app: typer.Typer) -> None:
-    """Commands and sub-groups registered without a class of their own get ours, so a command
-    module needs to know nothing about them."""
+    """Commands and sub-groups registered without a class of their own get ours (readable
+    help, see readable_help.py), so a command module needs to know nothing about them."""
     from typer.main import solve_typer_info_defaults
 
     for command in app.registered_commands:
