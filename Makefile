@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock test lint format demo bench completions clean
+.PHONY: help install lock test test-newest-typer lint format demo bench completions clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -39,6 +39,21 @@ lock: $(STAMP) ## Refresh the lock to the newest releases pyproject.toml admits 
 test: $(STAMP) ## Run the whole test suite (against a local emulator; no AWS needed)
 	$(BIN)/pytest -q
 
+# The lock pins Typer; this is what would catch a release in pyproject.toml's range that breaks
+# us: a scratch venv next to .venv with the lock, Typer upgraded as far as the range admits,
+# and the tests that lean on Typer most (start-up, help, docs, completion). CI runs it.
+NEWEST_TYPER := .venv-newest-typer
+TYPER_TESTS := tests/test_startup.py tests/test_help.py tests/test_docs.py tests/test_completion.py
+
+test-newest-typer: $(STAMP) ## Run the Typer-heavy tests on the newest Typer pyproject.toml admits
+	rm -rf $(NEWEST_TYPER)
+	$(UV) venv --quiet --python $(BIN)/python $(NEWEST_TYPER)
+	$(UV) pip install --quiet --python $(NEWEST_TYPER)/bin/python --require-hashes -r $(LOCK)
+	$(UV) pip install --quiet --python $(NEWEST_TYPER)/bin/python --no-build-isolation \
+		--refresh-package typer --upgrade-package typer -e .
+	@$(NEWEST_TYPER)/bin/python -c "import typer; print('newest Typer in range:', typer.__version__)"
+	$(NEWEST_TYPER)/bin/pytest -q $(TYPER_TESTS)
+
 lint: $(STAMP) ## ruff check, ruff format --check, mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -58,4 +73,4 @@ completions: $(STAMP) ## Regenerate the shell completion scripts in completions/
 	$(BIN)/python -m tests.completions write
 
 clean: ## Remove the virtualenv and caches
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .bench
+	rm -rf $(VENV) $(NEWEST_TYPER) .mypy_cache .ruff_cache .pytest_cache .hypothesis .bench
