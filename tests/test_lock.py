@@ -8,6 +8,7 @@ without `make lock`) or when the environment running the suite is not the one th
 from __future__ import annotations
 
 import re
+import sysconfig
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -59,9 +60,12 @@ def test_the_lock_pins_everything_pyproject_asks_for_within_its_ranges() -> None
 
 
 def test_the_suite_runs_on_the_locked_versions() -> None:
+    # What the environment installed, not what is on sys.path: pkg_resources (imported by
+    # parliament) adds setuptools' vendored copies of packages to it.
+    folders = sorted({sysconfig.get_path("purelib"), sysconfig.get_path("platlib")})
     installed = {
         canonicalize_name(dist.metadata["Name"]): Version(dist.version)
-        for dist in metadata.distributions()
+        for dist in metadata.distributions(path=folders)
     }
     differ = {
         name: f"locked {version}, installed {installed.get(name, 'nothing')}"
