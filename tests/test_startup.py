@@ -196,6 +196,51 @@ def test_the_family_table_matches_the_complete_cli() -> None:
     assert set(found) == set(typer.main.get_group(envsecrets.app.app).commands)
 
 
+# Runs the console script's entry point, noting each command that Typer builds on the way.
+BUILT = """
+import io, json, sys
+from contextlib import redirect_stderr, redirect_stdout
+import typer.main
+built = []
+build = typer.main.get_command_from_info
+def noting(command_info, **options):
+    built.append(command_info.name)
+    return build(command_info, **options)
+typer.main.get_command_from_info = noting
+sys.argv = ["secrets", *json.loads(sys.argv[1])]
+with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+    try:
+        from envsecrets.app import main
+        main()
+    except SystemExit:
+        pass
+print(json.dumps(built))
+"""
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["get", "dev/api/key"], ["get"]),
+        (["--region", "us-east-1", "show", "dev/api/key"], ["show"]),
+        (["migrate", "ssm", "--help"], ["ssm", "env-file", "lambda"]),  # the group's own
+    ],
+    ids=["get", "after-root-options", "sub-group"],
+)
+def test_the_console_script_builds_only_the_command_it_runs(
+    sm: Any, argv: list[str], expected: list[str]
+) -> None:
+    """Typer builds every registered command (each parameter's coercion set up): a run needs
+    one. The others are built only when asked for (help, completion, a typo)."""
+    sm.create_secret(Name="dev/api/key", SecretString="v")
+    assert python(BUILT, json.dumps(argv)) == expected
+
+
+def test_a_typo_still_finds_its_command_in_the_complete_cli() -> None:
+    built = python(BUILT, json.dumps(["rotat"]))
+    assert "rotate" in built and "get" in built
+
+
 def test_the_collector_is_off_for_start_up_only(sm: Any) -> None:
     """`main` turns the garbage collector off for start-up; a command's own work (bulk
     commands run for minutes) turns it back on, in the root's commands as in a sub-group's."""

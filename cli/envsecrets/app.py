@@ -4,10 +4,12 @@ that turns exceptions into messages and exit codes.
 Importing this module must stay cheap: command modules import boto3, questionary and keyring
 inside their functions, so `secrets --help` and shell completion never load them.
 
-Start-up is measured (tests/bench/bench_startup.py): the console script builds only the one
+Start-up is measured (tests/bench/bench_startup.py): the console script imports only the one
 command family that the command line names (secret.py's everyday commands when it names none
-of the others); the rest are imported and built when needed (help, completion, unknown names).
-`from envsecrets.app import app` gives the complete CLI, every family registered.
+of the others) and builds only the command it names; the rest are imported and built when
+needed (help, completion, unknown names). It runs with the garbage collector off until the
+command's work starts. `from envsecrets.app import app` gives the complete CLI, every family
+registered. Typer's public API only: no private Typer module or attribute.
 """
 
 from __future__ import annotations
@@ -264,19 +266,38 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _named_families(argv: Sequence[str]) -> list[str]:
-    """The family of the command that argv names after the root options; secret.py's when it
-    names none we know (completion and typos get the complete CLI on demand). None for the
-    root's --version (it answers before any command) and --help (it lists them all)."""
+def _named_command(argv: Sequence[str]) -> tuple[str | None, bool]:
+    """The root command word that argv names after the root options (None if none: a bare
+    `secrets`, completion), and whether a root option that answers alone (--version, --help)
+    comes before it."""
     words = iter(argv)
     for word in words:
         if word in ROOT_OPTIONS_WITH_VALUE:
             next(words, None)
         elif word in ROOT_OPTIONS_ANSWERING_ALONE:
-            return []
+            return None, True
         elif not word.startswith("-"):
-            return [FAMILY_OF_COMMAND.get(word, "secret")]
-    return ["secret"]
+            return word, False
+    return None, False
+
+
+def _named_families(command: str | None, answering_alone: bool) -> list[str]:
+    """The family of the command that argv names; secret.py's when it names none we know
+    (completion and typos get the complete CLI on demand). None for the root's --version (it
+    answers before any command) and --help (it lists them all)."""
+    if answering_alone:
+        return []
+    return [FAMILY_OF_COMMAND.get(command, "secret") if command else "secret"]
+
+
+def _only(app: typer.Typer, command: str | None) -> typer.Typer:
+    """Keep the one command (or group) that the command line names: Typer builds every command
+    registered, each parameter's coercion included, and this run needs one. A name that is
+    none of them leaves none, and the complete CLI is loaded on demand."""
+    if command is not None:
+        app.registered_commands[:] = [c for c in app.registered_commands if c.name == command]
+        app.registered_groups[:] = [g for g in app.registered_groups if g.name == command]
+    return app
 
 
 def main() -> None:
@@ -287,7 +308,9 @@ def main() -> None:
     # ~30 ms of `secrets get`. It is off until the command starts its work (SecretsCommand).
     gc.disable()
     try:
-        _register(_root_app(PartialSecretsGroup), _named_families(sys.argv[1:]))()
+        command, answering_alone = _named_command(sys.argv[1:])
+        families = _named_families(command, answering_alone)
+        _only(_register(_root_app(PartialSecretsGroup), families), command)()
     finally:
         # On the way out, Python's last garbage collections walk every object botocore loaded
         # (its models and endpoints: ~100 ms, a fifth of `secrets get`). Frozen objects are
