@@ -136,6 +136,11 @@ def choices_app() -> typer.Typer:
     ) -> None:
         typer.echo(f"{fmt.value} {type(fmt).__name__} {only}")
 
+    # A sub-group left to Typer's own class (app.py gives ours to every group it registers).
+    plain = typer.Typer(name="plain", help="A group of Typer's own class.", no_args_is_help=True)
+    plain.command("one")(lambda: None)
+    plain.command("two")(lambda: None)
+    toy.add_typer(plain)
     return toy
 
 
@@ -166,3 +171,10 @@ def test_groups_and_commands_of_the_cli_are_the_readable_ones() -> None:
     for path, command in COMMANDS:
         expected = ReadableGroup if isinstance(command, TyperGroup) else ReadableCommand
         assert isinstance(command, expected), label(path)
+
+
+def test_a_bare_group_of_typers_own_class_still_answers_with_help_and_exit_2() -> None:
+    shown = run_toy("plain")
+    assert shown.code == 2
+    assert "Usage: secrets plain" in shown.stdout + shown.stderr
+    assert "error:" not in shown.stderr
