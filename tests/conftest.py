@@ -23,7 +23,7 @@ from typing import Any
 
 import boto3
 import pytest
-import typer.testing
+import typer.main
 from envsecrets.app import app
 from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
@@ -127,17 +127,31 @@ class Run:
         return json.loads(self.stdout)
 
 
-# Typer rebuilds the whole click command tree from the app on every CliRunner.invoke (about
-# a quarter of a second per run, hundreds of runs per suite); the tree never changes within a
-# test session, so build it once.
-typer.testing._get_command = functools.cache(typer.testing._get_command)  # type: ignore[attr-defined]
+@functools.cache
+def cli_command() -> Any:
+    """The complete CLI as one click command, built once: Typer's `CliRunner.invoke` rebuilds
+    the whole tree from the app on every run (about a quarter of a second, hundreds of runs
+    per suite), and the tree never changes within a test session."""
+    return typer.main.get_command(app)
 
 
 def run_cli(*args: str, input: str | bytes | None = None, env: dict[str, str] | None = None) -> Run:
-    """Run `secrets ARGS` in-process (Typer's CliRunner)."""
-    runner = CliRunner()
-    result = runner.invoke(app, list(args), input=input, env=env, catch_exceptions=False)
-    return Run(result.exit_code, result.stdout, result.stderr, result.stdout_bytes)
+    """Run `secrets ARGS` in-process, in Typer's `CliRunner.isolation()` (what its `invoke`
+    does, minus the rebuild). Exceptions that escape the command's error door propagate."""
+    with CliRunner().isolation(input=input, env=env) as (stdout, stderr, _):
+        try:
+            code = cli_command().main(args=list(args), prog_name="secrets", standalone_mode=False)
+        except SystemExit as stop:  # what CliRunner.invoke makes of sys.exit()
+            code = stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        out, err = stdout.getvalue(), stderr.getvalue()
+    return Run(code, _text(out), _text(err), out)
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "replace").replace("\r\n", "\n")
 
 
 @pytest.fixture

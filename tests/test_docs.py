@@ -9,12 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
 from envsecrets.app import app
-from typer._click import Command
-from typer.core import TyperGroup as Group
+from typer.core import TyperCommand, TyperGroup
 from typer.core import TyperOption as Option
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,9 +23,13 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 GENERIC = {"--help", "-h", "--install-completion", "--show-completion"}
 
 
-def walk(command: Command, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Command]]:
+# What typer.main.get_command builds: groups and commands (typer.core's public classes).
+Command = TyperCommand | TyperGroup
+
+
+def walk(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Command]]:
     yield path, command
-    if isinstance(command, Group):
+    if isinstance(command, TyperGroup):
         for name, sub in sorted(command.commands.items()):
             if not sub.hidden:
                 yield from walk(sub, (*path, name))

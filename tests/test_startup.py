@@ -11,7 +11,7 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import envsecrets.app
@@ -20,9 +20,6 @@ import typer
 import typer.main
 from envsecrets.app import FAMILIES as FAMILIES_IN_ORDER
 from envsecrets.app import FAMILY_OF_COMMAND
-from typer._click.core import ParameterSource
-from typer._coercion import build_runtime_param
-from typer.core import _TyperParameter
 
 from tests.conftest import aws_client
 
@@ -32,7 +29,7 @@ SDK_AND_PROMPTS = {"boto3", "botocore", "s3transfer", "questionary", "prompt_too
 # Runs `secrets ARGV` through the console script's own entry point, then prints which top-level
 # packages got imported. The output of the command itself is thrown away.
 PROBE = """
-import io, json, sys
+import gc, io, json, sys
 from contextlib import redirect_stderr, redirect_stdout
 argv = json.loads(sys.argv[1])
 sys.argv = ["secrets", *argv]
@@ -49,7 +46,8 @@ sink.flush()
 said = sink.buffer.getvalue().decode(errors="replace")
 modules = sorted({m.split(".")[0] for m in sys.modules})
 ours = sorted(m for m in sys.modules if m.startswith("envsecrets."))
-print(json.dumps({"code": code, "modules": modules, "ours": ours, "output": said}))
+found = {"code": code, "modules": modules, "ours": ours, "output": said, "gc": gc.isenabled()}
+print(json.dumps(found))
 """
 
 # Every command's --help in one interpreter, noting what each one newly imported.
@@ -143,13 +141,14 @@ def test_no_command_help_imports_the_sdk_or_prompts() -> None:
 @pytest.mark.parametrize("flags", [[], ["--json"]], ids=["plain", "json"])
 def test_get_loads_only_what_it_needs(sm: Any, flags: list[str]) -> None:
     """`secrets get` piped loads botocore, but not boto3 (resources and s3transfer: clients
-    need neither), nothing a terminal or a prompt needs, and not pydantic (Typer builds its
-    adapters only for values that need coercing). Each of these shows in the start-up bench."""
+    need neither) and nothing a terminal or a prompt needs. Each of these shows in the
+    start-up bench. (Typer's coercion imports pydantic for any non-flag parameter: that is
+    Typer's public behaviour, and no longer worked around.)"""
     sm.create_secret(Name="dev/api/key", SecretString="v")
     modules = probe("get", "dev/api/key", *flags)
     assert "botocore" in modules
     unneeded = {"boto3", "s3transfer", "questionary", "prompt_toolkit", "keyring", "rich"}
-    assert not modules & (unneeded | {"pydantic"})
+    assert not modules & unneeded
 
 
 FAMILIES = ["rotate", "diff", "migrate", "policy", "audit", "setup"]
@@ -197,14 +196,67 @@ def test_the_family_table_matches_the_complete_cli() -> None:
     assert set(found) == set(typer.main.get_group(envsecrets.app.app).commands)
 
 
-def test_migrate_with_flags_loads_neither_pydantic_nor_other_families(sm: Any) -> None:
-    """Flags given (bools) and options left at their defaults (ints, floats) need no coercion,
-    in a sub-group's commands as in the root's."""
+# Runs the console script's entry point, noting each command that Typer builds on the way.
+BUILT = """
+import io, json, sys
+from contextlib import redirect_stderr, redirect_stdout
+import typer.main
+built = []
+build = typer.main.get_command_from_info
+def noting(command_info, **options):
+    built.append(command_info.name)
+    return build(command_info, **options)
+typer.main.get_command_from_info = noting
+sys.argv = ["secrets", *json.loads(sys.argv[1])]
+with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+    try:
+        from envsecrets.app import main
+        main()
+    except SystemExit:
+        pass
+print(json.dumps(built))
+"""
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["get", "dev/api/key"], ["get"]),
+        (["--region", "us-east-1", "show", "dev/api/key"], ["show"]),
+        (["migrate", "ssm", "--help"], ["ssm", "env-file", "lambda"]),  # the group's own
+    ],
+    ids=["get", "after-root-options", "sub-group"],
+)
+def test_the_console_script_builds_only_the_command_it_runs(
+    sm: Any, argv: list[str], expected: list[str]
+) -> None:
+    """Typer builds every registered command (each parameter's coercion set up): a run needs
+    one. The others are built only when asked for (help, completion, a typo)."""
+    sm.create_secret(Name="dev/api/key", SecretString="v")
+    assert python(BUILT, json.dumps(argv)) == expected
+
+
+def test_a_typo_still_finds_its_command_in_the_complete_cli() -> None:
+    built = python(BUILT, json.dumps(["rotat"]))
+    assert "rotate" in built and "get" in built
+
+
+def test_the_collector_is_off_for_start_up_only(sm: Any) -> None:
+    """`main` turns the garbage collector off for start-up; a command's own work (bulk
+    commands run for minutes) turns it back on, in the root's commands as in a sub-group's."""
+    sm.create_secret(Name="dev/api/key", SecretString="v")
+    assert probe_run("get", "dev/api/key")["gc"] is True
+    assert probe_run("migrate", "env-file", "--help")["gc"] is False  # no command's work ran
+    assert probe_run("--version")["gc"] is False
+    argv = ["migrate", "ssm", "/none", "--to", "dev/one", "--dry-run", "--json"]
+    assert probe_run(*argv, expect=(0, 1, 2, 3))["gc"] is True
+
+
+def test_a_sub_group_command_loads_no_other_family(sm: Any) -> None:
     aws_client("ssm").put_parameter(Name="/one/key", Value="v", Type="SecureString")
     argv = ["migrate", "ssm", "/one", "--to", "dev/one", "-r", "--dry-run", "--yes", "--json"]
     result = probe_run(*argv)
     assert json.loads(result["output"])["plan"]["counts"]["create"] == 1
-    assert "pydantic" not in result["modules"]
     assert set(result["ours"]) & FAMILY_MODULES == {"envsecrets.commands.migrate"}
 
 
@@ -222,7 +274,6 @@ def test_values_typed_on_the_command_line_are_still_validated(sm: Any, argv: lis
     sm.create_secret(Name="dev/api/key", SecretString="v")
     result = probe_run(*argv, expect=(2,))
     assert "Invalid value for" in result["output"]
-    assert "pydantic" in result["modules"]  # Typer's own validation did the work
     assert sm.describe_secret(SecretId="dev/api/key").get("DeletedDate") is None
 
 
@@ -232,32 +283,19 @@ def test_a_number_typed_in_range_is_accepted(sm: Any) -> None:
     probe_run(*argv, "--max-rate", "1", "--json")
 
 
-def every_parameter(command: Any) -> Iterator[Any]:
-    yield from command.params
-    for sub in getattr(command, "commands", {}).values():
-        yield from every_parameter(sub)
-
-
-def test_defaults_let_through_are_what_typer_would_return() -> None:
-    """The deferred coercion passes defaults through only where Typer's own adapter returns
-    them unchanged: checked here against Typer for every such default of the complete CLI."""
-    group = typer.main.get_group(envsecrets.app.app)
-    ctx = typer.Context(group)
-    deferred = envsecrets.app._deferred_coercion()
-    checked = 0
-    for param in every_parameter(group):
-        if not isinstance(param, _TyperParameter) or param.name is None:
-            continue
-        descriptor = param.type_descriptor
-        mine = deferred(parameter_info=descriptor.parameter_info, annotation=descriptor.annotation)
-        ctx.set_parameter_source(param.name, ParameterSource.DEFAULT)
-        value = param.get_default(ctx)
-        if value is None or not mine._unchanged_by_typer(value, param, ctx):
-            continue
-        theirs = build_runtime_param(descriptor).coerce(value, param=param, ctx=ctx)
-        assert (type(theirs), theirs) == (type(value), value), param.name
-        checked += 1
-    assert checked >= 10  # ints, floats, bools and strs of several commands
+def test_no_private_typer_name_in_the_code_or_the_tests() -> None:
+    """Typer's public API only (issue 11): a private module or attribute of Typer is an upgrade
+    that breaks every command. (The pattern is spelled so that it does not match itself.)"""
+    private = re.compile(r"typer\.[_]|from typer import [_]|[_]runtime_param|[_]TyperParameter")
+    root = Path(__file__).resolve().parent.parent
+    found = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("cli", "tests")
+        for path in sorted((root / folder).rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if private.search(line)
+    ]
+    assert found == []
 
 
 def test_console_help_lists_every_command_of_the_complete_cli() -> None:

@@ -4,10 +4,12 @@ that turns exceptions into messages and exit codes.
 Importing this module must stay cheap: command modules import boto3, questionary and keyring
 inside their functions, so `secrets --help` and shell completion never load them.
 
-Start-up is measured (tests/bench/bench_startup.py): the console script builds only the one
+Start-up is measured (tests/bench/bench_startup.py): the console script imports only the one
 command family that the command line names (secret.py's everyday commands when it names none
-of the others); the rest are imported and built when needed (help, completion, unknown names).
-`from envsecrets.app import app` gives the complete CLI, every family registered.
+of the others) and builds only the command it names; the rest are imported and built when
+needed (help, completion, unknown names). It runs with the garbage collector off until the
+command's work starts. `from envsecrets.app import app` gives the complete CLI, every family
+registered. Typer's public API only: no private Typer module or attribute.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from envsecrets import __version__
 from envsecrets.commands.common import Globals, Workspace
 from envsecrets.errors import CliError, ExitCode
+from envsecrets.readable_help import ReadableCommand, ReadableGroup
 from envsecrets.stopping import stop_on_signals
 from envsecrets.ui.render import render_crash, render_error
 
@@ -53,20 +56,7 @@ ROOT_OPTIONS_WITH_VALUE = ("--config", "--profile", "--region")
 ROOT_OPTIONS_ANSWERING_ALONE = ("--version", "--help", "-h")
 
 
-class DeferringGroup(TyperGroup):
-    """A group whose commands get the deferred coercion of `_defer_type_adapters` as they are
-    resolved. The root is one; sub-groups (`secrets migrate ...`) are made one on registration."""
-
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        command = super().get_command(ctx, cmd_name)
-        if command is not None:
-            # Typer makes --help lazily; make it now (its names come from this context, as the
-            # command's own context inherits them) so that it gets the deferred coercion too.
-            _defer_type_adapters([*command.params, command.get_help_option(ctx)])
-        return command
-
-
-class SecretsGroup(DeferringGroup):
+class SecretsGroup(ReadableGroup):
     """The root command: runs everything in non-standalone mode and maps every outcome to
     one line on stderr and a documented exit code."""
 
@@ -79,7 +69,6 @@ class SecretsGroup(DeferringGroup):
         **extra: Any,
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
-        _defer_type_adapters(self.params)
         json_mode = "--json" in argv
         debug = "--debug" in argv
         # SIGTERM and SIGHUP stop a command as Ctrl-C does (its own clean-up and message).
@@ -89,10 +78,14 @@ class SecretsGroup(DeferringGroup):
             sys.exit(code)
         return code
 
-    def get_help_option(self, ctx: Any) -> Any:
-        option = super().get_help_option(ctx)
-        _defer_type_adapters([option])
-        return option
+
+class SecretsCommand(ReadableCommand):
+    """Every command: readable help (ReadableCommand), and its work done with the garbage
+    collector on (see `main`)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        _collect_garbage_from_here_on()
+        return super().invoke(ctx)
 
 
 class PartialSecretsGroup(SecretsGroup):
@@ -120,84 +113,6 @@ class PartialSecretsGroup(SecretsGroup):
         return command
 
 
-def _defer_type_adapters(params: Sequence[Any]) -> None:
-    """Build Typer's pydantic coercion only for parameters that need it.
-
-    Typer (0.2x) coerces every parameter through a pydantic TypeAdapter, built on first use even
-    for options left at their default. Importing pydantic and building a dozen adapters costs
-    about 0.15 s of every run - a third of `secrets get`. The values that `DeferredCoercion`
-    lets through are those for which Typer's adapter provably returns the value unchanged;
-    anything else (paths, enums, lists, numbers typed on the command line, values out of a
-    declared range) still gets Typer's own adapter, built when such a value arrives. With a
-    Typer that lacks this machinery, nothing changes.
-    """
-    deferred = _deferred_coercion()
-    if deferred is None:
-        return
-    from typer.core import _TyperParameter
-
-    for param in params:
-        if isinstance(param, _TyperParameter) and param._runtime_param is None:
-            descriptor = param.type_descriptor
-            param._runtime_param = deferred(
-                parameter_info=descriptor.parameter_info, annotation=descriptor.annotation
-            )
-
-
-@cache
-def _deferred_coercion() -> Any:
-    try:
-        from typer._click.core import ParameterSource
-        from typer._coercion import RuntimeParam, build_runtime_param
-        from typer.core import _TyperParameter
-    except ImportError:
-        return None
-
-    defaults = {ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP}
-
-    class DeferredCoercion(RuntimeParam):
-        """Typer's coercion, skipped where it would return the value as it is (typer 0.29's
-        `_coercion.build_runtime_param` and `_adapters.build_leaf_adapter`):
-
-        - None: `RuntimeParam.coerce` returns None (or () when multi-valued) before any adapter.
-        - A str for a `str`: the adapter is `str(value)`.
-        - A bool for a `bool`: the adapter (`_parse_cli_bool`, then bool) keeps a bool as it is.
-          `_TyperParameter.process_value` already skips bools; this keeps it so if that moves.
-        - An int for an `int`, a float for a `float`, from the parameter's default (or a
-          default_map): the adapter validates the number against min/max (clamping if asked).
-          Within the range it returns the same number; outside it, Typer's adapter decides.
-
-        Only exact types count (an int default for a `float` becomes a float through pydantic),
-        and never with a custom `parser` (which runs before any of these). Paths, enums,
-        literals, lists, tuples, datetimes and files keep Typer's adapter, defaults included:
-        their adapters convert (str -> Path, name -> member, list -> tuple ...).
-        """
-
-        def coerce(self, value: Any, param: _TyperParameter, ctx: Any) -> Any:
-            if value is None or self._unchanged_by_typer(value, param, ctx):
-                return super().coerce(value, param=param, ctx=ctx)
-            param._runtime_param = build_runtime_param(param.type_descriptor)
-            return param._runtime_param.coerce(value, param=param, ctx=ctx)
-
-        def _unchanged_by_typer(self, value: Any, param: _TyperParameter, ctx: Any) -> bool:
-            info = self.parameter_info
-            if info.parser is not None or type(value) is not self.annotation:
-                return False
-            if self.annotation is str or self.annotation is bool:
-                return True
-            if self.annotation is int or self.annotation is float:
-                in_range = (info.min is None or value >= info.min) and (
-                    info.max is None or value <= info.max
-                )
-                return in_range and ctx.get_parameter_source(param.name) in defaults
-            return False
-
-        def _coerce_value(self, value: Any, param: _TyperParameter, ctx: Any) -> Any:
-            return value
-
-    return DeferredCoercion
-
-
 # Writes are idempotent (a second run finds what the first finished); an interrupted rotation
 # raises its own error, naming --resume / --cancel.
 RERUN_HINT = "run the same command again to finish what it started"
@@ -212,8 +127,6 @@ def _run(
     debug: bool,
     extra: dict[str, Any],
 ) -> int:
-    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
-
     try:
         result = TyperGroup.main(
             group,
@@ -226,25 +139,8 @@ def _run(
     except CliError as error:
         render_error(error, json_mode=json_mode)
         return int(error.code)
-    except NoArgsIsHelpError as exc:
-        # A bare group (`secrets`, `secrets migrate`): the help is the answer, with no error line.
-        # Typer's rich help prints itself while the message is built, leaving it empty.
-        if exc.format_message():
-            exc.show()
-        return int(ExitCode.USAGE)
-    except UsageError as exc:
-        command = exc.ctx.command_path if exc.ctx else "secrets"
-        render_error(
-            CliError(ExitCode.USAGE, exc.format_message(), f"see `{command} --help`"),
-            json_mode=json_mode,
-        )
-        return int(ExitCode.USAGE)
-    except ClickException as exc:
-        render_error(
-            CliError(ExitCode.USAGE, exc.format_message(), "see `secrets --help`"),
-            json_mode=json_mode,
-        )
-        return int(ExitCode.USAGE)
+    except typer.TyperException as exc:
+        return _usage_error(exc, json_mode)
     except (KeyboardInterrupt, typer.Abort):
         render_error(CliError(ExitCode.INTERRUPTED, "interrupted", RERUN_HINT), json_mode=json_mode)
         return int(ExitCode.INTERRUPTED)
@@ -256,6 +152,24 @@ def _run(
     if result == 130:
         render_error(CliError(ExitCode.INTERRUPTED, "interrupted", RERUN_HINT), json_mode=json_mode)
     return result if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _usage_error(exc: typer.TyperException, json_mode: bool) -> int:
+    """Typer's own errors: a bad flag or value, a missing argument, an unknown command, a file
+    it could not open. Typer makes them all `typer.TyperException`s (its subclasses, click's
+    UsageError and friends, are private to it); each is the user's to fix: exit 2."""
+    message = exc.format_message()
+    if not message.strip():
+        # A bare group whose class is not ours: Typer's rich help has printed itself.
+        return int(ExitCode.USAGE)
+    # click's usage errors carry the context of the command that failed, for the hint.
+    command_path = getattr(getattr(exc, "ctx", None), "command_path", None)
+    if not isinstance(command_path, str) or not command_path:
+        command_path = "secrets"
+    render_error(
+        CliError(ExitCode.USAGE, message, f"see `{command_path} --help`"), json_mode=json_mode
+    )
+    return int(ExitCode.USAGE)
 
 
 def _version(value: bool) -> None:
@@ -322,20 +236,24 @@ def _register(app: typer.Typer, families: Sequence[str]) -> typer.Typer:
     """Import each family's module and add its commands to `app`."""
     for family in families:
         importlib.import_module(f"envsecrets.commands.{family}").register(app)
-    _defer_in_subgroups(app)
+    _our_classes_everywhere(app)
     return app
 
 
-def _defer_in_subgroups(app: typer.Typer) -> None:
-    """Sub-groups left to Typer's default class resolve their commands as the root does."""
+def _our_classes_everywhere(app: typer.Typer) -> None:
+    """Commands and sub-groups registered without a class of their own get ours (readable
+    help, see readable_help.py), so a command module needs to know nothing about them."""
     from typer.main import solve_typer_info_defaults
 
-    for info in app.registered_groups:
-        if info.typer_instance is None:
+    for command in app.registered_commands:
+        if command.cls in (None, TyperCommand):
+            command.cls = SecretsCommand
+    for group in app.registered_groups:
+        if group.typer_instance is None:
             continue
-        if solve_typer_info_defaults(info).cls in (None, TyperGroup):
-            info.cls = DeferringGroup
-        _defer_in_subgroups(info.typer_instance)
+        if solve_typer_info_defaults(group).cls in (None, TyperGroup):
+            group.cls = ReadableGroup
+        _our_classes_everywhere(group.typer_instance)
 
 
 @cache
@@ -358,28 +276,62 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _named_families(argv: Sequence[str]) -> list[str]:
-    """The family of the command that argv names after the root options; secret.py's when it
-    names none we know (completion and typos get the complete CLI on demand). None for the
-    root's --version (it answers before any command) and --help (it lists them all)."""
+def _named_command(argv: Sequence[str]) -> tuple[str | None, bool]:
+    """The root command word that argv names after the root options (None if none: a bare
+    `secrets`, completion), and whether a root option that answers alone (--version, --help)
+    comes before it."""
     words = iter(argv)
     for word in words:
         if word in ROOT_OPTIONS_WITH_VALUE:
             next(words, None)
         elif word in ROOT_OPTIONS_ANSWERING_ALONE:
-            return []
+            return None, True
         elif not word.startswith("-"):
-            return [FAMILY_OF_COMMAND.get(word, "secret")]
-    return ["secret"]
+            return word, False
+    return None, False
+
+
+def _named_families(command: str | None, answering_alone: bool) -> list[str]:
+    """The family of the command that argv names; secret.py's when it names none we know
+    (completion and typos get the complete CLI on demand). None for the root's --version (it
+    answers before any command) and --help (it lists them all)."""
+    if answering_alone:
+        return []
+    return [FAMILY_OF_COMMAND.get(command, "secret") if command else "secret"]
+
+
+def _only(app: typer.Typer, command: str | None) -> typer.Typer:
+    """Keep the one command (or group) that the command line names: Typer builds every command
+    registered, each parameter's coercion included, and this run needs one. A name that is
+    none of them leaves none, and the complete CLI is loaded on demand."""
+    if command is not None:
+        app.registered_commands[:] = [c for c in app.registered_commands if c.name == command]
+        app.registered_groups[:] = [g for g in app.registered_groups if g.name == command]
+    return app
 
 
 def main() -> None:
     """The `secrets` console script: builds the family that the command line names, loading
     the others only on demand."""
+    # Start-up (Typer, the pydantic that its coercion imports, our modules) allocates objects
+    # that all live until exit: the garbage collector's passes over them find nothing and cost
+    # ~30 ms of `secrets get`. It is off until the command starts its work (SecretsCommand).
+    gc.disable()
     try:
-        _register(_root_app(PartialSecretsGroup), _named_families(sys.argv[1:]))()
+        command, answering_alone = _named_command(sys.argv[1:])
+        families = _named_families(command, answering_alone)
+        _only(_register(_root_app(PartialSecretsGroup), families), command)()
     finally:
         # On the way out, Python's last garbage collections walk every object botocore loaded
         # (its models and endpoints: ~100 ms, a fifth of `secrets get`). Frozen objects are
         # skipped; all else still happens (atexit handlers, flushes, reference-count clean-up).
         gc.freeze()
+
+
+def _collect_garbage_from_here_on() -> None:
+    """Turn the collector back on for the command's own work (bulk commands run for minutes),
+    leaving out the start-up's objects: frozen, later passes never walk them again. A no-op
+    unless `main` turned it off (in-process tests run commands with it on)."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()

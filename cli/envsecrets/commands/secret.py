@@ -56,7 +56,8 @@ def set_secret(
         str | None, typer.Option("--description", help="Description shown by `secrets show`.")
     ] = None,
     tag: Annotated[
-        list[str] | None, typer.Option("--tag", help="Tag KEY=VALUE (repeatable).")
+        list[str] | None,
+        typer.Option("--tag", metavar="KEY=VALUE", help="Tag the secret (repeatable)."),
     ] = None,
     kms_key: Annotated[
         str | None,

@@ -29,7 +29,11 @@ def init(
     ctx: typer.Context,
     env: Annotated[
         list[str] | None,
-        typer.Option("--env", help="Declare environment NAME (repeatable); skips the questions."),
+        typer.Option(
+            "--env",
+            metavar="NAME",
+            help="Declare environment NAME (repeatable); skips the questions.",
+        ),
     ] = None,
     region: Annotated[
         str | None, typer.Option("--region", help="AWS region of every --env.")
@@ -39,25 +43,34 @@ def init(
     ] = None,
     protected: Annotated[
         list[str] | None,
-        typer.Option("--protected", help="Protect environment ENV (default: prod, prod-*)."),
+        typer.Option(
+            "--protected",
+            metavar="ENV",
+            help="Protect environment ENV (default: prod, prod-*).",
+        ),
     ] = None,
     unprotected: Annotated[
         list[str] | None,
-        typer.Option("--unprotected", help="Do not protect environment ENV."),
+        typer.Option("--unprotected", metavar="ENV", help="Do not protect environment ENV."),
     ] = None,
     keyring: Annotated[
         list[str] | None,
-        typer.Option("--keyring", help="Keep environment ENV's secrets in the OS keychain."),
+        typer.Option(
+            "--keyring", metavar="ENV", help="Keep environment ENV's secrets in the OS keychain."
+        ),
     ] = None,
     kms_key: Annotated[
         list[str] | None,
-        typer.Option("--kms-key", help="ENV=KEY: KMS key for new secrets of ENV (repeatable)."),
+        typer.Option(
+            "--kms-key", metavar="ENV=KEY", help="KMS key for new secrets of ENV (repeatable)."
+        ),
     ] = None,
     setting: Annotated[
         list[str] | None,
         typer.Option(
             "--set",
-            help="ENV.KEY=VALUE for region, profile, role_arn, mfa_serial, account_id, "
+            metavar="ENV.KEY=VALUE",
+            help="Set KEY of ENV: region, profile, role_arn, mfa_serial, account_id, "
             "kms_key_id, backend (repeatable).",
         ),
     ] = None,
@@ -65,7 +78,8 @@ def init(
         list[str] | None,
         typer.Option(
             "--function",
-            help="NAME=path,path: a function and the secrets it reads (repeatable).",
+            metavar="NAME=PATH,...",
+            help="A function and the secret paths it reads (repeatable).",
         ),
     ] = None,
     output: Annotated[
@@ -194,6 +208,7 @@ def doctor(
         list[str] | None,
         typer.Option(
             "--env",
+            metavar="ENV",
             help="Check only environment ENV (repeatable; default: all declared).",
             autocompletion=complete_env,
         ),
