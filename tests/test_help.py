@@ -59,9 +59,12 @@ def test_help_shows_no_python_types_and_no_values_for_flags(
     assert "{" not in usage and "}" not in usage, usage
     for param in command.params:
         if isinstance(param, TyperArgument):
-            # NAME, [PREFIX] or [TEMPLATES]...: in capitals, in the usage line and its panel.
-            assert re.search(rf"(?<![\w-]){param.name.upper()}\b", usage), (param.name, usage)
-            assert re.search(rf"│\s*\*?\s+{param.name.upper()}\s", text), param.name
+            # NAME, [PREFIX] or [PATH]...: its metavar, else its name, in capitals, in the usage
+            # line and its panel.
+            shown_as = param.metavar or param.name.upper()
+            assert shown_as.isupper(), (param.name, shown_as)
+            assert re.search(rf"(?<![\w-]){shown_as}\b", usage), (param.name, usage)
+            assert re.search(rf"│\s*\*?\s+{shown_as}\s", text), param.name
         elif isinstance(param, TyperOption) and param.is_flag and param.opts:
             for row in rows_of(text, max(param.opts, key=len)):
                 # The flag's names (long, short), then straight its help: no value between.
@@ -85,7 +88,7 @@ def test_the_readable_forms_read_as_the_readme_writes_them(cli: Any) -> None:
     assert re.search(r"--help\s+-h\s+Show this message", set_help)
     assert "Usage: secrets diff [OPTIONS] ENV_A ENV_B" in cli("diff", "--help").stdout
     assert "Usage: secrets list [OPTIONS] [PREFIX]" in cli("list", "--help").stdout
-    assert "Usage: secrets audit [OPTIONS] [TEMPLATES]..." in cli("audit", "--help").stdout
+    assert "Usage: secrets audit [OPTIONS] [PATH]..." in cli("audit", "--help").stdout
     root = cli("--help").stdout
     assert re.search(r"--debug\s+Show tracebacks", root)
     assert re.search(r"--install-completion\s+Install", root)

@@ -248,6 +248,9 @@ def _our_classes_everywhere(app: typer.Typer) -> None:
     for command in app.registered_commands:
         if command.cls in (None, TyperCommand):
             command.cls = SecretsCommand
+        elif not issubclass(command.cls, SecretsCommand):
+            # A command with a class of its own (run's usage line) still works as ours do.
+            command.cls = type(command.cls.__name__, (SecretsCommand, command.cls), {})
     for group in app.registered_groups:
         if group.typer_instance is None:
             continue

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.core import TyperCommand
 
 from envsecrets.commands.common import Workspace, YesOption, workspace
 from envsecrets.completion import complete_prefix, complete_scope_path
 from envsecrets.errors import CliError, ExitCode
+from envsecrets.readable_help import ReadableCommand
 
 if TYPE_CHECKING:
     from envsecrets.core.scopes import Scope, Variable
@@ -33,6 +33,7 @@ OnlyOption = Annotated[
     list[str] | None,
     typer.Option(
         "--only",
+        metavar="PATH",
         help="Only this path below the scope, or everything under it (repeatable).",
         autocompletion=complete_scope_path,
         show_default=False,
@@ -57,7 +58,7 @@ RUN_EPILOG = (
 )
 
 
-class RunCommand(TyperCommand):
+class RunCommand(ReadableCommand):
     """`run`'s usage line ends with the program it starts."""
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
