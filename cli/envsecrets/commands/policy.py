@@ -158,6 +158,10 @@ def policy_command(
     if policies:
         many = all_functions or len(policies) > 1
         out.lines(render_policies(policies, fmt_name, many=many).rstrip("\n").split("\n"))
+    if policies and not json_output and any(w.kind == "lambda" for w in with_secrets):
+        from envsecrets.core.runtime_snippets import EXTENSION_PERMISSIONS
+
+        out.note(f"note: {EXTENSION_PERMISSIONS}")
     if incomplete or unnamed:
         raise typer.Exit(int(ExitCode.FAILED))
 
