@@ -13,11 +13,20 @@ from envsecrets.errors import CliError, ExitCode
 
 ENV_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 SEGMENT_PATTERN = re.compile(r"[A-Za-z0-9_+=.@-]+")
-# AWS appends "-" and six random characters to make an ARN; a name that already ends that way
-# makes "name-??????" IAM patterns and partial-ARN lookups ambiguous. The six characters are
-# counted within the last segment: AWS's suffix never contains '/', so `prod/my-app/db` is fine.
-ARN_SUFFIX_LOOKALIKE = re.compile(r"-[^/]{6}\Z")
+# `.` and `..` are allowed characters but not whole segments: `dev/../prod/key` reads like a
+# path that leaves `dev/`, while Secrets Manager would store it as it is, under `dev`.
+DOT_SEGMENTS = (".", "..")
+# Names ending in "-" plus six characters (`jwt-secret`, `db-master`) are accepted: AWS's advice
+# against them concerns lookups by partial ARN, which this tool never makes, and the policies'
+# `name-??????` stays exact for them (core/policy.py).
 MAX_NAME_LENGTH = 512
+
+
+_DOT_SEGMENT_WHY = "segment '{segment}' is a path step, not a name"
+_DOT_SEGMENT_HINT = (
+    "names are not file paths: write the name in full, e.g. prod/api/key rather than "
+    "dev/../prod/api/key"
+)
 
 
 def _printable(text: str) -> str:
@@ -82,13 +91,8 @@ class SecretName:
                     f"segment '{segment}' contains {''.join(bad)!r}; "
                     "allowed are letters, digits and _+=.@-",
                 )
-        if ARN_SUFFIX_LOOKALIKE.search(text):
-            raise _bad_name(
-                text,
-                "it ends with '-' and six characters, which looks like the random suffix AWS "
-                "adds to ARNs",
-                "change the ending, e.g. 'db-secret' -> 'db-secret-value' or 'db_secret'",
-            )
+            if segment in DOT_SEGMENTS:
+                raise _bad_name(text, _DOT_SEGMENT_WHY.format(segment=segment), _DOT_SEGMENT_HINT)
         return cls(env, path)
 
     @classmethod
@@ -136,6 +140,13 @@ class NamePrefix:
                         f"'{_printable(segment)}' has characters outside letters, digits "
                         "and _+=.@-",
                         "prefixes look like prod/ or prod/api/",
+                    )
+                if segment in DOT_SEGMENTS:
+                    raise CliError(
+                        ExitCode.USAGE,
+                        f"invalid prefix '{_printable(text)}': "
+                        + _DOT_SEGMENT_WHY.format(segment=segment),
+                        _DOT_SEGMENT_HINT,
                     )
             path += "/"
         return cls(env, path)
