@@ -127,7 +127,12 @@ def get_secret(
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the value to FILE (atomically, mode 0600)."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the value to FILE (atomically, mode 0600; a FIFO or device is "
+            "written through).",
+        ),
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -152,8 +157,8 @@ def get_secret(
     if output is not None:
         from envsecrets.core.files import write_private_file
 
-        write_private_file(output, value.data())
-        out.note(f"wrote {value.size} bytes of {secret} to {output} (mode 0600)")
+        how = write_private_file(output, value.data())
+        out.note(f"wrote {value.size} bytes of {secret} to {output} ({how})")
         return
     if json_output:
         payload: dict[str, Any] = {
