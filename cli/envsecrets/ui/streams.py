@@ -29,6 +29,10 @@ class Streams:
     width: int | None = None
     # None: rich decides (NO_COLOR, FORCE_COLOR, TERM); False: never colour; True: always.
     colour: bool | None = None
+    # The controlling terminal, where a question goes when stdin is busy with a piped value
+    # (`pbpaste | secrets set prod/x --stdin`), as sudo and ssh ask. None: there is none to
+    # use (a stand-in's default, so that a test never asks the real terminal).
+    controlling_terminal: str | None = None
 
     @classmethod
     def of_process(cls) -> Streams:
@@ -40,6 +44,7 @@ class Streams:
             stdin_isatty=_isatty(sys.stdin),
             stdout_isatty=_isatty(sys.stdout),
             stderr_isatty=_isatty(sys.stderr),
+            controlling_terminal="/dev/tty",
         )
 
 
