@@ -185,3 +185,14 @@ def test_request_token_is_stable_and_specific() -> None:
     assert token != request_token("dev/x", SecretValue("v2"), None)
     assert token != request_token("dev/x", value, "some-version")
     assert CANARY not in request_token("dev/x", SecretValue(CANARY), None)
+
+
+def test_missing_field_hint_lists_at_most_ten_keys() -> None:
+    import json
+
+    value = SecretValue(json.dumps({f"key{i:03}": "v" for i in range(5000)}))
+    with pytest.raises(CliError) as caught:
+        value.field("nope")
+    assert caught.value.hint is not None
+    assert caught.value.hint.endswith("and 4,990 more")
+    assert len(caught.value.hint) < 200

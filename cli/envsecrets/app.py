@@ -289,6 +289,10 @@ def root(
 ) -> None:
     """Keep application secrets in AWS Secrets Manager, namespaced by environment
     (`prod/api/stripe-key`)."""
+    if region is not None:
+        from envsecrets.core.config import validate_region
+
+        validate_region(region, "--region")
     options = Globals(config=config, profile=profile, region=region, debug=debug)
     if isinstance(ctx.obj, Workspace):
         # Run with a Workspace of the caller's (`obj=`: a program embedding the CLI, a test):

@@ -13,7 +13,7 @@ import re
 import uuid
 from typing import Any
 
-from envsecrets.errors import CliError, ExitCode
+from envsecrets.errors import CliError, ExitCode, listed
 
 MAX_VALUE_BYTES = 65_536  # Secrets Manager's limit for SecretString and SecretBinary
 
@@ -133,7 +133,7 @@ class SecretValue:
             raise CliError(
                 ExitCode.USAGE,
                 f"--field {key}: no such key in the JSON secret",
-                f"keys present: {', '.join(sorted(obj)) or '(none)'}",
+                f"keys present: {listed(sorted(obj), empty='(none)')}",
             )
         item = obj[key]
         return SecretValue(item if isinstance(item, str) else json.dumps(item))
