@@ -156,6 +156,23 @@ def test_get_refuses_text_with_escape_sequences_on_a_terminal(sm: Any) -> None:
     assert run_on(Screen(), "get", "dev/multi").exit_code == 0  # tabs and newlines are fine
 
 
+def test_an_empty_bulk_plan_draws_no_empty_table(sm: Any, aws_env: Any) -> None:
+    from tests.conftest import write_config
+
+    write_config(aws_env, "[environments.dev]\n")
+    terminal = Screen()
+    result = run_on(terminal, "rotate", "--env", "dev", "--older-than", "0", "--generate")
+    assert result.exit_code == 0, result.stderr
+    assert terminal.stdout == ""  # no frame of a table without rows
+    assert "nothing to rotate under dev/" in terminal.stderr
+    out = Renderer(streams=terminal.streams)
+    out.table(["A", "B"], [])
+    assert terminal.stdout == ""
+    pipe = Screen(stdout_tty=False)
+    Renderer(streams=pipe.streams).table(["A", "B"], [])
+    assert pipe.stdout == "A\tB\n"  # a script still gets the header it parses
+
+
 # -- progress: a bar on a terminal's stderr, nothing in a pipe ------------------------------------
 
 

@@ -147,6 +147,56 @@ def write_text_atomically(path: Path, text: str, *, mode: int = 0o644) -> None:
     _replace(path, text.encode("utf-8"), mode)
 
 
+def create_text_file(path: Path, text: str, *, mode: int = 0o644) -> None:
+    """Create `path` holding `text`, refusing (exit 4) if anything exists there by then: the
+    check happens at the moment of creation, not before (a file that appeared while a person
+    answered questions is not replaced). The complete text appears at once: it is written to
+    a temp file that is then hard-linked into place, which fails if the name is taken."""
+    folder = path.parent if str(path.parent) else Path()
+    try:
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise CliError(
+            ExitCode.USAGE, f"cannot write {path}: {exc.strerror}", "check the folder's permissions"
+        ) from None
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            raise _appeared(path) from None
+        except OSError:
+            # A filesystem without hard links: create exclusively, then write.
+            _create_exclusively(path, text, mode)
+    except OSError as exc:
+        raise CliError(
+            ExitCode.USAGE, f"cannot write {path}: {exc.strerror}", "check the folder's permissions"
+        ) from None
+    finally:
+        Path(temp).unlink(missing_ok=True)
+
+
+def _create_exclusively(path: Path, text: str, mode: int) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    except FileExistsError:
+        raise _appeared(path) from None
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(text.encode("utf-8"))
+
+
+def _appeared(path: Path) -> CliError:
+    return CliError(
+        ExitCode.REFUSED,
+        f"{path} exists now (it appeared while the command ran); it was left as it is",
+        "look at it, then run the command again to be asked whether to replace it",
+    )
+
+
 def _replace(path: Path, data: bytes, mode: int) -> None:
     """A temp file in the same folder (so the rename is atomic), fsynced, renamed into place."""
     folder = path.parent if str(path.parent) else Path()

@@ -115,7 +115,11 @@ class Renderer:
     def table(
         self, columns: Sequence[str], rows: Sequence[Sequence[str]], *, title: str | None = None
     ) -> None:
-        """A rich table on a terminal; tab-separated lines (with a header) when piped."""
+        """A rich table on a terminal; tab-separated lines (with a header) when piped. With no
+        rows a terminal gets nothing (an empty frame says nothing: the caller's note says why
+        there is nothing, e.g. "nothing to rotate"); a pipe still gets the header."""
+        if self.stdout_is_tty and not rows:
+            return
         if self.stdout_is_tty:
             from rich.table import Table
 
