@@ -27,6 +27,7 @@ from envsecrets import __version__
 from envsecrets.commands.common import Globals, Workspace
 from envsecrets.errors import CliError, ExitCode
 from envsecrets.ui.render import render_crash, render_error
+from envsecrets.ui.streams import prepare_standard_streams
 
 # Every command family (a module of envsecrets.commands with a register(app)), in the order of
 # the complete CLI's help.
@@ -78,6 +79,7 @@ class SecretsGroup(DeferringGroup):
         **extra: Any,
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
+        prepare_standard_streams()
         _defer_type_adapters(self.params)
         json_mode = "--json" in argv
         debug = "--debug" in argv

@@ -147,6 +147,24 @@ def write_text_atomically(path: Path, text: str, *, mode: int = 0o644) -> None:
     _replace(path, text.encode("utf-8"), mode)
 
 
+def make_private_folders(folder: Path) -> None:
+    """Create `folder` and each missing folder above it with mode 0700, whatever the umask
+    (`umask 000` would leave them 0777): folders we create for ourselves (the names cache,
+    `~/.cache` itself if missing) are nobody else's business. Existing ones are left as
+    they are."""
+    missing: list[Path] = []
+    for candidate in (folder, *folder.parents):
+        if candidate.is_dir():
+            break
+        missing.append(candidate)
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # made meanwhile by someone else: theirs to keep as it is
+        path.chmod(0o700)  # mkdir's mode passes through the umask
+
+
 def create_text_file(path: Path, text: str, *, mode: int = 0o644) -> None:
     """Create `path` holding `text`, refusing (exit 4) if anything exists there by then: the
     check happens at the moment of creation, not before (a file that appeared while a person
