@@ -39,7 +39,9 @@ def one_secret(sm: Any) -> str:
     return "dev/x"
 
 
-@pytest.mark.parametrize("args", [["list"], ["get", "dev/x"], ["get", "dev/x", "--json"]])
+@pytest.mark.parametrize(
+    "args", [["list"], ["get", "dev/x"], ["get", "dev/x", "--json"], ["--version"]]
+)
 def test_a_closed_stdout_is_exit_1_in_one_line(one_secret: str, args: list[str]) -> None:
     done = shell(">&-", *args)
     assert done.returncode == 1, done.stderr

@@ -259,7 +259,15 @@ def _run(
 
 def _version(value: bool) -> None:
     if value:
-        sys.stdout.write(f"secrets (envsecrets) {__version__}\n")
+        try:
+            sys.stdout.write(f"secrets (envsecrets) {__version__}\n")
+            sys.stdout.flush()
+        except OSError as exc:  # stdout closed or full: said like the renderer says it
+            raise CliError(
+                ExitCode.FAILED,
+                f"cannot write the output: {exc.strerror}",
+                "check where stdout goes (a closed descriptor, a full disk)",
+            ) from None
         raise typer.Exit(0)
 
 
