@@ -33,10 +33,30 @@ cd "$WORK"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { printf '\033[2m$ %s\033[0m\n' "$*"; }
+# as_typed: the arguments as a shell line that can be pasted back (`--verify-cmd 'sh -c "exit 1"'`
+# keeps its quotes): plain words as they are, others in single quotes.
+as_typed() {
+  local word line=()
+  for word in "$@"; do
+    if [[ -n $word && $word =~ ^[A-Za-z0-9_./:=@%+,-]+$ ]]; then
+      line+=("$word")
+    else
+      line+=("'${word//\'/\'\\\'\'}'")
+    fi
+  done
+  printf '%s' "${line[*]}"
+}
 # run: print a command, then run it (it must succeed)
-run() { show "$*"; "$@"; }
+run() { show "$(as_typed "$@")"; "$@"; }
 # run_fails: print a command that is expected to fail, run it, and show its exit code
-run_fails() { show "$*"; set +e; "$@"; local code=$?; set -e; printf '(exit %s)\n' "$code"; }
+run_fails() {
+  show "$(as_typed "$@")"
+  set +e
+  "$@"
+  local code=$?
+  set -e
+  printf '(exit %s)\n' "$code"
+}
 
 say "The emulator is running on $AWS_ENDPOINT_URL (moto), with fake credentials"
 

@@ -152,6 +152,9 @@ def test_malformed_toml_names_the_file_and_line(aws_env: Path) -> None:
         ("[environments.Dev]\n", "environments.Dev", "not a valid environment name"),
         ("[functions.f]\nsecrets = 'a'\n", "functions.f.secrets", "list of strings"),
         ("[functions.f]\nsecrets = ['a//b']\n", "functions.f.secrets", "invalid path"),
+        ("[functions.f]\nsecrets = ['../prod/key']\n", "functions.f.secrets", "segment '..'"),
+        ("[functions.f]\nsecrets = ['a/../b']\n", "functions.f.secrets", "segment '..'"),
+        ("[functions.f]\nsecrets = ['.']\n", "functions.f.secrets", "segment '.'"),
         ("[functions.f]\nkind = 'vm'\n", "functions.f.kind", "one of"),
     ],
 )
@@ -183,6 +186,21 @@ def test_cli_refuses_undeclared_environment_and_creates_nothing(cli, sm, aws_env
     assert run.code == 2
     assert run.stderr.startswith("error: environment 'prdo' is not declared")
     assert sm.list_secrets()["SecretList"] == []
+
+
+@pytest.mark.parametrize("name", ["dev/../prod/key", "dev/a/../b", "dev/."])
+def test_cli_refuses_names_with_path_steps(cli, sm, aws_env: Path, name: str) -> None:
+    write_config(aws_env, "[environments.dev]\n[environments.prod]\n")
+    for args in (["set", name, "--stdin"], ["get", name], ["show", name]):
+        run = cli(*args, input="v")
+        assert run.code == 2, (args, run.stderr)
+        assert "is a path step" in run.stderr
+    assert sm.list_secrets()["SecretList"] == []
+
+
+def test_functions_may_read_names_ending_like_the_arn_suffix(aws_env: Path) -> None:
+    path = write_config(aws_env, "[functions.f]\nsecrets = ['jwt-secret', 'db/client-secret']\n")
+    assert load_config(path).functions["f"].secrets == ("jwt-secret", "db/client-secret")
 
 
 def test_cli_reports_malformed_toml_with_exit_2(cli, sm, aws_env: Path) -> None:

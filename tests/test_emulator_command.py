@@ -10,6 +10,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +78,21 @@ def test_emulator_on_a_busy_port_is_refused() -> None:
     assert run.code == 4
     assert run.stdout == ""
     assert run.stderr.startswith(f"error: port {port} on 127.0.0.1 is already in use")
+
+
+def test_without_the_extra_the_hint_is_the_readme_s_install_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from envsecrets.backends import emulator as local
+    from envsecrets.errors import CliError
+
+    monkeypatch.setitem(sys.modules, "moto.server", None)  # import fails as without moto
+    with pytest.raises(CliError) as caught:
+        local.start("127.0.0.1", free_port())
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert caught.value.hint is not None
+    assert "'.[emulator]'" in caught.value.hint
+    assert "'.[emulator]'" in readme
+    assert "envsecrets[emulator]" not in caught.value.hint

@@ -48,7 +48,7 @@ def test_empty_name(cli, sm) -> None:
 
 @pytest.mark.parametrize("command", ["get", "show", "history", "delete", "restore"])
 def test_bad_names_for_every_command(cli, command: str) -> None:
-    assert_one_line_error(cli(command, "dev/db-secret"), 2, contains="invalid secret name")
+    assert_one_line_error(cli(command, "dev/../prod/x"), 2, contains="invalid secret name")
 
 
 def test_value_over_the_limit(cli, sm, aws_env: Path) -> None:
@@ -171,7 +171,7 @@ def test_unreachable_endpoint_is_6_and_returns(aws_env: Path) -> None:
 
 
 def test_json_errors_are_an_object_on_stderr(cli, sm) -> None:
-    run = cli("set", "dev/db-secret", "--stdin", "--json", input="v")
+    run = cli("set", "dev/a b", "--stdin", "--json", input="v")
     assert run.code == 2
     assert run.stdout == ""
     error = json.loads(run.stderr)["error"]

@@ -140,7 +140,7 @@ def test_output_replaces_a_readable_file_with_a_private_one(
     assert json.loads(target.read_text()) == {"KEY": "v"}
 
 
-def test_output_writes_through_a_fifo_and_follows_a_symlink(
+def test_output_writes_through_a_fifo_and_replaces_a_symlink(
     cli: Any, sm: Any, aws_env: Path
 ) -> None:
     sm.create_secret(Name="dev/key", SecretString="v")
@@ -158,8 +158,11 @@ def test_output_writes_through_a_fifo_and_follows_a_symlink(
     link = aws_env / "link.env"
     link.symlink_to(real)
     assert cli("export", "dev", "-f", "dotenv", "-o", str(link)).code == 0
-    assert link.is_symlink() and real.read_text() == "KEY='v'\n"
-    assert stat.S_IMODE(real.stat().st_mode) == 0o600
+    # The link is replaced by a private file, not followed (a planted link must not redirect
+    # the values); what it pointed at is untouched.
+    assert not link.is_symlink() and link.read_text() == "KEY='v'\n"
+    assert stat.S_IMODE(link.stat().st_mode) == 0o600
+    assert real.read_text() == "old"
 
 
 def test_scope_only_and_expand_json(cli: Any, sm: Any, aws_env: Path) -> None:

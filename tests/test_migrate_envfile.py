@@ -67,6 +67,23 @@ def test_keep_case(cli, sm, aws_env: Path) -> None:
     assert sm.get_secret_value(SecretId="dev/web/STRIPE_SECRET_KEY")["SecretString"] == CANARY
 
 
+def test_keys_that_end_like_an_arn_suffix_migrate(cli, sm, aws_env: Path) -> None:
+    """`JWT_SECRET` becomes `jwt-secret`: '-' plus six characters, a name real teams use."""
+    env_file = write_env(aws_env, f"JWT_SECRET=a{CANARY}\nDB_MASTER=b{CANARY}\nS3_BUCKET=c\n")
+    run = cli("migrate", "env-file", str(env_file), "--to", "dev/web/", "--json")
+    assert run.code == 0, run.stderr
+    names = sorted(s["Name"] for s in sm.list_secrets()["SecretList"])
+    assert names == ["dev/web/db-master", "dev/web/jwt-secret", "dev/web/s3-bucket"]
+
+
+def test_invalid_items_hint_no_longer_suggests_keep_case(cli, sm, aws_env: Path) -> None:
+    env_file = write_env(aws_env, f"EMPTY=\nGOOD={CANARY}\n")
+    run = cli("migrate", "env-file", str(env_file), "--to", "dev/web")
+    assert run.code == 2
+    assert "rename them at the source" in run.stderr
+    assert "--keep-case" not in run.stderr
+
+
 def test_empty_and_valueless_keys_are_invalid_and_the_rest_migrate(cli, sm, aws_env) -> None:
     env_file = write_env(aws_env, f"EMPTY=\nNO_EQUALS\nGOOD={CANARY}\n")
     run = cli("migrate", "env-file", str(env_file), "--to", "dev/web")

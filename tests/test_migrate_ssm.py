@@ -161,7 +161,7 @@ def test_names_that_cannot_be_secret_names_are_reported_not_renamed(cli, sm) -> 
     put_parameters(
         {
             "/app/dev/ok": ("String", f"{CANARY}-ok", None),
-            # Ends in '-' plus six characters: looks like the suffix AWS adds to ARNs.
+            # Ends in '-' plus six characters like AWS's ARN suffix: a fine name (DESIGN.md).
             "/app/dev/db-secret": ("SecureString", f"{CANARY}-1", None),
             # Longer than the 512 characters a secret name may have.
             "/app/dev/" + "/".join([LONG_SEGMENT] * 5): ("String", f"{CANARY}-2", None),
@@ -170,10 +170,10 @@ def test_names_that_cannot_be_secret_names_are_reported_not_renamed(cli, sm) -> 
     run = cli("migrate", "ssm", "/app/dev", "--to", "dev/app", "-r")
     assert run.code == 2
     assert_no_leak(run.stdout, run.stderr)
-    assert "invalid" in run.stdout and "/app/dev/db-secret" in run.stdout
-    assert "1 created" in run.stderr and "2 invalid" in run.stderr
-    names = [s["Name"] for s in sm.list_secrets()["SecretList"]]
-    assert names == ["dev/app/ok"]
+    assert "invalid" in run.stdout and LONG_SEGMENT in run.stdout
+    assert "2 created" in run.stderr and "1 invalid" in run.stderr
+    names = sorted(s["Name"] for s in sm.list_secrets()["SecretList"])
+    assert names == ["dev/app/db-secret", "dev/app/ok"]
 
 
 def test_delete_source_removes_only_what_verified(cli, sm) -> None:

@@ -21,9 +21,20 @@ GOOD = [
     "dev/A_b+c=d.e@f-g",
     "dev/a/b/c/d/e",
     "dev/key12345",  # six characters without the '-' are fine
-    "dev/db-secret/value",  # the suffix rule only applies to the end
+    "dev/db-secret/value",
     "dev/ab-cdefghi",  # '-' plus seven characters
     "dev/ab-cdefg",  # '-' plus five characters
+    # '-' plus six characters: names real teams use (DESIGN.md: Names)
+    "dev/jwt-secret",
+    "prod/api/client-secret",
+    "prod/db-master",
+    "dev/x-ABCDEF",
+    "dev/a/b-123456",
+    # dots inside a segment are characters like any other
+    "dev/.env",
+    "dev/a..b",
+    "dev/...",
+    "dev/a./.b",
 ]
 
 BAD = [
@@ -40,9 +51,11 @@ BAD = [
     ("dev/a*b", "segment"),
     ("dev/a:b", "segment"),
     ("dev/ключ", "segment"),
-    ("dev/db-secret", "random suffix"),
-    ("dev/a/b-123456", "random suffix"),
-    ("dev/x-ABCDEF", "random suffix"),
+    ("dev/../prod/key", "segment '..'"),
+    ("dev/a/../b", "segment '..'"),
+    ("dev/.", "segment '.'"),
+    ("dev/./key", "segment '.'"),
+    ("dev/..", "segment '..'"),
     ("dev/" + "a" * 509, "at most 512"),
 ]
 
@@ -78,10 +91,10 @@ def test_long_names_are_shortened_in_the_message() -> None:
     assert len(caught.value.message) < 200
 
 
-def test_suffix_rule_has_a_hint() -> None:
+def test_dot_segment_hint_says_names_are_not_paths() -> None:
     with pytest.raises(CliError) as caught:
-        SecretName.parse("dev/db-secret")
-    assert caught.value.hint and "db-secret" in caught.value.hint
+        SecretName.parse("dev/../prod/key")
+    assert caught.value.hint and "not file paths" in caught.value.hint
 
 
 def test_join_and_in_env() -> None:
@@ -129,7 +142,20 @@ def test_prefix_parse(text: str, env: str, path: str) -> None:
     assert str(prefix) == f"{env}/{path}"
 
 
-@pytest.mark.parametrize("text", ["", "/", "Prod/", "prod/a b/", "prod/api//x/", "prod/a*"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "/",
+        "Prod/",
+        "prod/a b/",
+        "prod/api//x/",
+        "prod/a*",
+        "dev/../prod/",
+        "dev/./",
+        "dev/a/..",
+    ],
+)
 def test_prefix_parse_refuses(text: str) -> None:
     with pytest.raises(CliError) as caught:
         NamePrefix.parse(text)

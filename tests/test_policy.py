@@ -80,6 +80,28 @@ def test_pattern_matches_the_real_arn_and_not_a_sibling(cli: Any, sm: Any, aws_e
     assert iam_match(real.rsplit("-", 1)[0] + "-*", sibling)
 
 
+def test_names_ending_like_the_arn_suffix_stay_exact(cli: Any, sm: Any, aws_env: Path) -> None:
+    """`jwt-secret` ends in '-' plus six characters, like AWS's suffix; `prod/jwt-??????` must
+    still not match its ARN (13 characters follow `prod/jwt-`), and its own pattern must."""
+    write_config(
+        aws_env,
+        "[environments.prod]\n"
+        '[functions.short]\nsecrets = ["jwt"]\n'
+        '[functions.long]\nsecrets = ["jwt-secret"]\n',
+    )
+    jwt = sm.create_secret(Name="prod/jwt", SecretString="x")["ARN"]
+    jwt_secret = sm.create_secret(Name="prod/jwt-secret", SecretString="y")["ARN"]
+    assert not iam_match("prod/jwt-??????", "prod/jwt-secret-AbCdEf")
+    short = cli("policy", "short", "--env", "prod")
+    long = cli("policy", "long", "--env", "prod")
+    assert short.code == 0 and long.code == 0, short.stderr + long.stderr
+    short_patterns, long_patterns = resources(short.json()), resources(long.json())
+    assert any(iam_match(p, jwt) for p in short_patterns)
+    assert not any(iam_match(p, jwt_secret) for p in short_patterns)
+    assert any(iam_match(p, jwt_secret) for p in long_patterns)
+    assert not any(iam_match(p, jwt) for p in long_patterns)
+
+
 SCENARIOS = [
     ("prod", "", []),
     ("prod", 'kms_key_id = "1234abcd-12ab-34cd-56ef-1234567890ab"', []),

@@ -22,23 +22,18 @@ from hypothesis import strategies as st
 
 # -- the oracle: DESIGN.md's name rules, transcribed on their own --------------------------------
 # "A name is <env>/<path>: env is [a-z0-9][a-z0-9-]{0,31}; path segments are non-empty, made of
-#  A-Za-z0-9_+=.@-; no leading/trailing /, no //; total length 1-512. Reject names that end in
-#  - plus six characters." The six are counted within the last segment: AWS's random ARN
-#  suffix never contains '/', so `prod/my-app/db` is not ambiguous (README: Names).
+#  A-Za-z0-9_+=.@-; no leading/trailing /, no //, no . or .. segment; total length 1-512. Names
+#  ending in - plus six characters (jwt-secret, db-master) are accepted."
 ORACLE_ENV = r"[a-z0-9][a-z0-9\-]{0,31}"
 ORACLE_SEGMENT = r"[A-Za-z0-9_+=.@\-]+"
 ORACLE_SHAPE = re.compile(rf"{ORACLE_ENV}/{ORACLE_SEGMENT}(?:/{ORACLE_SEGMENT})*")
-# "end in '-' plus six characters": the seventh character from the end is a '-', and the last
-# six characters contain no '/'.
-ORACLE_SUFFIX = re.compile(r"-[^/]{6}\Z", re.DOTALL)
 
 
 def oracle_allows(text: str) -> bool:
-    return (
-        1 <= len(text) <= 512
-        and ORACLE_SHAPE.fullmatch(text) is not None
-        and ORACLE_SUFFIX.search(text) is None
-    )
+    if not (1 <= len(text) <= 512 and ORACLE_SHAPE.fullmatch(text)):
+        return False
+    path_segments = text.split("/")[1:]
+    return "." not in path_segments and ".." not in path_segments
 
 
 def parser_allows(text: str) -> bool:
@@ -58,11 +53,13 @@ SEGMENT_CHARS = string.ascii_letters + string.digits + "_+=.@-"
 envs = st.from_regex(re.compile(r"[a-z0-9][a-z0-9-]{0,31}"), fullmatch=True)
 segments = st.text(alphabet=SEGMENT_CHARS, min_size=1, max_size=40)
 suffix_like = st.text(alphabet=SEGMENT_CHARS, min_size=6, max_size=6).map(lambda s: "-" + s)
+# Segments are often the path steps `.` and `..`, to test that rule.
+segments_or_dots = st.one_of(segments, st.sampled_from([".", ".."]))
 valid_shaped = st.builds(
     lambda env, parts, tail: f"{env}/{'/'.join(parts)}{tail}",
     envs,
-    st.lists(segments, min_size=1, max_size=6),
-    st.one_of(st.just(""), suffix_like),  # often the suffix look-alike, to test that rule
+    st.lists(segments_or_dots, min_size=1, max_size=6),
+    st.one_of(st.just(""), suffix_like),  # often ends like AWS's suffix: accepted
 )
 # Names near the 512 limit: one long segment.
 long_names = st.builds(
@@ -96,7 +93,10 @@ any_name = st.one_of(valid_shaped, near_misses(), long_names, arbitrary)
 @settings(max_examples=400, deadline=None)
 @given(any_name)
 @example("dev/api/stripe-key")
-@example("dev/db-secret")  # '-' plus six: refused
+@example("dev/db-secret")  # '-' plus six: accepted
+@example("dev/../prod/key")  # a path step: refused
+@example("dev/.")
+@example("dev/a..b")
 @example("dev/key12345")
 @example("a/b")
 @example("dev//key")
@@ -118,9 +118,16 @@ def test_name_parser_agrees_with_the_rules(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "allowed"),
-    [("dev/x-ab-cde", False), ("dev/x--abcde", False), ("dev/ab-c/defg", True)],
+    [
+        ("dev/x-ab-cde", True),
+        ("dev/jwt-secret", True),
+        ("dev/ab-c/defg", True),
+        ("dev/a/../b", False),
+        ("dev/./b", False),
+        ("dev/.hidden", True),
+    ],
 )
-def test_suffix_rule_counts_six_characters_within_the_last_segment(
+def test_names_ending_like_aws_suffix_are_accepted_and_dot_segments_refused(
     text: str, allowed: bool
 ) -> None:
     assert parser_allows(text) == oracle_allows(text) == allowed

@@ -68,7 +68,7 @@ def test_init_refuses_to_overwrite_without_confirmation(cli: Any, aws_env: Path)
         ["--env", "Prod"],
         ["--env", "dev", "--function", "checkout"],
         ["--env", "dev", "--function", "checkout=api//key"],
-        ["--env", "dev", "--kms-key", "prod=alias/x"],
+        ["--env", "dev", "--kms-key", "prod"],
         ["--env", "dev", "--set", "dev.colour=blue"],
         ["--env", "dev", "--env", "dev"],
     ],
@@ -79,6 +79,83 @@ def test_init_bad_input_writes_nothing(cli: Any, aws_env: Path, args: list[str])
     assert "hint:" in run.stderr
     assert not (aws_env / "secrets.toml").exists()
     assert list(aws_env.iterdir()) == []  # no temp file left behind
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--env", "dev", "--protected", "qa"],
+        ["--protected", "qa", "--env", "dev"],
+        ["--env", "dev", "--kms-key", "qa=alias/qa", "--protected", "qa"],
+    ],
+)
+def test_init_flags_naming_an_undeclared_environment_declare_it(
+    cli: Any, aws_env: Path, args: list[str]
+) -> None:
+    run = cli("init", *args)
+    assert run.code == 0, run.stderr
+    config = load_config(aws_env / "secrets.toml")
+    assert sorted(config.environments) == ["dev", "qa"]
+    assert config.environments["qa"].protected is True
+
+
+def test_init_protected_alone_declares_without_questions(cli: Any, aws_env: Path) -> None:
+    run = cli("init", "--protected", "qa")
+    assert run.code == 0, run.stderr
+    assert load_config(aws_env / "secrets.toml").environments["qa"].protected is True
+
+
+def test_init_output_in_a_missing_folder_creates_it(cli: Any, aws_env: Path) -> None:
+    run = cli("init", "--env", "dev", "--output", "other/deeper/secrets.toml")
+    assert run.code == 0, run.stderr
+    assert "created folder" in run.stderr
+    assert "dev" in load_config(aws_env / "other" / "deeper" / "secrets.toml").environments
+
+
+def test_init_never_replaces_a_file_that_appeared_during_the_questions(aws_env: Path) -> None:
+    """The wizard, answered in a pty; while it waits, someone writes secrets.toml."""
+    pexpect = pytest.importorskip("pexpect")
+    child = pexpect.spawn(
+        SECRETS_BIN, ["init"], cwd=str(aws_env), env=dict(os.environ), encoding="utf-8",
+        timeout=20, dimensions=(40, 200),
+    )  # fmt: skip
+    child.expect("Environments")
+    child.sendcontrol("u")
+    child.sendline("dev")
+    child.expect(r"\[dev\] Where do its secrets live")
+    child.send("\r")
+    child.expect(r"\[dev\] AWS region")
+    child.sendline("")
+    child.expect(r"\[dev\] AWS profile")
+    child.sendline("")
+    child.expect(r"\[dev\] KMS key")
+    child.sendline("")
+    child.expect(r"\[dev\] Protected")
+    child.send("n")
+    child.expect("Declare a function")
+    appeared = "[environments.theirs]\n"
+    (aws_env / "secrets.toml").write_text(appeared)
+    child.send("n")
+    child.expect(pexpect.EOF)
+    screen = child.before
+    child.close()
+    assert child.exitstatus == 4, screen
+    assert "appeared while the command ran" in screen
+    assert (aws_env / "secrets.toml").read_text() == appeared
+    assert sorted(p.name for p in aws_env.iterdir()) == ["secrets.toml"]  # no temp file left
+
+
+def test_create_text_file_is_exclusive_at_write_time(aws_env: Path) -> None:
+    from envsecrets.core.files import create_text_file
+    from envsecrets.errors import CliError
+
+    target = aws_env / "new.toml"
+    create_text_file(target, "first\n")
+    with pytest.raises(CliError) as caught:
+        create_text_file(target, "second\n")
+    assert caught.value.code == 4
+    assert target.read_text() == "first\n"
+    assert sorted(p.name for p in aws_env.iterdir()) == ["new.toml"]
 
 
 def test_init_without_flags_or_terminal_says_how(cli: Any, aws_env: Path) -> None:

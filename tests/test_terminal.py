@@ -140,6 +140,39 @@ def test_get_refuses_binary_on_a_terminal_and_writes_it_to_a_pipe(sm: Any) -> No
     assert pipe.stdout_bytes == data
 
 
+def test_get_refuses_text_with_escape_sequences_on_a_terminal(sm: Any) -> None:
+    """Text with control characters is stored as text now (not binary), and still never
+    reaches a terminal, where it would act (here: clear the screen)."""
+    sm.create_secret(Name="dev/esc", SecretString="ab\x1b[2Jcd")
+    terminal = Screen()
+    result = run_on(terminal, "get", "dev/esc")
+    assert result.exit_code == 2
+    assert "text with terminal control characters" in result.stderr
+    assert terminal.stdout_bytes == b""
+    pipe = Screen(stdout_tty=False)
+    assert run_on(pipe, "get", "dev/esc").exit_code == 0
+    assert pipe.stdout_bytes == b"ab\x1b[2Jcd"
+    sm.create_secret(Name="dev/multi", SecretString="line one\n\tline two")
+    assert run_on(Screen(), "get", "dev/multi").exit_code == 0  # tabs and newlines are fine
+
+
+def test_an_empty_bulk_plan_draws_no_empty_table(sm: Any, aws_env: Any) -> None:
+    from tests.conftest import write_config
+
+    write_config(aws_env, "[environments.dev]\n")
+    terminal = Screen()
+    result = run_on(terminal, "rotate", "--env", "dev", "--older-than", "0", "--generate")
+    assert result.exit_code == 0, result.stderr
+    assert terminal.stdout == ""  # no frame of a table without rows
+    assert "nothing to rotate under dev/" in terminal.stderr
+    out = Renderer(streams=terminal.streams)
+    out.table(["A", "B"], [])
+    assert terminal.stdout == ""
+    pipe = Screen(stdout_tty=False)
+    Renderer(streams=pipe.streams).table(["A", "B"], [])
+    assert pipe.stdout == "A\tB\n"  # a script still gets the header it parses
+
+
 # -- progress: a bar on a terminal's stderr, nothing in a pipe ------------------------------------
 
 

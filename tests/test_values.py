@@ -70,9 +70,12 @@ def test_sha256_is_the_hex_digest_of_the_bytes() -> None:
         (b"line one\nline two\r\n\ttabbed", False),
         ("ünïcødé ✓".encode(), False),
         (b'{"a": 1}', False),
-        (b"\x00abc", True),
+        # Valid UTF-8 is text, control characters included (they were stored as binary).
+        (b"\x00abc", False),
+        (b"ab\x1bcd", False),
+        (b"\x7f\xc2\x9b", False),  # DEL and the C1 control CSI, both valid UTF-8
         (b"\xff\xfe\x00", True),
-        (b"ab\x1bc", True),  # an escape character is not text we want to print
+        (b"\xc3", True),  # a cut multi-byte sequence
         (bytes(range(256)), True),
     ],
 )
@@ -81,6 +84,24 @@ def test_text_or_binary_from_bytes(data: bytes, binary: bool) -> None:
     assert value.is_binary is binary
     assert value.data() == data
     assert value.kind == ("binary" if binary else ("json" if data.startswith(b"{") else "text"))
+
+
+@pytest.mark.parametrize(
+    ("data", "controls"),
+    [
+        (b"plain", False),
+        (b"two\nlines\r\n\ttab", False),
+        ("ünïcødé".encode(), False),
+        (b"ab\x1bcd", True),
+        (b"\x00", True),
+        (b"bell\x07", True),
+        (b"\x7f", True),
+        ("csi\u009b".encode(), True),
+        (b"\xff", True),  # binary
+    ],
+)
+def test_terminal_controls_are_noticed(data: bytes, controls: bool) -> None:
+    assert SecretValue.from_bytes(data).has_terminal_controls is controls
 
 
 def test_text_of_binary_is_refused() -> None:
@@ -221,3 +242,14 @@ def test_request_token_is_stable_and_specific() -> None:
     assert token != request_token("dev/x", SecretValue("v2"), None)
     assert token != request_token("dev/x", value, "some-version")
     assert CANARY not in request_token("dev/x", SecretValue(CANARY), None)
+
+
+def test_missing_field_hint_lists_at_most_ten_keys() -> None:
+    import json
+
+    value = SecretValue(json.dumps({f"key{i:03}": "v" for i in range(5000)}))
+    with pytest.raises(CliError) as caught:
+        value.field("nope")
+    assert caught.value.hint is not None
+    assert caught.value.hint.endswith("and 4,990 more")
+    assert len(caught.value.hint) < 200

@@ -31,6 +31,7 @@ from envsecrets.errors import CliError, ExitCode
 from envsecrets.readable_help import ReadableCommand, ReadableGroup
 from envsecrets.stopping import stop_on_signals
 from envsecrets.ui.render import render_crash, render_error
+from envsecrets.ui.streams import prepare_standard_streams
 
 # Every command family (a module of envsecrets.commands with a register(app)), in the order of
 # the complete CLI's help.
@@ -69,6 +70,7 @@ class SecretsGroup(ReadableGroup):
         **extra: Any,
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
+        prepare_standard_streams()
         json_mode = "--json" in argv
         debug = "--debug" in argv
         # SIGTERM and SIGHUP stop a command as Ctrl-C does (its own clean-up and message).
@@ -174,7 +176,15 @@ def _usage_error(exc: typer.TyperException, json_mode: bool) -> int:
 
 def _version(value: bool) -> None:
     if value:
-        sys.stdout.write(f"secrets (envsecrets) {__version__}\n")
+        try:
+            sys.stdout.write(f"secrets (envsecrets) {__version__}\n")
+            sys.stdout.flush()
+        except OSError as exc:  # stdout closed or full: said like the renderer says it
+            raise CliError(
+                ExitCode.FAILED,
+                f"cannot write the output: {exc.strerror}",
+                "check where stdout goes (a closed descriptor, a full disk)",
+            ) from None
         raise typer.Exit(0)
 
 
@@ -206,6 +216,10 @@ def root(
 ) -> None:
     """Keep application secrets in AWS Secrets Manager, namespaced by environment
     (`prod/api/stripe-key`)."""
+    if region is not None:
+        from envsecrets.core.config import validate_region
+
+        validate_region(region, "--region")
     options = Globals(config=config, profile=profile, region=region, debug=debug)
     if isinstance(ctx.obj, Workspace):
         # Run with a Workspace of the caller's (`obj=`: a program embedding the CLI, a test):

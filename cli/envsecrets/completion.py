@@ -74,7 +74,9 @@ def write_cache(key: str, env: str, names: Iterable[str]) -> None:
         {"version": CACHE_VERSION, "env": env, "written": time.time(), "names": sorted(set(names))}
     )
     try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        from envsecrets.core.files import make_private_folders
+
+        make_private_folders(folder)
         fd, temp = tempfile.mkstemp(dir=folder, prefix=".names.", suffix=".tmp")
         try:
             os.fchmod(fd, 0o600)

@@ -7,7 +7,12 @@ names, flags and AWS error codes only.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import IntEnum
+
+# The most items a message lists: a hint naming 100,000 declared environments is one line of
+# 800 KB that no terminal shows usefully.
+LISTED_AT_MOST = 10
 
 
 class ExitCode(IntEnum):
@@ -38,3 +43,18 @@ class CliError(Exception):
 
     def __repr__(self) -> str:
         return f"CliError({self.code.name}, {self.message!r})"
+
+
+def listed(items: Iterable[str], *, at_most: int = LISTED_AT_MOST, empty: str = "none") -> str:
+    """`a, b, c and 97 more`: items for a one-line message, at most `at_most` of them named
+    (every message that lists what it found or knows goes through here)."""
+    shown: list[str] = []
+    more = 0
+    for item in items:
+        if len(shown) < at_most:
+            shown.append(item)
+        else:
+            more += 1
+    if not shown:
+        return empty
+    return ", ".join(shown) + (f" and {more:,} more" if more else "")

@@ -93,6 +93,7 @@ class AwsTarget:
                     # Other SDKs and the AWS CLI v2 read AWS_REGION; botocore only reads
                     # AWS_DEFAULT_REGION. Accept both.
                     base.set_config_variable("region", os.environ["AWS_REGION"])
+                _check_session_region(base.get_config_variable("region"), self.region)
             except bx.ProfileNotFound:
                 raise CliError(
                     ExitCode.AUTH,
@@ -304,6 +305,17 @@ def client_config(*, bulk: bool, pool: int = 10) -> Config:
         max_pool_connections=max(pool, 10),
         user_agent_extra=f"envsecrets/{__version__}",
     )
+
+
+def _check_session_region(region: object, given: str | None) -> None:
+    """A region from AWS's own settings (AWS_REGION, AWS_DEFAULT_REGION, the profile) is
+    checked as --region and secrets.toml's are (those were checked where they were read)."""
+    if region and region != given:  # empty: no region, said when one is needed
+        from envsecrets.core.config import validate_region
+
+        validate_region(
+            str(region), "the AWS region of AWS_REGION, AWS_DEFAULT_REGION or the profile"
+        )
 
 
 def no_region_error(label: str | None = None) -> CliError:

@@ -26,7 +26,9 @@ def start(host: str, port: int) -> Any:
         raise CliError(
             ExitCode.USAGE,
             "the emulator needs the 'emulator' extra (moto[server])",
-            "pip install 'envsecrets[emulator]'",
+            # As README's "Install for real use" says: the extra of the checkout.
+            "from the project's folder: pipx install --force '.[emulator]' "
+            "(or pip install '.[emulator]')",
         ) from None
     if not port_is_free(host, port):
         raise CliError(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
-from envsecrets.core.values import SecretValue
+from envsecrets.core.values import MAX_VALUE_BYTES, SecretValue
 from envsecrets.errors import CliError, ExitCode
 
 
@@ -28,14 +29,24 @@ def read_new_value(*, stdin: bool, from_file: Path | None, label: str) -> Secret
 
 
 def read_stdin_value() -> SecretValue:
-    if sys.stdin.isatty():
+    """The value piped in on stdin, one trailing newline stripped; at most the limit is read
+    (a runaway producer is refused after MAX_VALUE_BYTES, not read into memory whole)."""
+    stdin = sys.stdin
+    if stdin is None or stdin.closed:  # `secrets set X --stdin <&-`
+        raise CliError(
+            ExitCode.USAGE,
+            "--stdin given but stdin is closed",
+            "pipe the value in, e.g. `pbpaste | secrets set NAME --stdin`",
+        )
+    if stdin.isatty():
         raise CliError(
             ExitCode.USAGE,
             "--stdin given but stdin is a terminal",
             "pipe the value in (e.g. `pbpaste | secrets set NAME --stdin`) or drop --stdin "
             "to be asked at a hidden prompt",
         )
-    data = sys.stdin.buffer.read()
+    # Two more bytes than the limit: a value of exactly the limit may be followed by "\r\n".
+    data = _read_at_most(stdin.buffer, MAX_VALUE_BYTES + 2, what="--stdin")
     if data.endswith(b"\r\n"):
         data = data[:-2]
     elif data.endswith(b"\n"):
@@ -46,8 +57,10 @@ def read_stdin_value() -> SecretValue:
 
 
 def read_value_file(path: Path) -> SecretValue:
+    """The bytes of `path` exactly, read up to the limit (`/dev/zero` is refused, not read)."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = _read_at_most(handle, MAX_VALUE_BYTES, what=f"--from-file {path}")
     except FileNotFoundError:
         raise CliError(
             ExitCode.NOT_FOUND,
@@ -73,6 +86,27 @@ def read_value_file(path: Path) -> SecretValue:
             "a secret needs a non-empty value: put it in the file, or pipe it in with --stdin",
         )
     return SecretValue.from_bytes(data)
+
+
+def _read_at_most(stream: BinaryIO, limit: int, *, what: str) -> bytes:
+    """Everything `stream` holds, refused (exit 2) as soon as it is known to exceed `limit`
+    bytes: never more than `limit` + 1 bytes are read."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = stream.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise CliError(
+            ExitCode.USAGE,
+            f"{what}: the value is over {MAX_VALUE_BYTES} bytes, Secrets Manager's limit "
+            "(reading stopped there)",
+            "store large files elsewhere (e.g. S3 with KMS) and keep only a key here",
+        )
+    return b"".join(chunks)
 
 
 def parse_tags(pairs: list[str]) -> dict[str, str]:

@@ -423,8 +423,7 @@ def _finish(
         )
         hints = {
             ExitCode.REFUSED: "--overwrite replaces differing targets; the rest were migrated",
-            ExitCode.USAGE: "invalid items were not migrated; rename them at the source"
-            + (" or try --keep-case" if plan.source_kind in ("env-file", "lambda") else ""),
+            ExitCode.USAGE: "invalid items were not migrated; rename them at the source",
         }
         raise CliError(
             code,

@@ -12,7 +12,7 @@ import typer
 from envsecrets.commands.common import Workspace, workspace
 from envsecrets.completion import complete_env
 from envsecrets.core.names import validate_env
-from envsecrets.errors import CliError, ExitCode
+from envsecrets.errors import CliError, ExitCode, listed
 
 if TYPE_CHECKING:
     from envsecrets.core.infra import Infrastructure
@@ -299,7 +299,7 @@ def _functions(
     if function in found:
         return found[function]
     where = f"{config.path or 'secrets.toml'}" + (f" or template {template}" if template else "")
-    known = ", ".join(sorted(found)) or "none"
+    known = listed(sorted(found))
     raise CliError(
         ExitCode.NOT_FOUND,
         f"function '{function}' is not declared in {where}",

@@ -322,8 +322,8 @@ def _deliver(out: Renderer, document: bytes, output: Path | None, what: str) -> 
         return
     from envsecrets.core.files import write_private_file
 
-    write_private_file(output, document)
-    out.note(f"wrote {what} to {output} (mode 0600)")
+    how = write_private_file(output, document)
+    out.note(f"wrote {what} to {output} ({how})")
 
 
 # -- inject ------------------------------------------------------------------------------------

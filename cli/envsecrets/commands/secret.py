@@ -13,6 +13,7 @@ from envsecrets.commands.common import JsonOption, Workspace, YesOption, workspa
 from envsecrets.completion import complete_name, complete_prefix
 from envsecrets.core.names import NamePrefix, SecretName
 from envsecrets.core.store import SecretMetadata
+from envsecrets.core.values import SecretValue
 from envsecrets.errors import CliError, ExitCode
 from envsecrets.ui.render import when
 
@@ -107,13 +108,23 @@ def set_secret(
         ],
         "version_id": outcome.version_id,
         "previous_version_id": outcome.previous_version,
+        # What the value was stored as: text (SecretString), json (a JSON object, as text)
+        # or binary (SecretBinary: bytes that are not valid UTF-8).
+        "kind": plan.value.kind,
     }
+    stored = _stored_as(plan.value)
     if json_output:
         out.json(result)
     elif outcome.action == "unchanged":
-        out.success(f"{secret}: unchanged (same value as version {outcome.version_id})")
+        out.success(f"{secret}: unchanged (same value as version {outcome.version_id}; {stored})")
     else:
-        out.success(f"{secret}: {result['action']} (version {outcome.version_id})")
+        out.success(f"{secret}: {result['action']} (version {outcome.version_id}; {stored})")
+
+
+def _stored_as(value: SecretValue) -> str:
+    """`text, 12 bytes`: what the value was stored as, so nobody is surprised by binary."""
+    kinds = {"text": "text", "json": "JSON object", "binary": "binary, not UTF-8 text"}
+    return f"{kinds[value.kind]}, {value.size} bytes"
 
 
 def get_secret(
@@ -128,7 +139,12 @@ def get_secret(
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the value to FILE (atomically, mode 0600)."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the value to FILE (atomically, mode 0600; a FIFO or device is "
+            "written through).",
+        ),
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -153,8 +169,8 @@ def get_secret(
     if output is not None:
         from envsecrets.core.files import write_private_file
 
-        write_private_file(output, value.data())
-        out.note(f"wrote {value.size} bytes of {secret} to {output} (mode 0600)")
+        how = write_private_file(output, value.data())
+        out.note(f"wrote {value.size} bytes of {secret} to {output} ({how})")
         return
     if json_output:
         payload: dict[str, Any] = {
@@ -169,10 +185,13 @@ def get_secret(
             payload["field"] = field_key
         out.json(payload)
         return
-    if value.is_binary and out.stdout_is_tty:
+    if value.has_terminal_controls and out.stdout_is_tty:
+        # Binary, or text with escape sequences or other controls: on a terminal they would
+        # act (clear the screen, retitle the window, fake a line) instead of showing.
+        what = "binary" if value.is_binary else "text with terminal control characters"
         raise CliError(
             ExitCode.USAGE,
-            f"{secret} is binary ({value.size} bytes); refusing to write it to a terminal",
+            f"{secret} is {what} ({value.size} bytes); refusing to write it to a terminal",
             "use --output FILE, or pipe stdout to a file or program",
         )
     out.value(value.data())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,6 +14,7 @@ from envsecrets.errors import CliError, ExitCode
 
 if TYPE_CHECKING:
     from envsecrets.core.init import EnvironmentChoice, InitSettings
+    from envsecrets.ui.render import Renderer
 
 
 def register(app: typer.Typer) -> None:
@@ -90,19 +92,21 @@ def init(
 ) -> None:
     """Write secrets.toml: environments, regions, profiles, protection, KMS keys, functions.
     Asks questions on a terminal; --env (and the other flags) answer them in scripts."""
-    from envsecrets.core.files import write_text_atomically
+    from envsecrets.core.files import create_text_file, write_text_atomically
     from envsecrets.core.init import render_config
     from envsecrets.ui.prompts import confirm
 
     ws = workspace(ctx)
     out = ws.renderer(json_output)
     target = output if output.is_absolute() else Path.cwd() / output
-    if target.exists():
+    replacing = os.path.lexists(target)
+    if replacing:
         # Ask before the questions, so nobody answers ten of them to be refused at the end.
         confirm(f"{output} exists; replace it?", yes=yes, why=f"{output} already exists")
-    if env:
+    # Any flag that names an environment answers the questions (and declares it).
+    if env or protected or unprotected or keyring or kms_key or setting:
         settings = _settings_from_flags(
-            env,
+            env or [],
             region=region or ws.options.region,
             profile=profile or ws.options.profile,
             protected=protected or [],
@@ -117,9 +121,14 @@ def init(
 
         settings = ask_init_settings()
     text = render_config(settings)
+    _make_folder(target.parent, out)
     # Atomic (an interrupted init leaves the old file or the new one); 0644 for a new file:
-    # secrets.toml holds no secrets and is meant for git.
-    write_text_atomically(target, text)
+    # secrets.toml holds no secrets and is meant for git. A new file is created exclusively:
+    # one that appeared during the questions is not replaced without being asked about.
+    if replacing:
+        write_text_atomically(target, text)
+    else:
+        create_text_file(target, text)
     if json_output:
         out.json(
             {
@@ -138,6 +147,21 @@ def init(
         )
     )
     out.note("next: `secrets doctor` checks that each environment is reachable")
+
+
+def _make_folder(folder: Path, out: Renderer) -> None:
+    """`init --output other/secrets.toml`: the folder is made if it is missing."""
+    if folder.is_dir():
+        return
+    try:
+        folder.mkdir(parents=True)
+    except OSError as exc:
+        raise CliError(
+            ExitCode.USAGE,
+            f"cannot create folder {folder}: {exc.strerror}",
+            "choose another --output, or create the folder first",
+        ) from None
+    out.note(f"created folder {folder}")
 
 
 def _settings_from_flags(
@@ -162,30 +186,25 @@ def _settings_from_flags(
             raise CliError(ExitCode.USAGE, f"--env {name} is given twice", "give each --env once")
         choices[name] = EnvironmentChoice(name, region=region, profile=profile)
 
-    def known(name: str, flag: str) -> EnvironmentChoice:
+    def known(name: str) -> EnvironmentChoice:
+        # `--protected qa` declares qa when no --env did (the summary names every one).
         if name not in choices:
-            raise CliError(
-                ExitCode.USAGE,
-                f"{flag} names environment '{name}', which no --env declares",
-                f"add --env {name}, or fix the name in {flag}",
-            )
+            choices[name] = EnvironmentChoice(name, region=region, profile=profile)
         return choices[name]
 
     for name in protected:
-        choices[name] = replace(known(name, "--protected"), protected=True)
+        choices[name] = replace(known(name), protected=True)
     for name in unprotected:
-        choices[name] = replace(known(name, "--unprotected"), protected=False)
+        choices[name] = replace(known(name), protected=False)
     for name in keyring:
-        choices[name] = replace(
-            known(name, "--keyring"), backend="keyring", region=None, profile=None
-        )
+        choices[name] = replace(known(name), backend="keyring", region=None, profile=None)
     for spec in kms_key:
         name, sep, key = spec.partition("=")
         if not sep or not key:
             raise CliError(
                 ExitCode.USAGE, f"invalid --kms-key '{spec}'", "use --kms-key ENV=KEY_ID_OR_ALIAS"
             )
-        choices[name] = replace(known(name, "--kms-key"), kms_key_id=key)
+        choices[name] = replace(known(name), kms_key_id=key)
     for spec in setting:
         where, sep, value = spec.partition("=")
         name, dot, key = where.partition(".")
@@ -196,7 +215,7 @@ def _settings_from_flags(
                 f"use --set ENV.KEY=VALUE with KEY one of {', '.join(SETTABLE)}",
             )
         changes: dict[str, Any] = {key: value or ("aws" if key == "backend" else None)}
-        choices[name] = replace(known(name, "--set"), **changes)
+        choices[name] = replace(known(name), **changes)
     return InitSettings(
         tuple(choices.values()), tuple(parse_function_spec(spec) for spec in functions)
     )

@@ -7,16 +7,26 @@ file and the key so that a typo is a one-line fix.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from envsecrets.core.names import ENV_PATTERN, SecretName, printable
-from envsecrets.errors import CliError, ExitCode
+from envsecrets.errors import CliError, ExitCode, listed
 
 CONFIG_FILENAME = "secrets.toml"
+# Paths of secrets.toml files to use although another user owns them or others may write
+# them (like git's safe.directory), separated by ':' ; '*' trusts every one.
+TRUST_VARIABLE = "ENVSECRETS_TRUSTED_CONFIGS"
+# A region is a DNS label that AWS signs requests with: lowercase letters, digits and '-',
+# not all digits (botocore's own rule, without its leniency for case and the empty string).
+REGION_PATTERN = re.compile(r"(?![0-9]+\Z)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+ROLE_ARN_PATTERN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 BACKENDS = ("aws", "keyring")
 FUNCTION_KINDS = ("lambda", "task")
 # Lambda's rule for function names (ECS families: the same characters, up to 255). Names are
@@ -74,7 +84,7 @@ class Config:
         if name in self.environments:
             return self.environments[name]
         if self.environments:
-            declared = ", ".join(sorted(self.environments))
+            declared = listed(sorted(self.environments))
             raise CliError(
                 ExitCode.USAGE,
                 f"environment '{name}' is not declared in {self.path}",
@@ -85,7 +95,7 @@ class Config:
     def function(self, name: str) -> FunctionConfig:
         """A declared function; a missing one is a not-found error."""
         if name not in self.functions:
-            known = ", ".join(sorted(self.functions)) or "none"
+            known = listed(sorted(self.functions))
             raise CliError(
                 ExitCode.NOT_FOUND,
                 f"function '{name}' is not declared in {self.path or CONFIG_FILENAME}",
@@ -94,21 +104,138 @@ class Config:
         return self.functions[name]
 
 
-def find_config(start: Path, explicit: Path | None = None) -> Path | None:
-    """`explicit` if given (it must exist), else the nearest `secrets.toml` at or above `start`."""
+def validate_region(region: str, where: str) -> str:
+    """`region` if it can be an AWS region, else a usage error naming `where` (a flag or a
+    key of secrets.toml). Checked where a region is read, so that `"us-east-1 "` is exit 2
+    at once, not an SDK error (exit 1) or retries against a host that cannot exist (exit 6).
+    """
+    if not REGION_PATTERN.fullmatch(region):
+        shown = repr(region)[1:-1]  # a trailing space or a tab stays visible
+        raise CliError(
+            ExitCode.USAGE,
+            f"{where}: '{shown}' is not an AWS region",
+            "regions look like us-east-1 or eu-west-2: lowercase, no spaces",
+        )
+    return region
+
+
+def find_config(
+    start: Path, explicit: Path | None = None, *, trusted: Sequence[str] | None = None
+) -> Path | None:
+    """`explicit` if given (it must be a file), else the nearest `secrets.toml` at or above
+    `start`, which must be yours and writable by you alone unless it is `trusted` (default:
+    the paths in $ENVSECRETS_TRUSTED_CONFIGS)."""
     if explicit is not None:
-        if not explicit.is_file():
-            raise CliError(
-                ExitCode.USAGE,
-                f"config file {explicit} does not exist",
-                "check --config, or run `secrets init` to create one",
-            )
+        _require_file(explicit, given=True)
         return explicit
     for folder in (start, *start.parents):
         candidate = folder / CONFIG_FILENAME
-        if candidate.is_file():
+        if os.path.lexists(candidate):
+            _require_file(candidate, given=False)
+            if trusted is None:
+                trusted = [p for p in os.environ.get(TRUST_VARIABLE, "").split(os.pathsep) if p]
+            _require_trusted(candidate, trusted)
             return candidate
     return None
+
+
+def _require_file(path: Path, *, given: bool) -> None:
+    """A config is a regular file (or a link to one): a FIFO would hang the read, /dev/zero
+    would never end, a folder cannot be read."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        mode = None
+    if mode is not None and stat.S_ISREG(mode):
+        return
+    if mode is None:
+        what = "does not exist" if given else "is a broken link"
+    else:
+        what = f"is a {_kind(mode)}, not a file"
+    raise CliError(
+        ExitCode.USAGE,
+        f"config file {path} {what}",
+        "check --config, or run `secrets init` to create one"
+        if given
+        else f"remove {path}, or pass --config with the secrets.toml to use",
+    )
+
+
+def _kind(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"))
+    return next((name for test, name in kinds if test(mode)), "special file")
+
+
+def _require_trusted(path: Path, trusted: Sequence[str]) -> None:
+    """Refuse a secrets.toml found upward that someone else controls: owned by another user
+    (or a link someone else planted), or writable by others than its owner. It decides which
+    account and role a value is written to and whether `prod` asks first."""
+    if "*" in trusted or any(_same_file(path, Path(t)) for t in trusted):
+        return
+    info, own = path.stat(), path.lstat()
+    me = os.geteuid()
+    problem = None
+    if own.st_uid != me:
+        problem = f"the link is owned by {_user(own.st_uid)}, not by you"
+    elif info.st_uid != me:
+        problem = f"it is owned by {_user(info.st_uid)}, not by you"
+    elif info.st_mode & stat.S_IWOTH:
+        problem = f"anyone may write it (mode {stat.S_IMODE(info.st_mode):04o})"
+    elif info.st_mode & stat.S_IWGRP and not _private_group(info.st_gid):
+        problem = (
+            f"group {_group(info.st_gid)} may write it (mode {stat.S_IMODE(info.st_mode):04o})"
+        )
+    if problem is None:
+        return
+    raise CliError(
+        ExitCode.USAGE,
+        f"refusing to use {path} found above the current folder: {problem}",
+        f"if you trust it, pass --config {path} or add it to ${TRUST_VARIABLE} "
+        "(':'-separated paths); otherwise remove it, or `chown`/`chmod go-w` it",
+    )
+
+
+def _same_file(path: Path, other: Path) -> bool:
+    try:
+        return path.samefile(other)
+    except OSError:
+        return False
+
+
+def _user(uid: int) -> str:
+    import pwd
+
+    try:
+        return f"user '{pwd.getpwuid(uid).pw_name}' (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _group(gid: int) -> str:
+    import grp
+
+    try:
+        return f"'{grp.getgrgid(gid).gr_name}'"
+    except KeyError:
+        return str(gid)
+
+
+def _private_group(gid: int) -> bool:
+    """A group that only you are in (a user private group, as `umask 002` systems give each
+    user): its write permission gives nobody else a way in. Debian's OpenSSH reads
+    group-writable files the same way."""
+    import grp
+    import pwd
+
+    me = os.geteuid()
+    try:
+        my_name = pwd.getpwuid(me).pw_name
+        members = set(grp.getgrgid(gid).gr_mem)
+    except KeyError:
+        return False
+    if members - {my_name}:
+        return False
+    return all(user.pw_uid == me for user in pwd.getpwall() if user.pw_gid == gid)
 
 
 def load_config(path: Path | None) -> Config:
@@ -116,10 +243,19 @@ def load_config(path: Path | None) -> Config:
     if path is None:
         return Config()
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = _read_text(path)
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CliError(
             ExitCode.USAGE, f"{path}: malformed TOML: {exc}", "fix the file or pass --config"
+        ) from None
+    except RecursionError:
+        # tomllib parses nested arrays and tables recursively: a document nested a few
+        # hundred deep exhausts the stack (was: exit 1, "internal error").
+        raise CliError(
+            ExitCode.USAGE,
+            f"{path}: malformed TOML: nested more than a parser can follow",
+            "fix the file or pass --config",
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CliError(
@@ -128,6 +264,22 @@ def load_config(path: Path | None) -> Config:
             "check that the file is readable UTF-8 text, or pass --config with another file",
         ) from None
     return parse_config(raw, path)
+
+
+def _read_text(path: Path) -> str:
+    """The file's text, a UTF-8 byte order mark dropped (editors on Windows write one). Opened
+    without blocking and checked to be a regular file, so a FIFO swapped in cannot hang us."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise CliError(
+                ExitCode.USAGE,
+                f"config file {path} is a {_kind(mode)}, not a file",
+                "pass --config with the path of a secrets.toml file",
+            )
+        data = handle.read()
+    return data.decode("utf-8-sig")
 
 
 class _Reader:
@@ -208,11 +360,22 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
         if account is not None and not (account.isdigit() and len(account) == 12):
             env.fail(f"{where}.account_id", "must be a 12-digit AWS account id")
         protected = env.boolean("protected")
+        region = env.string("region")
+        if region is not None:
+            validate_region(region, f"{path}: {where}.region")
+        for replica in env.strings("replica_regions"):
+            validate_region(replica, f"{path}: {where}.replica_regions")
+        role_arn = env.string("role_arn")
+        if role_arn is not None and not ROLE_ARN_PATTERN.fullmatch(role_arn):
+            env.fail(
+                f"{where}.role_arn",
+                "must be an IAM role's ARN, e.g. arn:aws:iam::123456789012:role/secrets-admin",
+            )
         environments[name] = EnvironmentConfig(
             name=name,
-            region=env.string("region"),
+            region=region,
             profile=env.string("profile"),
-            role_arn=env.string("role_arn"),
+            role_arn=role_arn,
             mfa_serial=env.string("mfa_serial"),
             account_id=account,
             kms_key_id=env.string("kms_key_id"),

@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from envsecrets.core.config import BACKENDS, default_protected, parse_config
+from envsecrets.core.config import BACKENDS, default_protected, parse_config, validate_region
 from envsecrets.core.names import SecretName, validate_env
 from envsecrets.errors import CliError, ExitCode
 
@@ -97,6 +97,10 @@ def validate_settings(settings: InitSettings) -> None:
                 "give each --env once",
             )
         seen.add(env.name)
+        if env.region is not None:
+            validate_region(env.region, f"environment '{env.name}': region")
+        for replica in env.replica_regions:
+            validate_region(replica, f"environment '{env.name}': replica region")
         if env.backend not in BACKENDS:
             raise CliError(
                 ExitCode.USAGE,

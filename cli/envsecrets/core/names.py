@@ -13,11 +13,20 @@ from envsecrets.errors import CliError, ExitCode
 
 ENV_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 SEGMENT_PATTERN = re.compile(r"[A-Za-z0-9_+=.@-]+")
-# AWS appends "-" and six random characters to make an ARN; a name that already ends that way
-# makes "name-??????" IAM patterns and partial-ARN lookups ambiguous. The six characters are
-# counted within the last segment: AWS's suffix never contains '/', so `prod/my-app/db` is fine.
-ARN_SUFFIX_LOOKALIKE = re.compile(r"-[^/]{6}\Z")
+# `.` and `..` are allowed characters but not whole segments: `dev/../prod/key` reads like a
+# path that leaves `dev/`, while Secrets Manager would store it as it is, under `dev`.
+DOT_SEGMENTS = (".", "..")
+# Names ending in "-" plus six characters (`jwt-secret`, `db-master`) are accepted: AWS's advice
+# against them concerns lookups by partial ARN, which this tool never makes, and the policies'
+# `name-??????` stays exact for them (core/policy.py).
 MAX_NAME_LENGTH = 512
+
+
+_DOT_SEGMENT_WHY = "segment '{segment}' is a path step, not a name"
+_DOT_SEGMENT_HINT = (
+    "names are not file paths: write the name in full, e.g. prod/api/key rather than "
+    "dev/../prod/api/key"
+)
 
 
 def printable(text: str) -> str:
@@ -26,14 +35,11 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-_printable = printable
-
-
 def _bad_name(text: str, why: str, hint: str | None = None) -> CliError:
-    shown = _printable(text if len(text) <= 80 else text[:77] + "...")
+    shown = printable(text if len(text) <= 80 else text[:77] + "...")
     return CliError(
         ExitCode.USAGE,
-        f"invalid secret name '{shown}': {_printable(why)}",
+        f"invalid secret name '{shown}': {printable(why)}",
         hint or "names look like <env>/<path>, e.g. prod/api/stripe-key",
     )
 
@@ -43,7 +49,7 @@ def validate_env(env: str) -> str:
     if not ENV_PATTERN.fullmatch(env):
         raise CliError(
             ExitCode.USAGE,
-            f"invalid environment '{_printable(env)}': use 1-32 lowercase letters, digits or '-', "
+            f"invalid environment '{printable(env)}': use 1-32 lowercase letters, digits or '-', "
             "starting with a letter or digit",
             "for example: prod, staging, dev-alice",
         )
@@ -85,13 +91,8 @@ class SecretName:
                     f"segment '{segment}' contains {''.join(bad)!r}; "
                     "allowed are letters, digits and _+=.@-",
                 )
-        if ARN_SUFFIX_LOOKALIKE.search(text):
-            raise _bad_name(
-                text,
-                "it ends with '-' and six characters, which looks like the random suffix AWS "
-                "adds to ARNs",
-                "change the ending, e.g. 'db-secret' -> 'db-secret-value' or 'db_secret'",
-            )
+            if segment in DOT_SEGMENTS:
+                raise _bad_name(text, _DOT_SEGMENT_WHY.format(segment=segment), _DOT_SEGMENT_HINT)
         return cls(env, path)
 
     @classmethod
@@ -128,17 +129,24 @@ class NamePrefix:
             if "//" in path:
                 raise CliError(
                     ExitCode.USAGE,
-                    f"invalid prefix '{_printable(text)}': empty segment ('//')",
+                    f"invalid prefix '{printable(text)}': empty segment ('//')",
                     "remove the doubled '/': prefixes look like prod/ or prod/api/",
                 )
             for segment in path.split("/"):
                 if not SEGMENT_PATTERN.fullmatch(segment):
                     raise CliError(
                         ExitCode.USAGE,
-                        f"invalid prefix '{_printable(text)}': segment "
-                        f"'{_printable(segment)}' has characters outside letters, digits "
+                        f"invalid prefix '{printable(text)}': segment "
+                        f"'{printable(segment)}' has characters outside letters, digits "
                         "and _+=.@-",
                         "prefixes look like prod/ or prod/api/",
+                    )
+                if segment in DOT_SEGMENTS:
+                    raise CliError(
+                        ExitCode.USAGE,
+                        f"invalid prefix '{printable(text)}': "
+                        + _DOT_SEGMENT_WHY.format(segment=segment),
+                        _DOT_SEGMENT_HINT,
                     )
             path += "/"
         return cls(env, path)

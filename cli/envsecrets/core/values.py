@@ -14,18 +14,20 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from envsecrets.errors import CliError, ExitCode
+from envsecrets.errors import CliError, ExitCode, listed
 
 MAX_VALUE_BYTES = 65_536  # Secrets Manager's limit for SecretString and SecretBinary
 
 
-def _looks_like_text(data: bytes) -> bool:
-    """UTF-8 without NUL or other control characters (tab, CR and LF are fine)."""
+# What a terminal acts on rather than shows: C0 controls but tab, LF and CR; DEL; C1 controls.
+_TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _utf8(data: bytes) -> str | None:
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        return False
-    return not any(ord(c) < 32 and c not in "\t\r\n" for c in text)
+        return None
 
 
 class SecretValue:
@@ -45,8 +47,10 @@ class SecretValue:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SecretValue:
-        """Bytes from a file or stdin: stored as text when they are clean UTF-8, else binary."""
-        return cls(data.decode("utf-8")) if _looks_like_text(data) else cls(data)
+        """Bytes from a file or stdin: text (SecretString) when they are valid UTF-8, control
+        characters included, else binary (SecretBinary). `kind` says which was made."""
+        text = _utf8(data)
+        return cls(data) if text is None else cls(text)
 
     # -- reading the value (explicit on purpose) -------------------------------------------
     def data(self) -> bytes:
@@ -83,6 +87,13 @@ class SecretValue:
         if self._is_binary:
             return "binary"
         return "json" if self._json_object() is not None else "text"
+
+    @property
+    def has_terminal_controls(self) -> bool:
+        """Whether the value holds characters a terminal would act on (escape sequences,
+        backspaces...): such a value is not written to a terminal, like binary."""
+        text = _utf8(self._data)
+        return text is None or _TERMINAL_CONTROLS.search(text) is not None
 
     def validate(self) -> SecretValue:
         """Raise a usage error when the value is empty or over the Secrets Manager limit."""
@@ -123,7 +134,7 @@ class SecretValue:
             raise CliError(
                 ExitCode.USAGE,
                 f"--field {key}: no such key in the JSON secret",
-                f"keys present: {', '.join(sorted(obj)) or '(none)'}",
+                f"keys present: {listed(sorted(obj), empty='(none)')}",
             )
         item = obj[key]
         return SecretValue(item if isinstance(item, str) else json.dumps(item))

@@ -8,13 +8,15 @@ whether each is a terminal, come from a `Streams` (ui/streams.py): the process's
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, ParamSpec, TextIO, TypeVar
 
 from envsecrets.errors import CliError, ExitCode
 from envsecrets.ui.streams import Streams
@@ -22,6 +24,10 @@ from envsecrets.ui.streams import Streams
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
+
+
+Params = ParamSpec("Params")
+Returned = TypeVar("Returned")
 
 
 def _json_default(obj: Any) -> Any:
@@ -61,6 +67,39 @@ def when(moment: datetime | None) -> str:
     if moment is None:
         return "-"
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _delivering(method: Callable[Params, Returned]) -> Callable[Params, Returned]:
+    """For the methods that write data to stdout: a stdout that cannot take it (closed, a
+    full disk, an I/O error) ends the command with exit 1 and one line, not a traceback. A
+    closed pipe (`| head`) stays BrokenPipeError, for the error door to decide."""
+
+    @functools.wraps(method)
+    def delivered(*args: Params.args, **kwargs: Params.kwargs) -> Returned:
+        try:
+            return method(*args, **kwargs)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            _quiet_stdout()
+            raise CliError(
+                ExitCode.FAILED,
+                f"cannot write the output: {exc.strerror or exc}",
+                "check where stdout goes (a closed descriptor, a full disk)",
+            ) from None
+
+    return delivered
+
+
+def _quiet_stdout() -> None:
+    """Point a failed stdout at /dev/null, so that Python's own flush at exit cannot fail
+    again (which would print "Exception ignored" and make the exit code 120)."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):
+        pass  # no descriptor (closed at start, or a stand-in): nothing will flush
 
 
 class Renderer:
@@ -107,15 +146,24 @@ class Renderer:
         )
 
     # -- data on stdout ----------------------------------------------------------------------
+    @_delivering
     def json(self, data: Any) -> None:
+        """The document in UTF-8 whatever the locale's encoding (JSON between programs is
+        UTF-8, RFC 8259): written as bytes, so `LC_ALL=C` cannot fail halfway or change it."""
         out = self.streams.stdout
-        out.write(to_json(data) + "\n")
         out.flush()
+        out.buffer.write((to_json(data) + "\n").encode("utf-8"))
+        out.buffer.flush()
 
+    @_delivering
     def table(
         self, columns: Sequence[str], rows: Sequence[Sequence[str]], *, title: str | None = None
     ) -> None:
-        """A rich table on a terminal; tab-separated lines (with a header) when piped."""
+        """A rich table on a terminal; tab-separated lines (with a header) when piped. With no
+        rows a terminal gets nothing (an empty frame says nothing: the caller's note says why
+        there is nothing, e.g. "nothing to rotate"); a pipe still gets the header."""
+        if self.stdout_is_tty and not rows:
+            return
         if self.stdout_is_tty:
             from rich.table import Table
 
@@ -135,6 +183,7 @@ class Renderer:
             out.write("\t".join(row) + "\n")
         out.flush()
 
+    @_delivering
     def fields(self, pairs: Sequence[tuple[str, str]], *, title: str | None = None) -> None:
         """`key: value` lines, aligned; the value column holds metadata, never secrets."""
         if self.stdout_is_tty:
@@ -156,12 +205,14 @@ class Renderer:
             out.write(f"{key + ':':<{width + 1}} {value}\n")
         out.flush()
 
+    @_delivering
     def lines(self, lines: Sequence[str]) -> None:
         out = self.streams.stdout
         for line in lines:
             out.write((inert(line) if self.stdout_is_tty else line) + "\n")
         out.flush()
 
+    @_delivering
     def value(self, data: bytes) -> None:
         """A secret's bytes exactly; a newline is added only for a terminal."""
         out = self.streams.stdout.buffer
@@ -170,6 +221,7 @@ class Renderer:
             out.write(b"\n")
         out.flush()
 
+    @_delivering
     def passthrough(self, data: bytes, *, stderr: bool = False) -> None:
         """A program's own output, relayed as it is (`secrets run --mask` filters it first)."""
         stream = (sys.stderr if stderr else sys.stdout).buffer
@@ -245,12 +297,16 @@ def render_error(error: CliError, *, json_mode: bool, stderr: TextIO | None = No
     `{"error": {...}}` with --json."""
     err = stderr if stderr is not None else sys.stderr
     if json_mode:
-        err.write(json.dumps({"error": error.as_dict()}, sort_keys=True) + "\n")
+        text = json.dumps({"error": error.as_dict()}, sort_keys=True) + "\n"
     else:
-        err.write(f"error: {inert(error.message)}\n")
-        if error.hint:
-            err.write(f"hint: {inert(error.hint)}\n")
-    err.flush()
+        text = f"error: {inert(error.message)}\n" + (
+            f"hint: {inert(error.hint)}\n" if error.hint else ""
+        )
+    try:
+        err.write(text)
+        err.flush()
+    except (OSError, ValueError):
+        pass  # stderr closed or gone: the exit code still says what happened
 
 
 def render_crash(

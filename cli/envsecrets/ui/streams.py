@@ -10,8 +10,12 @@ pseudo-terminal. The default, `Streams.of_process()`, is the real process's.
 
 from __future__ import annotations
 
+import errno
+import io
+import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
 
@@ -29,6 +33,10 @@ class Streams:
     width: int | None = None
     # None: rich decides (NO_COLOR, FORCE_COLOR, TERM); False: never colour; True: always.
     colour: bool | None = None
+    # The controlling terminal, where a question goes when stdin is busy with a piped value
+    # (`pbpaste | secrets set prod/x --stdin`), as sudo and ssh ask. None: there is none to
+    # use (a stand-in's default, so that a test never asks the real terminal).
+    controlling_terminal: str | None = None
 
     @classmethod
     def of_process(cls) -> Streams:
@@ -40,6 +48,7 @@ class Streams:
             stdin_isatty=_isatty(sys.stdin),
             stdout_isatty=_isatty(sys.stdout),
             stderr_isatty=_isatty(sys.stderr),
+            controlling_terminal="/dev/tty",
         )
 
 
@@ -51,4 +60,64 @@ def _isatty(stream: TextIO | None) -> bool:
     try:
         return stream.isatty()
     except ValueError:
+        return False
+
+
+class _ClosedOutput(io.TextIOBase):
+    """Stands for a stdout that was closed when we started (`secrets list >&-`): writing data
+    to it fails as writing to a closed descriptor does, so the command ends with exit 1 at
+    the error door; a command that writes nothing there is unaffected."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "stdout is closed")
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def buffer(self) -> _ClosedBinaryOutput:
+        return _ClosedBinaryOutput()
+
+
+class _ClosedBinaryOutput(io.RawIOBase):
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:
+        raise OSError(errno.EBADF, "stdout is closed")
+
+
+def prepare_standard_streams() -> None:
+    """Make the process's standard streams safe to use, once at start-up.
+
+    A stream closed when the process started (Python leaves it None, and every write would be
+    an AttributeError) gets a stand-in:
+
+    - stdin: /dev/null, read as "no input" (`--stdin` says nothing was piped in; no prompt);
+    - stderr: /dev/null, so that messages vanish but exit codes stay what they are;
+    - stdout: a stand-in whose writes fail, so that data that cannot be delivered is exit 1.
+
+    In a locale whose encoding is not UTF-8 (`LC_ALL=C` with `PYTHONUTF8=0`), text the
+    encoding cannot hold (a description in another script) is written as `\\xe9`-style
+    escapes instead of stopping the output halfway with UnicodeEncodeError. (JSON is written
+    as UTF-8 bytes by the renderer.)
+    """
+    # Opened for the rest of the run, like the streams they stand for.
+    if sys.stdin is None:
+        sys.stdin = Path(os.devnull).open(encoding="utf-8")  # noqa: SIM115
+    if sys.stderr is None:
+        sys.stderr = Path(os.devnull).open("w", encoding="utf-8")  # noqa: SIM115
+    if sys.stdout is None:
+        sys.stdout = _ClosedOutput()
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and not _is_utf8(stream.encoding):
+            stream.reconfigure(errors="backslashreplace")
+
+
+def _is_utf8(encoding: str | None) -> bool:
+    import codecs
+
+    try:
+        return codecs.lookup(encoding or "ascii").name == "utf-8"
+    except LookupError:
         return False
