@@ -124,6 +124,7 @@ class FaultProxy:
         self.arrival = threading.Condition()
         self.hold_timeouts: Counter[str] = Counter()  # holds that ended without their release
         self.hold_timeout = 30.0
+        self.hung = threading.Event()  # set: `hang` replies are given up (connection dropped)
         self.server: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
 
@@ -161,8 +162,10 @@ class FaultProxy:
 
     def script(self, action: str, *decisions: str) -> None:
         """The next requests of `action` meet these faults in order (`lose`, `error`, `drop`,
-        `throttle`, `forward`, or `fail:CODE` for an HTTP 400 with that AWS error code), then
-        the usual rules apply: deterministic fault tests."""
+        `throttle`, `forward`, `hang`, or `fail:CODE` for an HTTP 400 with that AWS error
+        code), then the usual rules apply: deterministic fault tests. `hang` forwards the
+        request and then keeps the client waiting for a reply that never comes (until
+        `release_hung()` or `stop()`): a process can be killed with its write done in AWS."""
         with self.lock:
             self.scripted[action] = list(decisions)
 
@@ -223,7 +226,12 @@ class FaultProxy:
         self.thread.start()
         return self
 
+    def release_hung(self) -> None:
+        """Drop the connections that `hang` keeps waiting."""
+        self.hung.set()
+
     def stop(self) -> None:
+        self.hung.set()
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
@@ -248,7 +256,7 @@ class FaultProxy:
             return self.random.random() < rate
 
     def decide(self, action: str) -> str:
-        """`forward`, `throttle`, `error`, `drop`, `lose`, `deny` or `canned`."""
+        """`forward`, `throttle`, `error`, `drop`, `lose`, `hang`, `deny` or `canned`."""
         if action in self.denied:
             return "deny"
         if action in self.canned:
@@ -333,9 +341,11 @@ class _Handler(BaseHTTPRequestHandler):
         status, reply_headers, reply = self._forward(body)
         with proxy.lock:
             proxy.forwarded[action] += 1
-        if decision == "lose":
+        if decision in ("lose", "hang"):
             with proxy.lock:
-                proxy.injected[f"lose {action}"] += 1
+                proxy.injected[f"{decision} {action}"] += 1
+            if decision == "hang":
+                proxy.hung.wait(proxy.hold_timeout)
             self._drop()
             return
         self.send_response(status)
