@@ -109,9 +109,7 @@ def test_a_write_in_flight_when_its_process_died_lands_after_the_rerun(sm, proxy
     assert written == request_token(NAME, SecretValue("v2"), old)
 
 
-def test_a_field_write_killed_after_staging_then_run_again_leaves_one_version(
-    sm, proxy
-) -> None:
+def test_a_field_write_killed_after_staging_then_run_again_leaves_one_version(sm, proxy) -> None:
     """`set --field` stages the new document under a working label, then moves AWSCURRENT to
     it. Killed after staging (the reply lost), AWSCURRENT has not moved; the re-run stages the
     same document with the same token - AWS's "succeeds but does nothing" - and finishes."""
@@ -125,7 +123,9 @@ def test_a_field_write_killed_after_staging_then_run_again_leaves_one_version(
     staged = versions(sm, "dev/db")
     assert len(staged) == 2 and current(sm, "dev/db")[0] == old  # staged, not promoted
 
-    again = run_subprocess(["set", "dev/db", "--field", "password", "--stdin", "--json"], input="p2")
+    again = run_subprocess(
+        ["set", "dev/db", "--field", "password", "--stdin", "--json"], input="p2"
+    )
     assert again.code == 0, again.stderr
     written = again.json()["version_id"]
     assert versions(sm, "dev/db") == {old: ["AWSPREVIOUS"], written: ["AWSCURRENT"]}
