@@ -8,6 +8,7 @@ HOME, AWS config files, cache dir and working directory, and an emulator reset t
 from __future__ import annotations
 
 import functools
+import io
 import os
 import shutil
 import socket
@@ -22,9 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import envsecrets.app
 import pytest
 import typer.main
 from envsecrets.app import app
+from envsecrets.errors import CliError
 from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
@@ -110,6 +113,55 @@ def aws_env(moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(work)
     yield work
+
+
+# -- every error that reaches the error door says what to do next ---------------------------------
+# Every CliError that a test's in-process run brings to the one error door (`app._run`, which
+# hands it to `render_error`) is looked at after the test: it must have printed a non-empty
+# `hint:` line. A test whose run printed an error without one fails at teardown. This makes
+# every error path the suite reaches a test of DESIGN's "an error says what to do next",
+# whatever helper built the error (a lint of `CliError(...)` literals cannot see a helper's
+# default hint). Subprocess runs are not seen (no product hook): the in-process ones are most.
+ERRORS_AT_THE_DOOR: list[CliError] = []
+
+
+def printed_hint(error: CliError) -> str:
+    """The hint as the renderer prints it for a person ("" when it prints none)."""
+    printed = io.StringIO()
+    render_error(error, json_mode=False, stderr=printed)
+    hints = [line for line in printed.getvalue().splitlines() if line.startswith("hint: ")]
+    return hints[0].removeprefix("hint: ").strip() if hints else ""
+
+
+render_error = envsecrets.app.render_error
+
+
+@pytest.fixture(autouse=True)
+def errors_say_what_to_do_next(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[CliError]]:
+    """Records the errors that reach the error door during the test; fails the test if one
+    printed no hint."""
+    seen: list[CliError] = []
+
+    def recording(error: CliError, *, json_mode: bool, stderr: Any = None) -> None:
+        seen.append(error)
+        render_error(error, json_mode=json_mode, stderr=stderr)
+
+    monkeypatch.setattr(envsecrets.app, "render_error", recording)
+    yield seen
+    ERRORS_AT_THE_DOOR.extend(seen)
+    without = [f"exit {int(e.code)}: {e.message}" for e in seen if not printed_hint(e)]
+    if without:
+        pytest.fail("errors printed without a hint: " + "; ".join(without), pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if ERRORS_AT_THE_DOOR:
+        codes = sorted({int(e.code) for e in ERRORS_AT_THE_DOOR})
+        without = sum(not printed_hint(e) for e in ERRORS_AT_THE_DOOR)
+        terminalreporter.write_line(
+            f"{len(ERRORS_AT_THE_DOOR)} errors reached the error door (exit codes "
+            f"{', '.join(map(str, codes))}); {without} printed no hint"
+        )
 
 
 @dataclass
