@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -161,11 +160,10 @@ def test_throttled_after_retries_is_6(cli, sm, proxy) -> None:
 def test_unreachable_endpoint_is_6_and_returns(aws_env: Path) -> None:
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     env = {**os.environ, "AWS_ENDPOINT_URL": dead, "AWS_MAX_ATTEMPTS": "2"}
-    started = time.monotonic()
+    # It returns: subprocess.run raises TimeoutExpired (a failure) if it hangs past 60 s.
     completed = subprocess.run(
         [SECRETS_BIN, "get", "dev/x"], capture_output=True, env=env, timeout=60, check=False
     )
-    assert time.monotonic() - started < 60  # it returned (timeout would have raised)
     run = Run(completed.returncode, completed.stdout.decode(), completed.stderr.decode(), b"")
     assert_one_line_error(run, 6, contains="could not be reached")
 

@@ -94,8 +94,6 @@ def test_diff_reads_the_keyring_like_any_store(cli: Any, sm: Any) -> None:
     cli("set", "local/api/only-local", "--stdin", input="y\n")
     cli("set", "local/api/changed", "--stdin", input="canary-local\n")
     run = cli("diff", "local", "dev", "--json")
-    if run.code == 2 and "No such command" in run.stderr:
-        pytest.skip("`secrets diff` has not landed yet")
     assert run.code == 1, run.stderr
     text = run.stdout
     assert "only-local" in text and "only-dev" in text

@@ -12,11 +12,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pexpect  # a dev dependency: missing, the tests fail (not skip)
 import pytest
 
 from tests.conftest import SECRETS_BIN, write_config
-
-pexpect = pytest.importorskip("pexpect")
 
 CONFIG = """
 [environments.prod]

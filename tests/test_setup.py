@@ -114,7 +114,7 @@ def test_init_output_in_a_missing_folder_creates_it(cli: Any, aws_env: Path) -> 
 
 def test_init_never_replaces_a_file_that_appeared_during_the_questions(aws_env: Path) -> None:
     """The wizard, answered in a pty; while it waits, someone writes secrets.toml."""
-    pexpect = pytest.importorskip("pexpect")
+    import pexpect
     child = pexpect.spawn(
         SECRETS_BIN, ["init"], cwd=str(aws_env), env=dict(os.environ), encoding="utf-8",
         timeout=20, dimensions=(40, 200),
@@ -167,7 +167,7 @@ def test_init_without_flags_or_terminal_says_how(cli: Any, aws_env: Path) -> Non
 
 def test_init_wizard_in_a_terminal(aws_env: Path) -> None:
     """The questionary wizard, answered through a real pseudo-terminal."""
-    pexpect = pytest.importorskip("pexpect")
+    import pexpect
     child = pexpect.spawn(
         SECRETS_BIN, ["init"], cwd=str(aws_env), env=dict(os.environ), encoding="utf-8",
         timeout=20, dimensions=(40, 200),
