@@ -115,6 +115,7 @@ def test_init_output_in_a_missing_folder_creates_it(cli: Any, aws_env: Path) -> 
 def test_init_never_replaces_a_file_that_appeared_during_the_questions(aws_env: Path) -> None:
     """The wizard, answered in a pty; while it waits, someone writes secrets.toml."""
     import pexpect
+
     child = pexpect.spawn(
         SECRETS_BIN, ["init"], cwd=str(aws_env), env=dict(os.environ), encoding="utf-8",
         timeout=20, dimensions=(40, 200),
@@ -168,6 +169,7 @@ def test_init_without_flags_or_terminal_says_how(cli: Any, aws_env: Path) -> Non
 def test_init_wizard_in_a_terminal(aws_env: Path) -> None:
     """The questionary wizard, answered through a real pseudo-terminal."""
     import pexpect
+
     child = pexpect.spawn(
         SECRETS_BIN, ["init"], cwd=str(aws_env), env=dict(os.environ), encoding="utf-8",
         timeout=20, dimensions=(40, 200),
