@@ -7,12 +7,13 @@ test, not per example)."""
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 from envsecrets.core.diffing import Fingerprint, Side, SideEntry, compare
 from envsecrets.core.store import SecretMetadata, StoredValue
 from envsecrets.core.values import SecretValue
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 KEYS = st.sampled_from(["api/key", "api/token", "db/creds", "db/url", "tls/cert", "x"])
@@ -128,3 +129,219 @@ def test_copy_missing_only_leaves_nothing_only_in_a(
             row = next(r for r in after["secrets"] if r["key"] == key)
             assert row["status"] != "only_in_a"
             assert row["b"] is not None
+
+
+# -- what the statuses mean -------------------------------------------------------------------
+# The properties above would pass a diff that always says "same". These pin the meaning against
+# an oracle written from the documented contract, not from the implementation: a key is `same`
+# exactly when both values are the same bytes stored the same way (SecretString or
+# SecretBinary), `differs` otherwise; `changed_fields` (JSON objects on both sides) is exactly
+# the set of top-level keys whose values differ or exist on one side only; `only_in_a` /
+# `only_in_b` exactly when the other side has no such secret; `pending_deletion` when either
+# side is being deleted.
+Stored = tuple[str, bytes]  # ("text" | "binary", the bytes AWS holds)
+JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 2),
+    st.sampled_from([0.5, 1.0]),
+    st.text("ab", max_size=2),
+)
+JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=2), max_leaves=3)
+JSON_OBJECTS = st.dictionaries(st.sampled_from(["u", "p", "host"]), JSON_VALUES, max_size=3)
+
+
+@st.composite
+def stored_values(draw: st.DrawFn) -> Stored:
+    """Text, binary (sometimes the same bytes as some text) or a JSON object, printed in one of
+    several layouts (so that equal objects in different bytes happen)."""
+    kind = draw(st.sampled_from(["text", "binary", "json"]))
+    if kind == "json":
+        obj = draw(JSON_OBJECTS)
+        indent = draw(st.sampled_from([None, 2]))
+        keys_sorted = draw(st.booleans())
+        return "text", json.dumps(obj, indent=indent, sort_keys=keys_sorted).encode()
+    data = draw(st.sampled_from([b"v1", b"v2", b"\x00\x01", b'{"u": 1}']))
+    if kind == "text":
+        data = data.replace(b"\x00", b"0")  # text: valid UTF-8 without NUL
+    return kind, data
+
+
+STORED_SLOT = st.one_of(st.none(), st.just("deleted"), stored_values())
+STORED_WORLD = st.dictionaries(KEYS, st.tuples(STORED_SLOT, STORED_SLOT), max_size=6)
+
+
+# Every status and its edges in one world, tried first by the end-to-end properties (their few
+# random examples may not meet them all).
+EVERY_CASE: dict[str, tuple[Any, Any]] = {
+    "api/key": (("text", b"v1"), ("text", b"v1")),
+    "api/token": (("text", b"v1"), ("text", b"v2")),
+    "tls/cert": (("binary", b"v1"), ("text", b"v1")),  # same bytes, stored differently
+    "db/url": (("text", b'{"u": 1, "p": 2}'), ("text", b'{"p": 2, "u": 1}')),  # layout only
+    "db/creds": (("text", b'{"u": 1, "p": true}'), ("text", b'{"u": 1.0, "p": true, "h": 2}')),
+    "x": (("binary", b"\x00\x01"), None),
+}
+
+
+def _same_json(x: Any, y: Any) -> bool:
+    """JSON values equal as JSON: same type (true is not 1, 1 is not 1.0), same members."""
+    if type(x) is not type(y):
+        return False
+    if isinstance(x, dict):
+        return x.keys() == y.keys() and all(_same_json(x[k], y[k]) for k in x)
+    if isinstance(x, list):
+        return len(x) == len(y) and all(_same_json(i, j) for i, j in zip(x, y, strict=True))
+    return bool(x == y)
+
+
+def _json_object(stored: Stored) -> dict[str, Any] | None:
+    if stored[0] != "text":
+        return None
+    try:
+        parsed = json.loads(stored[1])
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def expected_row(a: Any, b: Any) -> tuple[str, set[str] | None]:
+    """The documented status of a key (and its changed fields) from the raw values."""
+    if "deleted" in (a, b):
+        return "pending_deletion", None
+    if b is None:
+        return "only_in_a", None
+    if a is None:
+        return "only_in_b", None
+    if a == b:
+        return "same", None
+    obj_a, obj_b = _json_object(a), _json_object(b)
+    if obj_a is None or obj_b is None:
+        return "differs", None
+    keys = obj_a.keys() | obj_b.keys()
+    changed = {
+        k for k in keys if k not in obj_a or k not in obj_b or not _same_json(obj_a[k], obj_b[k])
+    }
+    return "differs", changed
+
+
+def _stored_side(env: str, world: dict[str, tuple[Any, Any]], index: int) -> Side:
+    from datetime import UTC, datetime
+
+    entries: dict[str, SideEntry] = {}
+    for key, slots in world.items():
+        slot = slots[index]
+        name = f"{env}/{key}"
+        if slot is None:
+            continue
+        if slot == "deleted":
+            meta = SecretMetadata(name=name, deleted_on=datetime(2030, 1, 1, tzinfo=UTC))
+            entries[key] = SideEntry(key, meta)
+            continue
+        kind, data = slot
+        value = SecretValue(data if kind == "binary" else data.decode())
+        stored = StoredValue(name=name, value=value, version_id="v")
+        entries[key] = SideEntry(key, SecretMetadata(name=name), Fingerprint.of(stored))
+    return Side(env, "", entries)
+
+
+@settings(max_examples=300)
+@given(STORED_WORLD)
+def test_statuses_mean_what_the_contract_says(world: dict[str, tuple[Any, Any]]) -> None:
+    result = compare(_stored_side("a", world, 0), _stored_side("b", world, 1))
+    got = {
+        row.key: (row.status, None if row.changed_fields is None else set(row.changed_fields))
+        for row in result.rows
+    }
+    wanted = {key: expected_row(a, b) for key, (a, b) in world.items() if (a, b) != (None, None)}
+    assert got == wanted
+    # and the verdict: equal exactly when nothing but "same" (or deleting on both sides)
+    both_deleting = {k for k, (a, b) in world.items() if a == b == "deleted"}
+    assert result.equal == all(
+        status == "same" or key in both_deleting for key, (status, _) in wanted.items()
+    )
+
+
+def _create(sm, name: str, slot: Any) -> None:
+    if slot == "deleted":
+        sm.create_secret(Name=name, SecretString="gone")
+        sm.delete_secret(SecretId=name, RecoveryWindowInDays=7)
+        return
+    kind, data = slot
+    if kind == "binary":
+        sm.create_secret(Name=name, SecretBinary=data)
+    else:
+        sm.create_secret(Name=name, SecretString=data.decode())
+
+
+def _stored_now(sm, name: str) -> tuple[Stored, str] | None:
+    """AWSCURRENT's kind, bytes and version id, or None when there is no such secret."""
+    try:
+        got = sm.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")
+    except sm.exceptions.ResourceNotFoundException:
+        return None
+    if "SecretBinary" in got:
+        return ("binary", got["SecretBinary"]), got["VersionId"]
+    return ("text", got["SecretString"].encode()), got["VersionId"]
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(STORED_WORLD)
+@example(EVERY_CASE)
+@example({"api/key": (None, ("text", b"v1")), "db/url": ("deleted", ("text", b"v1"))})
+def test_cli_diff_statuses_mean_what_the_contract_says(
+    cli, sm, world: dict[str, tuple[Any, Any]]
+) -> None:
+    n = next(_pairs)
+    a, b = f"meaning-a{n}", f"meaning-b{n}"
+    for key, (slot_a, slot_b) in world.items():
+        for env, slot in ((a, slot_a), (b, slot_b)):
+            if slot is not None:
+                _create(sm, f"{env}/{key}", slot)
+    run = cli("diff", a, b, "--json")
+    wanted = {k: expected_row(x, y) for k, (x, y) in world.items() if (x, y) != (None, None)}
+    alike = all(
+        status == "same" or world[key] == ("deleted", "deleted")
+        for key, (status, _) in wanted.items()
+    )
+    assert run.code == (0 if alike else 1), run.stderr
+    got = {
+        row["key"]: (
+            row["status"],
+            None if row["changed_fields"] is None else set(row["changed_fields"]),
+        )
+        for row in run.json()["secrets"]
+    }
+    assert got == wanted
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(st.dictionaries(KEYS, st.tuples(STORED_SLOT, st.one_of(st.none(), stored_values()))))
+@example({**EVERY_CASE, "api/new": (("text", b"n"), None), "db/gone": ("deleted", None)})
+def test_copy_missing_only_adds_a_only_and_leaves_b_untouched(
+    cli, sm, world: dict[str, tuple[Any, Any]]
+) -> None:
+    n = next(_pairs)
+    a, b = f"fill-a{n}", f"fill-b{n}"
+    for key, (slot_a, slot_b) in world.items():
+        for env, slot in ((a, slot_a), (b, slot_b)):
+            if slot is not None:
+                _create(sm, f"{env}/{key}", slot)
+    before = {key: _stored_now(sm, f"{b}/{key}") for key in world}
+    copied = cli("copy", f"{a}/", f"{b}/", "--missing-only", "--yes")
+    assert copied.code == 0, copied.stderr
+    for key, (slot_a, slot_b) in world.items():
+        after = _stored_now(sm, f"{b}/{key}")
+        if slot_b is not None:
+            assert after == before[key], key  # same bytes, same kind, same version: untouched
+        elif slot_a not in (None, "deleted"):
+            assert after is not None and after[0] == slot_a, key  # A's value, exactly
+        else:
+            assert after is None, key  # nothing to copy (absent, or being deleted in A)
