@@ -95,17 +95,32 @@ def test_canaries_stay_out_of_list_show_history(cli, sm, aws_env: Path) -> None:
 def test_canary_stays_out_of_errors(cli, sm, aws_env: Path) -> None:
     canary = text_canary()
     too_big = canary + "x" * 70_000
-    assert_no_leak(cli("set", NAME, "--stdin", input=too_big), canary)
-    assert_no_leak(cli("set", NAME, "--stdin", "--json", input=too_big), canary)
     sm.create_secret(Name="dev/plain", SecretString=canary)
-    assert_no_leak(cli("set", "dev/plain", "--field", "k", "--stdin", input=canary), canary)
-    assert_no_leak(cli("get", "dev/plain", "--field", "k"), canary)
-    assert_no_leak(cli("get", "dev/plain", "--field", "k", "--json"), canary)
+    runs = {
+        "too big": cli("set", NAME, "--stdin", input=too_big),
+        "too big, json": cli("set", NAME, "--stdin", "--json", input=too_big),
+        "field of text": cli("set", "dev/plain", "--field", "k", "--stdin", input=canary),
+        "get field of text": cli("get", "dev/plain", "--field", "k"),
+        "get field of text, json": cli("get", "dev/plain", "--field", "k", "--json"),
+        "protected": cli("set", "prod/x", "--stdin", input=canary),
+    }
+    # Each is the error it is here for (a run that failed earlier would scan nothing).
+    assert {label: run.code for label, run in runs.items()} == {
+        "too big": 2,
+        "too big, json": 2,
+        "field of text": 2,
+        "get field of text": 2,
+        "get field of text, json": 2,
+        "protected": 4,
+    }
+    assert "65536" in runs["too big"].stderr and "not a JSON object" in runs["field of text"].stderr
+    assert "protected" in runs["protected"].stderr
+    for run in runs.values():
+        assert_no_leak(run, canary)
     sm.create_secret(Name="dev/db", SecretString=json.dumps({canary: canary}))
     # the hint lists key names; a key is not a value, but this one shows that keys are printed
     missing = cli("get", "dev/db", "--field", "nope")
     assert missing.code == 2
-    assert_no_leak(cli("set", "prod/x", "--stdin", input=canary), canary)  # refused: protected
 
 
 def test_canary_stays_out_of_debug_output_of_failing_commands(cli, sm, proxy) -> None:
@@ -127,12 +142,21 @@ def test_canary_stays_out_of_debug_output_of_failing_commands(cli, sm, proxy) ->
     crashed = cli("--debug", "set", NAME, "--stdin", "--json", input=canary + "2")
     assert crashed.code == 1
     assert_no_leak(crashed, canary)
-    proxy.answer("secretsmanager.ListSecrets", b'{"SecretList": [{}]}')
-    assert_no_leak(cli("--debug", "list", "--json"), canary)
+    # A reply that holds the value but not a field the SDK promised: the crash's traceback
+    # is printed with the value in the process's memory, and must not show it.
+    proxy.answer("secretsmanager.GetSecretValue", json.dumps({"SecretString": canary}).encode())
+    crashed = cli("--debug", "get", NAME, "--json")
+    assert crashed.code == 1
+    assert "Traceback" in crashed.stderr
+    assert_no_leak(crashed, canary)
+    del proxy.canned["secretsmanager.GetSecretValue"]
+    del proxy.canned[PUT]  # (it would answer before the script below is consulted)
     proxy.script(PUT, "error", "error", "error")
     failed = cli(
         "--debug", "set", NAME, "--stdin", input=canary + "3", env={"AWS_MAX_ATTEMPTS": "3"}
     )
+    assert failed.code == 6
+    assert proxy.injected[f"error {PUT}"] == 3
     assert_no_leak(failed, canary)
 
 
