@@ -124,7 +124,6 @@ def test_export_and_inject_keep_values_where_they_were_asked_to_go(
     refused = [
         cli("--debug", "export", "prod", "-f", "dotenv", "-o", str(exported)),
         cli("--debug", "inject", "-i", str(template), "-o", str(rendered)),
-        cli("--debug", "inject", "-i", str(template), "-o", str(rendered), "--json"),
     ]
     for run in refused:
         assert run.code == 4, run.stderr  # refused: protected, no terminal, no --yes
