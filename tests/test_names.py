@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from envsecrets.core.names import NamePrefix, SecretName, validate_env
+from envsecrets.core.names import NamePrefix, SecretName, printable, validate_env
 from envsecrets.errors import CliError, ExitCode
 
 
@@ -171,3 +171,116 @@ def test_prefix_contains_and_relative() -> None:
     assert prefix.relative("prod/api/v1/key") == "v1/key"
     assert NamePrefix.parse("prod").contains("prod/x")
     assert not NamePrefix.parse("prod").contains("production/x")
+
+
+# -- the messages, as a user reads them -------------------------------------------------------
+# The words of an error are what a user acts on: each rule's message and hint, letter for letter.
+NAME_HINT = "names look like <env>/<path>, e.g. prod/api/stripe-key"
+PATH_HINT = (
+    "names are not file paths: write the name in full, e.g. prod/api/key rather than "
+    "dev/../prod/api/key"
+)
+SEGMENTS = "allowed are letters, digits and _+=.@-"
+NAME_MESSAGES = [
+    ("", "it is empty", NAME_HINT),
+    ("/dev/x", "it starts or ends with '/'", NAME_HINT),
+    ("dev/x/", "it starts or ends with '/'", NAME_HINT),
+    ("dev//x", "it contains an empty segment ('//')", NAME_HINT),
+    ("dev", "it has no environment part", NAME_HINT),
+    (
+        "Dev/x",
+        "environment 'Dev' must be 1-32 lowercase letters, digits or '-' (starting with a "
+        "letter or digit)",
+        NAME_HINT,
+    ),
+    ("dev/a b", f"segment 'a b' contains ' '; {SEGMENTS}", NAME_HINT),
+    ("dev/a b!c", f"segment 'a b!c' contains ' !'; {SEGMENTS}", NAME_HINT),
+    ("dev/./x", "segment '.' is a path step, not a name", PATH_HINT),
+    ("dev/x/..", "segment '..' is a path step, not a name", PATH_HINT),
+    ("dev/\x1b[31mred", f"segment '\\x1b[31mred' contains '\\x1b['; {SEGMENTS}", NAME_HINT),
+]
+
+
+@pytest.mark.parametrize(("text", "why", "hint"), NAME_MESSAGES)
+def test_each_name_rule_says_so_in_words(text: str, why: str, hint: str) -> None:
+    with pytest.raises(CliError) as caught:
+        SecretName.parse(text)
+    shown = text.replace("\x1b", "\\x1b")  # control characters are shown escaped
+    assert caught.value.message == f"invalid secret name '{shown}': {why}"
+    assert caught.value.hint == hint
+
+
+def test_a_long_name_is_shown_cut_at_77_characters() -> None:
+    for length in (79, 80):  # with the space: 80 characters (shown whole) and 81 (cut)
+        text = "dev/" + "a" * (length - 4)
+        with pytest.raises(CliError) as caught:
+            SecretName.parse(text + " ")  # one character too many, and a space
+        shown = text + " " if len(text) + 1 <= 80 else text[:77] + "..."
+        assert caught.value.message.startswith(f"invalid secret name '{shown}': ")
+    with pytest.raises(CliError) as caught:
+        SecretName.parse("dev/" + "a" * 600)
+    assert caught.value.message == (
+        f"invalid secret name 'dev/{'a' * 73}...': it is 604 characters long (at most 512)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "hint"),
+    [
+        ("/", "empty prefix", "use a prefix such as prod/ or prod/api/"),
+        (
+            "prod/a//b/",
+            "invalid prefix 'prod/a//b/': empty segment ('//')",
+            "remove the doubled '/': prefixes look like prod/ or prod/api/",
+        ),
+        (
+            "prod//x/",
+            "invalid prefix 'prod//x/': empty segment ('//')",
+            "remove the doubled '/': prefixes look like prod/ or prod/api/",
+        ),
+        (
+            "prod/a b/",
+            "invalid prefix 'prod/a b/': segment 'a b' has characters outside letters, digits "
+            "and _+=.@-",
+            "prefixes look like prod/ or prod/api/",
+        ),
+        (
+            "prod/\x07/",
+            "invalid prefix 'prod/\\x07/': segment '\\x07' has characters outside letters, "
+            "digits and _+=.@-",
+            "prefixes look like prod/ or prod/api/",
+        ),
+        (
+            "prod/../",
+            "invalid prefix 'prod/../': segment '..' is a path step, not a name",
+            PATH_HINT,
+        ),
+        (
+            "Prod/",
+            "invalid environment 'Prod': use 1-32 lowercase letters, digits or '-', starting "
+            "with a letter or digit",
+            "for example: prod, staging, dev-alice",
+        ),
+    ],
+)
+def test_each_prefix_rule_says_so_in_words(text: str, message: str, hint: str) -> None:
+    with pytest.raises(CliError) as caught:
+        NamePrefix.parse(text)
+    assert caught.value.code == ExitCode.USAGE
+    assert (caught.value.message, caught.value.hint) == (message, hint)
+
+
+def test_printable_escapes_exactly_what_a_terminal_would_act_on() -> None:
+    assert printable("a\x1b[0m\tb\n\u200b\u00e9") == "a\\x1b[0m\\tb\\n\\u200b\u00e9"
+    assert printable("plain/name-1") == "plain/name-1"
+
+
+def test_prefix_strips_slashes_and_keeps_its_parts() -> None:
+    assert (NamePrefix.parse("/prod/api/").env, NamePrefix.parse("/prod/api/").path) == (
+        "prod",
+        "api/",
+    )
+    assert str(NamePrefix.parse("prod")) == "prod/"
+    assert NamePrefix.parse("prod/api").relative("prod/api/key") == "key"
+    assert NamePrefix.parse("prod/api").contains("prod/api/key")
+    assert not NamePrefix.parse("prod/api").contains("prod/apiary/key")

@@ -126,7 +126,7 @@ class NamePrefix:
         env, _, path = cleaned.partition("/")
         validate_env(env)
         if path:
-            if "//" in path:
+            if "//" in cleaned:  # `prod//x/` too: the doubled '/' right after the environment
                 raise CliError(
                     ExitCode.USAGE,
                     f"invalid prefix '{printable(text)}': empty segment ('//')",
