@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 import traceback
 import uuid
 
 import pytest
-from envsecrets.core.values import MAX_VALUE_BYTES, SecretValue, request_token
+from envsecrets.core.values import MAX_VALUE_BYTES, SecretValue, request_token, set_member
 from envsecrets.errors import CliError, ExitCode
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -253,3 +254,130 @@ def test_missing_field_hint_lists_at_most_ten_keys() -> None:
     assert caught.value.hint is not None
     assert caught.value.hint.endswith("and 4,990 more")
     assert len(caught.value.hint) < 200
+
+
+# -- editing one member: every other byte kept, whatever the layout ----------------------------
+GAPS = st.text(alphabet=" \t\n\r", max_size=3)  # JSON's four whitespace characters
+MEMBER_VALUES = st.one_of(
+    st.integers(-(10**30), 10**30).map(str),
+    st.sampled_from(["1.10", "1e400", "-0.0", "true", "false", "null", '"\\u00e9"', "[1, {}]"]),
+    st.text(max_size=6).map(lambda t: json.dumps(t)),
+    st.just('{"nested": {"a": [1, 2]}}'),
+)
+
+
+@st.composite
+def laid_out_objects(draw: st.DrawFn) -> tuple[str, dict[str, tuple[int, int]], int]:
+    """A JSON object with arbitrary whitespace between its tokens; returns its text, each
+    member's value span, and where the closing brace is."""
+    keys = draw(st.lists(st.text(max_size=5), unique=True, max_size=4))
+    text = draw(GAPS) + "{" + draw(GAPS)
+    spans: dict[str, tuple[int, int]] = {}
+    for index, key in enumerate(keys):
+        if index:
+            text += "," + draw(GAPS)
+        text += json.dumps(key) + draw(GAPS) + ":" + draw(GAPS)
+        value = draw(MEMBER_VALUES)
+        spans[key] = (len(text), len(text) + len(value))
+        text += value + draw(GAPS)
+    close = len(text)
+    return text + "}" + draw(GAPS), spans, close
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=laid_out_objects(), key=st.text(max_size=5), new=st.text(min_size=1, max_size=6))
+def test_set_member_changes_exactly_that_member(document, key: str, new: str) -> None:
+    text, spans, close = document
+    new_json = json.dumps(new, ensure_ascii=False)
+    edited = set_member(text, key, new_json)
+    assert json.loads(edited) == {**json.loads(text), key: new}
+    if key in spans:
+        start, end = spans[key]
+        assert edited == text[:start] + new_json + text[end:]
+    else:
+        kept = max((end for _, end in spans.values()), default=close)
+        assert edited.startswith(text[:kept]) and edited.endswith(text[kept:])
+        assert f"{json.dumps(key, ensure_ascii=False)}" in edited[kept:]
+    assert SecretValue(text).kind == "json"  # leading whitespace and all
+
+
+@pytest.mark.parametrize(
+    ("document", "why"),
+    [
+        ('{"a": 1} x', "it is not strict JSON: NaN, Infinity or a syntax error"),
+        ('{"a": 1 "b": 2}', "it is not strict JSON: NaN, Infinity or a syntax error"),
+        ('{"a" 1}', "it is not strict JSON: NaN, Infinity or a syntax error"),
+        ("{a: 1}", "it is not strict JSON: NaN, Infinity or a syntax error"),
+        ('{"a": Infinity}', "it is not strict JSON: NaN, Infinity or a syntax error"),
+        ('{"a": "\x01"}', "it is not strict JSON: NaN, Infinity or a syntax error"),
+        ('[{"a": 1}]', "it is not strict JSON: NaN, Infinity or a syntax error"),
+        ('{"k": 1, "k": 2, "k": 3}', "the key appears 3 times"),
+    ],
+)
+def test_set_member_refuses_in_words(document: str, why: str) -> None:
+    with pytest.raises(CliError) as refused:
+        set_member(document, "k", '"v"')
+    assert refused.value.code == ExitCode.USAGE
+    assert (
+        refused.value.message == f"--field k: the JSON secret cannot be edited faithfully ({why})"
+    )
+    assert refused.value.hint == (
+        "fix the document (`secrets get NAME` shows it) and store it whole with --stdin or "
+        "--from-file, then use --field again"
+    )
+
+
+def test_set_member_adds_after_the_last_member_spaced_alike() -> None:
+    assert set_member("{}", "k", '"v"') == '{"k": "v"}'
+    assert set_member('{"a": 1}', "é", '"v"') == '{"a": 1, "é": "v"}'
+    assert set_member('{"a":1,"b":2}', "k", '"v"') == '{"a":1,"b":2,"k":"v"}'
+    assert set_member('{\n\t"a": 1\n}', "k", '"v"') == '{\n\t"a": 1,\n\t"k": "v"\n}'
+    assert set_member('{ "a" : 1 ,\n  "b" : 2 }', "k", '"v"') == (
+        '{ "a" : 1 ,\n  "b" : 2,\n  "k" : "v" }'
+    )
+
+
+# -- what a user reads -----------------------------------------------------------------------------
+def test_value_errors_in_words() -> None:
+    cases = [
+        (lambda: SecretValue(b"\xff").text(), "the value is binary, not text",
+         "a JSON field holds text only: drop --field to store binary data as a whole secret"),
+        (lambda: SecretValue("").validate(), "the value is empty",
+         "a secret needs a non-empty value"),
+        (lambda: SecretValue("a" * 65_537).validate(),
+         "the value is 65537 bytes; Secrets Manager allows at most 65536",
+         "store large files elsewhere (e.g. S3 with KMS) and keep only a key here"),
+        (lambda: SecretValue("plain").field("k"), "--field k: the secret is not a JSON object",
+         "drop --field to work with the whole value"),
+        (lambda: SecretValue("{}").field("k"), "--field k: no such key in the JSON secret",
+         "keys present: (none)"),
+        (lambda: SecretValue('{"b": 1, "a": 2}').field("k"),
+         "--field k: no such key in the JSON secret", "keys present: a, b"),
+        (lambda: SecretValue('{"b": 1}').with_field("k", SecretValue("v")),
+         "--field k: no such key in the JSON secret", "keys present: b"),
+        (lambda: SecretValue("{}").with_field("k", SecretValue("v")),
+         "--field k: no such key in the JSON secret", "keys present: (none)"),
+    ]  # fmt: skip
+    for action, message, hint in cases:
+        with pytest.raises(CliError) as caught:
+            action()
+        assert (caught.value.code, caught.value.message, caught.value.hint) == (
+            ExitCode.USAGE,
+            message,
+            hint,
+        )
+
+
+def test_what_a_value_shows_of_itself() -> None:
+    value = SecretValue("hunter2")
+    digest = hashlib.sha256(b"hunter2").hexdigest()
+    assert repr(value) == str(value) == f"{value}" == f"SecretValue(sha256={digest[:8]}…, len=7)"
+    with pytest.raises(TypeError, match=r"^SecretValue cannot be pickled$"):
+        pickle.dumps(value)
+    assert SecretValue("é").data() == "é".encode() and SecretValue("é").size == 2
+    assert SecretValue("[1]").kind == "text" and SecretValue(' \n{"a": 1}').kind == "json"
+    assert SecretValue('{"a": 1').kind == "text" and SecretValue(b"{}").kind == "binary"
+    assert {SecretValue("x"), SecretValue("x"), SecretValue(b"x")} == {
+        SecretValue("x"),
+        SecretValue(b"x"),
+    }
