@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock test test-newest-typer lint format demo bench completions clean
+.PHONY: help install lock test test-newest-typer lint format demo bench mutation completions clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -69,8 +69,16 @@ demo: $(STAMP) ## Start the emulator, tour every command family, stop the emulat
 bench: $(STAMP) ## Measure start-up and bulk commands side by side (not part of make test)
 	$(BIN)/python -m tests.bench
 
+# Mutation testing (mutmut) of the modules where a silent bug costs most, each with its own
+# test files, one module after the other under `nice`: minutes on two cores. Not part of
+# `make test`. One module: `make mutation MODULES=names`; the modules and their tests are in
+# tests/mutation.py, equivalent mutants explained in tests/mutation_equivalent.toml.
+MODULES ?=
+mutation: $(STAMP) ## Mutation testing: kill rate per module, every survivor explained
+	$(BIN)/python -m tests.mutation $(MODULES)
+
 completions: $(STAMP) ## Regenerate the shell completion scripts in completions/
 	$(BIN)/python -m tests.completions write
 
 clean: ## Remove the virtualenv and caches
-	rm -rf $(VENV) $(NEWEST_TYPER) .mypy_cache .ruff_cache .pytest_cache .hypothesis .bench
+	rm -rf $(VENV) $(NEWEST_TYPER) .mypy_cache .ruff_cache .pytest_cache .hypothesis .bench .mutation

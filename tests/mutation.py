@@ -1,0 +1,322 @@
+"""`make mutation`: mutation testing (mutmut 3) of the modules where a silent bug costs most.
+
+    python -m tests.mutation                # every module below, one after the other
+    python -m tests.mutation names diffing  # only these (`make mutation MODULES="names"`)
+    python -m tests.mutation --keep names   # reuse the last run's results (re-test changes)
+
+Each module is mutated with only the test files that concern it, so that a run takes minutes
+on two cores (`nice -n 10`, `MUTATION_JOBS` workers, 2 by default). Each runs in its own
+scratch folder, `.mutation/<module>/`: mutmut reads its settings from the `pyproject.toml` of
+the folder it runs in and copies the package into `mutants/` there. Our layout is src-style
+with the package in `cli/` (DESIGN.md), which mutmut does not look for, so the scratch folder
+shows it as `src/` (a symlink to `cli/`) - mutmut then names modules `envsecrets.*` and takes
+the original folder off `sys.path`. `PYTHONPATH` points at the mutated copy as well, so the
+`secrets` subprocesses that tests start run the mutant too (mutmut selects the mutant through
+an environment variable that they inherit).
+
+What is printed: per module, how many mutants were killed (a test failed or timed out) out of
+all of them, and every survivor - with the explanation from `tests/mutation_equivalent.toml`
+when it is a mutant that no test can kill (an equivalent mutant), or as UNEXPLAINED. Survivors
+that no selected test reaches ("no tests") count as not killed. Exit 1 when a module is below
+the target or a survivor is unexplained.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRATCH = ROOT / ".mutation"
+MUTMUT = Path(sys.executable).parent / "mutmut"
+EXPLAINED = Path(__file__).resolve().parent / "mutation_equivalent.toml"
+TARGET = 0.90
+# Statuses that count as killed: a test failed, the tests ran out of time, or mypy refused it.
+KILLED = ("killed", "timeout", "caught by type check")
+
+
+@dataclass(frozen=True)
+class Module:
+    """Source files (relative to cli/envsecrets/) and the test files that concern them."""
+
+    sources: tuple[str, ...]
+    tests: tuple[str, ...]
+
+
+MODULES: dict[str, Module] = {
+    "names": Module(
+        ("core/names.py",),
+        ("tests/test_names.py", "tests/test_errors.py", "tests/test_properties.py"),
+    ),
+    "values": Module(
+        ("core/values.py",),
+        (
+            "tests/test_values.py",
+            "tests/test_properties.py",
+            "tests/test_faults_set.py",
+            "tests/test_token_processes.py",
+        ),
+    ),
+    "diffing": Module(
+        ("core/diffing.py",),
+        (
+            "tests/test_diff.py",
+            "tests/test_diff_properties.py",
+            "tests/test_check.py",
+            "tests/test_copy.py",
+        ),
+    ),
+    "policy": Module(
+        ("core/policy.py",),
+        ("tests/test_policy.py", "tests/test_policy_formats.py"),
+    ),
+    "rotation": Module(
+        ("core/rotation.py", "core/rotation_recovery.py", "core/labels.py"),
+        (
+            "tests/test_rotate.py",
+            "tests/test_rotate_contract.py",
+            "tests/test_rotate_faults.py",
+            "tests/test_write_confirm.py",
+        ),
+    ),
+    "migration": Module(
+        ("core/migration.py",),
+        (
+            "tests/test_migrate_ssm.py",
+            "tests/test_migrate_envfile.py",
+            "tests/test_migrate_lambda.py",
+        ),
+    ),
+    "verify": Module(
+        ("backends/verify.py",),
+        ("tests/test_rotate_verify.py", "tests/test_masking.py"),
+    ),
+    "files": Module(
+        ("core/files.py",),
+        ("tests/test_output_files.py", "tests/test_export.py"),
+    ),
+}
+
+
+@dataclass
+class Outcome:
+    """What mutmut found for one module."""
+
+    name: str
+    statuses: dict[str, str] = field(default_factory=dict)  # mutant -> killed/survived/...
+
+    @property
+    def total(self) -> int:
+        return len(self.statuses)
+
+    @property
+    def killed(self) -> int:
+        return sum(status in KILLED for status in self.statuses.values())
+
+    @property
+    def rate(self) -> float:
+        return self.killed / self.total if self.total else 1.0
+
+    def survivors(self) -> list[str]:
+        return sorted(m for m, s in self.statuses.items() if s not in KILLED)
+
+
+def pyproject_for(module: Module) -> str:
+    """The project's pytest settings plus this module's mutmut settings."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    pytest_options = project["tool"]["pytest"]["ini_options"]
+    lines = ["[tool.pytest.ini_options]"]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in pytest_options.items()]
+    lines += [
+        "",
+        "[tool.mutmut]",
+        'source_paths = ["src/envsecrets"]',
+        f"only_mutate = {json.dumps([f'src/envsecrets/{s}' for s in module.sources])}",
+        f"pytest_add_cli_args_test_selection = {json.dumps(list(module.tests))}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def prepare(name: str, module: Module, *, keep: bool) -> Path:
+    folder = SCRATCH / name
+    if not keep and folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for link, target in (("src", ROOT / "cli"), ("tests", ROOT / "tests")):
+        path = folder / link
+        if not path.is_symlink():
+            path.symlink_to(target, target_is_directory=True)
+    (folder / "pyproject.toml").write_text(pyproject_for(module), encoding="utf-8")
+    (folder / "startup").mkdir(exist_ok=True)
+    (folder / "startup" / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
+    # Made before mutmut starts: a sys.path entry that does not exist yet when Python starts
+    # is cached as "nothing there" and never looked at again.
+    (folder / "mutants" / "src").mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+# Started by Python in every process of a run (PYTHONPATH), `secrets` subprocesses included.
+# While mutmut records which tests reach which functions ("stats"), a subprocess has nowhere
+# to record to (mutmut keeps that in its own process, and would look for its settings in the
+# test's working folder): there it runs the original code. A mutant's name is left alone.
+SITECUSTOMIZE = """\
+import os
+
+if os.environ.get("MUTANT_UNDER_TEST") == "stats":
+    os.environ["MUTANT_UNDER_TEST"] = ""
+"""
+
+
+def environment(folder: Path) -> dict[str, str]:
+    paths = [folder / "startup", folder / "mutants" / "src"]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in paths)}
+
+
+def run_module(name: str, module: Module, *, keep: bool, jobs: int) -> Outcome:
+    folder = prepare(name, module, keep=keep)
+    print(f"== {name}: {', '.join(module.sources)} with {len(module.tests)} test file(s)")
+    sys.stdout.flush()
+    log = folder / "mutmut.log"
+    with log.open("w", encoding="utf-8") as out:
+        done = subprocess.run(
+            ["nice", "-n", "10", str(MUTMUT), "run", "--max-children", str(jobs)],
+            cwd=folder,
+            env=environment(folder),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    if done.returncode != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+        raise SystemExit(f"mutmut failed on {name} (exit {done.returncode}); see {log}\n{tail}")
+    return read_outcome(name, module, folder)
+
+
+# How mutmut records a mutant's fate (its `.meta` files hold the test run's exit code).
+STATUS_BY_EXIT_CODE: dict[int | None, str] = {
+    0: "survived",
+    1: "killed",
+    3: "killed",  # pytest's internal error: the mutant broke something
+    5: "no tests",
+    33: "no tests",
+    34: "skipped",
+    36: "timeout",
+    24: "timeout",  # SIGXCPU: the CPU time limit
+    -24: "timeout",
+    152: "timeout",
+    255: "timeout",
+    37: "caught by type check",
+    None: "not checked",
+}
+
+
+def read_outcome(name: str, module: Module, folder: Path) -> Outcome:
+    outcome = Outcome(name)
+    for source in module.sources:
+        meta = folder / "mutants" / "src" / "envsecrets" / f"{source}.meta"
+        codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+        for mutant, code in codes.items():
+            outcome.statuses[mutant] = STATUS_BY_EXIT_CODE.get(code, "suspicious")
+    return outcome
+
+
+def mutant_diff(folder: Path, mutant: str) -> list[str]:
+    """The changed lines of one mutant (`-` original, `+` mutated), from `mutmut show`."""
+    shown = subprocess.run(
+        [str(MUTMUT), "show", mutant],
+        cwd=folder,
+        env=environment(folder),
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return [
+        line
+        for line in shown.splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+
+
+def normalised(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def explanations() -> list[dict[str, str]]:
+    """Equivalent mutants: `function` (the mangled name, e.g. `x_printable`) and `mutated`
+    (the mutated line as mutmut shows it) with `why` no test can tell it from the original."""
+    if not EXPLAINED.exists():
+        return []
+    return list(tomllib.loads(EXPLAINED.read_text(encoding="utf-8")).get("equivalent", []))
+
+
+def explain(module: str, mutant: str, diff: list[str], known: list[dict[str, str]]) -> str | None:
+    function = mutant.rsplit(".", 1)[-1].split("__mutmut_")[0]
+    added = normalised(" ".join(line[1:] for line in diff if line.startswith("+")))
+    for entry in known:
+        if entry.get("module") != module or entry.get("function") != function:
+            continue
+        if normalised(entry["mutated"]) == added:
+            return entry["why"]
+    return None
+
+
+def report(outcomes: list[Outcome]) -> int:
+    known = explanations()
+    failed = False
+    print()
+    print(f"{'module':<12} {'mutants':>8} {'killed':>8} {'rate':>7}  survivors (explained)")
+    rows: list[str] = []
+    details: list[str] = []
+    for outcome in outcomes:
+        folder = SCRATCH / outcome.name
+        survivors = outcome.survivors()
+        explained = 0
+        for mutant in survivors:
+            diff = mutant_diff(folder, mutant)
+            why = explain(outcome.name, mutant, diff, known)
+            status = outcome.statuses[mutant]
+            if why is not None:
+                explained += 1
+                details.append(f"  equivalent  {mutant} ({status}): {why}")
+            else:
+                details.append(f"  UNEXPLAINED {mutant} ({status})")
+                details.extend(f"      {line}" for line in diff)
+        unexplained = len(survivors) - explained
+        # Equivalent mutants cannot be killed: the rate counts them as what they are.
+        rate = (outcome.killed + explained) / outcome.total if outcome.total else 1.0
+        if rate < TARGET or unexplained:
+            failed = True
+        rows.append(
+            f"{outcome.name:<12} {outcome.total:>8} {outcome.killed:>8} {outcome.rate:>7.1%}"
+            f"  {len(survivors)} ({explained}); counting equivalent ones as killed: {rate:.1%}"
+        )
+    print("\n".join(rows))
+    if details:
+        print("\nSurvivors:")
+        print("\n".join(details))
+    print(f"\ntarget: at least {TARGET:.0%} per module, every survivor explained")
+    return 1 if failed else 0
+
+
+def main(argv: list[str]) -> int:
+    keep = "--keep" in argv
+    names = [a for a in argv if not a.startswith("--")] or list(MODULES)
+    unknown = [n for n in names if n not in MODULES]
+    if unknown:
+        print(f"unknown module(s): {', '.join(unknown)}; known: {', '.join(MODULES)}")
+        return 2
+    jobs = int(os.environ.get("MUTATION_JOBS", "2"))
+    outcomes = [run_module(n, MODULES[n], keep=keep, jobs=jobs) for n in names]
+    return report(outcomes)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
