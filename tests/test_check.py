@@ -34,6 +34,7 @@ def test_all_present_exits_zero(cli, config, sm) -> None:
     run = cli("check", "staging", "--json")
     assert run.code == 0, run.stderr
     data = run.json()
+    assert data["env"] == "staging"
     assert data["ok"] is True
     assert data["functions"] == ["billing", "checkout"]
     assert data["counts"] == {"ok": 3, "missing": 0, "pending_deletion": 0, "replica_drift": 0}

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import replace
 from typing import Any
 
+from envsecrets.core.config import EnvironmentConfig
 from envsecrets.core.diffing import Fingerprint, Side, SideEntry, compare
-from envsecrets.core.store import SecretMetadata, StoredValue
+from envsecrets.core.store import Replica, Rotation, SecretMetadata, StoredValue
 from envsecrets.core.values import SecretValue
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -316,6 +318,12 @@ def test_cli_diff_statuses_mean_what_the_contract_says(
         for row in run.json()["secrets"]
     }
     assert got == wanted
+    for row in run.json()["secrets"]:  # each side names its secret (or is null: absent)
+        for side, env in (("a", a), ("b", b)):
+            present = world[row["key"]][0 if side == "a" else 1] is not None
+            assert row[side] == (
+                None if not present else {**row[side], "name": f"{env}/{row['key']}"}
+            )
 
 
 @settings(
@@ -345,3 +353,90 @@ def test_copy_missing_only_adds_a_only_and_leaves_b_untouched(
             assert after is not None and after[0] == slot_a, key  # A's value, exactly
         else:
             assert after is None, key  # nothing to copy (absent, or being deleted in A)
+
+
+# -- --metadata: what differs in settings, from either side --------------------------------------
+KMS = st.sampled_from([None, "alias/aws/secretsmanager", "alias/team", "arn:aws:kms:k2"])
+TAGS = st.dictionaries(
+    st.sampled_from(["team", "owner", "aws:cloudformation:stack-name", "envsecrets:rotated-by"]),
+    st.sampled_from(["a", "b"]),
+    max_size=3,
+)
+REGIONS = st.lists(st.sampled_from(["eu-west-1", "us-west-2"]), unique=True, max_size=2)
+
+
+@st.composite
+def settings_of(draw: st.DrawFn, name: str) -> SecretMetadata:
+    return SecretMetadata(
+        name=name,
+        kms_key_id=draw(KMS),
+        rotation=Rotation(enabled=draw(st.booleans())),
+        tags=draw(TAGS),
+        replicas=tuple(Replica(r) for r in draw(REGIONS)),
+    )
+
+
+def _expected_metadata(
+    a: SecretMetadata, b: SecretMetadata, ignored: set[str]
+) -> list[tuple[str, Any, Any]]:
+    """The documented comparison: the AWS managed key is no key; tags that either environment
+    sets for all its secrets, and `aws:`/`envsecrets:` records, are not compared."""
+
+    def kms(key: str | None) -> str | None:
+        return None if key == "alias/aws/secretsmanager" else key
+
+    def tags(meta: SecretMetadata) -> dict[str, str]:
+        return {
+            k: v
+            for k, v in meta.tags.items()
+            if k not in ignored and not k.startswith(("aws:", "envsecrets:"))
+        }
+
+    found: list[tuple[str, Any, Any]] = []
+    if kms(a.kms_key_id) != kms(b.kms_key_id):
+        found.append(("kms_key_id", kms(a.kms_key_id), kms(b.kms_key_id)))
+    if a.rotation.enabled != b.rotation.enabled:
+        found.append(("rotation_enabled", a.rotation.enabled, b.rotation.enabled))
+    if tags(a) != tags(b):
+        found.append(("tags", tags(a), tags(b)))
+    return found
+
+
+@settings(max_examples=300)
+@given(
+    data=st.data(),
+    a_tags=TAGS,
+    b_tags=TAGS,
+    a_regions=REGIONS,
+    b_regions=REGIONS,
+)
+def test_metadata_differences_mean_what_they_say(
+    data: st.DataObject, a_tags, b_tags, a_regions, b_regions
+) -> None:
+    a_env = EnvironmentConfig("a", tags=a_tags, replica_regions=tuple(a_regions))
+    b_env = EnvironmentConfig("b", tags=b_tags, replica_regions=tuple(b_regions))
+    meta_a, meta_b = data.draw(settings_of("a/k")), data.draw(settings_of("b/k"))
+    fingerprint = Fingerprint("0" * 64, "text")
+    side_a = Side("a", "", {"k": SideEntry("k", meta_a, fingerprint)})
+    side_b = Side("b", "", {"k": SideEntry("k", meta_b, fingerprint)})
+    result = compare(side_a, side_b, metadata=True, a_env=a_env, b_env=b_env)
+    wanted = _expected_metadata(meta_a, meta_b, set(a_tags) | set(b_tags))
+    assert [(m.key, m.field, m.a, m.b) for m in result.metadata or ()] == [
+        ("k", *w) for w in wanted
+    ]
+    drift = {(d.env, d.actual) for d in result.drift or ()}
+    for env, meta in (("a", meta_a), ("b", meta_b)):
+        expected = set(a_regions if env == "a" else b_regions)
+        actual = tuple(sorted(r.region for r in meta.replicas))
+        assert ((env, actual) in drift) == (set(actual) != expected)
+    assert result.equal == (not wanted and not drift)
+    # seen from the other side: the same findings, a and b swapped
+    backward = compare(side_b, side_a, metadata=True, a_env=b_env, b_env=a_env)
+    assert result.mirrored().metadata == backward.metadata
+    assert result.mirrored() == replace(backward, drift=result.drift)
+    as_json = result.as_dict()
+    assert as_json["metadata"] == [{"key": "k", "field": f, "a": x, "b": y} for f, x, y in wanted]
+    for item in as_json["replica_drift"]:
+        assert set(item) == {"key", "env", "expected", "actual", "missing", "extra"}
+        assert item["missing"] == sorted(set(item["expected"]) - set(item["actual"]))
+        assert item["extra"] == sorted(set(item["actual"]) - set(item["expected"]))
