@@ -403,3 +403,35 @@ def test_whole_call_denied_names_the_side(cli, envs, proxy) -> None:
     assert run.code == 5
     error = json.loads(run.stderr)["error"]
     assert error["message"].startswith(("[dev] access denied", "[staging] access denied"))
+
+
+@pytest.mark.parametrize(
+    ("errors", "code", "message", "hint"),
+    [
+        (
+            [("dev/api/key", "DecryptionFailure")],
+            5,
+            "[dev] access denied reading 1 secret(s), e.g. 'dev/api/key' (DecryptionFailure)",
+            "check secretsmanager:BatchGetSecretValue, GetSecretValue and kms:Decrypt for this "
+            "environment's role",
+        ),
+        (
+            [("dev/api/other", "InternalServiceError"), ("dev/api/key", "ThrottlingException")],
+            1,
+            "[dev] could not read 2 secret(s), e.g. 'dev/api/key' (ThrottlingException)",
+            "run the command again",
+        ),
+    ],
+)
+def test_per_secret_failures_in_words(cli, aws_env, sm, proxy, errors, code, message, hint) -> None:
+    """A secret that could not be read is never "missing" or "same": the error names the side,
+    how many, the first by name and why, and what to do."""
+    write_config(aws_env, CONFIG)
+    sm.create_secret(Name="dev/api/key", SecretString="v")
+    sm.create_secret(Name="dev/api/other", SecretString="w")
+    reply = {"SecretValues": [], "Errors": [{"SecretId": n, "ErrorCode": c} for n, c in errors]}
+    proxy.answer("secretsmanager.BatchGetSecretValue", json.dumps(reply).encode())
+    run = cli("diff", "dev", "staging", "--json")
+    assert run.code == code, run.stderr
+    assert json.loads(run.stderr)["error"] == {"code": code, "message": message, "hint": hint}
+    assert run.stdout == ""

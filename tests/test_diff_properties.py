@@ -149,7 +149,11 @@ JSON_SCALARS = st.one_of(
     st.sampled_from([0.5, 1.0]),
     st.text("ab", max_size=2),
 )
-JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=2), max_leaves=3)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.sampled_from("xy"), inner),
+    max_leaves=4,
+)
 JSON_OBJECTS = st.dictionaries(st.sampled_from(["u", "p", "host"]), JSON_VALUES, max_size=3)
 
 
@@ -256,6 +260,9 @@ def test_statuses_mean_what_the_contract_says(world: dict[str, tuple[Any, Any]])
     }
     wanted = {key: expected_row(a, b) for key, (a, b) in world.items() if (a, b) != (None, None)}
     assert got == wanted
+    assert (result.a_env, result.b_env, result.prefix) == ("a", "b", "")
+    assert result.metadata is None and result.drift is None  # settings only with --metadata
+    assert "metadata" not in result.as_dict() and "replica_drift" not in result.as_dict()
     # and the verdict: equal exactly when nothing but "same" (or deleting on both sides)
     both_deleting = {k for k, (a, b) in world.items() if a == b == "deleted"}
     assert result.equal == all(
@@ -304,6 +311,7 @@ def test_cli_diff_statuses_mean_what_the_contract_says(
             if slot is not None:
                 _create(sm, f"{env}/{key}", slot)
     run = cli("diff", a, b, "--json")
+    assert (run.json()["a"], run.json()["b"], run.json()["prefix"]) == (a, b, "")
     wanted = {k: expected_row(x, y) for k, (x, y) in world.items() if (x, y) != (None, None)}
     alike = all(
         status == "same" or world[key] == ("deleted", "deleted")
@@ -440,3 +448,17 @@ def test_metadata_differences_mean_what_they_say(
         assert set(item) == {"key", "env", "expected", "actual", "missing", "extra"}
         assert item["missing"] == sorted(set(item["expected"]) - set(item["actual"]))
         assert item["extra"] == sorted(set(item["actual"]) - set(item["expected"]))
+
+
+def test_metadata_without_environment_settings_uses_the_defaults() -> None:
+    """No secrets.toml: no tags to ignore, no replica regions expected."""
+    fingerprint = Fingerprint("0" * 64, "text")
+    meta = SecretMetadata(name="a/k", tags={"team": "x"}, replicas=(Replica("eu-west-1"),))
+    a = Side("a", "", {"k": SideEntry("k", meta, fingerprint)})
+    b = Side("b", "", {"k": SideEntry("k", SecretMetadata(name="b/k"), fingerprint)})
+    result = compare(a, b, metadata=True)
+    assert [(m.field, m.a, m.b) for m in result.metadata or ()] == [("tags", {"team": "x"}, {})]
+    assert [(d.env, d.actual) for d in result.drift or ()] == [("a", ("eu-west-1",))]
+    # a secret only on one side has no settings to compare, but its replicas are checked
+    only = compare(a, Side("b", "", {}), metadata=True)
+    assert only.metadata == () and [d.key for d in only.drift or ()] == ["k"]
