@@ -251,7 +251,8 @@ def normalised(text: str) -> str:
 
 def explanations() -> list[dict[str, str]]:
     """Equivalent mutants: `function` (the mangled name, e.g. `x_printable`) and `mutated`
-    (the mutated line as mutmut shows it) with `why` no test can tell it from the original."""
+    (the mutated line as mutmut shows it) - or `pattern`, a regular expression for a family of
+    them - with `why` no test can tell it from the original."""
     if not EXPLAINED.exists():
         return []
     return list(tomllib.loads(EXPLAINED.read_text(encoding="utf-8")).get("equivalent", []))
@@ -263,7 +264,9 @@ def explain(module: str, mutant: str, diff: list[str], known: list[dict[str, str
     for entry in known:
         if entry.get("module") != module or entry.get("function") != function:
             continue
-        if normalised(entry["mutated"]) == added:
+        if "mutated" in entry and normalised(entry["mutated"]) == added:
+            return entry["why"]
+        if "pattern" in entry and re.fullmatch(entry["pattern"], added):
             return entry["why"]
     return None
 

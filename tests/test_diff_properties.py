@@ -466,3 +466,41 @@ def test_metadata_without_environment_settings_uses_the_defaults() -> None:
     # a secret only on one side has no settings to compare, but its replicas are checked
     only = compare(a, Side("b", "", {}), metadata=True)
     assert only.metadata == () and [d.key for d in only.drift or ()] == ["k"]
+
+
+class _Batches:
+    """A store that answers reads in batches of two, some names gone since they were listed."""
+
+    def __init__(self, values: dict[str, str], gone: set[str]) -> None:
+        self.values, self.gone = values, gone
+
+    def read_each(self, names: Any) -> Any:
+        from envsecrets.core.store import BatchRead
+
+        names = list(names)
+        for start in range(0, len(names), 2):
+            batch = names[start : start + 2]
+            yield BatchRead(
+                values={
+                    n: StoredValue(n, SecretValue(self.values[n]), "v")
+                    for n in batch
+                    if n not in self.gone
+                },
+                errors={n: "ResourceNotFoundException" for n in batch if n in self.gone},
+            )
+
+
+def test_progress_counts_every_secret_read_or_gone() -> None:
+    """The progress bar of a diff advances once per secret, read or vanished, to its total."""
+    from envsecrets.core.diffing import fingerprint_side
+
+    names = {f"dev/k{i}": f"v{i}" for i in range(5)}
+    side = Side("dev", "", {n[4:]: SideEntry(n[4:], SecretMetadata(name=n)) for n in names})
+    steps: list[int] = []
+    store: Any = _Batches(names, gone={"dev/k3"})
+    done = fingerprint_side(store, side, advance=steps.append)
+    assert sorted(steps) == [1, 2, 2] and sum(steps) == 5
+    assert sorted(done.entries) == ["k0", "k1", "k2", "k4"]  # the vanished one is left out
+    assert done.entries["k0"].fingerprint == Fingerprint.of(
+        StoredValue("dev/k0", SecretValue("v0"), "v")
+    )
