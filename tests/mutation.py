@@ -75,7 +75,8 @@ MODULES: dict[str, Module] = {
     ),
     "policy": Module(
         ("core/policy.py",),
-        ("tests/test_policy.py", "tests/test_policy_formats.py"),
+        # migrate lambda prints the policy a migrated function needs (build_policy)
+        ("tests/test_policy.py", "tests/test_policy_formats.py", "tests/test_migrate_lambda.py"),
     ),
     "rotation": Module(
         ("core/rotation.py", "core/rotation_recovery.py", "core/labels.py"),
