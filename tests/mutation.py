@@ -76,7 +76,12 @@ MODULES: dict[str, Module] = {
     "policy": Module(
         ("core/policy.py",),
         # migrate lambda prints the policy a migrated function needs (build_policy)
-        ("tests/test_policy.py", "tests/test_policy_formats.py", "tests/test_migrate_lambda.py"),
+        (
+            "tests/test_policy.py",
+            "tests/test_policy_formats.py",
+            "tests/test_policy_golden.py",
+            "tests/test_migrate_lambda.py",
+        ),
     ),
     "rotation": Module(
         ("core/rotation.py", "core/rotation_recovery.py", "core/labels.py"),
