@@ -58,6 +58,24 @@ def test_every_format_from_secrets_toml(cli: Any, aws_env: Path, fmt: str) -> No
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("function", ["checkout-api", "batch-worker"])
+def test_every_format_of_one_function(cli: Any, aws_env: Path, fmt: str, function: str) -> None:
+    write_config(aws_env, CONFIG)
+    run = cli("policy", function, "--env", "prod", "--format", fmt)
+    assert run.code == 0, run.stderr
+    check(f"one-{function}.{fmt}.txt", run.stdout)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_one_ecs_task_from_a_template(cli: Any, aws_env: Path, fmt: str) -> None:
+    write_config(aws_env, '[environments.prod]\naccount_id = "123456789012"\n')
+    template = str(TEMPLATES / "clean.yaml")
+    run = cli("policy", "Worker", "--env", "prod", "--template", template, "--format", fmt)
+    assert run.code == 0, run.stderr
+    check(f"one-template-task.{fmt}.txt", run.stdout)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_every_format_from_a_template_with_an_ecs_task(cli: Any, aws_env: Path, fmt: str) -> None:
     write_config(aws_env, '[environments.prod]\naccount_id = "123456789012"\n')
     template = str(TEMPLATES / "clean.yaml")
