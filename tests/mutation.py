@@ -106,7 +106,7 @@ MODULES: dict[str, Module] = {
     ),
     "files": Module(
         ("core/files.py",),
-        ("tests/test_output_files.py", "tests/test_export.py"),
+        ("tests/test_files.py", "tests/test_output_files.py", "tests/test_export.py"),
     ),
 }
 

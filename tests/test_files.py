@@ -1,0 +1,184 @@
+"""core/files.py directly: how each kind of path is written, what is refused and how it says so.
+
+The commands' own tests (get --output, export, init) go through these writers; here each
+writer's contract is stated once, path kind by path kind, without AWS.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+from envsecrets.core.files import (
+    create_text_file,
+    make_private_folders,
+    write_private_file,
+    write_text_atomically,
+)
+from envsecrets.errors import CliError, ExitCode
+
+
+@pytest.fixture(autouse=True)
+def aws_env() -> None:
+    """Pure unit tests: no emulator to reset (overrides conftest's)."""
+
+
+def mode_of(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_a_new_file_is_0600_and_holds_exactly_the_bytes(tmp_path: Path) -> None:
+    target = tmp_path / "value.bin"
+    assert write_private_file(target, b"\x00v\xff") == "mode 0600"
+    assert target.read_bytes() == b"\x00v\xff"
+    assert mode_of(target) == 0o600
+    assert leftovers(tmp_path) == []
+
+
+def test_an_existing_file_is_replaced_not_written_into(tmp_path: Path) -> None:
+    target = tmp_path / "value"
+    target.write_bytes(b"old and longer")
+    target.chmod(0o644)
+    inode = target.stat().st_ino
+    assert write_private_file(target, b"new") == "mode 0600"
+    assert target.read_bytes() == b"new"
+    assert mode_of(target) == 0o600 and target.stat().st_ino != inode  # a new file
+
+
+def test_a_symlink_to_a_file_is_replaced_not_followed(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_bytes(b"keep")
+    link = tmp_path / "link"
+    link.symlink_to(elsewhere)
+    assert write_private_file(link, b"value") == "mode 0600"
+    assert not link.is_symlink() and link.read_bytes() == b"value"
+    assert elsewhere.read_bytes() == b"keep"
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere")
+    assert write_private_file(dangling, b"value") == "mode 0600"
+    assert not dangling.is_symlink()
+
+
+def test_a_fifo_is_written_through(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    data = b"x" * 200_000  # more than a pipe holds: written in several writes
+    assert write_private_file(fifo, data) == "written through the FIFO"
+    reader.join(10)
+    assert got == [data]
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)  # still the FIFO
+    link = tmp_path / "to-fifo"
+    link.symlink_to(fifo)
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    assert write_private_file(link, b"again") == "written through the FIFO"
+    reader.join(10)
+    assert got[-1] == b"again" and link.is_symlink()
+
+
+def test_a_character_device_is_written_through() -> None:
+    assert write_private_file(Path("/dev/null"), b"v") == "written through the character device"
+
+
+def test_a_descriptor_link_appends_to_the_file_it_is_open_on(tmp_path: Path) -> None:
+    target = tmp_path / "opened"
+    target.write_bytes(b"start:")
+    with target.open("ab") as handle:
+        path = Path(f"/proc/self/fd/{handle.fileno()}")
+        assert write_private_file(path, b"value") == "appended to the file it is open on"
+    assert target.read_bytes() == b"start:value"
+
+
+@pytest.mark.parametrize("kind", ["folder", "socket"])
+def test_other_kinds_are_refused_in_words(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / kind
+    if kind == "folder":
+        path.mkdir()
+    else:
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(path))
+    with pytest.raises(CliError) as refused:
+        write_private_file(path, b"v")
+    assert (refused.value.code, refused.value.message, refused.value.hint) == (
+        ExitCode.USAGE,
+        f"cannot write {path}: it is a {kind}",
+        "give the path of a file (it is replaced), a FIFO or a device (written through)",
+    )
+
+
+def test_a_missing_folder_is_refused_in_words(tmp_path: Path) -> None:
+    path = tmp_path / "no" / "file"
+    with pytest.raises(CliError) as refused:
+        write_private_file(path, b"v")
+    assert (refused.value.code, refused.value.message, refused.value.hint) == (
+        ExitCode.USAGE,
+        f"cannot write {path}: folder {path.parent} does not exist",
+        "create the folder first, or choose another path",
+    )
+
+
+def test_a_folder_nothing_can_be_created_in_is_refused() -> None:
+    path = Path("/proc/envsecrets-test")  # /proc takes no new files, not even root's
+    with pytest.raises(CliError) as refused:
+        write_private_file(path, b"v")
+    assert refused.value.code == ExitCode.USAGE
+    assert refused.value.message.startswith(f"cannot write {path}: ")
+    assert refused.value.hint == "check the folder's permissions"
+
+
+def test_text_files_keep_their_mode(tmp_path: Path) -> None:
+    config = tmp_path / "secrets.toml"
+    write_text_atomically(config, "a = 1\n")
+    assert config.read_text() == "a = 1\n" and mode_of(config) == 0o644
+    config.chmod(0o640)
+    write_text_atomically(config, "é = 2\n")
+    assert config.read_text(encoding="utf-8") == "é = 2\n" and mode_of(config) == 0o640
+    write_text_atomically(tmp_path / "report", "x", mode=0o600)
+    assert mode_of(tmp_path / "report") == 0o600
+    assert leftovers(tmp_path) == []
+
+
+def test_private_folders_are_0700_whatever_the_umask(tmp_path: Path) -> None:
+    existing = tmp_path / "existing"
+    existing.mkdir(mode=0o755)
+    existing.chmod(0o755)
+    old = os.umask(0)
+    try:
+        make_private_folders(existing / "a" / "b")
+    finally:
+        os.umask(old)
+    assert mode_of(existing / "a") == mode_of(existing / "a" / "b") == 0o700
+    assert mode_of(existing) == 0o755  # not ours: left as it is
+    make_private_folders(existing / "a" / "b")  # again: nothing to do
+
+
+def test_create_refuses_a_file_that_exists_by_then(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.toml"
+    create_text_file(path, "one\n")
+    assert path.read_text() == "one\n" and mode_of(path) == 0o644
+    with pytest.raises(CliError) as refused:
+        create_text_file(path, "two\n")
+    assert (refused.value.code, refused.value.message, refused.value.hint) == (
+        ExitCode.REFUSED,
+        f"{path} exists now (it appeared while the command ran); it was left as it is",
+        "look at it, then run the command again to be asked whether to replace it",
+    )
+    assert path.read_text() == "one\n"
+    create_text_file(tmp_path / "private", "x", mode=0o600)
+    assert mode_of(tmp_path / "private") == 0o600
+    assert leftovers(tmp_path) == []
+    with pytest.raises(CliError) as missing:
+        create_text_file(tmp_path / "no" / "file", "x")
+    assert missing.value.code == ExitCode.USAGE
+    assert missing.value.hint == "check the folder's permissions"
