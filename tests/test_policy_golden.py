@@ -140,3 +140,118 @@ def test_the_longest_template_names_are_accepted(cli: Any, aws_env: Path) -> Non
     run = cli("policy", "--all", "--env", "prod", "--template", str(template))
     assert run.code == 0, run.stderr
     assert set(run.json()) == {"a" * 64, "t" * 255 + "-execution-role"}
+
+
+# -- the pure rules under the renderers -----------------------------------------------------------
+def test_region_and_account_checks_in_words() -> None:
+    from envsecrets.core.policy import check_account, check_region, read_policy
+    from envsecrets.errors import CliError, ExitCode
+
+    for call, message, hint in [
+        (lambda: check_region("mars-1"), "'mars-1' is not an AWS region name",
+         "use a region such as us-east-1, cn-north-1 or us-gov-west-1"),
+        (lambda: check_account("1234"), "'1234' is not a 12-digit AWS account id",
+         "set account_id for the environment in secrets.toml"),
+        (lambda: read_policy([], region="eu-west-1", account="x"),
+         "'x' is not a 12-digit AWS account id",
+         "set account_id for the environment in secrets.toml"),
+    ]:  # fmt: skip
+        with pytest.raises(CliError) as caught:
+            call()
+        assert (caught.value.code, caught.value.message, caught.value.hint) == (
+            ExitCode.USAGE,
+            message,
+            hint,
+        )
+    assert check_region("cn-north-1") == "cn-north-1"
+    assert check_account("123456789012") == "123456789012"
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [("us-east-1", "aws"), ("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")],
+)
+def test_the_partition_follows_the_region(region: str, partition: str) -> None:
+    from envsecrets.core.policy import read_policy
+
+    document = read_policy(["x"], region=region, account="123456789012", kms_key_id="alias/k")
+    assert document["Statement"][1]["Resource"] == [
+        f"arn:{partition}:kms:{region}:123456789012:key/*"
+    ]
+    other = read_policy(
+        ["x"], region=region, account="123456789012", kms_key_id="k1", partition="p"
+    )
+    assert other["Statement"][1]["Resource"] == [f"arn:p:kms:{region}:123456789012:key/k1"]
+    assert [s["Sid"] for s in document["Statement"]] == ["ReadSecrets", "DecryptSecrets"]
+    assert document["Statement"][0]["Action"] == ["secretsmanager:GetSecretValue"]
+    described = read_policy(["x"], region=region, account="123456789012", describe=True)
+    assert described["Statement"][0]["Action"] == [
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key_id", "resource"),
+    [
+        ("alias/aws/secretsmanager", None),
+        ("arn:aws:kms:eu-west-1:111122223333:alias/aws/secretsmanager", None),
+        (
+            "arn:aws:kms:eu-west-1:111122223333:alias/team",
+            "arn:aws:kms:eu-west-1:111122223333:key/*",
+        ),
+        ("arn:aws:kms:eu-west-1:111122223333:key/k1", "arn:aws:kms:eu-west-1:111122223333:key/k1"),
+        ("alias/team", "arn:aws:kms:us-east-1:123456789012:key/*"),
+        ("k1", "arn:aws:kms:us-east-1:123456789012:key/k1"),
+    ],
+)
+def test_kms_resource_for_each_way_of_naming_a_key(key_id: str, resource: str | None) -> None:
+    from envsecrets.core.policy import kms_resource
+
+    assert kms_resource("aws", "us-east-1", "123456789012", key_id) == resource
+
+
+@pytest.mark.parametrize(
+    ("function", "logical", "label"),
+    [
+        ("checkout-api", "CheckoutApi", "checkout-api"),
+        ("9-lives_fn", "Fn9LivesFn", "fn_9-lives_fn"),
+        ("__", "Fn", "function"),
+        ("a.b", "AB", "a_b"),
+        ("x1.y", "X1Y", "x1_y"),
+    ],
+)
+def test_names_for_cloudformation_and_terraform(function: str, logical: str, label: str) -> None:
+    from envsecrets.core.policy import logical_id, terraform_label
+
+    assert (logical_id(function), terraform_label(function)) == (logical, label)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "names", "shared"),
+    [("terraform", ["a.b", "a_b"], "a_b"), ("cloudformation", ["a-b", "a_b"], "AB")],
+)
+def test_functions_that_would_share_a_name_are_refused(
+    fmt: str, names: list[str], shared: str
+) -> None:
+    from envsecrets.core.policy import FunctionPolicy, check_unique_ids, render_policies
+    from envsecrets.errors import CliError, ExitCode
+
+    policies = [
+        FunctionPolicy(n, "prod", {"Version": "2012-10-17", "Statement": []}) for n in names
+    ]
+    with pytest.raises(CliError) as refused:
+        render_policies(policies, fmt, many=True)
+    assert (refused.value.code, refused.value.message, refused.value.hint) == (
+        ExitCode.USAGE,
+        f"functions {', '.join(names)} would share the {fmt} name {shared}",
+        "rename one of them, or write their policies one at a time",
+    )
+    for other in ("json", "yaml", "sam", "serverless"):
+        check_unique_ids(policies, other)  # keyed by the names themselves: no clash
+    with pytest.raises(CliError) as unknown:
+        render_policies(policies, "toml")
+    assert (unknown.value.message, unknown.value.hint) == (
+        "unknown format 'toml'",
+        "use one of: json, yaml, sam, cloudformation, terraform, serverless",
+    )
