@@ -277,42 +277,54 @@ def explain(module: str, mutant: str, diff: list[str], known: list[dict[str, str
     return None
 
 
+@dataclass
+class Verdict:
+    """One module's figures, survivors looked up in the explanations."""
+
+    row: str
+    details: list[str]
+    passed: bool
+
+
+def judge(outcome: Outcome, known: list[dict[str, str]]) -> Verdict:
+    folder = SCRATCH / outcome.name
+    survivors = outcome.survivors()
+    explained = 0
+    details: list[str] = []
+    for mutant in survivors:
+        diff = mutant_diff(folder, mutant)
+        why = explain(outcome.name, mutant, diff, known)
+        status = outcome.statuses[mutant]
+        if why is not None:
+            explained += 1
+            details.append(f"  equivalent  {mutant} ({status}): {why}")
+        else:
+            details.append(f"  UNEXPLAINED {mutant} ({status})")
+            details.extend(f"      {line}" for line in diff)
+    # Equivalent mutants cannot be killed: the second rate counts them as what they are.
+    rate = (outcome.killed + explained) / outcome.total if outcome.total else 1.0
+    row = (
+        f"{outcome.name:<12} {outcome.total:>8} {outcome.killed:>8} {outcome.rate:>7.1%}"
+        f"  {len(survivors)} ({explained}); counting equivalent ones as killed: {rate:.1%}"
+    )
+    return Verdict(row, details, rate >= TARGET and explained == len(survivors))
+
+
+HEADER = f"{'module':<12} {'mutants':>8} {'killed':>8} {'rate':>7}  survivors (explained)"
+
+
 def report(outcomes: list[Outcome]) -> int:
     known = explanations()
-    failed = False
+    verdicts = [judge(outcome, known) for outcome in outcomes]
     print()
-    print(f"{'module':<12} {'mutants':>8} {'killed':>8} {'rate':>7}  survivors (explained)")
-    rows: list[str] = []
-    details: list[str] = []
-    for outcome in outcomes:
-        folder = SCRATCH / outcome.name
-        survivors = outcome.survivors()
-        explained = 0
-        for mutant in survivors:
-            diff = mutant_diff(folder, mutant)
-            why = explain(outcome.name, mutant, diff, known)
-            status = outcome.statuses[mutant]
-            if why is not None:
-                explained += 1
-                details.append(f"  equivalent  {mutant} ({status}): {why}")
-            else:
-                details.append(f"  UNEXPLAINED {mutant} ({status})")
-                details.extend(f"      {line}" for line in diff)
-        unexplained = len(survivors) - explained
-        # Equivalent mutants cannot be killed: the rate counts them as what they are.
-        rate = (outcome.killed + explained) / outcome.total if outcome.total else 1.0
-        if rate < TARGET or unexplained:
-            failed = True
-        rows.append(
-            f"{outcome.name:<12} {outcome.total:>8} {outcome.killed:>8} {outcome.rate:>7.1%}"
-            f"  {len(survivors)} ({explained}); counting equivalent ones as killed: {rate:.1%}"
-        )
-    print("\n".join(rows))
+    print(HEADER)
+    print("\n".join(v.row for v in verdicts))
+    details = [line for v in verdicts for line in v.details]
     if details:
         print("\nSurvivors:")
         print("\n".join(details))
     print(f"\ntarget: at least {TARGET:.0%} per module, every survivor explained")
-    return 1 if failed else 0
+    return 0 if all(v.passed for v in verdicts) else 1
 
 
 def main(argv: list[str]) -> int:
@@ -323,7 +335,14 @@ def main(argv: list[str]) -> int:
         print(f"unknown module(s): {', '.join(unknown)}; known: {', '.join(MODULES)}")
         return 2
     jobs = int(os.environ.get("MUTATION_JOBS", "2"))
-    outcomes = [run_module(n, MODULES[n], keep=keep, jobs=jobs) for n in names]
+    outcomes: list[Outcome] = []
+    for name in names:
+        outcome = run_module(name, MODULES[name], keep=keep, jobs=jobs)
+        outcomes.append(outcome)
+        # Each module's figures as soon as it is done (a long run may be stopped later on).
+        print(HEADER)
+        print(judge(outcome, explanations()).row)
+        sys.stdout.flush()
     return report(outcomes)
 
 
