@@ -90,6 +90,8 @@ MODULES: dict[str, Module] = {
             "tests/test_rotate_contract.py",
             "tests/test_rotate_faults.py",
             "tests/test_write_confirm.py",
+            "tests/test_races.py",
+            "tests/test_rotation_words.py",
         ),
     ),
     "migration": Module(
