@@ -9,19 +9,20 @@ program prints it (whole, each changed JSON member, JSON-escaped).
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
-from envsecrets.core.labels import CurrentMoved
+from envsecrets.core.labels import CurrentMoved, drop_label, make_current, move_current, settle
 from envsecrets.core.rotation import (
     changed_during_rotation,
     pending_exists_error,
     pending_hint,
     sensitive_values,
 )
-from envsecrets.core.rotation_recovery import PendingState, overtaken_error
-from envsecrets.core.store import SecretMetadata
+from envsecrets.core.rotation_recovery import PendingState, cancel_pending, overtaken_error
+from envsecrets.core.store import SecretMetadata, SecretVersion
 from envsecrets.core.values import SecretValue
-from envsecrets.errors import ExitCode
+from envsecrets.errors import CliError, ExitCode
 
 
 @pytest.fixture(autouse=True)
@@ -134,3 +135,126 @@ def test_refusals_in_words() -> None:
     assert CurrentMoved("dev/db", None, None, labels()).message == (
         "dev/db changed meanwhile: version - is AWSCURRENT now, not -"
     )
+
+
+# -- labels: a move that may have happened already -------------------------------------------------
+class Labels:
+    """A store of one secret's staging labels, moved as AWS moves them (a compare-and-swap on
+    `from_version`). `fail` makes the next moves fail with that error - after doing the move
+    when `done` (a lost reply), before it otherwise; `describes` counts the reads."""
+
+    def __init__(self, **versions: tuple[str, ...]) -> None:
+        self.stages = {v: list(s) for v, s in versions.items()}
+        self.fail: list[tuple[CliError, bool]] = []
+        self.describes = 0
+        self.moves: list[tuple[str, str | None, str | None]] = []
+
+    def describe(self, name: str) -> SecretMetadata:
+        self.describes += 1
+        return SecretMetadata(
+            name=name, version_stages={v: tuple(s) for v, s in self.stages.items()}
+        )
+
+    def move_stage(
+        self, name: str, stage: str, *, to_version: str | None, from_version: str | None
+    ) -> None:
+        self.moves.append((stage, to_version, from_version))
+        failure = self.fail.pop(0) if self.fail else None
+        if failure and not failure[1]:
+            raise failure[0]
+        holder = next((v for v, s in self.stages.items() if stage in s), None)
+        if from_version is not None and holder != from_version:
+            raise CliError(ExitCode.USAGE, "InvalidParameterException", "-")
+        if holder is not None:
+            self.stages[holder].remove(stage)
+        if to_version is not None:
+            self.stages.setdefault(to_version, []).append(stage)
+        if failure:
+            raise failure[0]
+
+
+UNAVAILABLE = CliError(ExitCode.UNAVAILABLE, "AWS could not be reached", "-")
+
+
+def test_a_move_whose_reply_was_lost_is_success() -> None:
+    store: Any = Labels(v1=("AWSCURRENT",), v2=())
+    store.fail = [(UNAVAILABLE, True)]
+    move_current(store, "dev/db", to_version="v2", from_version="v1")
+    assert store.stages == {"v1": [], "v2": ["AWSCURRENT"]}
+
+
+def test_a_move_that_did_not_happen_is_raised_as_it_was() -> None:
+    store: Any = Labels(v1=("AWSCURRENT",), v2=())
+    store.fail = [(UNAVAILABLE, False)]
+    with pytest.raises(CliError) as failed:
+        move_current(store, "dev/db", to_version="v2", from_version="v1")
+    assert failed.value is UNAVAILABLE
+    denied = CliError(ExitCode.AUTH, "access denied", "-")
+    store.fail = [(denied, True)]
+    with pytest.raises(CliError) as refused:  # a denial is never taken for success
+        move_current(store, "dev/db", to_version="v2", from_version="v1")
+    assert refused.value is denied and store.describes == 1
+
+
+def test_a_move_over_a_third_version_is_current_moved() -> None:
+    store: Any = Labels(v1=("AWSPREVIOUS",), v3=("AWSCURRENT",), v2=())
+    with pytest.raises(CurrentMoved) as moved:
+        move_current(store, "dev/db", to_version="v2", from_version="v1")
+    assert (moved.value.expected, moved.value.found) == ("v1", "v3")
+    assert moved.value.state.version_with("AWSCURRENT") == "v3"
+    assert store.stages["v3"] == ["AWSCURRENT"]  # nothing was changed
+
+
+def test_make_current_moves_the_label_only_when_aws_did_not() -> None:
+    store: Any = Labels(v1=("AWSCURRENT",), v2=())
+    make_current(store, "dev/db", SecretVersion("v2", ("AWSCURRENT",)), "v1")
+    assert store.moves == [] and store.describes == 0  # the reply says it is current
+    make_current(store, "dev/db", SecretVersion("v2", ()), "v1")  # AWS did nothing
+    assert store.stages == {"v1": [], "v2": ["AWSCURRENT"]}
+    make_current(store, "dev/db", SecretVersion("v2", ()), "v1")  # already there: nothing
+    assert len(store.moves) == 1
+    other: Any = Labels(v1=(), v3=("AWSCURRENT",), v2=())
+    with pytest.raises(CurrentMoved) as moved:
+        make_current(other, "dev/db", SecretVersion("v2", ()), "v1")
+    assert (moved.value.name, moved.value.expected, moved.value.found) == ("dev/db", "v1", "v3")
+    assert moved.value.state.version_with("AWSCURRENT") == "v3" and other.moves == []
+
+
+def test_settle_takes_a_done_move_for_success_and_keeps_other_failures() -> None:
+    store: Any = Labels(v1=("AWSCURRENT", "AWSPENDING"))
+    store.fail = [(UNAVAILABLE, True)]
+
+    def drop() -> None:
+        store.move_stage("dev/db", "AWSPENDING", to_version=None, from_version="v1")
+
+    settle(store, "dev/db", drop, lambda meta: "AWSPENDING" not in meta.version_stages["v1"])
+    store.stages["v1"].append("AWSPENDING")
+    store.fail = [(UNAVAILABLE, False)]
+    with pytest.raises(CliError) as failed:
+        settle(store, "dev/db", drop, lambda meta: "AWSPENDING" not in meta.version_stages["v1"])
+    assert failed.value is UNAVAILABLE
+
+
+def test_dropping_a_working_label_never_fails_a_finished_write() -> None:
+    store: Any = Labels(v1=("AWSCURRENT", "envsecrets-writing"))
+    drop_label(store, "dev/db", "envsecrets-writing", "v1")
+    assert store.stages == {"v1": ["AWSCURRENT"]}
+    store.fail = [(UNAVAILABLE, False)]
+    drop_label(store, "dev/db", "envsecrets-writing", "v1")  # swallowed: a label nobody reads
+    assert store.moves[-1] == ("envsecrets-writing", None, "v1")
+
+
+def test_cancel_drops_the_pending_label_once_even_after_a_lost_reply() -> None:
+    store: Any = Labels(v1=("AWSCURRENT",), v2=("AWSPENDING",))
+    store.fail = [(UNAVAILABLE, True)]
+    cancelled = cancel_pending(store, PendingState("dev/db", "v2", "v1"))
+    assert (cancelled.pending_version, cancelled.current_version) == ("v2", "v1")
+    assert store.stages == {"v1": ["AWSCURRENT"], "v2": []}
+    for state in (PendingState("dev/db", None, "v1"), PendingState("dev/db", "v1", "v1", True)):
+        with pytest.raises(CliError) as internal:
+            cancel_pending(store, state)
+        assert (internal.value.code, internal.value.message, internal.value.hint) == (
+            ExitCode.FAILED,
+            "internal: nothing pending to cancel",
+            "this is a bug in envsecrets: please report it, with the command you ran",
+        )
