@@ -281,6 +281,7 @@ def test_prefix_strips_slashes_and_keeps_its_parts() -> None:
         "api/",
     )
     assert str(NamePrefix.parse("prod")) == "prod/"
+    assert str(NamePrefix.parse("prod/API-X")) == "prod/API-X/"  # only '/' is stripped
     assert NamePrefix.parse("prod/api").relative("prod/api/key") == "key"
     assert NamePrefix.parse("prod/api").contains("prod/api/key")
     assert not NamePrefix.parse("prod/api").contains("prod/apiary/key")
