@@ -312,6 +312,9 @@ def test_set_member_changes_exactly_that_member(document, key: str, new: str) ->
         ('{"a": "\x01"}', "it is not strict JSON: NaN, Infinity or a syntax error"),
         ('[{"a": 1}]', "it is not strict JSON: NaN, Infinity or a syntax error"),
         ('{"k": 1, "k": 2, "k": 3}', "the key appears 3 times"),
+        ('{"a": 1}x', "it is not strict JSON: NaN, Infinity or a syntax error"),
+        ('{"a": 1}X', "it is not strict JSON: NaN, Infinity or a syntax error"),
+        ('{"a": 1}\x0c', "it is not strict JSON: NaN, Infinity or a syntax error"),  # not JSON's
     ],
 )
 def test_set_member_refuses_in_words(document: str, why: str) -> None:
@@ -332,6 +335,9 @@ def test_set_member_adds_after_the_last_member_spaced_alike() -> None:
     assert set_member('{"a": 1}', "é", '"v"') == '{"a": 1, "é": "v"}'
     assert set_member('{"a":1,"b":2}', "k", '"v"') == '{"a":1,"b":2,"k":"v"}'
     assert set_member('{\n\t"a": 1\n}', "k", '"v"') == '{\n\t"a": 1,\n\t"k": "v"\n}'
+    # commas and braces inside values are not the object's own
+    assert set_member('{"a": 1, "b": "x,y"}', "k", '"v"') == '{"a": 1, "b": "x,y", "k": "v"}'
+    assert set_member('{\n  "a": {"n": 1}\n}', "k", '"v"') == '{\n  "a": {"n": 1},\n  "k": "v"\n}'
     assert set_member('{ "a" : 1 ,\n  "b" : 2 }', "k", '"v"') == (
         '{ "a" : 1 ,\n  "b" : 2,\n  "k" : "v" }'
     )
@@ -353,8 +359,12 @@ def test_value_errors_in_words() -> None:
          "keys present: (none)"),
         (lambda: SecretValue('{"b": 1, "a": 2}').field("k"),
          "--field k: no such key in the JSON secret", "keys present: a, b"),
-        (lambda: SecretValue('{"b": 1}').with_field("k", SecretValue("v")),
-         "--field k: no such key in the JSON secret", "keys present: b"),
+        (lambda: SecretValue('{"b": 1, "a": 2}').with_field("k", SecretValue("v")),
+         "--field k: no such key in the JSON secret", "keys present: a, b"),
+        (lambda: SecretValue("plain").with_field("k", SecretValue("v"), create=True),
+         "--field k: the secret is not a JSON object", "drop --field to work with the whole value"),
+        (lambda: SecretValue(b'{"k": "v"}').field("k"),  # binary, however it looks
+         "--field k: the secret is not a JSON object", "drop --field to work with the whole value"),
         (lambda: SecretValue("{}").with_field("k", SecretValue("v")),
          "--field k: no such key in the JSON secret", "keys present: (none)"),
     ]  # fmt: skip
@@ -381,3 +391,8 @@ def test_what_a_value_shows_of_itself() -> None:
         SecretValue("x"),
         SecretValue(b"x"),
     }
+
+
+def test_a_field_is_stored_as_typed_not_escaped() -> None:
+    edited = SecretValue('{"a": 1}').with_field("k", SecretValue("pässwörd ✓"), create=True)
+    assert edited.text() == '{"a": 1, "k": "pässwörd ✓"}'
