@@ -182,3 +182,117 @@ def test_create_refuses_a_file_that_exists_by_then(tmp_path: Path) -> None:
         create_text_file(tmp_path / "no" / "file", "x")
     assert missing.value.code == ExitCode.USAGE
     assert missing.value.hint == "check the folder's permissions"
+
+
+def test_a_device_that_refuses_the_bytes_fails_in_words() -> None:
+    with pytest.raises(CliError) as failed:
+        write_private_file(Path("/dev/full"), b"v")  # every write: no space left
+    assert (failed.value.code, failed.value.message, failed.value.hint) == (
+        ExitCode.FAILED,
+        "cannot write /dev/full: No space left on device",
+        "check what reads from it",
+    )
+
+
+def test_a_path_through_a_file_is_refused_in_words(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    path = tmp_path / "file" / "value"
+    with pytest.raises(CliError) as refused:
+        write_private_file(path, b"v")
+    assert (refused.value.code, refused.value.message, refused.value.hint) == (
+        ExitCode.USAGE,
+        f"cannot write {path}: Not a directory",
+        "check the path",
+    )
+
+
+def test_a_block_device_is_refused(tmp_path: Path) -> None:
+    device = next((p for p in Path("/dev").glob("loop[0-9]*") if p.is_block_device()), None)
+    assert device is not None, "this test needs a block device (a loop device) in /dev"
+    with pytest.raises(CliError) as refused:
+        write_private_file(device, b"v")
+    assert refused.value.message == f"cannot write {device}: it is a block device"
+
+
+def test_a_link_to_a_descriptor_link_is_written_through_it(tmp_path: Path) -> None:
+    """`out -> /dev/stdout -> /proc/self/fd/1`: a chain of links reaching an open descriptor
+    is written to what the descriptor is open on, not replaced."""
+    target = tmp_path / "opened"
+    target.write_bytes(b"a:")
+    with target.open("ab") as handle:
+        link = tmp_path / "out"
+        link.symlink_to(f"/proc/self/fd/{handle.fileno()}")
+        assert write_private_file(link, b"b") == "appended to the file it is open on"
+        assert link.is_symlink()
+    assert target.read_bytes() == b"a:b"
+
+
+def test_a_descriptor_open_on_a_folder_is_refused(tmp_path: Path) -> None:
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        path = Path(f"/proc/self/fd/{fd}")
+        with pytest.raises(CliError) as refused:
+            write_private_file(path, b"v")
+        assert refused.value.message == f"cannot write {path}: it is a folder"
+    finally:
+        os.close(fd)
+
+
+def test_a_fifo_swapped_for_a_file_while_opening_is_not_written_into(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kind is looked at, then the path opened: a FIFO replaced by a regular file in
+    between must not get the value written into it in place (not atomic, not 0600)."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    real_open = os.open
+
+    def swapping_open(path: object, flags: int, *args: object) -> int:
+        if Path(str(path)) == fifo:
+            fifo.unlink()
+            fifo.write_bytes(b"someone else's")
+        return real_open(path, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", swapping_open)
+    with pytest.raises(CliError) as refused:
+        write_private_file(fifo, b"value")
+    monkeypatch.undo()
+    assert (refused.value.code, refused.value.message, refused.value.hint) == (
+        ExitCode.USAGE,
+        f"cannot write {fifo}: it changed while being opened",
+        "run the command again",
+    )
+    assert fifo.read_bytes() == b"someone else's"
+
+
+def test_files_are_written_when_the_temp_folder_is_another_filesystem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The temporary file is made beside the target, so the final rename stays on one
+    filesystem (atomic), wherever TMPDIR points."""
+    elsewhere = Path("/dev/shm")
+    assert elsewhere.stat().st_dev != tmp_path.stat().st_dev, "needs two filesystems"
+    monkeypatch.setattr("tempfile.tempdir", str(elsewhere))
+    write_private_file(tmp_path / "value", b"v")
+    write_text_atomically(tmp_path / "config", "c")
+    create_text_file(tmp_path / "new", "n")
+    assert [(tmp_path / n).read_bytes() for n in ("value", "config", "new")] == [b"v", b"c", b"n"]
+    assert leftovers(tmp_path) == []
+
+
+def test_a_folder_made_meanwhile_by_someone_else_is_kept_and_the_rest_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_mkdir = Path.mkdir
+    racing = tmp_path / "a"
+
+    def someone_first(self: Path, *args: object, **kwargs: object) -> None:
+        if self == racing and not self.exists():
+            real_mkdir(self, 0o755)  # the other process wins the race
+        real_mkdir(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "mkdir", someone_first)
+    make_private_folders(racing / "b" / "c")
+    monkeypatch.undo()
+    assert mode_of(racing) == 0o755  # theirs, left as it is
+    assert mode_of(racing / "b") == mode_of(racing / "b" / "c") == 0o700
