@@ -296,3 +296,32 @@ def test_a_folder_made_meanwhile_by_someone_else_is_kept_and_the_rest_made(
     monkeypatch.undo()
     assert mode_of(racing) == 0o755  # theirs, left as it is
     assert mode_of(racing / "b") == mode_of(racing / "b" / "c") == 0o700
+
+
+def test_create_without_hard_links_creates_exclusively(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some filesystems (FAT, some network ones) refuse hard links: the file is then created
+    with O_EXCL, which refuses a name taken meanwhile just the same."""
+
+    def no_links(*args: object, **kwargs: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    path = tmp_path / "secrets.toml"
+    create_text_file(path, "é\n", mode=0o640)
+    assert path.read_text(encoding="utf-8") == "é\n" and mode_of(path) == 0o640
+    assert leftovers(tmp_path) == []
+    real_open = os.open
+
+    def taken_meanwhile(target: object, flags: int, *args: object) -> int:
+        if Path(str(target)) == tmp_path / "other":
+            (tmp_path / "other").write_text("theirs")
+        return real_open(target, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", taken_meanwhile)
+    with pytest.raises(CliError) as refused:
+        create_text_file(tmp_path / "other", "mine")
+    monkeypatch.undo()
+    assert refused.value.code == ExitCode.REFUSED
+    assert (tmp_path / "other").read_text() == "theirs"
