@@ -116,6 +116,7 @@ TASK_RULE = "names are 1-255 letters, digits, '-' or '_' (AWS's rule)"
         ('"bad.name"', "worker", "bad.name", LAMBDA_RULE),
         ("fn", "t" * 256, "t" * 80, TASK_RULE),
         ("fn", '"bad\\tfamily"', "bad\\tfamily", TASK_RULE),
+        ("'bad\\name'", "fn", "bad\\name", LAMBDA_RULE),  # a backslash is shown as it is
     ],
 )
 def test_template_function_names_are_checked_in_words(
@@ -219,6 +220,7 @@ def test_kms_resource_for_each_way_of_naming_a_key(key_id: str, resource: str | 
         ("__", "Fn", "function"),
         ("a.b", "AB", "a_b"),
         ("x1.y", "X1Y", "x1_y"),
+        ("Xray_", "Xray", "Xray"),
     ],
 )
 def test_names_for_cloudformation_and_terraform(function: str, logical: str, label: str) -> None:
@@ -255,3 +257,75 @@ def test_functions_that_would_share_a_name_are_refused(
         "unknown format 'toml'",
         "use one of: json, yaml, sam, cloudformation, terraform, serverless",
     )
+
+
+def test_build_policy_grants_exactly_what_it_is_given() -> None:
+    from envsecrets.core.policy import build_policy, read_policy
+    from envsecrets.errors import CliError, ExitCode
+
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:dev/db-AbCdEf"
+    built = build_policy(
+        region="eu-west-1",
+        account="123456789012",
+        env="dev",
+        paths=["db", "api/key"],
+        kms_key_id="k1",
+        describe=True,
+        partition="p",
+        exact_arns={"dev/db": arn},
+    )
+    assert built == read_policy(
+        [arn, "arn:p:secretsmanager:eu-west-1:123456789012:secret:dev/api/key-??????"],
+        region="eu-west-1",
+        account="123456789012",
+        kms_key_id="k1",
+        describe=True,
+        partition="p",
+    )
+    plain = build_policy(region="eu-west-1", account="123456789012", env="dev", paths=["db"])
+    assert plain["Statement"] == [
+        {
+            "Sid": "ReadSecrets",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue"],
+            "Resource": ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:dev/db-??????"],
+        }
+    ]
+    with pytest.raises(CliError) as nothing:
+        build_policy(region="eu-west-1", account="123456789012", env="dev", paths=[])
+    assert (nothing.value.code, nothing.value.message, nothing.value.hint) == (
+        ExitCode.USAGE,
+        "no secrets to grant in 'dev'",
+        'list the function\'s secrets as secrets = ["api/key", ...] under [functions.NAME] '
+        "in secrets.toml",
+    )
+
+
+def test_text_that_reaches_a_comment_or_a_terraform_string_stays_inert() -> None:
+    from envsecrets.core.policy import _comment, _hcl_string, _yaml
+
+    assert _comment("# a\x1b[2Jb\nc\\d 'e'") == "# a\\x1b[2Jb\\nc\\d 'e'"
+    assert _hcl_string('a${b}%{c}"') == '"a$${b}%%{c}\\""'
+    long = "x" * 300
+    assert _yaml({"k": long, "l": ["a", "b"]}) == f"k: {long}\nl:\n- a\n- b\n"  # no wrapping
+    shared = ["arn"]  # one list in two places: written twice, never as a YAML alias
+    assert _yaml({"x": shared, "y": shared}) == "x:\n- arn\ny:\n- arn\n"
+
+
+def test_one_policy_alone_and_several_without_all() -> None:
+    from envsecrets.core.policy import FunctionPolicy, render_policies
+    from envsecrets.errors import CliError, ExitCode
+
+    doc = {"Version": "2012-10-17", "Statement": []}
+    execution = FunctionPolicy("worker", "prod", doc, kind="task", role="execution")
+    assert render_policies([execution], "sam").splitlines()[:2] == [
+        "# worker (ECS execution role) in prod: least-privilege access to its secrets",
+        "# paste under the execution role's AWS::IAM::Role Properties",
+    ]
+    two = [FunctionPolicy("a", "prod", doc), FunctionPolicy("b", "prod", doc)]
+    assert json.loads(render_policies(two, "json")) == {"a": doc, "b": doc}
+    assert json.loads(render_policies(two[:1], "json")) == doc
+    assert json.loads(render_policies(two[:1], "json", many=True)) == {"a": doc}
+    with pytest.raises(CliError) as unknown:
+        render_policies(two, "toml")
+    assert unknown.value.code == ExitCode.USAGE
