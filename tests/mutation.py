@@ -3,6 +3,7 @@
     python -m tests.mutation                # every module below, one after the other
     python -m tests.mutation names diffing  # only these (`make mutation MODULES="names"`)
     python -m tests.mutation --keep names   # reuse the last run's results (re-test changes)
+    python -m tests.mutation --survivors values  # re-test only the last run's survivors
 
 Each module is mutated with only the test files that concern it, so that a run takes minutes
 on two cores (`nice -n 10`, `MUTATION_JOBS` workers, 2 by default). Each runs in its own
@@ -188,14 +189,19 @@ def environment(folder: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in paths)}
 
 
-def run_module(name: str, module: Module, *, keep: bool, jobs: int) -> Outcome:
-    folder = prepare(name, module, keep=keep)
+def run_module(
+    name: str, module: Module, *, keep: bool, jobs: int, survivors: bool = False
+) -> Outcome:
+    folder = prepare(name, module, keep=keep or survivors)
     print(f"== {name}: {', '.join(module.sources)} with {len(module.tests)} test file(s)")
     sys.stdout.flush()
+    # Only the last run's survivors, against the tests as they are now (mutmut re-runs the
+    # mutants it is given by name and keeps every other result).
+    again = read_outcome(name, module, folder).survivors() if survivors else []
     log = folder / "mutmut.log"
     with log.open("w", encoding="utf-8") as out:
         done = subprocess.run(
-            ["nice", "-n", "10", str(MUTMUT), "run", "--max-children", str(jobs)],
+            ["nice", "-n", "10", str(MUTMUT), "run", "--max-children", str(jobs), *again],
             cwd=folder,
             env=environment(folder),
             stdout=out,
@@ -331,6 +337,7 @@ def report(outcomes: list[Outcome]) -> int:
 
 def main(argv: list[str]) -> int:
     keep = "--keep" in argv
+    survivors = "--survivors" in argv
     names = [a for a in argv if not a.startswith("--")] or list(MODULES)
     unknown = [n for n in names if n not in MODULES]
     if unknown:
@@ -339,7 +346,7 @@ def main(argv: list[str]) -> int:
     jobs = int(os.environ.get("MUTATION_JOBS", "2"))
     outcomes: list[Outcome] = []
     for name in names:
-        outcome = run_module(name, MODULES[name], keep=keep, jobs=jobs)
+        outcome = run_module(name, MODULES[name], keep=keep, jobs=jobs, survivors=survivors)
         outcomes.append(outcome)
         # Each module's figures as soon as it is done (a long run may be stopped later on).
         print(HEADER)
