@@ -12,6 +12,7 @@ import stat
 import threading
 from pathlib import Path
 
+import envsecrets.core.files as files
 import pytest
 from envsecrets.core.files import (
     create_text_file,
@@ -325,3 +326,82 @@ def test_create_without_hard_links_creates_exclusively(
     monkeypatch.undo()
     assert refused.value.code == ExitCode.REFUSED
     assert (tmp_path / "other").read_text() == "theirs"
+
+
+@pytest.mark.parametrize("writer", ["private", "text", "create"])
+def test_a_write_that_fails_half_way_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: str
+) -> None:
+    """The disk fills up (or the folder is taken away) while the temp file is written: the
+    target is untouched, the temp file removed, and the error says which path and why."""
+    target = tmp_path / "target"
+    target.write_bytes(b"before")
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(CliError) as failed:
+        if writer == "private":
+            write_private_file(target, b"after")
+        elif writer == "text":
+            write_text_atomically(target, "after")
+        else:
+            create_text_file(tmp_path / "new", "after")
+    monkeypatch.undo()
+    name = target if writer != "create" else tmp_path / "new"
+    assert (failed.value.code, failed.value.message, failed.value.hint) == (
+        ExitCode.USAGE,
+        f"cannot write {name}: No space left on device",
+        "check the folder's permissions",
+    )
+    assert target.read_bytes() == b"before"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["target"]  # no temp file, no "new"
+
+
+def test_an_interrupted_write_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_private_file(tmp_path / "target", b"v")
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_fifo_that_cannot_be_opened_is_refused_in_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    real_open = os.open
+
+    def denied(path: object, flags: int, *args: object) -> int:
+        if Path(str(path)) == fifo:
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", denied)
+    with pytest.raises(CliError) as refused:
+        write_private_file(fifo, b"v")
+    monkeypatch.undo()
+    assert (refused.value.code, refused.value.message, refused.value.hint) == (
+        ExitCode.USAGE,
+        f"cannot write {fifo}: Permission denied",
+        "check the path",
+    )
+
+
+def test_create_in_a_missing_folder_says_which_path(tmp_path: Path) -> None:
+    path = tmp_path / "no" / "file"
+    with pytest.raises(CliError) as missing:
+        create_text_file(path, "x")
+    assert missing.value.message == f"cannot write {path}: No such file or directory"
+    linkless = tmp_path / "taken"
+    linkless.write_text("theirs")
+    with pytest.raises(CliError) as taken:
+        files._create_exclusively(linkless, "mine", 0o644)
+    assert taken.value.message.startswith(f"{linkless} exists now")
