@@ -9,8 +9,10 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from envsecrets.core.config import EnvironmentConfig
 from envsecrets.core.diffing import Fingerprint, Side, SideEntry, compare
 from envsecrets.core.store import Replica, Rotation, SecretMetadata, StoredValue
@@ -504,3 +506,75 @@ def test_progress_counts_every_secret_read_or_gone() -> None:
     assert done.entries["k0"].fingerprint == Fingerprint.of(
         StoredValue("dev/k0", SecretValue("v0"), "v")
     )
+
+
+class _Described:
+    """A store that describes some names, lost others since they were listed, and may refuse."""
+
+    def __init__(self, known: dict[str, SecretMetadata], denied: bool = False) -> None:
+        self.known, self.denied = known, denied
+
+    def describe(self, name: str) -> SecretMetadata:
+        from envsecrets.errors import CliError, ExitCode
+
+        if self.denied:
+            raise CliError(ExitCode.AUTH, "access denied to DescribeSecret", "check the role")
+        if name not in self.known:
+            raise CliError(ExitCode.NOT_FOUND, f"{name} not found", "-")
+        return self.known[name]
+
+
+def test_describing_a_side_keeps_what_vanished_and_names_the_side() -> None:
+    from envsecrets.core.diffing import describe_many, describe_side
+    from envsecrets.errors import CliError, ExitCode
+
+    listed = SecretMetadata(name="dev/gone", tags={"listed": "yes"})
+    described = SecretMetadata(name="dev/here", replicas=(Replica("eu-west-1"),))
+    side = Side(
+        "dev",
+        "",
+        {
+            "here": SideEntry("here", SecretMetadata(name="dev/here")),
+            "gone": SideEntry("gone", listed),
+        },
+    )
+    store: Any = _Described({"dev/here": described})
+    done = describe_side(store, side, workers=2)
+    assert done.entries["here"].meta == described  # DescribeSecret's, replicas and all
+    assert done.entries["gone"].meta == listed  # vanished since the listing: as listed
+    with pytest.raises(CliError) as missing:
+        describe_many(store, ["dev/gone"], side="dev")  # by default, missing is an error
+    assert (missing.value.code, missing.value.message) == (
+        ExitCode.NOT_FOUND,
+        "[dev] dev/gone not found",
+    )
+    with pytest.raises(CliError) as denied:
+        describe_side(_Described({}, denied=True), side)  # type: ignore[arg-type]
+    assert denied.value.code == ExitCode.AUTH
+    assert denied.value.message == "[dev] access denied to DescribeSecret"
+
+
+def test_check_names_the_environment_a_refusal_came_from() -> None:
+    from envsecrets.core.config import FunctionConfig
+    from envsecrets.core.diffing import check_functions
+    from envsecrets.errors import CliError
+
+    env = EnvironmentConfig("prod", replica_regions=("eu-west-1",))
+    functions = [FunctionConfig("api", secrets=("db/password",))]
+    with pytest.raises(CliError) as denied:
+        check_functions(_Described({}, denied=True), env, functions)  # type: ignore[arg-type]
+    assert denied.value.message == "[prod] access denied to DescribeSecret"
+    store: Any = _Described({"prod/db/password": SecretMetadata(name="prod/db/password")})
+    (item,) = check_functions(store, env, functions).items
+    assert item.drift is not None and item.drift.key == "db/password"
+
+
+def test_a_secret_being_deleted_on_one_side_has_no_settings_compared() -> None:
+    fingerprint = Fingerprint("0" * 64, "text")
+    deleting = SecretMetadata(
+        name="a/k", tags={"team": "x"}, deleted_on=datetime(2030, 1, 1, tzinfo=UTC)
+    )
+    a = Side("a", "api/", {"k": SideEntry("k", deleting)})
+    b = Side("b", "api/", {"k": SideEntry("k", SecretMetadata(name="b/k"), fingerprint)})
+    result = compare(a, b, metadata=True)
+    assert result.metadata == () and result.prefix == "api/"
