@@ -105,7 +105,7 @@ MODULES: dict[str, Module] = {
     ),
     "verify": Module(
         ("backends/verify.py",),
-        ("tests/test_rotate_verify.py", "tests/test_masking.py"),
+        ("tests/test_verify_runner.py", "tests/test_rotate_verify.py", "tests/test_masking.py"),
     ),
     "files": Module(
         ("core/files.py",),
