@@ -27,7 +27,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from envsecrets import __version__
 from envsecrets.commands.common import Globals, Workspace
-from envsecrets.errors import CliError, ExitCode
+from envsecrets.errors import CliError, ExitCode, ProgramStatus
 from envsecrets.readable_help import ReadableCommand, ReadableGroup
 from envsecrets.stopping import stop_on_signals
 from envsecrets.ui.render import render_crash, render_error
@@ -71,14 +71,21 @@ class SecretsGroup(ReadableGroup):
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         prepare_standard_streams()
-        json_mode = "--json" in argv
-        debug = "--debug" in argv
+        ours = _own_arguments(argv)
+        json_mode = "--json" in ours
+        debug = "--debug" in ours
         # SIGTERM and SIGHUP stop a command as Ctrl-C does (its own clean-up and message).
         with stop_on_signals():
             code = _run(self, argv, prog_name, complete_var, json_mode, debug, extra)
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _own_arguments(argv: list[str]) -> list[str]:
+    """The words before `--`: after it they belong to the program `secrets run` starts, so
+    its own `--json` or `--debug` does not change how we report errors."""
+    return argv[: argv.index("--")] if "--" in argv else argv
 
 
 class SecretsCommand(ReadableCommand):
@@ -148,10 +155,12 @@ def _run(
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         return int(ExitCode.FAILED)
+    except ProgramStatus as handed_on:  # `run`'s program's own status: no word of ours
+        return handed_on.status
     except Exception as exc:
         render_crash(exc, debug=debug, json_mode=json_mode)
         return int(ExitCode.FAILED)
-    if result == 130:
+    if result == ExitCode.INTERRUPTED:  # Typer turns a KeyboardInterrupt into this status
         render_error(CliError(ExitCode.INTERRUPTED, "interrupted", RERUN_HINT), json_mode=json_mode)
     return result if isinstance(result, int) else int(ExitCode.OK)
 
