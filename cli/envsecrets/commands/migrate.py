@@ -174,7 +174,7 @@ def migrate_env_file(
         prefix,
         flags,
         delete_source=delete_source,
-        remove_question=f"remove the migrated variables' lines from {file}?",
+        remove_question=f"remove the migrated variables' lines from {source.label}?",
     )
 
 
@@ -278,12 +278,8 @@ def _migrate(
     from envsecrets.core.migration import remove_sources, verify_migration
 
     env = ws.environment(prefix.env)
-    if flags.report is not None and not (flags.report.parent or Path()).is_dir():
-        raise CliError(
-            ExitCode.USAGE,
-            f"--report {flags.report}: folder {flags.report.parent} does not exist",
-            "create the folder first, or give --report a path in an existing folder",
-        )
+    if flags.report is not None:
+        _check_report_path(ws, flags.report, source)
     store = ws.store(prefix.env, bulk=True, pool=flags.concurrency)
     if not flags.json_output:
         out.note(f"reading {source.kind} {source.label} and what exists under {prefix} ...")
@@ -307,6 +303,32 @@ def _migrate(
     if finish:
         _finish(out, plan, result, flags, {})
     return plan, result
+
+
+def _check_report_path(ws: Workspace, report: Path, source: MigrationSource) -> None:
+    """Refuse, before anything is read or written, a report that would replace one of the
+    command's inputs (the source file, secrets.toml): the report is written even by a dry
+    run, and the input may be the only copy of the secrets. Compared by resolved path and by
+    inode, so neither a symlink nor a hard link gets around it."""
+    from envsecrets.core.config import CONFIG_FILENAME
+    from envsecrets.core.files import same_file, shown_path
+
+    shown = shown_path(report)
+    if not (report.parent or Path()).is_dir():
+        raise CliError(
+            ExitCode.USAGE,
+            f"--report {shown}: folder {shown_path(report.parent)} does not exist",
+            "create the folder first, or give --report a path in an existing folder",
+        )
+    inputs = [*source.files, ws.config.path or Path.cwd() / CONFIG_FILENAME]
+    for path in inputs:
+        if same_file(report, path):
+            raise CliError(
+                ExitCode.USAGE,
+                f"--report {shown} is {shown_path(path)}, an input of this command; "
+                "the report would replace it",
+                "give --report a new file name, e.g. --report migration-report.json",
+            )
 
 
 def _plan_then_apply(
@@ -414,6 +436,7 @@ def _finish(
     elif result is not None:
         _show_result(out, result, extra)
     if result is None:
+        _dry_run_verdict(plan)
         return
     code = result.exit_code
     if code != ExitCode.OK:
@@ -421,6 +444,8 @@ def _finish(
         problems = ", ".join(
             f"{counts[k]} {k}" for k in ("failed", "unverified", "conflict", "invalid") if counts[k]
         )
+        if result.kept_in_source:
+            raise _kept_in_source(result, problems)
         hints = {
             ExitCode.REFUSED: "--overwrite replaces differing targets; the rest were migrated",
             ExitCode.USAGE: "invalid items were not migrated; rename them at the source"
@@ -431,6 +456,35 @@ def _finish(
             f"migration incomplete: {problems}",
             hints.get(code, "run the same command again to finish; what is done stays done"),
         )
+
+
+def _dry_run_verdict(plan: MigrationPlan) -> None:
+    """A dry run ends with the code the real run would give for what the plan shows
+    (conflicts 4, invalid items 2), so that a script can ask first."""
+    code = plan.exit_code
+    if code == ExitCode.OK:
+        return
+    counts = plan.counts()
+    problems = ", ".join(f"{counts[k]} {k}" for k in ("conflict", "invalid") if counts[k])
+    hint = (
+        "--overwrite replaces differing targets"
+        if code == ExitCode.REFUSED
+        else "invalid items would not be migrated; rename them at the source"
+    )
+    raise CliError(code, f"dry run: the migration would not be complete: {problems}", hint)
+
+
+def _kept_in_source(result: MigrationResult, problems: str) -> CliError:
+    """Items to be removed from the source that are still there: their plaintext is."""
+    kept = [o.item.source.key for o in result.kept_in_source]
+    shown = ", ".join(kept[:10]) + (f" and {len(kept) - 10} more" if len(kept) > 10 else "")
+    return CliError(
+        result.exit_code,
+        f"migration incomplete: {problems + ', ' if problems else ''}{len(kept)} still in "
+        f"the source {result.plan.source_label} ({shown})",
+        "the reason for each is above; a value changed since it was migrated needs the same "
+        "command again with --overwrite, and --delete-source then removes it",
+    )
 
 
 def _show_result(out: Renderer, result: MigrationResult, extra: dict[str, Any]) -> None:
@@ -476,8 +530,7 @@ def _after_lambda(
     env: str,
 ) -> dict[str, Any]:
     from envsecrets.core.config import CONFIG_FILENAME
-    from envsecrets.core.config_edit import add_function_secrets
-    from envsecrets.core.files import write_text_atomically
+    from envsecrets.core.config_edit import record_function_secrets
     from envsecrets.core.migration import settled_targets
 
     names = settled_targets(result)
@@ -486,8 +539,7 @@ def _after_lambda(
     function = source.info.name
     paths = [name.split("/", 1)[1] for name in names]
     config_path = ws.config.path or Path.cwd() / CONFIG_FILENAME
-    text = config_path.read_text(encoding="utf-8") if config_path.exists() else ""
-    write_text_atomically(config_path, add_function_secrets(text, function, paths))
+    record_function_secrets(config_path, function, paths)
     from envsecrets.core.config import load_config
 
     recorded = load_config(config_path).functions[function].secrets
