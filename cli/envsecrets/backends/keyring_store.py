@@ -124,9 +124,11 @@ class _KeyringLock:
         path = lock_path()
         try:
             for folder in (path.parent.parent, path.parent):
-                if not folder.is_dir():
+                try:
                     folder.mkdir(mode=0o700)
-                    folder.chmod(0o700)  # whatever the umask: the folder is ours alone
+                except FileExistsError:
+                    continue  # there already, or made this instant by another secrets process
+                folder.chmod(0o700)  # whatever the umask: the folder is ours alone
             lock = FileLock(str(path), timeout=LOCK_TIMEOUT, mode=0o600, thread_local=False)
             lock.acquire()
         except Timeout:
