@@ -1,8 +1,9 @@
 """`secrets migrate ssm | env-file | lambda`: move secrets out of the places that leak them.
 
-Each command builds a source (backends), then runs the one engine of `core/migration.py`:
-plan (shown first; `--dry-run` stops there), confirmation for protected environments and
-for deleting sources, apply, verify, and optionally remove what verified from the source.
+Each command opens a `Migration` through the public API (`envsecrets.api`: what a migration
+script calls), then runs it: plan (shown first; `--dry-run` stops there), confirmation for
+protected environments and for deleting sources, apply and verify, and optionally remove
+what verified from the source.
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ from envsecrets.errors import CliError, ExitCode
 from envsecrets.ui.render import Renderer
 
 if TYPE_CHECKING:
-    from envsecrets.core.config import EnvironmentConfig
+    from envsecrets.api import Migration
+    from envsecrets.backends.lambda_env import LambdaEnvSource
     from envsecrets.core.migration import MigrationPlan, MigrationResult, MigrationSource
-    from envsecrets.core.names import NamePrefix
-    from envsecrets.core.store import SecretStore
 
 PLAN_ROWS_SHOWN = 100  # larger plans list only the items that are not unchanged
 
@@ -120,20 +120,23 @@ def migrate_ssm(
 
     PATH/<rest> becomes PREFIX/<rest>; descriptions are kept and each secret is tagged
     migrated-from=ssm:<name>."""
-    from envsecrets.backends.ssm import SsmSource
     from envsecrets.core.migration import target_prefix
 
     ws = workspace(ctx)
     flags = Flags(dry_run, overwrite, concurrency, report, yes, json_output)
     prefix = target_prefix(to)
-    ws.environment(prefix.env)
-    _pace(ws, prefix.env, max_rate)
-    source = SsmSource(ws.target(prefix.env), path, recursive=recursive, pool=concurrency)
+    migration = ws.open(prefix.env).migrate_ssm(
+        path,
+        to=str(prefix),
+        recursive=recursive,
+        overwrite=overwrite,
+        concurrency=concurrency,
+        max_write_rate=max_rate,
+    )
     _migrate(
         ws,
         ws.renderer(json_output),
-        source,
-        prefix,
+        migration,
         flags,
         delete_source=delete_source,
         remove_question=f"delete the migrated parameters under {path} from Parameter Store?",
@@ -158,23 +161,26 @@ def migrate_env_file(
 
     STRIPE_SECRET_KEY becomes PREFIX/stripe-secret-key (parsed by python-dotenv, no
     interpolation). --delete-source removes the migrated lines from the file."""
-    from envsecrets.backends.envfile import EnvFileSource
     from envsecrets.core.migration import target_prefix
 
     ws = workspace(ctx)
     flags = Flags(dry_run, overwrite, concurrency, report, yes, json_output)
     prefix = target_prefix(to)
-    ws.environment(prefix.env)
-    _pace(ws, prefix.env, max_rate)
-    source = EnvFileSource(file, keep_case=keep_case)
+    migration = ws.open(prefix.env).migrate_env_file(
+        file,
+        to=str(prefix),
+        keep_case=keep_case,
+        overwrite=overwrite,
+        concurrency=concurrency,
+        max_write_rate=max_rate,
+    )
     _migrate(
         ws,
         ws.renderer(json_output),
-        source,
-        prefix,
+        migration,
         flags,
         delete_source=delete_source,
-        remove_question=f"remove the migrated variables' lines from {source.label}?",
+        remove_question=f"remove the migrated variables' lines from {migration.source.label}?",
     )
 
 
@@ -215,21 +221,25 @@ def migrate_lambda(
     The function's secret-looking variables (or exactly --keys) become ENV/FUNCTION/<key>,
     are recorded in secrets.toml, and the IAM policy and code change the function needs
     are printed."""
-    from envsecrets.backends.lambda_env import LambdaEnvSource, function_name
-    from envsecrets.core.migration import target_prefix
+    from envsecrets.backends.lambda_env import function_name
     from envsecrets.core.names import validate_env
 
     ws = workspace(ctx)
     out = ws.renderer(json_output)
     flags = Flags(dry_run, overwrite, concurrency, report, yes, json_output)
     validate_env(env)
-    settings = ws.environment(env)
-    prefix = target_prefix(f"{env}/")
     wanted = [k.strip() for k in keys.split(",") if k.strip()] if keys is not None else None
     if wanted is not None and not wanted:
         raise CliError(ExitCode.USAGE, "--keys is empty", "list variables: --keys K1,K2")
-    _pace(ws, env, max_rate)
-    source = LambdaEnvSource(ws.target(env), function, keys=wanted, keep_case=keep_case)
+    migration = ws.open(env).migrate_lambda(
+        function,
+        keys=wanted,
+        keep_case=keep_case,
+        overwrite=overwrite,
+        concurrency=concurrency,
+        max_write_rate=max_rate,
+    )
+    source = migration.source
     if source.kept and not json_output:
         out.note(
             f"kept in the function ({len(source.kept)}, not secret-looking"
@@ -240,73 +250,69 @@ def migrate_lambda(
     plan, result = _migrate(
         ws,
         out,
-        source,
-        prefix,
+        migration,
         flags,
         delete_source=remove_from_function,
         remove_question=f"remove the migrated variables from function {source.info.name}?",
-        all_or_nothing=True,
         finish=False,
     )
     extra: dict[str, Any] = {}
     if result is not None:
-        extra = _after_lambda(ws, out, source, settings.kms_key_id, result, env)
+        extra = _after_lambda(ws, out, source, migration.environment.settings.kms_key_id, result)
     _finish(out, plan, result, flags, extra)
 
 
 # -- the shared flow --------------------------------------------------------------------------
-def _pace(ws: Workspace, env: str, max_rate: float) -> None:
-    """Pace every AWS call of this run (retries included) at AWS's quotas, Secrets Manager
-    writes at --max-rate (backends/quotas.py)."""
-    from envsecrets.backends.quotas import RateLimiter
-
-    ws.target(env).limiter = RateLimiter.for_writes(max_rate)
-
-
 def _migrate(
     ws: Workspace,
     out: Renderer,
-    source: MigrationSource,
-    prefix: NamePrefix,
+    migration: Migration[Any],
     flags: Flags,
     *,
     delete_source: bool,
     remove_question: str,
-    all_or_nothing: bool = False,
     finish: bool = True,
 ) -> tuple[MigrationPlan, MigrationResult | None]:
-    from envsecrets.core.migration import remove_sources, verify_migration
-
-    env = ws.environment(prefix.env)
+    """Run a migration the way the command line does: show, ask, apply, verify, remove."""
+    env = migration.environment
     if flags.report is not None:
-        _check_report_path(ws, flags.report, source)
-    store = ws.store(prefix.env, bulk=True, pool=flags.concurrency)
+        _check_report_path(ws, flags.report, migration.source)
     if not flags.json_output:
-        out.note(f"reading {source.kind} {source.label} and what exists under {prefix} ...")
+        source = migration.source
+        out.note(
+            f"reading {source.kind} {source.label} and what exists under {migration.prefix} ..."
+        )
     # A plan that someone must see before anything is written (a dry run, or a question about
     # a protected environment or about deleting sources) is made first; otherwise each item is
     # written as soon as it is planned, while the source is still being listed.
     asks = env.protected or delete_source
     if flags.dry_run or (asks and not flags.yes):
-        plan, result = _plan_then_apply(
-            ws, out, source, store, prefix, flags, remove_question if delete_source else None
-        )
-        if result is None:
+        plan = migration.plan()
+        if not flags.json_output:
+            _show_plan(out, plan, dry_run=flags.dry_run)
+        if flags.dry_run:
             if finish:
                 _finish(out, plan, None, flags, {})
             return plan, None
+        _confirm(ws, migration, plan, remove_question if delete_source else None, flags.yes)
+        with out.progress(len(plan.writes), "migrating") as advance:
+            result = migration.apply(yes=True, progress=advance)  # confirmed just above
     else:
-        plan, result = _stream(out, source, store, prefix, env, flags)
-    result = verify_migration(result, store)
+        # How many items will be written is known only once the source has been listed.
+        with out.progress(None, "migrating") as advance:
+            result = migration.apply(yes=flags.yes, progress=advance)
+        plan = result.plan
+        if not flags.json_output:  # the plan afterwards, as a record of what was done
+            _show_plan(out, plan, dry_run=False)
     if delete_source:
-        result = remove_sources(result, source, all_or_nothing=all_or_nothing)
+        result = migration.remove_sources()
     if finish:
         _finish(out, plan, result, flags, {})
     return plan, result
 
 
 def _check_report_path(ws: Workspace, report: Path, source: MigrationSource) -> None:
-    """Refuse, before anything is read or written, a report that would replace one of the
+    """Refuse, before anything is written, a report that would replace one of the
     command's inputs (the source file, secrets.toml): the report is written even by a dry
     run, and the input may be the only copy of the secrets. Compared by resolved path and by
     inode, so neither a symlink nor a hard link gets around it."""
@@ -331,69 +337,29 @@ def _check_report_path(ws: Workspace, report: Path, source: MigrationSource) -> 
             )
 
 
-def _plan_then_apply(
+def _confirm(
     ws: Workspace,
-    out: Renderer,
-    source: MigrationSource,
-    store: SecretStore,
-    prefix: NamePrefix,
-    flags: Flags,
+    migration: Migration[Any],
+    plan: MigrationPlan,
     remove_question: str | None,
-) -> tuple[MigrationPlan, MigrationResult | None]:
-    """Plan, show the plan, stop for a dry run, ask what must be asked, then write."""
-    from envsecrets.core.migration import apply_migration, plan_migration
-
-    plan = plan_migration(source, store, prefix, overwrite=flags.overwrite)
-    if not flags.json_output:
-        _show_plan(out, plan, dry_run=flags.dry_run)
-    if flags.dry_run:
-        return plan, None
-    writes = plan.writes
-    if writes:
+    yes: bool,
+) -> None:
+    """Ask what must be asked, after the plan was shown and before anything is written."""
+    if plan.writes:
         ws.confirm_if_protected(
-            prefix.env, f"write {len(writes)} secrets under {prefix}?", yes=flags.yes
+            migration.environment.name,
+            f"write {len(plan.writes)} secrets under {migration.prefix}?",
+            yes=yes,
         )
     if remove_question is not None:
         from envsecrets.ui.prompts import confirm
 
-        confirm(remove_question, yes=flags.yes, why="removing migrated items from the source")
-    with out.progress(len(writes), "migrating") as advance:
-        result = apply_migration(
-            plan,
-            store,
-            source,
-            ws.environment(prefix.env),
-            concurrency=flags.concurrency,
-            progress=advance,
+        confirm(
+            remove_question,
+            yes=yes,
+            why="removing migrated items from the source",
+            streams=ws.streams,
         )
-    return plan, result
-
-
-def _stream(
-    out: Renderer,
-    source: MigrationSource,
-    store: SecretStore,
-    prefix: NamePrefix,
-    env: EnvironmentConfig,
-    flags: Flags,
-) -> tuple[MigrationPlan, MigrationResult]:
-    """Plan and write at once; the plan is shown afterwards, as a record of what was done."""
-    from envsecrets.core.migration import migrate_streaming
-
-    # How many items will be written is known only once the source has been listed.
-    with out.progress(None, "migrating") as advance:
-        result = migrate_streaming(
-            source,
-            store,
-            prefix,
-            env,
-            overwrite=flags.overwrite,
-            concurrency=flags.concurrency,
-            progress=advance,
-        )
-    if not flags.json_output:
-        _show_plan(out, result.plan, dry_run=False)
-    return result.plan, result
 
 
 def _show_plan(out: Renderer, plan: MigrationPlan, *, dry_run: bool) -> None:
@@ -524,10 +490,9 @@ def _show_result(out: Renderer, result: MigrationResult, extra: dict[str, Any]) 
 def _after_lambda(
     ws: Workspace,
     out: Renderer,
-    source: Any,
+    source: LambdaEnvSource,
     kms_key_id: str | None,
     result: MigrationResult,
-    env: str,
 ) -> dict[str, Any]:
     from envsecrets.core.config import CONFIG_FILENAME
     from envsecrets.core.config_edit import record_function_secrets
@@ -546,6 +511,7 @@ def _after_lambda(
     keys = {o.item.target: o.item.source.key for o in result.outcomes if o.settled}
     extra: dict[str, Any] = {"config": str(config_path), "secrets": names}
     try:
+        env = result.plan.prefix.split("/", 1)[0]
         extra["policy"] = _policy(
             source.info.region, source.info.account, env, recorded, kms_key_id
         )

@@ -19,22 +19,9 @@ steps at once: each item is written as soon as its target has been read, while t
 still being listed, so that a large migration runs at the write quota from its first second.
 All concurrency runs on `core/pool.py`'s helper, and batch sizes are the store's business.
 
-A migration script uses it without the CLI:
-
-    from envsecrets.backends.aws import AwsTarget
-    from envsecrets.backends.quotas import RateLimiter
-    from envsecrets.backends.secretsmanager import SecretsManagerStore
-    from envsecrets.backends.ssm import SsmSource
-    from envsecrets.core.migration import (
-        plan_migration, apply_migration, verify_migration, target_prefix,
-    )
-
-    target = AwsTarget(label="prod", region="eu-west-1", limiter=RateLimiter())
-    store = SecretsManagerStore(target, bulk=True, pool=8)
-    source = SsmSource(target, "/app/prod", recursive=True)
-    plan = plan_migration(source, store, target_prefix("prod/app"))
-    result = verify_migration(apply_migration(plan, store, source), store)
-    print(result.counts(), result.exit_code)
+Scripts reach it through the public API (`envsecrets.api`: `Environment.migrate_ssm(...)`
+returns a `Migration` whose `plan`, `apply` and `remove_sources` call these steps), as the
+`secrets migrate` commands do.
 
 Re-running after a crash, a Ctrl-C or a network failure finishes the job: what already
 matches is `unchanged` and costs no write. Values never appear in plans, results or reports:
@@ -166,11 +153,13 @@ class MigrationPlan:
     seconds: float = 0.0  # how long planning took (listing the source, reading targets)
 
     def counts(self) -> dict[str, int]:
+        """How many items get each action: `{"create": 120, "unchanged": 3, ...}`."""
         found = Counter(item.action for item in self.items)
         return {action: found.get(action, 0) for action in ACTIONS}
 
     @property
     def writes(self) -> list[PlanItem]:
+        """The items to be written (create and update), in source order."""
         return [item for item in self.items if item.action in WRITES]
 
     @property
@@ -370,6 +359,8 @@ class MigrationResult:
     seconds: dict[str, float] = field(default_factory=dict)  # per step: apply, verify, remove
 
     def counts(self) -> dict[str, int]:
+        """How many items ended in each status, and how many verified, did not verify,
+        were removed from the source, or stayed there."""
         found = Counter(o.status for o in self.outcomes)
         counts: dict[str, int] = {status: found.get(status, 0) for status in STATUSES}
         counts["verified"] = sum(1 for o in self.outcomes if o.verified)

@@ -39,10 +39,23 @@ class SetOptions:
 
 @dataclass(frozen=True)
 class SetOutcome:
+    """What a write did: `action` is create, update or unchanged (nothing written);
+    `version_id` is the version now current, `previous_version` the one it replaced."""
+
     name: SecretName
     action: SetAction
     version_id: str | None
     previous_version: str | None
+
+    def as_dict(self) -> dict[str, str | None]:
+        """The outcome for `--json` (never the value)."""
+        done = {"create": "created", "update": "updated", "unchanged": "unchanged"}
+        return {
+            "name": str(self.name),
+            "action": done[self.action],
+            "version_id": self.version_id,
+            "previous_version_id": self.previous_version,
+        }
 
 
 def read_current(store: SecretStore, name: SecretName) -> StoredValue | None:

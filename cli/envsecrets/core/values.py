@@ -64,6 +64,7 @@ class SecretValue:
     # -- facts that are safe to show ------------------------------------------------------
     @property
     def is_binary(self) -> bool:
+        """Whether the value is bytes (SecretBinary) rather than text (SecretString)."""
         return self._is_binary
 
     @property
@@ -73,6 +74,7 @@ class SecretValue:
 
     @property
     def size(self) -> int:
+        """The value's length in bytes (UTF-8 for text)."""
         return len(self._data)
 
     @property
