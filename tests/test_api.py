@@ -148,13 +148,14 @@ def test_set_and_get_round_trip_and_refuse_other_environments(aws_env: Path, sm:
     dev = envsecrets.open_environment("dev")
     done = dev.set("dev/api/key", f"{CANARY}-1", description="a key", tags={"team": "x"})
     assert (done.action, done.as_dict()["action"]) == ("create", "created")
+    assert done.as_dict()["kind"] == "text" and CANARY not in repr(done)
     again = dev.set("dev/api/key", f"{CANARY}-1")
     assert again.action == "unchanged" and again.version_id == done.version_id
     stored = dev.get("dev/api/key")
     assert stored.value.text() == f"{CANARY}-1" and stored.version_id == done.version_id
     assert CANARY not in repr(stored)
     dev.set("dev/db/creds", '{"user": "app", "password": "p1"}')
-    dev.set("dev/db/creds", "p2", field="password")
+    assert dev.set("dev/db/creds", "p2", field="password").as_dict()["kind"] == "json"
     assert dev.get("dev/db/creds", field="password").value.text() == "p2"
     for call in (lambda: dev.get("prod/api/key"), lambda: dev.set("prod/api/key", "v")):
         with pytest.raises(envsecrets.CliError) as refused:

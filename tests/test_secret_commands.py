@@ -86,7 +86,8 @@ def test_set_json_output_shape(cli) -> None:
     run = cli("set", "dev/api/key", "--stdin", "--json", input="v1")
     assert run.code == 0
     out = run.json()
-    assert set(out) == {"name", "action", "version_id", "previous_version_id"}
+    assert set(out) == {"name", "action", "version_id", "previous_version_id", "kind"}
+    assert out["kind"] == "text"
     assert out["name"] == "dev/api/key"
     assert out["action"] == "created"
     assert out["previous_version_id"] is None

@@ -191,7 +191,7 @@ class Environment:
             # The value is unchanged but the description or tags still get written.
             self._allow(f"update the description/tags of {secret}?", yes=yes, confirm=confirm)
         options = SetOptions(description=description, tags=dict(tags or {}), kms_key_id=kms_key_id)
-        return apply_set(store, plan, self.settings, options)
+        return replace(apply_set(store, plan, self.settings, options), stored=plan.value)
 
     # -- migrating --------------------------------------------------------------------------
     def migrate_ssm(
