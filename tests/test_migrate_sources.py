@@ -294,3 +294,19 @@ def test_recording_secrets_keeps_a_bom_and_crlf(tmp_path: Path) -> None:
     assert data.startswith(start)
     assert b"[functions.orders]" in data
     assert b"\n" not in data.replace(b"\r\n", b"")  # every line ends in CRLF
+
+
+def test_a_report_path_that_is_a_symlink_is_replaced_not_followed(
+    cli: Any, sm: Any, aws_env: Path
+) -> None:
+    """A report is a new file with a name: a link planted there (a shared folder) must not
+    aim the write at another file."""
+    elsewhere = aws_env / "elsewhere.txt"
+    elsewhere.write_text("keep me\n")
+    (aws_env / "report.json").symlink_to(elsewhere)
+    source = write_env(aws_env, f"API_KEY={CANARY}\n")
+    run = cli("migrate", "env-file", str(source), "--to", "dev/r/", "--report", "report.json")
+    assert run.code == 0, run.stderr
+    assert elsewhere.read_text() == "keep me\n"
+    report = aws_env / "report.json"
+    assert not report.is_symlink() and '"created": 1' in report.read_text()

@@ -396,7 +396,7 @@ def _finish(
         from envsecrets.core.files import write_text_atomically
         from envsecrets.ui.render import to_json
 
-        write_text_atomically(flags.report, to_json(document) + "\n")
+        write_text_atomically(flags.report, to_json(document) + "\n", follow_links=False)
     if flags.json_output:
         out.json(document)
     elif result is not None:

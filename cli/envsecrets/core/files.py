@@ -38,15 +38,20 @@ def _write_through(path: Path, data: bytes) -> None:
         ) from None
 
 
-def write_text_atomically(path: Path, text: str, *, mode: int = 0o644) -> None:
+def write_text_atomically(
+    path: Path, text: str, *, mode: int = 0o644, follow_links: bool = True
+) -> None:
     """Replace `path` with `text`, keeping its mode if it exists. For files that hold no
     secret values (config, reports) and for files being edited (`.env` lines removed).
 
     A symlink is followed: the file it points to is replaced, in its own folder (where the
     rename is atomic), and the link stays a link; replacing the link instead would leave the
-    old text where it points and the user believing it changed."""
-    path = link_target(path)
-    if path.exists():
+    old text where it points and the user believing it changed. A new file that merely has
+    a name (a report) passes `follow_links=False`: a link found there is replaced, so that
+    one planted in a shared folder cannot aim the write at another file."""
+    if follow_links:
+        path = link_target(path)
+    if path.exists() and not path.is_symlink():  # a link's target lends it no mode
         mode = stat.S_IMODE(path.stat().st_mode)
     _replace(path, text.encode("utf-8"), mode)
 
