@@ -255,29 +255,18 @@ def test_installed_script(secrets_cmd, sm) -> None:
 
 
 def test_python_api_for_scripts(sm) -> None:
-    """The README's example: the same engine without the CLI."""
-    from envsecrets.backends.aws import AwsTarget
-    from envsecrets.backends.quotas import RateLimiter
-    from envsecrets.backends.secretsmanager import SecretsManagerStore
-    from envsecrets.backends.ssm import SsmSource
-    from envsecrets.core.migration import (
-        apply_migration,
-        plan_migration,
-        remove_sources,
-        target_prefix,
-        verify_migration,
-    )
+    """The same engine without the CLI, through the public API (tests/test_api.py runs the
+    README's own example)."""
+    import envsecrets
 
     put_parameters(PARAMETERS)
-    target = AwsTarget(label="dev", region="us-east-1", limiter=RateLimiter())
-    store = SecretsManagerStore(target, bulk=True, pool=8)
-    source = SsmSource(target, "/app/dev", recursive=True)
-    plan = plan_migration(source, store, target_prefix("dev/app"))
+    dev = envsecrets.open_environment("dev", region="us-east-1")
+    migration = dev.migrate_ssm("/app/dev", to="dev/app", recursive=True)
+    plan = migration.plan()
     assert plan.counts()["create"] == len(PARAMETERS)
     assert CANARY not in repr(plan)  # values are SecretValue: their repr is a hash
-    result = apply_migration(plan, store, source)
-    result = verify_migration(result, store)
-    result = remove_sources(result, source)
+    result = migration.apply()
+    result = migration.remove_sources()
     assert result.counts()["verified"] == len(PARAMETERS)
     assert result.counts()["source_removed"] == len(PARAMETERS)
     assert int(result.exit_code) == 0

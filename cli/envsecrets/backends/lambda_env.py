@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from envsecrets.backends.aws import AwsTarget, aws_errors, error_code
@@ -92,6 +93,7 @@ class LambdaEnvSource:
         self.target = target
         self.function = function
         self.label = function
+        self.files: tuple[Path, ...] = ()
         self.keys = list(keys) if keys is not None else None
         self.keep_case = keep_case
         self.detector = detector
@@ -147,12 +149,12 @@ class LambdaEnvSource:
     def descriptions(self, keys: Sequence[str]) -> dict[str, str]:
         return {key: f"{key} of Lambda function {self.info.name}" for key in keys}
 
-    def remove(self, keys: Sequence[str]) -> dict[str, str | None]:
-        """Remove `keys` from the function's environment in one update."""
+    def remove(self, items: Sequence[SourceItem]) -> dict[str, str | None]:
+        """Remove the items' variables from the function's environment in one update."""
         current = read_function(self.target, self.info.arn)
         outcome: dict[str, str | None] = {}
         remaining = dict(current.variables)
-        for key in keys:
+        for key in (item.key for item in items):
             if key not in remaining:
                 outcome[key] = None  # already removed (a re-run)
             elif key in self._migrated and SecretValue(remaining[key]) != self._migrated[key]:

@@ -1,7 +1,9 @@
 """What every command shares: the global options, `--json`/`--yes`, and the workspace that
 turns an environment name into its settings and its store.
 
-Backends are imported inside methods, so building the CLI (and `--help`) never imports boto3.
+An environment is opened as the public API opens it (`envsecrets.api.Environment`): a script
+and a command reach the same store the same way. Backends are imported inside methods, so
+building the CLI (and `--help`) never imports boto3.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from envsecrets.core.config import Config, EnvironmentConfig, find_config, load_config
-from envsecrets.errors import CliError, ExitCode
 from envsecrets.ui.render import Renderer
 from envsecrets.ui.streams import Streams
 
 if TYPE_CHECKING:
+    from envsecrets.api import Environment
     from envsecrets.backends.aws import AwsTarget
     from envsecrets.core.store import SecretStore
 
@@ -47,7 +49,7 @@ class Workspace:
     keeps a Workspace passed as `obj`, e.g. `CliRunner().invoke(app, args, obj=...)`)."""
 
     options: Globals = field(default_factory=Globals)
-    _targets: dict[str, AwsTarget] = field(default_factory=dict)
+    _opened: dict[str, Environment] = field(default_factory=dict)
     streams: Streams = field(default_factory=Streams.of_process)
 
     def renderer(self, json_mode: bool = False) -> Renderer:
@@ -58,44 +60,32 @@ class Workspace:
     def config(self) -> Config:
         return load_config(find_config(Path.cwd(), self.options.config))
 
-    def environment(self, name: str) -> EnvironmentConfig:
-        """Settings for `name` (refused when secrets.toml declares others)."""
-        return self.config.environment(name)
+    def open(self, env: str) -> Environment:
+        """Environment `env` as the public API opens it, once per run: --profile/--region
+        win over secrets.toml, which wins over AWS's own defaults (AWS_PROFILE, AWS_REGION,
+        ~/.aws/config); an MFA code is asked on the terminal."""
+        if env not in self._opened:
+            from envsecrets.api import Environment
 
-    def target(self, env: str) -> AwsTarget:
-        """Where `env` lives: --profile/--region win over secrets.toml, which wins over AWS's
-        own defaults (AWS_PROFILE, AWS_REGION, ~/.aws/config)."""
-        if env not in self._targets:
-            from envsecrets.backends.aws import AwsTarget
-
-            settings = self.environment(env)
-            self._targets[env] = AwsTarget(
-                label=env,
-                region=self.options.region or settings.region,
-                profile=self.options.profile or settings.profile,
-                role_arn=settings.role_arn,
-                mfa_serial=settings.mfa_serial,
+            self._opened[env] = Environment(
+                self.config.environment(env),
+                region=self.options.region,
+                profile=self.options.profile,
                 mfa_code=partial(_ask_mfa_code, streams=self.streams),
             )
-        return self._targets[env]
+        return self._opened[env]
+
+    def environment(self, name: str) -> EnvironmentConfig:
+        """Settings for `name` (refused when secrets.toml declares others)."""
+        return self.open(name).settings
+
+    def target(self, env: str) -> AwsTarget:
+        """Where `env` lives in AWS."""
+        return self.open(env)._target()
 
     def store(self, env: str, *, bulk: bool = False, pool: int = 10) -> SecretStore:
         """The secret store for `env`."""
-        settings = self.environment(env)
-        if settings.backend == "keyring":
-            from envsecrets.backends.keyring_store import KeyringStore
-
-            return KeyringStore(env)
-        if settings.backend != "aws":
-            raise CliError(
-                ExitCode.USAGE,
-                f"environment '{env}' uses backend '{settings.backend}', which this version "
-                "cannot reach",
-                'set backend = "aws" or backend = "keyring" in secrets.toml',
-            )
-        from envsecrets.backends.secretsmanager import SecretsManagerStore
-
-        return SecretsManagerStore(self.target(env), bulk=bulk, pool=pool)
+        return self.open(env)._store(bulk=bulk, pool=pool)
 
     def default_store(self) -> SecretStore:
         """The store of AWS's default session, for commands not tied to one environment."""

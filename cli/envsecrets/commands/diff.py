@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from envsecrets.commands.common import JsonOption, YesOption, workspace
+from envsecrets.commands.common import JsonOption, Workspace, YesOption, workspace
 from envsecrets.completion import complete_env, complete_name
 from envsecrets.errors import CliError, ExitCode
 from envsecrets.ui.render import Renderer, when
@@ -250,7 +250,9 @@ def copy_secrets(
         )
     if plan.writes:
         counts = plan.counts
-        ws.confirm_if_protected(
+        _confirm_copy(
+            ws,
+            source.env,
             target.env,
             f"copy into {target}: create {counts['create']}, overwrite {counts['overwrite']}?",
             yes=yes,
@@ -287,6 +289,21 @@ def copy_secrets(
             out.success(f"copied {len(outcome.written)} secret(s) into {target}")
         else:
             out.success(f"nothing to copy into {target}")
+
+
+def _confirm_copy(ws: Workspace, src_env: str, dst_env: str, question: str, *, yes: bool) -> None:
+    """A write into a protected environment confirms; so does reading a protected
+    environment's values into another one, where its protection no longer covers them
+    (`copy prod dev/x/`). Without a terminal, --yes; exit 4 otherwise."""
+    reasons = []
+    if ws.environment(dst_env).protected:
+        reasons.append(f"'{dst_env}' is a protected environment")
+    if src_env != dst_env and ws.environment(src_env).protected:
+        reasons.append(f"the values come out of protected environment '{src_env}'")
+    if reasons:
+        from envsecrets.ui.prompts import confirm
+
+        confirm(question, yes=yes, why="; ".join(reasons), streams=ws.streams)
 
 
 def _show_plan(out: Renderer, plan: CopyPlan) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from envsecrets.api import MAX_DESCRIPTION
 from envsecrets.commands.common import JsonOption, Workspace, YesOption, workspace
 from envsecrets.completion import complete_name, complete_prefix
 from envsecrets.core.names import NamePrefix, SecretName
@@ -23,7 +25,6 @@ NameArgument = Annotated[
         help="Secret name: <env>/<path>, e.g. prod/api/stripe-key.", autocompletion=complete_name
     ),
 ]
-MAX_DESCRIPTION = 2048  # Secrets Manager's limit
 FieldOption = Annotated[
     str | None, typer.Option("--field", help="Work on one key of a JSON object secret.")
 ]
@@ -73,46 +74,34 @@ def set_secret(
     """Create a secret or put a new version. The value comes from a hidden prompt (asked
     twice), --stdin or --from-file: never from the command line."""
     from envsecrets.commands.inputs import parse_tags, read_new_value
-    from envsecrets.core.operations import SetOptions, apply_set, plan_set
 
     ws = workspace(ctx)
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
-    env = ws.environment(secret.env)
+    env = ws.open(secret.env)
     tags = parse_tags(tag or [])
     if description is not None and len(description) > MAX_DESCRIPTION:
-        # Checked before anything is written: AWS would refuse it after the value was put.
+        # Before the value is asked for: nobody types a value twice to be refused after.
         raise CliError(
             ExitCode.USAGE,
             f"--description is {len(description)} characters; AWS allows {MAX_DESCRIPTION}",
             f"shorten --description to at most {MAX_DESCRIPTION} characters",
         )
     value = read_new_value(stdin=stdin, from_file=from_file, label=str(secret))
-    store = ws.store(secret.env)
-    plan = plan_set(store, secret, value, field_key=field_key, force=force)
-    if plan.action != "unchanged":
-        verb = "create" if plan.action == "create" else "put a new version of"
-        ws.confirm_if_protected(secret.env, f"{verb} {secret}?", yes=yes)
-    elif description is not None or tags:
-        # The value is unchanged but the description or tags still get written.
-        ws.confirm_if_protected(secret.env, f"update the description/tags of {secret}?", yes=yes)
-    outcome = apply_set(
-        store, plan, env, SetOptions(description=description, tags=tags, kms_key_id=kms_key)
+    outcome = env.set(
+        str(secret),
+        value,
+        field=field_key,
+        description=description,
+        tags=tags,
+        kms_key_id=kms_key,
+        force=force,
+        confirm=partial(ws.confirm_if_protected, secret.env, yes=yes),
     )
-    if kms_key and plan.action != "create":
+    if kms_key and outcome.action != "create":
         out.warn(f"--kms-key applies to new secrets only; {secret} keeps its KMS key")
-    result = {
-        "name": str(secret),
-        "action": {"create": "created", "update": "updated", "unchanged": "unchanged"}[
-            outcome.action
-        ],
-        "version_id": outcome.version_id,
-        "previous_version_id": outcome.previous_version,
-        # What the value was stored as: text (SecretString), json (a JSON object, as text)
-        # or binary (SecretBinary: bytes that are not valid UTF-8).
-        "kind": plan.value.kind,
-    }
-    stored = _stored_as(plan.value)
+    result = outcome.as_dict()
+    stored = _stored_as(outcome.stored or value)
     if json_output:
         out.json(result)
     elif outcome.action == "unchanged":
@@ -149,8 +138,6 @@ def get_secret(
     json_output: JsonOption = False,
 ) -> None:
     """Print a secret's value exactly (a newline is added only on a terminal)."""
-    from envsecrets.core.store import CURRENT
-
     if version_stage and version_id:
         raise CliError(
             ExitCode.USAGE,
@@ -161,11 +148,10 @@ def get_secret(
     ws = workspace(ctx)
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
-    ws.environment(secret.env)
-    stored = ws.store(secret.env).read(
-        str(secret), stage=version_stage or CURRENT, version_id=version_id
+    stored = ws.open(secret.env).get(
+        str(secret), field=field_key, stage=version_stage, version_id=version_id
     )
-    value = stored.value.field(field_key) if field_key else stored.value
+    value = stored.value
     if output is not None:
         from envsecrets.core.files import write_private_file
 

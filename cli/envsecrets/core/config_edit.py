@@ -1,14 +1,43 @@
 """Edits to `secrets.toml` that keep the user's comments, order and formatting (tomlkit).
 
-Text in, text out: the caller reads the file and writes the result back with
-`envsecrets.core.files.write_text_atomically`, so a crash never leaves half a config file behind.
+`add_function_secrets` is text in, text out; `record_function_secrets` reads the file, edits it
+and writes it back with `envsecrets.core.files.write_text_atomically`, so a crash never leaves
+half a config file behind, and a symlinked `secrets.toml` is edited where it points.
 """
 
 from __future__ import annotations
 
+import codecs
+import re
 from collections.abc import Sequence
+from pathlib import Path
 
 from envsecrets.errors import CliError, ExitCode
+
+LONE_LF = re.compile(r"(?<!\r)\n")
+
+
+def record_function_secrets(path: Path, function: str, paths: Sequence[str]) -> None:
+    """Add `paths` to `[functions.<function>] secrets` in the file at `path` (created when
+    absent). The file keeps its comments, a UTF-8 BOM, and CRLF line endings: lines added to
+    a CRLF file end in CRLF too."""
+    from envsecrets.core.files import shown_path, write_text_atomically
+
+    try:
+        data = path.read_bytes() if path.exists() else b""
+        bom = data.startswith(codecs.BOM_UTF8)
+        text = data[len(codecs.BOM_UTF8) if bom else 0 :].decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise CliError(
+            ExitCode.USAGE,
+            f"cannot read {shown_path(path)}: {reason}",
+            "fix the file (it must be readable UTF-8 TOML), then run again",
+        ) from None
+    edited = add_function_secrets(text, function, paths)
+    if "\r\n" in text and not LONE_LF.search(text):
+        edited = LONE_LF.sub("\r\n", edited)
+    write_text_atomically(path, ("\ufeff" if bom else "") + edited)
 
 
 def add_function_secrets(text: str, function: str, paths: Sequence[str]) -> str:
