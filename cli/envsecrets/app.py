@@ -47,7 +47,7 @@ FAMILY_OF_COMMAND = {
 }
 
 # Root options that take a value: the word after them is not a command.
-ROOT_OPTIONS_WITH_VALUE = ("--config", "--profile", "--region")
+ROOT_OPTIONS_WITH_VALUE = ("--config", "--profile", "--region", "--timeout")
 # Eager root options that need no command built (help builds the complete CLI itself).
 ROOT_OPTIONS_ANSWERING_ALONE = ("--version", "--help", "-h")
 
@@ -280,6 +280,15 @@ def root(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks of unexpected errors (never values).")
     ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            help="Give up waiting for AWS after this long (exit 6): per call, or for the whole "
+            "command when it works on one secret. Default: ENVSECRETS_TIMEOUT, else 30.",
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -290,6 +299,7 @@ def root(
     """Keep application secrets in AWS Secrets Manager, namespaced by environment
     (`prod/api/stripe-key`)."""
     options = Globals(config=config, profile=profile, region=region, debug=debug)
+    options.timeout = timeout
     if isinstance(ctx.obj, Workspace):
         # Run with a Workspace of the caller's (`obj=`: a program embedding the CLI, a test):
         # keep it, and with it the streams it gives; the options are this command line's.

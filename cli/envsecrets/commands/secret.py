@@ -74,6 +74,7 @@ def set_secret(
     from envsecrets.core.operations import SetOptions, apply_set, plan_set
 
     ws = workspace(ctx)
+    ws.one_secret_command()
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     env = ws.environment(secret.env)
@@ -142,8 +143,11 @@ def get_secret(
             "AWSPREVIOUS (`secrets history NAME` lists both)",
         )
     ws = workspace(ctx)
+    ws.one_secret_command()
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
+    if version_id is not None:
+        _check_version_id(version_id, secret)
     ws.environment(secret.env)
     stored = ws.store(secret.env).read(
         str(secret), stage=version_stage or CURRENT, version_id=version_id
@@ -175,6 +179,20 @@ def get_secret(
             "use --output FILE, or pipe stdout to a file or program",
         )
     out.value(value.data())
+
+
+def _check_version_id(version_id: str, secret: SecretName) -> None:
+    """A version id is 32 to 64 characters (Secrets Manager's rule); say so naming the id,
+    before any call."""
+    if 32 <= len(version_id) <= 64:
+        return
+    shown = version_id if len(version_id) <= 70 else version_id[:69] + "…"
+    raise CliError(
+        ExitCode.USAGE,
+        f"invalid --version-id '{shown}': a version id has 32 to 64 characters, this one has "
+        f"{len(version_id)}",
+        f"`secrets history {secret}` lists its versions and their ids",
+    )
 
 
 def _metadata_row(meta: SecretMetadata) -> dict[str, Any]:
@@ -284,6 +302,7 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
     from envsecrets.core.rotation import ROTATED_AT_TAG, ROTATED_BY_TAG
 
     ws = workspace(ctx)
+    ws.one_secret_command()
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     ws.environment(secret.env)
@@ -340,6 +359,7 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
 def secret_history(ctx: typer.Context, name: NameArgument, json_output: JsonOption = False) -> None:
     """List a secret's versions with their stages and dates (never values)."""
     ws = workspace(ctx)
+    ws.one_secret_command()
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     ws.environment(secret.env)
@@ -391,6 +411,7 @@ def delete_secret(
     from envsecrets.ui.prompts import confirm
 
     ws = workspace(ctx)
+    ws.one_secret_command()
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     ws.environment(secret.env)
@@ -423,6 +444,7 @@ def restore_secret(
 ) -> None:
     """Cancel a scheduled deletion."""
     ws = workspace(ctx)
+    ws.one_secret_command()
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     ws.environment(secret.env)

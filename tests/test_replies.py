@@ -1,0 +1,189 @@
+"""An endpoint that lies or stays silent (DESIGN.md: AWS replies are untrusted input).
+
+A reply that lacks what the API promises (`{}` to everything) is an AWS-side failure: exit 6
+with a hint naming the endpoint, never "nothing found", "equal" or a crash (backends/
+replies.py checks every reply in one place). An endpoint that never answers, or trickles its
+reply, is given up on after the deadline (backends/deadline.py): exit 6 again. Each command
+family is run against both; the endpoints are in tests/endpoints.py.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import write_config
+from tests.endpoints import NonsenseEndpoint, SilentEndpoint
+
+CONFIG = """
+[environments.dev]
+region = "us-east-1"
+
+[environments.staging]
+region = "us-east-1"
+
+[functions.api]
+secrets = ["api/key"]
+"""
+
+# One command of each family (DESIGN.md's command table), with its stdin.
+FAMILIES: list[tuple[str, list[str], str | None]] = [
+    ("set", ["set", "dev/api/key", "--stdin"], "v"),
+    ("get", ["get", "dev/api/key"], None),
+    ("list", ["list", "dev/"], None),
+    ("show", ["show", "dev/api/key"], None),
+    ("history", ["history", "dev/api/key"], None),
+    ("delete", ["delete", "dev/api/key", "--yes"], None),
+    ("restore", ["restore", "dev/api/key"], None),
+    ("rotate", ["rotate", "dev/api/key", "--generate", "--yes"], None),
+    ("rotate --env", ["rotate", "--env", "dev", "--older-than", "0", "--generate", "--yes"], None),
+    ("diff", ["diff", "dev", "staging"], None),
+    ("copy", ["copy", "dev/", "staging/", "--yes"], None),
+    ("check", ["check", "dev"], None),
+    ("replicate", ["replicate", "dev/api/key", "--region", "eu-west-1", "--yes"], None),
+    ("migrate env-file", ["migrate", "env-file", "app.env", "--to", "dev/app/", "--yes"], None),
+    ("migrate ssm", ["migrate", "ssm", "/app/", "--to", "dev/app/", "--yes"], None),
+    ("migrate lambda", ["migrate", "lambda", "api", "--env", "dev", "--yes"], None),
+    ("policy --resolve", ["policy", "api", "--env", "dev", "--resolve"], None),
+    ("audit --live", ["audit", "--live", "--env", "dev"], None),
+    ("doctor", ["doctor"], None),
+    ("run", ["run", "dev", "--", sys.executable, "-c", "pass"], None),
+    ("export", ["export", "dev", "--format", "dotenv"], None),
+    ("inject", ["inject"], "password={{ secrets://dev/api/key }}\n"),
+]
+# What a command says when it found nothing, or nothing different: never true here.
+FALSE_REASSURANCES = ("no secrets", "equal", "nothing", "no findings", "unchanged", "0 found")
+
+
+@pytest.fixture
+def workdir(aws_env: Path) -> Path:
+    write_config(aws_env, CONFIG)
+    (aws_env / "app.env").write_text("STRIPE_KEY=sk_live_x\n")
+    return aws_env
+
+
+@pytest.fixture
+def nonsense(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[NonsenseEndpoint]:
+    with NonsenseEndpoint(b"{}") as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint.url)
+        yield endpoint
+
+
+@pytest.fixture
+def silent(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SilentEndpoint]:
+    with SilentEndpoint() as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint.url)
+        monkeypatch.setenv("ENVSECRETS_TIMEOUT", "1")
+        yield endpoint
+
+
+def assert_aws_failed(run: Any, *, family: str, says: str) -> None:
+    """Exit 6, one error line naming the endpoint's failure, no traceback, no reassurance."""
+    assert run.code == 6, (family, run.code, run.stdout, run.stderr)
+    assert "Traceback" not in run.stderr
+    assert "unexpected internal error" not in run.stderr
+    said = (run.stdout + run.stderr).lower()
+    for reassurance in FALSE_REASSURANCES:
+        assert reassurance not in said, (family, reassurance, run.stdout, run.stderr)
+    if family == "doctor":  # its table says what it could not check, and why
+        assert "\tFAIL\t" in run.stdout
+        assert says in run.stdout
+        return
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, run.stderr
+    assert says in errors[0], run.stderr
+    assert run.stdout == "", (family, run.stdout)
+
+
+@pytest.mark.parametrize(
+    ("family", "args", "stdin"), FAMILIES, ids=[family for family, _, _ in FAMILIES]
+)
+def test_every_family_fails_on_an_endpoint_answering_nonsense(
+    cli: Any, nonsense: NonsenseEndpoint, family: str, args: list[str], stdin: str | None
+) -> None:
+    run = cli(*args, input=stdin)
+    assert nonsense.requests > 0  # the command did ask
+    assert_aws_failed(run, family=family, says=f"{nonsense.url} answered ")
+
+
+@pytest.mark.parametrize(
+    ("family", "args", "stdin"), FAMILIES, ids=[family for family, _, _ in FAMILIES]
+)
+def test_every_family_gives_up_on_an_endpoint_that_never_answers(
+    cli: Any, silent: SilentEndpoint, family: str, args: list[str], stdin: str | None
+) -> None:
+    run = cli(*args, input=stdin)
+    assert silent.accepted > 0
+    assert_aws_failed(run, family=family, says="gave up waiting for AWS after 1 s")
+
+
+# -- the deadline -------------------------------------------------------------------------------
+
+
+def test_a_trickled_reply_is_cut_off_at_the_deadline(cli: Any, workdir: Path, monkeypatch) -> None:
+    """One byte every 0.1 s never trips a socket's read timeout: only a deadline on the whole
+    call ends it. The endpoint counts the bytes it got out before `get` hung up."""
+    with SilentEndpoint(trickle=0.1) as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint.url)
+        run = cli("--timeout", "2", "get", "dev/api/key")
+        assert_aws_failed(run, family="get", says="gave up waiting for AWS after 2 s in all")
+        endpoint.closed.wait(0.5)
+    assert endpoint.sent, "the reply was never started"
+    assert max(endpoint.sent) < len(SilentEndpoint.REPLY)  # hung up mid-reply
+
+
+def test_one_secret_commands_share_one_budget_and_lists_have_one_per_call(
+    cli: Any, sm: Any, workdir: Path, proxy: Any
+) -> None:
+    """`set` makes several calls; each takes 1 s and a little (the proxy's latency), under
+    the 1.6 s deadline, but together they pass it. A listing's single call does not."""
+    sm.create_secret(Name="dev/api/key", SecretString="old")
+    proxy.faults.latency = 1.0
+    proxy.reset_counts()
+    listed = cli("--timeout", "1.6", "list", "dev/")
+    assert listed.code == 0, listed.stderr
+    assert "dev/api/key" in listed.stdout
+    proxy.reset_counts()
+    written = cli("--timeout", "1.6", "set", "dev/api/key", "--stdin", input="new")
+    assert proxy.count("secretsmanager.") >= 2  # more than one call, each under the deadline
+    assert_aws_failed(written, family="set", says="gave up waiting for AWS after 1.6 s in all")
+
+
+def test_the_waiting_is_said_on_a_terminal_only(workdir: Path, monkeypatch) -> None:
+    from tests.test_terminal import Screen, run_on
+
+    with SilentEndpoint() as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint.url)
+        terminal, pipe = Screen(), Screen(stderr_tty=False)
+        for screen in (terminal, pipe):
+            run = run_on(screen, "--timeout", "4", "get", "dev/api/key")
+            assert run.exit_code == 6
+        assert f"waiting for AWS ({endpoint.url}); giving up in 1 s" in terminal.stderr
+    assert "waiting" not in pipe.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [
+        (["--timeout", "0"], "--timeout must be a number of seconds"),
+        (["--timeout", "-3"], "--timeout must be a number of seconds"),
+        (["--timeout", "nan"], "--timeout must be a number of seconds"),
+        ([], "ENVSECRETS_TIMEOUT must be a number of seconds between 0 and 86400, not 'soon'"),
+    ],
+)
+def test_a_timeout_that_is_not_a_duration_is_2(
+    cli: Any, workdir: Path, setting: list[str], said: str
+) -> None:
+    run = cli(*setting, "get", "dev/api/key", env={"ENVSECRETS_TIMEOUT": "soon"})
+    assert run.code == 2, run.stderr
+    assert said in run.stderr
+
+
+def test_the_timeout_from_the_environment_is_used(cli: Any, silent: SilentEndpoint) -> None:
+    # `silent` sets ENVSECRETS_TIMEOUT=1; --timeout wins over it.
+    assert "after 1 s" in cli("get", "dev/api/key").stderr
+    assert "after 2 s" in cli("--timeout", "2", "get", "dev/api/key").stderr
