@@ -234,6 +234,22 @@ def test_replicate_without_a_secrets_toml_names_none(cli, sm) -> None:
     assert "no secrets.toml declares replica_regions for dev" in run.stderr
 
 
+def test_a_closed_pipe_is_not_a_failure(sm) -> None:
+    """`secrets list | head -1`: the reader leaves before all is written. Exit 0, no word
+    (the read end is closed before the command writes, so the closed pipe is certain)."""
+    for index in range(3):
+        sm.create_secret(Name=f"dev/key-{index}", SecretString="v")
+    for args in (["list", "dev/"], ["list", "dev/", "--json"], ["show", "dev/key-0"]):
+        process = subprocess.Popen(
+            [SECRETS_BIN, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        stderr = process.stderr.read()
+        assert process.wait(timeout=60) == 0, (args, stderr)
+        assert stderr == b"", (args, stderr)
+
+
 def test_out_of_range_days_are_2(cli) -> None:
     assert_one_line_error(cli("list", "--stale", "1000000"), 2)
     assert_one_line_error(cli("list", "--unused", "1000000"), 2)

@@ -246,13 +246,35 @@ def _run(
         render_error(CliError(ExitCode.INTERRUPTED, "interrupted", RERUN_HINT), json_mode=json_mode)
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
-        return int(ExitCode.FAILED)
+        # The reader went away (`secrets list | head -1`): it took what it wanted, which is
+        # not a failure of ours (0, no message, as `cat` and `git log` do).
+        _forget_stdout()
+        return int(ExitCode.OK)
+    except SystemExit as exc:
+        # Typer's main meets a closed pipe first and exits 1 itself: the same case.
+        if not isinstance(exc.__context__, BrokenPipeError):
+            raise
+        _forget_stdout()
+        return int(ExitCode.OK)
     except Exception as exc:
         render_crash(exc, debug=debug, json_mode=json_mode)
         return int(ExitCode.FAILED)
     if result == 130:
         render_error(CliError(ExitCode.INTERRUPTED, "interrupted", RERUN_HINT), json_mode=json_mode)
     return result if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _forget_stdout() -> None:
+    """Point stdout's descriptor at /dev/null: what is still buffered for a closed pipe is
+    dropped there at exit, instead of failing again ("Exception ignored", exit 120)."""
+    import os
+
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):
+        pass  # no descriptor (a stand-in stream): nothing will be flushed to a pipe
 
 
 def _version(value: bool) -> None:
