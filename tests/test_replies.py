@@ -187,3 +187,23 @@ def test_the_timeout_from_the_environment_is_used(cli: Any, silent: SilentEndpoi
     # `silent` sets ENVSECRETS_TIMEOUT=1; --timeout wins over it.
     assert "after 1 s" in cli("get", "dev/api/key").stderr
     assert "after 2 s" in cli("--timeout", "2", "get", "dev/api/key").stderr
+
+
+def test_a_profile_s_role_is_assumed_before_the_deadline_counts(
+    cli: Any, sm: Any, aws_env: Path, proxy: Any
+) -> None:
+    """A profile with role_arn assumes the role on first use, inside the first call (and may
+    prompt for an MFA code there): it is done before, so it takes nothing from the deadline."""
+    sm.create_secret(Name="dev/api/key", SecretString="v")
+    config = Path(aws_env.parent / "home" / ".aws" / "config")
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        "[profile base]\naws_access_key_id = testing\naws_secret_access_key = testing\n"
+        "[profile app]\nrole_arn = arn:aws:iam::123456789012:role/app\nsource_profile = base\n"
+    )
+    proxy.faults.latency = 1.0  # AssumeRole and GetSecretValue: 1 s each, under 1.6 s alone
+    proxy.reset_counts()
+    run = cli("--profile", "app", "--timeout", "1.6", "get", "dev/api/key")
+    assert proxy.count("sts.AssumeRole") == 1
+    assert run.code == 0, run.stderr
+    assert run.stdout == "v"

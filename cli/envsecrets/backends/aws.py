@@ -247,6 +247,7 @@ class AwsTarget:
         with self._lock:
             if key not in self._clients:
                 with aws_errors(side=self.label):
+                    _resolve_credentials(session)
                     client = session.create_client(
                         service,
                         region_name=region,
@@ -275,6 +276,16 @@ class AwsTarget:
         if not name:
             raise no_region_error(self.label)
         return str(name)
+
+
+def _resolve_credentials(session: Session) -> None:
+    """Resolve the session's credentials now, before any call. A profile that assumes a role
+    does it on first use, inside the first call, and may ask for its MFA code there (botocore's
+    own prompt): done here, neither the prompt nor that role assumption counts against a
+    call's deadline, and the deadline's timer can never interrupt a person typing."""
+    credentials = session.get_credentials()
+    if credentials is not None:
+        credentials.get_frozen_credentials()
 
 
 def _no_retries_for(client: BaseClient, codes: set[str]) -> None:
