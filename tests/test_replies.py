@@ -207,3 +207,55 @@ def test_a_profile_s_role_is_assumed_before_the_deadline_counts(
     assert proxy.count("sts.AssumeRole") == 1
     assert run.code == 0, run.stderr
     assert run.stdout == "v"
+
+
+# -- what a reply must be -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b'{"SecretList": "abc"}', "cannot be parsed"),  # botocore's parser fails on it
+        (b'{"SecretList": [{"Name": 5}]}', "has SecretList[0].Name that is not a string"),
+        (b'{"SecretList": [{"ARN": "x"}]}', "lacks SecretList[0].Name"),
+        (b"[]", "cannot be parsed"),
+        (b"null", "cannot be parsed"),
+        (b"<html>502 Bad Gateway</html>", "lacks SecretList"),  # read as {} by botocore
+        # The same page token handed back: a listing that would never end.
+        (b'{"SecretList": [], "NextToken": "again"}', "returns the page token NextToken"),
+    ],
+)
+def test_a_reply_of_the_wrong_shape_is_exit_6(
+    cli: Any, workdir: Path, monkeypatch: pytest.MonkeyPatch, body: bytes, said: str
+) -> None:
+    with NonsenseEndpoint(body) as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint.url)
+        run = cli("list", "dev/")
+    assert_aws_failed(run, family="list", says=f"{endpoint.url} answered ListSecrets with a")
+    assert said in run.stderr
+
+
+def test_a_batch_that_leaves_a_secret_out_is_exit_6(cli: Any, sm: Any, proxy: Any) -> None:
+    """Every secret asked of BatchGetSecretValue by name comes back as a value or an error;
+    one in neither list is not "missing" (migration would plan to create it), nor "same"."""
+    for env in ("dev", "staging"):
+        sm.create_secret(Name=f"{env}/api/key", SecretString="v")
+    proxy.answer("secretsmanager.BatchGetSecretValue", b'{"SecretValues": [], "Errors": []}')
+    run = cli("diff", "dev", "staging")
+    assert_aws_failed(run, family="diff", says="leaves out 1 of the 1 secrets asked for")
+
+
+def test_problems_name_members_never_values() -> None:
+    import botocore.session
+    from envsecrets.backends.replies import PROMISES, reply_problems
+
+    model = botocore.session.get_session().get_service_model("secretsmanager")
+    get = model.operation_model("GetSecretValue")
+    reply = {"Name": "dev/x", "VersionId": 7, "SecretString": ["s3cr3t-canary"]}
+    problems = reply_problems(get, reply, PROMISES["secretsmanager.GetSecretValue"])
+    assert problems == [
+        "has VersionId that is not a string",
+        "has SecretString that is not a string",
+    ]
+    assert "s3cr3t" not in repr(problems)
+    assert reply_problems(get, {"Name": "n", "VersionId": "v" * 32, "SecretBinary": b"x"}) == []

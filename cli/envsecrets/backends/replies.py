@@ -174,17 +174,18 @@ def check_replies(client: BaseClient) -> None:
 
 
 def _unreadable(exception: BaseException) -> bool:
-    """Whether the call failed because botocore could not parse the reply: an error raised
-    inside its parsers, its own ResponseParserError (invalid XML) or a Python error (a
-    structure that is a string)."""
+    """Whether the call failed because botocore could not handle the reply: an error raised
+    inside its parsers (its own ResponseParserError for invalid XML, or a Python error for a
+    structure that is a string), or raised where its endpoint takes the parsed reply (a body
+    of `null`)."""
     if isinstance(exception, bx.BotoCoreError | CliError):
         return False  # the SDK's own failures, and ours (a deadline that rang while parsing)
+    modules = []
     tb = exception.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_globals.get("__name__") == "botocore.parsers":
-            return True
+        modules.append(tb.tb_frame.f_globals.get("__name__"))
         tb = tb.tb_next
-    return False
+    return "botocore.parsers" in modules or modules[-1:] == ["botocore.endpoint"]
 
 
 def reply_problems(
