@@ -259,3 +259,27 @@ def test_problems_name_members_never_values() -> None:
     ]
     assert "s3cr3t" not in repr(problems)
     assert reply_problems(get, {"Name": "n", "VersionId": "v" * 32, "SecretBinary": b"x"}) == []
+
+
+def test_an_alarm_set_by_the_embedding_program_is_kept(cli: Any, sm: Any) -> None:
+    """The deadline borrows SIGALRM during each call: a program embedding the CLI gets its own
+    handler and its pending timer back."""
+    import signal
+
+    rang: list[int] = []
+    sm.create_secret(Name="dev/api/key", SecretString="v")
+
+    def theirs(signum: int, frame: object) -> None:
+        rang.append(signum)
+
+    previous = signal.signal(signal.SIGALRM, theirs)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 600)
+        assert cli("get", "dev/api/key").code == 0
+        assert signal.getsignal(signal.SIGALRM) is theirs
+        left = signal.getitimer(signal.ITIMER_REAL)[0]
+        assert 0 < left <= 600
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert rang == []

@@ -92,6 +92,8 @@ class _Call:
     endpoint: str
     operation: str
     previous_handler: Any = None
+    # An interval timer someone else had armed (a program embedding the CLI): put back after.
+    previous_timer: float = 0.0
 
 
 @dataclass
@@ -149,6 +151,7 @@ class AwsDeadline:
             return  # a call made inside a call (credentials): the outer one is watched
         self._call = call
         call.previous_handler = signal.signal(signal.SIGALRM, self._ring)
+        call.previous_timer = signal.getitimer(signal.ITIMER_REAL)[0]
         self._arm(call)
 
     def _end(self) -> None:
@@ -209,8 +212,11 @@ class AwsDeadline:
             return
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, call.previous_handler or signal.SIG_DFL)
+        took = time.monotonic() - call.started
+        if call.previous_timer:  # theirs rings when it would have (at once if it is overdue)
+            signal.setitimer(signal.ITIMER_REAL, max(call.previous_timer - took, 0.001))
         if self.whole:
-            self.spent += time.monotonic() - call.started
+            self.spent += took
 
     def _disarm_after_raise(self) -> None:
         """The call ends with the exception about to be raised: no after-call hook may follow
