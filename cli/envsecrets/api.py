@@ -41,6 +41,7 @@ from envsecrets.errors import CliError, ExitCode
 
 if TYPE_CHECKING:
     from envsecrets.backends.aws import AwsTarget
+    from envsecrets.backends.deadline import AwsDeadline
     from envsecrets.backends.envfile import EnvFileSource
     from envsecrets.backends.lambda_env import LambdaEnvSource
     from envsecrets.backends.ssm import SsmSource
@@ -65,24 +66,35 @@ def open_environment(
     profile: str | None = None,
     role_arn: str | None = None,
     mfa_code: Callable[[str], str] | None = None,
+    timeout: float | None = None,
 ) -> Environment:
     """Open environment `name` (`prod`, `dev-alice`) the way the `secrets` command does.
 
-    Its settings come from `secrets.toml`: the file `config` names, or the nearest one at or
-    above the current folder; without one, any environment works with AWS's default session
-    (`prod`, `production` and `prod-*` are protected). `region`, `profile` and `role_arn`
-    override the file, like `--region` and `--profile`. `mfa_code` is asked for a code when
-    the environment has an `mfa_serial` (it gets the serial). Nothing is read from AWS yet.
+        Its settings come from `secrets.toml`: the file `config` names, or the nearest one at or
+        above the current folder; without one, any environment works with AWS's default session
+        (`prod`, `production` and `prod-*` are protected). `region`, `profile` and `role_arn`
+        override the file, like `--region` and `--profile`. `mfa_code` is asked for a code when
+        the environment has an `mfa_serial` (it gets the serial). `timeout` is how many seconds
+    each AWS call may take, retries included, before it fails with UNAVAILABLE (default: the
+    `ENVSECRETS_TIMEOUT` variable, else 30). Nothing is read from AWS yet.
 
-    Raises CliError: USAGE for a malformed name or `secrets.toml`, or an environment that
-    `secrets.toml` does not declare.
+        Raises CliError: USAGE for a malformed name or `secrets.toml`, or an environment that
+        `secrets.toml` does not declare.
     """
     validate_env(name)
     path = find_config(Path.cwd(), Path(config) if config is not None else None)
     settings = load_config(path).environment(name)
     if role_arn is not None:
         settings = replace(settings, role_arn=role_arn)
-    return Environment(settings, region=region, profile=profile, mfa_code=mfa_code)
+    from envsecrets.backends.deadline import AwsDeadline, timeout_from
+
+    return Environment(
+        settings,
+        region=region,
+        profile=profile,
+        mfa_code=mfa_code,
+        deadline=AwsDeadline(timeout_from(timeout)),
+    )
 
 
 class Environment:
@@ -97,11 +109,13 @@ class Environment:
         region: str | None = None,
         profile: str | None = None,
         mfa_code: Callable[[str], str] | None = None,
+        deadline: AwsDeadline | None = None,
     ) -> None:
         self.settings = settings
         self._region = region
         self._profile = profile
         self._mfa_code = mfa_code
+        self._deadline = deadline
         self._aws: AwsTarget | None = None
 
     @property
@@ -275,6 +289,7 @@ class Environment:
                 role_arn=self.settings.role_arn,
                 mfa_serial=self.settings.mfa_serial,
                 mfa_code=self._mfa_code,
+                deadline=self._deadline,
             )
         return self._aws
 

@@ -43,6 +43,8 @@ class Check:
     check: str
     status: str  # ok, fail, warn, skip
     detail: str
+    # The exit code of the error behind a failure, when one was raised (6: AWS unavailable).
+    code: int | None = None
 
 
 def _allowed(call: Callable[[], Any], what: str) -> tuple[str, str]:
@@ -81,8 +83,8 @@ def check_aws_environment(
     env = settings.name
     checks: list[Check] = []
 
-    def add(check: str, status: str, detail: str) -> None:
-        checks.append(Check(env, check, status, detail))
+    def add(check: str, status: str, detail: str, code: int | None = None) -> None:
+        checks.append(Check(env, check, status, detail, code))
 
     how = ", ".join(
         part
@@ -95,7 +97,7 @@ def check_aws_environment(
     try:
         arn = caller_arn(target)
     except CliError as exc:
-        add("identity", FAIL, exc.message + (f" (via {how})" if how else ""))
+        add("identity", FAIL, exc.message + (f" (via {how})" if how else ""), exc.code)
         for later in ("region", "kms key", "list", "read", "write", "declared secrets"):
             add(later, SKIP, "needs a working identity")
         return checks
@@ -128,7 +130,7 @@ def check_aws_environment(
             ).get("SecretList", [])
         add("list", OK, f"allowed (ListSecrets {prefix}*{', found some' if listed else ''})")
     except CliError as exc:
-        add("list", FAIL, exc.message)
+        add("list", FAIL, exc.message, exc.code)
 
     probe = f"{env}/{PROBE_PATH}"
     add("read", *_allowed(lambda: sm.get_secret_value(SecretId=probe), "GetSecretValue"))

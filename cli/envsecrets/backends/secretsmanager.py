@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from envsecrets.backends.aws import AwsTarget, aws_errors, error_code
+from envsecrets.backends.replies import MalformedReply
 from envsecrets.core.pool import WorkPool, chunked
 from envsecrets.core.store import (
     CURRENT,
@@ -165,7 +166,8 @@ class SecretsManagerStore:
 
     def read_many(self, names: Sequence[str]) -> BatchRead:
         """Current values, one BatchGetSecretValue call per 20 names, up to `pool` calls at
-        once; errors are kept per name (a name that came back in neither list is "Missing")."""
+        once; errors are kept per name. A reply that leaves a name out of both its lists broke
+        the API's promise: exit 6, like any malformed reply (backends/replies.py)."""
         if len(names) <= BATCH_GET:  # one call (or none): no threads
             return self._read_batch(list(names)) if names else BatchRead()
         values: dict[str, StoredValue] = {}
@@ -191,13 +193,19 @@ class SecretsManagerStore:
         errors: dict[str, str] = {}
         with self._errors():
             response = self.client.batch_get_secret_value(SecretIdList=names)
-        for entry in response.get("SecretValues", ()):
-            values[entry["Name"]] = _stored(entry)
-        for failure in response.get("Errors", ()):
-            errors[name_from_id(failure.get("SecretId", "?"))] = failure.get("ErrorCode", "Error")
-        for name in names:
-            if name not in values and name not in errors:
-                errors[name] = "Missing"
+            # The members read here are checked present by the reply checks.
+            for entry in response.get("SecretValues", ()):
+                values[entry["Name"]] = _stored(entry)
+            for failure in response.get("Errors", ()):
+                errors[name_from_id(failure["SecretId"])] = failure["ErrorCode"]
+            left_out = [name for name in names if name not in values and name not in errors]
+            if left_out:
+                # Every secret asked for by name comes back as a value or as an error.
+                raise MalformedReply(
+                    endpoint=str(self.client.meta.endpoint_url),
+                    operation="BatchGetSecretValue",
+                    problem=f"leaves out {len(left_out)} of the {len(names)} secrets asked for",
+                )
         return BatchRead(values=values, errors=errors)
 
     def create(
@@ -252,7 +260,7 @@ class SecretsManagerStore:
         with self._errors(name):
             while True:
                 page = self.client.list_secret_version_ids(**args)
-                for v in page.get("Versions", ()):
+                for v in page["Versions"]:  # promised (backends/replies.py)
                     found.append(
                         SecretVersion(
                             version_id=v["VersionId"],
@@ -278,7 +286,7 @@ class SecretsManagerStore:
         with self._errors():
             while True:
                 page = self.client.list_secrets(**args)
-                for entry in page.get("SecretList", ()):
+                for entry in page["SecretList"]:  # promised (backends/replies.py)
                     # The name filter matches prefixes of words too; keep exact prefixes only.
                     if entry["Name"].startswith(prefix):
                         yield metadata_from(entry)

@@ -23,6 +23,7 @@ from envsecrets.ui.streams import Streams
 if TYPE_CHECKING:
     from envsecrets.api import Environment
     from envsecrets.backends.aws import AwsTarget
+    from envsecrets.backends.deadline import AwsDeadline
     from envsecrets.core.store import SecretStore
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
@@ -40,6 +41,7 @@ class Globals:
     profile: str | None = None
     region: str | None = None
     debug: bool = False
+    timeout: float | None = None  # seconds to wait for AWS (None: ENVSECRETS_TIMEOUT or 30)
 
 
 @dataclass
@@ -57,6 +59,29 @@ class Workspace:
         return Renderer(json_mode=json_mode, streams=self.streams)
 
     @cached_property
+    def deadline(self) -> AwsDeadline:
+        """How long this run's AWS calls may take (backends/deadline.py), shared by every
+        environment's target."""
+        from envsecrets.backends.deadline import AwsDeadline, timeout_from
+
+        return AwsDeadline(timeout_from(self.options.timeout), on_wait=self._say_waiting)
+
+    def one_secret_command(self) -> None:
+        """This command works on one secret: its AWS calls share one deadline, rather than
+        one each (DESIGN.md: one-secret commands have an overall deadline)."""
+        self.deadline.whole_command()
+
+    def _say_waiting(self, endpoint: str, seconds_left: float) -> None:
+        # Only a person at a terminal needs to hear it; a script gets the exit code.
+        if self.streams.stderr_isatty:
+            self.renderer().note(f"waiting for AWS ({endpoint}); giving up in {seconds_left:.0f} s")
+
+    def close(self) -> None:
+        """The run is over: stop watching any AWS call still in progress."""
+        if "deadline" in self.__dict__:
+            self.deadline.close()
+
+    @cached_property
     def config(self) -> Config:
         return load_config(find_config(Path.cwd(), self.options.config))
 
@@ -72,6 +97,7 @@ class Workspace:
                 region=self.options.region,
                 profile=self.options.profile,
                 mfa_code=partial(_ask_mfa_code, streams=self.streams),
+                deadline=self.deadline,
             )
         return self._opened[env]
 
@@ -93,7 +119,10 @@ class Workspace:
         from envsecrets.backends.secretsmanager import SecretsManagerStore
 
         target = AwsTarget(
-            label="default", region=self.options.region, profile=self.options.profile
+            label="default",
+            region=self.options.region,
+            profile=self.options.profile,
+            deadline=self.deadline,
         )
         return SecretsManagerStore(target)
 
@@ -122,6 +151,7 @@ def workspace(ctx: typer.Context) -> Workspace:
     if not isinstance(root.obj, Workspace):  # a command invoked without the root app
         root.obj = Workspace()
     found: Workspace = root.obj
+    root.call_on_close(found.close)
     return found
 
 

@@ -343,6 +343,14 @@ def check_environment(
     ws = workspace(ctx)
     out = ws.renderer(json_output)
     validate_env(env)
+    if ws.config.path is None:
+        raise CliError(
+            ExitCode.USAGE,
+            "no secrets.toml found (looked in this folder and every folder above it), so no "
+            "function declares secrets to check",
+            "run `secrets init`, or pass --config PATH to a secrets.toml with [functions.NAME] "
+            'secrets = ["api/key", ...]',
+        )
     settings = ws.environment(env)
     if function is not None:
         functions = [ws.config.function(function)]
@@ -411,6 +419,7 @@ def replicate_secret(
     from envsecrets.core.names import SecretName
 
     ws = workspace(ctx)
+    ws.one_secret_command()
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     if not REGION_PATTERN.fullmatch(region):
@@ -455,6 +464,7 @@ def replicate_secret(
             store.add_replicas(str(secret), [region])
     after = (present - {region}) if remove else (present | {region})
     expected = set(settings.replica_regions)
+    declared = ws.config.path is not None
     if json_output:
         out.json(
             {
@@ -471,8 +481,13 @@ def replicate_secret(
         out.success(f"{secret}: unchanged ({state} in {region})")
     else:
         out.success(f"{secret}: replica {'removed from' if remove else 'added in'} {region}")
-    if after != expected:
+    if after != expected and declared:
         out.warn(
             f"{secret.env}'s replica_regions in secrets.toml: {_regions(tuple(sorted(expected)))}"
             "; `secrets check` and `secrets diff --metadata` will report this secret as drifting"
+        )
+    elif after != expected:
+        out.warn(
+            f"no secrets.toml declares replica_regions for {secret.env}: `secrets diff "
+            "--metadata` will report this secret's replicas as drift"
         )

@@ -187,6 +187,8 @@ def rotate_command(
 # -- dispatch -----------------------------------------------------------------------------------
 def dispatch(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
     """Run the request's mode; its module is imported only now, so `--help` stays light."""
+    if not MODES[request.mode].bulk:
+        ws.one_secret_command()
     verify = None
     if request.verify_cmd is not None:
         from envsecrets.backends.verify import check_runnable

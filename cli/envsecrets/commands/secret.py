@@ -76,6 +76,7 @@ def set_secret(
     from envsecrets.commands.inputs import parse_tags, read_new_value
 
     ws = workspace(ctx)
+    ws.one_secret_command()
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     env = ws.open(secret.env)
@@ -146,8 +147,11 @@ def get_secret(
             "AWSPREVIOUS (`secrets history NAME` lists both)",
         )
     ws = workspace(ctx)
+    ws.one_secret_command()
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
+    if version_id is not None:
+        _check_version_id(version_id, secret)
     stored = ws.open(secret.env).get(
         str(secret), field=field_key, stage=version_stage, version_id=version_id
     )
@@ -181,6 +185,20 @@ def get_secret(
             "use --output FILE, or pipe stdout to a file or program",
         )
     out.value(value.data())
+
+
+def _check_version_id(version_id: str, secret: SecretName) -> None:
+    """A version id is 32 to 64 characters (Secrets Manager's rule); say so naming the id,
+    before any call."""
+    if 32 <= len(version_id) <= 64:
+        return
+    shown = version_id if len(version_id) <= 70 else version_id[:69] + "…"
+    raise CliError(
+        ExitCode.USAGE,
+        f"invalid --version-id '{shown}': a version id has 32 to 64 characters, this one has "
+        f"{len(version_id)}",
+        f"`secrets history {secret}` lists its versions and their ids",
+    )
 
 
 def _metadata_row(meta: SecretMetadata) -> dict[str, Any]:
@@ -290,6 +308,7 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
     from envsecrets.core.rotation import ROTATED_AT_TAG, ROTATED_BY_TAG
 
     ws = workspace(ctx)
+    ws.one_secret_command()
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     ws.environment(secret.env)
@@ -346,6 +365,7 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
 def secret_history(ctx: typer.Context, name: NameArgument, json_output: JsonOption = False) -> None:
     """List a secret's versions with their stages and dates (never values)."""
     ws = workspace(ctx)
+    ws.one_secret_command()
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     ws.environment(secret.env)
@@ -397,6 +417,7 @@ def delete_secret(
     from envsecrets.ui.prompts import confirm
 
     ws = workspace(ctx)
+    ws.one_secret_command()
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     ws.environment(secret.env)
@@ -429,6 +450,7 @@ def restore_secret(
 ) -> None:
     """Cancel a scheduled deletion."""
     ws = workspace(ctx)
+    ws.one_secret_command()
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     ws.environment(secret.env)
