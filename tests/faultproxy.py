@@ -98,6 +98,54 @@ def is_write(action: str) -> bool:
     return not action.split(".", 1)[-1].startswith(READERS)
 
 
+# AWS's quota tables, row by row: the operations a row meters together, and its calls per
+# second. Written from the Secrets Manager user guide's table ("Combined rate of PutSecretValue,
+# RemoveRegionsFromReplication, ReplicateSecretToRegion, StopReplicationToReplica, UpdateSecret,
+# and UpdateSecretVersionStage API requests: 50 per second", ...) and SSM's, independently of
+# the product's own model in backends/quotas.py, so that a mistake there shows up as
+# throttling here.
+def _sm(*operations: str) -> frozenset[str]:
+    return frozenset(f"secretsmanager.{operation}" for operation in operations)
+
+
+AWS_QUOTA_TABLE: tuple[tuple[frozenset[str], float], ...] = (
+    (_sm("CreateSecret"), 50),
+    (
+        _sm(
+            "PutSecretValue",
+            "RemoveRegionsFromReplication",
+            "ReplicateSecretToRegions",
+            "StopReplicationToReplica",
+            "UpdateSecret",
+            "UpdateSecretVersionStage",
+        ),
+        50,
+    ),
+    (_sm("TagResource", "UntagResource"), 50),
+    (_sm("RotateSecret", "CancelRotateSecret"), 50),
+    (_sm("DeleteSecret"), 50),
+    (_sm("RestoreSecret"), 50),
+    (_sm("DescribeSecret", "GetSecretValue"), 10_000),
+    (_sm("ListSecrets"), 100),
+    (_sm("ListSecretVersionIds"), 50),
+    (_sm("BatchGetSecretValue"), 100),
+    (_sm("GetRandomPassword"), 50),
+    (frozenset({"ssm.GetParameter", "ssm.GetParameters", "ssm.GetParametersByPath"}), 40),
+)
+
+
+def quota_floor(calls: dict[str, int]) -> tuple[float, str]:
+    """The least time AWS_QUOTA_TABLE allows for `calls` (action -> count) and the row that
+    sets it: the busiest row's calls over its rate. Benches state their floors with it."""
+    best, why = 0.0, "no call has a quota"
+    for actions, rate in AWS_QUOTA_TABLE:
+        count = sum(n for action, n in calls.items() if action in actions)
+        if count / rate > best:
+            names = sorted(action.split(".", 1)[1] for action in actions if calls.get(action))
+            best, why = count / rate, f"{count} {' + '.join(names)} at {rate:g}/s"
+    return best, why
+
+
 class FaultProxy:
     """Start with `start()`; point `AWS_ENDPOINT_URL` at `.url`; read `.calls` afterwards."""
 
@@ -137,23 +185,18 @@ class FaultProxy:
         self.shared_quotas.append((set(actions), TokenBucket(rate)))
 
     def aws_quotas(self) -> None:
-        """The per-account quotas of DESIGN.md."""
-        for action in (
-            "CreateSecret",
-            "PutSecretValue",
-            "UpdateSecret",
-            "UpdateSecretVersionStage",
-            "RotateSecret",
-            "TagResource",
-            "DeleteSecret",
-            "RestoreSecret",
-        ):
-            self.throttle(f"secretsmanager.{action}", 50)
-        self.throttle("secretsmanager.ListSecrets", 100)
-        self.throttle("secretsmanager.BatchGetSecretValue", 100)
-        self.throttle_shared(
-            {"ssm.GetParameter", "ssm.GetParameters", "ssm.GetParametersByPath"}, 40
-        )
+        """The per-account quotas of AWS's quota tables (AWS_QUOTA_TABLE): one token bucket
+        per row, shared by every operation of the row."""
+        for actions, rate in AWS_QUOTA_TABLE:
+            if len(actions) == 1:
+                self.throttle(next(iter(actions)), rate)
+            else:
+                self.throttle_shared(set(actions), rate)
+
+    def buckets_of(self, action: str) -> list[TokenBucket]:
+        """The buckets a request of `action` draws from (for tests of the model itself)."""
+        found = [self.quotas[action]] if action in self.quotas else []
+        return found + [bucket for actions, bucket in self.shared_quotas if action in actions]
 
     def deny(self, action: str) -> None:
         """Answer `action` with AccessDeniedException (HTTP 400), as IAM would."""
