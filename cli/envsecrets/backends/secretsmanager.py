@@ -108,7 +108,13 @@ def metadata_from(entry: MetadataReply) -> SecretMetadata:
 def _replicas(entry: Mapping[str, Any]) -> tuple[Replica, ...]:
     # AWS's model has ReplicationStatus in DescribeSecret's reply only; read it wherever it is.
     return tuple(
-        Replica(r["Region"], r.get("Status"), r.get("KmsKeyId"))
+        Replica(
+            r["Region"],
+            r.get("Status"),
+            r.get("KmsKeyId"),
+            message=r.get("StatusMessage") or None,
+            last_accessed=r.get("LastAccessedDate"),
+        )
         for r in entry.get("ReplicationStatus") or ()
     )
 

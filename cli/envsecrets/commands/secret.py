@@ -12,7 +12,7 @@ import typer
 from envsecrets.commands.common import JsonOption, Workspace, YesOption, workspace
 from envsecrets.completion import complete_name, complete_prefix
 from envsecrets.core.names import NamePrefix, SecretName
-from envsecrets.core.store import SecretMetadata
+from envsecrets.core.store import SecretMetadata, SecretStore
 from envsecrets.errors import CliError, ExitCode
 from envsecrets.ui.render import when
 
@@ -234,18 +234,12 @@ def list_secrets(
     else:
         scopes = [("default", "")]
     found: list[SecretMetadata] = []
+    now = datetime.now(UTC)
     for env, scope in scopes:
         store = ws.default_store() if env == "default" else ws.store(env)
         listed = list(store.list(scope, include_deleted=include_deleted))
-        found.extend(listed)
         _remember_for_completion(ws, env, scope, listed)
-    now = datetime.now(UTC)
-    if stale is not None:
-        limit = now - timedelta(days=stale)
-        found = [m for m in found if (m.last_changed or m.created or now) < limit]
-    if unused is not None:
-        limit = now - timedelta(days=unused)
-        found = [m for m in found if m.last_accessed is None or m.last_accessed < limit]
+        found.extend(_filter_by_age(store, listed, stale=stale, unused=unused, now=now))
     found.sort(key=lambda m: m.name)
     if json_output:
         out.json([_metadata_row(m) for m in found])
@@ -263,6 +257,26 @@ def list_secrets(
         for m in found
     ]
     out.table(["NAME", "LAST CHANGED", "LAST ACCESSED", "ROTATION"], rows)
+
+
+def _filter_by_age(
+    store: SecretStore,
+    listed: list[SecretMetadata],
+    *,
+    stale: int | None,
+    unused: int | None,
+    now: datetime,
+) -> list[SecretMetadata]:
+    """`--stale`: the value (AWSCURRENT's CreatedDate, not LastChangedDate, which any tag
+    moves) is older than DAYS days. `--unused`: not read for DAYS whole days in any region."""
+    from envsecrets.core.ages import unused_for, values_set_before
+
+    found = listed
+    if stale:  # --stale 0: every value is older than now
+        found = values_set_before(store, found, now - timedelta(days=stale))
+    if unused is not None:
+        found = unused_for(store, found, unused, today=now.date())
+    return found
 
 
 def _remember_for_completion(
