@@ -353,8 +353,16 @@ class SecretsManagerStore:
         return str(version) if version else None
 
     def add_replicas(
-        self, name: str, regions: Sequence[str], kms_key_id: str | None = None
-    ) -> None:
+        self,
+        name: str,
+        regions: Sequence[str],
+        kms_key_id: str | None = None,
+        *,
+        force_overwrite: bool = False,
+    ) -> tuple[Replica, ...]:
+        """ReplicateSecretToRegions; returns every replica's status as AWS answers it (a
+        replica can be `Failed` at once, e.g. "Secret with this name already exists in this
+        region", unless `force_overwrite` replaces that secret)."""
         replicas: list[ReplicaRegionTypeTypeDef] = []
         for region in regions:
             replica: ReplicaRegionTypeTypeDef = {"Region": region}
@@ -362,9 +370,24 @@ class SecretsManagerStore:
                 replica["KmsKeyId"] = kms_key_id
             replicas.append(replica)
         with self._errors(name):
-            self.client.replicate_secret_to_regions(
-                SecretId=name, AddReplicaRegions=replicas, ForceOverwriteReplicaSecret=False
+            response = self.client.replicate_secret_to_regions(
+                SecretId=name,
+                AddReplicaRegions=replicas,
+                ForceOverwriteReplicaSecret=force_overwrite,
             )
+        return _replicas(response)
+
+    def describe_in(self, name: str, region: str) -> SecretMetadata | None:
+        """DescribeSecret of `name` in `region` (a replica, or another secret of that name),
+        None when there is none."""
+        client = self.target.client("secretsmanager", region=region, bulk=self.bulk)
+        with self._errors(name):
+            try:
+                return metadata_from(client.describe_secret(SecretId=name))
+            except Exception as exc:
+                if error_code(exc) == "ResourceNotFoundException":
+                    return None
+                raise
 
     def remove_replicas(self, name: str, regions: Sequence[str]) -> None:
         with self._errors(name):

@@ -313,7 +313,10 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
             current_version_id=meta.version_with("AWSCURRENT"),
             rotated_by_hand_at=meta.tags.get(ROTATED_AT_TAG),
             rotated_by_hand_by=meta.tags.get(ROTATED_BY_TAG),
-            replicas=[{"region": r.region, "status": r.status} for r in meta.replicas],
+            replicas=[
+                {"region": r.region, "status": r.status, "message": r.message}
+                for r in meta.replicas
+            ],
             primary_region=meta.primary_region,
         )
         out.json(row)
@@ -342,7 +345,13 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
         ("Pending version", pending or "none"),
         (
             "Replicas",
-            ", ".join(f"{r.region} ({r.status or '?'})" for r in meta.replicas) or "none",
+            ", ".join(
+                f"{r.region} ({r.status or '?'}"
+                + (f": {r.message}" if r.message and not r.healthy else "")
+                + ")"
+                for r in meta.replicas
+            )
+            or "none",
         ),
         ("Tags", ", ".join(f"{k}={v}" for k, v in sorted(meta.tags.items())) or "none"),
     ]
