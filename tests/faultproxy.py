@@ -204,8 +204,10 @@ class FaultProxy:
 
     def script(self, action: str, *decisions: str) -> None:
         """The next requests of `action` meet these faults in order (`lose`, `error`, `drop`,
-        `throttle`, `forward`, or `fail:CODE` for an HTTP 400 with that AWS error code), then
-        the usual rules apply: deterministic fault tests."""
+        `throttle`, `forward`, or `fail:CODE` for an HTTP 400 with that AWS error code, and
+        `fail:CODE:STATUS:MESSAGE` for AWS's exact answer, e.g. Lambda's
+        `fail:PreconditionFailedException:412:...`), then the usual rules apply:
+        deterministic fault tests."""
         with self.lock:
             self.scripted[action] = list(decisions)
 
@@ -317,6 +319,15 @@ class FaultProxy:
         return "forward"
 
 
+def _failure(decision: str) -> tuple[str, int, str]:
+    """`fail:CODE[:STATUS[:MESSAGE]]` as (code, HTTP status, message)."""
+    parts = decision.split(":", 3)[1:]
+    code = parts[0]
+    status = int(parts[1]) if len(parts) > 1 else 400
+    message = parts[2] if len(parts) > 2 else "injected failure"
+    return code, status, message
+
+
 class _Handler(BaseHTTPRequestHandler):
     owner: FaultProxy
     protocol_version = "HTTP/1.1"
@@ -348,9 +359,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply_error(400, "ThrottlingException", "Rate exceeded", headers)
             return
         if decision.startswith("fail:"):
+            code, status, message = _failure(decision)
             with proxy.lock:
-                proxy.injected[f"{decision} {action}"] += 1
-            self._reply_error(400, decision[5:], "injected failure", headers)
+                proxy.injected[f"fail:{code} {action}"] += 1
+            self._reply_error(status, code, message, headers)
             return
         if decision == "deny":
             self._reply_error(400, "AccessDeniedException", "not authorized (injected)", headers)
@@ -410,7 +422,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
 
     def _reply_error(self, status: int, code: str, message: str, headers: dict[str, str]) -> None:
-        if headers.get("x-amz-target") or "json" in headers.get("content-type", ""):
+        # JSON for the JSON protocols (Secrets Manager, SSM: x-amz-target) and for REST-JSON
+        # services such as Lambda, whose GET requests carry no content type; XML otherwise.
+        rest_json = "/2015-03-31/" in self.path
+        if headers.get("x-amz-target") or "json" in headers.get("content-type", "") or rest_json:
             payload = json.dumps({"__type": code, "message": message}).encode()
             content_type = "application/x-amz-json-1.1"
         else:

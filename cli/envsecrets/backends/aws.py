@@ -487,12 +487,8 @@ def _refused(refusal: AwsRefusal, *, subject: str | None, side: str | None) -> C
         )
     if code in CONFLICT_CODES:
         return _conflict(refusal, prefix=prefix, subject=subject)
-    if code == "InvalidRequestException" and "delet" in refusal.message.lower():
-        return CliError(
-            ExitCode.REFUSED,
-            f"{prefix}secret{about} is scheduled for deletion",
-            f"`secrets restore {subject or 'NAME'}` cancels the deletion",
-        )
+    # "Scheduled for deletion" is decided where the secret's state can be read (the store,
+    # backends/secretsmanager.py), not from words in a message.
     if code in USAGE_CODES or code == "InvalidRequestException":
         return CliError(
             ExitCode.USAGE,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from envsecrets.backends.aws import AwsTarget, aws_errors, error_code
+import botocore.exceptions as bx
+
+from envsecrets.backends.aws import AwsTarget, error_code, translate
 from envsecrets.core.pool import WorkPool, chunked
 from envsecrets.core.store import (
     CURRENT,
@@ -138,8 +140,38 @@ class SecretsManagerStore:
     def client(self) -> SecretsManagerClient:
         return self.target.client("secretsmanager", bulk=self.bulk, pool=self.pool)
 
-    def _errors(self, name: str | None = None) -> AbstractContextManager[None]:
-        return aws_errors(subject=name, side=self.target.label if self.bulk else None)
+    @contextmanager
+    def _errors(self, name: str | None = None) -> Iterator[None]:
+        """Translate AWS failures (backends/aws.py), and say "scheduled for deletion" when
+        the secret's state says so. AWS answers InvalidRequestException for several states
+        ("a parameter value is not valid for the current state of the resource": scheduled
+        for deletion, managed by another service, ...), so the code alone does not tell
+        which, and neither does a word in the message: the secret's DeletedDate does."""
+        side = self.target.label if self.bulk else None
+        try:
+            yield
+        except bx.ClientError as exc:
+            if name and error_code(exc) == "InvalidRequestException":
+                deletion = self._deletion_date(name)
+                if deletion is not None:
+                    prefix = f"[{side}] " if side else ""
+                    raise CliError(
+                        ExitCode.REFUSED,
+                        f"{prefix}secret '{name}' is scheduled for deletion "
+                        f"(on {deletion:%Y-%m-%d})",
+                        f"`secrets restore {name}` cancels the deletion",
+                    ) from None
+            raise translate(exc, subject=name, side=side) from None
+        except bx.BotoCoreError as exc:
+            raise translate(exc, subject=name, side=side) from None
+
+    def _deletion_date(self, name: str) -> datetime | None:
+        """When `name` is scheduled to be deleted, or None (not scheduled, or unknown)."""
+        try:
+            found = self.client.describe_secret(SecretId=name).get("DeletedDate")
+        except Exception:
+            return None
+        return found if isinstance(found, datetime) else None
 
     # -- values -----------------------------------------------------------------------------
     def read(

@@ -418,20 +418,31 @@ def delete_secret(
     secret = SecretName.parse(name)
     ws.environment(secret.env)
     store = ws.store(secret.env)
-    store.describe(str(secret))  # not found -> exit 3 before any question
+    meta = store.describe(str(secret))  # not found -> exit 3 before any question
+    replicas = sorted(r.region for r in meta.replicas)
     if force_now:
         confirm(
             f"delete {secret} now, with no way to restore it?",
             yes=yes,
             why="--force-now cannot be undone",
         )
-    else:
+    elif not replicas:
         ws.confirm_if_protected(
             secret.env, f"schedule {secret} for deletion in {recovery_days} days?", yes=yes
         )
+    if replicas:
+        _remove_replicas_first(ws, store, str(secret), replicas, yes=yes, asked=force_now)
+        out.note(f"{secret}: replicas removed from {', '.join(replicas)}")
     deletion = store.delete(str(secret), recovery_days=recovery_days, force=force_now)
     if json_output:
-        out.json({"name": str(secret), "deletion_date": deletion, "recoverable": not force_now})
+        out.json(
+            {
+                "name": str(secret),
+                "deletion_date": deletion,
+                "recoverable": not force_now,
+                "replicas_removed": replicas,
+            }
+        )
     elif force_now:
         out.success(f"{secret}: deleted")
     else:
@@ -439,6 +450,38 @@ def delete_secret(
             f"{secret}: scheduled for deletion on {when(deletion)}; "
             f"undo with `secrets restore {secret}`"
         )
+
+
+def _remove_replicas_first(
+    ws: Workspace, store: SecretStore, name: str, regions: list[str], *, yes: bool, asked: bool
+) -> None:
+    """AWS refuses to delete a primary secret that is replicated to other regions. Its
+    replicas go first, at once and for good (a replica has no recovery window): that is
+    confirmed even outside protected environments, unless --force-now was just confirmed."""
+    from envsecrets.core.diffing import ReplicatingStore
+    from envsecrets.ui.prompts import confirm
+
+    where = ", ".join(regions)
+    how = (
+        f"remove them first: `secrets replicate {name} --region REGION --remove` for each of "
+        f"{where}; or run `secrets delete {name} --yes` to remove them and delete"
+    )
+    if not isinstance(store, ReplicatingStore):  # only Secrets Manager has replicas
+        raise CliError(ExitCode.REFUSED, f"{name} is replicated to {where}", how)
+    if not asked:
+        try:
+            confirm(
+                f"{name} is replicated to {where}; AWS deletes a replicated secret only once its "
+                "replicas are gone. Remove the replicas now (at once, with no recovery window) "
+                "and then schedule the deletion?",
+                yes=yes,
+                why=f"{name} is replicated to {where}; its replicas would be deleted first, "
+                "at once",
+                streams=ws.streams,
+            )
+        except CliError as exc:
+            raise CliError(exc.code, exc.message, how) from None
+    store.remove_replicas(name, regions)
 
 
 def restore_secret(
