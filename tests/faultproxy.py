@@ -206,7 +206,8 @@ class FaultProxy:
         """The next requests of `action` meet these faults in order (`lose`, `error`, `drop`,
         `throttle`, `forward`, or `fail:CODE` for an HTTP 400 with that AWS error code, and
         `fail:CODE:STATUS:MESSAGE` for AWS's exact answer, e.g. Lambda's
-        `fail:PreconditionFailedException:412:...`), then the usual rules apply:
+        `fail:PreconditionFailedException:412:...`, or `reply:STATUS:BODY` to answer with
+        that body without forwarding: a state moto never shows), then the usual rules apply:
         deterministic fault tests."""
         with self.lock:
             self.scripted[action] = list(decisions)
@@ -367,8 +368,12 @@ class _Handler(BaseHTTPRequestHandler):
         if decision == "deny":
             self._reply_error(400, "AccessDeniedException", "not authorized (injected)", headers)
             return
-        if decision == "canned":
-            status, canned = proxy.canned[action]
+        if decision == "canned" or decision.startswith("reply:"):
+            if decision == "canned":
+                status, canned = proxy.canned[action]
+            else:
+                code, _, text = decision[6:].partition(":")
+                status, canned = int(code), text.encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/x-amz-json-1.1")
             self.send_header("Content-Length", str(len(canned)))
