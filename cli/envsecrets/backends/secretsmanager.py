@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -131,10 +132,21 @@ def _version_stages(entry: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
 class SecretsManagerStore:
     """`SecretStore` on AWS Secrets Manager for one environment's target."""
 
-    def __init__(self, target: AwsTarget, *, bulk: bool = False, pool: int = 10) -> None:
+    def __init__(
+        self,
+        target: AwsTarget,
+        *,
+        bulk: bool = False,
+        pool: int = 10,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
         self.target = target
         self.bulk = bulk
         self.pool = pool
+        # Told once when batch reads are denied and reads go one secret at a time.
+        self.notify = notify
+        self._batch_denied = False
+        self._lock = threading.Lock()
 
     @property
     def client(self) -> SecretsManagerClient:
@@ -225,10 +237,20 @@ class SecretsManagerStore:
                 yield done.result()
 
     def _read_batch(self, names: list[str]) -> BatchRead:
+        if self._batch_denied:
+            return self._read_singly(names)
         values: dict[str, StoredValue] = {}
         errors: dict[str, str] = {}
         with self._errors():
-            response = self.client.batch_get_secret_value(SecretIdList=names)
+            try:
+                response = self.client.batch_get_secret_value(SecretIdList=names)
+            except bx.ClientError as exc:
+                # BatchGetSecretValue needs a permission of its own, on top of GetSecretValue
+                # for each secret: a role without it can still read one secret at a time.
+                if error_code(exc) not in ("AccessDeniedException", "AccessDenied"):
+                    raise
+                self._deny_batches()
+                return self._read_singly(names)
         for entry in response.get("SecretValues", ()):
             values[entry["Name"]] = _stored(entry)
         for failure in response.get("Errors", ()):
@@ -236,6 +258,31 @@ class SecretsManagerStore:
         for name in names:
             if name not in values and name not in errors:
                 errors[name] = "Missing"
+        return BatchRead(values=values, errors=errors)
+
+    def _deny_batches(self) -> None:
+        with self._lock:
+            told, self._batch_denied = self._batch_denied, True
+        if not told and self.notify is not None:
+            where = f"[{self.target.label}] " if self.bulk else ""
+            self.notify(
+                f"{where}BatchGetSecretValue is denied: reading one secret at a time with "
+                "GetSecretValue (slower; grant secretsmanager:BatchGetSecretValue to batch)"
+            )
+
+    def _read_singly(self, names: list[str]) -> BatchRead:
+        """`_read_batch` with one GetSecretValue per name; AWS's refusal of one secret is
+        that name's error, as in a batch's `Errors`; a failure to reach AWS is raised."""
+        values: dict[str, StoredValue] = {}
+        errors: dict[str, str] = {}
+        for name in names:
+            with self._errors(name):
+                try:
+                    response = self.client.get_secret_value(SecretId=name, VersionStage=CURRENT)
+                except bx.ClientError as exc:
+                    errors[name] = error_code(exc) or "Error"
+                    continue
+            values[name] = _stored(response)
         return BatchRead(values=values, errors=errors)
 
     def create(

@@ -95,7 +95,10 @@ class Workspace:
             )
         from envsecrets.backends.secretsmanager import SecretsManagerStore
 
-        return SecretsManagerStore(self.target(env), bulk=bulk, pool=pool)
+        # The store says so (one line on stderr) when it must read one secret at a time.
+        return SecretsManagerStore(
+            self.target(env), bulk=bulk, pool=pool, notify=self.renderer().warn
+        )
 
     def default_store(self) -> SecretStore:
         """The store of AWS's default session, for commands not tied to one environment."""
