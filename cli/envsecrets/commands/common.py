@@ -126,7 +126,7 @@ class Workspace:
 def _ask_mfa_code(serial: str, *, streams: Streams) -> str:
     from envsecrets.ui.prompts import ask_text
 
-    return ask_text(f"MFA code for {serial}:", streams=streams)
+    return ask_text(f"MFA code for {serial} (6 digits):", streams=streams)
 
 
 def workspace(ctx: typer.Context) -> Workspace:
