@@ -200,3 +200,36 @@ def test_a_value_written_after_the_plan_is_not_rotated_again(sm) -> None:
     assert [item.name for item in report.skipped] == ["dev/b"]
     assert "changed since the plan" in str(report.skipped[0].skip)
     assert holder(sm, "dev/b", "AWSCURRENT") == put["VersionId"]
+
+
+# -- listings that lag: copy, then diff ----------------------------------------------------------
+
+
+def test_diff_right_after_copy_says_listings_may_lag(cli, sm, aws_env) -> None:
+    from tests.conftest import write_config
+
+    write_config(aws_env, "[environments.staging]\n[environments.dev]\n")
+    make(sm, "staging/api/key", "v")
+    copied = cli("copy", "staging/api/", "dev/api/", "--yes")
+    assert copied.code == 0, copied.stderr
+    assert "eventually consistent" in copied.stderr
+    run = cli("diff", "staging", "dev", "--json")
+    assert run.code == 0, run.stderr
+    assert "eventually consistent" in run.stderr
+
+
+def test_a_diff_of_settled_secrets_says_nothing_about_lag(cli, sm, proxy, aws_env) -> None:
+    from tests.conftest import write_config
+
+    write_config(aws_env, "[environments.staging]\n[environments.dev]\n")
+    make(sm, "staging/api/key", "v")
+    make(sm, "dev/api/key", "v")
+    old = time.time() - 30 * DAY
+    listing = [
+        {"Name": name, "LastChangedDate": old, "CreatedDate": old}
+        for name in ("staging/api/key", "dev/api/key")
+    ]
+    proxy.answer(LIST, json.dumps({"SecretList": listing}).encode())
+    run = cli("diff", "staging", "dev")
+    assert run.code == 0, run.stderr
+    assert "eventually consistent" not in run.stderr

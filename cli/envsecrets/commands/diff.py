@@ -14,7 +14,7 @@ from envsecrets.ui.render import Renderer, when
 
 if TYPE_CHECKING:
     from envsecrets.core.copying import CopyPlan
-    from envsecrets.core.diffing import CheckResult, DiffResult, DiffRow, ReplicaDrift
+    from envsecrets.core.diffing import CheckResult, DiffResult, DiffRow, ReplicaDrift, Side
 
 # A region name such as us-east-1, eu-central-2, us-gov-west-1, ap-southeast-5.
 REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
@@ -99,8 +99,20 @@ def diff_environments(
         out.json(result.as_dict())
     else:
         _show_diff(out, result)
+    if _recently_written(side_a, side_b):
+        out.note(
+            "some of these secrets changed in the last five minutes, and ListSecrets is "
+            "eventually consistent: secrets written a moment ago (by `secrets copy`, say) may "
+            "not be listed yet; run the diff again in a few minutes if one seems missing"
+        )
     if not result.equal:
         raise typer.Exit(int(ExitCode.FAILED))
+
+
+def _recently_written(*sides: Side) -> bool:
+    from envsecrets.core.ages import listing_may_lag
+
+    return any(listing_may_lag([e.meta for e in side.entries.values()]) for side in sides)
 
 
 def _status_text(row: DiffRow, a: str, b: str) -> tuple[str, str, str]:
@@ -289,6 +301,11 @@ def copy_secrets(
             out.success(f"copied {len(outcome.written)} secret(s) into {target}")
         else:
             out.success(f"nothing to copy into {target}")
+    if outcome.written:
+        out.note(
+            "ListSecrets is eventually consistent: for a few minutes, `secrets list` and "
+            "`secrets diff` may not show every secret just written"
+        )
 
 
 def _show_plan(out: Renderer, plan: CopyPlan) -> None:

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from envsecrets.core.pool import run_all
 from envsecrets.core.store import CURRENT, SecretMetadata, SecretStore
 from envsecrets.errors import CliError, ExitCode
 
 DEFAULT_WORKERS = 8
+# How far ListSecrets may lag behind writes ("eventually consistent", up to five minutes).
+LISTING_LAG = timedelta(minutes=5)
 
 
 def value_set_at(store: SecretStore, name: str) -> datetime | None:
@@ -138,3 +140,15 @@ def unused_for(
         if not read_within(latest, days, today):
             found.append(replace(meta, last_accessed=latest))
     return found
+
+
+def listing_may_lag(listed: Sequence[SecretMetadata], now: datetime | None = None) -> bool:
+    """Whether any of `listed` changed within the listing's lag: writes that recent (a copy
+    a moment ago) may be missing from the same listing, so a comparison built on it may be
+    incomplete."""
+    since = (now or datetime.now(UTC)) - LISTING_LAG
+    return any(
+        when is not None and _as_utc(when) >= since
+        for meta in listed
+        for when in (meta.last_changed, meta.created)
+    )
