@@ -233,3 +233,23 @@ def test_a_diff_of_settled_secrets_says_nothing_about_lag(cli, sm, proxy, aws_en
     run = cli("diff", "staging", "dev")
     assert run.code == 0, run.stderr
     assert "eventually consistent" not in run.stderr
+
+
+def test_the_date_checks_of_list_stale_are_paced(cli, sm, monkeypatch) -> None:
+    """ListSecretVersionIds is 50/s: the checks run side by side, each waiting its turn."""
+    from collections import Counter
+
+    from envsecrets.backends import quotas
+
+    asked: Counter[str] = Counter()
+    acquire = quotas.RateLimiter.acquire
+
+    def counting(self: Any, name: str) -> None:
+        asked[name] += 1
+        acquire(self, name)
+
+    monkeypatch.setattr(quotas.RateLimiter, "acquire", counting)
+    for n in range(3):
+        make(sm, f"dev/k{n}", "v")
+    assert listed(cli("list", "dev/", "--stale", "30", "--json")) == []
+    assert asked[VERSIONS] == 3

@@ -271,12 +271,24 @@ def _filter_by_age(
     moves) is older than DAYS days. `--unused`: not read for DAYS whole days in any region."""
     from envsecrets.core.ages import unused_for, values_set_before
 
+    if stale or unused is not None:
+        _pace(store)
     found = listed
     if stale:  # --stale 0: every value is older than now
         found = values_set_before(store, found, now - timedelta(days=stale))
     if unused is not None:
         found = unused_for(store, found, unused, today=now.date())
     return found
+
+
+def _pace(store: SecretStore) -> None:
+    """The per-secret date checks run side by side: pace them at AWS's quotas
+    (ListSecretVersionIds is 50/s) so that a large listing is not throttled."""
+    from envsecrets.backends.quotas import RateLimiter
+    from envsecrets.backends.secretsmanager import SecretsManagerStore
+
+    if isinstance(store, SecretsManagerStore) and store.target.limiter is None:
+        store.target.limiter = RateLimiter()
 
 
 def _remember_for_completion(
