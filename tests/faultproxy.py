@@ -98,6 +98,54 @@ def is_write(action: str) -> bool:
     return not action.split(".", 1)[-1].startswith(READERS)
 
 
+# AWS's quota tables, row by row: the operations a row meters together, and its calls per
+# second. Written from the Secrets Manager user guide's table ("Combined rate of PutSecretValue,
+# RemoveRegionsFromReplication, ReplicateSecretToRegion, StopReplicationToReplica, UpdateSecret,
+# and UpdateSecretVersionStage API requests: 50 per second", ...) and SSM's, independently of
+# the product's own model in backends/quotas.py, so that a mistake there shows up as
+# throttling here.
+def _sm(*operations: str) -> frozenset[str]:
+    return frozenset(f"secretsmanager.{operation}" for operation in operations)
+
+
+AWS_QUOTA_TABLE: tuple[tuple[frozenset[str], float], ...] = (
+    (_sm("CreateSecret"), 50),
+    (
+        _sm(
+            "PutSecretValue",
+            "RemoveRegionsFromReplication",
+            "ReplicateSecretToRegions",
+            "StopReplicationToReplica",
+            "UpdateSecret",
+            "UpdateSecretVersionStage",
+        ),
+        50,
+    ),
+    (_sm("TagResource", "UntagResource"), 50),
+    (_sm("RotateSecret", "CancelRotateSecret"), 50),
+    (_sm("DeleteSecret"), 50),
+    (_sm("RestoreSecret"), 50),
+    (_sm("DescribeSecret", "GetSecretValue"), 10_000),
+    (_sm("ListSecrets"), 100),
+    (_sm("ListSecretVersionIds"), 50),
+    (_sm("BatchGetSecretValue"), 100),
+    (_sm("GetRandomPassword"), 50),
+    (frozenset({"ssm.GetParameter", "ssm.GetParameters", "ssm.GetParametersByPath"}), 40),
+)
+
+
+def quota_floor(calls: dict[str, int]) -> tuple[float, str]:
+    """The least time AWS_QUOTA_TABLE allows for `calls` (action -> count) and the row that
+    sets it: the busiest row's calls over its rate. Benches state their floors with it."""
+    best, why = 0.0, "no call has a quota"
+    for actions, rate in AWS_QUOTA_TABLE:
+        count = sum(n for action, n in calls.items() if action in actions)
+        if count / rate > best:
+            names = sorted(action.split(".", 1)[1] for action in actions if calls.get(action))
+            best, why = count / rate, f"{count} {' + '.join(names)} at {rate:g}/s"
+    return best, why
+
+
 class FaultProxy:
     """Start with `start()`; point `AWS_ENDPOINT_URL` at `.url`; read `.calls` afterwards."""
 
@@ -137,23 +185,18 @@ class FaultProxy:
         self.shared_quotas.append((set(actions), TokenBucket(rate)))
 
     def aws_quotas(self) -> None:
-        """The per-account quotas of DESIGN.md."""
-        for action in (
-            "CreateSecret",
-            "PutSecretValue",
-            "UpdateSecret",
-            "UpdateSecretVersionStage",
-            "RotateSecret",
-            "TagResource",
-            "DeleteSecret",
-            "RestoreSecret",
-        ):
-            self.throttle(f"secretsmanager.{action}", 50)
-        self.throttle("secretsmanager.ListSecrets", 100)
-        self.throttle("secretsmanager.BatchGetSecretValue", 100)
-        self.throttle_shared(
-            {"ssm.GetParameter", "ssm.GetParameters", "ssm.GetParametersByPath"}, 40
-        )
+        """The per-account quotas of AWS's quota tables (AWS_QUOTA_TABLE): one token bucket
+        per row, shared by every operation of the row."""
+        for actions, rate in AWS_QUOTA_TABLE:
+            if len(actions) == 1:
+                self.throttle(next(iter(actions)), rate)
+            else:
+                self.throttle_shared(set(actions), rate)
+
+    def buckets_of(self, action: str) -> list[TokenBucket]:
+        """The buckets a request of `action` draws from (for tests of the model itself)."""
+        found = [self.quotas[action]] if action in self.quotas else []
+        return found + [bucket for actions, bucket in self.shared_quotas if action in actions]
 
     def deny(self, action: str) -> None:
         """Answer `action` with AccessDeniedException (HTTP 400), as IAM would."""
@@ -161,8 +204,11 @@ class FaultProxy:
 
     def script(self, action: str, *decisions: str) -> None:
         """The next requests of `action` meet these faults in order (`lose`, `error`, `drop`,
-        `throttle`, `forward`, or `fail:CODE` for an HTTP 400 with that AWS error code), then
-        the usual rules apply: deterministic fault tests."""
+        `throttle`, `forward`, or `fail:CODE` for an HTTP 400 with that AWS error code, and
+        `fail:CODE:STATUS:MESSAGE` for AWS's exact answer, e.g. Lambda's
+        `fail:PreconditionFailedException:412:...`, or `reply:STATUS:BODY` to answer with
+        that body without forwarding: a state moto never shows), then the usual rules apply:
+        deterministic fault tests."""
         with self.lock:
             self.scripted[action] = list(decisions)
 
@@ -274,6 +320,15 @@ class FaultProxy:
         return "forward"
 
 
+def _failure(decision: str) -> tuple[str, int, str]:
+    """`fail:CODE[:STATUS[:MESSAGE]]` as (code, HTTP status, message)."""
+    parts = decision.split(":", 3)[1:]
+    code = parts[0]
+    status = int(parts[1]) if len(parts) > 1 else 400
+    message = parts[2] if len(parts) > 2 else "injected failure"
+    return code, status, message
+
+
 class _Handler(BaseHTTPRequestHandler):
     owner: FaultProxy
     protocol_version = "HTTP/1.1"
@@ -305,15 +360,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply_error(400, "ThrottlingException", "Rate exceeded", headers)
             return
         if decision.startswith("fail:"):
+            code, status, message = _failure(decision)
             with proxy.lock:
-                proxy.injected[f"{decision} {action}"] += 1
-            self._reply_error(400, decision[5:], "injected failure", headers)
+                proxy.injected[f"fail:{code} {action}"] += 1
+            self._reply_error(status, code, message, headers)
             return
         if decision == "deny":
             self._reply_error(400, "AccessDeniedException", "not authorized (injected)", headers)
             return
-        if decision == "canned":
-            status, canned = proxy.canned[action]
+        if decision == "canned" or decision.startswith("reply:"):
+            if decision == "canned":
+                status, canned = proxy.canned[action]
+            else:
+                code, _, text = decision[6:].partition(":")
+                status, canned = int(code), text.encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/x-amz-json-1.1")
             self.send_header("Content-Length", str(len(canned)))
@@ -367,7 +427,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
 
     def _reply_error(self, status: int, code: str, message: str, headers: dict[str, str]) -> None:
-        if headers.get("x-amz-target") or "json" in headers.get("content-type", ""):
+        # JSON for the JSON protocols (Secrets Manager, SSM: x-amz-target) and for REST-JSON
+        # services such as Lambda, whose GET requests carry no content type; XML otherwise.
+        rest_json = "/2015-03-31/" in self.path
+        if headers.get("x-amz-target") or "json" in headers.get("content-type", "") or rest_json:
             payload = json.dumps({"__type": code, "message": message}).encode()
             content_type = "application/x-amz-json-1.1"
         else:

@@ -213,6 +213,25 @@ def test_one_parameter_by_name(cli, sm) -> None:
     assert sm.get_secret_value(SecretId="dev/db/password")["SecretString"] == f"{CANARY}-db"
 
 
+def test_a_secrets_manager_reference_is_read_with_get_parameter_only(cli, sm, proxy) -> None:
+    """`/aws/reference/secretsmanager/NAME` is served by GetParameter(s) only: AWS refuses
+    GetParametersByPath on it, so it is never asked (moto would answer it, empty)."""
+    aws_client("secretsmanager", "us-east-1").create_secret(
+        Name="legacy/db-password", SecretString=f"{CANARY}-legacy"
+    )
+    proxy.reset_counts()
+    run = cli(
+        "migrate", "ssm", "/aws/reference/secretsmanager/legacy/db-password", "--to", "dev/db"
+    )
+    assert run.code == 0, run.stderr
+    assert proxy.calls["ssm.GetParametersByPath"] == 0
+    assert proxy.calls["ssm.GetParameter"] == 1
+    assert sm.get_secret_value(SecretId="dev/db/db-password")["SecretString"] == (
+        f"{CANARY}-legacy"
+    )
+    assert_no_leak(run.stdout, run.stderr)
+
+
 @pytest.mark.parametrize(
     ("args", "code"),
     [

@@ -289,8 +289,9 @@ def test_a_failed_read_starts_nothing(
     put(sm, "dev/a", "1")
     put(sm, "dev/b", "2")
     action = "secretsmanager.BatchGetSecretValue"
-    if fault == "deny":
+    if fault == "deny":  # batches denied fall back to single reads: deny those too
         proxy.deny(action)
+        proxy.deny("secretsmanager.GetSecretValue")
     elif fault == "nonsense":  # 200 with neither values nor errors
         proxy.answer(action, b'{"SecretValues": [], "Errors": []}')
     else:

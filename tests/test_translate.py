@@ -193,24 +193,21 @@ CASES: list[tuple[str, Exception, dict[str, str], tuple[int, str, str]]] = [
         ),
     ),
     (
-        "scheduled for deletion",
+        # Not "scheduled for deletion" from the message's words: the store decides that from
+        # the secret's state (tests/test_delete_replicated.py); here it is AWS's refusal.
+        "InvalidRequestException that mentions deletion",
         reply(
             "InvalidRequestException",
-            "You can't perform this operation on the secret because it was marked for deletion.",
-            operation="PutSecretValue",
+            "You can't delete a primary secret that is replicated to other Regions.",
+            operation="DeleteSecret",
         ),
         {"subject": "dev/x"},
         (
-            4,
-            "secret 'dev/x' is scheduled for deletion",
-            "`secrets restore dev/x` cancels the deletion",
+            2,
+            "DeleteSecret 'dev/x' was refused: InvalidRequestException: You can't delete a "
+            "primary secret that is replicated to other Regions.",
+            USAGE,
         ),
-    ),
-    (
-        "scheduled for deletion, no subject",
-        reply("InvalidRequestException", "secret is Deleted", operation="PutSecretValue"),
-        {},
-        (4, "secret is scheduled for deletion", "`secrets restore NAME` cancels the deletion"),
     ),
     (
         "invalid request",

@@ -293,9 +293,12 @@ class Environment:
             )
         return self._aws
 
-    def _store(self, *, bulk: bool = False, pool: int = 10) -> SecretStore:
+    def _store(
+        self, *, bulk: bool = False, pool: int = 10, notify: Callable[[str], None] | None = None
+    ) -> SecretStore:
         """The store this environment's secrets live in (`bulk`: tuned for many calls side
-        by side)."""
+        by side; `notify` hears, once, that batch reads are denied and secrets are read one
+        at a time)."""
         if self.settings.backend == "keyring":
             from envsecrets.backends.keyring_store import KeyringStore
 
@@ -309,7 +312,7 @@ class Environment:
             )
         from envsecrets.backends.secretsmanager import SecretsManagerStore
 
-        return SecretsManagerStore(self._target(), bulk=bulk, pool=pool)
+        return SecretsManagerStore(self._target(), bulk=bulk, pool=pool, notify=notify)
 
     def _pace(self, max_write_rate: float) -> None:
         """Every AWS call of this environment from now on (retries included) waits its turn

@@ -51,6 +51,8 @@ INTERACTIVE_ATTEMPTS = 5
 BULK_ATTEMPTS = 10
 # A wrong MFA code is asked for again, this many times in all, before giving up (exit 5).
 MFA_ATTEMPTS = 3
+# What STS accepts as TokenCode: six digits. Anything else is asked again without asking STS.
+MFA_CODE = re.compile(r"[0-9]{6}")
 
 # Asked for an MFA code when an environment has mfa_serial; the CLI passes a prompt.
 MfaCodeProvider = Callable[[str], str]
@@ -149,7 +151,16 @@ class AwsTarget:
                 "run the command in a terminal",
             )
         for attempt in range(1, MFA_ATTEMPTS + 1):
-            code = self.mfa_code(serial)  # refuses (exit 2) without a terminal
+            # Refuses (exit 2) without a terminal. Authenticator apps show "123 456".
+            code = "".join(self.mfa_code(serial).split())
+            if not MFA_CODE.fullmatch(code):
+                if attempt < MFA_ATTEMPTS:
+                    continue  # STS would refuse it (ValidationError): ask again first
+                raise CliError(
+                    ExitCode.USAGE,
+                    f"an MFA code is six digits; got {len(code)} characters {MFA_ATTEMPTS} times",
+                    f"type the 6-digit code your MFA device ({serial}) shows now",
+                )
             with_code: AssumeRoleRequestTypeDef = {
                 **args,
                 "SerialNumber": serial,
@@ -593,12 +604,8 @@ def _refused(refusal: AwsRefusal, *, subject: str | None, side: str | None) -> C
         )
     if code in CONFLICT_CODES:
         return _conflict(refusal, prefix=prefix, subject=subject)
-    if code == "InvalidRequestException" and "delet" in refusal.message.lower():
-        return CliError(
-            ExitCode.REFUSED,
-            f"{prefix}secret{about} is scheduled for deletion",
-            f"`secrets restore {subject or 'NAME'}` cancels the deletion",
-        )
+    # "Scheduled for deletion" is decided where the secret's state can be read (the store,
+    # backends/secretsmanager.py), not from words in a message.
     if code in USAGE_CODES or code == "InvalidRequestException":
         return CliError(
             ExitCode.USAGE,

@@ -16,6 +16,10 @@ Checks, in order (a failed step skips the steps that need it):
   depend on tags cannot be probed this way. IAM's policy simulator would be more exact but needs
   iam:SimulatePrincipalPolicy, which developers rarely have. If the probe name exists, the
   write probe is skipped rather than risk a write.
+- batch read: BatchGetSecretValue on the same probe name. It needs its own permission
+  (secretsmanager:BatchGetSecretValue, on top of GetSecretValue for each secret); diff, copy,
+  migrate's read-back, bulk rotation and `run` read in batches. Denied, they fall back to one
+  GetSecretValue per secret (slower), so this is a warning, not a failure.
 - declared: every secret `secrets.toml` lists for a function exists (DescribeSecret).
 """
 
@@ -52,16 +56,38 @@ def _allowed(call: Callable[[], Any], what: str) -> tuple[str, str]:
     try:
         call()
     except Exception as exc:
-        code = error_code(exc)
-        if code == "ResourceNotFoundException":
-            return OK, f"allowed ({what})"
-        if code in {"AccessDeniedException", "AccessDenied"}:
-            return FAIL, f"denied ({what}: {code})"
-        if code is None:
-            message = exc.message if isinstance(exc, CliError) else translate_message(exc)
-            return FAIL, f"could not check: {message}"
-        return WARN, f"unexpected answer {code} ({what})"
+        return _probe_failure(exc, what)
     return WARN, f"the probe succeeded unexpectedly ({what})"
+
+
+def _probe_failure(exc: Exception, what: str) -> tuple[str, str]:
+    code = error_code(exc)
+    if code == "ResourceNotFoundException":
+        return OK, f"allowed ({what})"
+    if code in {"AccessDeniedException", "AccessDenied"}:
+        return FAIL, f"denied ({what}: {code})"
+    if code is None:
+        message = exc.message if isinstance(exc, CliError) else translate_message(exc)
+        return FAIL, f"could not check: {message}"
+    return WARN, f"unexpected answer {code} ({what})"
+
+
+def _batch_allowed(call: Callable[[], Any]) -> tuple[str, str]:
+    """BatchGetSecretValue on a name that does not exist: allowed, it answers with the name
+    in `Errors`; denied, the whole call is refused, and bulk reads then go one secret at a
+    time (a warning: they still work)."""
+    what = "BatchGetSecretValue"
+    try:
+        call()
+    except Exception as exc:
+        status, detail = _probe_failure(exc, what)
+        if status == FAIL and detail.startswith("denied"):
+            return WARN, (
+                f"{detail}; diff, copy, migrate and bulk rotation read one secret at a time "
+                "instead (slower): grant secretsmanager:BatchGetSecretValue"
+            )
+        return status, detail
+    return OK, f"allowed ({what})"
 
 
 def translate_message(exc: Exception) -> str:
@@ -98,7 +124,15 @@ def check_aws_environment(
         arn = caller_arn(target)
     except CliError as exc:
         add("identity", FAIL, exc.message + (f" (via {how})" if how else ""), exc.code)
-        for later in ("region", "kms key", "list", "read", "write", "declared secrets"):
+        for later in (
+            "region",
+            "kms key",
+            "list",
+            "read",
+            "batch read",
+            "write",
+            "declared secrets",
+        ):
             add(later, SKIP, "needs a working identity")
         return checks
     account = arn.split(":")[4] if arn.count(":") >= 5 else "?"
@@ -134,6 +168,7 @@ def check_aws_environment(
 
     probe = f"{env}/{PROBE_PATH}"
     add("read", *_allowed(lambda: sm.get_secret_value(SecretId=probe), "GetSecretValue"))
+    add("batch read", *_batch_allowed(lambda: sm.batch_get_secret_value(SecretIdList=[probe])))
     exists, _ = _allowed(lambda: sm.describe_secret(SecretId=probe), "DescribeSecret")
     if exists == OK:  # not found: the write probe cannot write
         add(

@@ -8,6 +8,8 @@ Deletion uses DeleteParameters, 10 names a call, each batch just after a GetPara
 same names: a parameter whose version is no longer the one migrated (overwritten meanwhile) is
 kept. SSM has no conditional delete, so a write in the instant between the two calls is not
 seen; the window is one round trip instead of the whole migration.
+A `/aws/reference/secretsmanager/...` path (a Secrets Manager secret seen through Parameter
+Store) supports GetParameter(s) only: it is read as one parameter, never listed by path.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 PAGE = 10  # GetParametersByPath's maximum page size
 DESCRIBE_NAMES = 50  # DescribeParameters: at most 50 values in a filter, 50 results a page
 DELETE_BATCH = 10  # DeleteParameters: at most 10 names a call
+# Parameter Store's view of Secrets Manager (GetParameter and GetParameters only).
+SECRETS_MANAGER_REFERENCE = "/aws/reference/secretsmanager/"
 
 
 class SsmSource:
@@ -70,6 +74,12 @@ class SsmSource:
     # -- reading ------------------------------------------------------------------------------
     def items(self) -> Iterator[SourceItem]:
         found = 0
+        if self.path.startswith(SECRETS_MANAGER_REFERENCE):
+            # A Secrets Manager secret seen through Parameter Store: AWS serves these with
+            # GetParameter(s) only, never GetParametersByPath; it is one parameter.
+            parameter = self._one(self.path)
+            yield self._item(parameter, parameter["Name"].rstrip("/").rsplit("/", 1)[-1])
+            return
         if self.path.startswith("/"):
             base = self.path.rstrip("/")
             for parameter in self._by_path():

@@ -111,7 +111,8 @@ class Workspace:
 
     def store(self, env: str, *, bulk: bool = False, pool: int = 10) -> SecretStore:
         """The secret store for `env`."""
-        return self.open(env)._store(bulk=bulk, pool=pool)
+        # The store says so (one line on stderr) when it must read one secret at a time.
+        return self.open(env)._store(bulk=bulk, pool=pool, notify=self.renderer().warn)
 
     def default_store(self) -> SecretStore:
         """The store of AWS's default session, for commands not tied to one environment."""
@@ -142,7 +143,7 @@ class Workspace:
 def _ask_mfa_code(serial: str, *, streams: Streams) -> str:
     from envsecrets.ui.prompts import ask_text
 
-    return ask_text(f"MFA code for {serial}:", streams=streams)
+    return ask_text(f"MFA code for {serial} (6 digits):", streams=streams)
 
 
 def workspace(ctx: typer.Context) -> Workspace:

@@ -14,7 +14,7 @@ from envsecrets.ui.render import Renderer, when
 
 if TYPE_CHECKING:
     from envsecrets.core.copying import CopyPlan
-    from envsecrets.core.diffing import CheckResult, DiffResult, DiffRow
+    from envsecrets.core.diffing import CheckResult, DiffResult, DiffRow, ReplicaDrift, Side
 
 # A region name such as us-east-1, eu-central-2, us-gov-west-1, ap-southeast-5.
 REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
@@ -99,8 +99,20 @@ def diff_environments(
         out.json(result.as_dict())
     else:
         _show_diff(out, result)
+    if _recently_written(side_a, side_b):
+        out.note(
+            "some of these secrets changed in the last five minutes, and ListSecrets is "
+            "eventually consistent: secrets written a moment ago (by `secrets copy`, say) may "
+            "not be listed yet; run the diff again in a few minutes if one seems missing"
+        )
     if not result.equal:
         raise typer.Exit(int(ExitCode.FAILED))
+
+
+def _recently_written(*sides: Side) -> bool:
+    from envsecrets.core.ages import listing_may_lag
+
+    return any(listing_may_lag([e.meta for e in side.entries.values()]) for side in sides)
 
 
 def _status_text(row: DiffRow, a: str, b: str) -> tuple[str, str, str]:
@@ -143,13 +155,7 @@ def _show_diff(out: Renderer, result: DiffResult) -> None:
     for m in result.metadata or ():
         meta_lines.append((m.key, m.field, f"{a}: {_shown(m.a)} · {b}: {_shown(m.b)}"))
     for d in result.drift or ():
-        meta_lines.append(
-            (
-                d.key,
-                "replicas",
-                f"{d.env} has {_regions(d.actual)}; secrets.toml says {_regions(d.expected)}",
-            )
-        )
+        meta_lines.append((d.key, "replicas", _drift_text(d)))
     if out.stdout_is_tty:
         out.table(
             ["KEY", "STATUS", "DETAIL"],
@@ -189,6 +195,14 @@ def _shown(value: object) -> str:
 
 def _regions(regions: tuple[str, ...]) -> str:
     return ", ".join(regions) if regions else "no replicas"
+
+
+def _drift_text(drift: ReplicaDrift) -> str:
+    """Where the replicas are, where secrets.toml wants them, and each one not InSync with
+    AWS's reason (a failed replica holds no copy of the secret)."""
+    text = f"{drift.env} has {_regions(drift.actual)}; secrets.toml says {_regions(drift.expected)}"
+    problems = drift.problems()
+    return text + (f"; not in sync: {'; '.join(problems)}" if problems else "")
 
 
 # -- copy -------------------------------------------------------------------------------------
@@ -289,6 +303,11 @@ def copy_secrets(
             out.success(f"copied {len(outcome.written)} secret(s) into {target}")
         else:
             out.success(f"nothing to copy into {target}")
+    if outcome.written:
+        out.note(
+            "ListSecrets is eventually consistent: for a few minutes, `secrets list` and "
+            "`secrets diff` may not show every secret just written"
+        )
 
 
 def _confirm_copy(ws: Workspace, src_env: str, dst_env: str, question: str, *, yes: bool) -> None:
@@ -375,8 +394,9 @@ def check_environment(
             f"declares: {', '.join(item.key for item in bad[:5])}"
             + (", ..." if len(bad) > 5 else ""),
             f"`secrets set {env}/PATH` or `secrets copy OTHER/ {env}/ --missing-only` creates "
-            "missing ones; `secrets restore` cancels a deletion; `secrets replicate` fixes "
-            "replicas",
+            "missing ones; `secrets restore` cancels a deletion; `secrets replicate NAME "
+            "--region R` adds or retries a replica (`--force-overwrite-replica` when another "
+            "secret of that name is in the way)",
         )
 
 
@@ -388,10 +408,7 @@ def _show_check(out: Renderer, result: CheckResult) -> None:
     for item in result.items:
         detail = ""
         if item.drift is not None:
-            detail = (
-                f"replicas: {_regions(item.drift.actual)}; "
-                f"secrets.toml says {_regions(item.drift.expected)}"
-            )
+            detail = _drift_text(item.drift)
         rows.append([item.name, item.status.replace("_", " "), ", ".join(item.functions), detail])
     out.table(["SECRET", "STATUS", "FUNCTIONS", "DETAIL"], rows)
     counts = result.counts
@@ -411,12 +428,22 @@ def replicate_secret(
     remove: Annotated[
         bool, typer.Option("--remove", help="Remove the replica in that region instead.")
     ] = False,
+    force_overwrite_replica: Annotated[
+        bool,
+        typer.Option(
+            "--force-overwrite-replica",
+            help="Replace a different secret of the same name in that region with the replica "
+            "(its value there is lost).",
+        ),
+    ] = False,
     yes: YesOption = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Add (or with --remove, delete) a read-only replica of a secret in another region."""
+    """Add (or with --remove, delete) a read-only replica of a secret in another region. A
+    replica that failed is retried."""
     from envsecrets.core.diffing import ReplicatingStore
     from envsecrets.core.names import SecretName
+    from envsecrets.core.replication import apply_replica, plan_replica
 
     ws = workspace(ctx)
     ws.one_secret_command()
@@ -427,6 +454,12 @@ def replicate_secret(
             ExitCode.USAGE,
             f"'{region}' is not an AWS region name",
             "for example: eu-west-1, us-east-2, ap-southeast-1",
+        )
+    if remove and force_overwrite_replica:
+        raise CliError(
+            ExitCode.USAGE,
+            "--force-overwrite-replica applies when adding a replica, not with --remove",
+            f"keep one: `secrets replicate {secret} --region {region} --remove`",
         )
     settings = ws.environment(secret.env)
     store = ws.store(secret.env)
@@ -451,42 +484,42 @@ def replicate_secret(
             f"{region} is where {secret} lives (its primary region), not a replica",
             f"give --region another region; `secrets show {secret}` lists its replicas",
         )
-    present = {r.region for r in meta.replicas}
-    changed = (region not in present) if not remove else (region in present)
-    if changed:
-        verb = "remove the replica of" if remove else "replicate"
+    plan = plan_replica(meta, region, remove=remove)
+    if plan.writes:
+        verb = {
+            "add": "replicate",
+            "retry": "retry the failed replica of",
+            "remove": "remove the replica of",
+        }[plan.action]
         ws.confirm_if_protected(secret.env, f"{verb} {secret} in {region}?", yes=yes)
-        if remove:
-            store.remove_replicas(str(secret), [region])
-        else:
-            # No KMS key is passed: a key is regional, so the environment's key id may not exist
-            # in the replica region; AWS then uses that region's aws/secretsmanager key.
-            store.add_replicas(str(secret), [region])
-    after = (present - {region}) if remove else (present | {region})
-    expected = set(settings.replica_regions)
+    outcome = apply_replica(
+        store, plan, meta.replicas, primary=primary, force_overwrite=force_overwrite_replica
+    )
+    expected = tuple(settings.replica_regions)
     declared = ws.config.path is not None
     if json_output:
-        out.json(
-            {
-                "name": str(secret),
-                "region": region,
-                "action": ("removed" if remove else "added") if changed else "unchanged",
-                "replicas": sorted(after),
-                "replica_regions_configured": sorted(expected),
-            }
-        )
+        out.json(outcome.as_dict(expected))
         return
-    if not changed:
-        state = "has no replica" if remove else "is already replicated"
-        out.success(f"{secret}: unchanged ({state} in {region})")
-    else:
-        out.success(f"{secret}: replica {'removed from' if remove else 'added in'} {region}")
-    if after != expected and declared:
+    messages = {
+        "add": f"replica added in {region}",
+        "retry": f"failed replica in {region} created again",
+        "remove": f"replica removed from {region}",
+        "in_progress": f"unchanged (replication to {region} is in progress)",
+        "unchanged": f"unchanged ({'has no replica' if remove else 'is already replicated'} "
+        f"in {region})",
+    }
+    out.success(f"{secret}: {messages[plan.action]}")
+    if outcome.status == "InProgress" and plan.writes:
+        out.note(f"AWS is still creating it: `secrets show {secret}` shows when it is InSync")
+    listed = {r.region for r in outcome.replicas}
+    failed = [r for r in outcome.replicas if not r.healthy and r.status != "InProgress"]
+    drifting = listed != set(expected) or bool(failed)
+    if drifting and declared:
         out.warn(
             f"{secret.env}'s replica_regions in secrets.toml: {_regions(tuple(sorted(expected)))}"
             "; `secrets check` and `secrets diff --metadata` will report this secret as drifting"
         )
-    elif after != expected:
+    elif drifting:
         out.warn(
             f"no secrets.toml declares replica_regions for {secret.env}: `secrets diff "
             "--metadata` will report this secret's replicas as drift"

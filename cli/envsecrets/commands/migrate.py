@@ -259,7 +259,11 @@ def migrate_lambda(
     extra: dict[str, Any] = {}
     if result is not None:
         extra = _after_lambda(ws, out, source, migration.environment.settings.kms_key_id, result)
+        if remove_from_function:
+            extra.update(_published_copies(out, source, result))
     _finish(out, plan, result, flags, extra)
+    if source.refusal is not None:  # the function refused the removal (412, 409): exit 4
+        raise source.refusal
 
 
 # -- the shared flow --------------------------------------------------------------------------
@@ -522,6 +526,28 @@ def _after_lambda(
     extra["code"] = snippet.code
     extra["code_for"] = snippet.as_dict()
     return extra
+
+
+def _published_copies(out: Renderer, source: Any, result: MigrationResult) -> dict[str, Any]:
+    """Published versions are immutable: the variables just removed from $LATEST stay in
+    every version published with them, and aliases serve those. Say which, and the way out."""
+    copies = source.published_copies([o.item.source.key for o in result.outcomes if o.settled])
+    if copies and not out.json_mode:
+        name = source.info.name
+        for copy in copies:
+            served = f", served by alias {', '.join(copy.aliases)}" if copy.aliases else ""
+            out.warn(
+                f"published version {copy.version} of {name}{served} still holds "
+                f"{', '.join(copy.keys)}"
+            )
+        out.note(
+            "published versions cannot be changed: publish a new version "
+            f"(`aws lambda publish-version --function-name {name}`), point each alias at it "
+            f"(`aws lambda update-alias --function-name {name} --name ALIAS --function-version "
+            f"NEW`), then delete the old versions (`aws lambda delete-function --function-name "
+            f"{name} --qualifier VERSION`)"
+        )
+    return {"published_versions": [copy.as_dict() for copy in copies]}
 
 
 def _policy(

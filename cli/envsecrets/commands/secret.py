@@ -14,7 +14,7 @@ from envsecrets.api import MAX_DESCRIPTION
 from envsecrets.commands.common import JsonOption, Workspace, YesOption, workspace
 from envsecrets.completion import complete_name, complete_prefix
 from envsecrets.core.names import NamePrefix, SecretName
-from envsecrets.core.store import SecretMetadata
+from envsecrets.core.store import SecretMetadata, SecretStore
 from envsecrets.core.values import SecretValue
 from envsecrets.errors import CliError, ExitCode
 from envsecrets.ui.render import when
@@ -258,18 +258,12 @@ def list_secrets(
     else:
         scopes = [("default", "")]
     found: list[SecretMetadata] = []
+    now = datetime.now(UTC)
     for env, scope in scopes:
         store = ws.default_store() if env == "default" else ws.store(env)
         listed = list(store.list(scope, include_deleted=include_deleted))
-        found.extend(listed)
         _remember_for_completion(ws, env, scope, listed)
-    now = datetime.now(UTC)
-    if stale is not None:
-        limit = now - timedelta(days=stale)
-        found = [m for m in found if (m.last_changed or m.created or now) < limit]
-    if unused is not None:
-        limit = now - timedelta(days=unused)
-        found = [m for m in found if m.last_accessed is None or m.last_accessed < limit]
+        found.extend(_filter_by_age(store, listed, stale=stale, unused=unused, now=now))
     found.sort(key=lambda m: m.name)
     if json_output:
         out.json([_metadata_row(m) for m in found])
@@ -287,6 +281,38 @@ def list_secrets(
         for m in found
     ]
     out.table(["NAME", "LAST CHANGED", "LAST ACCESSED", "ROTATION"], rows)
+
+
+def _filter_by_age(
+    store: SecretStore,
+    listed: list[SecretMetadata],
+    *,
+    stale: int | None,
+    unused: int | None,
+    now: datetime,
+) -> list[SecretMetadata]:
+    """`--stale`: the value (AWSCURRENT's CreatedDate, not LastChangedDate, which any tag
+    moves) is older than DAYS days. `--unused`: not read for DAYS whole days in any region."""
+    from envsecrets.core.ages import unused_for, values_set_before
+
+    if stale or unused is not None:
+        _pace(store)
+    found = listed
+    if stale:  # --stale 0: every value is older than now
+        found = values_set_before(store, found, now - timedelta(days=stale))
+    if unused is not None:
+        found = unused_for(store, found, unused, today=now.date())
+    return found
+
+
+def _pace(store: SecretStore) -> None:
+    """The per-secret date checks run side by side: pace them at AWS's quotas
+    (ListSecretVersionIds is 50/s) so that a large listing is not throttled."""
+    from envsecrets.backends.quotas import RateLimiter
+    from envsecrets.backends.secretsmanager import SecretsManagerStore
+
+    if isinstance(store, SecretsManagerStore) and store.target.limiter is None:
+        store.target.limiter = RateLimiter()
 
 
 def _remember_for_completion(
@@ -324,7 +350,10 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
             current_version_id=meta.version_with("AWSCURRENT"),
             rotated_by_hand_at=meta.tags.get(ROTATED_AT_TAG),
             rotated_by_hand_by=meta.tags.get(ROTATED_BY_TAG),
-            replicas=[{"region": r.region, "status": r.status} for r in meta.replicas],
+            replicas=[
+                {"region": r.region, "status": r.status, "message": r.message}
+                for r in meta.replicas
+            ],
             primary_region=meta.primary_region,
         )
         out.json(row)
@@ -353,7 +382,13 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
         ("Pending version", pending or "none"),
         (
             "Replicas",
-            ", ".join(f"{r.region} ({r.status or '?'})" for r in meta.replicas) or "none",
+            ", ".join(
+                f"{r.region} ({r.status or '?'}"
+                + (f": {r.message}" if r.message and not r.healthy else "")
+                + ")"
+                for r in meta.replicas
+            )
+            or "none",
         ),
         ("Tags", ", ".join(f"{k}={v}" for k, v in sorted(meta.tags.items())) or "none"),
     ]
@@ -422,20 +457,31 @@ def delete_secret(
     secret = SecretName.parse(name)
     ws.environment(secret.env)
     store = ws.store(secret.env)
-    store.describe(str(secret))  # not found -> exit 3 before any question
+    meta = store.describe(str(secret))  # not found -> exit 3 before any question
+    replicas = sorted(r.region for r in meta.replicas)
     if force_now:
         confirm(
             f"delete {secret} now, with no way to restore it?",
             yes=yes,
             why="--force-now cannot be undone",
         )
-    else:
+    elif not replicas:
         ws.confirm_if_protected(
             secret.env, f"schedule {secret} for deletion in {recovery_days} days?", yes=yes
         )
+    if replicas:
+        _remove_replicas_first(ws, store, str(secret), replicas, yes=yes, asked=force_now)
+        out.note(f"{secret}: replicas removed from {', '.join(replicas)}")
     deletion = store.delete(str(secret), recovery_days=recovery_days, force=force_now)
     if json_output:
-        out.json({"name": str(secret), "deletion_date": deletion, "recoverable": not force_now})
+        out.json(
+            {
+                "name": str(secret),
+                "deletion_date": deletion,
+                "recoverable": not force_now,
+                "replicas_removed": replicas,
+            }
+        )
     elif force_now:
         out.success(f"{secret}: deleted")
     else:
@@ -443,6 +489,38 @@ def delete_secret(
             f"{secret}: scheduled for deletion on {when(deletion)}; "
             f"undo with `secrets restore {secret}`"
         )
+
+
+def _remove_replicas_first(
+    ws: Workspace, store: SecretStore, name: str, regions: list[str], *, yes: bool, asked: bool
+) -> None:
+    """AWS refuses to delete a primary secret that is replicated to other regions. Its
+    replicas go first, at once and for good (a replica has no recovery window): that is
+    confirmed even outside protected environments, unless --force-now was just confirmed."""
+    from envsecrets.core.diffing import ReplicatingStore
+    from envsecrets.ui.prompts import confirm
+
+    where = ", ".join(regions)
+    how = (
+        f"remove them first: `secrets replicate {name} --region REGION --remove` for each of "
+        f"{where}; or run `secrets delete {name} --yes` to remove them and delete"
+    )
+    if not isinstance(store, ReplicatingStore):  # only Secrets Manager has replicas
+        raise CliError(ExitCode.REFUSED, f"{name} is replicated to {where}", how)
+    if not asked:
+        try:
+            confirm(
+                f"{name} is replicated to {where}; AWS deletes a replicated secret only once its "
+                "replicas are gone. Remove the replicas now (at once, with no recovery window) "
+                "and then schedule the deletion?",
+                yes=yes,
+                why=f"{name} is replicated to {where}; its replicas would be deleted first, "
+                "at once",
+                streams=ws.streams,
+            )
+        except CliError as exc:
+            raise CliError(exc.code, exc.message, how) from None
+    store.remove_replicas(name, regions)
 
 
 def restore_secret(

@@ -33,7 +33,7 @@ from envsecrets.core.rotation_recovery import (
     finished_already,
     resume_rotation,
 )
-from envsecrets.core.store import CURRENT, SecretMetadata, SecretStore, StoredValue
+from envsecrets.core.store import CURRENT, SecretStore, StoredValue
 from envsecrets.core.values import SecretValue
 from envsecrets.errors import CliError, ExitCode
 
@@ -44,12 +44,15 @@ MAX_CONCURRENCY = 32
 # -- bulk rotation ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BulkItem:
-    """One secret of a bulk plan: rotated unless `skip` says why not."""
+    """One secret of a bulk plan: rotated unless `skip` says why not. `last_changed` is when
+    its current value was written; `set_before` the limit it was planned against (None:
+    every secret is due), which is checked again right before the secret is rotated."""
 
     name: str
     last_changed: datetime | None
     known: StoredValue | None = None
     skip: str | None = None
+    set_before: datetime | None = None
 
 
 def plan_bulk(
@@ -60,19 +63,24 @@ def plan_bulk(
     field_key: str | None = None,
     now: datetime | None = None,
 ) -> list[BulkItem]:
-    """Secrets under `prefix` whose value has not changed for `older_than_days` days.
+    """Secrets under `prefix` whose value is older than `older_than_days` days.
 
-    Their current values are read in batches (BatchGetSecretValue) to keep what a plain
-    password would break: JSON objects rotate only with `--field KEY`, binary never.
+    A value's age is its AWSCURRENT version's CreatedDate, not LastChangedDate, which any tag
+    or description moves (`core/ages.py`). The listing narrows the search; the values of the
+    secrets found are read in batches (BatchGetSecretValue), which gives each one's date as
+    it is now: the listing may lag by minutes, and a secret rotated a moment ago must not be
+    rotated again. The values keep what a plain password would break: JSON objects rotate
+    only with `--field KEY`, binary never.
     """
-    limit = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
+    from envsecrets.core.ages import values_set_before
 
-    def is_due(meta: SecretMetadata) -> bool:
-        changed = meta.last_changed or meta.created
-        # An unknown date cannot prove the secret fresh: it is due.
-        return changed is None or older_than_days == 0 or changed < limit
-
-    due = [m for m in store.list(prefix) if not m.scheduled_for_deletion and is_due(m)]
+    limit = (
+        None
+        if older_than_days == 0
+        else (now or datetime.now(UTC)) - timedelta(days=older_than_days)
+    )
+    listed = [meta for meta in store.list(prefix) if not meta.scheduled_for_deletion]
+    due = listed if limit is None else values_set_before(store, listed, limit)
     due.sort(key=lambda meta: meta.name)
     reads = store.read_many([meta.name for meta in due]) if due else None
     items: list[BulkItem] = []
@@ -83,7 +91,10 @@ def plan_bulk(
             error = reads.errors.get(meta.name, "Missing") if reads else "Missing"
             items.append(BulkItem(meta.name, changed, skip=f"could not read it ({error})"))
             continue
-        items.append(BulkItem(meta.name, changed, known, _skip_reason(known.value, field_key)))
+        if limit is not None and known.created is not None and known.created >= limit:
+            continue  # written since the listing was made: not due after all
+        reason = _skip_reason(known.value, field_key)
+        items.append(BulkItem(meta.name, known.created or changed, known, reason, limit))
     return items
 
 
@@ -133,7 +144,7 @@ class BulkReport:
         }
 
 
-BulkResult = RotationOutcome | BulkFailure
+BulkResult = RotationOutcome | BulkFailure | BulkItem
 
 
 class BulkInterrupted(KeyboardInterrupt):
@@ -174,14 +185,14 @@ def rotate_many(
     passwords = PasswordPool(store, rules)
     report = BulkReport(skipped=[item for item in items if item.skip is not None])
 
-    def one(item: BulkItem) -> RotationOutcome:
-        plan = plan_rotation(
-            store,
-            item.name,
-            field_key=field_key,
-            read_value=field_key is not None,
-            known=item.known,
-        )
+    def one(item: BulkItem) -> RotationOutcome | BulkItem:
+        # The plan's value is reused while it is still the current version (no extra call);
+        # if the secret has a new value since the plan, that value is read and its date
+        # checked again: another run (or a person) may have rotated it meanwhile.
+        plan = plan_rotation(store, item.name, field_key=field_key, known=item.known)
+        fresh = _written_since_plan(item, plan.current)
+        if fresh is not None:
+            return fresh
         value = compose_value(plan, passwords.take())
         if stopping.requested():
             raise _NotStarted()  # stopped before this secret was changed
@@ -192,13 +203,35 @@ def rotate_many(
     for result in run.results:
         if isinstance(result, BulkFailure):
             report.failed.append(result)
+        elif isinstance(result, BulkItem):
+            report.skipped.append(result)
         else:
             report.rotated.append(result)
     report.rotated.sort(key=lambda outcome: outcome.name)
     report.failed.sort(key=lambda failure: failure.name)
+    report.skipped.sort(key=lambda item: item.name)
     if run.stopped_by is not None:
         raise BulkInterrupted(report, sorted(run.not_started), stopping.cause(run.stopped_by))
     return report
+
+
+def _written_since_plan(item: BulkItem, current: StoredValue | None) -> BulkItem | None:
+    """The item, skipped, when its current value is not the planned one and was written
+    after the plan's limit; None when it is still due."""
+    if item.set_before is None or current is None or item.known is None:
+        return None
+    if current.version_id == item.known.version_id:
+        return None
+    if current.created is None or current.created < item.set_before:
+        return None
+    return BulkItem(
+        item.name,
+        current.created,
+        current,
+        skip=f"its value changed since the plan (version {current.version_id}, written "
+        f"{current.created.astimezone(UTC):%Y-%m-%d %H:%M} UTC): not rotated again",
+        set_before=item.set_before,
+    )
 
 
 # -- bulk recovery: finish or drop what an interrupted run left pending -------------------------
