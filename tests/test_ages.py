@@ -107,6 +107,7 @@ def test_a_secret_read_from_a_replica_is_not_unused(cli, sm, proxy) -> None:
     ]
     proxy.answer(LIST, json.dumps({"SecretList": listing}).encode())
     described = {
+        "ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:dev/a-AbCdEf",
         "Name": "dev/a",
         "LastAccessedDate": midnight(365),
         "ReplicationStatus": [

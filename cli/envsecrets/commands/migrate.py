@@ -261,8 +261,15 @@ def migrate_lambda(
         extra = _after_lambda(ws, out, source, migration.environment.settings.kms_key_id, result)
         if remove_from_function:
             extra.update(_published_copies(out, source, result))
-    _finish(out, plan, result, flags, extra)
-    if source.refusal is not None:  # the function refused the removal (412, 409): exit 4
+    try:
+        _finish(out, plan, result, flags, extra)
+    except CliError:
+        # The function refused the removal (412, 409): that is why the variables are still
+        # there, so it is the error (exit 4), rather than "still in the source".
+        if source.refusal is not None:
+            raise source.refusal from None
+        raise
+    if source.refusal is not None:
         raise source.refusal
 
 
