@@ -156,7 +156,7 @@ def rotate_command(
             "--apply-timeout",
             min=0.1,
             help="Seconds the apply step may take (default 120 for --apply-cmd; 900 for RDS "
-            "to apply a new master password).",
+            "to apply a new master password; 60 for STS to accept a new IAM key).",
         ),
     ] = None,
     target: Annotated[

@@ -63,10 +63,12 @@ def step_for(
         return None
     if target.kind == "iam-user":
         from envsecrets.backends.iam_target import IamAccessKeys
-        from envsecrets.core.target_iam import IamKeyStep
+        from envsecrets.core.target_iam import DEFAULT_PROPAGATION_SECONDS, IamKeyStep
 
         return IamKeyStep(
-            IamAccessKeys(ws.target(env), target.identifier), delete_old=settings.delete_old
+            IamAccessKeys(ws.target(env), target.identifier),
+            delete_old=settings.delete_old,
+            propagation_seconds=settings.apply_timeout or DEFAULT_PROPAGATION_SECONDS,
         )
     from envsecrets.backends.rds_target import RdsDatabase
     from envsecrets.core.target_rds import DEFAULT_WAIT_SECONDS, RdsStep
