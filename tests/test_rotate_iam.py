@@ -66,9 +66,7 @@ def test_new_key_active_old_inactive_and_sts_accepted_the_new_one(cli, sm, proxy
     assert_no_leak(run, old_key["SecretAccessKey"])
 
 
-def test_plan_is_shown_and_the_key_is_made_only_after_confirmation(
-    cli, sm, proxy, aws_env
-) -> None:
+def test_plan_is_shown_and_the_key_is_made_only_after_confirmation(cli, sm, proxy, aws_env) -> None:
     write_config(aws_env, "[environments.prod]\nprotected = true\n")
     iam = aws_client("iam")
     iam.create_user(UserName="deployer")

@@ -349,9 +349,56 @@ def rotations_log(version: str, log: str) -> str:
     return " ".join(kept)
 
 
-def made_by_rotation(version: str, log: str) -> bool:
-    """Whether the rotations tag `log` names `version` as made by a rotation."""
-    return version[:VERSION_MARK] in log.split()
+@dataclass(frozen=True)
+class RotationRecord:
+    """What a secret's tags say about the rotations made of it, for `secrets history`: the
+    versions they made (newest first), and the last one's time, actor and apply step."""
+
+    versions: tuple[str, ...] = ()
+    rotated_at: str | None = None
+    rotated_by: str | None = None
+    applied_to: str | None = None
+
+    def of(self, version: str) -> dict[str, Any] | None:
+        """How `version` was made by a rotation (None: not by one that left a record); the
+        last rotation carries its record."""
+        mark = version[:VERSION_MARK]
+        if mark not in self.versions:
+            return None
+        latest = mark == self.versions[0]
+        return {
+            "latest": latest,
+            "rotated_at": self.rotated_at if latest else None,
+            "rotated_by": self.rotated_by if latest else None,
+            "applied_to": self.applied_to if latest else None,
+        }
+
+    def shown(self, version: str) -> str:
+        """The MADE BY cell of `secrets history`."""
+        made = self.of(version)
+        if made is None:
+            return ""
+        if not made["latest"]:
+            return "rotation"
+        details = [
+            f"applied to {made['applied_to']}"
+            if made["applied_to"] not in (None, NO_APPLY_STEP)
+            else "",
+            f"{made['rotated_at']}" if made["rotated_at"] else "",
+            f"by {made['rotated_by']}" if made["rotated_by"] else "",
+        ]
+        shown = ", ".join(part for part in details if part)
+        return f"rotation ({shown})" if shown else "rotation"
+
+
+def rotation_record(tags: dict[str, str]) -> RotationRecord:
+    """The rotation record in a secret's tags (`record_rotation` wrote it)."""
+    return RotationRecord(
+        versions=tuple(tags.get(ROTATIONS_TAG, "").split()),
+        rotated_at=tags.get(ROTATED_AT_TAG),
+        rotated_by=tags.get(ROTATED_BY_TAG),
+        applied_to=tags.get(APPLIED_TO_TAG),
+    )
 
 
 @dataclass(frozen=True)

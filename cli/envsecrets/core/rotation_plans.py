@@ -17,6 +17,7 @@ AWS, Typer or rich here.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -361,3 +362,49 @@ def plan_entry(settings: RotationSettings, env: str) -> tuple[dict[str, Any], bo
     if settings.delete_old:
         entry["delete_old"] = True
     return entry, templated
+
+
+# -- `secrets check`: each declared plan against the environment --------------------------------
+@dataclass(frozen=True)
+class PlanCheck:
+    """One declared rotation plan as found in an environment. `status`: ok, missing (the
+    secret), target_missing (no such database or user), target_refused (RDS manages the
+    password itself), or command_missing (the apply or verify command cannot be run)."""
+
+    plan: DeclaredPlan
+    name: str
+    status: str = "ok"
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def as_dict(self, env: str) -> dict[str, Any]:
+        """A row of `secrets check --json`'s "rotation_plans"."""
+        return {
+            "path": self.plan.path,
+            "name": self.name,
+            "status": self.status,
+            "detail": self.detail,
+            "plan": self.plan.as_dict(env),
+        }
+
+
+# Looks at one part of a plan in the environment: None when it is fine, else (status, detail).
+Probe = Callable[[DeclaredPlan], tuple[str, str] | None]
+
+
+def check_plans(
+    env: str, plans: Mapping[str, DeclaredPlan], probes: Sequence[Probe]
+) -> list[PlanCheck]:
+    """Each plan of `plans` (sorted by path) with the first problem a probe finds, if any:
+    the secret, the target, the commands. Probes run in order and stop at the first
+    problem, so a missing secret is reported as such, not as a missing target too."""
+    checks: list[PlanCheck] = []
+    for path in sorted(plans):
+        plan = plans[path]
+        found = next((problem for probe in probes if (problem := probe(plan)) is not None), None)
+        status, detail = found or ("ok", "")
+        checks.append(PlanCheck(plan, f"{env}/{path}", status, detail))
+    return checks
