@@ -8,6 +8,7 @@ the exit code is 1 when any secret failed. Called by `rotate.dispatch` with the 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, NoReturn
 
 from envsecrets.commands.common import Workspace
@@ -130,12 +131,17 @@ def _recipes(
     from envsecrets.core.names import SecretName
     from envsecrets.core.rotation_bulk import NO_STEP, Recipe
 
+    # --generate (and its options) and --field are for the secrets without a plan: a plan
+    # says itself how its value is made. The other flags win over the plans, as for one secret.
+    over_plans = replace(
+        request.flags, rules=None, stdin=False, from_file=False, field_key=None, whole=False
+    )
     recipes: dict[str, Recipe] = {}
     for name in names:
         secret = SecretName.parse(name)
         if ws.config.rotation_plan(secret.path) is None:
             continue
-        settings = settings_for(ws, secret, request.flags)
+        settings = settings_for(ws, secret, over_plans)
         target = settings.target
         kind = target.kind if target is not None else "command" if settings.apply_cmd else NO_STEP
         recipes[name] = Recipe(
