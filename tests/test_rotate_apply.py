@@ -16,6 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+from envsecrets.commands.rotate_request import RotateFlags, RotateMode, parse_request
+from envsecrets.errors import CliError, ExitCode
+
 from tests.leaks import assert_no_leak, run_watched, text_canary
 from tests.test_rotate import holder, make, stages, value_of
 
@@ -308,3 +312,90 @@ def test_installed_script_keeps_values_off_every_argv_and_environment(sm, proxy,
     assert "rotate" in record["parent"]["cmdline"]  # it really was the `secrets` process
     assert_values_only_on_stdin(record, old, new)
     assert value_of(sm, "dev/api/partner") == new
+
+
+# -- the flags: completion, and which mode takes them ---------------------------------------------
+def test_target_kinds_complete() -> None:
+    from tests.test_completion import suggestions, tab
+
+    done = tab("secrets rotate dev/db/master --target ")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert suggestions(done) == ["rds:", "rds-cluster:", "iam-user:"]
+    assert suggestions(tab("secrets rotate dev/db/master --target rds")) == ["rds:", "rds-cluster:"]
+    assert suggestions(tab("secrets rotate dev/db/master --target i")) == ["iam-user:"]
+
+
+APPLY_MISTAKES = [
+    (["dev/a", "--apply-cmd", "x", "--target", "rds:orders"],
+     "--apply-cmd and --target cannot be used together: a rotation has one apply step"),
+    (["dev/a", "--apply-cmd", " "], "--apply-cmd is empty"),
+    (["dev/a", "--target", "mysql:orders"], "--target: 'mysql:orders' is not a known target"),
+    (["dev/a", "--target", "rds"], "--target: 'rds' is not a known target"),
+    (["dev/a", "--target", "rds:1orders"], "--target: 'rds:1orders' is not a valid rds "
+     "identifier (1-63 letters, digits or '-', starting with a letter)"),
+    (["dev/a", "--managed", "--target", "rds:orders"], "--target does not apply to --managed"),
+    (["dev/a", "--cancel", "--delete-old"], "--delete-old does not apply to --cancel"),
+    (["dev/a", "--resume", "--save-plan"], "--save-plan does not apply to --resume"),
+    (["--env", "dev", "--older-than", "1", "--target", "rds:orders"],
+     "--target does not apply to bulk rotation"),
+    (["--env", "dev", "--resume", "--apply-cmd", "x"],
+     "--apply-cmd does not apply to --env ... --resume"),
+    (["--env", "dev", "--older-than", "1"], "bulk rotation needs --generate"),
+    (["dev/a", "--generate", "--delete-old"], "--delete-old applies to an iam-user target only"),
+    (["dev/a", "--generate", "--apply-timeout", "5"],
+     "--apply-timeout: this rotation has no apply step"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"), APPLY_MISTAKES, ids=[" ".join(m[0]) for m in APPLY_MISTAKES]
+)
+def test_apply_flag_mistakes_are_refused_before_any_call(
+    cli, proxy, args: list[str], message: str
+) -> None:
+    run = cli("rotate", *args, "--json")
+    assert run.code == 2, run.stderr
+    assert json.loads(run.stderr)["error"]["message"] == message
+    assert proxy.count() == 0
+
+
+# Which new flags each mode takes (the contract, written out on its own).
+TAKES_APPLY = {
+    RotateMode.ROTATE: {
+        "--apply-cmd",
+        "--target",
+        "--apply-timeout",
+        "--delete-old",
+        "--save-plan",
+    },
+    RotateMode.ROLLBACK: {"--apply-cmd", "--target", "--apply-timeout", "--delete-old"},
+    RotateMode.RESUME: {"--apply-cmd", "--target", "--apply-timeout", "--delete-old"},
+    RotateMode.CANCEL: {"--apply-cmd", "--target", "--apply-timeout"},
+    RotateMode.MANAGED: set(),
+    RotateMode.BULK: {"--apply-timeout", "--delete-old"},
+    RotateMode.BULK_RESUME: {"--apply-timeout", "--delete-old"},
+    RotateMode.BULK_CANCEL: {"--apply-timeout"},
+}
+FLAG_VALUES: dict[str, dict[str, Any]] = {
+    "--apply-cmd": {"apply_cmd": "./set.sh"},
+    "--target": {"target": "rds:orders"},
+    "--apply-timeout": {"apply_timeout": 30.0},
+    "--delete-old": {"delete_old": True},
+    "--save-plan": {"save_plan": True},
+}
+
+
+@pytest.mark.parametrize("mode", list(RotateMode), ids=lambda mode: mode.name)
+@pytest.mark.parametrize("flag", list(FLAG_VALUES))
+def test_which_apply_flags_each_mode_takes(mode: RotateMode, flag: str) -> None:
+    from tests.test_rotate_contract import BASE
+
+    flags = RotateFlags(**{**BASE[mode], **FLAG_VALUES[flag]})
+    if flag in TAKES_APPLY[mode]:
+        request = parse_request(flags)
+        assert request.mode is mode
+        assert request.flags is not None
+    else:
+        with pytest.raises(CliError) as refused:
+            parse_request(flags)
+        assert refused.value.code == ExitCode.USAGE
