@@ -244,3 +244,18 @@ def test_the_new_secret_key_reaches_no_argv_and_no_output(sm, proxy) -> None:
     new_secret = held(sm, "dev/ci/deploy-key")["SecretAccessKey"]
     assert_no_leak(run, new_secret)
     assert_no_leak(run, old_key["SecretAccessKey"])
+
+
+def test_a_lost_create_reply_names_the_key_nobody_holds(cli, sm, proxy) -> None:
+    """CreateAccessKey went through but its reply was lost; the SDK's retry meets IAM's
+    two-key quota. Nothing is staged, and the hint names the key to delete."""
+    [old_key] = make_user()
+    old = key_secret(sm, "dev/ci/deploy-key", old_key)
+    proxy.lose_first(CREATE_KEY)
+    run = cli("rotate", "dev/ci/deploy-key", "--target", f"iam-user:{USER}")
+    assert run.code != 0
+    orphan = next(k for k in user_keys() if k != old_key["AccessKeyId"])
+    assert f"has a key that nothing holds the secret of ({orphan}" in run.stderr
+    assert "aws iam delete-access-key" in run.stderr
+    assert stages(sm, "dev/ci/deploy-key") == {old: ["AWSCURRENT"]}
+    assert proxy.calls[PUT] == 0

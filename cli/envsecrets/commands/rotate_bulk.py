@@ -164,7 +164,11 @@ def _maker(
     def make() -> ApplyStep:
         step = step_for(ws, env, settings, out)
         if step is None:
-            raise CliError(ExitCode.FAILED, "internal: a plan without its apply step", None)
+            raise CliError(
+                ExitCode.FAILED,
+                "internal: a plan without its apply step",
+                "this is a bug in envsecrets: please report it, with the command you ran",
+            )
         return step
 
     return make

@@ -71,11 +71,13 @@ def rotate(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
     for line in _plan_lines(ws, request, settings, plan, source, step, prep):
         narrate(line)
     ws.confirm_if_protected(secret.env, f"rotate {name}?", yes=request.yes)
+    # Who rotates is asked before the target makes a value: a new IAM key that nothing
+    # stages (STS failing here) would be a key whose secret nobody has.
+    actor = rotation_actor(ws, secret.env)
     if value is None and step is not None:  # the target makes the value (an IAM key)
         value = step.make_value(name, plan.current.value if plan.current is not None else None)
     if value is None:
         raise _internal_no_value(name)
-    actor = rotation_actor(ws, secret.env)
     outcome = rotate_secret(
         store,
         plan,

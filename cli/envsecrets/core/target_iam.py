@@ -168,7 +168,12 @@ class IamKeyStep(ApplyStep):
         if self.to_delete is not None:
             self.api.delete(self.to_delete)
             self.to_delete = None
-        key_id, secret = self.api.create()
+        try:
+            key_id, secret = self.api.create()
+        except CliError as exc:
+            raise CliError(
+                exc.code, exc.message, self._after_failed_create(name, current)
+            ) from None
         if current is None or current.kind != "json":
             raise CliError(
                 ExitCode.FAILED,
@@ -177,6 +182,23 @@ class IamKeyStep(ApplyStep):
             )
         value = current.with_field(KEY_ID, SecretValue(key_id))
         return value.with_field(SECRET_KEY, secret)
+
+    def _after_failed_create(self, name: str, current: SecretValue | None) -> str:
+        """CreateAccessKey failed: if a key appeared anyway (a reply lost on the way back and
+        the call retried), nothing holds its secret and it must go."""
+        old = key_of(name, current)[0] if current is not None else None
+        try:
+            strangers = [key.key_id for key in self.api.list_keys() if key.key_id != old]
+        except CliError:
+            strangers = []
+        if not strangers:
+            return f"nothing was changed; `secrets rotate {name}` tries again"
+        return (
+            f"IAM user {self.api.user} has a key that nothing holds the secret of "
+            f"({', '.join(strangers)}: its reply may have been lost): delete it (`aws iam "
+            f"delete-access-key --user-name {self.api.user} --access-key-id {strangers[0]}`), "
+            "then rotate again"
+        )
 
     def abandon(self, name: str, made: SecretValue) -> str:
         key_id, _ = key_of(name, made)
@@ -201,7 +223,8 @@ class IamKeyStep(ApplyStep):
                 ExitCode.REFUSED,
                 f"access key {key_id} of version {ctx.version_id} is no longer a key of IAM "
                 f"user {self.api.user} (deleted by --delete-old, by a later rotation or by hand)",
-                None,
+                f"a deleted key cannot come back: `secrets history {ctx.name}` shows the "
+                "versions; rotate to a new key instead",
             )
         if not found.active:
             self.api.set_active(key_id, True)
@@ -224,7 +247,8 @@ class IamKeyStep(ApplyStep):
                         exc.code,
                         f"STS did not accept access key {key_id} of IAM user {self.api.user} "
                         f"after {waited:.0f} s ({exc.message})",
-                        None,
+                        "a new key can take a while to work everywhere: raise --apply-timeout; "
+                        "an inactive key, or a policy denying the user, is refused for good",
                     ) from None
                 left = self.propagation_seconds - waited
                 self._pause(min(next(delays, RETRY_SECONDS[-1]), left))
@@ -233,7 +257,7 @@ class IamKeyStep(ApplyStep):
             raise CliError(
                 ExitCode.FAILED,
                 f"access key {key_id} signs as {arn}, not as IAM user {self.api.user}",
-                None,
+                "check the target's user name (--target or secrets.toml [rotation])",
             )
         narrate(f"STS accepted access key {key_id} ({arn})")
 

@@ -332,7 +332,8 @@ class RdsStep(ApplyStep):
                     ExitCode.FAILED,
                     f"{self.what} had not applied the new master password after "
                     f"{self.wait_seconds:g} s (status {state.status or 'unknown'})",
-                    None,
+                    "raise --apply-timeout if RDS needs longer; the RDS console shows the "
+                    "database's events",
                 )
             if state.status != told_status or self.clock() - told_at >= PROGRESS_SECONDS:
                 narrate(f"waiting for {self.what} to apply it ({state.status}, {waited:.0f} s)")
