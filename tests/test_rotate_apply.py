@@ -273,7 +273,7 @@ def test_binary_values_go_as_base64(cli, sm, aws_env) -> None:
 def test_apply_output_is_masked(cli, sm) -> None:
     make(sm, "dev/api/partner", "old-canary-1")
     run = cli(
-        "rotate", "dev/api/partner", "--stdin", "--apply-cmd", "sh -c 'cat; exit 1'",
+        "--debug", "rotate", "dev/api/partner", "--stdin", "--apply-cmd", "sh -c 'cat; exit 1'",
         input="new-canary-2",
     )  # fmt: skip
     assert run.code == 1
@@ -399,3 +399,34 @@ def test_which_apply_flags_each_mode_takes(mode: RotateMode, flag: str) -> None:
         with pytest.raises(CliError) as refused:
             parse_request(flags)
         assert refused.value.code == ExitCode.USAGE
+
+
+PRINTS_VALUES = """
+import base64, json, sys
+payload = json.load(sys.stdin)
+print("pending", payload["pending"])
+print("current", payload["current"])
+sys.exit(1)
+"""
+
+
+def test_each_value_the_apply_command_prints_is_masked(cli, sm, aws_env) -> None:
+    """A command that prints the values it read from the payload (not the payload whole)."""
+    script = aws_env / "prints.py"
+    script.write_text(PRINTS_VALUES, encoding="utf-8")
+    make(sm, "dev/api/partner", "old-canary-1")
+    run = cli("rotate", "dev/api/partner", "--stdin", "--apply-cmd",
+              f"{sys.executable} {script}", input="new-canary-2")  # fmt: skip
+    assert run.code == 1
+    assert "apply | pending ****" in run.stderr
+    assert "apply | current ****" in run.stderr
+    assert "new-canary-2" not in run.stdout + run.stderr
+    assert "old-canary-1" not in run.stdout + run.stderr
+    sm.create_secret(Name="dev/tls/key", SecretBinary=b"\x00old\xff")
+    new_file = aws_env / "new.bin"
+    new_file.write_bytes(b"\x00new\xfe")
+    binary = cli("rotate", "dev/tls/key", "--from-file", str(new_file), "--apply-cmd",
+                 f"{sys.executable} {script}")  # fmt: skip
+    assert binary.code == 1
+    assert "apply | pending ****" in binary.stderr  # its base64 form is masked too
+    assert base64.b64encode(b"\x00new\xfe").decode() not in binary.stderr
