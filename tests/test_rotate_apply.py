@@ -430,3 +430,21 @@ def test_each_value_the_apply_command_prints_is_masked(cli, sm, aws_env) -> None
     assert binary.code == 1
     assert "apply | pending ****" in binary.stderr  # its base64 form is masked too
     assert base64.b64encode(b"\x00new\xfe").decode() not in binary.stderr
+
+
+def test_a_stop_while_a_command_starts_is_raised_once_it_is_kept() -> None:
+    """The runner starts a verify or apply command under `stopping.deferred()`: a signal that
+    arrives while the child starts no longer escapes before the runner keeps its handle
+    (which left the command running, value on its stdin, after `secrets` had gone)."""
+    import signal
+
+    from envsecrets import stopping
+
+    reached = False
+    with stopping.stop_on_signals():
+        with pytest.raises(stopping.Stopped) as stopped, stopping.deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)  # the handler has run by now: it held the stop
+            reached = True
+        assert stopped.value.signum == signal.SIGTERM
+    assert reached
