@@ -25,20 +25,26 @@ from urllib.parse import parse_qs, urlsplit
 
 @dataclass
 class TokenBucket:
-    """`rate` calls per second with a burst of `rate` (how AWS quotas behave, roughly)."""
+    """`rate` calls per second with a burst of `rate` (how AWS quotas behave, roughly), or of
+    `burst` when the quota documents one (RDS: 12/s sustained, 300 in a burst)."""
 
     rate: float
+    burst: float | None = None
     tokens: float = 0.0
     stamp: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.tokens = self.rate
+        self.tokens = self.capacity
+
+    @property
+    def capacity(self) -> float:
+        return self.rate if self.burst is None else self.burst
 
     def take(self) -> bool:
         with self.lock:
             now = time.monotonic()
-            self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
             self.stamp = now
             if self.tokens >= 1:
                 self.tokens -= 1
@@ -91,6 +97,7 @@ def action_of(method: str, path: str, headers: dict[str, str], body: bytes) -> s
 # Query and JSON protocols name the operation ("ssm.GetParameter"); REST ones give the method
 # and path ("lambda.GET /2015-03-31/functions/f/configuration").
 READERS = ("Get", "List", "Describe", "BatchGet", "GET ", "HEAD ")
+SIGNED_BY = "__signed_by"  # in a recorded request: the access key id that signed it
 
 
 def is_write(action: str) -> bool:
@@ -164,7 +171,11 @@ class FaultProxy:
         self.lock = threading.Lock()
         self.denied: set[str] = set()  # answered AccessDeniedException
         self.scripted: dict[str, list[str]] = {}  # decisions for the next requests, by action
-        self.canned: dict[str, tuple[int, bytes]] = {}  # answered without forwarding
+        # answered without forwarding: (status, body, content type, answers left or None,
+        # requests let through first)
+        self.canned: dict[str, tuple[int, bytes, str, int | None, int]] = {}
+        self.recording: set[str] = set()  # actions whose requests' parameters are kept
+        self.recorded: dict[str, list[dict[str, object]]] = {}
         # action -> (requests let through first, the action whose arrivals release the rest,
         # how many of them)
         self.holds: dict[str, tuple[int, str, int]] = {}
@@ -176,13 +187,15 @@ class FaultProxy:
         self.thread: threading.Thread | None = None
 
     # -- configuration ---------------------------------------------------------------------
-    def throttle(self, action: str, rate: float) -> None:
+    def throttle(self, action: str, rate: float, *, burst: float | None = None) -> None:
         """Allow `action` at most `rate` times a second; the rest get ThrottlingException."""
-        self.quotas[action] = TokenBucket(rate)
+        self.quotas[action] = TokenBucket(rate, burst)
 
-    def throttle_shared(self, actions: set[str], rate: float) -> None:
+    def throttle_shared(
+        self, actions: set[str], rate: float, *, burst: float | None = None
+    ) -> None:
         """One quota shared by several actions (SSM's GetParameter* share 40/s)."""
-        self.shared_quotas.append((set(actions), TokenBucket(rate)))
+        self.shared_quotas.append((set(actions), TokenBucket(rate, burst)))
 
     def aws_quotas(self) -> None:
         """The per-account quotas of AWS's quota tables (AWS_QUOTA_TABLE): one token bucket
@@ -228,9 +241,52 @@ class FaultProxy:
             self.holds[action] = (after, until, count)
             self.hold_timeout = timeout
 
-    def answer(self, action: str, body: bytes, status: int = 200) -> None:
-        """Answer `action` with `body` without forwarding (e.g. a reply the SDK cannot use)."""
-        self.canned[action] = (status, body)
+    def answer(
+        self,
+        action: str,
+        body: bytes,
+        status: int = 200,
+        *,
+        times: int | None = None,
+        after: int = 0,
+        content_type: str = "application/x-amz-json-1.1",
+    ) -> None:
+        """Answer `action` with `body` without forwarding (e.g. a reply the SDK cannot use,
+        or AWS's documented answer where the emulator differs): every time, or `times`
+        requests only, after letting `after` through. Query-protocol services (RDS, IAM,
+        STS) answer `text/xml`."""
+        with self.lock:
+            self.canned[action] = (status, body, content_type, times, after)
+
+    def record(self, *actions: str) -> None:
+        """Keep the parameters of every later request of these actions (`requests`)."""
+        with self.lock:
+            self.recording.update(actions)
+
+    def requests(self, action: str) -> list[dict[str, object]]:
+        """The parameters of the recorded requests of `action`, in arrival order: a query
+        protocol's form fields (one value each), or a JSON protocol's body."""
+        with self.lock:
+            return list(self.recorded.get(action, ()))
+
+    def _keep(self, action: str, body: bytes, headers: dict[str, str]) -> None:
+        if action not in self.recording:
+            return
+        params: dict[str, object]
+        try:
+            parsed = json.loads(body) if body.lstrip().startswith(b"{") else None
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            params = parsed
+        else:
+            form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+            params = {key: values[0] for key, values in form.items()}
+        # Which access key signed it (SigV4's Credential=KEY/date/region/service/...).
+        signer = re.search(r"Credential=([^/,\s]+)/", headers.get("authorization", ""))
+        params[SIGNED_BY] = signer.group(1) if signer else None
+        with self.lock:
+            self.recorded.setdefault(action, []).append(params)
 
     def reset_counts(self) -> None:
         with self.lock:
@@ -297,8 +353,17 @@ class FaultProxy:
         """`forward`, `throttle`, `error`, `drop`, `lose`, `deny` or `canned`."""
         if action in self.denied:
             return "deny"
-        if action in self.canned:
-            return "canned"
+        with self.lock:
+            canned = self.canned.get(action)
+            if canned is not None:
+                status, body, content_type, left, skip = canned
+                if skip > 0:
+                    self.canned[action] = (status, body, content_type, left, skip - 1)
+                elif left is None:
+                    return "canned"
+                elif left > 0:
+                    self.canned[action] = (status, body, content_type, left - 1, 0)
+                    return "canned"
         with self.lock:
             if self.scripted.get(action):
                 return self.scripted[action].pop(0)
@@ -350,6 +415,7 @@ class _Handler(BaseHTTPRequestHandler):
         action = action_of(self.command, self.path, headers, body)
         with proxy.lock:
             proxy.calls[action] += 1
+        proxy._keep(action, body, headers)
         proxy.held(action)
         if proxy.faults.latency:
             time.sleep(proxy.faults.latency)
@@ -369,13 +435,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply_error(400, "AccessDeniedException", "not authorized (injected)", headers)
             return
         if decision == "canned" or decision.startswith("reply:"):
+            content_type = "application/x-amz-json-1.1"
             if decision == "canned":
-                status, canned = proxy.canned[action]
+                status, canned, content_type, _, _ = proxy.canned[action]
             else:
                 code, _, text = decision[6:].partition(":")
                 status, canned = int(code), text.encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(canned)))
             self.end_headers()
             self.wfile.write(canned)

@@ -541,7 +541,7 @@ def test_history(cli, sm) -> None:
     assert run.code == 0, run.stderr
     stages = {v["version_id"]: v["stages"] for v in run.json()}
     assert stages == {first: ["AWSPREVIOUS"], second: ["AWSCURRENT"]}
-    assert set(run.json()[0]) == {"version_id", "stages", "created", "last_accessed"}
+    assert set(run.json()[0]) == {"version_id", "stages", "created", "last_accessed", "rotation"}
     plain = cli("history", "dev/a")
     assert plain.stdout.splitlines()[0].startswith("VERSION\tSTAGES")
     assert first in plain.stdout and second in plain.stdout

@@ -15,6 +15,7 @@ from envsecrets.ui.render import Renderer, when
 if TYPE_CHECKING:
     from envsecrets.core.copying import CopyPlan
     from envsecrets.core.diffing import CheckResult, DiffResult, DiffRow, ReplicaDrift, Side
+    from envsecrets.core.rotation_plans import PlanCheck
 
 # A region name such as us-east-1, eu-central-2, us-gov-west-1, ap-southeast-5.
 REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
@@ -355,8 +356,10 @@ def check_environment(
     json_output: JsonOption = False,
 ) -> None:
     """Check that every secret the functions in secrets.toml declare exists in ENV (and is not
-    being deleted, and is replicated as the environment says). Exit 1 if not."""
-    from envsecrets.core.diffing import DEFAULT_WORKERS, check_functions
+    being deleted, and is replicated as the environment says), and that each rotation plan's
+    secret, target and commands are there. Exit 1 if not."""
+    from envsecrets.commands.rotate_plan import check_rotation_plans
+    from envsecrets.core.diffing import DEFAULT_WORKERS, CheckResult, check_functions
     from envsecrets.core.names import validate_env
 
     ws = workspace(ctx)
@@ -375,17 +378,29 @@ def check_environment(
         functions = [ws.config.function(function)]
     else:
         functions = [ws.config.functions[name] for name in sorted(ws.config.functions)]
-    if not functions:
+    # The rotation plans are checked with the whole environment, not for one function.
+    plans_checked = function is None and bool(ws.config.rotation)
+    if not functions and not plans_checked:
         raise CliError(
             ExitCode.USAGE,
             "no functions are declared in secrets.toml, so there is nothing to check",
             'add [functions.NAME] with secrets = ["api/key", ...]',
         )
-    result = check_functions(ws.store(env, bulk=True, pool=DEFAULT_WORKERS), settings, functions)
+    store = ws.store(env, bulk=True, pool=DEFAULT_WORKERS)
+    result = check_functions(store, settings, functions) if functions else CheckResult(env, (), ())
+    plans = check_rotation_plans(ws, env, store) if plans_checked else []
     if json_output:
-        out.json(result.as_dict())
+        document = result.as_dict()
+        if plans_checked:
+            document["rotation_plans"] = [check.as_dict(env) for check in plans]
+            document["ok"] = document["ok"] and all(check.ok for check in plans)
+        out.json(document)
     else:
-        _show_check(out, result)
+        if functions:
+            _show_check(out, result)
+        if plans:
+            _show_plans(out, env, plans)
+    bad_plans = [check for check in plans if not check.ok]
     if not result.ok:
         bad = [item for item in result.items if item.status != "ok"]
         raise CliError(
@@ -398,6 +413,29 @@ def check_environment(
             "--region R` adds or retries a replica (`--force-overwrite-replica` when another "
             "secret of that name is in the way)",
         )
+    if bad_plans:
+        raise CliError(
+            ExitCode.FAILED,
+            f"{len(bad_plans)} of {len(plans)} rotation plan(s) cannot rotate in {env}: "
+            + ", ".join(
+                f"{check.plan.path} ({check.status.replace('_', ' ')})" for check in bad_plans[:5]
+            )
+            + (", ..." if len(bad_plans) > 5 else ""),
+            "each row's DETAIL says what is missing; fix the target or command in secrets.toml "
+            "[rotation], or create the secret",
+        )
+
+
+def _show_plans(out: Renderer, env: str, plans: list[PlanCheck]) -> None:
+    out.table(
+        ["ROTATION PLAN", "STATUS", "PLAN", "DETAIL"],
+        [
+            [check.name, check.status.replace("_", " "), check.plan.summary(env), check.detail]
+            for check in plans
+        ],
+    )
+    problems = sum(not check.ok for check in plans)
+    out.note(f"{env}: {len(plans) - problems} rotation plan(s) ok · {problems} with a problem")
 
 
 def _show_check(out: Renderer, result: CheckResult) -> None:

@@ -330,8 +330,9 @@ def _remember_for_completion(
 
 
 def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption = False) -> None:
-    """Describe a secret: ARN, KMS key, tags, rotation, replication (never its value)."""
-    from envsecrets.core.rotation import ROTATED_AT_TAG, ROTATED_BY_TAG
+    """Describe a secret: ARN, KMS key, tags, rotation and its declared plan, replication
+    (never its value)."""
+    from envsecrets.core.rotation import APPLIED_TO_TAG, ROTATED_AT_TAG, ROTATED_BY_TAG
 
     ws = workspace(ctx)
     ws.one_secret_command()
@@ -340,6 +341,7 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
     ws.environment(secret.env)
     meta = ws.store(secret.env).describe(str(secret))
     pending = meta.pending_version
+    plan = ws.config.rotation_plan(secret.path)
     if json_output:
         row = _metadata_row(meta)
         row.update(
@@ -350,6 +352,8 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
             current_version_id=meta.version_with("AWSCURRENT"),
             rotated_by_hand_at=meta.tags.get(ROTATED_AT_TAG),
             rotated_by_hand_by=meta.tags.get(ROTATED_BY_TAG),
+            applied_to=meta.tags.get(APPLIED_TO_TAG),
+            rotation_plan=None if plan is None else plan.as_dict(secret.env),
             replicas=[
                 {"region": r.region, "status": r.status, "message": r.message}
                 for r in meta.replicas
@@ -378,6 +382,11 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
             if ROTATED_AT_TAG in meta.tags
             else "-",
         ),
+        ("Applied to", meta.tags.get(APPLIED_TO_TAG, "-")),
+        (
+            "Rotation plan",
+            f"{plan.summary(secret.env)} (secrets.toml [rotation])" if plan is not None else "-",
+        ),
         ("Next rotation", when(meta.rotation.next_rotation)),
         ("Pending version", pending or "none"),
         (
@@ -398,13 +407,18 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
 
 
 def secret_history(ctx: typer.Context, name: NameArgument, json_output: JsonOption = False) -> None:
-    """List a secret's versions with their stages and dates (never values)."""
+    """List a secret's versions with their stages and dates, and which of them a rotation
+    made (never values)."""
+    from envsecrets.core.rotation import rotation_record
+
     ws = workspace(ctx)
     ws.one_secret_command()
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     ws.environment(secret.env)
-    versions = ws.store(secret.env).versions(str(secret))
+    store = ws.store(secret.env)
+    versions = store.versions(str(secret))
+    made = rotation_record(store.describe(str(secret)).tags)
     if json_output:
         out.json(
             [
@@ -413,19 +427,21 @@ def secret_history(ctx: typer.Context, name: NameArgument, json_output: JsonOpti
                     "stages": list(v.stages),
                     "created": v.created,
                     "last_accessed": v.last_accessed,
+                    "rotation": made.of(v.version_id),
                 }
                 for v in versions
             ]
         )
         return
     out.table(
-        ["VERSION", "STAGES", "CREATED", "LAST ACCESSED"],
+        ["VERSION", "STAGES", "CREATED", "LAST ACCESSED", "MADE BY"],
         [
             [
                 v.version_id,
                 ", ".join(v.stages) or "(deprecated)",
                 when(v.created),
                 when(v.last_accessed),
+                made.shown(v.version_id),
             ]
             for v in versions
         ],

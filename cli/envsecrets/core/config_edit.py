@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from envsecrets.errors import CliError, ExitCode
 
@@ -93,4 +94,42 @@ def add_function_secrets(text: str, function: str, paths: Sequence[str]) -> str:
         listed.multiline(True)
     for path in new:
         listed.append(path)
+    return tomlkit.dumps(document)
+
+
+def set_rotation_plan(text: str, path: str, entry: Mapping[str, Any]) -> str:
+    """`text` with `[rotation]` `"<path>" = { ... }` set to `entry` (an existing entry for
+    `path` is replaced, in place); the table is created at the end if absent. Every comment
+    and blank line of the document is kept. `entry` holds strings, numbers, booleans and one
+    level of tables (`generate`)."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    try:
+        document = tomlkit.parse(text)
+    except TOMLKitError as exc:
+        raise CliError(
+            ExitCode.USAGE,
+            f"secrets.toml is not valid TOML: {exc}",
+            "fix secrets.toml at the line and column given, then run again",
+        ) from None
+    rotation = document.get("rotation")
+    if rotation is None:
+        rotation = tomlkit.table()
+        document["rotation"] = rotation
+    elif not isinstance(rotation, dict):
+        raise CliError(
+            ExitCode.USAGE,
+            "secrets.toml: rotation must be a table",
+            'declare plans as [rotation] "db/master" = { target = "rds:orders-{env}" }',
+        )
+    inline = tomlkit.inline_table()
+    for key, value in entry.items():
+        if isinstance(value, Mapping):
+            nested = tomlkit.inline_table()
+            nested.update(dict(value))
+            inline[key] = nested
+        else:
+            inline[key] = value
+    rotation[path] = inline
     return tomlkit.dumps(document)
