@@ -327,5 +327,46 @@ tour_setup() {
   say "Install it with: secrets --install-completion (or the scripts in completions/)"
 }
 tour_setup
+tour_targets() {
+  say "Rotation that changes the real credential: an RDS database's master password"
+  show "python: rds.create_db_instance(orders-dev, postgres), set dev/db/master to its password"
+  "$BIN/python" - <<'PY'
+import boto3
+boto3.client("rds").create_db_instance(
+    DBInstanceIdentifier="orders-dev", DBInstanceClass="db.t3.micro", Engine="postgres",
+    MasterUsername="admin", MasterUserPassword="first-password-1", AllocatedStorage=20)
+PY
+  show "printf '{\"username\": \"admin\", \"password\": \"first-password-1\", ...}' | secrets set dev/db/master --stdin"
+  printf '{"username": "admin", "password": "first-password-1", "engine": "postgres", "port": 5432}' |
+    secrets set dev/db/master --stdin
+  say "Stage a password RDS accepts, ModifyDBInstance, wait until applied, promote; --save-plan remembers it"
+  run secrets rotate dev/db/master --target rds:orders-dev --save-plan
+  run tail -n 3 secrets.toml
+  say "Now the plan is all it takes; show and check report it, history marks what rotations made"
+  run secrets rotate dev/db/master
+  run secrets show dev/db/master
+  run secrets check dev
+  run secrets history dev/db/master
+
+  say "An IAM user's access key: a new key, proved with STS signed by it, the old key deactivated"
+  show "python: iam.create_user(deployer-dev), its first key into dev/ci/deploy-key"
+  "$BIN/python" - <<'PY' | secrets set dev/ci/deploy-key --stdin >/dev/null
+import json
+import boto3
+iam = boto3.client("iam")
+iam.create_user(UserName="deployer-dev")
+key = iam.create_access_key(UserName="deployer-dev")["AccessKey"]
+print(json.dumps({k: key[k] for k in ("AccessKeyId", "SecretAccessKey")}))
+PY
+  run secrets rotate dev/ci/deploy-key --target iam-user:deployer-dev --save-plan
+  show "python: iam.list_access_keys(deployer-dev)"
+  "$BIN/python" -c 'import boto3; [print(k["AccessKeyId"], k["Status"]) for k in boto3.client("iam").list_access_keys(UserName="deployer-dev")["AccessKeyMetadata"]]'
+  say "Rollback reactivates the previous key, checks it with STS, and moves AWSCURRENT back"
+  run secrets rotate dev/ci/deploy-key --rollback
+  "$BIN/python" -c 'import boto3; [print(k["AccessKeyId"], k["Status"]) for k in boto3.client("iam").list_access_keys(UserName="deployer-dev")["AccessKeyMetadata"]]'
+  say "Bulk rotation rotates each secret as its plan says; those without one need --generate"
+  run secrets rotate --env dev --older-than 0 --prefix db/ --yes
+}
+tour_targets
 
 say "Done. The emulator stops now; nothing is left running."

@@ -25,20 +25,26 @@ from urllib.parse import parse_qs, urlsplit
 
 @dataclass
 class TokenBucket:
-    """`rate` calls per second with a burst of `rate` (how AWS quotas behave, roughly)."""
+    """`rate` calls per second with a burst of `rate` (how AWS quotas behave, roughly), or of
+    `burst` when the quota documents one (RDS: 12/s sustained, 300 in a burst)."""
 
     rate: float
+    burst: float | None = None
     tokens: float = 0.0
     stamp: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.tokens = self.rate
+        self.tokens = self.capacity
+
+    @property
+    def capacity(self) -> float:
+        return self.rate if self.burst is None else self.burst
 
     def take(self) -> bool:
         with self.lock:
             now = time.monotonic()
-            self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
             self.stamp = now
             if self.tokens >= 1:
                 self.tokens -= 1
@@ -91,11 +97,60 @@ def action_of(method: str, path: str, headers: dict[str, str], body: bytes) -> s
 # Query and JSON protocols name the operation ("ssm.GetParameter"); REST ones give the method
 # and path ("lambda.GET /2015-03-31/functions/f/configuration").
 READERS = ("Get", "List", "Describe", "BatchGet", "GET ", "HEAD ")
+SIGNED_BY = "__signed_by"  # in a recorded request: the access key id that signed it
 
 
 def is_write(action: str) -> bool:
     """Whether a request of `action` ("service.Operation") can change state."""
     return not action.split(".", 1)[-1].startswith(READERS)
+
+
+# AWS's quota tables, row by row: the operations a row meters together, and its calls per
+# second. Written from the Secrets Manager user guide's table ("Combined rate of PutSecretValue,
+# RemoveRegionsFromReplication, ReplicateSecretToRegion, StopReplicationToReplica, UpdateSecret,
+# and UpdateSecretVersionStage API requests: 50 per second", ...) and SSM's, independently of
+# the product's own model in backends/quotas.py, so that a mistake there shows up as
+# throttling here.
+def _sm(*operations: str) -> frozenset[str]:
+    return frozenset(f"secretsmanager.{operation}" for operation in operations)
+
+
+AWS_QUOTA_TABLE: tuple[tuple[frozenset[str], float], ...] = (
+    (_sm("CreateSecret"), 50),
+    (
+        _sm(
+            "PutSecretValue",
+            "RemoveRegionsFromReplication",
+            "ReplicateSecretToRegions",
+            "StopReplicationToReplica",
+            "UpdateSecret",
+            "UpdateSecretVersionStage",
+        ),
+        50,
+    ),
+    (_sm("TagResource", "UntagResource"), 50),
+    (_sm("RotateSecret", "CancelRotateSecret"), 50),
+    (_sm("DeleteSecret"), 50),
+    (_sm("RestoreSecret"), 50),
+    (_sm("DescribeSecret", "GetSecretValue"), 10_000),
+    (_sm("ListSecrets"), 100),
+    (_sm("ListSecretVersionIds"), 50),
+    (_sm("BatchGetSecretValue"), 100),
+    (_sm("GetRandomPassword"), 50),
+    (frozenset({"ssm.GetParameter", "ssm.GetParameters", "ssm.GetParametersByPath"}), 40),
+)
+
+
+def quota_floor(calls: dict[str, int]) -> tuple[float, str]:
+    """The least time AWS_QUOTA_TABLE allows for `calls` (action -> count) and the row that
+    sets it: the busiest row's calls over its rate. Benches state their floors with it."""
+    best, why = 0.0, "no call has a quota"
+    for actions, rate in AWS_QUOTA_TABLE:
+        count = sum(n for action, n in calls.items() if action in actions)
+        if count / rate > best:
+            names = sorted(action.split(".", 1)[1] for action in actions if calls.get(action))
+            best, why = count / rate, f"{count} {' + '.join(names)} at {rate:g}/s"
+    return best, why
 
 
 class FaultProxy:
@@ -116,7 +171,11 @@ class FaultProxy:
         self.lock = threading.Lock()
         self.denied: set[str] = set()  # answered AccessDeniedException
         self.scripted: dict[str, list[str]] = {}  # decisions for the next requests, by action
-        self.canned: dict[str, tuple[int, bytes]] = {}  # answered without forwarding
+        # answered without forwarding: (status, body, content type, answers left or None,
+        # requests let through first)
+        self.canned: dict[str, tuple[int, bytes, str, int | None, int]] = {}
+        self.recording: set[str] = set()  # actions whose requests' parameters are kept
+        self.recorded: dict[str, list[dict[str, object]]] = {}
         # action -> (requests let through first, the action whose arrivals release the rest,
         # how many of them)
         self.holds: dict[str, tuple[int, str, int]] = {}
@@ -129,32 +188,29 @@ class FaultProxy:
         self.thread: threading.Thread | None = None
 
     # -- configuration ---------------------------------------------------------------------
-    def throttle(self, action: str, rate: float) -> None:
+    def throttle(self, action: str, rate: float, *, burst: float | None = None) -> None:
         """Allow `action` at most `rate` times a second; the rest get ThrottlingException."""
-        self.quotas[action] = TokenBucket(rate)
+        self.quotas[action] = TokenBucket(rate, burst)
 
-    def throttle_shared(self, actions: set[str], rate: float) -> None:
+    def throttle_shared(
+        self, actions: set[str], rate: float, *, burst: float | None = None
+    ) -> None:
         """One quota shared by several actions (SSM's GetParameter* share 40/s)."""
-        self.shared_quotas.append((set(actions), TokenBucket(rate)))
+        self.shared_quotas.append((set(actions), TokenBucket(rate, burst)))
 
     def aws_quotas(self) -> None:
-        """The per-account quotas of DESIGN.md."""
-        for action in (
-            "CreateSecret",
-            "PutSecretValue",
-            "UpdateSecret",
-            "UpdateSecretVersionStage",
-            "RotateSecret",
-            "TagResource",
-            "DeleteSecret",
-            "RestoreSecret",
-        ):
-            self.throttle(f"secretsmanager.{action}", 50)
-        self.throttle("secretsmanager.ListSecrets", 100)
-        self.throttle("secretsmanager.BatchGetSecretValue", 100)
-        self.throttle_shared(
-            {"ssm.GetParameter", "ssm.GetParameters", "ssm.GetParametersByPath"}, 40
-        )
+        """The per-account quotas of AWS's quota tables (AWS_QUOTA_TABLE): one token bucket
+        per row, shared by every operation of the row."""
+        for actions, rate in AWS_QUOTA_TABLE:
+            if len(actions) == 1:
+                self.throttle(next(iter(actions)), rate)
+            else:
+                self.throttle_shared(set(actions), rate)
+
+    def buckets_of(self, action: str) -> list[TokenBucket]:
+        """The buckets a request of `action` draws from (for tests of the model itself)."""
+        found = [self.quotas[action]] if action in self.quotas else []
+        return found + [bucket for actions, bucket in self.shared_quotas if action in actions]
 
     def deny(self, action: str) -> None:
         """Answer `action` with AccessDeniedException (HTTP 400), as IAM would."""
@@ -163,9 +219,12 @@ class FaultProxy:
     def script(self, action: str, *decisions: str) -> None:
         """The next requests of `action` meet these faults in order (`lose`, `error`, `drop`,
         `throttle`, `forward`, `hang`, or `fail:CODE` for an HTTP 400 with that AWS error
-        code), then the usual rules apply: deterministic fault tests. `hang` forwards the
-        request and then keeps the client waiting for a reply that never comes (until
-        `release_hung()` or `stop()`): a process can be killed with its write done in AWS."""
+        code, and `fail:CODE:STATUS:MESSAGE` for AWS's exact answer, e.g. Lambda's
+        `fail:PreconditionFailedException:412:...`, or `reply:STATUS:BODY` to answer with
+        that body without forwarding: a state moto never shows), then the usual rules apply:
+        deterministic fault tests. `hang` forwards the request and then keeps the client
+        waiting for a reply that never comes (until `release_hung()` or `stop()`): a process
+        can be killed with its write done in AWS."""
         with self.lock:
             self.scripted[action] = list(decisions)
 
@@ -185,9 +244,52 @@ class FaultProxy:
             self.holds[action] = (after, until, count)
             self.hold_timeout = timeout
 
-    def answer(self, action: str, body: bytes, status: int = 200) -> None:
-        """Answer `action` with `body` without forwarding (e.g. a reply the SDK cannot use)."""
-        self.canned[action] = (status, body)
+    def answer(
+        self,
+        action: str,
+        body: bytes,
+        status: int = 200,
+        *,
+        times: int | None = None,
+        after: int = 0,
+        content_type: str = "application/x-amz-json-1.1",
+    ) -> None:
+        """Answer `action` with `body` without forwarding (e.g. a reply the SDK cannot use,
+        or AWS's documented answer where the emulator differs): every time, or `times`
+        requests only, after letting `after` through. Query-protocol services (RDS, IAM,
+        STS) answer `text/xml`."""
+        with self.lock:
+            self.canned[action] = (status, body, content_type, times, after)
+
+    def record(self, *actions: str) -> None:
+        """Keep the parameters of every later request of these actions (`requests`)."""
+        with self.lock:
+            self.recording.update(actions)
+
+    def requests(self, action: str) -> list[dict[str, object]]:
+        """The parameters of the recorded requests of `action`, in arrival order: a query
+        protocol's form fields (one value each), or a JSON protocol's body."""
+        with self.lock:
+            return list(self.recorded.get(action, ()))
+
+    def _keep(self, action: str, body: bytes, headers: dict[str, str]) -> None:
+        if action not in self.recording:
+            return
+        params: dict[str, object]
+        try:
+            parsed = json.loads(body) if body.lstrip().startswith(b"{") else None
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            params = parsed
+        else:
+            form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+            params = {key: values[0] for key, values in form.items()}
+        # Which access key signed it (SigV4's Credential=KEY/date/region/service/...).
+        signer = re.search(r"Credential=([^/,\s]+)/", headers.get("authorization", ""))
+        params[SIGNED_BY] = signer.group(1) if signer else None
+        with self.lock:
+            self.recorded.setdefault(action, []).append(params)
 
     def reset_counts(self) -> None:
         with self.lock:
@@ -259,8 +361,17 @@ class FaultProxy:
         """`forward`, `throttle`, `error`, `drop`, `lose`, `hang`, `deny` or `canned`."""
         if action in self.denied:
             return "deny"
-        if action in self.canned:
-            return "canned"
+        with self.lock:
+            canned = self.canned.get(action)
+            if canned is not None:
+                status, body, content_type, left, skip = canned
+                if skip > 0:
+                    self.canned[action] = (status, body, content_type, left, skip - 1)
+                elif left is None:
+                    return "canned"
+                elif left > 0:
+                    self.canned[action] = (status, body, content_type, left - 1, 0)
+                    return "canned"
         with self.lock:
             if self.scripted.get(action):
                 return self.scripted[action].pop(0)
@@ -280,6 +391,15 @@ class FaultProxy:
             if lose_ok and self._roll(faults.lose_reply_rate):
                 return "lose"
         return "forward"
+
+
+def _failure(decision: str) -> tuple[str, int, str]:
+    """`fail:CODE[:STATUS[:MESSAGE]]` as (code, HTTP status, message)."""
+    parts = decision.split(":", 3)[1:]
+    code = parts[0]
+    status = int(parts[1]) if len(parts) > 1 else 400
+    message = parts[2] if len(parts) > 2 else "injected failure"
+    return code, status, message
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -303,6 +423,7 @@ class _Handler(BaseHTTPRequestHandler):
         action = action_of(self.command, self.path, headers, body)
         with proxy.lock:
             proxy.calls[action] += 1
+        proxy._keep(action, body, headers)
         proxy.held(action)
         if proxy.faults.latency:
             time.sleep(proxy.faults.latency)
@@ -313,17 +434,23 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply_error(400, "ThrottlingException", "Rate exceeded", headers)
             return
         if decision.startswith("fail:"):
+            code, status, message = _failure(decision)
             with proxy.lock:
-                proxy.injected[f"{decision} {action}"] += 1
-            self._reply_error(400, decision[5:], "injected failure", headers)
+                proxy.injected[f"fail:{code} {action}"] += 1
+            self._reply_error(status, code, message, headers)
             return
         if decision == "deny":
             self._reply_error(400, "AccessDeniedException", "not authorized (injected)", headers)
             return
-        if decision == "canned":
-            status, canned = proxy.canned[action]
+        if decision == "canned" or decision.startswith("reply:"):
+            content_type = "application/x-amz-json-1.1"
+            if decision == "canned":
+                status, canned, content_type, _, _ = proxy.canned[action]
+            else:
+                code, _, text = decision[6:].partition(":")
+                status, canned = int(code), text.encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(canned)))
             self.end_headers()
             self.wfile.write(canned)
@@ -377,7 +504,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
 
     def _reply_error(self, status: int, code: str, message: str, headers: dict[str, str]) -> None:
-        if headers.get("x-amz-target") or "json" in headers.get("content-type", ""):
+        # JSON for the JSON protocols (Secrets Manager, SSM: x-amz-target) and for REST-JSON
+        # services such as Lambda, whose GET requests carry no content type; XML otherwise.
+        rest_json = "/2015-03-31/" in self.path
+        if headers.get("x-amz-target") or "json" in headers.get("content-type", "") or rest_json:
             payload = json.dumps({"__type": code, "message": message}).encode()
             content_type = "application/x-amz-json-1.1"
         else:

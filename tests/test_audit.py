@@ -213,7 +213,7 @@ def test_bad_input(cli: Any, aws_env: Path) -> None:
     assert cli("audit", "--live").code == 2
     assert cli("audit", str(TEMPLATES / "clean.yaml"), "--format", "xml").code == 2
     assert cli("audit", str(TEMPLATES / "clean.yaml"), "--fail-on", "severe").code == 2
-    assert cli("audit", str(TEMPLATES / "missing.yaml")).code == 2
+    assert cli("audit", str(TEMPLATES / "missing.yaml")).code == 3  # not found (README)
     write_config(aws_env, "[environments.prod]\n")
     unknown = cli("audit", str(TEMPLATES / "clean.yaml"), "--env", "prdo")
     assert unknown.code == 2 and "prdo" in unknown.stderr

@@ -495,3 +495,59 @@ def test_everything_denied_fails(cli: Any, account: Account, tasks: Tasks, proxy
     assert run.code == 5, run.stderr
     assert run.stdout == ""
     assert "ListFunctions" in json.loads(run.stderr)["error"]["message"]
+
+
+# -- published versions and unreadable environments ---------------------------------------------
+# Published versions are immutable: after the secrets leave $LATEST, the versions that aliases
+# serve still hold them. ListFunctions lists them only with FunctionVersion=ALL.
+
+
+def test_versions_that_aliases_serve_are_audited(cli: Any, account: Account) -> None:
+    role = account.role("api-role", inline={"secrets": _grant(_arn("prod/api/stripe-key-??????"))})
+    account.function("api", role, {"DB_PASSWORD": PLANTED_VALUE, "STAGE": "prod"})
+    client = account.awslambda
+    first = client.publish_version(FunctionName="api")["Version"]
+    client.update_function_configuration(
+        FunctionName="api", Environment={"Variables": {"STAGE": "prod"}}
+    )  # the secret leaves $LATEST...
+    second = client.publish_version(FunctionName="api")["Version"]
+    client.create_alias(FunctionName="api", Name="live", FunctionVersion=first)
+    client.create_alias(FunctionName="api", Name="beta", FunctionVersion=second)
+    run = cli("audit", "--live", "--env", "prod", "--format", "json")
+    assert run.code == 1, run.stderr
+    report = run.json()
+    # ...but version 1, which the alias `live` serves, still holds it. Version 2 is clean,
+    # and its role is $LATEST's: audited once.
+    found = [(f["resource"], f["rule"]) for f in report["findings"]]
+    assert found == [(f"api:{first} (alias live)", "secret-in-environment")]
+    (finding,) = report["findings"]
+    assert finding["arn"].endswith(f":function:api:{first}")
+    assert report["functions"] == 3  # $LATEST and the two versions aliases serve
+    assert PLANTED_VALUE not in run.stdout + run.stderr
+
+
+def test_an_unreadable_environment_is_a_finding(cli: Any, account: Account, proxy: Any) -> None:
+    """Lambda answers Environment.Error (and no variables) when it cannot decrypt them for
+    the caller; moto never does: the listing is scripted in Lambda's shape."""
+    role = account.role("api-role")
+    account.function("api", role, {"STAGE": "prod"})
+    listing = account.awslambda.list_functions()["Functions"]
+    for entry in listing:
+        entry["Environment"] = {
+            "Error": {
+                "ErrorCode": "KMSAccessDeniedException",
+                "Message": "Lambda was unable to decrypt the environment variables.",
+            }
+        }
+    proxy.answer(
+        "lambda.GET /2015-03-31/functions", json.dumps({"Functions": listing}, default=str).encode()
+    )
+    run = cli("audit", "--live", "--env", "prod", "--format", "json")
+    assert run.code == 1, run.stderr
+    (finding,) = run.json()["findings"]
+    assert (finding["rule"], finding["severity"], finding["resource"]) == (
+        "environment-unreadable",
+        "high",
+        "api",
+    )
+    assert "KMSAccessDeniedException" in finding["message"]

@@ -243,3 +243,24 @@ protected = false
     assert west.get_secret_value(SecretId="prod/api/key")["SecretBinary"] == BINARY
     with pytest.raises(east.exceptions.ResourceNotFoundException):
         east.describe_secret(SecretId="prod/api/key")
+
+
+def test_copying_out_of_a_protected_environment_confirms(cli, aws_env, sm, proxy) -> None:
+    """`copy prod dev/x/` copied 80 production values into an unprotected environment
+    without a word: reading a protected environment's values into another one confirms like
+    a write to it."""
+    write_config(aws_env, CONFIG)
+    for n in range(3):
+        sm.create_secret(Name=f"prod/api/key-{n}", SecretString=f"prod-value-{n}")
+    proxy.reset_counts()
+    run = cli("copy", "prod/", "staging/x/")
+    assert run.code == 4
+    assert "protected environment 'prod'" in run.stderr and "--yes" in run.stderr
+    assert proxy.writes() == 0
+    one = cli("copy", "prod/api/key-0", "staging/api/key-0")
+    assert one.code == 4
+    assert cli("copy", "prod/", "staging/x/", "--yes").code == 0
+    assert _value(sm, "staging/x/api/key-2") == "prod-value-2"
+    # Within the protected environment, the write's own confirmation is the one asked.
+    within = cli("copy", "prod/api/key-0", "prod/api/key-copy")
+    assert within.code == 4 and "'prod' is a protected environment" in within.stderr

@@ -380,7 +380,9 @@ def test_per_secret_denial_in_a_batch_is_exit_5(cli, aws_env, sm, proxy) -> None
         "secretsmanager.BatchGetSecretValue",
         json.dumps(
             {
-                "SecretValues": [],
+                "SecretValues": [
+                    {"Name": "dev/api/other", "SecretString": "w", "VersionId": "v" * 32}
+                ],
                 "Errors": [
                     {
                         "SecretId": "dev/api/key",

@@ -186,9 +186,16 @@ def test_json_errors_are_an_object_on_stderr(cli, sm) -> None:
     nothing_created(sm)
 
 
-def test_unexpected_exception_shows_no_traceback(cli, sm, proxy) -> None:
+def test_unexpected_exception_shows_no_traceback(cli, sm, monkeypatch) -> None:
+    # Every reply is checked before our code reads it (a `{}` is exit 6: test_replies.py), so
+    # no endpoint can provoke a bug any more: one is planted in the store's read.
+    from envsecrets.backends.secretsmanager import SecretsManagerStore
+
+    def bug(*args: object, **kwargs: object) -> None:
+        raise KeyError("planted")
+
     sm.create_secret(Name="dev/x", SecretString="v")
-    proxy.answer("secretsmanager.GetSecretValue", b"{}")  # a reply with none of its fields
+    monkeypatch.setattr(SecretsManagerStore, "read", bug)
     run = cli("get", "dev/x")
     assert_one_line_error(run, 1, contains="unexpected internal error")
     as_json = cli("get", "dev/x", "--json")
@@ -201,9 +208,44 @@ def test_unexpected_exception_shows_no_traceback(cli, sm, proxy) -> None:
     assert debug.stderr.rstrip().splitlines()[-2].startswith("error: unexpected internal error")
 
 
-def test_malformed_version_id_is_2(cli, sm) -> None:
+def test_malformed_version_id_is_2(cli, sm, proxy) -> None:
     sm.create_secret(Name="dev/x", SecretString="v")
-    assert_one_line_error(cli("get", "dev/x", "--version-id", "abc"), 2, contains="VersionId")
+    proxy.reset_counts()
+    run = cli("get", "dev/x", "--version-id", "3f2a")
+    # The id is named, not the secret, and nothing is asked of AWS.
+    assert_one_line_error(run, 2, contains="invalid --version-id '3f2a': a version id has 32")
+    assert "`secrets history dev/x` lists its versions" in run.stderr
+    assert proxy.count() == 0
+
+
+def test_check_without_a_secrets_toml_says_there_is_none(cli) -> None:
+    run = cli("check", "dev")
+    assert_one_line_error(run, 2, contains="no secrets.toml found")
+    assert "`secrets init`, or pass --config PATH" in run.stderr
+
+
+def test_replicate_without_a_secrets_toml_names_none(cli, sm) -> None:
+    sm.create_secret(Name="dev/x", SecretString="v")
+    run = cli("replicate", "dev/x", "--region", "eu-west-1", "--yes")
+    assert run.code == 0, run.stderr
+    assert "in secrets.toml:" not in run.stderr
+    assert "no secrets.toml declares replica_regions for dev" in run.stderr
+
+
+def test_a_closed_pipe_is_not_a_failure(sm) -> None:
+    """`secrets list | head -1`: the reader leaves before all is written. Exit 0, no word
+    (the read end is closed before the command writes, so the closed pipe is certain)."""
+    for index in range(3):
+        sm.create_secret(Name=f"dev/key-{index}", SecretString="v")
+    for args in (["list", "dev/"], ["list", "dev/", "--json"], ["show", "dev/key-0"]):
+        process = subprocess.Popen(
+            [SECRETS_BIN, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        stderr = process.stderr.read()
+        assert process.wait(timeout=60) == 0, (args, stderr)
+        assert stderr == b"", (args, stderr)
 
 
 def test_out_of_range_days_are_2(cli) -> None:

@@ -129,28 +129,29 @@ def test_canary_stays_out_of_debug_output_of_failing_commands(cli, sm, proxy) ->
     denied = cli("--debug", "set", NAME, "--stdin", input=canary)
     assert denied.code == 5
     assert_no_leak(denied, canary)
-    # an unexpected failure (a reply without the fields the SDK promised): traceback shown
+    # a reply without the members the API promises: exit 6, the canary nowhere
     proxy.denied.clear()
     proxy.answer(CREATE, b"{}")
-    crashed = cli("--debug", "set", NAME, "--stdin", input=canary)
-    assert crashed.code == 1
-    assert "Traceback" in crashed.stderr
-    assert_no_leak(crashed, canary)
+    malformed = cli("--debug", "set", NAME, "--stdin", input=canary)
+    assert malformed.code == 6
+    assert_no_leak(malformed, canary)
     del proxy.canned[CREATE]
     assert cli("set", NAME, "--stdin", input=canary).code == 0
     proxy.answer(PUT, b"{}")
-    crashed = cli("--debug", "set", NAME, "--stdin", "--json", input=canary + "2")
-    assert crashed.code == 1
-    assert_no_leak(crashed, canary)
-    # A reply that holds the value but not a field the SDK promised: the crash's traceback
-    # is printed with the value in the process's memory, and must not show it.
-    proxy.answer("secretsmanager.GetSecretValue", json.dumps({"SecretString": canary}).encode())
-    crashed = cli("--debug", "get", NAME, "--json")
-    assert crashed.code == 1
-    assert "Traceback" in crashed.stderr
-    assert_no_leak(crashed, canary)
-    del proxy.canned["secretsmanager.GetSecretValue"]
+    malformed = cli("--debug", "set", NAME, "--stdin", "--json", input=canary + "2")
+    assert malformed.code == 6
+    assert_no_leak(malformed, canary)
     del proxy.canned[PUT]  # (it would answer before the script below is consulted)
+    proxy.answer("secretsmanager.ListSecrets", b'{"SecretList": [{}]}')
+    assert_no_leak(cli("--debug", "list", "--json"), canary)
+    del proxy.canned["secretsmanager.ListSecrets"]
+    # A reply that holds the value but not a field the SDK promised: refused as malformed,
+    # with the value in the process's memory, and the --debug output must not show it.
+    proxy.answer("secretsmanager.GetSecretValue", json.dumps({"SecretString": canary}).encode())
+    malformed = cli("--debug", "get", NAME, "--json")
+    assert malformed.code == 6
+    assert_no_leak(malformed, canary)
+    del proxy.canned["secretsmanager.GetSecretValue"]
     proxy.script(PUT, "error", "error", "error")
     failed = cli(
         "--debug", "set", NAME, "--stdin", input=canary + "3", env={"AWS_MAX_ATTEMPTS": "3"}
@@ -158,6 +159,23 @@ def test_canary_stays_out_of_debug_output_of_failing_commands(cli, sm, proxy) ->
     assert failed.code == 6
     assert proxy.injected[f"error {PUT}"] == 3
     assert_no_leak(failed, canary)
+
+
+def test_canary_stays_out_of_a_crash_s_traceback(cli, sm, monkeypatch) -> None:
+    # A bug while the value is in hand (planted: no endpoint can provoke one, every reply is
+    # checked): --debug shows the traceback, never the value (no locals in it).
+    from envsecrets.backends.secretsmanager import SecretsManagerStore
+
+    canary = text_canary()
+
+    def bug(self: object, name: str, value: object, **kwargs: object) -> str:
+        raise ZeroDivisionError("planted")
+
+    monkeypatch.setattr(SecretsManagerStore, "create", bug)
+    crashed = cli("--debug", "set", NAME, "--stdin", input=canary)
+    assert crashed.code == 1
+    assert "Traceback" in crashed.stderr
+    assert_no_leak(crashed, canary)
 
 
 def test_canary_never_in_any_process_argv_or_environment(sm, proxy) -> None:

@@ -82,3 +82,30 @@ def test_without_a_terminal_and_no_session_the_code_cannot_be_asked(secrets_cmd:
     run = secrets_cmd(["get", "prod/api/stripe-key"])
     assert run.code == 2
     assert "MFA code" in run.stderr and "terminal" in run.stderr
+
+
+def test_a_code_that_is_not_six_digits_is_asked_again_before_sts(proxy: Any) -> None:
+    """STS refuses a malformed TokenCode with a ValidationError (moto accepts anything):
+    the code is checked first and asked again; STS sees only the well-formed one."""
+    child = spawn("get", "prod/api/stripe-key")
+    child.expect("MFA code for .* \\(6 digits\\)")
+    child.sendline("1234567")
+    child.expect("MFA code for")  # asked again, STS not called
+    child.sendline("123 456")  # as authenticator apps show it
+    child.expect("sk_live_mfa")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert proxy.count("sts.AssumeRole") == 1
+
+
+def test_three_malformed_codes_are_exit_2_without_calling_sts(proxy: Any) -> None:
+    child = spawn("get", "prod/api/stripe-key")
+    for code in ("12345", "abcdef", "1234567"):
+        child.expect("MFA code for")
+        child.sendline(code)
+    child.expect("six digits")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 2
+    assert proxy.count("sts.AssumeRole") == 0

@@ -213,6 +213,25 @@ def test_one_parameter_by_name(cli, sm) -> None:
     assert sm.get_secret_value(SecretId="dev/db/password")["SecretString"] == f"{CANARY}-db"
 
 
+def test_a_secrets_manager_reference_is_read_with_get_parameter_only(cli, sm, proxy) -> None:
+    """`/aws/reference/secretsmanager/NAME` is served by GetParameter(s) only: AWS refuses
+    GetParametersByPath on it, so it is never asked (moto would answer it, empty)."""
+    aws_client("secretsmanager", "us-east-1").create_secret(
+        Name="legacy/db-password", SecretString=f"{CANARY}-legacy"
+    )
+    proxy.reset_counts()
+    run = cli(
+        "migrate", "ssm", "/aws/reference/secretsmanager/legacy/db-password", "--to", "dev/db"
+    )
+    assert run.code == 0, run.stderr
+    assert proxy.calls["ssm.GetParametersByPath"] == 0
+    assert proxy.calls["ssm.GetParameter"] == 1
+    assert sm.get_secret_value(SecretId="dev/db/db-password")["SecretString"] == (
+        f"{CANARY}-legacy"
+    )
+    assert_no_leak(run.stdout, run.stderr)
+
+
 @pytest.mark.parametrize(
     ("args", "code"),
     [
@@ -255,29 +274,18 @@ def test_installed_script(secrets_cmd, sm) -> None:
 
 
 def test_python_api_for_scripts(sm) -> None:
-    """The README's example: the same engine without the CLI."""
-    from envsecrets.backends.aws import AwsTarget
-    from envsecrets.backends.quotas import RateLimiter
-    from envsecrets.backends.secretsmanager import SecretsManagerStore
-    from envsecrets.backends.ssm import SsmSource
-    from envsecrets.core.migration import (
-        apply_migration,
-        plan_migration,
-        remove_sources,
-        target_prefix,
-        verify_migration,
-    )
+    """The same engine without the CLI, through the public API (tests/test_api.py runs the
+    README's own example)."""
+    import envsecrets
 
     put_parameters(PARAMETERS)
-    target = AwsTarget(label="dev", region="us-east-1", limiter=RateLimiter())
-    store = SecretsManagerStore(target, bulk=True, pool=8)
-    source = SsmSource(target, "/app/dev", recursive=True)
-    plan = plan_migration(source, store, target_prefix("dev/app"))
+    dev = envsecrets.open_environment("dev", region="us-east-1")
+    migration = dev.migrate_ssm("/app/dev", to="dev/app", recursive=True)
+    plan = migration.plan()
     assert plan.counts()["create"] == len(PARAMETERS)
     assert CANARY not in repr(plan)  # values are SecretValue: their repr is a hash
-    result = apply_migration(plan, store, source)
-    result = verify_migration(result, store)
-    result = remove_sources(result, source)
+    result = migration.apply()
+    result = migration.remove_sources()
     assert result.counts()["verified"] == len(PARAMETERS)
     assert result.counts()["source_removed"] == len(PARAMETERS)
     assert int(result.exit_code) == 0

@@ -283,11 +283,12 @@ def test_bad_input(cli: Any, aws_env: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert cli("policy", "checkout").code == 2
     nothing = cli("policy", "idle", "--env", "prod")
     assert nothing.code == 2 and "declares no secrets" in nothing.stderr
-    # No account_id and no way to ask STS: a usage error that says how to fix it.
+    # No account_id and no way to ask STS: AWS is unavailable (6, as STS's own failure says),
+    # and the hint says how to do without it.
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     no_account = cli("policy", "checkout", "--env", "dev")
-    assert no_account.code == 2
+    assert no_account.code == 6
     assert "account_id" in no_account.stderr
 
 

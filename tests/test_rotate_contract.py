@@ -56,6 +56,8 @@ def outcome_row(
         "rotated_at": tags["envsecrets:rotated-at"],
         "rotated_by": tags["envsecrets:rotated-by"],
         "record_error": None,
+        "applied_to": None,
+        "cleanup_error": None,
     }
 
 
@@ -88,6 +90,8 @@ def test_rotated_without_its_record(cli, sm, proxy) -> None:
         "rotated_at": None,
         "rotated_by": None,
         "record_error": row["record_error"],
+        "applied_to": None,
+        "cleanup_error": None,
     }
     assert run.stdout == printed(expected)
 
@@ -139,6 +143,8 @@ def test_rolled_back(cli, sm) -> None:
         "version_id": old,
         "previous_version_id": new,
         "record_error": None,
+        "applied_to": None,
+        "cleanup_error": None,
     }
     assert run.stdout == printed(expected)
 
@@ -203,6 +209,7 @@ def test_bulk_rotated_failed_skipped(cli, sm) -> None:
         "failed": [
             {
                 "name": "dev/d",
+                "step": "plan",
                 "error": {
                     "code": 4,
                     "message": f"dev/d has a pending version ({half}) from a rotation that "

@@ -249,6 +249,18 @@ def test_exit_code_passes_through(cli: Any, sm: Any, aws_env: Path, runtime_dir:
     assert runs_left(runtime_dir) == []
 
 
+def test_the_programs_status_and_arguments_are_its_own(cli: Any, sm: Any) -> None:
+    """A program that exits 130 gets no "interrupted" line of ours, and its own --json or
+    --debug does not change how `secrets` reports (its arguments are not ours)."""
+    put(sm, "dev/key", "v")
+    stopped = cli("run", "dev", "--", "sh", "-c", "exit 130")
+    assert stopped.code == 130
+    assert stopped.stderr == ""
+    missing = cli("run", "dev/nope", "--", "tool", "--json", "--debug")
+    assert missing.code == 3
+    assert missing.stderr.startswith("error: "), missing.stderr
+
+
 def test_one_hundred_secrets_cost_one_listing_and_five_batches(
     cli: Any, sm: Any, aws_env: Path, proxy: Any
 ) -> None:
@@ -277,8 +289,9 @@ def test_a_failed_read_starts_nothing(
     put(sm, "dev/a", "1")
     put(sm, "dev/b", "2")
     action = "secretsmanager.BatchGetSecretValue"
-    if fault == "deny":
+    if fault == "deny":  # batches denied fall back to single reads: deny those too
         proxy.deny(action)
+        proxy.deny("secretsmanager.GetSecretValue")
     elif fault == "nonsense":  # 200 with neither values nor errors
         proxy.answer(action, b'{"SecretValues": [], "Errors": []}')
     else:

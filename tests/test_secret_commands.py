@@ -455,7 +455,11 @@ def test_list_stale_and_unused(cli, sm) -> None:
 
 def test_list_stale_and_unused_with_old_dates(cli, sm, proxy) -> None:
     # moto records no LastAccessedDate and every date is "now": answer ListSecrets with the
-    # dates AWS would report for old secrets (AWS rounds LastAccessedDate to the day).
+    # dates AWS would report for old secrets (AWS rounds LastAccessedDate to the day). The
+    # secrets exist, so that the checks that follow the listing (the current version's date,
+    # replicas' last reads) find them; tests/test_ages.py covers those checks.
+    for name in ("dev/old", "dev/used", "dev/new", "dev/fresh"):
+        sm.create_secret(Name=name, SecretString="v")
     day = 86_400
     now = int(time.time())
     entries = [
@@ -537,7 +541,7 @@ def test_history(cli, sm) -> None:
     assert run.code == 0, run.stderr
     stages = {v["version_id"]: v["stages"] for v in run.json()}
     assert stages == {first: ["AWSPREVIOUS"], second: ["AWSCURRENT"]}
-    assert set(run.json()[0]) == {"version_id", "stages", "created", "last_accessed"}
+    assert set(run.json()[0]) == {"version_id", "stages", "created", "last_accessed", "rotation"}
     plain = cli("history", "dev/a")
     assert plain.stdout.splitlines()[0].startswith("VERSION\tSTAGES")
     assert first in plain.stdout and second in plain.stdout

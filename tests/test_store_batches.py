@@ -78,7 +78,10 @@ def test_a_call_that_fails_as_a_whole_stops_the_reads_and_is_raised(sm, proxy) -
     from envsecrets.errors import CliError, ExitCode
 
     names = [f"dev/deny/s{n:03d}" for n in range(200)]
-    proxy.script(BATCH, "fail:AccessDeniedException")
+    # Credentials AWS does not recognise: the call fails as a whole. (AccessDeniedException on
+    # the call itself means the batch permission alone is missing: reads then go one secret
+    # at a time, tests/test_batch_denied.py.)
+    proxy.script(BATCH, "fail:UnrecognizedClientException")
     with pytest.raises(CliError) as caught:
         make_store(pool=1).read_many(names)
     assert caught.value.code == ExitCode.AUTH

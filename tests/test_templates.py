@@ -93,7 +93,7 @@ def test_a_malformed_template_is_a_usage_error_with_its_line() -> None:
     assert not_a_mapping.value.code == ExitCode.USAGE
     with pytest.raises(CliError) as missing:
         load_template(DATA / "does-not-exist.yaml")
-    assert missing.value.code == ExitCode.USAGE
+    assert missing.value.code == ExitCode.NOT_FOUND
 
 
 def test_functions_tasks_globals_and_role_policies() -> None:

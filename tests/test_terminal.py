@@ -302,13 +302,100 @@ def test_messages_and_errors_are_shown_inert() -> None:
         assert r"hint: hint \x1b[2J" in screen.stderr
 
 
-def test_tables_and_lines_on_a_terminal_are_inert_and_exact_in_a_pipe() -> None:
-    terminal, pipe = Screen(), Screen(stdout_tty=False)
+def test_tables_fields_and_lines_are_inert_on_a_terminal_and_in_a_pipe() -> None:
+    """Piped output is read by people too (`secrets list | less`, `| head`): it is as inert as
+    a terminal's, and a cell stays one cell (its tabs and newlines written out). Only --json
+    carries the data exact."""
+    terminal, pipe = Screen(), Screen(stdout_tty=False, stderr_tty=False)
     for screen in (terminal, pipe):
         out = Renderer(streams=screen.streams)
-        out.table(["NAME", "DESCRIPTION"], [["dev/x", HOSTILE]], title=HOSTILE)
+        out.table(["NAME", "DESCRIPTION"], [["dev/x", HOSTILE], ["dev/y", "a\tb\nfake line"]])
+        out.fields([("Description", HOSTILE + "\nTags: fake")])
         out.lines([HOSTILE])
-    assert no_control_characters(terminal.stdout), repr(terminal.stdout)
-    assert "[link=https://evil.example]click[/link]" in terminal.stdout
-    # A program reading the pipe gets the data as it is.
-    assert pipe.stdout == f"NAME\tDESCRIPTION\ndev/x\t{HOSTILE}\n{HOSTILE}\n"
+        assert no_control_characters(screen.stdout), repr(screen.stdout)
+        assert "[link=https://evil.example]click[/link]" in screen.stdout
+        assert r"\x1b]0;owned\x07\x1b[31mred\x9b2J\rfake \u202eexe" in screen.stdout
+        assert r"a\tb\nfake line" in screen.stdout
+        assert r"\nTags: fake" in screen.stdout
+        assert not any(line.startswith("Tags:") for line in screen.stdout.splitlines())
+    rows = pipe.stdout.splitlines()
+    assert rows[0] == "NAME\tDESCRIPTION"
+    assert [row.count("\t") for row in rows[1:3]] == [1, 1]  # two cells, whatever they hold
+    assert rows[3].startswith("Description: ")
+
+
+# Rich's emoji codes and markup, as names (moto takes any name), descriptions and tags hold them.
+CODES = ":secret: :smile: [bold red]FAKE[/bold red] [/]"
+
+
+def no_emoji(text: str) -> bool:
+    return "㊙" not in text and "\U0001f604" not in text
+
+
+def test_show_prints_the_arn_and_aws_text_as_they_are(sm: Any) -> None:
+    arn = sm.create_secret(
+        Name="dev/api/key",
+        SecretString="v",
+        Description=CODES,
+        Tags=[{"Key": "team", "Value": "[/] \x1b[2J:secret:"}],
+    )["ARN"]
+    assert ":secret:" in arn  # every secret's ARN has it
+    for screen in (Screen(), Screen(stdout_tty=False)):
+        assert run_on(screen, "show", "dev/api/key").exit_code == 0
+        assert arn in screen.stdout
+        assert CODES in screen.stdout
+        assert r"[/] \x1b[2J:secret:" in screen.stdout
+        assert no_emoji(screen.stdout) and no_control_characters(screen.stdout)
+
+
+def test_list_and_diff_show_names_as_they_are(sm: Any) -> None:
+    for env in ("dev", "staging"):
+        sm.create_secret(Name=f"{env}/:smile:/[b]x[/b]", SecretString=env)
+    for screen in (Screen(), Screen(stdout_tty=False)):
+        assert run_on(screen, "list", "dev/").exit_code == 0
+        assert "dev/:smile:/[b]x[/b]" in screen.stdout
+        assert run_on(screen, "diff", "dev", "staging").exit_code == 1
+        assert ":smile:/[b]x[/b]" in screen.stdout
+        assert no_emoji(screen.stdout + screen.stderr)
+
+
+def test_everything_the_renderer_draws_is_text(sm: Any) -> None:
+    """Headers, titles, messages and progress labels can hold a name or a prefix too."""
+    screen = Screen()
+    out = Renderer(streams=screen.streams)
+    out.table([f"NAME {CODES}", "X"], [["dev/x", "y"]], title=f"title {CODES}")
+    out.fields([("Name", "dev/x")], title=f"dev/{CODES}")
+    out.note(f"note {CODES}")
+    out.success(f"done {CODES}")
+    out.warn(f"careful {CODES}")
+    with out.progress(3, f"rotating dev/{CODES}") as advance:
+        advance(3)
+    said = screen.stdout + screen.stderr
+    assert no_emoji(said)
+    for shown in ("NAME :secret:", "title :secret:", "dev/:secret:", "note :secret:"):
+        assert shown in said
+    for shown in ("done :secret:", "careful :secret:", "rotating dev/:secret:"):
+        assert shown in said
+
+
+def test_long_names_are_never_cut_on_a_narrow_terminal(sm: Any) -> None:
+    """Two names that share their first 30 characters stay whole and distinct on 80 columns:
+    the columns after the name give way first (and a note says so)."""
+    from dataclasses import replace
+
+    names = [f"dev/payments/stripe/webhook-signing-secret-{n}-of-the-eu-shop" for n in (1, 2)]
+    for name in names:
+        sm.create_secret(Name=name, SecretString="v")
+    screen = Screen()
+    narrow = replace(screen.streams, width=80)
+    result = CliRunner().invoke(app, ["list", "dev/"], obj=Workspace(streams=narrow))
+    assert result.exit_code == 0
+    for name in names:
+        assert f"│ {name}" in screen.stdout
+    assert "…" not in screen.stdout
+    assert all(len(line) <= 80 for line in screen.stdout.splitlines())
+    assert "left out for want of room:" in screen.stderr and "ROTATION" in screen.stderr
+    # Narrower than a name: it wraps, whole, and nothing else is drawn beside it.
+    tiny = replace(screen.streams, width=40)
+    CliRunner().invoke(app, ["list", "dev/"], obj=Workspace(streams=tiny))
+    assert "…" not in screen.stdout

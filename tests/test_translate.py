@@ -10,6 +10,7 @@ from typing import Any
 import botocore.exceptions as bx
 import pytest
 from envsecrets.backends.aws import translate
+from envsecrets.backends.replies import MalformedReply
 from envsecrets.errors import CliError, ExitCode
 
 NO_REGION = "pass --region, set AWS_REGION, or set region in secrets.toml"
@@ -23,7 +24,23 @@ USAGE = (
     "(`secrets COMMAND --help` lists the options)"
 )
 OTHER = "AWS's error code says why; `secrets doctor` checks identity, region and permissions"
-FORMAT = "check the option's format (e.g. --version-id is a 32-64 character id)"
+FORMAT = "check the option's format (`secrets COMMAND --help` describes each option)"
+VERSION_ID = (
+    "--version-id takes a version id of 32 to 64 characters; `secrets history NAME` lists them"
+)
+QUOTA = (
+    "waiting does not help: delete what is no longer used (secrets, old versions), or ask for "
+    "a higher quota in the Service Quotas console"
+)
+KMS_KEY = (
+    "the key must be enabled (not disabled or pending deletion) and its key policy must let you "
+    "use it: check kms_key_id in secrets.toml or --kms-key (`aws kms describe-key --key-id KEY` "
+    "shows its state)"
+)
+CLOCK = (
+    "set the clock right (e.g. `timedatectl set-ntp true`, or the system's date and time "
+    "settings), then run the command again"
+)
 
 
 def reply(
@@ -176,24 +193,21 @@ CASES: list[tuple[str, Exception, dict[str, str], tuple[int, str, str]]] = [
         ),
     ),
     (
-        "scheduled for deletion",
+        # Not "scheduled for deletion" from the message's words: the store decides that from
+        # the secret's state (tests/test_delete_replicated.py); here it is AWS's refusal.
+        "InvalidRequestException that mentions deletion",
         reply(
             "InvalidRequestException",
-            "You can't perform this operation on the secret because it was marked for deletion.",
-            operation="PutSecretValue",
+            "You can't delete a primary secret that is replicated to other Regions.",
+            operation="DeleteSecret",
         ),
         {"subject": "dev/x"},
         (
-            4,
-            "secret 'dev/x' is scheduled for deletion",
-            "`secrets restore dev/x` cancels the deletion",
+            2,
+            "DeleteSecret 'dev/x' was refused: InvalidRequestException: You can't delete a "
+            "primary secret that is replicated to other Regions.",
+            USAGE,
         ),
-    ),
-    (
-        "scheduled for deletion, no subject",
-        reply("InvalidRequestException", "secret is Deleted", operation="PutSecretValue"),
-        {},
-        (4, "secret is scheduled for deletion", "`secrets restore NAME` cancels the deletion"),
     ),
     (
         "invalid request",
@@ -224,9 +238,110 @@ CASES: list[tuple[str, Exception, dict[str, str], tuple[int, str, str]]] = [
     ),
     (
         "any other code",
-        reply("LimitExceededException", "too many", operation="CreateSecret"),
+        reply("ServiceQuotaExceeded", "odd", operation="CreateSecret"),
         {"subject": "dev/x"},
-        (1, "CreateSecret 'dev/x' failed: LimitExceededException: too many", OTHER),
+        (1, "CreateSecret 'dev/x' failed: ServiceQuotaExceeded: odd", OTHER),
+    ),
+    (
+        "a quota reached: not throttling",
+        reply("LimitExceededException", "too many secrets", operation="CreateSecret"),
+        {"subject": "dev/x"},
+        (
+            1,
+            "CreateSecret 'dev/x' would exceed an AWS quota (LimitExceededException: too many "
+            "secrets)",
+            QUOTA,
+        ),
+    ),
+    (
+        "the KMS key cannot encrypt",
+        reply(
+            "EncryptionFailure",
+            "Secrets Manager can't encrypt the protected secret text using the provided KMS "
+            "key. Check that the KMS key is available, enabled, and not in an invalid state.",
+            operation="PutSecretValue",
+        ),
+        {"subject": "prod/db/password"},
+        (
+            5,
+            "PutSecretValue 'prod/db/password': Secrets Manager could not use the secret's KMS "
+            "key (EncryptionFailure: Secrets Manager can't encrypt the protected secret text "
+            "using the provided KMS key. Check that the KMS key is available, enabled, and not "
+            "in an invalid state.)",
+            KMS_KEY,
+        ),
+    ),
+    (
+        "the KMS key cannot decrypt",
+        reply("DecryptionFailure", "", operation="GetSecretValue"),
+        {"side": "prod"},
+        (
+            5,
+            "[prod] GetSecretValue: Secrets Manager could not use the secret's KMS key "
+            "(DecryptionFailure)",
+            KMS_KEY,
+        ),
+    ),
+    (
+        "a clock behind: signature expired (JSON services)",
+        reply(
+            "InvalidSignatureException",
+            "Signature expired: 20261130T100000Z is now earlier than 20261130T120000Z "
+            "(20261130T120500Z - 5 min.)",
+        ),
+        {"subject": "dev/x"},
+        (
+            5,
+            "AWS refused the request's signature: this machine's clock is off by more than "
+            "5 minutes (InvalidSignatureException)",
+            CLOCK,
+        ),
+    ),
+    (
+        "a clock ahead: signature not yet current (query services)",
+        reply(
+            "SignatureDoesNotMatch",
+            "Signature not yet current: 20261130T140000Z is still later than 20261130T120500Z",
+            operation="GetCallerIdentity",
+        ),
+        {"side": "prod"},
+        (
+            5,
+            "[prod] AWS refused the request's signature: this machine's clock is off by more "
+            "than 5 minutes (SignatureDoesNotMatch)",
+            CLOCK,
+        ),
+    ),
+    (
+        "a clock off: the S3-style code",
+        reply("RequestTimeTooSkewed", "The difference is too large."),
+        {},
+        (
+            5,
+            "AWS refused the request's signature: this machine's clock is off by more than "
+            "5 minutes (RequestTimeTooSkewed)",
+            CLOCK,
+        ),
+    ),
+    (
+        "a wrong secret key is not a clock",
+        reply("SignatureDoesNotMatch", "The request signature we calculated does not match"),
+        {"subject": "dev/x"},
+        (5, "access denied to GetSecretValue 'dev/x' (SignatureDoesNotMatch)", PERMISSIONS),
+    ),
+    (
+        "a reply that breaks the API's promise",
+        MalformedReply(
+            endpoint="http://127.0.0.1:9", operation="ListSecrets", problem="lacks SecretList"
+        ),
+        {"side": "dev"},
+        (
+            6,
+            "[dev] http://127.0.0.1:9 answered ListSecrets with a reply that lacks SecretList "
+            "(not what AWS's API promises)",
+            "check that http://127.0.0.1:9 is an AWS endpoint (AWS_ENDPOINT_URL, the profile's "
+            "endpoint_url, or a proxy in between), then run the command again",
+        ),
     ),
     (
         "another code, no message",
@@ -260,13 +375,32 @@ CASES: list[tuple[str, Exception, dict[str, str], tuple[int, str, str]]] = [
     (
         "rejected by the SDK: names kept, values dropped",
         bx.ParamValidationError(
-            report="Invalid length for parameter VersionId, value: 3, valid min length: 32\n"
-            "Invalid type for parameter SecretString, value: 123"
+            report="Invalid length for parameter VersionId, value: 4, valid min length: 32\n"
+            "Invalid type for parameter SecretString, value: 123, type: <class 'int'>, "
+            "valid types: <class 'str'>"
         ),
         {"subject": "dev/x"},
         (
             2,
-            "invalid SecretString, VersionId 'dev/x': refused by the AWS SDK before sending",
+            "the request for 'dev/x' is invalid: VersionId has 4 characters, at least 32; "
+            "SecretString has the wrong type (checked before sending)",
+            VERSION_ID,
+        ),
+    ),
+    (
+        "rejected by the SDK: each kind of problem",
+        bx.ParamValidationError(
+            report='Missing required parameter in input: "SecretId"\n'
+            'Unknown parameter in input: "Colour", must be one of: SecretId\n'
+            "Invalid range for parameter MaxResults, value: 0, valid min value: 1\n"
+            "Invalid length for parameter Name, value: 600, valid max length: 512"
+        ),
+        {},
+        (
+            2,
+            "the request is invalid: SecretId is missing; Colour is not a parameter of this "
+            "call; MaxResults is out of range; Name has 600 characters, at most 512 "
+            "(checked before sending)",
             FORMAT,
         ),
     ),
@@ -274,7 +408,7 @@ CASES: list[tuple[str, Exception, dict[str, str], tuple[int, str, str]]] = [
         "rejected by the SDK, no parameter named",
         bx.ParamValidationError(report="something odd"),
         {},
-        (2, "invalid a parameter: refused by the AWS SDK before sending", FORMAT),
+        (2, "the request is invalid: a parameter is invalid (checked before sending)", FORMAT),
     ),
     (
         "any other SDK failure",
@@ -306,3 +440,40 @@ def test_a_cli_error_passes_through() -> None:
 def test_anything_else_is_raised_again() -> None:
     with pytest.raises(KeyError):
         translate(KeyError("ours"))
+
+
+# -- through the commands ------------------------------------------------------------------------
+
+
+def test_a_quota_error_is_not_retried_as_throttling(cli: Any, proxy: Any) -> None:
+    """botocore's standard mode retries LimitExceededException as throttling; in Secrets
+    Manager it is a quota on resources, which no retry can pass."""
+    create = "secretsmanager.CreateSecret"
+    proxy.script(create, "fail:LimitExceededException", "forward")
+    run = cli("set", "dev/api/key", "--stdin", input="v")
+    assert run.code == 1, run.stderr
+    assert "would exceed an AWS quota (LimitExceededException" in run.stderr
+    assert proxy.count(create) == 1
+
+
+def test_throttling_is_still_retried(cli: Any, proxy: Any) -> None:
+    create = "secretsmanager.CreateSecret"
+    proxy.script(create, "throttle", "forward")
+    assert cli("set", "dev/api/key", "--stdin", input="v").code == 0
+    assert proxy.count(create) == 2
+
+
+@pytest.mark.parametrize(
+    ("code", "exit_code", "said"),
+    [
+        ("EncryptionFailure", 5, "could not use the secret's KMS key"),
+        ("RequestTimeTooSkewed", 5, "this machine's clock is off by more than 5 minutes"),
+    ],
+)
+def test_kms_and_clock_refusals_say_why(
+    cli: Any, proxy: Any, code: str, exit_code: int, said: str
+) -> None:
+    proxy.script("secretsmanager.CreateSecret", f"fail:{code}")
+    run = cli("set", "dev/api/key", "--stdin", input="v")
+    assert run.code == exit_code, run.stderr
+    assert said in run.stderr

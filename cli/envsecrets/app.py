@@ -27,7 +27,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from envsecrets import __version__
 from envsecrets.commands.common import Globals, Workspace
-from envsecrets.errors import CliError, ExitCode
+from envsecrets.errors import CliError, ExitCode, ProgramStatus
 from envsecrets.readable_help import ReadableCommand, ReadableGroup
 from envsecrets.stopping import stop_on_signals
 from envsecrets.ui.render import render_crash, render_error
@@ -52,7 +52,7 @@ FAMILY_OF_COMMAND = {
 }
 
 # Root options that take a value: the word after them is not a command.
-ROOT_OPTIONS_WITH_VALUE = ("--config", "--profile", "--region")
+ROOT_OPTIONS_WITH_VALUE = ("--config", "--profile", "--region", "--timeout")
 # Eager root options that need no command built (help builds the complete CLI itself).
 ROOT_OPTIONS_ANSWERING_ALONE = ("--version", "--help", "-h")
 
@@ -71,14 +71,21 @@ class SecretsGroup(ReadableGroup):
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
         prepare_standard_streams()
-        json_mode = "--json" in argv
-        debug = "--debug" in argv
+        ours = _own_arguments(argv)
+        json_mode = "--json" in ours
+        debug = "--debug" in ours
         # SIGTERM and SIGHUP stop a command as Ctrl-C does (its own clean-up and message).
         with stop_on_signals():
             code = _run(self, argv, prog_name, complete_var, json_mode, debug, extra)
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _own_arguments(argv: list[str]) -> list[str]:
+    """The words before `--`: after it they belong to the program `secrets run` starts, so
+    its own `--json` or `--debug` does not change how we report errors."""
+    return argv[: argv.index("--")] if "--" in argv else argv
 
 
 class SecretsCommand(ReadableCommand):
@@ -147,11 +154,22 @@ def _run(
         render_error(CliError(ExitCode.INTERRUPTED, "interrupted", RERUN_HINT), json_mode=json_mode)
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
-        return int(ExitCode.FAILED)
+        # The reader went away (`secrets list | head -1`): it took what it wanted, which is
+        # not a failure of ours (0, no message, as `cat` and `git log` do).
+        _forget_stdout()
+        return int(ExitCode.OK)
+    except SystemExit as exc:
+        # Typer's main meets a closed pipe first and exits 1 itself: the same case.
+        if not isinstance(exc.__context__, BrokenPipeError):
+            raise
+        _forget_stdout()
+        return int(ExitCode.OK)
+    except ProgramStatus as handed_on:  # `run`'s program's own status: no word of ours
+        return handed_on.status
     except Exception as exc:
         render_crash(exc, debug=debug, json_mode=json_mode)
         return int(ExitCode.FAILED)
-    if result == 130:
+    if result == ExitCode.INTERRUPTED:  # Typer turns a KeyboardInterrupt into this status
         render_error(CliError(ExitCode.INTERRUPTED, "interrupted", RERUN_HINT), json_mode=json_mode)
     return result if isinstance(result, int) else int(ExitCode.OK)
 
@@ -172,6 +190,19 @@ def _usage_error(exc: typer.TyperException, json_mode: bool) -> int:
         CliError(ExitCode.USAGE, message, f"see `{command_path} --help`"), json_mode=json_mode
     )
     return int(ExitCode.USAGE)
+
+
+def _forget_stdout() -> None:
+    """Point stdout's descriptor at /dev/null: what is still buffered for a closed pipe is
+    dropped there at exit, instead of failing again ("Exception ignored", exit 120)."""
+    import os
+
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError, AttributeError):
+        pass  # no descriptor (a stand-in stream): nothing will be flushed to a pipe
 
 
 def _version(value: bool) -> None:
@@ -207,6 +238,15 @@ def root(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks of unexpected errors (never values).")
     ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            help="Give up waiting for AWS after this long (exit 6): per call, or for the whole "
+            "command when it works on one secret. Default: ENVSECRETS_TIMEOUT, else 30.",
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -221,6 +261,7 @@ def root(
 
         validate_region(region, "--region")
     options = Globals(config=config, profile=profile, region=region, debug=debug)
+    options.timeout = timeout
     if isinstance(ctx.obj, Workspace):
         # Run with a Workspace of the caller's (`obj=`: a program embedding the CLI, a test):
         # keep it, and with it the streams it gives; the options are this command line's.

@@ -143,6 +143,14 @@ def complete_env(ctx: Any, incomplete: str) -> list[str]:
         return []
 
 
+def complete_target(ctx: Any, incomplete: str) -> list[str]:
+    """Completion for `secrets rotate --target`: the built-in kinds (`rds:`, `rds-cluster:`,
+    `iam-user:`); the ID after the colon is the user's to type."""
+    from envsecrets.core.rotation_targets import TARGET_KINDS
+
+    return [f"{kind}:" for kind in TARGET_KINDS if f"{kind}:".startswith(incomplete)]
+
+
 def complete_prefix(ctx: Any, incomplete: str) -> list[str]:
     """Completion for a prefix argument (`prod/`, `prod/api/`): environments, then folders."""
     names = complete_name(ctx, incomplete)

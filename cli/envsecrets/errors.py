@@ -45,6 +45,16 @@ class CliError(Exception):
         return f"CliError({self.code.name}, {self.message!r})"
 
 
+class ProgramStatus(Exception):
+    """The status of a program we started for the user (`secrets run`), handed on as ours
+    with no message: its exit code, or 128+N when signal N ended it (130 included, which
+    otherwise means that *we* were interrupted)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 def listed(items: Iterable[str], *, at_most: int = LISTED_AT_MOST, empty: str = "none") -> str:
     """`a, b, c and 97 more`: items for a one-line message, at most `at_most` of them named
     (every message that lists what it found or knows goes through here)."""

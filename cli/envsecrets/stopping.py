@@ -23,6 +23,9 @@ from typing import Any
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 _stop = threading.Event()
+# While `deferred()` holds them (main thread only), the stops that arrived, in order.
+_held: list[int] = []
+_deferring = False
 
 
 class Stopped(KeyboardInterrupt):
@@ -53,7 +56,31 @@ def raise_if_stopped() -> None:
 
 def _handle(signum: int, frame: FrameType | None) -> None:
     _stop.set()
+    if _deferring:
+        _held.append(signum)
+        return
     raise Stopped(signum)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold a stopping signal's `Stopped` until the end of the block, then raise it there:
+    for a few lines that must not be cut in the middle (a child started but its handle not
+    yet kept, which would leave it running with a value on its stdin). Other threads, which
+    never get signals, are unaffected."""
+    global _deferring
+    if threading.current_thread() is not threading.main_thread() or _deferring:
+        yield
+        return
+    _deferring = True
+    try:
+        yield
+    finally:
+        _deferring = False
+    if _held:
+        signum = _held[0]
+        _held.clear()
+        raise Stopped(signum)
 
 
 @contextmanager
@@ -62,6 +89,7 @@ def stop_on_signals() -> Iterator[None]:
     command run from another thread, as in an embedding program, keeps the signals as they
     are). The previous handlers come back on the way out."""
     _stop.clear()
+    _held.clear()
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -21,7 +21,9 @@ import botocore.exceptions as bx
 from botocore.config import Config
 
 from envsecrets import __version__
+from envsecrets.backends.deadline import AwsDeadline
 from envsecrets.backends.quotas import RateLimiter, pace_client
+from envsecrets.backends.replies import MalformedReply, check_replies
 from envsecrets.errors import CliError, ExitCode
 
 if TYPE_CHECKING:
@@ -49,6 +51,8 @@ INTERACTIVE_ATTEMPTS = 5
 BULK_ATTEMPTS = 10
 # A wrong MFA code is asked for again, this many times in all, before giving up (exit 5).
 MFA_ATTEMPTS = 3
+# What STS accepts as TokenCode: six digits. Anything else is asked again without asking STS.
+MFA_CODE = re.compile(r"[0-9]{6}")
 
 # Asked for an MFA code when an environment has mfa_serial; the CLI passes a prompt.
 MfaCodeProvider = Callable[[str], str]
@@ -71,6 +75,8 @@ class AwsTarget:
     # Set for bulk work: every attempt of every call of this target's clients waits its turn
     # under AWS's quotas (backends/quotas.py), retries included.
     limiter: RateLimiter | None = None
+    # How long calls may wait for AWS (backends/deadline.py); None: botocore's timeouts only.
+    deadline: AwsDeadline | None = None
     _session: Session | None = field(default=None, repr=False)
     _clients: dict[tuple[str, str | None, bool, int], BaseClient] = field(
         default_factory=dict, repr=False
@@ -109,7 +115,8 @@ class AwsTarget:
             "RoleArn": str(self.role_arn),
             "RoleSessionName": f"envsecrets-{self.label}",
         }
-        sts = cast("STSClient", base.create_client("sts", config=client_config(bulk=False)))
+        sts = cast("STSClient", base.create_client("sts", config=self._config(bulk=False)))
+        self._watch(sts)
         creds: CredentialsTypeDef
         if self.mfa_serial:
             creds = self._assume_role_with_mfa(sts, args, self.mfa_serial)
@@ -144,7 +151,16 @@ class AwsTarget:
                 "run the command in a terminal",
             )
         for attempt in range(1, MFA_ATTEMPTS + 1):
-            code = self.mfa_code(serial)  # refuses (exit 2) without a terminal
+            # Refuses (exit 2) without a terminal. Authenticator apps show "123 456".
+            code = "".join(self.mfa_code(serial).split())
+            if not MFA_CODE.fullmatch(code):
+                if attempt < MFA_ATTEMPTS:
+                    continue  # STS would refuse it (ValidationError): ask again first
+                raise CliError(
+                    ExitCode.USAGE,
+                    f"an MFA code is six digits; got {len(code)} characters {MFA_ATTEMPTS} times",
+                    f"type the 6-digit code your MFA device ({serial}) shows now",
+                )
             with_code: AssumeRoleRequestTypeDef = {
                 **args,
                 "SerialNumber": serial,
@@ -243,14 +259,28 @@ class AwsTarget:
         with self._lock:
             if key not in self._clients:
                 with aws_errors(side=self.label):
+                    _resolve_credentials(session)
                     client = session.create_client(
                         service,
                         region_name=region,
-                        config=client_config(bulk=bulk, pool=pool),
+                        config=self._config(bulk=bulk, pool=pool),
                     )
+                self._watch(client)
                 pace_client(client, lambda: self.limiter)
                 self._clients[key] = client
             return self._clients[key]
+
+    def _config(self, *, bulk: bool, pool: int = 10) -> Config:
+        seconds = self.deadline.seconds if self.deadline is not None else None
+        return client_config(bulk=bulk, pool=pool, timeout=seconds)
+
+    def _watch(self, client: BaseClient) -> None:
+        """Every call of `client` held to the deadline and every reply checked. The deadline's
+        hooks go first: a reply check that raises stops the hooks after it."""
+        if self.deadline is not None:
+            self.deadline.watch(client)
+        check_replies(client)
+        _no_retries_for(client, QUOTA_CODES)
 
     @property
     def region_name(self) -> str:
@@ -258,6 +288,33 @@ class AwsTarget:
         if not name:
             raise no_region_error(self.label)
         return str(name)
+
+
+def _resolve_credentials(session: Session) -> None:
+    """Resolve the session's credentials now, before any call. A profile that assumes a role
+    does it on first use, inside the first call, and may ask for its MFA code there (botocore's
+    own prompt): done here, neither the prompt nor that role assumption counts against a
+    call's deadline, and the deadline's timer can never interrupt a person typing."""
+    credentials = session.get_credentials()
+    if credentials is not None:
+        credentials.get_frozen_credentials()
+
+
+def _no_retries_for(client: BaseClient, codes: set[str]) -> None:
+    """Make `client` give up at once on an error reply with one of `codes`, which botocore's
+    standard mode retries as throttling (LimitExceededException is a quota on resources in
+    Secrets Manager: ten attempts cannot succeed). Registered first, so it decides before the
+    retry handler sleeps."""
+    service = client.meta.service_model.service_id.hyphenize()
+
+    def give_up(response: Any = None, operation: Any = None, **_: Any) -> None:
+        if response is None or operation is None:
+            return
+        _, parsed = response
+        if parsed.get("Error", {}).get("Code") in codes:
+            raise bx.ClientError(parsed, operation.name)
+
+    client.meta.events.register_first(f"needs-retry.{service}", give_up)
 
 
 _loader_lock = threading.Lock()
@@ -284,8 +341,9 @@ def _botocore_session(*, profile: str | None = None, region: str | None = None) 
     return session
 
 
-def client_config(*, bulk: bool, pool: int = 10) -> Config:
-    """Retries, timeouts, pool size and user agent for every client we make."""
+def client_config(*, bulk: bool, pool: int = 10, timeout: float | None = None) -> Config:
+    """Retries, timeouts, pool size and user agent for every client we make. No single wait
+    on a socket is longer than `timeout`, the deadline of a whole call (backends/deadline.py)."""
     # Standard mode for bulk work too: botocore's adaptive mode throttles the client itself
     # after a few ThrottlingExceptions and recovers slowly; measured on bulk rotation of 200
     # secrets at AWS's quotas it took 13.5 s against standard's 9.4 s (floor 8 s). Bulk
@@ -300,8 +358,8 @@ def client_config(*, bulk: bool, pool: int = 10) -> Config:
     retries: Any = {"mode": mode, "total_max_attempts": attempts}
     return Config(
         retries=retries,
-        connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
+        connect_timeout=min(CONNECT_TIMEOUT, timeout or CONNECT_TIMEOUT),
+        read_timeout=min(READ_TIMEOUT, timeout or READ_TIMEOUT),
         max_pool_connections=max(pool, 10),
         user_agent_extra=f"envsecrets/{__version__}",
     )
@@ -339,8 +397,6 @@ AUTH_CODES = {
     "ExpiredTokenException",
     "InvalidAccessKeyId",
     "KMSAccessDeniedException",
-    "DecryptionFailure",
-    "EncryptionFailure",
 }
 THROTTLE_CODES = {
     "Throttling",
@@ -359,6 +415,15 @@ UNAVAILABLE_CODES = {
     "ServiceUnavailable",
     "InternalError",
 }
+# Secrets Manager could not use the secret's KMS key: its state or its key policy (exit 5).
+KMS_CODES = {"EncryptionFailure", "DecryptionFailure"}
+# The request's signature is outside AWS's 5 minute window: the machine's clock is off.
+CLOCK_SKEW_CODES = {"RequestTimeTooSkewed", "RequestExpired"}
+SIGNATURE_CODES = {"SignatureDoesNotMatch", "InvalidSignatureException"}
+_SKEW_MESSAGE = re.compile(r"signature (expired|not yet current)|time.?skew|too skewed", re.I)
+# A quota on resources (secrets per region, versions per secret): waiting does not help, so
+# botocore's standard mode must not retry it as if it were throttling.
+QUOTA_CODES = {"LimitExceededException"}
 NOT_FOUND_CODES = {"ResourceNotFoundException", "ParameterNotFound", "NoSuchEntity"}
 CONFLICT_CODES = {"ResourceExistsException", "PreconditionNotMetException", "ConflictException"}
 USAGE_CODES = {
@@ -415,6 +480,8 @@ def _sdk_failure(exc: bx.BotoCoreError, *, subject: str | None, side: str | None
         )
     if isinstance(exc, bx.ParamValidationError):
         return _invalid_parameters(exc, prefix=prefix, subject=subject)
+    if isinstance(exc, MalformedReply):
+        return _malformed(exc, prefix=prefix)
     return CliError(
         ExitCode.FAILED,
         f"{prefix}AWS SDK error: {type(exc).__name__}",
@@ -427,13 +494,48 @@ def _invalid_parameters(
     exc: bx.ParamValidationError, *, prefix: str, subject: str | None
 ) -> CliError:
     """The SDK refused the request before sending it: bad input. Its report can quote a
-    parameter's value (a SecretString of the wrong type), so keep only the names."""
-    about = f" '{subject}'" if subject else ""
-    names = sorted(set(re.findall(r"parameter (\w+)", str(exc)))) or ["a parameter"]
+    parameter's value (a SecretString of the wrong type), so only the parameters' names and
+    what is wrong with them are kept."""
+    about = f" for '{subject}'" if subject else ""
+    problems = [_parameter_problem(line) for line in str(exc).splitlines() if "parameter" in line]
+    said = "; ".join(dict.fromkeys(p for p in problems if p)) or "a parameter is invalid"
+    hint = (
+        "--version-id takes a version id of 32 to 64 characters; `secrets history NAME` lists them"
+        if "VersionId" in said
+        else "check the option's format (`secrets COMMAND --help` describes each option)"
+    )
+    message = f"{prefix}the request{about} is invalid: {said} (checked before sending)"
+    return CliError(ExitCode.USAGE, message, hint)
+
+
+def _parameter_problem(line: str) -> str | None:
+    """One line of botocore's report as `<Parameter>: <what>`, without the value it quotes."""
+    name = re.search(r'parameter(?: in input)?:? "?(\w+)', line)
+    if name is None:
+        return None
+    length = re.search(r"value: (\d+), valid (min|max) length: (\d+)", line)
+    if line.startswith("Invalid length") and length:
+        bound = "at least" if length.group(2) == "min" else "at most"
+        return f"{name.group(1)} has {length.group(1)} characters, {bound} {length.group(3)}"
+    for start, what in (
+        ("Missing required", "is missing"),
+        ("Unknown parameter", "is not a parameter of this call"),
+        ("Invalid type", "has the wrong type"),
+        ("Invalid range", "is out of range"),
+    ):
+        if line.startswith(start):
+            return f"{name.group(1)} {what}"
+    return f"{name.group(1)} is invalid"
+
+
+def _malformed(exc: MalformedReply, *, prefix: str) -> CliError:
+    """A reply that is not what the API promises: the endpoint failed, not the user."""
     return CliError(
-        ExitCode.USAGE,
-        f"{prefix}invalid {', '.join(names)}{about}: refused by the AWS SDK before sending",
-        "check the option's format (e.g. --version-id is a 32-64 character id)",
+        ExitCode.UNAVAILABLE,
+        f"{prefix}{exc.endpoint} answered {exc.operation} with a reply that {exc.problem} "
+        "(not what AWS's API promises)",
+        f"check that {exc.endpoint} is an AWS endpoint (AWS_ENDPOINT_URL, the profile's "
+        "endpoint_url, or a proxy in between), then run the command again",
     )
 
 
@@ -473,6 +575,9 @@ def _refused(refusal: AwsRefusal, *, subject: str | None, side: str | None) -> C
     prefix = f"[{side}] " if side else ""
     about = f" '{subject}'" if subject else ""
     code, operation, detail = refusal.code, refusal.operation, refusal.detail
+    special = _refused_for_a_reason(refusal, prefix=prefix, about=about)
+    if special is not None:
+        return special
     if code in AUTH_CODES:
         return CliError(
             ExitCode.AUTH,
@@ -499,12 +604,8 @@ def _refused(refusal: AwsRefusal, *, subject: str | None, side: str | None) -> C
         )
     if code in CONFLICT_CODES:
         return _conflict(refusal, prefix=prefix, subject=subject)
-    if code == "InvalidRequestException" and "delet" in refusal.message.lower():
-        return CliError(
-            ExitCode.REFUSED,
-            f"{prefix}secret{about} is scheduled for deletion",
-            f"`secrets restore {subject or 'NAME'}` cancels the deletion",
-        )
+    # "Scheduled for deletion" is decided where the secret's state can be read (the store,
+    # backends/secretsmanager.py), not from words in a message.
     if code in USAGE_CODES or code == "InvalidRequestException":
         return CliError(
             ExitCode.USAGE,
@@ -517,6 +618,39 @@ def _refused(refusal: AwsRefusal, *, subject: str | None, side: str | None) -> C
         f"{prefix}{operation}{about} failed: {detail}",
         "AWS's error code says why; `secrets doctor` checks identity, region and permissions",
     )
+
+
+def _refused_for_a_reason(refusal: AwsRefusal, *, prefix: str, about: str) -> CliError | None:
+    """Refusals whose cause is known and is not what their code family says: a KMS key that
+    cannot be used, a clock that is off, a quota reached."""
+    code, operation = refusal.code, refusal.operation
+    if code in KMS_CODES:
+        return CliError(
+            ExitCode.AUTH,
+            f"{prefix}{operation}{about}: Secrets Manager could not use the secret's KMS key "
+            f"({refusal.detail})",
+            "the key must be enabled (not disabled or pending deletion) and its key policy must "
+            "let you use it: check kms_key_id in secrets.toml or --kms-key "
+            "(`aws kms describe-key --key-id KEY` shows its state)",
+        )
+    if code in CLOCK_SKEW_CODES or (
+        code in SIGNATURE_CODES and _SKEW_MESSAGE.search(refusal.message)
+    ):
+        return CliError(
+            ExitCode.AUTH,
+            f"{prefix}AWS refused the request's signature: this machine's clock is off by more "
+            f"than 5 minutes ({code})",
+            "set the clock right (e.g. `timedatectl set-ntp true`, or the system's date and time "
+            "settings), then run the command again",
+        )
+    if code in QUOTA_CODES:
+        return CliError(
+            ExitCode.FAILED,
+            f"{prefix}{operation}{about} would exceed an AWS quota ({refusal.detail})",
+            "waiting does not help: delete what is no longer used (secrets, old versions), or "
+            "ask for a higher quota in the Service Quotas console",
+        )
+    return None
 
 
 def _conflict(refusal: AwsRefusal, *, prefix: str, subject: str | None) -> CliError:

@@ -16,6 +16,10 @@ Checks, in order (a failed step skips the steps that need it):
   depend on tags cannot be probed this way. IAM's policy simulator would be more exact but needs
   iam:SimulatePrincipalPolicy, which developers rarely have. If the probe name exists, the
   write probe is skipped rather than risk a write.
+- batch read: BatchGetSecretValue on the same probe name. It needs its own permission
+  (secretsmanager:BatchGetSecretValue, on top of GetSecretValue for each secret); diff, copy,
+  migrate's read-back, bulk rotation and `run` read in batches. Denied, they fall back to one
+  GetSecretValue per secret (slower), so this is a warning, not a failure.
 - declared: every secret `secrets.toml` lists for a function exists (DescribeSecret).
 """
 
@@ -43,6 +47,8 @@ class Check:
     check: str
     status: str  # ok, fail, warn, skip
     detail: str
+    # The exit code of the error behind a failure, when one was raised (6: AWS unavailable).
+    code: int | None = None
 
 
 def _allowed(call: Callable[[], Any], what: str) -> tuple[str, str]:
@@ -50,16 +56,38 @@ def _allowed(call: Callable[[], Any], what: str) -> tuple[str, str]:
     try:
         call()
     except Exception as exc:
-        code = error_code(exc)
-        if code == "ResourceNotFoundException":
-            return OK, f"allowed ({what})"
-        if code in {"AccessDeniedException", "AccessDenied"}:
-            return FAIL, f"denied ({what}: {code})"
-        if code is None:
-            message = exc.message if isinstance(exc, CliError) else translate_message(exc)
-            return FAIL, f"could not check: {message}"
-        return WARN, f"unexpected answer {code} ({what})"
+        return _probe_failure(exc, what)
     return WARN, f"the probe succeeded unexpectedly ({what})"
+
+
+def _probe_failure(exc: Exception, what: str) -> tuple[str, str]:
+    code = error_code(exc)
+    if code == "ResourceNotFoundException":
+        return OK, f"allowed ({what})"
+    if code in {"AccessDeniedException", "AccessDenied"}:
+        return FAIL, f"denied ({what}: {code})"
+    if code is None:
+        message = exc.message if isinstance(exc, CliError) else translate_message(exc)
+        return FAIL, f"could not check: {message}"
+    return WARN, f"unexpected answer {code} ({what})"
+
+
+def _batch_allowed(call: Callable[[], Any]) -> tuple[str, str]:
+    """BatchGetSecretValue on a name that does not exist: allowed, it answers with the name
+    in `Errors`; denied, the whole call is refused, and bulk reads then go one secret at a
+    time (a warning: they still work)."""
+    what = "BatchGetSecretValue"
+    try:
+        call()
+    except Exception as exc:
+        status, detail = _probe_failure(exc, what)
+        if status == FAIL and detail.startswith("denied"):
+            return WARN, (
+                f"{detail}; diff, copy, migrate and bulk rotation read one secret at a time "
+                "instead (slower): grant secretsmanager:BatchGetSecretValue"
+            )
+        return status, detail
+    return OK, f"allowed ({what})"
 
 
 def translate_message(exc: Exception) -> str:
@@ -81,8 +109,8 @@ def check_aws_environment(
     env = settings.name
     checks: list[Check] = []
 
-    def add(check: str, status: str, detail: str) -> None:
-        checks.append(Check(env, check, status, detail))
+    def add(check: str, status: str, detail: str, code: int | None = None) -> None:
+        checks.append(Check(env, check, status, detail, code))
 
     how = ", ".join(
         part
@@ -95,8 +123,16 @@ def check_aws_environment(
     try:
         arn = caller_arn(target)
     except CliError as exc:
-        add("identity", FAIL, exc.message + (f" (via {how})" if how else ""))
-        for later in ("region", "kms key", "list", "read", "write", "declared secrets"):
+        add("identity", FAIL, exc.message + (f" (via {how})" if how else ""), exc.code)
+        for later in (
+            "region",
+            "kms key",
+            "list",
+            "read",
+            "batch read",
+            "write",
+            "declared secrets",
+        ):
             add(later, SKIP, "needs a working identity")
         return checks
     account = arn.split(":")[4] if arn.count(":") >= 5 else "?"
@@ -128,10 +164,11 @@ def check_aws_environment(
             ).get("SecretList", [])
         add("list", OK, f"allowed (ListSecrets {prefix}*{', found some' if listed else ''})")
     except CliError as exc:
-        add("list", FAIL, exc.message)
+        add("list", FAIL, exc.message, exc.code)
 
     probe = f"{env}/{PROBE_PATH}"
     add("read", *_allowed(lambda: sm.get_secret_value(SecretId=probe), "GetSecretValue"))
+    add("batch read", *_batch_allowed(lambda: sm.batch_get_secret_value(SecretIdList=[probe])))
     exists, _ = _allowed(lambda: sm.describe_secret(SecretId=probe), "DescribeSecret")
     if exists == OK:  # not found: the write probe cannot write
         add(

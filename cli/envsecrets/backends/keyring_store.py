@@ -6,6 +6,15 @@ commands as AWS: set/get/list/delete/restore/diff. Each secret is one keyring en
 small JSON record (versions with their stages, description, tags, deletion date); keyring has no
 way to list entries, so each environment also keeps an index entry with its names.
 
+Concurrency: every read-modify-write (a secret's record, and the index with it) runs under one
+lock per user, held across threads (a mutex) and processes (a lock file next to our cache,
+through `filelock`), so that eight writers in one migration, or two migrations at once, lose no
+entry; reads take it too, because some backends (keyrings.alt's file backend) rewrite one file
+for every change and a reader could meet half of it. The index can still miss a name (an entry
+written by an older version, or a run killed between the two writes): any read or write of an
+existing entry puts its name back, so re-running the migration or touching the secret repairs
+it.
+
 Limits, compared with Secrets Manager: no KMS keys, replicas or managed rotation; only versions
 that carry a stage (AWSCURRENT/AWSPREVIOUS/AWSPENDING) are kept; Windows Credential Locker holds
 entries of about 2.5 KB, so large values need another backend there. Rotation by hand works
@@ -18,9 +27,13 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
 from envsecrets.core.passwords import LocalPasswords
 from envsecrets.core.store import (
@@ -36,6 +49,10 @@ from envsecrets.errors import CliError, ExitCode
 
 SERVICE = "envsecrets"
 INDEX_PREFIX = "index:"  # ':' cannot occur in a secret name, so index entries never collide
+LOCK_TIMEOUT = 60.0  # seconds to wait for another process's write before giving up
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def keyring_backend_error(detail: str) -> CliError:
@@ -72,6 +89,79 @@ def _backend_name(backend: Any) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
+def lock_path() -> Path:
+    """The lock file every keyring store of this user shares: one, because a backend may keep
+    every environment in one file (keyrings.alt's)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "envsecrets" / "keyring.lock"
+
+
+class _KeyringLock:
+    """One user's keyring lock: a mutex for the threads of this process (a quick hand-over),
+    and inside it the lock file for other processes. Re-entrant, so that a write can call
+    the reads it is made of."""
+
+    _mutex = threading.RLock()
+    _depth = 0
+    _file: Any = None
+
+    @classmethod
+    @contextmanager
+    def held(cls) -> Iterator[None]:
+        with cls._mutex:
+            if cls._depth == 0:
+                cls._file = cls._acquire_file()
+            cls._depth += 1
+            try:
+                yield
+            finally:
+                cls._depth -= 1
+                if cls._depth == 0:
+                    cls._file.release()
+                    cls._file = None
+
+    @staticmethod
+    def _acquire_file() -> Any:
+        from filelock import FileLock, Timeout
+
+        path = lock_path()
+        try:
+            for folder in (path.parent.parent, path.parent):
+                try:
+                    folder.mkdir(mode=0o700)
+                except FileExistsError:
+                    continue  # there already, or made this instant by another secrets process
+                folder.chmod(0o700)  # whatever the umask: the folder is ours alone
+            lock = FileLock(str(path), timeout=LOCK_TIMEOUT, mode=0o600, thread_local=False)
+            lock.acquire()
+        except Timeout:
+            raise CliError(
+                ExitCode.REFUSED,
+                f"the OS keyring is busy: another secrets process held {path} for "
+                f"{LOCK_TIMEOUT:.0f} s",
+                "wait for the other secrets command to finish, then run this one again",
+            ) from None
+        except OSError as exc:
+            raise CliError(
+                ExitCode.USAGE,
+                f"cannot create the keyring lock file {path}: {exc.strerror}",
+                "set XDG_CACHE_HOME to a folder you can write, so that concurrent writes to "
+                "the keyring are serialised",
+            ) from None
+        return lock
+
+
+def _serialised(method: Callable[P, R]) -> Callable[P, R]:
+    """Run a read-modify-write under the keyring lock, from its first read to its last write."""
+
+    @wraps(method)
+    def locked(*args: P.args, **kwargs: P.kwargs) -> R:
+        with _KeyringLock.held():
+            return method(*args, **kwargs)
+
+    return locked
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -90,6 +180,11 @@ class KeyringStore:
     def __init__(self, env: str) -> None:
         self.env = env
         self._backend: Any = None
+        self._indexed: set[str] = set()  # names seen in the index during this store's life
+
+    @staticmethod
+    def _locked() -> AbstractContextManager[None]:
+        return _KeyringLock.held()
 
     # -- raw entries --------------------------------------------------------------------------
     @property
@@ -102,7 +197,8 @@ class KeyringStore:
         from keyring.errors import KeyringError
 
         try:
-            raw = self.backend.get_password(SERVICE, user)
+            with self._locked():
+                raw = self.backend.get_password(SERVICE, user)
         except KeyringError as exc:
             raise keyring_backend_error(
                 f"{_backend_name(self.backend)} failed: {type(exc).__name__}"
@@ -122,7 +218,8 @@ class KeyringStore:
         from keyring.errors import KeyringError
 
         try:
-            self.backend.set_password(SERVICE, user, json.dumps(record, sort_keys=True))
+            with self._locked():
+                self.backend.set_password(SERVICE, user, json.dumps(record, sort_keys=True))
         except KeyringError as exc:
             raise keyring_backend_error(
                 f"{_backend_name(self.backend)} failed: {type(exc).__name__}"
@@ -132,7 +229,8 @@ class KeyringStore:
         from keyring.errors import KeyringError, PasswordDeleteError
 
         try:
-            self.backend.delete_password(SERVICE, user)
+            with self._locked():
+                self.backend.delete_password(SERVICE, user)
         except PasswordDeleteError:
             pass
         except KeyringError as exc:
@@ -147,8 +245,31 @@ class KeyringStore:
     def _set_index(self, names: Iterable[str]) -> None:
         self._put(INDEX_PREFIX + self.env, sorted(set(names)))
 
-    def _record(self, name: str, *, deleted_ok: bool = False) -> dict[str, Any]:
+    def _index_add(self, name: str) -> None:
+        """Make sure the index lists `name` (an existing entry): the read-modify-write of the
+        index runs under the lock, so concurrent writers cannot drop each other's names."""
+        if name in self._indexed:
+            return
+        with self._locked():
+            names = self._index()
+            if name not in names:
+                self._set_index([*names, name])
+        self._indexed.add(name)
+
+    def _index_remove(self, name: str) -> None:
+        with self._locked():
+            self._set_index(n for n in self._index() if n != name)
+        self._indexed.discard(name)
+
+    def _entry(self, name: str) -> Any:
+        """A secret's record as stored (None when absent), its name indexed if it exists."""
         record = self._get(name)
+        if isinstance(record, dict):
+            self._index_add(name)
+        return record
+
+    def _record(self, name: str, *, deleted_ok: bool = False) -> dict[str, Any]:
+        record = self._entry(name)
         if not isinstance(record, dict):
             raise CliError(
                 ExitCode.NOT_FOUND,
@@ -218,6 +339,7 @@ class KeyringStore:
         for name in names:
             yield self.read_many([name])
 
+    @_serialised
     def create(
         self,
         name: str,
@@ -229,7 +351,8 @@ class KeyringStore:
         tags: dict[str, str] | None = None,
         replica_regions: Sequence[str] = (),
     ) -> str:
-        existing = self._get(name)
+        self._indexed.discard(name)  # look at the index itself: another process may have changed it
+        existing = self._entry(name)
         if isinstance(existing, dict):
             versions = existing.get("versions", [])
             if any(v.get("id") == token for v in versions):
@@ -249,9 +372,10 @@ class KeyringStore:
             "versions": [{"id": token, "stages": [CURRENT], "created": now, **self._encode(value)}],
         }
         self._put(name, record)
-        self._set_index([*self._index(), name])
+        self._index_add(name)
         return token
 
+    @_serialised
     def put(
         self, name: str, value: SecretValue, *, token: str, stages: Sequence[str] | None = None
     ) -> SecretVersion:
@@ -335,6 +459,7 @@ class KeyringStore:
                 continue
             yield self._metadata(name, record)
 
+    @_serialised
     def update(
         self, name: str, *, description: str | None = None, kms_key_id: str | None = None
     ) -> None:
@@ -349,17 +474,20 @@ class KeyringStore:
             record["description"] = description
         self._put(name, record)
 
+    @_serialised
     def tag(self, name: str, tags: dict[str, str]) -> None:
         record = self._record(name)
         record["tags"] = {**(record.get("tags") or {}), **tags}
         self._put(name, record)
 
+    @_serialised
     def untag(self, name: str, keys: Iterable[str]) -> None:
         record = self._record(name)
         dropped = set(keys)
         record["tags"] = {k: v for k, v in (record.get("tags") or {}).items() if k not in dropped}
         self._put(name, record)
 
+    @_serialised
     def move_stage(
         self, name: str, stage: str, *, to_version: str | None, from_version: str | None
     ) -> None:
@@ -409,13 +537,14 @@ class KeyringStore:
             exclude_numbers=exclude_numbers,
         )
 
+    @_serialised
     def delete(
         self, name: str, *, recovery_days: int | None = 30, force: bool = False
     ) -> datetime | None:
         record = self._record(name, deleted_ok=True)
         if force:
             self._drop(name)
-            self._set_index(n for n in self._index() if n != name)
+            self._index_remove(name)
             return None
         when = _now() + timedelta(days=recovery_days or 30)
         # The keychain cannot delete on a timer: the entry stays hidden until `restore` or a
@@ -424,6 +553,7 @@ class KeyringStore:
         self._put(name, record)
         return when
 
+    @_serialised
     def restore(self, name: str) -> None:
         record = self._record(name, deleted_ok=True)
         record.pop("deleted_on", None)

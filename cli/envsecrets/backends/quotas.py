@@ -19,34 +19,67 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from botocore.client import BaseClient
 
-# Calls per second, keyed "<endpoint prefix>.<Operation>". DescribeParameters has no published
-# quota and is throttled hard, hence a low one.
+# Calls per second per quota. A quota is named after the one operation it covers
+# ("<endpoint prefix>.<Operation>") or, where AWS meters several operations together, after
+# the bucket they share (SHARED_QUOTAS). From Secrets Manager's quota table ("Combined rate of
+# PutSecretValue, RemoveRegionsFromReplication, ReplicateSecretToRegion, StopReplicationToReplica,
+# UpdateSecret, and UpdateSecretVersionStage API requests: 50 per second", and so on) and SSM's.
+# DescribeParameters has no published quota and is throttled hard, hence a low one.
 AWS_QUOTAS: dict[str, float] = {
     "secretsmanager.CreateSecret": 50,
-    "secretsmanager.PutSecretValue": 50,
-    "secretsmanager.UpdateSecret": 50,
-    "secretsmanager.UpdateSecretVersionStage": 50,
-    "secretsmanager.RotateSecret": 50,
-    "secretsmanager.TagResource": 50,
+    "secretsmanager.writes": 50,  # PutSecretValue, UpdateSecret, labels and replication
+    "secretsmanager.tags": 50,  # TagResource, UntagResource
+    "secretsmanager.rotation": 50,  # RotateSecret, CancelRotateSecret
+    "secretsmanager.resource-policy": 50,
+    "secretsmanager.reads": 10_000,  # GetSecretValue, DescribeSecret
     "secretsmanager.DeleteSecret": 50,
     "secretsmanager.RestoreSecret": 50,
     "secretsmanager.ListSecrets": 100,
+    "secretsmanager.ListSecretVersionIds": 50,
     "secretsmanager.BatchGetSecretValue": 100,
+    "secretsmanager.GetRandomPassword": 50,
     "ssm.read": 40,
     "ssm.DescribeParameters": 10,
     "ssm.DeleteParameters": 5,
 }
-# Operations that share one quota.
+# Operations that share one quota: operation -> the quota's name in AWS_QUOTAS.
 SHARED_QUOTAS: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "secretsmanager.PutSecretValue",
+            "secretsmanager.UpdateSecret",
+            "secretsmanager.UpdateSecretVersionStage",
+            "secretsmanager.ReplicateSecretToRegions",
+            "secretsmanager.RemoveRegionsFromReplication",
+            "secretsmanager.StopReplicationToReplica",
+        ),
+        "secretsmanager.writes",
+    ),
+    "secretsmanager.TagResource": "secretsmanager.tags",
+    "secretsmanager.UntagResource": "secretsmanager.tags",
+    "secretsmanager.RotateSecret": "secretsmanager.rotation",
+    "secretsmanager.CancelRotateSecret": "secretsmanager.rotation",
+    **dict.fromkeys(
+        (
+            "secretsmanager.DeleteResourcePolicy",
+            "secretsmanager.GetResourcePolicy",
+            "secretsmanager.PutResourcePolicy",
+            "secretsmanager.ValidateResourcePolicy",
+        ),
+        "secretsmanager.resource-policy",
+    ),
+    "secretsmanager.GetSecretValue": "secretsmanager.reads",
+    "secretsmanager.DescribeSecret": "secretsmanager.reads",
     "ssm.GetParameter": "ssm.read",
     "ssm.GetParameters": "ssm.read",
     "ssm.GetParametersByPath": "ssm.read",
 }
-WRITE_ACTIONS = (
+# The quotas an account may have raised, which `--max-rate` sets (CreateSecret and the
+# combined value-write bucket; tags follow so that they never become the bottleneck).
+WRITE_QUOTAS = (
     "secretsmanager.CreateSecret",
-    "secretsmanager.PutSecretValue",
-    "secretsmanager.UpdateSecret",
-    "secretsmanager.TagResource",
+    "secretsmanager.writes",
+    "secretsmanager.tags",
 )
 DEFAULT_WRITE_RATE = 50.0
 
@@ -81,12 +114,14 @@ class RateLimiter:
     @classmethod
     def for_writes(cls, write_rate: float = DEFAULT_WRITE_RATE) -> RateLimiter:
         """AWS's default quotas, with Secrets Manager writes at `write_rate` per second (for
-        accounts whose CreateSecret/PutSecretValue quotas were raised)."""
-        return cls({**AWS_QUOTAS, **dict.fromkeys(WRITE_ACTIONS, write_rate)})
+        accounts whose CreateSecret and combined PutSecretValue/UpdateSecret/... quotas
+        were raised)."""
+        return cls({**AWS_QUOTAS, **dict.fromkeys(WRITE_QUOTAS, write_rate)})
 
     def acquire(self, name: str) -> None:
-        """Wait until one call of `name` is allowed; names without a quota pass at once."""
-        quota = SHARED_QUOTAS.get(name, name)
+        """Wait until one call of `name` is allowed; names without a quota pass at once.
+        Operations that AWS meters together (SHARED_QUOTAS) draw from one bucket."""
+        quota = quota_of(name)
         rate = self._rates.get(quota)
         if not rate:
             return
@@ -100,6 +135,30 @@ class RateLimiter:
             wait = -bucket[0] / rate if bucket[0] < 0 else 0.0
         if wait > 0:
             self._sleep(wait)
+
+
+def quota_of(operation: str) -> str:
+    """The name of the quota that `operation` ("secretsmanager.PutSecretValue") draws from."""
+    return SHARED_QUOTAS.get(operation, operation)
+
+
+def quota_floor(
+    calls: Mapping[str, int], rates: Mapping[str, float] | None = None
+) -> tuple[float, str | None]:
+    """The least time AWS's quotas allow for `calls` (operation -> count): the busiest quota's
+    calls over its rate, and that quota's name (None when no call has a quota). Calls of
+    operations that share a quota add up: a rotation's PutSecretValue and its two
+    UpdateSecretVersionStage calls are three calls of one 50/s bucket."""
+    rates = AWS_QUOTAS if rates is None else rates
+    per_quota: dict[str, int] = {}
+    for operation, count in calls.items():
+        quota = quota_of(operation)
+        if rates.get(quota):
+            per_quota[quota] = per_quota.get(quota, 0) + count
+    if not per_quota:
+        return 0.0, None
+    busiest = max(per_quota, key=lambda quota: per_quota[quota] / rates[quota])
+    return per_quota[busiest] / rates[busiest], busiest
 
 
 def pace_client(client: BaseClient, limiter: Callable[[], RateLimiter | None]) -> None:

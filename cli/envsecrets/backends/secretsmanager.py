@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from envsecrets.backends.aws import AwsTarget, aws_errors, error_code
+import botocore.exceptions as bx
+
+from envsecrets.backends.aws import AwsTarget, error_code, translate
+from envsecrets.backends.replies import MalformedReply
 from envsecrets.core.pool import WorkPool, chunked
 from envsecrets.core.store import (
     CURRENT,
@@ -108,7 +112,13 @@ def metadata_from(entry: MetadataReply) -> SecretMetadata:
 def _replicas(entry: Mapping[str, Any]) -> tuple[Replica, ...]:
     # AWS's model has ReplicationStatus in DescribeSecret's reply only; read it wherever it is.
     return tuple(
-        Replica(r["Region"], r.get("Status"), r.get("KmsKeyId"))
+        Replica(
+            r["Region"],
+            r.get("Status"),
+            r.get("KmsKeyId"),
+            message=r.get("StatusMessage") or None,
+            last_accessed=r.get("LastAccessedDate"),
+        )
         for r in entry.get("ReplicationStatus") or ()
     )
 
@@ -123,17 +133,58 @@ def _version_stages(entry: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
 class SecretsManagerStore:
     """`SecretStore` on AWS Secrets Manager for one environment's target."""
 
-    def __init__(self, target: AwsTarget, *, bulk: bool = False, pool: int = 10) -> None:
+    def __init__(
+        self,
+        target: AwsTarget,
+        *,
+        bulk: bool = False,
+        pool: int = 10,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
         self.target = target
         self.bulk = bulk
         self.pool = pool
+        # Told once when batch reads are denied and reads go one secret at a time.
+        self.notify = notify
+        self._batch_denied = False
+        self._lock = threading.Lock()
 
     @property
     def client(self) -> SecretsManagerClient:
         return self.target.client("secretsmanager", bulk=self.bulk, pool=self.pool)
 
-    def _errors(self, name: str | None = None) -> AbstractContextManager[None]:
-        return aws_errors(subject=name, side=self.target.label if self.bulk else None)
+    @contextmanager
+    def _errors(self, name: str | None = None) -> Iterator[None]:
+        """Translate AWS failures (backends/aws.py), and say "scheduled for deletion" when
+        the secret's state says so. AWS answers InvalidRequestException for several states
+        ("a parameter value is not valid for the current state of the resource": scheduled
+        for deletion, managed by another service, ...), so the code alone does not tell
+        which, and neither does a word in the message: the secret's DeletedDate does."""
+        side = self.target.label if self.bulk else None
+        try:
+            yield
+        except bx.ClientError as exc:
+            if name and error_code(exc) == "InvalidRequestException":
+                deletion = self._deletion_date(name)
+                if deletion is not None:
+                    prefix = f"[{side}] " if side else ""
+                    raise CliError(
+                        ExitCode.REFUSED,
+                        f"{prefix}secret '{name}' is scheduled for deletion "
+                        f"(on {deletion:%Y-%m-%d})",
+                        f"`secrets restore {name}` cancels the deletion",
+                    ) from None
+            raise translate(exc, subject=name, side=side) from None
+        except bx.BotoCoreError as exc:
+            raise translate(exc, subject=name, side=side) from None
+
+    def _deletion_date(self, name: str) -> datetime | None:
+        """When `name` is scheduled to be deleted, or None (not scheduled, or unknown)."""
+        try:
+            found = self.client.describe_secret(SecretId=name).get("DeletedDate")
+        except Exception:
+            return None
+        return found if isinstance(found, datetime) else None
 
     # -- values -----------------------------------------------------------------------------
     def read(
@@ -165,7 +216,8 @@ class SecretsManagerStore:
 
     def read_many(self, names: Sequence[str]) -> BatchRead:
         """Current values, one BatchGetSecretValue call per 20 names, up to `pool` calls at
-        once; errors are kept per name (a name that came back in neither list is "Missing")."""
+        once; errors are kept per name. A reply that leaves a name out of both its lists broke
+        the API's promise: exit 6, like any malformed reply (backends/replies.py)."""
         if len(names) <= BATCH_GET:  # one call (or none): no threads
             return self._read_batch(list(names)) if names else BatchRead()
         values: dict[str, StoredValue] = {}
@@ -187,17 +239,58 @@ class SecretsManagerStore:
                 yield done.result()
 
     def _read_batch(self, names: list[str]) -> BatchRead:
+        if self._batch_denied:
+            return self._read_singly(names)
         values: dict[str, StoredValue] = {}
         errors: dict[str, str] = {}
         with self._errors():
-            response = self.client.batch_get_secret_value(SecretIdList=names)
-        for entry in response.get("SecretValues", ()):
-            values[entry["Name"]] = _stored(entry)
-        for failure in response.get("Errors", ()):
-            errors[name_from_id(failure.get("SecretId", "?"))] = failure.get("ErrorCode", "Error")
+            try:
+                response = self.client.batch_get_secret_value(SecretIdList=names)
+            except bx.ClientError as exc:
+                # BatchGetSecretValue needs a permission of its own, on top of GetSecretValue
+                # for each secret: a role without it can still read one secret at a time.
+                if error_code(exc) not in ("AccessDeniedException", "AccessDenied"):
+                    raise
+                self._deny_batches()
+                return self._read_singly(names)
+            # The members read here are checked present by the reply checks.
+            for entry in response.get("SecretValues", ()):
+                values[entry["Name"]] = _stored(entry)
+            for failure in response.get("Errors", ()):
+                errors[name_from_id(failure["SecretId"])] = failure["ErrorCode"]
+            left_out = [name for name in names if name not in values and name not in errors]
+            if left_out:
+                # Every secret asked for by name comes back as a value or as an error.
+                raise MalformedReply(
+                    endpoint=str(self.client.meta.endpoint_url),
+                    operation="BatchGetSecretValue",
+                    problem=f"leaves out {len(left_out)} of the {len(names)} secrets asked for",
+                )
+        return BatchRead(values=values, errors=errors)
+
+    def _deny_batches(self) -> None:
+        with self._lock:
+            told, self._batch_denied = self._batch_denied, True
+        if not told and self.notify is not None:
+            where = f"[{self.target.label}] " if self.bulk else ""
+            self.notify(
+                f"{where}BatchGetSecretValue is denied: reading one secret at a time with "
+                "GetSecretValue (slower; grant secretsmanager:BatchGetSecretValue to batch)"
+            )
+
+    def _read_singly(self, names: list[str]) -> BatchRead:
+        """`_read_batch` with one GetSecretValue per name; AWS's refusal of one secret is
+        that name's error, as in a batch's `Errors`; a failure to reach AWS is raised."""
+        values: dict[str, StoredValue] = {}
+        errors: dict[str, str] = {}
         for name in names:
-            if name not in values and name not in errors:
-                errors[name] = "Missing"
+            with self._errors(name):
+                try:
+                    response = self.client.get_secret_value(SecretId=name, VersionStage=CURRENT)
+                except bx.ClientError as exc:
+                    errors[name] = error_code(exc) or "Error"
+                    continue
+            values[name] = _stored(response)
         return BatchRead(values=values, errors=errors)
 
     def create(
@@ -252,7 +345,7 @@ class SecretsManagerStore:
         with self._errors(name):
             while True:
                 page = self.client.list_secret_version_ids(**args)
-                for v in page.get("Versions", ()):
+                for v in page["Versions"]:  # promised (backends/replies.py)
                     found.append(
                         SecretVersion(
                             version_id=v["VersionId"],
@@ -278,7 +371,7 @@ class SecretsManagerStore:
         with self._errors():
             while True:
                 page = self.client.list_secrets(**args)
-                for entry in page.get("SecretList", ()):
+                for entry in page["SecretList"]:  # promised (backends/replies.py)
                     # The name filter matches prefixes of words too; keep exact prefixes only.
                     if entry["Name"].startswith(prefix):
                         yield metadata_from(entry)
@@ -350,8 +443,16 @@ class SecretsManagerStore:
         return str(version) if version else None
 
     def add_replicas(
-        self, name: str, regions: Sequence[str], kms_key_id: str | None = None
-    ) -> None:
+        self,
+        name: str,
+        regions: Sequence[str],
+        kms_key_id: str | None = None,
+        *,
+        force_overwrite: bool = False,
+    ) -> tuple[Replica, ...]:
+        """ReplicateSecretToRegions; returns every replica's status as AWS answers it (a
+        replica can be `Failed` at once, e.g. "Secret with this name already exists in this
+        region", unless `force_overwrite` replaces that secret)."""
         replicas: list[ReplicaRegionTypeTypeDef] = []
         for region in regions:
             replica: ReplicaRegionTypeTypeDef = {"Region": region}
@@ -359,9 +460,24 @@ class SecretsManagerStore:
                 replica["KmsKeyId"] = kms_key_id
             replicas.append(replica)
         with self._errors(name):
-            self.client.replicate_secret_to_regions(
-                SecretId=name, AddReplicaRegions=replicas, ForceOverwriteReplicaSecret=False
+            response = self.client.replicate_secret_to_regions(
+                SecretId=name,
+                AddReplicaRegions=replicas,
+                ForceOverwriteReplicaSecret=force_overwrite,
             )
+        return _replicas(response)
+
+    def describe_in(self, name: str, region: str) -> SecretMetadata | None:
+        """DescribeSecret of `name` in `region` (a replica, or another secret of that name),
+        None when there is none."""
+        client = self.target.client("secretsmanager", region=region, bulk=self.bulk)
+        with self._errors(name):
+            try:
+                return metadata_from(client.describe_secret(SecretId=name))
+            except Exception as exc:
+                if error_code(exc) == "ResourceNotFoundException":
+                    return None
+                raise
 
     def remove_replicas(self, name: str, regions: Sequence[str]) -> None:
         with self._errors(name):

@@ -4,13 +4,19 @@ Parameters are listed with GetParametersByPath (10 a page, decrypted), which sha
 quota with GetParameter(s); the target's RateLimiter paces them (backends/quotas.py).
 Descriptions are not in that response and come from DescribeParameters, which AWS throttles
 hard, so they are asked for only for the parameters about to be written, 50 names a call.
-Deletion uses DeleteParameters, 10 names a call.
+Deletion uses DeleteParameters, 10 names a call, each batch just after a GetParameters of the
+same names: a parameter whose version is no longer the one migrated (overwritten meanwhile) is
+kept. SSM has no conditional delete, so a write in the instant between the two calls is not
+seen; the window is one round trip instead of the whole migration.
+A `/aws/reference/secretsmanager/...` path (a Secrets Manager secret seen through Parameter
+Store) supports GetParameter(s) only: it is read as one parameter, never listed by path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from envsecrets.backends.aws import AwsTarget, aws_errors, error_code
@@ -30,6 +36,8 @@ if TYPE_CHECKING:
 PAGE = 10  # GetParametersByPath's maximum page size
 DESCRIBE_NAMES = 50  # DescribeParameters: at most 50 values in a filter, 50 results a page
 DELETE_BATCH = 10  # DeleteParameters: at most 10 names a call
+# Parameter Store's view of Secrets Manager (GetParameter and GetParameters only).
+SECRETS_MANAGER_REFERENCE = "/aws/reference/secretsmanager/"
 
 
 class SsmSource:
@@ -52,6 +60,7 @@ class SsmSource:
         self.target = target
         self.path = path
         self.label = path
+        self.files: tuple[Path, ...] = ()
         self.recursive = recursive
         self.pool = pool
 
@@ -65,6 +74,12 @@ class SsmSource:
     # -- reading ------------------------------------------------------------------------------
     def items(self) -> Iterator[SourceItem]:
         found = 0
+        if self.path.startswith(SECRETS_MANAGER_REFERENCE):
+            # A Secrets Manager secret seen through Parameter Store: AWS serves these with
+            # GetParameter(s) only, never GetParametersByPath; it is one parameter.
+            parameter = self._one(self.path)
+            yield self._item(parameter, parameter["Name"].rstrip("/").rsplit("/", 1)[-1])
+            return
         if self.path.startswith("/"):
             base = self.path.rstrip("/")
             for parameter in self._by_path():
@@ -114,6 +129,7 @@ class SsmSource:
             value=SecretValue(str(value)) if value else None,
             origin=f"ssm:{name}",
             problem=None if value else "the parameter has no value",
+            version=str(parameter["Version"]) if "Version" in parameter else None,
         )
 
     def descriptions(self, keys: Sequence[str]) -> dict[str, str]:
@@ -135,20 +151,61 @@ class SsmSource:
         return found
 
     # -- removing -----------------------------------------------------------------------------
-    def remove(self, keys: Sequence[str]) -> dict[str, str | None]:
+    def remove(self, items: Sequence[SourceItem]) -> dict[str, str | None]:
         outcome: dict[str, str | None] = {}
-        for names in chunked(keys, DELETE_BATCH):
+        for batch in chunked(items, DELETE_BATCH):
             try:
                 with self._errors():
-                    response = self.client.delete_parameters(Names=names)
+                    unchanged = self._still_as_read(batch, outcome)
             except CliError as exc:
-                outcome.update({name: exc.message for name in names})
+                outcome.update({item.key: exc.message for item in batch})
                 continue
-            for name in response.get("DeletedParameters", ()):
-                outcome[str(name)] = None
-            # Already gone (a re-run after a crash): the goal is met.
-            for name in response.get("InvalidParameters", ()):
-                outcome[str(name)] = None
-            for name in names:
-                outcome.setdefault(name, None)
+            if unchanged:
+                outcome.update(self._delete(unchanged))
         return outcome
+
+    def _delete(self, names: list[str]) -> dict[str, str | None]:
+        try:
+            with self._errors():
+                response = self.client.delete_parameters(Names=names)
+        except CliError as exc:
+            return dict.fromkeys(names, exc.message)
+        deleted = {str(name) for name in response.get("DeletedParameters", ())}
+        # Invalid here means gone already (deleted meanwhile): the goal is met.
+        deleted.update(str(name) for name in response.get("InvalidParameters", ()))
+        return {name: None if name in deleted else "DeleteParameters left it" for name in names}
+
+    def _still_as_read(
+        self, batch: Sequence[SourceItem], outcome: dict[str, str | None]
+    ) -> list[str]:
+        """The names in `batch` whose parameter is still the version that was migrated; the
+        others get their outcome here (gone already: done; changed: kept)."""
+        # Versions say whether a parameter changed without decrypting it; an item without
+        # one (read by other means) is compared by value.
+        by_value = any(item.version is None for item in batch)
+        response = self.client.get_parameters(
+            Names=[item.key for item in batch], WithDecryption=by_value
+        )
+        now = {str(p["Name"]): p for p in response.get("Parameters", ())}
+        gone = {str(name) for name in response.get("InvalidParameters", ())}
+        unchanged = []
+        for item in batch:
+            parameter = now.get(item.key)
+            if item.key in gone:
+                outcome[item.key] = None  # deleted already
+            elif parameter is None:  # a reply that says nothing about it: never assume
+                outcome[item.key] = "Parameter Store's reply did not include it; kept"
+            elif _changed(item, parameter):
+                outcome[item.key] = (
+                    "changed in Parameter Store since it was migrated (now version "
+                    f"{parameter.get('Version')}); kept"
+                )
+            else:
+                unchanged.append(item.key)
+        return unchanged
+
+
+def _changed(item: SourceItem, parameter: ParameterTypeDef) -> bool:
+    if item.version is not None:
+        return str(parameter.get("Version")) != item.version
+    return item.value is None or SecretValue(str(parameter.get("Value", ""))) != item.value

@@ -93,30 +93,36 @@ def run_verify(
 
     Ctrl-C, SIGTERM or SIGHUP (`stopping`) stop the command's group and raise `Stopped`.
     """
+    process: subprocess.Popen[bytes] | None = None
     try:
-        process = subprocess.Popen(
-            command_argv(command),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, stopped as a whole
-            close_fds=True,
-        )
-    except OSError as exc:
-        return VerifyOutcome(
-            exit_code=127, timed_out=False, output_tail=(f"cannot start: {exc.strerror}",)
-        )
-    try:
+        # A stop arriving while the child starts is held until its handle is kept (then
+        # raised here, inside the try): else the child would outlive us, value and all.
+        with stopping.deferred():
+            try:
+                process = subprocess.Popen(
+                    command_argv(command),
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its own process group, stopped as a whole
+                    close_fds=True,
+                )
+            except OSError as exc:
+                return VerifyOutcome(
+                    exit_code=127, timed_out=False, output_tail=(f"cannot start: {exc.strerror}",)
+                )
         return _Supervisor(process, value, MaskFilter([value, *mask])).run(timeout)
     except BaseException:
         # Ctrl-C, a stopping signal, or anything else: leave nothing running behind us.
-        _kill_group(process)
+        if process is not None:
+            _kill_group(process)
         raise
     finally:
-        for pipe in (process.stdin, process.stdout):
-            if pipe is not None:
-                with contextlib.suppress(OSError):
-                    pipe.close()
+        if process is not None:
+            for pipe in (process.stdin, process.stdout):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
 
 
 class _Supervisor:

@@ -7,14 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from envsecrets.commands.common import JsonOption, YesOption, workspace
+from envsecrets.commands.common import JsonOption, Workspace, YesOption, workspace
 from envsecrets.completion import complete_env, complete_name
 from envsecrets.errors import CliError, ExitCode
 from envsecrets.ui.render import Renderer, when
 
 if TYPE_CHECKING:
     from envsecrets.core.copying import CopyPlan
-    from envsecrets.core.diffing import CheckResult, DiffResult, DiffRow
+    from envsecrets.core.diffing import CheckResult, DiffResult, DiffRow, ReplicaDrift, Side
+    from envsecrets.core.rotation_plans import PlanCheck
 
 # A region name such as us-east-1, eu-central-2, us-gov-west-1, ap-southeast-5.
 REGION_PATTERN = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
@@ -99,8 +100,20 @@ def diff_environments(
         out.json(result.as_dict())
     else:
         _show_diff(out, result)
+    if _recently_written(side_a, side_b):
+        out.note(
+            "some of these secrets changed in the last five minutes, and ListSecrets is "
+            "eventually consistent: secrets written a moment ago (by `secrets copy`, say) may "
+            "not be listed yet; run the diff again in a few minutes if one seems missing"
+        )
     if not result.equal:
         raise typer.Exit(int(ExitCode.FAILED))
+
+
+def _recently_written(*sides: Side) -> bool:
+    from envsecrets.core.ages import listing_may_lag
+
+    return any(listing_may_lag([e.meta for e in side.entries.values()]) for side in sides)
 
 
 def _status_text(row: DiffRow, a: str, b: str) -> tuple[str, str, str]:
@@ -143,13 +156,7 @@ def _show_diff(out: Renderer, result: DiffResult) -> None:
     for m in result.metadata or ():
         meta_lines.append((m.key, m.field, f"{a}: {_shown(m.a)} · {b}: {_shown(m.b)}"))
     for d in result.drift or ():
-        meta_lines.append(
-            (
-                d.key,
-                "replicas",
-                f"{d.env} has {_regions(d.actual)}; secrets.toml says {_regions(d.expected)}",
-            )
-        )
+        meta_lines.append((d.key, "replicas", _drift_text(d)))
     if out.stdout_is_tty:
         out.table(
             ["KEY", "STATUS", "DETAIL"],
@@ -189,6 +196,14 @@ def _shown(value: object) -> str:
 
 def _regions(regions: tuple[str, ...]) -> str:
     return ", ".join(regions) if regions else "no replicas"
+
+
+def _drift_text(drift: ReplicaDrift) -> str:
+    """Where the replicas are, where secrets.toml wants them, and each one not InSync with
+    AWS's reason (a failed replica holds no copy of the secret)."""
+    text = f"{drift.env} has {_regions(drift.actual)}; secrets.toml says {_regions(drift.expected)}"
+    problems = drift.problems()
+    return text + (f"; not in sync: {'; '.join(problems)}" if problems else "")
 
 
 # -- copy -------------------------------------------------------------------------------------
@@ -250,7 +265,9 @@ def copy_secrets(
         )
     if plan.writes:
         counts = plan.counts
-        ws.confirm_if_protected(
+        _confirm_copy(
+            ws,
+            source.env,
             target.env,
             f"copy into {target}: create {counts['create']}, overwrite {counts['overwrite']}?",
             yes=yes,
@@ -287,6 +304,26 @@ def copy_secrets(
             out.success(f"copied {len(outcome.written)} secret(s) into {target}")
         else:
             out.success(f"nothing to copy into {target}")
+    if outcome.written:
+        out.note(
+            "ListSecrets is eventually consistent: for a few minutes, `secrets list` and "
+            "`secrets diff` may not show every secret just written"
+        )
+
+
+def _confirm_copy(ws: Workspace, src_env: str, dst_env: str, question: str, *, yes: bool) -> None:
+    """A write into a protected environment confirms; so does reading a protected
+    environment's values into another one, where its protection no longer covers them
+    (`copy prod dev/x/`). Without a terminal, --yes; exit 4 otherwise."""
+    reasons = []
+    if ws.environment(dst_env).protected:
+        reasons.append(f"'{dst_env}' is a protected environment")
+    if src_env != dst_env and ws.environment(src_env).protected:
+        reasons.append(f"the values come out of protected environment '{src_env}'")
+    if reasons:
+        from envsecrets.ui.prompts import confirm
+
+        confirm(question, yes=yes, why="; ".join(reasons), streams=ws.streams)
 
 
 def _show_plan(out: Renderer, plan: CopyPlan) -> None:
@@ -319,29 +356,51 @@ def check_environment(
     json_output: JsonOption = False,
 ) -> None:
     """Check that every secret the functions in secrets.toml declare exists in ENV (and is not
-    being deleted, and is replicated as the environment says). Exit 1 if not."""
-    from envsecrets.core.diffing import DEFAULT_WORKERS, check_functions
+    being deleted, and is replicated as the environment says), and that each rotation plan's
+    secret, target and commands are there. Exit 1 if not."""
+    from envsecrets.commands.rotate_plan import check_rotation_plans
+    from envsecrets.core.diffing import DEFAULT_WORKERS, CheckResult, check_functions
     from envsecrets.core.names import validate_env
 
     ws = workspace(ctx)
     out = ws.renderer(json_output)
     validate_env(env)
+    if ws.config.path is None:
+        raise CliError(
+            ExitCode.USAGE,
+            "no secrets.toml found (looked in this folder and every folder above it), so no "
+            "function declares secrets to check",
+            "run `secrets init`, or pass --config PATH to a secrets.toml with [functions.NAME] "
+            'secrets = ["api/key", ...]',
+        )
     settings = ws.environment(env)
     if function is not None:
         functions = [ws.config.function(function)]
     else:
         functions = [ws.config.functions[name] for name in sorted(ws.config.functions)]
-    if not functions:
+    # The rotation plans are checked with the whole environment, not for one function.
+    plans_checked = function is None and bool(ws.config.rotation)
+    if not functions and not plans_checked:
         raise CliError(
             ExitCode.USAGE,
             "no functions are declared in secrets.toml, so there is nothing to check",
             'add [functions.NAME] with secrets = ["api/key", ...]',
         )
-    result = check_functions(ws.store(env, bulk=True, pool=DEFAULT_WORKERS), settings, functions)
+    store = ws.store(env, bulk=True, pool=DEFAULT_WORKERS)
+    result = check_functions(store, settings, functions) if functions else CheckResult(env, (), ())
+    plans = check_rotation_plans(ws, env, store) if plans_checked else []
     if json_output:
-        out.json(result.as_dict())
+        document = result.as_dict()
+        if plans_checked:
+            document["rotation_plans"] = [check.as_dict(env) for check in plans]
+            document["ok"] = document["ok"] and all(check.ok for check in plans)
+        out.json(document)
     else:
-        _show_check(out, result)
+        if functions:
+            _show_check(out, result)
+        if plans:
+            _show_plans(out, env, plans)
+    bad_plans = [check for check in plans if not check.ok]
     if not result.ok:
         bad = [item for item in result.items if item.status != "ok"]
         raise CliError(
@@ -350,9 +409,33 @@ def check_environment(
             f"declares: {', '.join(item.key for item in bad[:5])}"
             + (", ..." if len(bad) > 5 else ""),
             f"`secrets set {env}/PATH` or `secrets copy OTHER/ {env}/ --missing-only` creates "
-            "missing ones; `secrets restore` cancels a deletion; `secrets replicate` fixes "
-            "replicas",
+            "missing ones; `secrets restore` cancels a deletion; `secrets replicate NAME "
+            "--region R` adds or retries a replica (`--force-overwrite-replica` when another "
+            "secret of that name is in the way)",
         )
+    if bad_plans:
+        raise CliError(
+            ExitCode.FAILED,
+            f"{len(bad_plans)} of {len(plans)} rotation plan(s) cannot rotate in {env}: "
+            + ", ".join(
+                f"{check.plan.path} ({check.status.replace('_', ' ')})" for check in bad_plans[:5]
+            )
+            + (", ..." if len(bad_plans) > 5 else ""),
+            "each row's DETAIL says what is missing; fix the target or command in secrets.toml "
+            "[rotation], or create the secret",
+        )
+
+
+def _show_plans(out: Renderer, env: str, plans: list[PlanCheck]) -> None:
+    out.table(
+        ["ROTATION PLAN", "STATUS", "PLAN", "DETAIL"],
+        [
+            [check.name, check.status.replace("_", " "), check.plan.summary(env), check.detail]
+            for check in plans
+        ],
+    )
+    problems = sum(not check.ok for check in plans)
+    out.note(f"{env}: {len(plans) - problems} rotation plan(s) ok · {problems} with a problem")
 
 
 def _show_check(out: Renderer, result: CheckResult) -> None:
@@ -363,10 +446,7 @@ def _show_check(out: Renderer, result: CheckResult) -> None:
     for item in result.items:
         detail = ""
         if item.drift is not None:
-            detail = (
-                f"replicas: {_regions(item.drift.actual)}; "
-                f"secrets.toml says {_regions(item.drift.expected)}"
-            )
+            detail = _drift_text(item.drift)
         rows.append([item.name, item.status.replace("_", " "), ", ".join(item.functions), detail])
     out.table(["SECRET", "STATUS", "FUNCTIONS", "DETAIL"], rows)
     counts = result.counts
@@ -386,14 +466,25 @@ def replicate_secret(
     remove: Annotated[
         bool, typer.Option("--remove", help="Remove the replica in that region instead.")
     ] = False,
+    force_overwrite_replica: Annotated[
+        bool,
+        typer.Option(
+            "--force-overwrite-replica",
+            help="Replace a different secret of the same name in that region with the replica "
+            "(its value there is lost).",
+        ),
+    ] = False,
     yes: YesOption = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Add (or with --remove, delete) a read-only replica of a secret in another region."""
+    """Add (or with --remove, delete) a read-only replica of a secret in another region. A
+    replica that failed is retried."""
     from envsecrets.core.diffing import ReplicatingStore
     from envsecrets.core.names import SecretName
+    from envsecrets.core.replication import apply_replica, plan_replica
 
     ws = workspace(ctx)
+    ws.one_secret_command()
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     if not REGION_PATTERN.fullmatch(region):
@@ -401,6 +492,12 @@ def replicate_secret(
             ExitCode.USAGE,
             f"'{region}' is not an AWS region name",
             "for example: eu-west-1, us-east-2, ap-southeast-1",
+        )
+    if remove and force_overwrite_replica:
+        raise CliError(
+            ExitCode.USAGE,
+            "--force-overwrite-replica applies when adding a replica, not with --remove",
+            f"keep one: `secrets replicate {secret} --region {region} --remove`",
         )
     settings = ws.environment(secret.env)
     store = ws.store(secret.env)
@@ -425,37 +522,43 @@ def replicate_secret(
             f"{region} is where {secret} lives (its primary region), not a replica",
             f"give --region another region; `secrets show {secret}` lists its replicas",
         )
-    present = {r.region for r in meta.replicas}
-    changed = (region not in present) if not remove else (region in present)
-    if changed:
-        verb = "remove the replica of" if remove else "replicate"
+    plan = plan_replica(meta, region, remove=remove)
+    if plan.writes:
+        verb = {
+            "add": "replicate",
+            "retry": "retry the failed replica of",
+            "remove": "remove the replica of",
+        }[plan.action]
         ws.confirm_if_protected(secret.env, f"{verb} {secret} in {region}?", yes=yes)
-        if remove:
-            store.remove_replicas(str(secret), [region])
-        else:
-            # No KMS key is passed: a key is regional, so the environment's key id may not exist
-            # in the replica region; AWS then uses that region's aws/secretsmanager key.
-            store.add_replicas(str(secret), [region])
-    after = (present - {region}) if remove else (present | {region})
-    expected = set(settings.replica_regions)
+    outcome = apply_replica(
+        store, plan, meta.replicas, primary=primary, force_overwrite=force_overwrite_replica
+    )
+    expected = tuple(settings.replica_regions)
+    declared = ws.config.path is not None
     if json_output:
-        out.json(
-            {
-                "name": str(secret),
-                "region": region,
-                "action": ("removed" if remove else "added") if changed else "unchanged",
-                "replicas": sorted(after),
-                "replica_regions_configured": sorted(expected),
-            }
-        )
+        out.json(outcome.as_dict(expected))
         return
-    if not changed:
-        state = "has no replica" if remove else "is already replicated"
-        out.success(f"{secret}: unchanged ({state} in {region})")
-    else:
-        out.success(f"{secret}: replica {'removed from' if remove else 'added in'} {region}")
-    if after != expected:
+    messages = {
+        "add": f"replica added in {region}",
+        "retry": f"failed replica in {region} created again",
+        "remove": f"replica removed from {region}",
+        "in_progress": f"unchanged (replication to {region} is in progress)",
+        "unchanged": f"unchanged ({'has no replica' if remove else 'is already replicated'} "
+        f"in {region})",
+    }
+    out.success(f"{secret}: {messages[plan.action]}")
+    if outcome.status == "InProgress" and plan.writes:
+        out.note(f"AWS is still creating it: `secrets show {secret}` shows when it is InSync")
+    listed = {r.region for r in outcome.replicas}
+    failed = [r for r in outcome.replicas if not r.healthy and r.status != "InProgress"]
+    drifting = listed != set(expected) or bool(failed)
+    if drifting and declared:
         out.warn(
             f"{secret.env}'s replica_regions in secrets.toml: {_regions(tuple(sorted(expected)))}"
             "; `secrets check` and `secrets diff --metadata` will report this secret as drifting"
+        )
+    elif drifting:
+        out.warn(
+            f"no secrets.toml declares replica_regions for {secret.env}: `secrets diff "
+            "--metadata` will report this secret's replicas as drift"
         )

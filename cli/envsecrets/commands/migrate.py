@@ -1,8 +1,9 @@
 """`secrets migrate ssm | env-file | lambda`: move secrets out of the places that leak them.
 
-Each command builds a source (backends), then runs the one engine of `core/migration.py`:
-plan (shown first; `--dry-run` stops there), confirmation for protected environments and
-for deleting sources, apply, verify, and optionally remove what verified from the source.
+Each command opens a `Migration` through the public API (`envsecrets.api`: what a migration
+script calls), then runs it: plan (shown first; `--dry-run` stops there), confirmation for
+protected environments and for deleting sources, apply and verify, and optionally remove
+what verified from the source.
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ from envsecrets.errors import CliError, ExitCode
 from envsecrets.ui.render import Renderer
 
 if TYPE_CHECKING:
-    from envsecrets.core.config import EnvironmentConfig
+    from envsecrets.api import Migration
+    from envsecrets.backends.lambda_env import LambdaEnvSource
     from envsecrets.core.migration import MigrationPlan, MigrationResult, MigrationSource
-    from envsecrets.core.names import NamePrefix
-    from envsecrets.core.store import SecretStore
 
 PLAN_ROWS_SHOWN = 100  # larger plans list only the items that are not unchanged
 
@@ -120,20 +120,23 @@ def migrate_ssm(
 
     PATH/<rest> becomes PREFIX/<rest>; descriptions are kept and each secret is tagged
     migrated-from=ssm:<name>."""
-    from envsecrets.backends.ssm import SsmSource
     from envsecrets.core.migration import target_prefix
 
     ws = workspace(ctx)
     flags = Flags(dry_run, overwrite, concurrency, report, yes, json_output)
     prefix = target_prefix(to)
-    ws.environment(prefix.env)
-    _pace(ws, prefix.env, max_rate)
-    source = SsmSource(ws.target(prefix.env), path, recursive=recursive, pool=concurrency)
+    migration = ws.open(prefix.env).migrate_ssm(
+        path,
+        to=str(prefix),
+        recursive=recursive,
+        overwrite=overwrite,
+        concurrency=concurrency,
+        max_write_rate=max_rate,
+    )
     _migrate(
         ws,
         ws.renderer(json_output),
-        source,
-        prefix,
+        migration,
         flags,
         delete_source=delete_source,
         remove_question=f"delete the migrated parameters under {path} from Parameter Store?",
@@ -158,23 +161,26 @@ def migrate_env_file(
 
     STRIPE_SECRET_KEY becomes PREFIX/stripe-secret-key (parsed by python-dotenv, no
     interpolation). --delete-source removes the migrated lines from the file."""
-    from envsecrets.backends.envfile import EnvFileSource
     from envsecrets.core.migration import target_prefix
 
     ws = workspace(ctx)
     flags = Flags(dry_run, overwrite, concurrency, report, yes, json_output)
     prefix = target_prefix(to)
-    ws.environment(prefix.env)
-    _pace(ws, prefix.env, max_rate)
-    source = EnvFileSource(file, keep_case=keep_case)
+    migration = ws.open(prefix.env).migrate_env_file(
+        file,
+        to=str(prefix),
+        keep_case=keep_case,
+        overwrite=overwrite,
+        concurrency=concurrency,
+        max_write_rate=max_rate,
+    )
     _migrate(
         ws,
         ws.renderer(json_output),
-        source,
-        prefix,
+        migration,
         flags,
         delete_source=delete_source,
-        remove_question=f"remove the migrated variables' lines from {file}?",
+        remove_question=f"remove the migrated variables' lines from {migration.source.label}?",
     )
 
 
@@ -215,21 +221,25 @@ def migrate_lambda(
     The function's secret-looking variables (or exactly --keys) become ENV/FUNCTION/<key>,
     are recorded in secrets.toml, and the IAM policy and code change the function needs
     are printed."""
-    from envsecrets.backends.lambda_env import LambdaEnvSource, function_name
-    from envsecrets.core.migration import target_prefix
+    from envsecrets.backends.lambda_env import function_name
     from envsecrets.core.names import validate_env
 
     ws = workspace(ctx)
     out = ws.renderer(json_output)
     flags = Flags(dry_run, overwrite, concurrency, report, yes, json_output)
     validate_env(env)
-    settings = ws.environment(env)
-    prefix = target_prefix(f"{env}/")
     wanted = [k.strip() for k in keys.split(",") if k.strip()] if keys is not None else None
     if wanted is not None and not wanted:
         raise CliError(ExitCode.USAGE, "--keys is empty", "list variables: --keys K1,K2")
-    _pace(ws, env, max_rate)
-    source = LambdaEnvSource(ws.target(env), function, keys=wanted, keep_case=keep_case)
+    migration = ws.open(env).migrate_lambda(
+        function,
+        keys=wanted,
+        keep_case=keep_case,
+        overwrite=overwrite,
+        concurrency=concurrency,
+        max_write_rate=max_rate,
+    )
+    source = migration.source
     if source.kept and not json_output:
         out.note(
             f"kept in the function ({len(source.kept)}, not secret-looking"
@@ -240,138 +250,127 @@ def migrate_lambda(
     plan, result = _migrate(
         ws,
         out,
-        source,
-        prefix,
+        migration,
         flags,
         delete_source=remove_from_function,
         remove_question=f"remove the migrated variables from function {source.info.name}?",
-        all_or_nothing=True,
         finish=False,
     )
     extra: dict[str, Any] = {}
     if result is not None:
-        extra = _after_lambda(ws, out, source, settings.kms_key_id, result, env)
-    _finish(out, plan, result, flags, extra)
+        extra = _after_lambda(ws, out, source, migration.environment.settings.kms_key_id, result)
+        if remove_from_function:
+            extra.update(_published_copies(out, source, result))
+    try:
+        _finish(out, plan, result, flags, extra)
+    except CliError:
+        # The function refused the removal (412, 409): that is why the variables are still
+        # there, so it is the error (exit 4), rather than "still in the source".
+        if source.refusal is not None:
+            raise source.refusal from None
+        raise
+    if source.refusal is not None:
+        raise source.refusal
 
 
 # -- the shared flow --------------------------------------------------------------------------
-def _pace(ws: Workspace, env: str, max_rate: float) -> None:
-    """Pace every AWS call of this run (retries included) at AWS's quotas, Secrets Manager
-    writes at --max-rate (backends/quotas.py)."""
-    from envsecrets.backends.quotas import RateLimiter
-
-    ws.target(env).limiter = RateLimiter.for_writes(max_rate)
-
-
 def _migrate(
     ws: Workspace,
     out: Renderer,
-    source: MigrationSource,
-    prefix: NamePrefix,
+    migration: Migration[Any],
     flags: Flags,
     *,
     delete_source: bool,
     remove_question: str,
-    all_or_nothing: bool = False,
     finish: bool = True,
 ) -> tuple[MigrationPlan, MigrationResult | None]:
-    from envsecrets.core.migration import remove_sources, verify_migration
-
-    env = ws.environment(prefix.env)
-    if flags.report is not None and not (flags.report.parent or Path()).is_dir():
-        raise CliError(
-            ExitCode.USAGE,
-            f"--report {flags.report}: folder {flags.report.parent} does not exist",
-            "create the folder first, or give --report a path in an existing folder",
-        )
-    store = ws.store(prefix.env, bulk=True, pool=flags.concurrency)
+    """Run a migration the way the command line does: show, ask, apply, verify, remove."""
+    env = migration.environment
+    if flags.report is not None:
+        _check_report_path(ws, flags.report, migration.source)
     if not flags.json_output:
-        out.note(f"reading {source.kind} {source.label} and what exists under {prefix} ...")
+        source = migration.source
+        out.note(
+            f"reading {source.kind} {source.label} and what exists under {migration.prefix} ..."
+        )
     # A plan that someone must see before anything is written (a dry run, or a question about
     # a protected environment or about deleting sources) is made first; otherwise each item is
     # written as soon as it is planned, while the source is still being listed.
     asks = env.protected or delete_source
     if flags.dry_run or (asks and not flags.yes):
-        plan, result = _plan_then_apply(
-            ws, out, source, store, prefix, flags, remove_question if delete_source else None
-        )
-        if result is None:
+        plan = migration.plan()
+        if not flags.json_output:
+            _show_plan(out, plan, dry_run=flags.dry_run)
+        if flags.dry_run:
             if finish:
                 _finish(out, plan, None, flags, {})
             return plan, None
+        _confirm(ws, migration, plan, remove_question if delete_source else None, flags.yes)
+        with out.progress(len(plan.writes), "migrating") as advance:
+            result = migration.apply(yes=True, progress=advance)  # confirmed just above
     else:
-        plan, result = _stream(out, source, store, prefix, env, flags)
-    result = verify_migration(result, store)
+        # How many items will be written is known only once the source has been listed.
+        with out.progress(None, "migrating") as advance:
+            result = migration.apply(yes=flags.yes, progress=advance)
+        plan = result.plan
+        if not flags.json_output:  # the plan afterwards, as a record of what was done
+            _show_plan(out, plan, dry_run=False)
     if delete_source:
-        result = remove_sources(result, source, all_or_nothing=all_or_nothing)
+        result = migration.remove_sources()
     if finish:
         _finish(out, plan, result, flags, {})
     return plan, result
 
 
-def _plan_then_apply(
-    ws: Workspace,
-    out: Renderer,
-    source: MigrationSource,
-    store: SecretStore,
-    prefix: NamePrefix,
-    flags: Flags,
-    remove_question: str | None,
-) -> tuple[MigrationPlan, MigrationResult | None]:
-    """Plan, show the plan, stop for a dry run, ask what must be asked, then write."""
-    from envsecrets.core.migration import apply_migration, plan_migration
+def _check_report_path(ws: Workspace, report: Path, source: MigrationSource) -> None:
+    """Refuse, before anything is written, a report that would replace one of the
+    command's inputs (the source file, secrets.toml): the report is written even by a dry
+    run, and the input may be the only copy of the secrets. Compared by resolved path and by
+    inode, so neither a symlink nor a hard link gets around it."""
+    from envsecrets.core.config import CONFIG_FILENAME
+    from envsecrets.core.files import same_file, shown_path
 
-    plan = plan_migration(source, store, prefix, overwrite=flags.overwrite)
-    if not flags.json_output:
-        _show_plan(out, plan, dry_run=flags.dry_run)
-    if flags.dry_run:
-        return plan, None
-    writes = plan.writes
-    if writes:
+    shown = shown_path(report)
+    if not (report.parent or Path()).is_dir():
+        raise CliError(
+            ExitCode.USAGE,
+            f"--report {shown}: folder {shown_path(report.parent)} does not exist",
+            "create the folder first, or give --report a path in an existing folder",
+        )
+    inputs = [*source.files, ws.config.path or Path.cwd() / CONFIG_FILENAME]
+    for path in inputs:
+        if same_file(report, path):
+            raise CliError(
+                ExitCode.USAGE,
+                f"--report {shown} is {shown_path(path)}, an input of this command; "
+                "the report would replace it",
+                "give --report a new file name, e.g. --report migration-report.json",
+            )
+
+
+def _confirm(
+    ws: Workspace,
+    migration: Migration[Any],
+    plan: MigrationPlan,
+    remove_question: str | None,
+    yes: bool,
+) -> None:
+    """Ask what must be asked, after the plan was shown and before anything is written."""
+    if plan.writes:
         ws.confirm_if_protected(
-            prefix.env, f"write {len(writes)} secrets under {prefix}?", yes=flags.yes
+            migration.environment.name,
+            f"write {len(plan.writes)} secrets under {migration.prefix}?",
+            yes=yes,
         )
     if remove_question is not None:
         from envsecrets.ui.prompts import confirm
 
-        confirm(remove_question, yes=flags.yes, why="removing migrated items from the source")
-    with out.progress(len(writes), "migrating") as advance:
-        result = apply_migration(
-            plan,
-            store,
-            source,
-            ws.environment(prefix.env),
-            concurrency=flags.concurrency,
-            progress=advance,
+        confirm(
+            remove_question,
+            yes=yes,
+            why="removing migrated items from the source",
+            streams=ws.streams,
         )
-    return plan, result
-
-
-def _stream(
-    out: Renderer,
-    source: MigrationSource,
-    store: SecretStore,
-    prefix: NamePrefix,
-    env: EnvironmentConfig,
-    flags: Flags,
-) -> tuple[MigrationPlan, MigrationResult]:
-    """Plan and write at once; the plan is shown afterwards, as a record of what was done."""
-    from envsecrets.core.migration import migrate_streaming
-
-    # How many items will be written is known only once the source has been listed.
-    with out.progress(None, "migrating") as advance:
-        result = migrate_streaming(
-            source,
-            store,
-            prefix,
-            env,
-            overwrite=flags.overwrite,
-            concurrency=flags.concurrency,
-            progress=advance,
-        )
-    if not flags.json_output:
-        _show_plan(out, result.plan, dry_run=False)
-    return result.plan, result
 
 
 def _show_plan(out: Renderer, plan: MigrationPlan, *, dry_run: bool) -> None:
@@ -408,12 +407,13 @@ def _finish(
         from envsecrets.core.files import write_text_atomically
         from envsecrets.ui.render import to_json
 
-        write_text_atomically(flags.report, to_json(document) + "\n")
+        write_text_atomically(flags.report, to_json(document) + "\n", follow_links=False)
     if flags.json_output:
         out.json(document)
     elif result is not None:
         _show_result(out, result, extra)
     if result is None:
+        _dry_run_verdict(plan)
         return
     code = result.exit_code
     if code != ExitCode.OK:
@@ -421,6 +421,8 @@ def _finish(
         problems = ", ".join(
             f"{counts[k]} {k}" for k in ("failed", "unverified", "conflict", "invalid") if counts[k]
         )
+        if result.kept_in_source:
+            raise _kept_in_source(result, problems)
         hints = {
             ExitCode.REFUSED: "--overwrite replaces differing targets; the rest were migrated",
             ExitCode.USAGE: "invalid items were not migrated; rename them at the source",
@@ -430,6 +432,35 @@ def _finish(
             f"migration incomplete: {problems}",
             hints.get(code, "run the same command again to finish; what is done stays done"),
         )
+
+
+def _dry_run_verdict(plan: MigrationPlan) -> None:
+    """A dry run ends with the code the real run would give for what the plan shows
+    (conflicts 4, invalid items 2), so that a script can ask first."""
+    code = plan.exit_code
+    if code == ExitCode.OK:
+        return
+    counts = plan.counts()
+    problems = ", ".join(f"{counts[k]} {k}" for k in ("conflict", "invalid") if counts[k])
+    hint = (
+        "--overwrite replaces differing targets"
+        if code == ExitCode.REFUSED
+        else "invalid items would not be migrated; rename them at the source"
+    )
+    raise CliError(code, f"dry run: the migration would not be complete: {problems}", hint)
+
+
+def _kept_in_source(result: MigrationResult, problems: str) -> CliError:
+    """Items to be removed from the source that are still there: their plaintext is."""
+    kept = [o.item.source.key for o in result.kept_in_source]
+    shown = ", ".join(kept[:10]) + (f" and {len(kept) - 10} more" if len(kept) > 10 else "")
+    return CliError(
+        result.exit_code,
+        f"migration incomplete: {problems + ', ' if problems else ''}{len(kept)} still in "
+        f"the source {result.plan.source_label} ({shown})",
+        "the reason for each is above; a value changed since it was migrated needs the same "
+        "command again with --overwrite, and --delete-source then removes it",
+    )
 
 
 def _show_result(out: Renderer, result: MigrationResult, extra: dict[str, Any]) -> None:
@@ -469,14 +500,12 @@ def _show_result(out: Renderer, result: MigrationResult, extra: dict[str, Any]) 
 def _after_lambda(
     ws: Workspace,
     out: Renderer,
-    source: Any,
+    source: LambdaEnvSource,
     kms_key_id: str | None,
     result: MigrationResult,
-    env: str,
 ) -> dict[str, Any]:
     from envsecrets.core.config import CONFIG_FILENAME
-    from envsecrets.core.config_edit import add_function_secrets
-    from envsecrets.core.files import write_text_atomically
+    from envsecrets.core.config_edit import record_function_secrets
     from envsecrets.core.migration import settled_targets
 
     names = settled_targets(result)
@@ -485,14 +514,14 @@ def _after_lambda(
     function = source.info.name
     paths = [name.split("/", 1)[1] for name in names]
     config_path = ws.config.path or Path.cwd() / CONFIG_FILENAME
-    text = config_path.read_text(encoding="utf-8") if config_path.exists() else ""
-    write_text_atomically(config_path, add_function_secrets(text, function, paths))
+    record_function_secrets(config_path, function, paths)
     from envsecrets.core.config import load_config
 
     recorded = load_config(config_path).functions[function].secrets
     keys = {o.item.target: o.item.source.key for o in result.outcomes if o.settled}
     extra: dict[str, Any] = {"config": str(config_path), "secrets": names}
     try:
+        env = result.plan.prefix.split("/", 1)[0]
         extra["policy"] = _policy(
             source.info.region, source.info.account, env, recorded, kms_key_id
         )
@@ -504,6 +533,28 @@ def _after_lambda(
     extra["code"] = snippet.code
     extra["code_for"] = snippet.as_dict()
     return extra
+
+
+def _published_copies(out: Renderer, source: Any, result: MigrationResult) -> dict[str, Any]:
+    """Published versions are immutable: the variables just removed from $LATEST stay in
+    every version published with them, and aliases serve those. Say which, and the way out."""
+    copies = source.published_copies([o.item.source.key for o in result.outcomes if o.settled])
+    if copies and not out.json_mode:
+        name = source.info.name
+        for copy in copies:
+            served = f", served by alias {', '.join(copy.aliases)}" if copy.aliases else ""
+            out.warn(
+                f"published version {copy.version} of {name}{served} still holds "
+                f"{', '.join(copy.keys)}"
+            )
+        out.note(
+            "published versions cannot be changed: publish a new version "
+            f"(`aws lambda publish-version --function-name {name}`), point each alias at it "
+            f"(`aws lambda update-alias --function-name {name} --name ALIAS --function-version "
+            f"NEW`), then delete the old versions (`aws lambda delete-function --function-name "
+            f"{name} --qualifier VERSION`)"
+        )
+    return {"published_versions": [copy.as_dict() for copy in copies]}
 
 
 def _policy(

@@ -351,8 +351,10 @@ def _caller_account(ws: Workspace, env: str) -> str:
     try:
         arn = caller_arn(ws.target(env))
     except CliError as exc:
+        # STS's own failure keeps its code (5 denied, 6 unavailable): the account is not
+        # wrong, it could not be asked for.
         raise CliError(
-            ExitCode.USAGE,
+            exc.code,
             f"cannot determine the AWS account of '{env}' ({exc.message})",
             f"set account_id under [environments.{env}] in secrets.toml",
         ) from None

@@ -19,19 +19,17 @@ import typer
 
 from envsecrets.commands.common import JsonOption, Workspace, YesOption, workspace
 from envsecrets.commands.rotate_request import MODES, RotateFlags, RotateMode, parse_request
-from envsecrets.completion import complete_env, complete_name
-from envsecrets.errors import CliError, ExitCode
+from envsecrets.completion import complete_env, complete_name, complete_target
 from envsecrets.ui.render import Renderer
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
 
     from envsecrets.commands.rotate_request import RotateRequest
-    from envsecrets.core.rotation import Verifier
-    from envsecrets.core.values import SecretValue
 
-    # One handler per mode; each reads what it needs from the request.
-    Handler = Callable[[Workspace, Renderer, RotateRequest, Verifier | None], None]
+    # One handler per mode; each reads what it needs from the request (and from each
+    # secret's rotation plan in secrets.toml).
+    Handler = Callable[[Workspace, Renderer, RotateRequest], None]
 
 
 def register(app: typer.Typer) -> None:
@@ -142,14 +140,62 @@ def rotate_command(
         int,
         typer.Option("--concurrency", min=1, max=32, help="Bulk: rotations in flight at once."),
     ] = 8,
+    apply_cmd: Annotated[
+        str | None,
+        typer.Option(
+            "--apply-cmd",
+            help="Command that tells the target (a database, an API) the new value, after "
+            "staging and before verification; it gets {name, version_id, current, pending} "
+            "as JSON on stdin only. Non-zero exit stops before promotion. It must be "
+            "idempotent: --resume runs it again.",
+        ),
+    ] = None,
+    apply_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--apply-timeout",
+            min=0.1,
+            help="Seconds the apply step may take (default 120 for --apply-cmd; 900 for RDS "
+            "to apply a new master password; 60 for STS to accept a new IAM key).",
+        ),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target",
+            help="Built-in apply step: rds:INSTANCE or rds-cluster:CLUSTER (the master "
+            "password, through RDS), iam-user:USER (a new access key, checked with STS).",
+            autocompletion=complete_target,
+        ),
+    ] = None,
+    delete_old: Annotated[
+        bool,
+        typer.Option(
+            "--delete-old",
+            help="iam-user target: delete the old access key after promotion (default: "
+            "deactivate it; the next rotation deletes it).",
+        ),
+    ] = False,
+    save_plan: Annotated[
+        bool,
+        typer.Option(
+            "--save-plan",
+            help="After a successful rotation, record its apply step, verification and "
+            "generation in secrets.toml [rotation] (comments kept).",
+        ),
+    ] = False,
     yes: YesOption = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Rotate a secret in two phases: the new value is staged AWSPENDING (invisible to
-    readers), optionally verified, then promoted to AWSCURRENT (the old one keeps AWSPREVIOUS).
+    """Rotate a secret: the new value is staged AWSPENDING (invisible to readers), applied
+    to its target (--apply-cmd, --target, or its plan in secrets.toml [rotation]), optionally
+    verified, then promoted to AWSCURRENT (the old one keeps AWSPREVIOUS).
 
     \b
     secrets rotate prod/db/password --generate --verify-cmd './check-login.sh'
+    secrets rotate prod/db/master --target rds:orders-prod
+    secrets rotate prod/ci/deploy-key --target iam-user:deployer
+    secrets rotate prod/api/partner --generate --apply-cmd './set-partner-key.sh'
     secrets rotate prod/db/creds --field password --generate
     secrets rotate prod/tls/keystore --generate --whole   (a JSON or binary value, replaced)
     secrets rotate prod/db/password --rollback | --resume | --cancel | --managed
@@ -178,6 +224,11 @@ def rotate_command(
             prefix=prefix,
             concurrency=concurrency,
             yes=yes,
+            apply_cmd=apply_cmd,
+            apply_timeout=apply_timeout,
+            target=target,
+            delete_old=delete_old,
+            save_plan=save_plan,
         )
     )
     ws = workspace(ctx)
@@ -187,14 +238,19 @@ def rotate_command(
 # -- dispatch -----------------------------------------------------------------------------------
 def dispatch(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
     """Run the request's mode; its module is imported only now, so `--help` stays light."""
-    verify = None
-    if request.verify_cmd is not None:
-        from envsecrets.backends.verify import check_runnable
+    if not MODES[request.mode].bulk:
+        ws.one_secret_command()
+    from envsecrets.backends.verify import check_runnable
 
-        # A command that cannot start is found now, not after a value was staged.
-        check_runnable(request.verify_cmd, "--verify-cmd")
-        verify = _verifier(request.verify_cmd, request.verify_timeout, out)
-    _handler(request.mode)(ws, out, request, verify)
+    # A command that cannot start is found now, not after a value was staged (those a plan
+    # in secrets.toml names are checked once the plan is read).
+    for command, option in (
+        (request.verify_cmd, "--verify-cmd"),
+        (request.apply_cmd, "--apply-cmd"),
+    ):
+        if command is not None:
+            check_runnable(command, option)
+    _handler(request.mode)(ws, out, request)
 
 
 def _handler(mode: RotateMode) -> Handler:
@@ -218,32 +274,3 @@ def _handler(mode: RotateMode) -> Handler:
             RotateMode.MANAGED: rotate_one.managed,
         }
     return handlers[mode]
-
-
-def _verifier(command: str, timeout: float, out: Renderer) -> Verifier:
-    """Run `command` with the candidate value on stdin; raise CliError when it fails."""
-
-    def verify(value: SecretValue, masked: Sequence[bytes]) -> None:
-        from envsecrets.backends.verify import run_verify
-
-        outcome = run_verify(command, value.data(), timeout=timeout, mask=masked)
-        if outcome.passed:
-            return
-        if not out.json_mode:  # with --json, stderr carries only the error object
-            for line in outcome.output_tail:
-                out.note(f"  verify | {line}")
-        if outcome.timed_out:
-            raise CliError(
-                ExitCode.FAILED,
-                f"verification timed out after {timeout:g} s (the command was stopped); "
-                "nothing was promoted",
-                "raise --verify-timeout if the check needs longer, or find out why it hangs",
-            )
-        raise CliError(
-            ExitCode.FAILED,
-            f"verification failed: the command exited with {outcome.exit_code}; "
-            "nothing was promoted",
-            "the `verify |` lines show the command's output: fix what it reports, or the command",
-        )
-
-    return verify

@@ -8,6 +8,7 @@ the exit code is 1 when any secret failed. Called by `rotate.dispatch` with the 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, NoReturn
 
 from envsecrets.commands.common import Workspace
@@ -17,33 +18,52 @@ from envsecrets.errors import CliError, ExitCode
 from envsecrets.ui.render import Renderer, when
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
     from envsecrets.commands.rotate_request import RotateRequest
-    from envsecrets.core.rotation import Verifier
     from envsecrets.core.rotation_bulk import (
         BulkFailure,
         BulkInterrupted,
         BulkItem,
         PendingItem,
+        Recipe,
     )
+    from envsecrets.core.rotation_plans import RotationSettings
+    from envsecrets.core.rotation_targets import ApplyStep
     from envsecrets.core.store import SecretStore
 
 
-def rotate_scope(
-    ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifier | None
-) -> None:
-    """`--env ENV --older-than DAYS --generate`: plan, confirm once, rotate each due secret."""
+def rotate_scope(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
+    """`--env ENV --older-than DAYS [--generate]`: plan, confirm once, rotate each due secret
+    as its rotation plan in secrets.toml says (flags over it), or to a generated value."""
+    from envsecrets.commands.rotate_apply import verifier_for
+    from envsecrets.commands.rotate_request import NEEDED
     from envsecrets.core.rotation import generating_store
-    from envsecrets.core.rotation_bulk import BulkInterrupted, BulkReport, plan_bulk, rotate_many
+    from envsecrets.core.rotation_bulk import (
+        BulkInterrupted,
+        BulkReport,
+        plan_bulk,
+        replan,
+        rotate_many,
+    )
     from envsecrets.ui.prompts import confirm
 
-    env, prefix, rules = request.scope_env, request.prefix, request.generate_rules
+    env, prefix, rules = request.scope_env, request.prefix, request.rules
     settings = ws.environment(env)
     scope = _bulk_scope(env, prefix)
+    planned = {
+        path: plan for path, plan in ws.config.rotation.items() if f"{env}/{path}".startswith(scope)
+    }
+    if rules is None and not planned:
+        # Nothing under the scope says how to rotate: the value must be generated.
+        raise CliError(ExitCode.USAGE, *NEEDED["--generate"])
     store = generating_store(_paced_store(ws, env, request.concurrency), env)
     items = plan_bulk(store, scope, older_than_days=request.older_than, field_key=request.field_key)
+    recipes = _recipes(ws, out, request, env, [item.name for item in items if item.known])
+    items = replan(items, lambda item: _skip_reason(item, recipes.get(item.name), request))
     todo = [item for item in items if item.skip is None]
     if not out.json_mode:
-        _plan_table(out, items)
+        _plan_table(out, items, recipes)
     if not todo:
         if out.json_mode:
             out.json(BulkReport(skipped=[i for i in items if i.skip is not None]).as_dict())
@@ -62,9 +82,10 @@ def rotate_scope(
                 rules=rules,
                 actor=actor,
                 field_key=request.field_key,
-                verify=verify,
+                verify=verifier_for(request.verify_cmd, request.verify_timeout, out),
                 workers=_workers(ws, env, request.concurrency),
                 on_done=lambda result: advance(1),
+                recipes=recipes,
             )
     except BulkInterrupted as stop:
         _report_interrupted(out, stop, scope, recover, request.older_than)
@@ -74,8 +95,11 @@ def rotate_scope(
     if out.json_mode:
         out.json(report.as_dict())
     else:
+        for outcome in report.rotated:
+            if outcome.cleanup_error:
+                out.warn(f"{outcome.name}: after the promotion: {outcome.cleanup_error}")
         for failure in report.failed:
-            out.warn(f"{failure.name}: {failure.error.message}")
+            out.warn(f"{failure.name}: {failure.step} failed: {failure.error.message}")
         for item in report.skipped:
             out.note(f"skipped {item.name}: {item.skip}")
         out.success(
@@ -95,6 +119,70 @@ def rotate_scope(
                 f"`{recover} --resume` finishes them, `--cancel` drops them"
             ),
         )
+
+
+def _recipes(
+    ws: Workspace, out: Renderer, request: RotateRequest, env: str, names: Iterable[str]
+) -> dict[str, Recipe]:
+    """Each secret's recipe from its rotation plan in secrets.toml, the flags over it; the
+    secrets without a plan rotate as the flags say (no recipe). A plan that cannot work is
+    refused now, before anything changes."""
+    from envsecrets.commands.rotate_apply import settings_for, verifier_for
+    from envsecrets.core.names import SecretName
+    from envsecrets.core.rotation_bulk import NO_STEP, Recipe
+
+    # --generate (and its options) and --field are for the secrets without a plan: a plan
+    # says itself how its value is made. The other flags win over the plans, as for one secret.
+    over_plans = replace(
+        request.flags, rules=None, stdin=False, from_file=False, field_key=None, whole=False
+    )
+    recipes: dict[str, Recipe] = {}
+    for name in names:
+        secret = SecretName.parse(name)
+        if ws.config.rotation_plan(secret.path) is None:
+            continue
+        settings = settings_for(ws, secret, over_plans)
+        target = settings.target
+        kind = target.kind if target is not None else "command" if settings.apply_cmd else NO_STEP
+        recipes[name] = Recipe(
+            rules=settings.rules,
+            field_key=settings.field_key,
+            verify=verifier_for(settings.verify_cmd, settings.verify_timeout, out),
+            make_step=_maker(ws, env, settings, out) if settings.has_apply_step else None,
+            kind=kind,
+            label=str(target) if target is not None else settings.apply_cmd and "command",
+        )
+    return recipes
+
+
+def _maker(
+    ws: Workspace, env: str, settings: RotationSettings, out: Renderer
+) -> Callable[[], ApplyStep]:
+    """Makes one secret's apply step (a step holds what it learnt about its target)."""
+    from envsecrets.commands.rotate_apply import step_for
+
+    def make() -> ApplyStep:
+        step = step_for(ws, env, settings, out)
+        if step is None:
+            raise CliError(
+                ExitCode.FAILED,
+                "internal: a plan without its apply step",
+                "this is a bug in envsecrets: please report it, with the command you ran",
+            )
+        return step
+
+    return make
+
+
+def _skip_reason(item: BulkItem, recipe: Recipe | None, request: RotateRequest) -> str | None:
+    """Why a due secret is left alone, from its recipe (its plan) or the flags."""
+    from envsecrets.core.rotation_bulk import plan_skip_reason
+
+    if recipe is None:
+        if request.rules is None:
+            return "no rotation plan in secrets.toml, and no --generate"
+        return item.skip
+    return plan_skip_reason(item, recipe)
 
 
 def _report_interrupted(
@@ -136,12 +224,12 @@ def _report_interrupted(
     )
 
 
-def recover_scope(
-    ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifier | None
-) -> None:
+def recover_scope(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
     """`--env ENV --resume|--cancel`: every rotation left pending under the scope, found from
     the listing, shown as a plan, confirmed in a protected environment, then resumed or
-    cancelled secret by secret with the single-secret steps."""
+    cancelled secret by secret with the single-secret steps (each with its plan's apply
+    step: a resume applies the staged value again, a cancel puts the current one back)."""
+    from envsecrets.commands.rotate_apply import verifier_for
     from envsecrets.core.rotation_bulk import (
         CANCEL,
         RESUME,
@@ -162,8 +250,9 @@ def recover_scope(
         else:
             out.success(f"nothing pending under {scope}: no rotation to {action}")
         return
+    recipes = _recipes(ws, out, request, env, [item.name for item in items])
     if not out.json_mode:
-        _recovery_table(out, items, action)
+        _recovery_table(out, items, action, recipes)
     what = "rotation" if len(items) == 1 else "rotations"
     question = f"{action} {len(items)} pending {what} under {scope}?"
     ws.confirm_if_protected(env, question, yes=request.yes)
@@ -175,9 +264,10 @@ def recover_scope(
             items,
             action=action,
             actor=actor,
-            verify=verify,
+            verify=verifier_for(request.verify_cmd, request.verify_timeout, out),
             workers=_workers(ws, env, request.concurrency),
             on_done=lambda result: advance(1),
+            recipes=recipes,
         )
     if out.json_mode:
         out.json(report.as_dict())
@@ -187,8 +277,10 @@ def recover_scope(
                 out.warn(
                     f"{outcome.name}: the rotation record was not written: {outcome.record_error}"
                 )
+            if outcome.cleanup_error:
+                out.warn(f"{outcome.name}: after the promotion: {outcome.cleanup_error}")
         for failure in report.failed:
-            out.warn(f"{failure.name}: {failure.error.message}")
+            out.warn(f"{failure.name}: {failure.step} failed: {failure.error.message}")
         for left in report.left_alone:
             out.note(f"left alone {left.name}: {left.reason}")
         past = "resumed" if action == RESUME else "cancelled"
@@ -266,13 +358,16 @@ def _point_at_bulk_recovery(failure: BulkFailure, recover: str) -> BulkFailure:
     )
 
 
-def _plan_table(out: Renderer, items: list[BulkItem]) -> None:
+def _plan_table(out: Renderer, items: list[BulkItem], recipes: dict[str, Recipe]) -> None:
+    # The APPLY TO column appears when some secret has a rotation plan in secrets.toml.
+    header = ["NAME", "LAST CHANGED", *(["APPLY TO"] if recipes else []), "PLAN"]
     out.table(
-        ["NAME", "LAST CHANGED", "PLAN"],
+        header,
         [
             [
                 item.name,
                 when(item.last_changed),
+                *([_applies_to(recipes.get(item.name))] if recipes else []),
                 "rotate" if item.skip is None else f"skip: {item.skip}",
             ]
             for item in items
@@ -280,16 +375,24 @@ def _plan_table(out: Renderer, items: list[BulkItem]) -> None:
     )
 
 
-def _recovery_table(out: Renderer, items: list[PendingItem], action: str) -> None:
+def _applies_to(recipe: Recipe | None) -> str:
+    return (recipe.label if recipe is not None else None) or "-"
+
+
+def _recovery_table(
+    out: Renderer, items: list[PendingItem], action: str, recipes: dict[str, Recipe]
+) -> None:
     from envsecrets.core.rotation_bulk import RESUME
 
+    header = ["NAME", "PENDING VERSION", "CURRENT VERSION"]
     out.table(
-        ["NAME", "PENDING VERSION", "CURRENT VERSION", "PLAN"],
+        [*header, *(["APPLY TO"] if recipes else []), "PLAN"],
         [
             [
                 item.name,
                 item.pending,
                 item.current or "-",
+                *([_applies_to(recipes.get(item.name))] if recipes else []),
                 "resume: promote to AWSCURRENT" if action == RESUME else "cancel: drop AWSPENDING",
             ]
             for item in items

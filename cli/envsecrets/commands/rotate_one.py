@@ -8,96 +8,196 @@ Each form shows its plan, confirms in a protected environment, runs the steps of
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from envsecrets.commands.common import Workspace
+from envsecrets.commands.rotate_apply import (
+    recovery_flags,
+    settings_for,
+    step_for,
+    verifier_for,
+)
 from envsecrets.ui.render import Renderer
 
 if TYPE_CHECKING:
     from envsecrets.commands.rotate_request import RotateRequest
     from envsecrets.core.names import SecretName
     from envsecrets.core.passwords import PasswordSource
-    from envsecrets.core.rotation import Narrator, RotationOutcome, RotationPlan, Verifier
+    from envsecrets.core.rotation import Narrator, RotationOutcome, RotationPlan
+    from envsecrets.core.rotation_plans import RotationSettings
     from envsecrets.core.rotation_recovery import PendingState
+    from envsecrets.core.rotation_targets import ApplyStep, Preparation
     from envsecrets.core.values import SecretValue
 
 
-def rotate(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifier | None) -> None:
-    """Stage a new value, verify it when asked, promote it."""
+def rotate(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
+    """Stage a new value, apply it to the target, verify it when asked, promote it."""
     from envsecrets.core.rotation import (
-        compose_value,
         generating_store,
         plan_rotation,
         refuse_generated_over_structure,
         rotate_secret,
     )
+    from envsecrets.core.rotation_targets import Preparation
 
     secret = _secret(ws, request)
     name = str(secret)
+    settings = settings_for(ws, secret, request.flags)
     store = ws.store(secret.env)
+    step = step_for(ws, secret.env, settings, out)
+    generate = settings.rules is not None or _generates_by_default(request, step)
     # Refused before anything is read when the store cannot generate (the OS keyring).
-    passwords = generating_store(store, secret.env) if request.rules is not None else None
+    passwords = generating_store(store, secret.env) if generate else None
     # The current value is read to compare it with the new one, and for --generate to refuse
-    # replacing a JSON object or binary value whole; --whole asks for exactly that.
-    plan = plan_rotation(store, name, field_key=request.field_key, read_value=not request.whole)
-    if request.rules is not None and not request.whole:
+    # replacing a JSON object or binary value whole; --whole asks for exactly that. An apply
+    # step always needs it (to look at the target, and to log in with).
+    plan = plan_rotation(
+        store,
+        name,
+        field_key=settings.field_key,
+        read_value=not request.whole or step is not None,
+    )
+    prep = Preparation()
+    if step is not None:
+        prep = step.prepare(name, plan.current.value if plan.current is not None else None)
+        if prep.field_key is not None and plan.field_key is None:
+            plan = replace(plan, field_key=prep.field_key)
+    if generate and not request.whole:
         refuse_generated_over_structure(plan)
-    new, source = _new_value(passwords, request, name)
-    value = compose_value(plan, new)
+    new, source = _new_value(passwords, settings, step, prep, request, name)
+    value = None if new is None else _composed(plan, new, step, name)
     narrate = _narrator(out)
-    for line in _plan_lines(ws, request, plan, source):
+    for line in _plan_lines(ws, request, settings, plan, source, step, prep):
         narrate(line)
     ws.confirm_if_protected(secret.env, f"rotate {name}?", yes=request.yes)
+    # Who rotates is asked before the target makes a value: a new IAM key that nothing
+    # stages (STS failing here) would be a key whose secret nobody has.
     actor = rotation_actor(ws, secret.env)
-    outcome = rotate_secret(store, plan, value, actor=actor, verify=verify, narrate=narrate)
+    if value is None and step is not None:  # the target makes the value (an IAM key)
+        value = step.make_value(name, plan.current.value if plan.current is not None else None)
+    if value is None:
+        raise _internal_no_value(name)
+    outcome = rotate_secret(
+        store,
+        plan,
+        value,
+        actor=actor,
+        verify=verifier_for(settings.verify_cmd, settings.verify_timeout, out),
+        narrate=narrate,
+        step=step,
+        flags=recovery_flags(request),
+        made=prep.makes_value,
+    )
     _render_outcome(out, outcome)
+    if request.save_plan:
+        _save_plan(ws, out, secret, settings)
+
+
+def _generates_by_default(request: RotateRequest, step: ApplyStep | None) -> bool:
+    """An RDS target with no value given generates a password the engine takes."""
+    from envsecrets.core.target_rds import RdsStep
+
+    return isinstance(step, RdsStep) and not request.flags.gives_value
+
+
+def _composed(
+    plan: RotationPlan, new: SecretValue, step: ApplyStep | None, name: str
+) -> SecretValue:
+    from envsecrets.core.rotation import compose_value
+
+    value = compose_value(plan, new)
+    if step is not None:
+        step.check_value(name, value)
+    return value
+
+
+def _internal_no_value(name: str) -> Exception:
+    from envsecrets.core.rotation import REPORT_BUG_HINT
+    from envsecrets.errors import CliError, ExitCode
+
+    return CliError(ExitCode.FAILED, f"internal: no new value for {name}", REPORT_BUG_HINT)
 
 
 def _new_value(
-    passwords: PasswordSource | None, request: RotateRequest, name: str
-) -> tuple[SecretValue, str]:
-    """The new value (generated, or read from the source given) and how the plan names it."""
+    passwords: PasswordSource | None,
+    settings: RotationSettings,
+    step: ApplyStep | None,
+    prep: Preparation,
+    request: RotateRequest,
+    name: str,
+) -> tuple[SecretValue | None, str]:
+    """The new value (generated, or read from the source given) and how the plan names it;
+    None when the target makes it (after the confirmation: an IAM key is a real change)."""
     from envsecrets.commands.inputs import read_new_value
     from envsecrets.core.passwords import generate_value
 
-    rules = request.rules
-    if rules is not None and passwords is not None:
-        new = generate_value(passwords, rules)
-        return new, f"generated by AWS GetRandomPassword ({rules.length} characters)"
+    if prep.makes_value:
+        return None, "a new access key, made by IAM (CreateAccessKey) after you confirm"
+    if passwords is not None:
+        rules = step.generation_rules(settings.rules) if step is not None else settings.rules
+        if rules is not None:
+            new = generate_value(passwords, rules)
+            return new, f"generated by AWS GetRandomPassword ({rules.length} characters)"
     stdin, from_file = request.stdin, request.from_file
     new = read_new_value(stdin=stdin, from_file=from_file, label=f"new value of {name}")
     return new, "from --stdin" if stdin else f"from {from_file}" if from_file else "typed"
 
 
 def _plan_lines(
-    ws: Workspace, request: RotateRequest, plan: RotationPlan, source: str
+    ws: Workspace,
+    request: RotateRequest,
+    settings: RotationSettings,
+    plan: RotationPlan,
+    source: str,
+    step: ApplyStep | None,
+    prep: Preparation,
 ) -> list[str]:
-    if request.field_key is not None:
-        source = f"key '{request.field_key}' of the JSON object {source}; other keys kept"
-    verify_cmd = request.verify_cmd
-    return [
+    if plan.field_key is not None:
+        source = f"key '{plan.field_key}' of the JSON object {source}; other keys kept"
+    verify_cmd = settings.verify_cmd
+    lines = [
         f"plan for {plan.name}{_protected_note(ws, request.secret.env)}:",
-        f"  current version  {plan.current_version} (readers keep it until step 3)",
+        f"  current version  {plan.current_version} (readers keep it until step 4)",
         f"  new value        {source}",
-        "  1. stage the new value as AWSPENDING (invisible to readers)",
-        (
-            f"  2. verify: `{verify_cmd}` with the value on stdin "
-            f"(timeout {request.verify_timeout:g} s)"
-            if verify_cmd
-            else "  2. no verification (--verify-cmd not given)"
-        ),
-        f"  3. promote to AWSCURRENT; {plan.current_version} keeps AWSPREVIOUS",
     ]
+    if settings.plan is not None:
+        lines.append(f'  rotation plan    {ws.config.path} [rotation] "{settings.plan.path}"')
+    lines.extend(prep.notes)
+    lines += [
+        "  1. stage the new value as AWSPENDING (invisible to readers)",
+        f"  2. {step.describe()}"
+        if step is not None
+        else "  2. no apply step (--apply-cmd, --target or a plan in secrets.toml not given)",
+        (
+            f"  3. verify: `{verify_cmd}` with the value on stdin "
+            f"(timeout {settings.verify_timeout:g} s)"
+            if verify_cmd
+            else "  3. no verification (--verify-cmd not given)"
+        ),
+        f"  4. promote to AWSCURRENT; {plan.current_version} keeps AWSPREVIOUS",
+    ]
+    return lines
 
 
-def rollback(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifier | None) -> None:
-    """AWSCURRENT back to the AWSPREVIOUS version."""
+def _save_plan(
+    ws: Workspace, out: Renderer, secret: SecretName, settings: RotationSettings
+) -> None:
+    """--save-plan: record how this secret rotated in secrets.toml [rotation]."""
+    from envsecrets.commands.rotate_plan import save_plan
+
+    save_plan(ws, out, secret, settings)
+
+
+def rollback(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
+    """AWSCURRENT back to the AWSPREVIOUS version (the target given that value first)."""
     # `as`: this handler is itself called rollback.
     from envsecrets.core.rotation_recovery import RolledBackAlready, plan_rollback
     from envsecrets.core.rotation_recovery import rollback as move_current_back
 
     secret = _secret(ws, request)
     name = str(secret)
+    settings = settings_for(ws, secret, request.flags)
     store = ws.store(secret.env)
     plan = plan_rollback(store, name)
     if isinstance(plan, RolledBackAlready):
@@ -107,14 +207,17 @@ def rollback(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verif
         else:
             out.success(f"{name}: {plan.reason}")
         return
-    _narrator(out)(
+    step = step_for(ws, secret.env, settings, out)
+    narrate = _narrator(out)
+    narrate(
         f"plan for {name}{_protected_note(ws, secret.env)}: AWSCURRENT {plan.current} -> "
         f"{plan.previous}; {plan.current} becomes AWSPREVIOUS"
+        + (f" ({step.label} is given version {plan.previous} first)" if step else "")
     )
     ws.confirm_if_protected(
         secret.env, f"roll {name} back to version {plan.previous}?", yes=request.yes
     )
-    rolled_back = move_current_back(store, plan)
+    rolled_back = move_current_back(store, plan, step=step, narrate=narrate)
     if out.json_mode:
         out.json(rolled_back.as_dict())
         return
@@ -123,18 +226,22 @@ def rollback(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verif
             f"the rollback record was not written ({rolled_back.record_error}): a second "
             "--rollback cannot tell that this one happened"
         )
+    if rolled_back.cleanup_error:
+        out.warn(f"after the rollback: {rolled_back.cleanup_error}")
     out.success(
         f"{name}: rolled back; version {plan.previous} is AWSCURRENT again "
         f"({plan.current} is AWSPREVIOUS)"
     )
 
 
-def resume(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifier | None) -> None:
-    """Promote the version a cut-short rotation left pending (verified first when asked)."""
+def resume(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
+    """Promote the version a cut-short rotation left pending (applied to the target again and
+    verified first when asked)."""
     from envsecrets.core.rotation_recovery import find_pending, overtaken_error, resume_rotation
 
     secret = _secret(ws, request)
     name = str(secret)
+    settings = settings_for(ws, secret, request.flags)
     store = ws.store(secret.env)
     state = find_pending(store, name, for_resume=True)
     # A promoted version still labelled AWSPENDING is a finished rotation: nothing is written
@@ -144,35 +251,58 @@ def resume(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifie
         return
     if state.overtaken:
         raise overtaken_error(state)
+    step = step_for(ws, secret.env, settings, out)
+    verify = verifier_for(settings.verify_cmd, settings.verify_timeout, out)
     narrate = _narrator(out)
+    before = [
+        what
+        for what, on in (
+            (f"applied to {step.label} again" if step else "", step),
+            ("verified", verify),
+        )
+        if on
+    ]
     narrate(
         f"plan for {name}{_protected_note(ws, secret.env)}: promote pending version "
         f"{state.pending} to AWSCURRENT; {state.current or '-'} keeps AWSPREVIOUS"
-        + (" (after verification)" if verify else "")
+        + (f" (after it is {' and '.join(before)})" if before else "")
     )
     ws.confirm_if_protected(secret.env, f"promote the pending version of {name}?", yes=request.yes)
     actor = rotation_actor(ws, secret.env)
-    outcome = resume_rotation(store, state, actor=actor, verify=verify, narrate=narrate)
+    outcome = resume_rotation(
+        store,
+        state,
+        actor=actor,
+        verify=verify,
+        narrate=narrate,
+        step=step,
+        flags=recovery_flags(request),
+    )
     _render_outcome(out, outcome)
 
 
-def cancel(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifier | None) -> None:
-    """Drop a dangling AWSPENDING; AWSCURRENT stays where it is."""
+def cancel(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
+    """Drop a dangling AWSPENDING; AWSCURRENT stays where it is (and the target is given the
+    current value back, or the pending IAM key is deleted)."""
     from envsecrets.core.rotation_recovery import cancel_pending, find_pending
 
     secret = _secret(ws, request)
     name = str(secret)
+    settings = settings_for(ws, secret, request.flags)
     store = ws.store(secret.env)
     state = find_pending(store, name)
     # As for --resume: a finished rotation's leftover label is left alone, unasked.
     if _nothing(out, state, "cancel"):
         return
-    _narrator(out)(
+    step = step_for(ws, secret.env, settings, out)
+    narrate = _narrator(out)
+    narrate(
         f"plan for {name}{_protected_note(ws, secret.env)}: remove AWSPENDING from "
         f"{state.pending}; AWSCURRENT stays on {state.current or '-'}"
+        + (f" ({step.label} is given version {state.current} back first)" if step else "")
     )
     ws.confirm_if_protected(secret.env, f"drop the pending version of {name}?", yes=request.yes)
-    cancelled = cancel_pending(store, state)
+    cancelled = cancel_pending(store, state, step=step, narrate=narrate)
     if out.json_mode:
         out.json(cancelled.as_dict())
     else:
@@ -182,7 +312,7 @@ def cancel(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifie
         )
 
 
-def managed(ws: Workspace, out: Renderer, request: RotateRequest, verify: Verifier | None) -> None:
+def managed(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
     """Start the rotation Lambda configured on the secret (RotateSecret)."""
     from envsecrets.core.rotation_managed import check_managed, start_managed_rotation
 
@@ -254,6 +384,8 @@ def _render_outcome(out: Renderer, outcome: RotationOutcome) -> None:
         return
     if outcome.record_error:
         out.warn(f"the rotation record was not written: {outcome.record_error}")
+    if outcome.cleanup_error:
+        out.warn(f"after the promotion: {outcome.cleanup_error}")
     previous = f"; {outcome.previous_version} is AWSPREVIOUS" if outcome.previous_version else ""
     out.success(
         f"{outcome.name}: {outcome.action}; version {outcome.version_id} is AWSCURRENT{previous}"

@@ -9,6 +9,7 @@ anything is read or changed.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,8 @@ from envsecrets.errors import CliError, ExitCode
 
 if TYPE_CHECKING:
     from envsecrets.core.passwords import PasswordRules
+    from envsecrets.core.rotation_plans import FlagSettings
+    from envsecrets.core.rotation_targets import TargetRef
 
 DEFAULT_VERIFY_TIMEOUT = 60.0
 DEFAULT_CONCURRENCY = 8
@@ -50,33 +53,69 @@ class ModeRule:
 
 
 VALUE_FLAGS = ("--generate", "--stdin", "--from-file", "--field")
+APPLY_FLAGS = ("--apply-cmd", "--target")
 # The flags only some modes take, in the order their refusals are checked.
-SCOPED_FLAGS = (*VALUE_FLAGS, "--whole", "--verify-cmd", "--older-than", "--prefix")
+SCOPED_FLAGS = (
+    *VALUE_FLAGS,
+    "--whole",
+    "--verify-cmd",
+    "--older-than",
+    "--prefix",
+    *APPLY_FLAGS,
+    "--apply-timeout",
+    "--delete-old",
+    "--save-plan",
+)
 NAME = ("NAME",)
+# What a single-secret mode that runs an apply step takes besides its own flags.
+APPLYING = frozenset({*APPLY_FLAGS, "--apply-timeout"})
 
 MODES: dict[RotateMode, ModeRule] = {
     RotateMode.ROTATE: ModeRule(
         flag=None,
         bulk=False,
-        accepts=frozenset({*VALUE_FLAGS, "--whole", "--verify-cmd"}),
+        accepts=frozenset(
+            {*VALUE_FLAGS, "--whole", "--verify-cmd", *APPLYING, "--delete-old", "--save-plan"}
+        ),
         needs=NAME,
     ),
-    RotateMode.ROLLBACK: ModeRule(flag="--rollback", bulk=False, needs=NAME),
-    RotateMode.RESUME: ModeRule(
-        flag="--resume", bulk=False, accepts=frozenset({"--verify-cmd"}), needs=NAME
+    RotateMode.ROLLBACK: ModeRule(
+        flag="--rollback", bulk=False, accepts=frozenset({*APPLYING, "--delete-old"}), needs=NAME
     ),
-    RotateMode.CANCEL: ModeRule(flag="--cancel", bulk=False, needs=NAME),
+    RotateMode.RESUME: ModeRule(
+        flag="--resume",
+        bulk=False,
+        accepts=frozenset({"--verify-cmd", *APPLYING, "--delete-old"}),
+        needs=NAME,
+    ),
+    RotateMode.CANCEL: ModeRule(flag="--cancel", bulk=False, accepts=APPLYING, needs=NAME),
     RotateMode.MANAGED: ModeRule(flag="--managed", bulk=False, needs=NAME),
+    # Bulk modes take each secret's apply step from secrets.toml [rotation]; --generate is
+    # needed for secrets without a plan only (checked once the plans are known).
     RotateMode.BULK: ModeRule(
         flag=None,
         bulk=True,
-        accepts=frozenset({"--generate", "--field", "--verify-cmd", "--older-than", "--prefix"}),
-        needs=("--generate", "--older-than"),
+        accepts=frozenset(
+            {
+                "--generate",
+                "--field",
+                "--verify-cmd",
+                "--older-than",
+                "--prefix",
+                "--apply-timeout",
+                "--delete-old",
+            }
+        ),
+        needs=("--older-than",),
     ),
     RotateMode.BULK_RESUME: ModeRule(
-        flag="--resume", bulk=True, accepts=frozenset({"--verify-cmd", "--prefix"})
+        flag="--resume",
+        bulk=True,
+        accepts=frozenset({"--verify-cmd", "--prefix", "--apply-timeout", "--delete-old"}),
     ),
-    RotateMode.BULK_CANCEL: ModeRule(flag="--cancel", bulk=True, accepts=frozenset({"--prefix"})),
+    RotateMode.BULK_CANCEL: ModeRule(
+        flag="--cancel", bulk=True, accepts=frozenset({"--prefix", "--apply-timeout"})
+    ),
 }
 MODE_FLAGS = ("--rollback", "--resume", "--cancel", "--managed")
 SOURCE_FLAGS = ("--generate", "--stdin", "--from-file")
@@ -124,6 +163,11 @@ class RotateFlags:
     prefix: str | None = None
     concurrency: int = DEFAULT_CONCURRENCY
     yes: bool = False
+    apply_cmd: str | None = None
+    apply_timeout: float | None = None
+    target: str | None = None
+    delete_old: bool = False
+    save_plan: bool = False
 
     def given(self) -> list[str]:
         """The flags on the command line, in the order the messages name them."""
@@ -144,6 +188,11 @@ class RotateFlags:
             ("--verify-timeout", self.verify_timeout is not None),
             ("--older-than", self.older_than is not None),
             ("--prefix", self.prefix is not None),
+            ("--apply-cmd", self.apply_cmd is not None),
+            ("--target", self.target is not None),
+            ("--apply-timeout", self.apply_timeout is not None),
+            ("--delete-old", self.delete_old),
+            ("--save-plan", self.save_plan),
         )
         return [flag for flag, on in present if on]
 
@@ -166,6 +215,20 @@ class RotateRequest:
     prefix: str | None = None
     concurrency: int = DEFAULT_CONCURRENCY
     yes: bool = False
+    apply_cmd: str | None = None
+    apply_timeout: float | None = None
+    target: TargetRef | None = None
+    delete_old: bool = False
+    save_plan: bool = False
+    # The flags that a secret's rotation plan (secrets.toml [rotation]) yields to, as given.
+    over_plan: FlagSettings | None = None
+
+    @property
+    def flags(self) -> FlagSettings:
+        """What the command line says over a secret's rotation plan."""
+        if self.over_plan is None:
+            raise _internal(f"{self.mode.value} without its flags")
+        return self.over_plan
 
     @property
     def secret(self) -> SecretName:
@@ -193,9 +256,11 @@ def parse_request(flags: RotateFlags) -> RotateRequest:
     """Check the flags against each other and choose the mode, before anything is read or
     changed; every mistake is a usage error (exit 2) naming the flags."""
     from envsecrets.core.passwords import DEFAULT_LENGTH, PasswordRules
+    from envsecrets.core.rotation_plans import FlagSettings
+    from envsecrets.core.rotation_targets import TargetRef
 
     given = flags.given()
-    _check_alone(given, flags.verify_cmd)
+    _check_alone(given, flags.verify_cmd, flags.apply_cmd)
     mode = _choose_mode(flags, given)
     _check_mode_takes(mode, given)
     _check_mode_needs(mode, given, flags.name)
@@ -206,6 +271,20 @@ def parse_request(flags: RotateFlags) -> RotateRequest:
             exclude_punctuation=flags.exclude_punctuation,
             exclude_characters=flags.exclude_characters or "",
         ).check()  # impossible constraints: exit 2 before any AWS call
+    target = None if flags.target is None else TargetRef.parse(flags.target)
+    over_plan = FlagSettings(
+        target=target,
+        apply_cmd=flags.apply_cmd,
+        apply_timeout=flags.apply_timeout,
+        verify_cmd=flags.verify_cmd,
+        verify_timeout=flags.verify_timeout,
+        rules=rules,
+        stdin=flags.stdin,
+        from_file=flags.from_file is not None,
+        field_key=flags.field_key,
+        whole=flags.whole,
+        delete_old=flags.delete_old,
+    )
     return RotateRequest(
         mode=mode,
         name=None if flags.name is None else SecretName.parse(flags.name),
@@ -223,6 +302,12 @@ def parse_request(flags: RotateFlags) -> RotateRequest:
         prefix=flags.prefix,
         concurrency=flags.concurrency,
         yes=flags.yes,
+        apply_cmd=flags.apply_cmd,
+        apply_timeout=flags.apply_timeout,
+        target=target,
+        delete_old=flags.delete_old,
+        save_plan=flags.save_plan,
+        over_plan=over_plan,
     )
 
 
@@ -236,9 +321,9 @@ def _internal(what: str) -> CliError:
     return CliError(ExitCode.FAILED, f"internal: {what}", REPORT_BUG_HINT)
 
 
-def _check_alone(given: list[str], verify_cmd: str | None) -> None:
-    """The rules that hold whatever the mode: one mode flag, one value source, no flag
-    without the one it refines, no blank --verify-cmd."""
+def _check_alone(given: list[str], verify_cmd: str | None, apply_cmd: str | None) -> None:
+    """The rules that hold whatever the mode: one mode flag, one value source, one apply
+    step, no flag without the one it refines, no blank --verify-cmd or --apply-cmd."""
     modes = [flag for flag in given if flag in MODE_FLAGS]
     if len(modes) > 1:
         raise _usage(f"{' and '.join(modes)} cannot be used together")
@@ -257,6 +342,12 @@ def _check_alone(given: list[str], verify_cmd: str | None) -> None:
         )
     if verify_cmd is not None and not verify_cmd.strip():
         raise _usage("--verify-cmd is empty")
+    if "--apply-cmd" in given and "--target" in given:
+        raise _usage(
+            "--apply-cmd and --target cannot be used together: a rotation has one apply step"
+        )
+    if apply_cmd is not None and not apply_cmd.strip():
+        raise _usage("--apply-cmd is empty")
 
 
 def _choose_mode(flags: RotateFlags, given: list[str]) -> RotateMode:
@@ -292,12 +383,31 @@ def _check_mode_takes(mode: RotateMode, given: list[str]) -> None:
         raise _usage(f"{rule.flag or '--env'} takes no new value: drop --whole")
     if refused == "--verify-cmd":
         raise _usage(f"--verify-cmd does not apply to {rule.flag}")
+    if refused in NOT_TAKEN:
+        scope = rule.flag or "bulk rotation"
+        if rule.bulk and rule.flag is not None:
+            scope = f"--env ... {rule.flag}"
+        raise _usage(f"{refused} does not apply to {scope}", NOT_TAKEN[refused](rule))
     if rule.bulk:  # --older-than with --env ... --resume/--cancel
         raise _usage(
             f"--older-than does not apply to --env ... {rule.flag}: every rotation left "
             "pending under the scope is taken, whatever its age"
         )
     raise _usage("--older-than and --prefix apply to bulk rotation (with --env ENV)")
+
+
+# Why a mode does not take one of the apply-step flags (the hint of the refusal).
+NOT_TAKEN: dict[str, Callable[[ModeRule], str]] = {
+    "--apply-cmd": lambda rule: (
+        "declare each secret's apply step in secrets.toml [rotation]" if rule.bulk else HELP_HINT
+    ),
+    "--target": lambda rule: (
+        "declare each secret's target in secrets.toml [rotation]" if rule.bulk else HELP_HINT
+    ),
+    "--apply-timeout": lambda rule: HELP_HINT,
+    "--delete-old": lambda rule: "--delete-old concerns an iam-user target's old access key",
+    "--save-plan": lambda rule: "--save-plan records how one secret was rotated (NAME)",
+}
 
 
 def _check_mode_needs(mode: RotateMode, given: list[str], name: str | None) -> None:

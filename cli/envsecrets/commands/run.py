@@ -13,7 +13,7 @@ import typer
 
 from envsecrets.commands.common import Workspace, YesOption, workspace
 from envsecrets.completion import complete_prefix, complete_scope_path
-from envsecrets.errors import CliError, ExitCode
+from envsecrets.errors import CliError, ExitCode, ProgramStatus
 from envsecrets.readable_help import ReadableCommand
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ def run_command(
     else:
         status = _run_with_files(out, argv, variables, patterns)
     if status != 0:
-        raise typer.Exit(status)
+        raise ProgramStatus(status)
 
 
 def _about(scope: Scope) -> Callable[[str], str]:

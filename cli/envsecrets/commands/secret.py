@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from envsecrets.api import MAX_DESCRIPTION
 from envsecrets.commands.common import JsonOption, Workspace, YesOption, workspace
 from envsecrets.completion import complete_name, complete_prefix
 from envsecrets.core.names import NamePrefix, SecretName
-from envsecrets.core.store import SecretMetadata
+from envsecrets.core.store import SecretMetadata, SecretStore
 from envsecrets.core.values import SecretValue
 from envsecrets.errors import CliError, ExitCode
 from envsecrets.ui.render import when
@@ -23,7 +25,6 @@ NameArgument = Annotated[
         help="Secret name: <env>/<path>, e.g. prod/api/stripe-key.", autocompletion=complete_name
     ),
 ]
-MAX_DESCRIPTION = 2048  # Secrets Manager's limit
 FieldOption = Annotated[
     str | None, typer.Option("--field", help="Work on one key of a JSON object secret.")
 ]
@@ -73,46 +74,35 @@ def set_secret(
     """Create a secret or put a new version. The value comes from a hidden prompt (asked
     twice), --stdin or --from-file: never from the command line."""
     from envsecrets.commands.inputs import parse_tags, read_new_value
-    from envsecrets.core.operations import SetOptions, apply_set, plan_set
 
     ws = workspace(ctx)
+    ws.one_secret_command()
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
-    env = ws.environment(secret.env)
+    env = ws.open(secret.env)
     tags = parse_tags(tag or [])
     if description is not None and len(description) > MAX_DESCRIPTION:
-        # Checked before anything is written: AWS would refuse it after the value was put.
+        # Before the value is asked for: nobody types a value twice to be refused after.
         raise CliError(
             ExitCode.USAGE,
             f"--description is {len(description)} characters; AWS allows {MAX_DESCRIPTION}",
             f"shorten --description to at most {MAX_DESCRIPTION} characters",
         )
     value = read_new_value(stdin=stdin, from_file=from_file, label=str(secret))
-    store = ws.store(secret.env)
-    plan = plan_set(store, secret, value, field_key=field_key, force=force)
-    if plan.action != "unchanged":
-        verb = "create" if plan.action == "create" else "put a new version of"
-        ws.confirm_if_protected(secret.env, f"{verb} {secret}?", yes=yes)
-    elif description is not None or tags:
-        # The value is unchanged but the description or tags still get written.
-        ws.confirm_if_protected(secret.env, f"update the description/tags of {secret}?", yes=yes)
-    outcome = apply_set(
-        store, plan, env, SetOptions(description=description, tags=tags, kms_key_id=kms_key)
+    outcome = env.set(
+        str(secret),
+        value,
+        field=field_key,
+        description=description,
+        tags=tags,
+        kms_key_id=kms_key,
+        force=force,
+        confirm=partial(ws.confirm_if_protected, secret.env, yes=yes),
     )
-    if kms_key and plan.action != "create":
+    if kms_key and outcome.action != "create":
         out.warn(f"--kms-key applies to new secrets only; {secret} keeps its KMS key")
-    result = {
-        "name": str(secret),
-        "action": {"create": "created", "update": "updated", "unchanged": "unchanged"}[
-            outcome.action
-        ],
-        "version_id": outcome.version_id,
-        "previous_version_id": outcome.previous_version,
-        # What the value was stored as: text (SecretString), json (a JSON object, as text)
-        # or binary (SecretBinary: bytes that are not valid UTF-8).
-        "kind": plan.value.kind,
-    }
-    stored = _stored_as(plan.value)
+    result = outcome.as_dict()
+    stored = _stored_as(outcome.stored or value)
     if json_output:
         out.json(result)
     elif outcome.action == "unchanged":
@@ -149,8 +139,6 @@ def get_secret(
     json_output: JsonOption = False,
 ) -> None:
     """Print a secret's value exactly (a newline is added only on a terminal)."""
-    from envsecrets.core.store import CURRENT
-
     if version_stage and version_id:
         raise CliError(
             ExitCode.USAGE,
@@ -159,13 +147,15 @@ def get_secret(
             "AWSPREVIOUS (`secrets history NAME` lists both)",
         )
     ws = workspace(ctx)
+    ws.one_secret_command()
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
-    ws.environment(secret.env)
-    stored = ws.store(secret.env).read(
-        str(secret), stage=version_stage or CURRENT, version_id=version_id
+    if version_id is not None:
+        _check_version_id(version_id, secret)
+    stored = ws.open(secret.env).get(
+        str(secret), field=field_key, stage=version_stage, version_id=version_id
     )
-    value = stored.value.field(field_key) if field_key else stored.value
+    value = stored.value
     if output is not None:
         from envsecrets.core.files import write_private_file
 
@@ -195,6 +185,20 @@ def get_secret(
             "use --output FILE, or pipe stdout to a file or program",
         )
     out.value(value.data())
+
+
+def _check_version_id(version_id: str, secret: SecretName) -> None:
+    """A version id is 32 to 64 characters (Secrets Manager's rule); say so naming the id,
+    before any call."""
+    if 32 <= len(version_id) <= 64:
+        return
+    shown = version_id if len(version_id) <= 70 else version_id[:69] + "…"
+    raise CliError(
+        ExitCode.USAGE,
+        f"invalid --version-id '{shown}': a version id has 32 to 64 characters, this one has "
+        f"{len(version_id)}",
+        f"`secrets history {secret}` lists its versions and their ids",
+    )
 
 
 def _metadata_row(meta: SecretMetadata) -> dict[str, Any]:
@@ -254,18 +258,12 @@ def list_secrets(
     else:
         scopes = [("default", "")]
     found: list[SecretMetadata] = []
+    now = datetime.now(UTC)
     for env, scope in scopes:
         store = ws.default_store() if env == "default" else ws.store(env)
         listed = list(store.list(scope, include_deleted=include_deleted))
-        found.extend(listed)
         _remember_for_completion(ws, env, scope, listed)
-    now = datetime.now(UTC)
-    if stale is not None:
-        limit = now - timedelta(days=stale)
-        found = [m for m in found if (m.last_changed or m.created or now) < limit]
-    if unused is not None:
-        limit = now - timedelta(days=unused)
-        found = [m for m in found if m.last_accessed is None or m.last_accessed < limit]
+        found.extend(_filter_by_age(store, listed, stale=stale, unused=unused, now=now))
     found.sort(key=lambda m: m.name)
     if json_output:
         out.json([_metadata_row(m) for m in found])
@@ -285,6 +283,38 @@ def list_secrets(
     out.table(["NAME", "LAST CHANGED", "LAST ACCESSED", "ROTATION"], rows)
 
 
+def _filter_by_age(
+    store: SecretStore,
+    listed: list[SecretMetadata],
+    *,
+    stale: int | None,
+    unused: int | None,
+    now: datetime,
+) -> list[SecretMetadata]:
+    """`--stale`: the value (AWSCURRENT's CreatedDate, not LastChangedDate, which any tag
+    moves) is older than DAYS days. `--unused`: not read for DAYS whole days in any region."""
+    from envsecrets.core.ages import unused_for, values_set_before
+
+    if stale or unused is not None:
+        _pace(store)
+    found = listed
+    if stale:  # --stale 0: every value is older than now
+        found = values_set_before(store, found, now - timedelta(days=stale))
+    if unused is not None:
+        found = unused_for(store, found, unused, today=now.date())
+    return found
+
+
+def _pace(store: SecretStore) -> None:
+    """The per-secret date checks run side by side: pace them at AWS's quotas
+    (ListSecretVersionIds is 50/s) so that a large listing is not throttled."""
+    from envsecrets.backends.quotas import RateLimiter
+    from envsecrets.backends.secretsmanager import SecretsManagerStore
+
+    if isinstance(store, SecretsManagerStore) and store.target.limiter is None:
+        store.target.limiter = RateLimiter()
+
+
 def _remember_for_completion(
     ws: Workspace, env: str, scope: str, listed: list[SecretMetadata]
 ) -> None:
@@ -300,15 +330,18 @@ def _remember_for_completion(
 
 
 def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption = False) -> None:
-    """Describe a secret: ARN, KMS key, tags, rotation, replication (never its value)."""
-    from envsecrets.core.rotation import ROTATED_AT_TAG, ROTATED_BY_TAG
+    """Describe a secret: ARN, KMS key, tags, rotation and its declared plan, replication
+    (never its value)."""
+    from envsecrets.core.rotation import APPLIED_TO_TAG, ROTATED_AT_TAG, ROTATED_BY_TAG
 
     ws = workspace(ctx)
+    ws.one_secret_command()
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     ws.environment(secret.env)
     meta = ws.store(secret.env).describe(str(secret))
     pending = meta.pending_version
+    plan = ws.config.rotation_plan(secret.path)
     if json_output:
         row = _metadata_row(meta)
         row.update(
@@ -319,7 +352,12 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
             current_version_id=meta.version_with("AWSCURRENT"),
             rotated_by_hand_at=meta.tags.get(ROTATED_AT_TAG),
             rotated_by_hand_by=meta.tags.get(ROTATED_BY_TAG),
-            replicas=[{"region": r.region, "status": r.status} for r in meta.replicas],
+            applied_to=meta.tags.get(APPLIED_TO_TAG),
+            rotation_plan=None if plan is None else plan.as_dict(secret.env),
+            replicas=[
+                {"region": r.region, "status": r.status, "message": r.message}
+                for r in meta.replicas
+            ],
             primary_region=meta.primary_region,
         )
         out.json(row)
@@ -344,11 +382,22 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
             if ROTATED_AT_TAG in meta.tags
             else "-",
         ),
+        ("Applied to", meta.tags.get(APPLIED_TO_TAG, "-")),
+        (
+            "Rotation plan",
+            f"{plan.summary(secret.env)} (secrets.toml [rotation])" if plan is not None else "-",
+        ),
         ("Next rotation", when(meta.rotation.next_rotation)),
         ("Pending version", pending or "none"),
         (
             "Replicas",
-            ", ".join(f"{r.region} ({r.status or '?'})" for r in meta.replicas) or "none",
+            ", ".join(
+                f"{r.region} ({r.status or '?'}"
+                + (f": {r.message}" if r.message and not r.healthy else "")
+                + ")"
+                for r in meta.replicas
+            )
+            or "none",
         ),
         ("Tags", ", ".join(f"{k}={v}" for k, v in sorted(meta.tags.items())) or "none"),
     ]
@@ -358,12 +407,18 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
 
 
 def secret_history(ctx: typer.Context, name: NameArgument, json_output: JsonOption = False) -> None:
-    """List a secret's versions with their stages and dates (never values)."""
+    """List a secret's versions with their stages and dates, and which of them a rotation
+    made (never values)."""
+    from envsecrets.core.rotation import rotation_record
+
     ws = workspace(ctx)
+    ws.one_secret_command()
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     ws.environment(secret.env)
-    versions = ws.store(secret.env).versions(str(secret))
+    store = ws.store(secret.env)
+    versions = store.versions(str(secret))
+    made = rotation_record(store.describe(str(secret)).tags)
     if json_output:
         out.json(
             [
@@ -372,19 +427,21 @@ def secret_history(ctx: typer.Context, name: NameArgument, json_output: JsonOpti
                     "stages": list(v.stages),
                     "created": v.created,
                     "last_accessed": v.last_accessed,
+                    "rotation": made.of(v.version_id),
                 }
                 for v in versions
             ]
         )
         return
     out.table(
-        ["VERSION", "STAGES", "CREATED", "LAST ACCESSED"],
+        ["VERSION", "STAGES", "CREATED", "LAST ACCESSED", "MADE BY"],
         [
             [
                 v.version_id,
                 ", ".join(v.stages) or "(deprecated)",
                 when(v.created),
                 when(v.last_accessed),
+                made.shown(v.version_id),
             ]
             for v in versions
         ],
@@ -411,24 +468,36 @@ def delete_secret(
     from envsecrets.ui.prompts import confirm
 
     ws = workspace(ctx)
+    ws.one_secret_command()
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     ws.environment(secret.env)
     store = ws.store(secret.env)
-    store.describe(str(secret))  # not found -> exit 3 before any question
+    meta = store.describe(str(secret))  # not found -> exit 3 before any question
+    replicas = sorted(r.region for r in meta.replicas)
     if force_now:
         confirm(
             f"delete {secret} now, with no way to restore it?",
             yes=yes,
             why="--force-now cannot be undone",
         )
-    else:
+    elif not replicas:
         ws.confirm_if_protected(
             secret.env, f"schedule {secret} for deletion in {recovery_days} days?", yes=yes
         )
+    if replicas:
+        _remove_replicas_first(ws, store, str(secret), replicas, yes=yes, asked=force_now)
+        out.note(f"{secret}: replicas removed from {', '.join(replicas)}")
     deletion = store.delete(str(secret), recovery_days=recovery_days, force=force_now)
     if json_output:
-        out.json({"name": str(secret), "deletion_date": deletion, "recoverable": not force_now})
+        out.json(
+            {
+                "name": str(secret),
+                "deletion_date": deletion,
+                "recoverable": not force_now,
+                "replicas_removed": replicas,
+            }
+        )
     elif force_now:
         out.success(f"{secret}: deleted")
     else:
@@ -438,11 +507,44 @@ def delete_secret(
         )
 
 
+def _remove_replicas_first(
+    ws: Workspace, store: SecretStore, name: str, regions: list[str], *, yes: bool, asked: bool
+) -> None:
+    """AWS refuses to delete a primary secret that is replicated to other regions. Its
+    replicas go first, at once and for good (a replica has no recovery window): that is
+    confirmed even outside protected environments, unless --force-now was just confirmed."""
+    from envsecrets.core.diffing import ReplicatingStore
+    from envsecrets.ui.prompts import confirm
+
+    where = ", ".join(regions)
+    how = (
+        f"remove them first: `secrets replicate {name} --region REGION --remove` for each of "
+        f"{where}; or run `secrets delete {name} --yes` to remove them and delete"
+    )
+    if not isinstance(store, ReplicatingStore):  # only Secrets Manager has replicas
+        raise CliError(ExitCode.REFUSED, f"{name} is replicated to {where}", how)
+    if not asked:
+        try:
+            confirm(
+                f"{name} is replicated to {where}; AWS deletes a replicated secret only once its "
+                "replicas are gone. Remove the replicas now (at once, with no recovery window) "
+                "and then schedule the deletion?",
+                yes=yes,
+                why=f"{name} is replicated to {where}; its replicas would be deleted first, "
+                "at once",
+                streams=ws.streams,
+            )
+        except CliError as exc:
+            raise CliError(exc.code, exc.message, how) from None
+    store.remove_replicas(name, regions)
+
+
 def restore_secret(
     ctx: typer.Context, name: NameArgument, yes: YesOption = False, json_output: JsonOption = False
 ) -> None:
     """Cancel a scheduled deletion."""
     ws = workspace(ctx)
+    ws.one_secret_command()
     out = ws.renderer(json_output)
     secret = SecretName.parse(name)
     ws.environment(secret.env)

@@ -278,7 +278,10 @@ def doctor(
         else:
             out.success("everything checked is working")
     if broken:
-        raise typer.Exit(int(ExitCode.FAILED))
+        # AWS unavailable (no answer, or answers that are not AWS's): the checks could not be
+        # made, which a retry may fix; any other failure is a problem found (exit 1).
+        unavailable = any(c.code == ExitCode.UNAVAILABLE for c in broken)
+        raise typer.Exit(int(ExitCode.UNAVAILABLE if unavailable else ExitCode.FAILED))
 
 
 def emulator(

@@ -20,6 +20,9 @@ Rules (ids are stable; SARIF and `--fail-on` use them):
 - secret-in-template: a secret value written in clear in the file itself (a parameter's value,
   a secret's SecretString, a database's master password, a variable's default).
 - environment-file: an ECS container loads variables from an S3 `.env` file (values in clear).
+- environment-unreadable (`--live`): Lambda reports an `Environment.Error` (the variables could
+  not be decrypted), so the function cannot be shown free of secrets. `--live` audits each
+  function's `$LATEST` and every published version an alias serves.
 - wildcard-action: `secretsmanager:*` (or `*`) granted; wildcard-resource: secret reads on `*`
   or on every environment; environment-wide: reads on `<env>/*`; prefix-wildcard: reads on
   `<prefix>*`; sibling-wildcard: `name-*`, which also matches `name-old`.
@@ -91,6 +94,13 @@ RULES: dict[str, Rule] = {
             "high",
             "Secret in an environment variable",
             "Move it to Secrets Manager (`secrets migrate lambda`) and read it at run time.",
+        ),
+        Rule(
+            "environment-unreadable",
+            "high",
+            "Environment variables that could not be read",
+            "Lambda could not decrypt them (Environment.Error, e.g. KMSAccessDeniedException): "
+            "grant kms:Decrypt on the function's KMS key to whoever audits, and audit again.",
         ),
         Rule(
             "secret-resolved-into-environment",
@@ -955,13 +965,22 @@ class LiveFunction:
     # The role ECS itself uses to start the task: it reads the containers' `secrets`.
     execution_role_arn: str | None = None
     containers: tuple[LiveContainer, ...] = ()
+    # A published Lambda version (None: $LATEST) and the aliases that serve it.
+    version: str | None = None
+    aliases: tuple[str, ...] = ()
+    # Lambda could not decrypt the variables (Environment.Error): none are known.
+    environment_error: str | None = None
 
     @property
     def resource(self) -> str:
-        """How findings name it: the function's name, or `family:revision`, which
-        `aws ecs describe-task-definition --task-definition` and the console accept."""
+        """How findings name it: the function's name (`name:VERSION (alias A)` for a
+        published version), or `family:revision`, which `aws ecs describe-task-definition
+        --task-definition` and the console accept."""
         if self.kind == "task" and self.revision is not None:
             return f"{self.name}:{self.revision}"
+        if self.version is not None:
+            served = f" (alias {', '.join(self.aliases)})" if self.aliases else ""
+            return f"{self.name}:{self.version}{served}"
         return self.name
 
     def roles(self) -> list[tuple[str, str | None]]:
@@ -1032,5 +1051,20 @@ def audit_live(
                     kind = "execution" if role == "execution role" else function.kind
                     kind = "function" if kind == "lambda" else kind
                     function.policies.append(PolicyDocument(attached.document, None, origin, kind))
-        findings.extend(replace(f, arn=live.arn or None) for f in audit_function(function, ctx))
+        found = audit_function(function, ctx)
+        if live.environment_error:
+            found.append(_unreadable(live))
+        findings.extend(replace(f, arn=live.arn or None) for f in found)
     return sort_findings(findings), count
+
+
+def _unreadable(live: LiveFunction) -> Finding:
+    """A function whose variables Lambda could not decrypt for us: not clean, unknown."""
+    return Finding(
+        "environment-unreadable",
+        RULES["environment-unreadable"].severity,
+        f"the environment variables of function {live.resource} could not be read "
+        f"({live.environment_error}): they may hold secrets the audit cannot see",
+        None,
+        live.resource,
+    )

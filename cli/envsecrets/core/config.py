@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from envsecrets.core.names import ENV_PATTERN, SecretName, printable
+from envsecrets.core.rotation_plans import DeclaredPlan, parse_plan
 from envsecrets.errors import CliError, ExitCode, listed
 
 CONFIG_FILENAME = "secrets.toml"
@@ -78,6 +79,12 @@ class Config:
     path: Path | None = None
     environments: dict[str, EnvironmentConfig] = field(default_factory=dict)
     functions: dict[str, FunctionConfig] = field(default_factory=dict)
+    # [rotation]: how each secret rotates, by path relative to the environment.
+    rotation: dict[str, DeclaredPlan] = field(default_factory=dict)
+
+    def rotation_plan(self, path: str) -> DeclaredPlan | None:
+        """The declared rotation plan of the secret at `path` (relative to its environment)."""
+        return self.rotation.get(path)
 
     def environment(self, name: str) -> EnvironmentConfig:
         """The settings for `name`; an undeclared one is a usage error when any are declared."""
@@ -345,7 +352,7 @@ FUNCTION_KEYS = {"secrets", "kind"}
 def parse_config(raw: dict[str, Any], path: Path) -> Config:
     """Validate the TOML document `raw` read from `path` into a `Config`."""
     top = _Reader(path, "(top level)", raw)
-    top.check_keys({"environments", "functions"})
+    top.check_keys({"environments", "functions", "rotation"})
     environments: dict[str, EnvironmentConfig] = {}
     for name, table in _Reader(path, "environments", raw.get("environments", {})).table.items():
         where = f"environments.{name}"
@@ -412,4 +419,27 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
                 "is not a valid Lambda function name (1-64 letters, digits, '-' or '_')",
             )
         functions[name] = FunctionConfig(name=name, secrets=secrets, kind=kind)
-    return Config(path=path, environments=environments, functions=functions)
+    return Config(
+        path=path,
+        environments=environments,
+        functions=functions,
+        rotation=_rotation_plans(path, raw.get("rotation", {})),
+    )
+
+
+def _rotation_plans(path: Path, raw: Any) -> dict[str, DeclaredPlan]:
+    """`[rotation]`: one plan per path relative to the environment (README "Rotation plans")."""
+    table = _Reader(path, "rotation", raw).table
+    plans: dict[str, DeclaredPlan] = {}
+    for relative, entry in table.items():
+        try:
+            SecretName.join("env", relative)
+        except CliError as exc:
+            raise CliError(
+                ExitCode.USAGE,
+                f'{path}: rotation."{printable(relative[:80])}" is not a valid path '
+                f"({exc.message})",
+                'keys of [rotation] are paths relative to the environment, e.g. "db/master"',
+            ) from None
+        plans[relative] = parse_plan(path, relative, entry)
+    return plans

@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from envsecrets.core.config import EnvironmentConfig, FunctionConfig
 from envsecrets.core.pool import run_all
-from envsecrets.core.store import BatchRead, SecretMetadata, SecretStore, StoredValue
+from envsecrets.core.store import BatchRead, Replica, SecretMetadata, SecretStore, StoredValue
 from envsecrets.errors import CliError, ExitCode
 
 # Calls in flight per side (the store's batch reads, DescribeSecret): enough to hide network
@@ -291,12 +291,32 @@ class MetadataDifference:
 
 @dataclass(frozen=True)
 class ReplicaDrift:
-    """A secret whose replica regions differ from its environment's `replica_regions`."""
+    """A secret whose replicas are not what its environment's `replica_regions` says: a
+    region missing or extra, or a listed replica that is not InSync (`unhealthy`: Failed,
+    "the replica was not created", or still InProgress), which holds no usable copy."""
 
     key: str
     env: str
     expected: tuple[str, ...]
-    actual: tuple[str, ...]
+    actual: tuple[str, ...]  # every region AWS lists, whatever its status
+    unhealthy: tuple[Replica, ...] = ()
+
+    @property
+    def missing(self) -> list[str]:
+        """Expected regions without a usable replica (absent, failed or unfinished)."""
+        broken = {replica.region for replica in self.unhealthy}
+        return sorted(r for r in self.expected if r not in self.actual or r in broken)
+
+    @property
+    def extra(self) -> list[str]:
+        return sorted(set(self.actual) - set(self.expected))
+
+    def problems(self) -> list[str]:
+        """One line per unhealthy replica: region, status and AWS's message."""
+        return [
+            f"{r.region} {r.status or 'unknown status'}" + (f": {r.message}" if r.message else "")
+            for r in self.unhealthy
+        ]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -304,8 +324,12 @@ class ReplicaDrift:
             "env": self.env,
             "expected": list(self.expected),
             "actual": list(self.actual),
-            "missing": sorted(set(self.expected) - set(self.actual)),
-            "extra": sorted(set(self.actual) - set(self.expected)),
+            "missing": self.missing,
+            "extra": self.extra,
+            "unhealthy": [
+                {"region": r.region, "status": r.status, "message": r.message}
+                for r in self.unhealthy
+            ],
         }
 
 
@@ -411,12 +435,16 @@ def _default_kms(key: str | None) -> str | None:
 
 
 def replica_drift(entry: SideEntry, env: EnvironmentConfig) -> ReplicaDrift | None:
-    """The drift between a secret's replicas and `env.replica_regions`, if any."""
+    """The drift between a secret's replicas and `env.replica_regions`, if any. A region
+    AWS lists is not a replica yet: only an InSync one holds the secret."""
     expected = tuple(sorted(set(env.replica_regions)))
     actual = tuple(sorted({r.region for r in entry.meta.replicas}))
-    if expected == actual:
+    unhealthy = tuple(
+        sorted((r for r in entry.meta.replicas if not r.healthy), key=lambda r: r.region)
+    )
+    if expected == actual and not unhealthy:
         return None
-    return ReplicaDrift(entry.key, env.name, expected, actual)
+    return ReplicaDrift(entry.key, env.name, expected, actual, unhealthy)
 
 
 def metadata_differences(
@@ -587,7 +615,20 @@ class ReplicatingStore(Protocol):
     """A store that can replicate a secret to other regions (Secrets Manager can)."""
 
     def add_replicas(
-        self, name: str, regions: Sequence[str], kms_key_id: str | None = None
-    ) -> None: ...
+        self,
+        name: str,
+        regions: Sequence[str],
+        kms_key_id: str | None = None,
+        *,
+        force_overwrite: bool = False,
+    ) -> tuple[Replica, ...]:
+        """Replicate `name` to `regions`; with `force_overwrite`, a secret of the same name
+        there is replaced. Returns every replica's status after the call."""
+        ...
 
     def remove_replicas(self, name: str, regions: Sequence[str]) -> None: ...
+
+    def describe_in(self, name: str, region: str) -> SecretMetadata | None:
+        """The secret called `name` in another region (a replica or an unrelated secret of
+        the same name), or None."""
+        ...

@@ -9,29 +9,19 @@ One engine for every source, in steps a caller can stop between:
                      never makes a second version. Pacing at AWS's quotas is the backends' job
                      (a RateLimiter on the AwsTarget paces every attempt, retries included).
     verify_migration read every written secret back (BatchGetSecretValue) and compare hashes.
-    remove_sources   delete from the source only what verified (`--delete-source`).
+    remove_sources   delete from the source only what verified (`--delete-source`), and of
+                     that only what still holds the value that was migrated: each source
+                     looks again right before deleting (a `.env` line's value, an SSM
+                     parameter's version, a Lambda variable's value) and keeps what changed.
 
 When nobody has to see the plan before the writes, `migrate_streaming` does the first two
 steps at once: each item is written as soon as its target has been read, while the source is
 still being listed, so that a large migration runs at the write quota from its first second.
 All concurrency runs on `core/pool.py`'s helper, and batch sizes are the store's business.
 
-A migration script uses it without the CLI:
-
-    from envsecrets.backends.aws import AwsTarget
-    from envsecrets.backends.quotas import RateLimiter
-    from envsecrets.backends.secretsmanager import SecretsManagerStore
-    from envsecrets.backends.ssm import SsmSource
-    from envsecrets.core.migration import (
-        plan_migration, apply_migration, verify_migration, target_prefix,
-    )
-
-    target = AwsTarget(label="prod", region="eu-west-1", limiter=RateLimiter())
-    store = SecretsManagerStore(target, bulk=True, pool=8)
-    source = SsmSource(target, "/app/prod", recursive=True)
-    plan = plan_migration(source, store, target_prefix("prod/app"))
-    result = verify_migration(apply_migration(plan, store, source), store)
-    print(result.counts(), result.exit_code)
+Scripts reach it through the public API (`envsecrets.api`: `Environment.migrate_ssm(...)`
+returns a `Migration` whose `plan`, `apply` and `remove_sources` call these steps), as the
+`secrets migrate` commands do.
 
 Re-running after a crash, a Ctrl-C or a network failure finishes the job: what already
 matches is `unchanged` and costs no write. Values never appear in plans, results or reports:
@@ -47,6 +37,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from functools import partial
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from envsecrets.core.config import EnvironmentConfig
@@ -83,13 +74,15 @@ class SourceItem:
     origin: str  # where it came from, for the `migrated-from` tag: "ssm:/app/prod/db/password"
     problem: str | None = None  # why it cannot be migrated (unparseable line, empty value)
     description: str | None = None
+    version: str | None = None  # the source's own version of it, where it has one (SSM)
 
 
 class MigrationSource(Protocol):
     """Parameter Store, a `.env` file or a Lambda function's environment."""
 
     kind: str  # "ssm", "env-file", "lambda"
-    label: str  # the path, file or function, for messages and reports
+    label: str  # the path, file or function, for messages and reports (printable text)
+    files: tuple[Path, ...]  # local files it reads (a report must never replace one)
 
     def items(self) -> Iterator[SourceItem]:
         """Everything under the source, streamed (large sources are read page by page)."""
@@ -99,8 +92,10 @@ class MigrationSource(Protocol):
         """Descriptions of these items, for those that have one (may cost API calls)."""
         ...
 
-    def remove(self, keys: Sequence[str]) -> dict[str, str | None]:
-        """Delete these items from the source; per key None (done) or an error code."""
+    def remove(self, items: Sequence[SourceItem]) -> dict[str, str | None]:
+        """Delete these items from the source, each only if it still holds the value it had
+        when it was read (looked at again right before deleting); per key None (removed, or
+        already gone) or why it is still there."""
         ...
 
 
@@ -158,12 +153,25 @@ class MigrationPlan:
     seconds: float = 0.0  # how long planning took (listing the source, reading targets)
 
     def counts(self) -> dict[str, int]:
+        """How many items get each action: `{"create": 120, "unchanged": 3, ...}`."""
         found = Counter(item.action for item in self.items)
         return {action: found.get(action, 0) for action in ACTIONS}
 
     @property
     def writes(self) -> list[PlanItem]:
+        """The items to be written (create and update), in source order."""
         return [item for item in self.items if item.action in WRITES]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """The code a run of this plan would end with for what the plan already knows: 4 for
+        conflicts, 2 for invalid items, else 0. A dry run exits with it, so that it answers
+        "would this work?" the way the real run will."""
+        if any(item.action == "conflict" for item in self.items):
+            return ExitCode.REFUSED
+        if any(item.action == "invalid" for item in self.items):
+            return ExitCode.USAGE
+        return ExitCode.OK
 
     def as_dict(self) -> dict[str, Any]:
         """The plan for `--json` and reports (names and actions only, never values)."""
@@ -351,22 +359,33 @@ class MigrationResult:
     seconds: dict[str, float] = field(default_factory=dict)  # per step: apply, verify, remove
 
     def counts(self) -> dict[str, int]:
+        """How many items ended in each status, and how many verified, did not verify,
+        were removed from the source, or stayed there."""
         found = Counter(o.status for o in self.outcomes)
         counts: dict[str, int] = {status: found.get(status, 0) for status in STATUSES}
         counts["verified"] = sum(1 for o in self.outcomes if o.verified)
         counts["unverified"] = sum(1 for o in self.outcomes if o.verified is False)
         counts["source_removed"] = sum(1 for o in self.outcomes if o.source_removed)
+        counts["source_kept"] = len(self.kept_in_source)
         return counts
 
     @property
+    def kept_in_source(self) -> list[ItemOutcome]:
+        """Items that were to be removed from the source and are still there."""
+        return [o for o in self.outcomes if o.source_removed is False]
+
+    @property
     def exit_code(self) -> ExitCode:
-        """1 (or the failures' common code) when anything failed or did not verify, 4 for
+        """1 (or the failures' common code) when anything failed or did not verify, 1 when
+        an item to be removed from the source is still there (its plaintext is), 4 for
         conflicts, 2 for invalid items, else 0."""
         failed = [o for o in self.outcomes if o.status == "failed" or o.verified is False]
         if failed:
             codes = {o.error_code for o in failed}
             only = codes.pop() if len(codes) == 1 else None
             return ExitCode(only) if only else ExitCode.FAILED
+        if self.kept_in_source:
+            return ExitCode.FAILED
         if any(o.status == "conflict" for o in self.outcomes):
             return ExitCode.REFUSED
         if any(o.status == "invalid" for o in self.outcomes):
@@ -646,8 +665,11 @@ def remove_sources(
 ) -> MigrationResult:
     """Delete from the source the items whose secret is settled (verified or unchanged).
 
-    With `all_or_nothing` (Lambda: the function must keep working) nothing is removed unless
-    every item settled.
+    The source looks at each item again right before deleting it and keeps any that changed
+    since it was read (the secret holds the old value); those, and any it could not delete
+    (a full disk, a refused call), have `source_removed` False and make the exit code 1:
+    their plaintext is still in the source. With `all_or_nothing` (Lambda: the function must
+    keep working) nothing is removed unless every item settled.
     """
     settled = [o for o in result.outcomes if o.settled]
     if all_or_nothing and len(settled) != len(result.outcomes):
@@ -655,11 +677,15 @@ def remove_sources(
         return replace(result, notes=(*result.notes, note))
     if not settled:
         return result
-    errors = source.remove([o.item.source.key for o in settled])
+    try:
+        errors = source.remove([o.item.source for o in settled])
+    except CliError as exc:  # the source could not even be looked at again: nothing removed
+        errors = {o.item.source.key: exc.message for o in settled}
     outcomes = []
     for outcome in result.outcomes:
         if outcome.settled:
-            error = errors.get(outcome.item.source.key)
+            # A key the source did not answer for was not removed: never claim it was.
+            error = errors.get(outcome.item.source.key, "no answer from the source")
             outcome = replace(outcome, source_removed=error is None)
             if error is not None:
                 outcome = replace(outcome, error=f"source not removed ({error})")

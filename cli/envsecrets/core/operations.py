@@ -52,10 +52,27 @@ class SetOptions:
 
 @dataclass(frozen=True)
 class SetOutcome:
+    """What a write did: `action` is create, update or unchanged (nothing written);
+    `version_id` is the version now current, `previous_version` the one it replaced;
+    `stored` the value now current (for a `field` write, the whole JSON document)."""
+
     name: SecretName
     action: SetAction
     version_id: str | None
     previous_version: str | None
+    stored: SecretValue | None = field(default=None, repr=False)
+
+    def as_dict(self) -> dict[str, str | None]:
+        """The outcome for `--json` (never the value; `kind` says what it was stored as:
+        text, json or binary)."""
+        done = {"create": "created", "update": "updated", "unchanged": "unchanged"}
+        return {
+            "name": str(self.name),
+            "action": done[self.action],
+            "version_id": self.version_id,
+            "previous_version_id": self.previous_version,
+            "kind": self.stored.kind if self.stored is not None else None,
+        }
 
 
 def read_current(store: SecretStore, name: SecretName) -> StoredValue | None:

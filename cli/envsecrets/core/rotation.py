@@ -29,13 +29,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from envsecrets import stopping
 from envsecrets.core.labels import CurrentMoved, move_current, settle
 from envsecrets.core.passwords import PasswordSource
+from envsecrets.core.rotation_targets import (
+    RESUME,
+    ROTATE,
+    ApplyContext,
+    ApplyStep,
+    StepFailed,
+)
 from envsecrets.core.store import (
     CURRENT,
     PENDING,
@@ -47,9 +54,15 @@ from envsecrets.core.store import (
 from envsecrets.core.values import SecretValue, request_token
 from envsecrets.errors import CliError, ExitCode
 
-# The record each rotation leaves on the secret (read by `secrets show`).
+# The record each rotation leaves on the secret (read by `secrets show` and `history`): when,
+# by whom, what the apply step told (a target such as `rds:orders-prod`, `command`, or
+# `none`), and the versions recent rotations made (their first 8 characters, newest first).
 ROTATED_AT_TAG = "envsecrets:rotated-at"
 ROTATED_BY_TAG = "envsecrets:rotated-by"
+APPLIED_TO_TAG = "envsecrets:applied-to"
+ROTATIONS_TAG = "envsecrets:rotations"
+NO_APPLY_STEP = "none"
+VERSION_MARK = 8  # characters of a version id kept in the rotations tag
 
 MAX_TAG_VALUE = 256
 REPORT_BUG_HINT = "this is a bug in envsecrets: please report it, with the command you ran"
@@ -91,6 +104,7 @@ class RotationPlan:
     previous_version: str | None = None
     field_key: str | None = None
     current: StoredValue | None = None  # read when --field or a comparison needs it
+    rotation_log: str = ""  # the rotations tag as it was (the record adds to it)
 
 
 class PendingRotationError(CliError):
@@ -169,6 +183,7 @@ def plan_rotation(
         previous_version=meta.version_with(PREVIOUS),
         field_key=field_key,
         current=current,
+        rotation_log=meta.tags.get(ROTATIONS_TAG, ""),
     )
 
 
@@ -244,6 +259,8 @@ class RotationChanged(CliError):
     """The secret's AWSCURRENT moved to another version while a rotation was under way (a
     `set`, another rotation): nothing was promoted, and the staged value must not be."""
 
+    step = "promote"
+
 
 def changed_during_rotation(
     name: str, pending: str, replaced: str | None, state: SecretMetadata
@@ -258,19 +275,19 @@ def changed_during_rotation(
     )
 
 
-def _pending_left(name: str, pending: str, state: SecretMetadata) -> str:
+def _pending_left(name: str, pending: str, state: SecretMetadata, flags: str = "") -> str:
     """What is left AWSPENDING, from the labels, and the command that clears it."""
     waiting = state.pending_version
     if waiting == pending:
         return (
-            f"`secrets rotate {name} --cancel` drops the stale pending version {pending}; "
-            "then rotate again from the value as it is now"
+            f"`secrets rotate {name} --cancel{flags}` drops the stale pending version "
+            f"{pending}; then rotate again from the value as it is now"
         )
     if waiting is not None:
         return (
             f"version {waiting} is AWSPENDING now (staged by another rotation; this run's "
-            f"version {pending} holds no label): `secrets rotate {name} --cancel` drops it, "
-            f"`secrets history {name}` shows the labels"
+            f"version {pending} holds no label): `secrets rotate {name} --cancel{flags}` drops "
+            f"it, `secrets history {name}` shows the labels"
         )
     return (
         f"nothing is left pending (this run's version {pending} holds no label); "
@@ -296,17 +313,92 @@ def promote_pending(store: SecretStore, name: str, pending: str, current: str | 
 
 
 def record_rotation(
-    store: SecretStore, name: str, *, actor: str, when: datetime | None = None
+    store: SecretStore,
+    name: str,
+    *,
+    actor: str,
+    when: datetime | None = None,
+    version: str | None = None,
+    applied_to: str | None = None,
+    log: str = "",
 ) -> dict[str, str]:
-    """Tag the secret with when it was last rotated by this tool and by whom."""
+    """Tag the secret with when it was last rotated by this tool, by whom, what its apply
+    step told, and (with `version`) add the version it made to `log`, the rotations tag as it
+    was, keeping what fits in a tag value (newest first)."""
     moment = (when or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     tags = {
         ROTATED_AT_TAG: moment.isoformat().replace("+00:00", "Z"),
         # AWS caps tag values at 256 characters; a long session name must not fail the record.
         ROTATED_BY_TAG: actor[:MAX_TAG_VALUE],
+        APPLIED_TO_TAG: (applied_to or NO_APPLY_STEP)[:MAX_TAG_VALUE],
     }
+    if version is not None:
+        tags[ROTATIONS_TAG] = rotations_log(version, log)
     store.tag(name, tags)
     return tags
+
+
+def rotations_log(version: str, log: str) -> str:
+    """The rotations tag with `version` added first, older entries dropped to fit."""
+    marks = [version[:VERSION_MARK]] + [m for m in log.split() if m != version[:VERSION_MARK]]
+    kept: list[str] = []
+    for mark in marks:
+        if len(" ".join([*kept, mark])) > MAX_TAG_VALUE:
+            break
+        kept.append(mark)
+    return " ".join(kept)
+
+
+@dataclass(frozen=True)
+class RotationRecord:
+    """What a secret's tags say about the rotations made of it, for `secrets history`: the
+    versions they made (newest first), and the last one's time, actor and apply step."""
+
+    versions: tuple[str, ...] = ()
+    rotated_at: str | None = None
+    rotated_by: str | None = None
+    applied_to: str | None = None
+
+    def of(self, version: str) -> dict[str, Any] | None:
+        """How `version` was made by a rotation (None: not by one that left a record); the
+        last rotation carries its record."""
+        mark = version[:VERSION_MARK]
+        if mark not in self.versions:
+            return None
+        latest = mark == self.versions[0]
+        return {
+            "latest": latest,
+            "rotated_at": self.rotated_at if latest else None,
+            "rotated_by": self.rotated_by if latest else None,
+            "applied_to": self.applied_to if latest else None,
+        }
+
+    def shown(self, version: str) -> str:
+        """The MADE BY cell of `secrets history`."""
+        made = self.of(version)
+        if made is None:
+            return ""
+        if not made["latest"]:
+            return "rotation"
+        details = [
+            f"applied to {made['applied_to']}"
+            if made["applied_to"] not in (None, NO_APPLY_STEP)
+            else "",
+            f"{made['rotated_at']}" if made["rotated_at"] else "",
+            f"by {made['rotated_by']}" if made["rotated_by"] else "",
+        ]
+        shown = ", ".join(part for part in details if part)
+        return f"rotation ({shown})" if shown else "rotation"
+
+
+def rotation_record(tags: dict[str, str]) -> RotationRecord:
+    """The rotation record in a secret's tags (`record_rotation` wrote it)."""
+    return RotationRecord(
+        versions=tuple(tags.get(ROTATIONS_TAG, "").split()),
+        rotated_at=tags.get(ROTATED_AT_TAG),
+        rotated_by=tags.get(ROTATED_BY_TAG),
+        applied_to=tags.get(APPLIED_TO_TAG),
+    )
 
 
 @dataclass(frozen=True)
@@ -320,6 +412,8 @@ class RotationOutcome:
     record: dict[str, str] = field(default_factory=dict)
     record_error: str | None = None
     resumed: bool = False
+    applied_to: str | None = None  # the apply step's target (`rds:orders`, `command`), if any
+    cleanup_error: str | None = None  # the step after promotion failed (an old key left active)
 
     @property
     def action(self) -> str:
@@ -336,6 +430,8 @@ class RotationOutcome:
             "rotated_at": self.record.get(ROTATED_AT_TAG),
             "rotated_by": self.record.get(ROTATED_BY_TAG),
             "record_error": self.record_error,
+            "applied_to": self.applied_to,
+            "cleanup_error": self.cleanup_error,
         }
 
 
@@ -364,23 +460,26 @@ def _members(value: SecretValue) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def pending_hint(name: str, version: str, *, promoting: bool = False) -> str:
+def pending_hint(name: str, version: str, *, promoting: bool = False, flags: str = "") -> str:
     """What to do after a rotation stopped with `version` staged (or half promoted), said from
-    what this run did, without looking at the labels (after Ctrl-C, or when AWS is gone)."""
+    what this run did, without looking at the labels (after Ctrl-C, or when AWS is gone).
+    `flags` are those the recovery needs again (an apply step given on the command line)."""
     if promoting:
         return (
             f"the promotion of version {version} may be half done: "
-            f"`secrets rotate {name} --resume` finishes it, `--cancel` drops it if AWSCURRENT "
-            "has not moved yet (`secrets history` shows the labels)"
+            f"`secrets rotate {name} --resume{flags}` finishes it, `--cancel` drops it if "
+            "AWSCURRENT has not moved yet (`secrets history` shows the labels)"
         )
     return (
         f"this run did not move AWSCURRENT; its new value was staged as AWSPENDING (version "
-        f"{version}): `secrets rotate {name} --resume` promotes it (after checking that nothing "
-        "changed meanwhile), `--cancel` drops it"
+        f"{version}): `secrets rotate {name} --resume{flags}` promotes it (after checking that "
+        "nothing changed meanwhile), `--cancel` drops it"
     )
 
 
-def where_it_stands(store: SecretStore, name: str, pending: str, replaced: str | None) -> str:
+def where_it_stands(
+    store: SecretStore, name: str, pending: str, replaced: str | None, flags: str = ""
+) -> str:
     """After a failed verification or promotion, look at the labels to say precisely what is
     left and what clears it; say that the state is unknown when it cannot be read."""
     try:
@@ -388,26 +487,38 @@ def where_it_stands(store: SecretStore, name: str, pending: str, replaced: str |
     except CliError:
         return (
             f"the secret's state could not be read: `secrets history {name}` shows the labels; "
-            f"`secrets rotate {name} --resume` finishes a rotation left pending, `--cancel` "
-            "drops it"
+            f"`secrets rotate {name} --resume{flags}` finishes a rotation left pending, "
+            "`--cancel` drops it"
         )
     current = state.version_with(CURRENT)
     if current == pending:
         return (
             f"version {pending} is AWSCURRENT already; only removing AWSPENDING failed: "
-            f"`secrets rotate {name} --resume` finishes it"
+            f"`secrets rotate {name} --resume{flags}` finishes it"
         )
     if current != replaced:
         return (
             f"version {current or '-'} became AWSCURRENT during the rotation (another change); "
-            + _pending_left(name, pending, state)
+            + _pending_left(name, pending, state, flags)
         )
     if state.pending_version == pending:
         return (
             f"AWSCURRENT is unchanged; the new value waits as AWSPENDING (version {pending}): "
-            f"`secrets rotate {name} --resume` promotes it, `--cancel` drops it"
+            f"`secrets rotate {name} --resume{flags}` promotes it, `--cancel{flags}` drops it"
         )
-    return "AWSCURRENT is unchanged; " + _pending_left(name, pending, state)
+    return "AWSCURRENT is unchanged; " + _pending_left(name, pending, state, flags)
+
+
+@dataclass(frozen=True)
+class Finishing:
+    """How a staged version is finished, besides the store and its name: the apply step (if
+    any) and what the recovery commands need again (`flags`), the record's rotations tag as
+    it was (`log`), and whether this is a `--resume`."""
+
+    step: ApplyStep | None = None
+    flags: str = ""
+    log: str = ""
+    resumed: bool = False
 
 
 def finish_rotation(
@@ -422,60 +533,114 @@ def finish_rotation(
     verify: Verifier | None = None,
     narrate: Narrator = quiet,
     resumed: bool = False,
+    how: Finishing | None = None,
 ) -> RotationOutcome:
-    """Verify (when asked) and promote a staged version, then leave the record. A failure or
+    """Apply (with an apply step), verify (when asked) and promote a staged version, then
+    retire what the old value was (the step's `finish`) and leave the record. A failure or
     Ctrl-C (or SIGTERM, SIGHUP) on the way leaves the pending version for `--resume`/`--cancel`
-    and says so, from the labels when they can be read."""
+    and says so, from the labels when they can be read, and what the target holds; the
+    error is a `StepFailed` naming the step."""
+    how = how or Finishing(resumed=resumed)
+    step, flags = how.step, how.flags
     verified = False
-    promoting = False
+    under_way = "apply" if step is not None else "verify"
+    ctx: ApplyContext | None = None
     try:
-        if verify is not None:
-            value, masked = _verification_values(
+        if step is not None or verify is not None:
+            value, current_value, masked = _rotation_values(
                 store, name, pending, value, current, current_value
             )
-            verify(value, masked)
-            verified = True
-            narrate("verification passed")
-        promoting = True
+            if step is not None:
+                ctx = ApplyContext(
+                    name, pending, value, current_value, current, RESUME if how.resumed else ROTATE
+                )
+                step.apply(ctx, narrate)
+                under_way = "test"
+                step.test(ctx, narrate)
+            if verify is not None:
+                under_way = "verify"
+                verify(value, masked)
+                verified = True
+                narrate("verification passed")
+        under_way = "promote"
         promote_pending(store, name, pending, current)
     except RotationChanged:
         raise
     except CliError as exc:
-        raise CliError(
-            exc.code, exc.message, where_it_stands(store, name, pending, current)
+        hint = where_it_stands(store, name, pending, current, flags)
+        raise StepFailed(
+            under_way, exc.code, exc.message, _with_target(step, ctx, under_way, hint)
         ) from None
     except KeyboardInterrupt as stop:
-        raise CliError(
+        hint = pending_hint(name, pending, promoting=under_way == "promote", flags=flags)
+        raise StepFailed(
+            under_way,
             ExitCode.INTERRUPTED,
             f"interrupted ({stopping.cause(stop)}) before the rotation of {name} finished",
-            pending_hint(name, pending, promoting=promoting),
+            _with_target(step, ctx, under_way, hint),
         ) from None
     narrate(f"promoted version {pending} to AWSCURRENT; {current or '-'} keeps AWSPREVIOUS")
+    outcome = RotationOutcome(
+        name,
+        pending,
+        current,
+        verified,
+        resumed=how.resumed,
+        applied_to=step.label if step is not None else None,
+        cleanup_error=_finish_step(step, ctx, narrate),
+    )
     try:
-        record = record_rotation(store, name, actor=actor)
+        record = record_rotation(
+            store,
+            name,
+            actor=actor,
+            version=pending,
+            applied_to=outcome.applied_to,
+            log=how.log,
+        )
     except CliError as exc:
         # The rotation itself is done and readers have the new value: a missing record
         # (e.g. no secretsmanager:TagResource permission) is worth a warning, not a failure.
-        return RotationOutcome(
-            name, pending, current, verified, record_error=exc.message, resumed=resumed
-        )
-    return RotationOutcome(name, pending, current, verified, record=record, resumed=resumed)
+        return replace(outcome, record_error=exc.message)
+    return replace(outcome, record=record)
 
 
-def _verification_values(
+def _with_target(
+    step: ApplyStep | None, ctx: ApplyContext | None, under_way: str, hint: str
+) -> str:
+    """The hint after a failure, preceded by what the target holds when there is one."""
+    if step is None or ctx is None:
+        return hint
+    return f"{step.stands(ctx, under_way)}; {hint}"
+
+
+def _finish_step(step: ApplyStep | None, ctx: ApplyContext | None, narrate: Narrator) -> str | None:
+    """The step after promotion (IAM: the old key deactivated). The rotation is done and
+    readers have the new value whatever happens here: a failure is reported, not raised."""
+    if step is None or ctx is None:
+        return None
+    try:
+        step.finish(ctx, narrate)
+    except CliError as exc:
+        return exc.message
+    return None
+
+
+def _rotation_values(
     store: SecretStore,
     name: str,
     pending: str,
     value: SecretValue | None,
     current: str | None,
     current_value: SecretValue | None,
-) -> tuple[SecretValue, list[bytes]]:
-    """The staged value for the command's stdin, and every value to mask in its output."""
+) -> tuple[SecretValue, SecretValue | None, list[bytes]]:
+    """The staged value (for the apply step and the verify command's stdin), the current
+    value (for the apply step to log in with), and every value to mask in their output."""
     if value is None:
         value = store.read(name, version_id=pending).value
     if current_value is None and current is not None and current != pending:
         current_value = store.read(name, version_id=current).value
-    return value, sensitive_values(value, current_value)
+    return value, current_value, sensitive_values(value, current_value)
 
 
 def rotate_secret(
@@ -486,9 +651,20 @@ def rotate_secret(
     actor: str,
     verify: Verifier | None = None,
     narrate: Narrator = quiet,
+    step: ApplyStep | None = None,
+    flags: str = "",
+    made: bool = False,
 ) -> RotationOutcome:
-    """The whole two-phase rotation of one secret to `value` (already composed)."""
-    pending = stage_pending(store, plan, value)
+    """The whole rotation of one secret to `value` (already composed): stage, apply (with an
+    apply `step`), verify, promote, record. `made`: the step made `value` (an IAM key), so a
+    staging failure asks it to undo that."""
+    try:
+        pending = stage_pending(store, plan, value)
+    except CliError as exc:
+        hint = exc.hint
+        if made and step is not None:
+            hint = "; ".join(part for part in (step.abandon(plan.name, value), hint) if part)
+        raise StepFailed("stage", exc.code, exc.message, hint) from None
     narrate(f"staged version {pending} as AWSPENDING; readers still get {plan.current_version}")
     return finish_rotation(
         store,
@@ -500,4 +676,5 @@ def rotate_secret(
         current_value=plan.current.value if plan.current is not None else None,
         verify=verify,
         narrate=narrate,
+        how=Finishing(step=step, flags=flags, log=plan.rotation_log),
     )

@@ -7,9 +7,11 @@ One secret's failure never stops the others; each is reported. No AWS, Typer or 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, as_completed
-from dataclasses import dataclass, field
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -33,23 +35,33 @@ from envsecrets.core.rotation_recovery import (
     finished_already,
     resume_rotation,
 )
-from envsecrets.core.store import CURRENT, SecretMetadata, SecretStore, StoredValue
+from envsecrets.core.rotation_targets import ApplyStep, Preparation, step_of
+from envsecrets.core.store import CURRENT, SecretStore, StoredValue
 from envsecrets.core.values import SecretValue
 from envsecrets.errors import CliError, ExitCode
 
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 32
+# At most this many secrets of one target kind are applied at once (each kind on a pool of
+# its own): RDS's API allows 12 calls a second per account (a burst of 300) and each
+# database polled while it applies its password takes a share; IAM's write API is slower
+# still. Secrets without a target, or with an apply command, use --concurrency.
+KIND_CONCURRENCY = {"rds": 8, "rds-cluster": 8, "iam-user": 4}
+NO_STEP = "none"
 
 
 # -- bulk rotation ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BulkItem:
-    """One secret of a bulk plan: rotated unless `skip` says why not."""
+    """One secret of a bulk plan: rotated unless `skip` says why not. `last_changed` is when
+    its current value was written; `set_before` the limit it was planned against (None:
+    every secret is due), which is checked again right before the secret is rotated."""
 
     name: str
     last_changed: datetime | None
     known: StoredValue | None = None
     skip: str | None = None
+    set_before: datetime | None = None
 
 
 def plan_bulk(
@@ -60,19 +72,24 @@ def plan_bulk(
     field_key: str | None = None,
     now: datetime | None = None,
 ) -> list[BulkItem]:
-    """Secrets under `prefix` whose value has not changed for `older_than_days` days.
+    """Secrets under `prefix` whose value is older than `older_than_days` days.
 
-    Their current values are read in batches (BatchGetSecretValue) to keep what a plain
-    password would break: JSON objects rotate only with `--field KEY`, binary never.
+    A value's age is its AWSCURRENT version's CreatedDate, not LastChangedDate, which any tag
+    or description moves (`core/ages.py`). The listing narrows the search; the values of the
+    secrets found are read in batches (BatchGetSecretValue), which gives each one's date as
+    it is now: the listing may lag by minutes, and a secret rotated a moment ago must not be
+    rotated again. The values keep what a plain password would break: JSON objects rotate
+    only with `--field KEY`, binary never.
     """
-    limit = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
+    from envsecrets.core.ages import values_set_before
 
-    def is_due(meta: SecretMetadata) -> bool:
-        changed = meta.last_changed or meta.created
-        # An unknown date cannot prove the secret fresh: it is due.
-        return changed is None or older_than_days == 0 or changed < limit
-
-    due = [m for m in store.list(prefix) if not m.scheduled_for_deletion and is_due(m)]
+    limit = (
+        None
+        if older_than_days == 0
+        else (now or datetime.now(UTC)) - timedelta(days=older_than_days)
+    )
+    listed = [meta for meta in store.list(prefix) if not meta.scheduled_for_deletion]
+    due = listed if limit is None else values_set_before(store, listed, limit)
     due.sort(key=lambda meta: meta.name)
     reads = store.read_many([meta.name for meta in due]) if due else None
     items: list[BulkItem] = []
@@ -83,7 +100,10 @@ def plan_bulk(
             error = reads.errors.get(meta.name, "Missing") if reads else "Missing"
             items.append(BulkItem(meta.name, changed, skip=f"could not read it ({error})"))
             continue
-        items.append(BulkItem(meta.name, changed, known, _skip_reason(known.value, field_key)))
+        if limit is not None and known.created is not None and known.created >= limit:
+            continue  # written since the listing was made: not due after all
+        reason = _skip_reason(known.value, field_key)
+        items.append(BulkItem(meta.name, known.created or changed, known, reason, limit))
     return items
 
 
@@ -108,8 +128,13 @@ class BulkFailure:
     name: str
     error: CliError
 
+    @property
+    def step(self) -> str:
+        """The step the secret stopped in: plan, stage, apply, test, verify, promote."""
+        return step_of(self.error)
+
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "error": self.error.as_dict()}
+        return {"name": self.name, "step": self.step, "error": self.error.as_dict()}
 
 
 @dataclass
@@ -133,7 +158,7 @@ class BulkReport:
         }
 
 
-BulkResult = RotationOutcome | BulkFailure
+BulkResult = RotationOutcome | BulkFailure | BulkItem
 
 
 class BulkInterrupted(KeyboardInterrupt):
@@ -153,52 +178,164 @@ class BulkInterrupted(KeyboardInterrupt):
         return [f for f in self.report.failed if f.error.code == ExitCode.INTERRUPTED]
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """How one secret of a bulk run rotates (its plan in secrets.toml, flags over it): the
+    rules of its generated value (None when its apply step makes the value), its JSON key,
+    its verification, and a maker of its apply step (one per secret: a step looks at its
+    target before the value is made). `kind` groups the secrets whose targets share a pool."""
+
+    rules: PasswordRules | None = None
+    field_key: str | None = None
+    verify: Verifier | None = None
+    make_step: Callable[[], ApplyStep] | None = None
+    kind: str = NO_STEP
+    label: str | None = None  # the target as the plan table shows it
+
+
+def replan(items: Sequence[BulkItem], decide: Callable[[BulkItem], str | None]) -> list[BulkItem]:
+    """The bulk plan with each item's skip reason decided again by `decide` (from the
+    secret's own rotation plan: an RDS target's JSON shape or an IAM key is not skipped)."""
+    return [item if item.known is None else replace(item, skip=decide(item)) for item in items]
+
+
+def plan_skip_reason(item: BulkItem, recipe: Recipe) -> str | None:
+    """Why a due secret with a rotation plan is left alone: a generated value would break
+    its JSON object or binary value (as without a plan), unless its apply step takes the
+    value as it is (an IAM key, RDS's JSON shape, which the step checks itself)."""
+    if recipe.kind in ("iam-user", "rds", "rds-cluster") or item.known is None:
+        return None
+    return _skip_reason(item.known.value, recipe.field_key)
+
+
 def rotate_many(
     store: RotationStore,
     items: Sequence[BulkItem],
     *,
-    rules: PasswordRules,
+    rules: PasswordRules | None,
     actor: str,
     field_key: str | None = None,
     verify: Verifier | None = None,
     workers: int = DEFAULT_CONCURRENCY,
     on_done: Callable[[BulkResult], None] | None = None,
+    recipes: Mapping[str, Recipe] | None = None,
 ) -> BulkReport:
-    """Rotate every item not marked `skip` to a generated value, `workers` at a time.
+    """Rotate every item not marked `skip`, `workers` at a time (and at most
+    KIND_CONCURRENCY[kind] of one target kind): to a generated value by `rules`, or as its
+    recipe says (its plan in secrets.toml).
 
     One failure does not stop the others; each secret goes through the same idempotent steps
     as a single rotation, so a run cut short leaves at most pending versions for `--resume`.
     Stopped by a signal, it finishes or stops the rotations under way, starts no other, and
     raises `BulkInterrupted` with what was done.
     """
-    passwords = PasswordPool(store, rules)
+    default = Recipe(rules=rules, field_key=field_key, verify=verify)
+    passwords = _Passwords(store)
     report = BulkReport(skipped=[item for item in items if item.skip is not None])
 
-    def one(item: BulkItem) -> RotationOutcome:
-        plan = plan_rotation(
-            store,
-            item.name,
-            field_key=field_key,
-            read_value=field_key is not None,
-            known=item.known,
-        )
-        value = compose_value(plan, passwords.take())
+    def one(item: BulkItem, recipe: Recipe) -> RotationOutcome | BulkItem:
+        step = recipe.make_step() if recipe.make_step is not None else None
+        # The plan's value is reused while it is still the current version (no extra call);
+        # if the secret has a new value since the plan, that value is read and its date
+        # checked again: another run (or a person) may have rotated it meanwhile.
+        plan = plan_rotation(store, item.name, field_key=recipe.field_key, known=item.known)
+        fresh = _written_since_plan(item, plan.current)
+        if fresh is not None:
+            return fresh
+        prep = Preparation()
+        if step is not None:
+            prep = step.prepare(item.name, plan.current.value if plan.current else None)
+            if prep.field_key is not None and plan.field_key is None:
+                plan = replace(plan, field_key=prep.field_key)
+        value = None
+        if not prep.makes_value:
+            wanted = step.generation_rules(recipe.rules) if step is not None else recipe.rules
+            value = compose_value(plan, passwords.take(item.name, wanted))
+            if step is not None:
+                step.check_value(item.name, value)
         if stopping.requested():
             raise _NotStarted()  # stopped before this secret was changed
-        return rotate_secret(store, plan, value, actor=actor, verify=verify)
+        if value is None and step is not None:
+            value = step.make_value(item.name, plan.current.value if plan.current else None)
+        if value is None:
+            raise CliError(ExitCode.FAILED, f"internal: no value for {item.name}", REPORT_BUG_HINT)
+        return rotate_secret(
+            store,
+            plan,
+            value,
+            actor=actor,
+            verify=recipe.verify,
+            step=step,
+            made=prep.makes_value,
+        )
 
-    jobs = [(item.name, partial(one, item)) for item in items if item.skip is None]
+    chosen = recipes or {}
+    jobs = [
+        _Job(
+            item.name,
+            partial(one, item, chosen.get(item.name, default)),
+            chosen.get(item.name, default).kind,
+        )
+        for item in items
+        if item.skip is None
+    ]
     run = _run_in_pool(jobs, workers=workers, alone="--generate", on_done=on_done)
     for result in run.results:
         if isinstance(result, BulkFailure):
             report.failed.append(result)
+        elif isinstance(result, BulkItem):
+            report.skipped.append(result)
         else:
             report.rotated.append(result)
     report.rotated.sort(key=lambda outcome: outcome.name)
     report.failed.sort(key=lambda failure: failure.name)
+    report.skipped.sort(key=lambda item: item.name)
     if run.stopped_by is not None:
         raise BulkInterrupted(report, sorted(run.not_started), stopping.cause(run.stopped_by))
     return report
+
+
+def _written_since_plan(item: BulkItem, current: StoredValue | None) -> BulkItem | None:
+    """The item, skipped, when its current value is not the planned one and was written
+    after the plan's limit; None when it is still due."""
+    if item.set_before is None or current is None or item.known is None:
+        return None
+    if current.version_id == item.known.version_id:
+        return None
+    if current.created is None or current.created < item.set_before:
+        return None
+    return BulkItem(
+        item.name,
+        current.created,
+        current,
+        skip=f"its value changed since the plan (version {current.version_id}, written "
+        f"{current.created.astimezone(UTC):%Y-%m-%d %H:%M} UTC): not rotated again",
+        set_before=item.set_before,
+    )
+
+
+class _Passwords:
+    """One PasswordPool per set of rules (secrets of different engines need different ones),
+    made as they are first needed."""
+
+    def __init__(self, store: RotationStore) -> None:
+        self.store = store
+        self.pools: dict[PasswordRules, PasswordPool] = {}
+        self.lock = threading.Lock()
+
+    def take(self, name: str, rules: PasswordRules | None) -> SecretValue:
+        if rules is None:
+            raise CliError(
+                ExitCode.USAGE,
+                f"{name} has no value to rotate to: no --generate and no generate in its "
+                "rotation plan",
+                "add --generate, or declare generate (or a target) in secrets.toml [rotation]",
+            )
+        with self.lock:
+            pool = self.pools.get(rules)
+            if pool is None:
+                pool = self.pools[rules] = PasswordPool(self.store, rules)
+        return pool.take()
 
 
 # -- bulk recovery: finish or drop what an interrupted run left pending -------------------------
@@ -277,6 +414,7 @@ def recover_pending(
     action: str,
     actor: str,
     verify: Verifier | None = None,
+    recipe: Recipe | None = None,
 ) -> RecoveryResult:
     """Resume (promote, as `secrets rotate NAME --resume` does) or cancel one planned secret.
 
@@ -296,9 +434,12 @@ def recover_pending(
             "planned; left as it is",
             "run the same command again to see the new plan",
         )
+    step = recipe.make_step() if recipe is not None and recipe.make_step is not None else None
+    if recipe is not None and recipe.verify is not None:
+        verify = recipe.verify
     if action == RESUME:
-        return resume_rotation(store, state, actor=actor, verify=verify)
-    return cancel_pending(store, state)
+        return resume_rotation(store, state, actor=actor, verify=verify, step=step)
+    return cancel_pending(store, state, step=step)
 
 
 def recover_many(
@@ -310,6 +451,7 @@ def recover_many(
     verify: Verifier | None = None,
     workers: int = DEFAULT_CONCURRENCY,
     on_done: Callable[[RecoveryResult | BulkFailure], None] | None = None,
+    recipes: Mapping[str, Recipe] | None = None,
 ) -> RecoveryReport:
     """Resume or cancel every planned secret, `workers` at a time; one failure does not stop
     the others. Each secret goes through the single-secret steps, which are idempotent, so a
@@ -317,10 +459,20 @@ def recover_many(
     if action not in (RESUME, CANCEL):
         raise CliError(ExitCode.FAILED, f"internal: unknown action {action!r}", REPORT_BUG_HINT)
     report = RecoveryReport(action)
+    chosen = recipes or {}
     jobs = [
-        (
+        _Job(
             item.name,
-            partial(recover_pending, store, item, action=action, actor=actor, verify=verify),
+            partial(
+                recover_pending,
+                store,
+                item,
+                action=action,
+                actor=actor,
+                verify=verify,
+                recipe=chosen.get(item.name),
+            ),
+            chosen[item.name].kind if item.name in chosen else NO_STEP,
         )
         for item in items
     ]
@@ -359,14 +511,25 @@ class PoolRun(Generic[_Done]):
     stopped_by: KeyboardInterrupt | None = None
 
 
+@dataclass(frozen=True)
+class _Job(Generic[_Done]):
+    """One secret's work, and the kind of target it applies to (its pool)."""
+
+    name: str
+    work: Callable[[], _Done]
+    kind: str = NO_STEP
+
+
 def _run_in_pool(
-    jobs: Sequence[tuple[str, Callable[[], _Done]]],
+    jobs: Sequence[_Job[_Done]],
     *,
     workers: int,
     alone: str,
     on_done: Callable[[_Done | BulkFailure], None] | None = None,
 ) -> PoolRun[_Done]:
-    """Run one job per secret, `workers` at a time, collecting each result as it finishes.
+    """Run one job per secret, `workers` at a time, collecting each result as it finishes;
+    the jobs of one target kind run on a pool of their own, at most KIND_CONCURRENCY[kind]
+    at a time.
 
     A failure becomes a `BulkFailure` so that one secret never stops the others; `alone` is
     the form of `secrets rotate NAME ...` that redoes one secret (shown for our own bugs).
@@ -374,10 +537,16 @@ def _run_in_pool(
     stop their step (a verification stops with the same signal), and their results are kept.
     """
     run: PoolRun[_Done] = PoolRun()
-    # grace=None: a step under way is never abandoned half done; a signal reaches its
-    # verification too, so it ends soon, and a second signal stops at once.
-    with WorkPool(max(1, min(workers, MAX_CONCURRENCY)), name="rotate", grace=None) as pool:
-        futures = {pool.submit(job): name for name, job in jobs}
+    workers = max(1, min(workers, MAX_CONCURRENCY))
+    with ExitStack() as stack:
+        pools: dict[str, WorkPool] = {}
+        for kind in dict.fromkeys(job.kind for job in jobs):
+            size = min(workers, KIND_CONCURRENCY.get(kind, workers))
+            # grace=None: a step under way is never abandoned half done; a signal reaches
+            # its verification (or its wait for RDS) too, so it ends soon, and a second
+            # signal stops at once.
+            pools[kind] = stack.enter_context(WorkPool(size, name=f"rotate-{kind}", grace=None))
+        futures = {pools[job.kind].submit(job.work): job.name for job in jobs}
         waiting = set(futures)
         try:
             for future in as_completed(futures):
@@ -385,7 +554,8 @@ def _run_in_pool(
                 _collect(run, futures[future], future, alone, on_done)
         except KeyboardInterrupt as stop:
             run.stopped_by = stop
-            pool.stop()  # drops the jobs not started, waits for those under way
+            for pool in pools.values():
+                pool.stop()  # drops the jobs not started, waits for those under way
             for future in waiting:
                 if future.cancelled():
                     run.not_started.append(futures[future])

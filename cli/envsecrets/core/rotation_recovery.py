@@ -8,18 +8,27 @@ re-run; `finished_already` says when there is nothing to do. Bulk `--resume`/`--
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from envsecrets.core.labels import move_current, settle
 from envsecrets.core.rotation import (
     REPORT_BUG_HINT,
+    ROTATIONS_TAG,
+    Finishing,
     Narrator,
     RotationOutcome,
     Verifier,
     finish_rotation,
     quiet,
     require_current,
+)
+from envsecrets.core.rotation_targets import (
+    CANCEL,
+    ROLLBACK,
+    ApplyContext,
+    ApplyStep,
+    StepFailed,
 )
 from envsecrets.core.store import CURRENT, PENDING, PREVIOUS, SecretStore
 from envsecrets.core.values import SecretValue, request_token
@@ -39,6 +48,7 @@ class PendingState:
     promoted: bool = False
     overtaken: bool = False
     value: SecretValue | None = None
+    rotation_log: str = ""  # the rotations tag, for the record a resume leaves
 
 
 def find_pending(store: SecretStore, name: str, *, for_resume: bool = False) -> PendingState:
@@ -50,12 +60,15 @@ def find_pending(store: SecretStore, name: str, *, for_resume: bool = False) -> 
     meta = store.describe(name)
     current = meta.version_with(CURRENT)
     pending = meta.pending_version
+    log = meta.tags.get(ROTATIONS_TAG, "")
     if pending is not None:
         if not for_resume or current is None:
-            return PendingState(name, pending, current)
+            return PendingState(name, pending, current, rotation_log=log)
         value = store.read(name, version_id=pending).value
         overtaken = _overtaken(store, name, pending, value, current)
-        return PendingState(name, pending, current, overtaken=overtaken, value=value)
+        return PendingState(
+            name, pending, current, overtaken=overtaken, value=value, rotation_log=log
+        )
     if current is not None and PENDING in meta.version_stages.get(current, ()):
         return PendingState(name, current, current, promoted=True)
     return PendingState(name, None, current)
@@ -103,8 +116,11 @@ def resume_rotation(
     actor: str,
     verify: Verifier | None = None,
     narrate: Narrator = quiet,
+    step: ApplyStep | None = None,
+    flags: str = "",
 ) -> RotationOutcome:
-    """Finish what `state` describes: promote the staged value as it is (never a fresh one)."""
+    """Finish what `state` describes: promote the staged value as it is (never a fresh one),
+    after running the apply `step` again (apply steps are idempotent) and verifying."""
     if state.pending is None:
         raise CliError(ExitCode.FAILED, "internal: nothing pending to resume", REPORT_BUG_HINT)
     if state.overtaken:
@@ -124,7 +140,7 @@ def resume_rotation(
         value=state.value,
         verify=verify,
         narrate=narrate,
-        resumed=True,
+        how=Finishing(step=step, flags=flags, log=state.rotation_log, resumed=True),
     )
 
 
@@ -189,13 +205,23 @@ class CancelledPending:
         }
 
 
-def cancel_pending(store: SecretStore, state: PendingState) -> CancelledPending:
+def cancel_pending(
+    store: SecretStore,
+    state: PendingState,
+    *,
+    step: ApplyStep | None = None,
+    narrate: Narrator = quiet,
+) -> CancelledPending:
     """Remove AWSPENDING from a dangling version (AWS deprecates the unlabelled version);
-    AWSCURRENT is untouched. Callers check `finished_already` first: with nothing pending, or
-    a finished rotation's label on the current version, there is nothing to cancel."""
+    AWSCURRENT is untouched. With an apply `step`, the target is first made to hold the
+    current value again (it may hold the pending one if the apply step ran): its `discard`.
+    Callers check `finished_already` first: with nothing pending, or a finished rotation's
+    label on the current version, there is nothing to cancel."""
     if state.pending is None or state.promoted:
         raise CliError(ExitCode.FAILED, "internal: nothing pending to cancel", REPORT_BUG_HINT)
     pending = state.pending
+    if step is not None:
+        _discard(store, state, pending, step, narrate)
     settle(
         store,
         state.name,
@@ -203,6 +229,30 @@ def cancel_pending(store: SecretStore, state: PendingState) -> CancelledPending:
         lambda meta: PENDING not in meta.version_stages.get(pending, ()),
     )
     return CancelledPending(state.name, pending, state.current)
+
+
+def _discard(
+    store: SecretStore, state: PendingState, pending: str, step: ApplyStep, narrate: Narrator
+) -> None:
+    if state.current is None:
+        raise CliError(
+            ExitCode.REFUSED,
+            f"{state.name} has no AWSCURRENT version to put back on {step.label}",
+            f"`secrets history {state.name}` shows its versions",
+        )
+    value = state.value or store.read(state.name, version_id=pending).value
+    current = store.read(state.name, version_id=state.current).value
+    ctx = ApplyContext(state.name, pending, value, current, state.current, CANCEL)
+    try:
+        step.discard(ctx, narrate)
+    except CliError as exc:
+        raise StepFailed(
+            "apply",
+            exc.code,
+            f"{exc.message}; the pending version {pending} was kept",
+            f"fix what stopped it, then run `--cancel` again (or `--resume` to promote "
+            f"version {pending} instead)",
+        ) from None
 
 
 # A rollback records which versions it moved AWSCURRENT between, so that a second `--rollback`
@@ -229,6 +279,8 @@ class RolledBack:
     version_id: str
     previous_version: str
     record_error: str | None = None
+    applied_to: str | None = None  # the apply step's target, given the previous value
+    cleanup_error: str | None = None  # retiring the rolled-back value failed
 
     def as_dict(self) -> dict[str, Any]:
         """The documented `--json` object."""
@@ -238,6 +290,8 @@ class RolledBack:
             "version_id": self.version_id,
             "previous_version_id": self.previous_version,
             "record_error": self.record_error,
+            "applied_to": self.applied_to,
+            "cleanup_error": self.cleanup_error,
         }
 
 
@@ -294,10 +348,55 @@ def plan_rollback(store: SecretStore, name: str) -> RollbackPlan | RolledBackAlr
     return RollbackPlan(name, current, previous)
 
 
-def rollback(store: SecretStore, plan: RollbackPlan) -> RolledBack:
+def rollback(
+    store: SecretStore,
+    plan: RollbackPlan,
+    *,
+    step: ApplyStep | None = None,
+    narrate: Narrator = quiet,
+) -> RolledBack:
     """Move AWSCURRENT back to the AWSPREVIOUS version, only from the version planned (a change
-    made since is refused with exit 4), and record the rollback in the secret's tags."""
+    made since is refused with exit 4), and record the rollback in the secret's tags.
+
+    With an apply `step`, the target is given the previous value first (and checked), as a
+    rotation to it would: a database must take its old password back, an IAM user's previous
+    key must be active again. Any failure there moves nothing. After the move, the step
+    retires what the rolled-back value was (IAM: that key is deactivated)."""
+    ctx = None
+    if step is not None:
+        ctx = ApplyContext(
+            plan.name,
+            plan.previous,
+            store.read(plan.name, version_id=plan.previous).value,
+            store.read(plan.name, version_id=plan.current).value,
+            plan.current,
+            ROLLBACK,
+        )
+        try:
+            step.apply(ctx, narrate)
+            step.test(ctx, narrate)
+        except CliError as exc:
+            raise StepFailed(
+                "apply",
+                exc.code,
+                f"{exc.message}; nothing was rolled back",
+                f"version {plan.current} is still AWSCURRENT; {step.label} may hold either "
+                "value: fix what stopped it and run --rollback again",
+            ) from None
     move_current(store, plan.name, to_version=plan.previous, from_version=plan.current)
+    cleanup_error = None
+    if step is not None and ctx is not None:
+        try:
+            step.finish(ctx, narrate)
+        except CliError as exc:
+            cleanup_error = exc.message
+    rolled_back = RolledBack(
+        plan.name,
+        plan.previous,
+        plan.current,
+        applied_to=step.label if step is not None else None,
+        cleanup_error=cleanup_error,
+    )
     try:
         store.tag(
             plan.name, {ROLLED_BACK_FROM_TAG: plan.current, ROLLED_BACK_TO_TAG: plan.previous}
@@ -305,5 +404,5 @@ def rollback(store: SecretStore, plan: RollbackPlan) -> RolledBack:
     except CliError as exc:
         # The rollback is done; without its record a second --rollback cannot tell and would
         # re-promote the rolled-back value. Worth a warning, not a failure.
-        return RolledBack(plan.name, plan.previous, plan.current, record_error=exc.message)
-    return RolledBack(plan.name, plan.previous, plan.current)
+        return replace(rolled_back, record_error=exc.message)
+    return rolled_back

@@ -50,11 +50,26 @@ class Rotation:
     next_rotation: datetime | None = None
 
 
+# A replica's status as DescribeSecret reports it; only InSync means the secret is there.
+IN_SYNC = "InSync"
+
+
 @dataclass(frozen=True)
 class Replica:
+    """One replica region of a secret: `status` InSync, InProgress, Failed ("the replica was
+    not created"), ...; `message` says why ("Secret with this name already exists in this
+    region"); `last_accessed` is that region's own LastAccessedDate."""
+
     region: str
     status: str | None = None
     kms_key_id: str | None = None
+    message: str | None = None
+    last_accessed: datetime | None = None
+
+    @property
+    def healthy(self) -> bool:
+        """Whether the secret is there, up to date: a failed or unfinished replica is not."""
+        return self.status == IN_SYNC
 
 
 @dataclass(frozen=True)

@@ -37,14 +37,15 @@ class UntrustedInputError(ValueError):
 
 
 def read_limited(path: Path, what: str = "file") -> str:
-    """The text of `path`, refused (usage error) when missing, unreadable, over MAX_FILE_BYTES
-    or not UTF-8. Reads at most the limit plus one byte, whatever the file's size."""
+    """The text of `path`: not found (exit 3) when missing, refused (usage error) when
+    unreadable, over MAX_FILE_BYTES or not UTF-8. Reads at most the limit plus one byte,
+    whatever the file's size."""
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise CliError(
-            ExitCode.USAGE,
+            ExitCode.NOT_FOUND,
             f"{what} {path} does not exist",
             "check the path (a relative path starts from the current folder)",
         ) from None

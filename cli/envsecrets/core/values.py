@@ -70,6 +70,7 @@ class SecretValue:
     # -- facts that are safe to show ------------------------------------------------------
     @property
     def is_binary(self) -> bool:
+        """Whether the value is bytes (SecretBinary) rather than text (SecretString)."""
         return self._is_binary
 
     @property
@@ -79,6 +80,7 @@ class SecretValue:
 
     @property
     def size(self) -> int:
+        """The value's length in bytes (UTF-8 for text)."""
         return len(self._data)
 
     @property

@@ -41,18 +41,35 @@ def _json_default(obj: Any) -> Any:
 
 
 # What a terminal acts on instead of showing: C0 controls but tab and newline (ESC starts escape
-# sequences, CR rewrites the line), DEL, the C1 controls (0x9b is CSI too) and the
-# bidirectional overrides and isolates, which reorder what is shown. AWS data (descriptions,
-# tags, error messages) reaches the screen through here: DESIGN.md's "shown inert".
-_ACTIVE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# sequences, CR rewrites the line), DEL, the C1 controls (0x9b is CSI too), the bidirectional
+# marks, overrides and isolates, which reorder what is shown, and the Unicode line and paragraph
+# separators. AWS data (names, descriptions, tags, error messages) and what files hold reach
+# the screen through here: DESIGN.md's "shown inert".
+_MOVERS = "\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069"
+_ACTIVE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_MOVERS}]")
 # The same less C0, which JSON escapes by itself (DEL and C1 it leaves as they are).
-_ACTIVE_IN_JSON = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_ACTIVE_IN_JSON = re.compile(f"[\x7f-\x9f{_MOVERS}]")
+# A data cell (a table's, a field's value) is one line: tab and newline are written out too,
+# so a cell can neither split a tab-separated line nor fake a line of its own.
+_ACTIVE_IN_CELL = re.compile(f"[\x00-\x1f\x7f-\x9f{_MOVERS}]")
+# Tables on a terminal: other columns are left out before the first one (the name) is wrapped;
+# each column kept needs room for its longest word (at most this many cells) and its borders.
+NARROWEST_COLUMN = 16
+
+
+def _written_out(found: re.Match[str]) -> str:
+    return repr(found.group())[1:-1]
 
 
 def inert(text: str) -> str:
     """`text` with every character a terminal would act on written out (`\\x1b`, `\\r`,
     `\\u202e`), so that what is shown is what is there."""
-    return _ACTIVE.sub(lambda found: repr(found.group())[1:-1], text)
+    return _ACTIVE.sub(_written_out, text)
+
+
+def cell(text: str) -> str:
+    """`inert(text)` on one line: tabs and newlines written out too (`\\t`, `\\n`)."""
+    return _ACTIVE_IN_CELL.sub(_written_out, text)
 
 
 def to_json(data: Any) -> str:
@@ -142,6 +159,10 @@ class Renderer:
             width=self.streams.width,
             color_system=None if colour is False else ("standard" if colour else "auto"),
             no_color=False if colour else None,
+            # Nothing printed is read as markup or emoji codes (`[bold]`, `:secret:` in an
+            # ARN): what we print is built as Text, and this is the second line of defence.
+            markup=False,
+            emoji=False,
             highlight=False,
         )
 
@@ -159,29 +180,44 @@ class Renderer:
     def table(
         self, columns: Sequence[str], rows: Sequence[Sequence[str]], *, title: str | None = None
     ) -> None:
-        """A rich table on a terminal; tab-separated lines (with a header) when piped. With no
-        rows a terminal gets nothing (an empty frame says nothing: the caller's note says why
-        there is nothing, e.g. "nothing to rotate"); a pipe still gets the header."""
+        """A rich table on a terminal; tab-separated lines (with a header) when piped. Cells
+        are shown inert and on one line (`cell`) either way; only --json carries them exact.
+        With no rows a terminal gets nothing (an empty frame says nothing: the caller's note says
+        why there is nothing, e.g. "nothing to rotate"); a pipe still gets the header."""
         if self.stdout_is_tty and not rows:
             return
         if self.stdout_is_tty:
-            from rich.table import Table
-
-            table = Table(
-                *columns,
-                title=_shown(title) if title else None,
-                show_lines=False,
-                header_style="bold",
-            )
-            for row in rows:
-                table.add_row(*(_shown(cell) for cell in row))
-            self._console(stderr=False).print(table)
+            self._draw_table(columns, [[cell(text) for text in row] for row in rows], title)
             return
         out = self.streams.stdout
         out.write("\t".join(columns) + "\n")
         for row in rows:
-            out.write("\t".join(row) + "\n")
+            out.write("\t".join(cell(text) for text in row) + "\n")
         out.flush()
+
+    def _draw_table(
+        self, columns: Sequence[str], rows: Sequence[Sequence[str]], title: str | None
+    ) -> None:
+        """The rich table. The first column (a name) is never cut: the columns after it that
+        do not fit are left out, with a note saying which; a name wider than the terminal
+        wraps. Other cells wrap; none is truncated."""
+        from rich.table import Table
+
+        console = self._console(stderr=False)
+        kept, first_whole = _columns_that_fit(columns, rows, console.width)
+        table = Table(title=_shown(title) if title else None, show_lines=False)
+        for index in kept:
+            whole = index == 0 and first_whole
+            table.add_column(_shown(columns[index], "bold"), no_wrap=whole, overflow="fold")
+        for row in rows:
+            table.add_row(*(_shown(row[index]) for index in kept))
+        console.print(table)
+        left_out = [columns[index] for index in range(len(columns)) if index not in kept]
+        if left_out:
+            self.note(
+                f"left out for want of room: {', '.join(left_out)} (a wider terminal, a pipe "
+                "or --json shows every column)"
+            )
 
     @_delivering
     def fields(self, pairs: Sequence[tuple[str, str]], *, title: str | None = None) -> None:
@@ -190,10 +226,10 @@ class Renderer:
             from rich.table import Table
 
             table = Table.grid(padding=(0, 2))
-            table.add_column(style="bold")
-            table.add_column()
+            table.add_column(style="bold", no_wrap=True)
+            table.add_column(overflow="fold")  # an ARN wraps; it is never cut
             for key, value in pairs:
-                table.add_row(_shown(key), _shown(value))
+                table.add_row(_shown(key), _shown(cell(value)))
             console = self._console(stderr=False)
             if title:
                 console.print(_shown(title, "bold"))
@@ -202,14 +238,14 @@ class Renderer:
         width = max((len(k) for k, _ in pairs), default=0)
         out = self.streams.stdout
         for key, value in pairs:
-            out.write(f"{key + ':':<{width + 1}} {value}\n")
+            out.write(f"{key + ':':<{width + 1}} {cell(value)}\n")
         out.flush()
 
     @_delivering
     def lines(self, lines: Sequence[str]) -> None:
         out = self.streams.stdout
         for line in lines:
-            out.write((inert(line) if self.stdout_is_tty else line) + "\n")
+            out.write(inert(line) + "\n")
         out.flush()
 
     @_delivering
@@ -265,14 +301,14 @@ class Renderer:
         )
 
         with Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             console=self._console(stderr=True),
             transient=True,
         ) as bar:
-            task = bar.add_task(label, total=total)
+            task = bar.add_task(inert(label), total=total)
 
             def advance(n: int = 1) -> None:
                 bar.advance(task, n)
@@ -282,10 +318,38 @@ class Renderer:
 
 def _shown(text: str, style: str = "") -> Text:
     """`text` for rich to draw as it is: never read as markup (`[link=...]` in a description
-    stays text), with the characters a terminal acts on written out."""
+    stays text) or emoji codes (`:secret:` in an ARN), with the characters a terminal acts on
+    written out, and folded rather than cut where it must wrap."""
     from rich.text import Text
 
-    return Text(inert(text), style=style)
+    return Text(inert(text), style=style, overflow="fold")
+
+
+def _columns_that_fit(
+    columns: Sequence[str], rows: Sequence[Sequence[str]], width: int
+) -> tuple[list[int], bool]:
+    """The columns of a table to draw on a terminal `width` cells wide, and whether the first
+    one is whole: the first one, then each next one while it still fits at the width of its
+    longest word (capped at NARROWEST_COLUMN); the first one alone, wrapped, when even it does
+    not fit."""
+    from rich.cells import cell_len
+
+    def texts(index: int) -> list[str]:
+        return [columns[index], *(row[index] for row in rows if index < len(row))]
+
+    first = max(cell_len(text) for text in texts(0))
+    used = first + 4  # "│ " before, " │" after
+    if used > width:
+        return [0], False  # the name alone wraps: any other column would squeeze it more
+    kept = [0]
+    for index in range(1, len(columns)):
+        words = [word for text in texts(index) for word in text.split()]
+        narrowest = min(max((cell_len(word) for word in words), default=1), NARROWEST_COLUMN)
+        if used + narrowest + 3 > width:
+            break
+        used += narrowest + 3
+        kept.append(index)
+    return kept, True
 
 
 def _ignore_progress(n: int = 1) -> None:

@@ -1,0 +1,296 @@
+"""What an AWS reply must hold before any code reads it: checked once, for every call.
+
+An endpoint can answer HTTP 200 with nonsense: `{}`, an HTML page from a proxy, a list where a
+structure belongs, a name that is a number. Read with `.get()` such a reply means "no secrets",
+"no versions" or "equal"; read with `[]` it ends in a KeyError. Neither is true: the endpoint
+broke the API's promise, which is an AWS-side failure (exit 6), said with the endpoint's URL.
+
+`check_replies(client)` hooks every client we make (`AwsTarget.client`), so every call of every
+backend is checked in one place, after botocore has parsed the reply and before any of our code
+sees it:
+- the shape, from botocore's service model: each member present has the modelled type (a
+  string is a str, a list a list, ...), and each structure has its `required` members;
+- what the API reference promises but the model does not mark `required` (Secrets Manager's
+  models mark almost nothing required; its documentation says what every reply holds):
+  `PROMISES`, the members our code reads, by operation;
+- a page token that comes back unchanged (paging would never end).
+A reply botocore itself cannot parse (garbage XML, a structure that is a string) is the same
+failure. The checks name members only, never values: a reply may hold a secret.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import botocore.exceptions as bx
+
+from envsecrets.errors import CliError
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+    from botocore.model import OperationModel, Shape
+
+# The members each reply must hold, by "<endpoint prefix>.<Operation>": those our code reads
+# and the API reference describes in every reply (so that a reply such as `{}` cannot pass
+# for an empty answer). Replies whose content we do not read must still name what they acted
+# on (`ARN|Name`): AWS's always do. A path is dot-separated; `List[]` means every entry of
+# that list; the last step may be `A|B` (at least one of them).
+PROMISES: dict[str, tuple[str, ...]] = {
+    # Secrets Manager
+    "secretsmanager.GetSecretValue": ("Name", "VersionId", "SecretString|SecretBinary"),
+    "secretsmanager.BatchGetSecretValue": (
+        "SecretValues|Errors",
+        "SecretValues[].Name",
+        "SecretValues[].VersionId",
+        "SecretValues[].SecretString|SecretBinary",
+        "Errors[].SecretId",
+        "Errors[].ErrorCode",
+    ),
+    "secretsmanager.CreateSecret": ("VersionId",),  # we always send a value
+    "secretsmanager.PutSecretValue": ("VersionId",),
+    "secretsmanager.DescribeSecret": ("ARN", "Name"),  # `policy --resolve` reads the ARN
+    "secretsmanager.ListSecrets": ("SecretList", "SecretList[].Name"),
+    "secretsmanager.ListSecretVersionIds": ("Versions", "Versions[].VersionId"),
+    "secretsmanager.UpdateSecret": ("ARN|Name",),
+    "secretsmanager.UpdateSecretVersionStage": ("ARN|Name",),
+    "secretsmanager.DeleteSecret": ("ARN|Name",),
+    "secretsmanager.RestoreSecret": ("ARN|Name",),
+    "secretsmanager.RotateSecret": ("ARN|Name",),
+    "secretsmanager.ReplicateSecretToRegions": ("ARN|ReplicationStatus",),
+    "secretsmanager.RemoveRegionsFromReplication": ("ARN|ReplicationStatus",),
+    "secretsmanager.GetRandomPassword": ("RandomPassword",),
+    # Parameter Store
+    "ssm.GetParameter": ("Parameter", "Parameter.Name"),
+    "ssm.GetParameters": ("Parameters|InvalidParameters", "Parameters[].Name"),
+    "ssm.GetParametersByPath": ("Parameters", "Parameters[].Name"),
+    "ssm.DescribeParameters": ("Parameters", "Parameters[].Name"),
+    "ssm.DeleteParameters": ("DeletedParameters|InvalidParameters",),
+    # Lambda
+    "lambda.GetFunctionConfiguration": ("FunctionName", "FunctionArn"),
+    "lambda.UpdateFunctionConfiguration": ("FunctionName|FunctionArn",),
+    "lambda.ListFunctions": ("Functions", "Functions[].FunctionName"),
+    # IAM (its model marks most list replies' members required already)
+    "iam.GetPolicy": ("Policy", "Policy.DefaultVersionId"),
+    "iam.GetPolicyVersion": ("PolicyVersion",),
+    "iam.ListAttachedRolePolicies": ("AttachedPolicies", "AttachedPolicies[].PolicyArn"),
+    # KMS, STS, ECS
+    "kms.DescribeKey": ("KeyMetadata", "KeyMetadata.Arn"),
+    "sts.GetCallerIdentity": ("Arn",),
+    "sts.AssumeRole": ("Credentials",),
+    "ecs.ListTaskDefinitionFamilies": ("families",),
+    "ecs.DescribeTaskDefinition": ("taskDefinition",),
+}
+
+# (request member, reply member) of the page tokens our calls follow: a reply that hands back
+# the token it was given would make a listing loop for ever.
+PAGE_TOKENS = (
+    ("NextToken", "NextToken"),  # Secrets Manager, SSM
+    ("nextToken", "nextToken"),  # ECS
+    ("Marker", "NextMarker"),  # Lambda
+    ("Marker", "Marker"),  # IAM
+)
+
+# The Python type botocore's parsers give each modelled type.
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "structure": dict,
+    "map": dict,
+    "list": list,
+    "string": str,
+    "integer": int,
+    "long": int,
+    "boolean": bool,
+    "float": (int, float),
+    "double": (int, float),
+    "timestamp": datetime.datetime,
+    "blob": (bytes, bytearray),
+}
+# Members that botocore's own after-call handlers have already turned from the modelled type
+# into another (IAM's URL-encoded policy documents, decoded to dicts).
+_DECODED_BY_BOTOCORE = frozenset({"policyDocumentType"})
+_CONTAINERS = frozenset({"structure", "list", "map"})
+# Enough to say what is wrong; a long list of problems says no more.
+MAX_PROBLEMS = 3
+_SENT_TOKEN = "envsecrets.sent_page_token"  # noqa: S105 - a context key, not a password
+
+
+class MalformedReply(bx.BotoCoreError):
+    """A reply (HTTP 2xx) that lacks what the API promises, or that cannot be parsed."""
+
+    fmt = "{endpoint} answered {operation} with a reply that {problem}"
+
+    def __init__(self, *, endpoint: str, operation: str, problem: str) -> None:
+        super().__init__(endpoint=endpoint, operation=operation, problem=problem)
+        self.endpoint = endpoint
+        self.operation = operation
+        self.problem = problem
+
+
+def check_replies(client: BaseClient) -> None:
+    """Check every reply `client` receives (see the module's docstring); a reply that fails
+    raises `MalformedReply` out of the call."""
+    model = client.meta.service_model
+    service = model.service_id.hyphenize()
+    prefix = model.endpoint_prefix
+    endpoint = str(client.meta.endpoint_url)
+
+    def remember_token(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context[_SENT_TOKEN] = {name: params[name] for name, _ in PAGE_TOKENS if name in params}
+
+    def after_call(
+        http_response: Any,
+        parsed: dict[str, Any],
+        model: OperationModel,
+        context: dict[str, Any],
+        **_: Any,
+    ) -> None:
+        if http_response.status_code >= 300:
+            return  # an error reply: the one translation (backends/aws.py) reads it
+        problems = reply_problems(
+            model, parsed, PROMISES.get(f"{prefix}.{model.name}", ()), context.get(_SENT_TOKEN)
+        )
+        if problems:
+            raise MalformedReply(
+                endpoint=endpoint, operation=model.name, problem="; ".join(problems)
+            )
+
+    def after_error(exception: Exception, context: dict[str, Any], **_: Any) -> None:
+        if _unreadable(exception):
+            raise MalformedReply(
+                endpoint=endpoint,
+                operation=str(context.get("envsecrets.operation", "a call")),
+                problem="cannot be parsed",
+            ) from exception
+
+    def name_operation(model: OperationModel, context: dict[str, Any], **_: Any) -> None:
+        context["envsecrets.operation"] = model.name
+
+    events = client.meta.events
+    events.register(f"before-parameter-build.{service}", remember_token)
+    events.register(f"before-call.{service}", name_operation)
+    events.register(f"after-call.{service}", after_call)
+    events.register(f"after-call-error.{service}", after_error)
+
+
+def _unreadable(exception: BaseException) -> bool:
+    """Whether the call failed because botocore could not handle the reply: an error raised
+    inside its parsers (its own ResponseParserError for invalid XML, or a Python error for a
+    structure that is a string), or raised where its endpoint takes the parsed reply (a body
+    of `null`)."""
+    if isinstance(exception, bx.BotoCoreError | CliError):
+        return False  # the SDK's own failures, and ours (a deadline that rang while parsing)
+    modules = []
+    tb = exception.__traceback__
+    while tb is not None:
+        modules.append(tb.tb_frame.f_globals.get("__name__"))
+        tb = tb.tb_next
+    return "botocore.parsers" in modules or modules[-1:] == ["botocore.endpoint"]
+
+
+def reply_problems(
+    operation: OperationModel,
+    parsed: dict[str, Any],
+    promised: Sequence[str] = (),
+    sent_tokens: dict[str, Any] | None = None,
+) -> list[str]:
+    """What is wrong with `parsed`, a reply of `operation`, in words naming members only."""
+    problems: list[str] = []
+    shape = operation.output_shape
+    if shape is not None:
+        _check_shape(shape, parsed, "", problems)
+    for path in promised:
+        if len(problems) >= MAX_PROBLEMS:
+            break
+        problems.extend(_unmet(parsed, path.split("."), ""))
+    for sent, received in PAGE_TOKENS:
+        token = (sent_tokens or {}).get(sent)
+        if token is not None and parsed.get(received) == token:
+            problems.append(f"returns the page token {received} it was given")
+    return _said(list(dict.fromkeys(problems))[:MAX_PROBLEMS])
+
+
+def _said(problems: list[str]) -> list[str]:
+    """The missing members named in one "lacks A, B, C", the other problems after it."""
+    lacking = [p.removeprefix("lacks ") for p in problems if p.startswith("lacks ")]
+    others = [p for p in problems if not p.startswith("lacks ")]
+    return ([f"lacks {', '.join(lacking)}"] if lacking else []) + others
+
+
+def _check_shape(shape: Shape, value: Any, where: str, problems: list[str]) -> None:
+    """Types and required members of `value` against `shape`, recursively. Scalars are checked
+    by their container, without a call each: a page of 100 secrets is checked in about 1 ms."""
+    if len(problems) >= MAX_PROBLEMS or shape.metadata.get("document"):
+        return  # a document is any JSON
+    if not _is_a(shape, value):
+        problems.append(f"has {where or 'a body'} that is not a {shape.type_name}")
+        return
+    kind = shape.type_name
+    if kind == "structure":
+        members: dict[str, Shape] = shape.members  # type: ignore[attr-defined]
+        prefix = f"{where}." if where else ""
+        for name in shape.required_members:
+            if value.get(name) is None:
+                problems.append(f"lacks {prefix}{name}")
+        for name, item in value.items():
+            member = members.get(name)
+            if member is None or item is None:
+                continue
+            if member.type_name in _CONTAINERS:
+                _check_shape(member, item, f"{prefix}{name}", problems)
+            elif not _is_a(member, item):  # the name is formatted only for a problem
+                problems.append(f"has {prefix}{name} that is not a {member.type_name}")
+    elif kind == "list":
+        member = shape.member  # type: ignore[attr-defined]
+        for index, entry in enumerate(value):
+            _check_member(member, entry, f"{where}[{index}]", problems)
+    elif kind == "map":
+        # Keys are not named: a map's keys can be data (a function's variable names).
+        member = shape.value  # type: ignore[attr-defined]
+        for entry in value.values():
+            _check_member(member, entry, f"{where}[]", problems)
+
+
+def _check_member(shape: Shape, value: Any, where: str, problems: list[str]) -> None:
+    if shape.type_name in _CONTAINERS:
+        _check_shape(shape, value, where, problems)
+    elif not _is_a(shape, value):
+        problems.append(f"has {where} that is not a {shape.type_name}")
+
+
+def _is_a(shape: Shape, value: Any) -> bool:
+    """Whether `value` has the Python type botocore's parsers give `shape`'s type."""
+    if shape.name in _DECODED_BY_BOTOCORE:
+        return True
+    expected = _TYPES.get(shape.type_name)
+    if expected is None:
+        return True
+    if isinstance(value, bool) and shape.type_name in ("integer", "long"):
+        return False
+    return isinstance(value, expected)
+
+
+def _unmet(value: Any, steps: list[str], where: str) -> list[str]:
+    """The promise `steps` (a path split at dots) where `value` does not keep it."""
+    step, rest = steps[0], steps[1:]
+    if not rest:
+        if any(_present(value, name) for name in step.split("|")):
+            return []
+        return [f"lacks {where}{' or '.join(step.split('|'))}"]
+    if step.endswith("[]"):
+        name = step[:-2]
+        entries = value.get(name) if isinstance(value, dict) else None
+        found: list[str] = []
+        for index, entry in enumerate(entries if isinstance(entries, list) else ()):
+            found.extend(_unmet(entry, rest, f"{where}{name}[{index}]."))
+            if found:
+                break  # one entry says enough
+        return found
+    child = value.get(step) if isinstance(value, dict) else None
+    if child is None:
+        return []  # the step itself is promised separately where it must be present
+    return _unmet(child, rest, f"{where}{step}.")
+
+
+def _present(value: Any, name: str) -> bool:
+    return isinstance(value, dict) and value.get(name) is not None
