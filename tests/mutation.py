@@ -4,6 +4,7 @@
     python -m tests.mutation names diffing  # only these (`make mutation MODULES="names"`)
     python -m tests.mutation --keep names   # reuse the last run's results (re-test changes)
     python -m tests.mutation --survivors values  # re-test only the last run's survivors
+    python -m tests.mutation --report       # the last run's figures again, nothing re-run
 
 Each module is mutated with only the test files that concern it, so that a run takes minutes
 on two cores (`nice -n 10`, `MUTATION_JOBS` workers, 2 by default). Each runs in its own
@@ -296,6 +297,10 @@ class Verdict:
 
 def judge(outcome: Outcome, known: list[dict[str, str]]) -> Verdict:
     folder = SCRATCH / outcome.name
+    if outcome.statuses and set(outcome.statuses.values()) == {"not checked"}:
+        # mutmut stopped before testing any mutant (its first, unmutated run failed): no figure.
+        row = f"{outcome.name:<12} {outcome.total:>8} {'-':>8} {'-':>7}  no results: see {folder}"
+        return Verdict(row, [], False)
     survivors = outcome.survivors()
     explained = 0
     details: list[str] = []
@@ -338,6 +343,7 @@ def report(outcomes: list[Outcome]) -> int:
 def main(argv: list[str]) -> int:
     keep = "--keep" in argv
     survivors = "--survivors" in argv
+    only_report = "--report" in argv
     names = [a for a in argv if not a.startswith("--")] or list(MODULES)
     unknown = [n for n in names if n not in MODULES]
     if unknown:
@@ -345,6 +351,13 @@ def main(argv: list[str]) -> int:
         return 2
     jobs = int(os.environ.get("MUTATION_JOBS", "2"))
     outcomes: list[Outcome] = []
+    if only_report:
+        # Each module's last results as they are in .mutation/ (a module never run is named).
+        ran = [n for n in names if (SCRATCH / n / "mutants").is_dir()]
+        for name in sorted(set(names) - set(ran)):
+            print(f"{name}: no results in {SCRATCH / name} (run `make mutation MODULES={name}`)")
+        outcomes = [read_outcome(n, MODULES[n], SCRATCH / n) for n in ran]
+        return report(outcomes)
     for name in names:
         outcome = run_module(name, MODULES[name], keep=keep, jobs=jobs, survivors=survivors)
         outcomes.append(outcome)
