@@ -118,10 +118,22 @@ def test_lost_replies_on_every_label_move_still_finish(cli, sm, proxy) -> None:
     assert value_of(sm, "dev/db/password") == "new"
 
 
+def verify_command_pid(pidfile: Path, process: subprocess.Popen[bytes]) -> int:
+    """The pid the verify command wrote, once it wrote it. Waits on the process, not on a
+    clock: a loaded machine only makes this slower (the ceiling is for a process that hangs
+    without ever starting the command, and sits far above any start-up time)."""
+    for _ in range(2400):
+        if pidfile.exists() and pidfile.read_text().strip():
+            return int(pidfile.read_text().strip())
+        assert process.poll() is None, "secrets ended before the verify command started"
+        time.sleep(0.05)
+    raise AssertionError("the verify command never started")
+
+
 def test_killed_during_verification_then_resume(sm, aws_env) -> None:
     old = make(sm, "dev/db/password", "old")
     pidfile = aws_env / "verify.pid"
-    command = f"echo $$ > {pidfile}; sleep 60"
+    command = f"echo $$ > {pidfile}; sleep 600"
     process = subprocess.Popen(
         [SECRETS_BIN, "rotate", "dev/db/password", "--generate", "--verify-cmd", command],
         stdin=subprocess.DEVNULL,
@@ -129,11 +141,7 @@ def test_killed_during_verification_then_resume(sm, aws_env) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        for _ in range(300):
-            if pidfile.exists() and pidfile.read_text().strip():
-                break
-            time.sleep(0.05)
-        assert pidfile.exists(), "the verify command never started"
+        verify_command_pid(pidfile, process)
     finally:
         process.send_signal(signal.SIGKILL)  # a crash: no clean-up code runs
         process.wait()
@@ -164,19 +172,23 @@ def test_a_stop_signal_during_verification_stops_it_and_says_how_to_resume(
     process = subprocess.Popen(
         [
             SECRETS_BIN, "rotate", "dev/db/password", "--generate", "--verify-cmd",
-            f"echo $$ > {pidfile}; sleep 60",
+            f"echo $$ > {pidfile}; sleep 600",
         ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )  # fmt: skip
-    for _ in range(300):
-        if pidfile.exists() and pidfile.read_text().strip():
-            break
-        time.sleep(0.05)
-    verify_pid = int(pidfile.read_text().strip())
+    verify_pid = verify_command_pid(pidfile, process)
     process.send_signal(signum)  # SIGINT: what Ctrl-C sends to the foreground `secrets`
-    _, err = process.communicate(timeout=30)
+    # The verify command sleeps far longer than this wait: a `secrets` that did not stop it
+    # cannot pass by waiting for it to end on its own. The wait itself is only a ceiling.
+    try:
+        _, err = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(verify_pid, signal.SIGKILL)
+        raise AssertionError(f"secrets did not stop after {cause}") from None
     assert process.returncode == 130
     stderr = err.decode()
     assert f"interrupted ({cause}) before the rotation of dev/db/password finished" in stderr
