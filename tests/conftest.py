@@ -11,6 +11,7 @@ import functools
 import io
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -36,6 +37,19 @@ from tests.faultproxy import FaultProxy
 REGION = "us-east-1"
 VENV_BIN = Path(sys.executable).parent
 SECRETS_BIN = str(VENV_BIN / "secrets")
+
+
+def pytest_configure(config: Any) -> None:
+    """The stop signals as a terminal gives them. A test run started in the background
+    (`make mutation &`, nohup, a CI step) may inherit SIGINT or SIGHUP ignored, and every
+    `secrets` the tests start would inherit that too - and rightly keep ignoring it, as a
+    command run under nohup must: the tests that press Ctrl-C or hang up would then time
+    out instead of testing anything. Only ignored signals are inherited through exec, so
+    undoing the ignore here is enough."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) == signal.SIG_IGN:
+            default = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+            signal.signal(signum, default)
 
 
 def free_port() -> int:
