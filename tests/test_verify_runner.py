@@ -7,11 +7,19 @@ inherited, a command that cannot start, a timeout that stops the whole group.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import sys
+import threading
+import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
-from envsecrets.backends.verify import VerifyOutcome, command_argv, run_verify
+from envsecrets import stopping
+from envsecrets.backends.verify import VerifyOutcome, check_runnable, command_argv, run_verify
+from envsecrets.errors import CliError
 
 
 @pytest.fixture(autouse=True)
@@ -66,3 +74,152 @@ def test_a_command_past_its_time_is_stopped_with_its_children(tmp_path: Path) ->
 )
 def test_shell_syntax_asks_for_a_shell(command: str, argv: list[str]) -> None:
     assert command_argv(command) == argv
+
+
+def gone(pid: int) -> bool:
+    """Whether `pid` has ended (a zombie waiting for its parent has ended too). A SIGKILL
+    just sent may take a moment to land: this waits for it, with a ceiling far below the
+    600 s that the processes here would otherwise live."""
+    status = Path(f"/proc/{pid}/status")
+    for _ in range(200):
+        try:
+            if "State:\tZ" in status.read_text():
+                return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def wait_for_pid(pidfile: Path) -> int:
+    for _ in range(2400):  # waits on the command starting; the bound is only a ceiling
+        if pidfile.exists() and pidfile.read_text().strip():
+            return int(pidfile.read_text().strip())
+        time.sleep(0.05)
+    raise AssertionError("the command never wrote its pid")
+
+
+def test_the_last_lines_come_back_cut_to_length_and_undecodable_bytes_replaced(
+    tmp_path: Path,
+) -> None:
+    """Only the last 5 lines are kept, each cut at 200 characters; bytes that are not UTF-8
+    are shown as U+FFFD, not an error."""
+    script = tmp_path / "prints.py"
+    script.write_text(
+        "import sys\n"
+        'sys.stdout.buffer.write(b"l1\\nl2\\nl3\\n" + b"x" * 300 + b"\\nbad \\xff\\nl4\\nl5\\n")\n',
+        encoding="utf-8",
+    )
+    outcome = run_verify(f"{sys.executable} {script}", b"", timeout=30)
+    assert outcome == VerifyOutcome(0, False, ("l3", "x" * 200, "bad \ufffd", "l4", "l5"))
+
+
+def test_output_is_kept_in_bounded_memory_whatever_the_command_prints() -> None:
+    """50 MB of output: what is kept stays a few tens of kilobytes (the tail), not the
+    output; the tail is still its end."""
+    command = "sh -c 'head -c 50000000 /dev/zero | tr \"\\0\" y; echo; echo end'"
+    tracemalloc.start()
+    try:
+        outcome = run_verify(command, b"", timeout=120)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert outcome.exit_code == 0 and outcome.output_tail[-1] == "end"
+    assert peak < 8 * 1024 * 1024, f"peak {peak} bytes"
+
+
+def test_a_value_larger_than_a_pipe_while_the_command_answers_as_it_reads() -> None:
+    """1 MB on stdin to a command that writes back what it reads (cat): neither side waits
+    on the other (the value goes in as the output comes out), and it all comes back masked."""
+    value = b"k" * 1_000_000
+    outcome = run_verify("sh -c 'cat; echo; echo done'", value, timeout=120)
+    assert outcome == VerifyOutcome(0, False, ("****", "done"))
+
+
+def test_a_command_that_does_not_read_its_value_is_judged_by_its_exit() -> None:
+    assert run_verify("sh -c 'exit 4'", b"v" * 1_000_000, timeout=60) == VerifyOutcome(4, False)
+    assert run_verify("true", b"v" * 1_000_000, timeout=60).passed
+
+
+def test_a_process_that_left_the_group_holding_the_output_does_not_hold_us(
+    tmp_path: Path,
+) -> None:
+    """The command exits at once, leaving a process in a session of its own that keeps the
+    output pipe open for ten minutes: we return with the command's exit (after a short
+    grace), and give back every descriptor we opened."""
+    pidfile = tmp_path / "escaped.pid"
+    before = sorted(p.name for p in Path("/proc/self/fd").iterdir())
+    try:
+        outcome = run_verify(
+            f"sh -c 'setsid sleep 600 & echo $! > {pidfile}; echo bye; exit 1'", b"v", timeout=600
+        )
+        assert outcome == VerifyOutcome(1, False, ("bye",))
+        assert sorted(p.name for p in Path("/proc/self/fd").iterdir()) == before
+    finally:
+        with contextlib.suppress(ProcessLookupError, ValueError, FileNotFoundError):
+            os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
+
+
+def test_the_time_limit_holds_for_a_command_that_closed_its_output() -> None:
+    """Both pipes closed (no value, output closed by the command), the command still running:
+    it is stopped at its time like any other."""
+    outcome = run_verify("sh -c 'exec >&- 2>&-; sleep 600'", b"", timeout=1)
+    assert outcome == VerifyOutcome(None, True)
+
+
+def test_a_single_process_past_its_time_is_stopped() -> None:
+    """No shell, one process: SIGTERM ends it and the group is empty when SIGKILL follows."""
+    assert command_argv("sleep 600") == ["sleep", "600"]
+    assert run_verify("sleep 600", b"v", timeout=1) == VerifyOutcome(None, True)
+
+
+def test_a_command_ignoring_sigterm_past_its_time_is_killed(tmp_path: Path) -> None:
+    pidfile = tmp_path / "stubborn.pid"
+    outcome = run_verify(
+        f"sh -c \"trap '' TERM; echo \\$\\$ > {pidfile}; sleep 600\"", b"v", timeout=1
+    )
+    assert outcome == VerifyOutcome(None, True)
+    assert gone(int(pidfile.read_text()))
+
+
+def test_what_a_finished_command_left_running_in_its_group_is_stopped(tmp_path: Path) -> None:
+    """The command exits 0 and leaves a child in its group: the child held the value (it
+    could read stdin) and must not outlive the verification."""
+    pidfile = tmp_path / "child.pid"
+    outcome = run_verify(f"sh -c 'sleep 600 & echo $! > {pidfile}'", b"v", timeout=600)
+    assert outcome.passed
+    assert gone(int(pidfile.read_text()))
+
+
+def test_a_stop_signal_while_the_command_runs_stops_its_group_and_is_raised(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM to us while the command runs: the command's whole group is stopped and
+    `Stopped` reaches the caller (which says how to resume)."""
+    pidfile = tmp_path / "verify.pid"
+
+    def stop_us() -> None:
+        wait_for_pid(pidfile)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    stopper = threading.Thread(target=stop_us)
+    with stopping.stop_on_signals():
+        stopper.start()
+        with pytest.raises(stopping.Stopped) as stopped:
+            run_verify(f"sh -c 'echo $$ > {pidfile}; sleep 600; true'", b"v", timeout=600)
+    stopper.join()
+    assert stopped.value.signum == signal.SIGTERM
+    assert gone(int(pidfile.read_text()))
+
+
+def test_check_runnable_looks_in_the_path_it_is_given(tmp_path: Path) -> None:
+    """The environment the command will run with decides where it is found, not ours."""
+    tool = tmp_path / "check-db-xyz"
+    tool.write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
+    tool.chmod(0o755)
+    check_runnable("check-db-xyz --now", "--verify-cmd", {"PATH": str(tmp_path)})
+    with pytest.raises(CliError) as missing:
+        check_runnable("check-db-xyz --now", "--verify-cmd", {"PATH": "/nonexistent"})
+    assert missing.value.message == (
+        "--verify-cmd: command 'check-db-xyz' not found; nothing was changed"
+    )
