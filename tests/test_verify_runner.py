@@ -203,11 +203,16 @@ def test_a_stop_signal_while_the_command_runs_stops_its_group_and_is_raised(
         os.kill(os.getpid(), signal.SIGTERM)
 
     stopper = threading.Thread(target=stop_us)
-    with stopping.stop_on_signals():
-        stopper.start()
-        with pytest.raises(stopping.Stopped) as stopped:
-            run_verify(f"sh -c 'echo $$ > {pidfile}; sleep 600; true'", b"v", timeout=600)
-    stopper.join()
+    try:
+        with stopping.stop_on_signals():
+            stopper.start()
+            with pytest.raises(stopping.Stopped) as stopped:
+                run_verify(f"sh -c 'echo $$ > {pidfile}; sleep 600; true'", b"v", timeout=600)
+        stopper.join()
+    finally:
+        with stopping.stop_on_signals():  # as the next command would: no stop asked yet
+            pass
+    assert not stopping.requested()
     assert stopped.value.signum == signal.SIGTERM
     assert gone(int(pidfile.read_text()))
 
