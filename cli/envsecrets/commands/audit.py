@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from envsecrets.backends.aws import AwsTarget
-    from envsecrets.core.audit import Finding, LiveFunction
+    from envsecrets.core.audit import Finding
+    from envsecrets.core.audit_live import LiveFunction
     from envsecrets.ui.render import Renderer
 
 DEFAULT_TEMPLATES = (
@@ -160,7 +161,7 @@ def audit_command(
     skipped: list[dict[str, object]] = []
     if live and env:
         from envsecrets.backends.iam import RolePolicies
-        from envsecrets.core.audit import audit_live
+        from envsecrets.core.audit_live import audit_live
 
         target = ws.target(env)
         deployed, skipped = _deployed(target)
@@ -235,7 +236,7 @@ def _show(
         return
     if fmt == "sarif":
         from envsecrets import __version__
-        from envsecrets.core.audit import to_sarif
+        from envsecrets.core.audit_sarif import to_sarif
 
         notes = [f"{p['what']} not audited: {p['message']}" for p in skipped]
         out.json(to_sarif(findings, version=__version__, notes=notes))

@@ -147,6 +147,17 @@ class StoredValue:
     always_secret: bool = False  # the property holds a credential whatever its name
 
 
+@dataclass(frozen=True)
+class Unread:
+    """A part of the file that could not be read (a module call, a task's containers, a
+    policy document): the audit reports it instead of calling it clean."""
+
+    key: str  # the resource, module call or function it belongs to
+    what: str  # "module", "containers", "policy", "functions" ...
+    reason: str
+    line: int | None = None
+
+
 @dataclass
 class Infrastructure:
     """What one file (or one Terraform module folder) describes."""
@@ -161,6 +172,7 @@ class Infrastructure:
     # Attributes of resources that hold a credential: (key, attribute) -> what it is.
     secret_attributes: dict[tuple[str, str], str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    unread: list[Unread] = field(default_factory=list)
     # CloudFormation's raw `Resources` (dynamic references anywhere in them are audited).
     raw_resources: Any = None
     # For a folder read as one (a Terraform module): the file each key is written in.

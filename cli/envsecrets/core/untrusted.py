@@ -29,7 +29,9 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 100  # real templates nest about 20 deep; Python's stack would give out near 300
 ALIAS_BUDGET = 100_000  # nodes that alias expansion may add to a YAML document
 MAX_NODES = 1_000_000  # nodes in one YAML/JSON document (a 1 MB template has about 50,000)
-MAX_HCL_BYTES = 2 * 1024 * 1024  # lark builds a large tree per token: HCL files stay smaller
+# lark parses about 150 KiB of HCL a second and builds a large tree per token: a Terraform file
+# over this is refused (the largest real ones are a few hundred KiB, most under 50).
+MAX_HCL_BYTES = 512 * 1024
 
 
 class UntrustedInputError(ValueError):
