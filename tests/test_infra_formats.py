@@ -340,6 +340,8 @@ def test_terraform_container_definitions_in_every_form(cli: Any, aws_env: Path) 
         ("ssm-container-secret", "aws_ecs_task_definition.heredoc"),
         ("environment-file", "aws_ecs_task_definition.from_file"),
         ("environment-file", "containers"),  # the walk reads containers.json on its own too
+        # A file outside the module is not read: the task is not called clean.
+        ("not-understood", "aws_ecs_task_definition.escape"),
     }
 
 

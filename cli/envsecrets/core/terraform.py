@@ -367,6 +367,9 @@ class _Builder:
                 self.infra.functions.append(self._lambda(block))
             elif block.type == "aws_ecs_task_definition":
                 self.infra.functions.append(self._task(block))
+        from envsecrets.core.terraform_modules import read_module_calls
+
+        read_module_calls(self)
         return self.infra
 
     def _parameters(self) -> None:
@@ -415,18 +418,26 @@ class _Builder:
                 )
 
     def _attribute_line(self, block: _Block, key: str) -> int | None:
-        """The line of attribute `key` in a block: searched in the block's first 400 lines
-        (the file's lines are split once per file, so that a large file stays linear)."""
-        if block.file is None or block.line is None:
-            return block.line
-        lines = self._lines.get(block.file)
+        return self.attribute_line(block.file, block.line, key)
+
+    def attribute_line(self, file: Path | None, start: int | None, key: str) -> int | None:
+        """The line of attribute `key` in the block starting at `start`: searched in its first
+        400 lines (the file's lines are split once per file: a large file stays linear)."""
+        if file is None or start is None:
+            return start
+        lines = self._lines.get(file)
         if lines is None:
-            lines = self._lines[block.file] = self.module.texts.get(block.file, "").splitlines()
+            lines = self._lines[file] = self.module.texts.get(file, "").splitlines()
         wanted = re.compile(rf'^\s*"?{re.escape(key)}"?\s*=')
-        for number in range(block.line, min(len(lines), block.line + 400)):
+        for number in range(start, min(len(lines), start + 400)):
             if wanted.match(lines[number]):
                 return number + 1
-        return block.line
+        return start
+
+    def json_document(self, raw: Any) -> Any:
+        """A policy document held by an attribute (see `_json`), or None."""
+        value = self._json(raw)
+        return value if isinstance(value, dict) and "Statement" in value else None
 
     def _document(self, raw: Any, owner: _Block | None = None) -> Any:
         """A policy document from `jsonencode({...})`, heredoc JSON or a policy document data
@@ -619,22 +630,36 @@ class _Builder:
             block.address, "AWS::Lambda::Function", block.line, self._name(block, "function_name")
         )
         for environment in _blocks(block.body.get("environment")):
-            variables = environment.get("variables")
-            for key, raw in variables.items() if isinstance(variables, dict) else ():
-                value = self.value(raw)
-                literal = value if isinstance(value, str) else None
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    literal = str(value)
-                function.variables.append(
-                    EnvVar(
-                        str(key),
-                        literal,
-                        self._attribute_line(block, str(key)),
-                        None if literal is not None else value,
-                    )
-                )
+            raw = environment.get("variables")
+            variables = self.value(raw) if isinstance(raw, Expr) else raw
+            if isinstance(variables, dict):
+                self.add_variables(function, variables, block.file, block.line)
+            elif raw is not None:
+                self._unread(block, "variables", "its environment variables could not be read")
         self._attach(function, block, "role", "function")
         return function
+
+    def add_variables(
+        self,
+        function: TemplateFunction,
+        variables: dict[str, Any],
+        file: Path | None,
+        line: int | None,
+    ) -> None:
+        """A map of environment variables (names to HCL values) into `function`."""
+        for key, raw in variables.items():
+            value = self.value(raw)
+            literal = value if isinstance(value, str) else None
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                literal = str(value)
+            function.variables.append(
+                EnvVar(
+                    str(key),
+                    literal,
+                    self.attribute_line(file, line, str(key)),
+                    None if literal is not None else value,
+                )
+            )
 
     def _task(self, block: _Block) -> TemplateFunction:
         function = TemplateFunction(
