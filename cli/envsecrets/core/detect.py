@@ -249,6 +249,7 @@ def _name_keywords() -> tuple[re.Pattern[str], re.Pattern[str]]:
 
 
 _plugins_lock = threading.Lock()
+LARGE_VALUE = 64 * 1024
 
 
 @lru_cache(maxsize=1)
@@ -275,7 +276,25 @@ def _value_plugins() -> tuple[list[Any], list[Any]]:
 
 
 def _value_detector(value: str) -> str | None:
-    """The detector that recognises `value` as a credential, if any."""
+    """The detector that recognises `value` as a credential, if any. Remembered per value:
+    a file that repeats one large value (YAML aliases, a shared default) is scanned once. Few
+    large values are remembered, so that a walk over many files holds little memory."""
+    if len(value) > LARGE_VALUE:
+        return _large_value_detector(value)
+    return _small_value_detector(value)
+
+
+@lru_cache(maxsize=4096)
+def _small_value_detector(value: str) -> str | None:
+    return _scan_value(value)
+
+
+@lru_cache(maxsize=8)
+def _large_value_detector(value: str) -> str | None:
+    return _scan_value(value)
+
+
+def _scan_value(value: str) -> str | None:
     regex_plugins, entropy_plugins = _value_plugins()
     for plugin in regex_plugins:
         for _match in plugin.analyze_string(value):

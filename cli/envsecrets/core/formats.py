@@ -38,9 +38,13 @@ MARKERS = re.compile(
     r"Resources|AWSTemplateFormatVersion|containerDefinitions|format_version|"
     r"\bservice\b|\"image\"|\bimage\b"
 )
-LARGE = "values in one document"  # a big data file in a folder is skipped, not fatal
+# A big data file in a folder is skipped with a warning, not fatal: too many values, or more
+# YAML than is parsed (an OpenAPI document, a Kubernetes bundle).
+LARGE = ("values in one document", "KiB of YAML")
+# A Terraform block's first line: a keyword, its quoted labels, `{` (not `data: {a: 1}`).
 HCL_START = re.compile(
-    r"^\s*(resource|variable|data|module|locals|provider|terraform|output)\b[^\n]*\{",
+    r"^[ \t]*(resource|variable|data|module|locals|provider|terraform|output)"
+    r'([ \t]+"[^"\n]*")*[ \t]*\{',
     re.MULTILINE,
 )
 
@@ -129,10 +133,18 @@ def load_infrastructure(path: Path, values: dict[str, str] | None = None) -> Inf
 def _read_text(text: str, source: str, values: dict[str, str]) -> Infrastructure:
     from envsecrets.core.templates import load_yaml
 
+    if HCL_START.search(text) and not MARKERS.search(text):
+        from envsecrets.core.terraform import read_terraform_text
+
+        return read_terraform_text(text, source)
+    if not MARKERS.search(text):
+        # No word any known format needs: not parsed at all (a cheap look, whatever its size).
+        raise _not_known(source, [] if text.lstrip().startswith(("[", "-")) else None)
     try:
         data = load_yaml(text, source)
-    except CliError:
-        if HCL_START.search(text):
+    except CliError as exc:
+        # A refusal (an alias bomb, a size limit) is about this text, not about its format.
+        if "refused" not in exc.message and HCL_START.search(text):
             from envsecrets.core.terraform import read_terraform_text
 
             return read_terraform_text(text, source)
@@ -227,7 +239,7 @@ def _walked_file(path: Path, values: dict[str, str], result: Discovery) -> Infra
     try:
         data = load_yaml(text, str(path))
     except CliError as exc:
-        if "refused" in exc.message and LARGE not in exc.message:
+        if "refused" in exc.message and not any(large in exc.message for large in LARGE):
             raise  # a hostile file (an alias bomb, deep nesting) fails the run, wherever it is
         result.unreadable.append(exc.message)
         return None

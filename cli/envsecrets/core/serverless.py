@@ -30,6 +30,8 @@ from envsecrets.core.infra import (
     line_of,
     listed,
 )
+from envsecrets.core.untrusted import ALIAS_BYTES
+from envsecrets.errors import CliError, ExitCode
 
 VARIABLE = re.compile(r"\$\{((?:[^${}]|\$(?!\{))*)\}")  # an innermost ${...}
 WHOLE = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
@@ -56,13 +58,15 @@ def looks_like_serverless(data: Any) -> bool:
 class _Variables:
     """Serverless's `${...}` variables, resolved where the file itself says the value."""
 
-    def __init__(self, data: dict[str, Any], values: dict[str, str]) -> None:
+    def __init__(self, data: dict[str, Any], values: dict[str, str], source: str = "") -> None:
         self.data = data
         self.values = values
         provider = _mapping(data.get("provider"))
         self.stage = values.get("stage") or self._stage(provider.get("stage"))
         self.parameters: dict[str, Parameter] = {}
         self._depth = 0
+        self._expanded = 0
+        self.source = source
 
     def _stage(self, raw: Any) -> str:
         if isinstance(raw, str) and "${" not in raw:
@@ -158,9 +162,21 @@ class _Variables:
             return None  # `a: ${self:b}`, `b: ${self:a}`: a loop has no value
         self._depth += 1
         try:
-            return self.value(current)
+            resolved = self.value(current)
         finally:
             self._depth -= 1
+        if isinstance(resolved, str):
+            # Each `${self:...}` copies its value: a large one copied thousands of times is
+            # an expansion bomb, like YAML aliases.
+            self._expanded += len(resolved)
+            if self._expanded > ALIAS_BYTES:
+                raise CliError(
+                    ExitCode.USAGE,
+                    f"{self.source}: refused: Serverless variables expand to more than "
+                    f"{ALIAS_BYTES // 2**20} MiB (an expansion bomb?)",
+                    "fix the file, or check it with `serverless print`",
+                )
+        return resolved
 
     def _parameter(self, option: str) -> Any:
         kind, _, name = option.partition(":")
@@ -227,7 +243,7 @@ def read_serverless(data: dict[str, Any], source: str, values: dict[str, str]) -
     """The model of a serverless.yml (`values`: --parameter KEY=VALUE, e.g. stage=prod)."""
     from envsecrets.core.templates import Template, read_cloudformation
 
-    variables = _Variables(data, values)
+    variables = _Variables(data, values, source)
     infra = Infrastructure(source, "serverless")
     provider = _mapping(data.get("provider"))
     shared_env = variables.value(provider.get("environment"))

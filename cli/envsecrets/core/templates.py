@@ -46,6 +46,8 @@ from envsecrets.core.infra import (
 )
 from envsecrets.core.untrusted import (
     ALIAS_BUDGET,
+    MAX_DEPTH,
+    MAX_YAML_BYTES,
     BudgetedLoader,
     UntrustedInputError,
     check_bracket_depth,
@@ -173,13 +175,22 @@ for _name in INTRINSICS:
     _TemplateLoader.add_constructor(f"!{_name}", _intrinsic(f"Fn::{_name}"))
 
 TEMPLATE_HINT = "fix the file, or check it with `sam validate` / `cfn-lint`"
+# JSON up to this size is read as YAML, for the line numbers of findings; larger JSON (plans,
+# generated templates) by the json module.
+JSON_WITH_LINES = 256 * 1024
 
 
 def load_yaml(text: str, source: str) -> Any:
     """Parse YAML or JSON text with CloudFormation's tags, within the limits of untrusted
-    input; a malformed document is a usage error naming the line."""
+    input; a malformed document is a usage error naming the line. Large JSON (a Terraform
+    plan, CDK output) is read by the json module, which is fast at any size; YAML over
+    MAX_YAML_BYTES is refused before parsing."""
     try:
         check_size_of_document(text)
+        if len(text) > JSON_WITH_LINES and text.lstrip()[:1] in ("{", "["):
+            return _large_json(text, source)
+        if len(text.encode("utf-8")) > MAX_YAML_BYTES:
+            raise UntrustedInputError(f"larger than {MAX_YAML_BYTES // 1024} KiB of YAML")
         return yaml.load(text, Loader=_TemplateLoader)  # noqa: S506 - a SafeLoader subclass
     except UntrustedInputError as exc:
         raise CliError(ExitCode.USAGE, f"{source}: refused: {exc}", TEMPLATE_HINT) from None
@@ -199,6 +210,20 @@ def load_yaml(text: str, source: str) -> Any:
             f"{source}: not valid YAML or JSON ({type(exc).__name__})",
             TEMPLATE_HINT,
         ) from None
+
+
+def _large_json(text: str, source: str) -> Any:
+    check_bracket_depth(text)
+    try:
+        return json.loads(text, object_pairs_hook=lambda pairs: LineDict(pairs))
+    except json.JSONDecodeError as exc:
+        raise CliError(
+            ExitCode.USAGE,
+            f"{source}: line {exc.lineno}: not valid JSON ({exc.msg})",
+            TEMPLATE_HINT,
+        ) from None
+    except RecursionError:
+        raise UntrustedInputError(f"nested more than {MAX_DEPTH} levels deep") from None
 
 
 def _json_fallback(text: str, source: str) -> Any:
