@@ -545,3 +545,32 @@ def test_terraform_policies_attached_in_every_way(cli: Any, aws_env: Path) -> No
         write(aws_env, f"{way}/main.tf", wide + role + function)
         _code, report = audit(cli, str(aws_env / way))
         assert rules(report) == {"environment-wide"}, way
+
+
+WILDCARD_MODULE = (
+    'resource "aws_iam_role" "fn" {\n  name = "r"\n  assume_role_policy = "{}"\n}\n'
+    'resource "aws_iam_role_policy" "p" {\n  role = aws_iam_role.fn.id\n  policy = <<EOF\n'
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+    '"Action": "secretsmanager:*", "Resource": "*"}]}\nEOF  \n}\n'
+    'resource "aws_lambda_function" "f" {\n  function_name = "orders"\n'
+    '  role = aws_iam_role.fn.arn\n  handler = "h"\n  runtime = "python3.12"\n}\n'
+)
+
+
+def test_a_module_that_does_not_parse_does_not_end_a_walk(cli: Any, aws_env: Path) -> None:
+    """A heredoc closing marker with trailing blanks (and CRLF) parses, as in Terraform; a
+    module that really does not parse is reported with the others, and the run exits 2."""
+    repo = aws_env / "repo"
+    write(repo, "a-good/main.tf", WILDCARD_MODULE)
+    (repo / "b-crlf").mkdir()
+    (repo / "b-crlf" / "main.tf").write_bytes(WILDCARD_MODULE.replace("\n", "\r\n").encode())
+    write(repo, "c-broken/main.tf", 'resource "aws_lambda_function" "f" {\n  handler =\n')
+    run = cli("audit", str(repo), "--format", "json")
+    assert run.code == 2, run.stderr
+    report = run.json()
+    assert report["functions"] == 2
+    assert {f["file"].split("/")[-2] for f in report["findings"]} == {"a-good", "b-crlf"}
+    assert [e.split(":")[0] for e in report["errors"]] == [str(repo / "c-broken" / "main.tf")]
+    assert "not audited" in run.stderr and "the report is partial" in run.stderr
+    # Given alone, the broken module is the usual one-line error.
+    assert "not valid Terraform" in one_line_error(cli("audit", str(repo / "c-broken")))

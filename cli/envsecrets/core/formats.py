@@ -167,6 +167,9 @@ class Discovery:
     found: list[Infrastructure] = field(default_factory=list)
     skipped: int = 0  # files in no known format (only counted inside folders)
     unreadable: list[str] = field(default_factory=list)  # inside folders: why each was skipped
+    # Inside folders: Terraform modules that did not parse. Infrastructure that was not read,
+    # so the run reports the rest and then fails (exit 2), rather than stop or pass.
+    errors: list[CliError] = field(default_factory=list)
 
 
 def discover(
@@ -206,7 +209,12 @@ def _walk(root: Path, values: dict[str, str], result: Discovery) -> None:
     for folder, files in _folders(root):
         tf_files = [folder / f for f in files if f.endswith(".tf") and (folder / f).is_file()]
         if tf_files:
-            result.found.append(read_terraform_files(tf_files, str(folder), values))
+            try:
+                result.found.append(read_terraform_files(tf_files, str(folder), values))
+            except CliError as exc:
+                if "refused" in exc.message:
+                    raise  # a hostile file fails the run, wherever it is
+                result.errors.append(exc)
         for name in files:
             path = folder / name
             if name.endswith(".tf"):
