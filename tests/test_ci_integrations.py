@@ -168,6 +168,6 @@ def test_the_action_leaves_the_jobs_python_alone() -> None:
     setup = next(s for s in steps if "setup-python" in s.get("uses", ""))
     assert setup["with"]["update-environment"] is False
     audit = next(s for s in steps if s.get("id") == "audit")
-    assert audit["env"]["INPUT_PYTHON"] == "${{ steps.%s.outputs.python-path }}" % setup["id"]
+    assert audit["env"]["INPUT_PYTHON"] == "${{ steps." + setup["id"] + ".outputs.python-path }}"
     script = (ACTION / "run.sh").read_text(encoding="utf-8")
     assert "-m venv" in script and "pip install" in script
