@@ -574,3 +574,37 @@ def test_a_module_that_does_not_parse_does_not_end_a_walk(cli: Any, aws_env: Pat
     assert "not audited" in run.stderr and "the report is partial" in run.stderr
     # Given alone, the broken module is the usual one-line error.
     assert "not valid Terraform" in one_line_error(cli("audit", str(repo / "c-broken")))
+
+
+def test_the_execution_role_fetches_registry_credentials_and_log_secrets(
+    cli: Any, aws_env: Path
+) -> None:
+    """ECS fetches `repositoryCredentials` and the log driver's `secretOptions` with the
+    execution role, like `secrets`; a Parameter Store `valueFrom` is named as left out (its
+    grant is ssm:GetParameters), never "needs no policy"."""
+    write_config(aws_env, CONFIG)
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/{}"
+    task = {
+        "family": "api",
+        "containerDefinitions": [
+            {
+                "name": "api",
+                "image": "acme/api",
+                "repositoryCredentials": {"credentialsParameter": arn.format("hub-AbC123")},
+                "logConfiguration": {
+                    "logDriver": "awsfirelens",
+                    "secretOptions": [{"name": "apikey", "valueFrom": arn.format("dd-XyZ789")}],
+                },
+                "secrets": [{"name": "TOKEN", "valueFrom": "/prod/api/token"}],
+            }
+        ],
+    }
+    path = write(aws_env, "task.json", json.dumps(task))
+    run = cli("policy", "--all", "--env", "prod", "--template", str(path))
+    assert run.code == 1, run.stderr
+    (document,) = run.json().values()
+    assert document["Statement"][0]["Resource"] == [
+        arn.format("hub-AbC123"),
+        arn.format("dd-XyZ789"),
+    ]
+    assert "/prod/api/token left out: a Parameter Store parameter" in run.stderr

@@ -9,6 +9,7 @@ file's functions, variables, parameters and stored values, and re-exports the re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -106,6 +107,9 @@ def audit_function(function: TemplateFunction, ctx: AuditContext) -> list[Findin
     return findings
 
 
+JSON_KEY_END = re.compile(r":[^:/]*:[^:/]*:[^:/]*$")
+
+
 def container_secret_store(value_from: Any, infra: Infrastructure | None) -> str | None:
     """Where ECS fetches a container secret: "secretsmanager", "ssm", or None if unknown.
     A bare name or a `parameter/` ARN is Parameter Store (ECS's rule); a reference to the
@@ -123,6 +127,10 @@ def container_secret_store(value_from: Any, infra: Infrastructure | None) -> str
         if isinstance(alt, dict) and not any("Fn::Sub" in k or "Fn::Join" in k for k in alt):
             continue  # a Ref to something else: unknown
         text = "".join(texts)
+        if JSON_KEY_END.search(text) and not text.startswith("arn:aws:ssm"):
+            # `!Join ["", [!Ref DbSecret, ":password::"]]`, `!Sub "${DbSecret}:user::"`: a
+            # JSON key, which only Secrets Manager has (CDK writes container secrets so).
+            return "secretsmanager"
         if ":secretsmanager:" in text:
             return "secretsmanager"
         if text and (":ssm:" in text or not text.startswith("arn:")):

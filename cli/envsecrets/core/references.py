@@ -42,6 +42,9 @@ SECRET_ARN = re.compile(
 RESOLVE_SECRET = re.compile(r"\{\{resolve:secretsmanager:(?P<id>.+?)\}\}", re.DOTALL)
 SECRET_NAME_CHARS = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 UNRESOLVED_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+# What ECS appends to a secret's ARN to take one JSON key: `:key:stage:version-id`.
+JSON_KEY = re.compile(r":[^:]*:[^:]*:[^:]*")
+OWN_WITH_JSON_KEY = re.compile(r"^\$\{([A-Za-z0-9]+)\}(?::[^:]*:[^:]*:[^:]*)?$")
 PSEUDO = re.compile(r"\$\{AWS::(\w+)\}")
 # Words in a variable's name that say its value points at a secret (`DB_SECRET_ARN`).
 SECRET_WORDS = frozenset({"secret", "secrets", "credential", "credentials", "creds"})
@@ -251,7 +254,7 @@ class _Resolver:
             )
         return None
 
-    def _sub(self, arg: Any) -> str | None:
+    def _sub(self, arg: Any) -> str | SecretRead | None:
         template, variables = (
             (arg[0], arg[1])
             if isinstance(arg, list) and len(arg) == 2
@@ -262,6 +265,10 @@ class _Resolver:
         )
         if not isinstance(template, str):
             return None
+        own = OWN_WITH_JSON_KEY.match(template)
+        if own and own.group(1) in self.infra.secrets:
+            # `!Sub "${DbSecret}:username::"`: the own secret's ARN with an ECS JSON key.
+            return self._own(own.group(1))
         values = dict(self.values)
         if isinstance(variables, dict):
             for name, item in variables.items():
@@ -276,9 +283,15 @@ class _Resolver:
         # Unknown pseudo parameters (${AWS::Region}) hold colons that would break the ARN.
         return PSEUDO.sub(r"${\1}", substitute(template, values))
 
-    def _join(self, separator: Any, parts: Any) -> str | None:
+    def _join(self, separator: Any, parts: Any) -> str | SecretRead | None:
         if not isinstance(separator, str) or not isinstance(parts, list):
             return None
+        first = self._text(parts[0]) if parts else None
+        if isinstance(first, SecretRead) and all(isinstance(p, str) for p in parts[1:]):
+            rest = "".join(separator + p for p in parts[1:])
+            if not rest or JSON_KEY.fullmatch(rest):
+                # `!Join ["", [!Ref DbSecret, ":password::"]]` (CDK): the own secret, one key.
+                return first
         texts = []
         for part in parts:
             text = self._text(part)
@@ -390,10 +403,41 @@ def function_reads(function: TemplateFunction, infra: Infrastructure, scope: Sco
     for secret in function.container_secrets:
         where = f"container secret {secret.name}"
         _collect(found, resolver, secret.value_from, "execution", where, bare_names=False)
+        for parameter in _parameters_read(resolver, secret.value_from, infra):
+            # The execution role needs ssm:GetParameters on it: never "needs no policy".
+            found.add(Unresolved("execution", where, parameter, PARAMETER_STORE))
     for policy in function.policies:
         for document in alternatives(policy.document):
             _policy_reads(found, resolver, document, policy.role)
     _merge_names(found)
+    return found
+
+
+PARAMETER_STORE = (
+    "a Parameter Store parameter: grant the execution role ssm:GetParameters on "
+    "arn:aws:ssm:REGION:ACCOUNT:parameter/NAME (and kms:Decrypt for a customer-managed key); "
+    "this policy covers Secrets Manager only"
+)
+
+
+def _parameters_read(resolver: _Resolver, value_from: Any, infra: Infrastructure) -> list[str]:
+    """The Parameter Store parameters an ECS `valueFrom` names (ECS's rule: a `parameter/`
+    ARN, or a bare name), or the file's own parameter by reference."""
+    found: list[str] = []
+    for alt in alternatives(value_from):
+        ref = alt.get("Ref") if isinstance(alt, dict) else None
+        if isinstance(ref, str) and ref in infra.ssm_parameters:
+            name = infra.ssm_parameters[ref].name
+            found.append(name if isinstance(name, str) else ref)
+            continue
+        text = resolver._text(alt)
+        if not isinstance(text, str) or "{{resolve:" in text:
+            continue
+        if text.startswith("arn:"):
+            if ":ssm:" in text and ":parameter" in text:
+                found.append(text)
+        elif text.strip() and not JSON_KEY.search(text):
+            found.append(text.strip())
     return found
 
 

@@ -468,11 +468,42 @@ def _task_definition(res: Resource) -> tuple[TemplateFunction, list[Any]]:
                         entry["Name"], entry.get("ValueFrom"), line_of(entry, None), cname
                     )
                 )
+        function.container_secrets.extend(_more_container_secrets(container, cname))
         for entry in listed(container.get("EnvironmentFiles")):
             if isinstance(entry, dict):
                 function.environment_files.append((entry.get("Value"), line_of(entry, None)))
     roles = [(props.get("TaskRoleArn"), "task"), (props.get("ExecutionRoleArn"), "execution")]
     return function, roles
+
+
+def _more_container_secrets(container: dict[str, Any], cname: str | None) -> list[ContainerSecret]:
+    """What the execution role also fetches: the registry's credentials, and the log
+    driver's secret options."""
+    found: list[ContainerSecret] = []
+    for credentials in listed(container.get("RepositoryCredentials")):
+        if isinstance(credentials, dict) and "CredentialsParameter" in credentials:
+            found.append(
+                ContainerSecret(
+                    "RepositoryCredentials",
+                    credentials["CredentialsParameter"],
+                    line_of(credentials, None),
+                    cname,
+                )
+            )
+    for logging in listed(container.get("LogConfiguration")):
+        if not isinstance(logging, dict):
+            continue
+        for entry in listed(logging.get("SecretOptions")):
+            if isinstance(entry, dict) and isinstance(entry.get("Name"), str):
+                found.append(
+                    ContainerSecret(
+                        f"log option {entry['Name']}",
+                        entry.get("ValueFrom"),
+                        line_of(entry, None),
+                        cname,
+                    )
+                )
+    return found
 
 
 def _attach_role(
