@@ -22,6 +22,16 @@ from typing import Any
 LAMBDA_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 TASK_TYPE = "AWS::ECS::TaskDefinition"
 NO_VALUE = "AWS::NoValue"
+# Event source access configurations whose URI is a Secrets Manager secret.
+SECRET_ACCESS_TYPES = frozenset(
+    {
+        "BASIC_AUTH",
+        "SASL_SCRAM_256_AUTH",
+        "SASL_SCRAM_512_AUTH",
+        "CLIENT_CERTIFICATE_TLS_AUTH",
+        "SERVER_ROOT_CA_CERTIFICATE",
+    }
+)
 
 
 class LineDict(dict[str, Any]):
@@ -94,6 +104,9 @@ class TemplateFunction:
     policies: list[PolicyDocument] = field(default_factory=list)
     managed_policy_arns: list[tuple[Any, int | None]] = field(default_factory=list)
     environment_files: list[tuple[Any, int | None]] = field(default_factory=list)
+    # Secrets of its event sources (MQ, Kafka, DocumentDB `SourceAccessConfigurations`):
+    # Lambda reads them with the function's role. (URI expression, line, what).
+    event_secrets: list[tuple[Any, int | None, str]] = field(default_factory=list)
 
     @property
     def kind(self) -> str:

@@ -406,6 +406,8 @@ def function_reads(function: TemplateFunction, infra: Infrastructure, scope: Sco
         for parameter in _parameters_read(resolver, secret.value_from, infra):
             # The execution role needs ssm:GetParameters on it: never "needs no policy".
             found.add(Unresolved("execution", where, parameter, PARAMETER_STORE))
+    for uri, _line, what in function.event_secrets:
+        _collect(found, resolver, uri, runtime, f"event source {what}", bare_names=True)
     for policy in function.policies:
         for document in alternatives(policy.document):
             _policy_reads(found, resolver, document, policy.role)

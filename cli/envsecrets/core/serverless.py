@@ -303,10 +303,50 @@ def _function(
         document = LineDict({"Statement": variables.value(statements)})
         document.line = line_of(statements, function.line)
         function.policies.append(PolicyDocument(document, document.line, "iamRoleStatements"))
-    if statements is None or body.get("iamRoleStatementsInherit") is True:
+    # A function with its own `role:` runs with that role: the provider's statements and
+    # managed policies belong to the service role, which it does not use.
+    if body.get("role") is None and (
+        statements is None or body.get("iamRoleStatementsInherit") is True
+    ):
         function.policies.extend(shared)
         function.managed_policy_arns.extend(managed)
+    function.event_secrets.extend(_event_secrets(body, variables))
     return function
+
+
+# Event sources whose credentials Lambda reads from Secrets Manager with the function's role.
+KAFKA_SECRETS = (
+    "saslPlainAuth",
+    "saslScram256Auth",
+    "saslScram512Auth",
+    "clientCertificateTlsAuth",
+    "serverRootCaCertificate",
+)
+
+
+def _event_secrets(
+    body: dict[str, Any], variables: _Variables
+) -> list[tuple[Any, int | None, str]]:
+    """`activemq`/`rabbitmq` `basicAuthArn`, `kafka` `accessConfigurations`, `msk`
+    `saslScram512`."""
+    found: list[tuple[Any, int | None, str]] = []
+    for event in listed(body.get("events")):
+        if not isinstance(event, dict):
+            continue
+        for kind, raw in event.items():
+            spec = _mapping(variables.value(raw))
+            line = line_of(raw, line_of(event, None))
+            wanted: list[tuple[str, Any]] = []
+            if kind in ("activemq", "rabbitmq"):
+                wanted.append(("basicAuthArn", spec.get("basicAuthArn")))
+            elif kind == "msk":
+                wanted.append(("saslScram512", spec.get("saslScram512")))
+            elif kind == "kafka":
+                access = _mapping(spec.get("accessConfigurations"))
+                wanted.extend((key, access.get(key)) for key in KAFKA_SECRETS)
+            for key, value in wanted:
+                found.extend((item, line, f"{kind} {key}") for item in listed(value))
+    return found
 
 
 def _statements(provider: dict[str, Any], variables: _Variables) -> list[PolicyDocument]:

@@ -27,6 +27,7 @@ import yaml
 
 from envsecrets.core.infra import (
     LAMBDA_TYPES,
+    SECRET_ACCESS_TYPES,
     TASK_TYPE,
     ContainerSecret,
     DefinedParameter,
@@ -434,7 +435,39 @@ def _lambda_function(template: Template, res: Resource) -> tuple[TemplateFunctio
         function.policies.append(
             PolicyDocument(entry, line_of(entry, props.line_of("Policies")), "Policies")
         )
+    events = props.get("Events")
+    for name, event in events.items() if isinstance(events, dict) else ():
+        if isinstance(event, dict) and isinstance(event.get("Properties"), dict):
+            configurations = event["Properties"].get("SourceAccessConfigurations")
+            function.event_secrets.extend(_access_secrets(configurations, f"{name}"))
     return function, [(props.get("Role"), "function")]
+
+
+def _access_secrets(configurations: Any, what: str) -> list[tuple[Any, int | None, str]]:
+    """The secrets among an event source's `SourceAccessConfigurations` (BASIC_AUTH, SASL
+    SCRAM, client certificates: the URI is a Secrets Manager secret)."""
+    found: list[tuple[Any, int | None, str]] = []
+    for entry in listed(configurations):
+        if isinstance(entry, dict) and str(entry.get("Type", "")) in SECRET_ACCESS_TYPES:
+            found.append((entry.get("URI"), line_of(entry, None), f"{what} ({entry['Type']})"))
+    return found
+
+
+def _event_source_mappings(resources: dict[str, Resource], found: list[TemplateFunction]) -> None:
+    """`AWS::Lambda::EventSourceMapping` resources: their secrets go to the function they
+    invoke (by `!Ref`, `!GetAtt`, or its literal name)."""
+    for res in resources.values():
+        if res.type != "AWS::Lambda::EventSourceMapping":
+            continue
+        target = res.properties.get("FunctionName")
+        key = role_ref(target)
+        for function in found:
+            if key == function.logical_id or (isinstance(target, str) and target == function.name):
+                function.event_secrets.extend(
+                    _access_secrets(
+                        res.properties.get("SourceAccessConfigurations"), res.logical_id
+                    )
+                )
 
 
 def _task_definition(res: Resource) -> tuple[TemplateFunction, list[Any]]:
@@ -551,6 +584,7 @@ def find_functions(template: Template) -> list[TemplateFunction]:
                 attached.add((role, kind))
                 _attach_role(function, role, kind, resources, role_policies)
         found.append(function)
+    _event_source_mappings(resources, found)
     return found
 
 

@@ -33,6 +33,7 @@ from envsecrets.core.hcl import (
     whole_interpolation,
 )
 from envsecrets.core.infra import (
+    SECRET_ACCESS_TYPES,
     DefinedParameter,
     DefinedSecret,
     EnvVar,
@@ -367,10 +368,40 @@ class _Builder:
                 self.infra.functions.append(self._lambda(block))
             elif block.type == "aws_ecs_task_definition":
                 self.infra.functions.append(self._task(block))
+        self._event_source_mappings(blocks)
         from envsecrets.core.terraform_modules import read_module_calls
 
         read_module_calls(self)
         return self.infra
+
+    def _event_source_mappings(self, blocks: list[_Block]) -> None:
+        """`aws_lambda_event_source_mapping`'s `source_access_configuration` secrets go to the
+        function it invokes (Lambda reads them with the function's role)."""
+        for block in blocks:
+            if block.kind != "resource" or block.type != "aws_lambda_event_source_mapping":
+                continue
+            raw = block.body.get("function_name")
+            texts = (
+                [raw.text] if isinstance(raw, Expr) else block.references.get("function_name", [])
+            )
+            name = self.value(raw)
+            target = next(
+                (
+                    f
+                    for f in self.infra.functions
+                    if any(t.startswith(f.logical_id + ".") for t in texts)
+                    or (isinstance(name, str) and name == f.name)
+                ),
+                None,
+            )
+            if target is None:
+                continue
+            for entry in _blocks(block.body.get("source_access_configuration")):
+                kind = self.value(entry.get("type"))
+                if isinstance(kind, str) and kind in SECRET_ACCESS_TYPES:
+                    target.event_secrets.append(
+                        (self.value(entry.get("uri")), block.line, f"{block.address} ({kind})")
+                    )
 
     def _parameters(self) -> None:
         for name, body in self.module.variables.items():
