@@ -608,3 +608,69 @@ def test_the_execution_role_fetches_registry_credentials_and_log_secrets(
         arn.format("dd-XyZ789"),
     ]
     assert "/prod/api/token left out: a Parameter Store parameter" in run.stderr
+
+
+CONDITIONAL_GRANT = """
+Parameters:
+  Stage: {Type: String, AllowedValues: [prod, staging]}
+Conditions:
+  IsProd: !Equals [!Ref Stage, prod]
+  IsStaging: !Not [!Condition IsProd]
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      Runtime: python3.12
+      Policies:
+        - AWSSecretsManagerGetSecretValuePolicy:
+            SecretArn: !If
+              - IsProd
+              - arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbC123
+              - arn:aws:secretsmanager:us-east-1:123456789012:secret:staging/db-XyZ789
+        - !If
+          - IsStaging
+          - Statement:
+              - {Effect: Allow, Action: secretsmanager:GetSecretValue, Resource: "*"}
+          - !Ref AWS::NoValue
+"""
+
+
+def test_fn_if_branches_are_not_granted_together(cli: Any, aws_env: Path) -> None:
+    """Each branch of an Fn::If is one stack: the parameters that decide it are honoured,
+    and an undecided branch that reaches another environment is low, naming its condition."""
+    write_config(aws_env, CONFIG.replace("[environments.dev]", "[environments.staging]"))
+    path = write(aws_env, "template.yaml", CONDITIONAL_GRANT)
+    code, report = audit(cli, str(path), "--env", "prod")
+    found = {(f["severity"], f["rule"]) for f in report["findings"]}
+    assert ("critical", "cross-environment") not in found
+    assert ("low", "conditional-cross-environment") in found
+    message = next(
+        f["message"] for f in report["findings"] if f["rule"] == "conditional-cross-environment"
+    )
+    assert "staging when IsProd is false" in message
+    # Decided by --parameter: only the prod stack's grants are audited.
+    code, report = audit(cli, str(path), "--env", "prod", "--parameter", "Stage=prod")
+    assert report["findings"] == [] and code == 0
+    code, report = audit(cli, str(path), "--env", "prod", "--parameter", "Stage=staging")
+    assert {f["rule"] for f in report["findings"]} >= {"cross-environment", "wildcard-resource"}
+    run = cli("policy", "--all", "--env", "prod", "--template", str(path), "-p", "Stage=prod")
+    assert run.code == 0, run.stderr
+    assert run.json()["Fn"]["Statement"][0]["Resource"] == [
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbC123"
+    ]
+
+
+def test_production_and_prod_are_one_environment(cli: Any, aws_env: Path) -> None:
+    path = write(
+        aws_env,
+        "serverless.yml",
+        "service: orders\nprovider:\n  name: aws\n  stage: ${opt:stage, 'production'}\n"
+        "  environment: {STAGE: '${self:provider.stage}'}\n  iam:\n    role:\n"
+        "      statements:\n        - Effect: Allow\n"
+        "          Action: secretsmanager:GetSecretValue\n"
+        "          Resource: arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbC123\n"
+        "functions:\n  api: {handler: h.api}\n",
+    )
+    code, report = audit(cli, str(path))
+    assert report["findings"] == [] and code == 0

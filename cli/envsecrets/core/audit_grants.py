@@ -27,11 +27,13 @@ from envsecrets.core.infra import (
     SUB_VARIABLE,
     TemplateFunction,
     alternatives,
+    branches,
     line_of,
     listed,
+    listed_branches,
 )
 from envsecrets.core.names import ENV_PATTERN
-from envsecrets.core.references import aws_suffix
+from envsecrets.core.references import aws_suffix, same_environment
 
 
 # -- reading grants out of policy documents ---------------------------------------------------
@@ -107,28 +109,32 @@ def grants_in(document: Any, origin: str, ctx: AuditContext, line: int | None) -
     """Secret-reading grants of one policy document (or SAM policy template entry); each
     branch of an `Fn::If` counts."""
     found: list[Grant] = []
-    for doc in alternatives(document):
+    for doc, condition in branches(document):
         if isinstance(doc, str):
             # A SAM `Policies` entry naming a managed policy.
             found.extend(_managed_grants(doc, origin, line))
         elif isinstance(doc, dict):
-            found.extend(_document_grants(doc, origin, ctx, line))
+            found.extend(_document_grants(doc, origin, ctx, line, condition))
     return found
 
 
 def _document_grants(
-    document: dict[str, Any], origin: str, ctx: AuditContext, line: int | None
+    document: dict[str, Any],
+    origin: str,
+    ctx: AuditContext,
+    line: int | None,
+    condition: str | None = None,
 ) -> list[Grant]:
     found: list[Grant] = []
     template_arg = document.get("AWSSecretsManagerGetSecretValuePolicy")
     if isinstance(template_arg, dict):
-        for arn in listed(template_arg.get("SecretArn")):
+        for arn, holds in listed_branches(template_arg.get("SecretArn"), condition):
             text = _resource_text(arn, ctx)
             if text:
                 where = line_of(template_arg, line)
-                found.append(Grant((READ_ACTION,), text, _secret_part(text), where, origin))
+                found.append(Grant((READ_ACTION,), text, _secret_part(text), where, origin, holds))
         return found
-    for statement in listed(document.get("Statement")):
+    for statement, holds in listed_branches(document.get("Statement"), condition):
         if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
             continue
         actions = _statement_actions(statement)
@@ -136,12 +142,16 @@ def _document_grants(
             continue
         where = line_of(statement, line)
         # Allow + NotResource grants every resource but the listed ones.
-        resources = ["*"] if "NotResource" in statement else listed(statement.get("Resource"))
-        for resource in resources:
+        resources = (
+            [("*", holds)]
+            if "NotResource" in statement
+            else listed_branches(statement.get("Resource"), holds)
+        )
+        for resource, resource_holds in resources:
             text = _resource_text(resource, ctx)
             part = _secret_part(text) if text is not None else None
             if text is not None and part is not None:
-                found.append(Grant(actions, text, part, where, origin))
+                found.append(Grant(actions, text, part, where, origin, resource_holds))
     return found
 
 
@@ -219,7 +229,7 @@ def _grant_findings(
     function: TemplateFunction, grants: Sequence[Grant], ctx: AuditContext, add: Add
 ) -> None:
     environments = ctx.environments
-    envs: dict[str, int | None] = {}
+    envs: dict[str, tuple[int | None, str | None]] = {}
     names: dict[str, int | None] = {}
     for grant in grants:
         subject = f"{function.name} ({grant.origin})"
@@ -236,7 +246,9 @@ def _grant_findings(
             continue
         head = name.partition("/")[0]
         if "/" in name and head in environments:
-            envs.setdefault(head, grant.line)
+            known = envs.get(head)
+            if known is None or (known[1] is not None and grant.condition is None):
+                envs[head] = (grant.line, grant.condition)  # unconditional wins
         if kind == "environment":
             add("environment-wide", f"{subject} can read every secret of {head}/", grant.line)
         elif kind == "prefix":
@@ -265,22 +277,34 @@ def _grant_findings(
 
 
 def _environment_findings(
-    function: TemplateFunction, envs: dict[str, int | None], ctx: AuditContext, add: Add
+    function: TemplateFunction,
+    envs: dict[str, tuple[int | None, str | None]],
+    ctx: AuditContext,
+    add: Add,
 ) -> None:
     own = own_environment(function, ctx)
-    others = sorted(e for e in envs if e != own) if own else sorted(envs)
-    if own and others:
+    others = sorted(e for e in envs if not same_environment(e, own)) if own else sorted(envs)
+    always = [e for e in others if envs[e][1] is None]
+    if own and always:
         add(
             "cross-environment",
-            f"{function.name} ({own}) can read secrets of {', '.join(others)}",
-            envs[others[0]],
+            f"{function.name} ({own}) can read secrets of {', '.join(always)}",
+            envs[always[0]][0],
         )
-    elif not own and len(others) > 1:
+    elif not own and len(always) > 1:
         add(
             "cross-environment",
-            f"{function.name} can read secrets of several environments: {', '.join(others)}",
-            envs[others[1]],
+            f"{function.name} can read secrets of several environments: {', '.join(always)}",
+            envs[always[1]][0],
         )
+    elif own or len(others) > 1:
+        for env in (e for e in others if envs[e][1] is not None):
+            add(
+                "conditional-cross-environment",
+                f"{function.name}{f' ({own})' if own else ''} can read secrets of {env} "
+                f"{'when ' + str(envs[env][1])}",
+                envs[env][0],
+            )
 
 
 def _exact_name(pattern: str) -> str | None:

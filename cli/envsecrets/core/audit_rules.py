@@ -31,6 +31,9 @@ Rules (ids are stable; SARIF and `--fail-on` use them):
   `<prefix>*`; sibling-wildcard: `name-*`, which also matches `name-old`.
 - cross-environment: a function of one environment able to read another's secrets (only when
   both are environments: declared in `secrets.toml`, or common environment names).
+- conditional-cross-environment: the same, in one branch of an `Fn::If` that the given
+  parameters do not decide (`low`; `--parameter` decides it). prod/production/prd,
+  staging/stage/stg, dev/development and test/testing are one environment each.
 - undeclared-secret: a function granted a secret that `secrets.toml` does not declare for it.
 
 Every `Fn::If` is audited in both branches. Findings never carry values: messages name
@@ -190,6 +193,13 @@ RULES: dict[str, Rule] = {
             "Give each environment's functions their own environment's secrets only.",
         ),
         Rule(
+            "conditional-cross-environment",
+            "low",
+            "Function can read another environment's secrets under a condition",
+            "One branch of an Fn::If grants another environment's secrets: pass the parameters "
+            "that decide it (--parameter Stage=prod) to audit the stack you deploy.",
+        ),
+        Rule(
             "undeclared-secret",
             "medium",
             "Function granted a secret it does not declare",
@@ -236,6 +246,7 @@ class Grant:
     name: str | None  # the secret-name part ("prod/api/key-??????", "*"), None if not a secret
     line: int | None
     origin: str
+    condition: str | None = None  # "when IsProd is false": granted in one branch of Fn::If
 
 
 @dataclass

@@ -86,9 +86,11 @@ def read_document(data: Any, kind: str, source: str, values: dict[str, str]) -> 
         from envsecrets.core.ecs import read_task_definition
 
         return read_task_definition(data, source)
+    from envsecrets.core.conditions import decide_conditions
     from envsecrets.core.infra import LineDict
     from envsecrets.core.templates import Template, read_cloudformation
 
+    data = decide_conditions(data, values)
     document = data if isinstance(data, LineDict) else LineDict(data)
     return read_cloudformation(Template(source, document))
 

@@ -217,6 +217,33 @@ def alternatives(value: Any) -> Iterator[Any]:
     yield value
 
 
+def branches(value: Any, condition: str | None = None) -> Iterator[tuple[Any, str | None]]:
+    """Like `alternatives`, with the condition under which each value holds ("when IsProd
+    is false"; None when it always does)."""
+    if isinstance(value, dict) and len(value) == 1:
+        if "Fn::If" in value:
+            arms = value["Fn::If"]
+            if isinstance(arms, list) and len(arms) == 3:
+                for arm, truth in ((arms[1], "true"), (arms[2], "false")):
+                    inner = f"{arms[0]} is {truth}"
+                    yield from branches(arm, f"{condition} and {inner}" if condition else inner)
+                return
+        if value.get("Ref") == NO_VALUE:
+            return
+    yield value, condition
+
+
+def listed_branches(value: Any, condition: str | None = None) -> list[tuple[Any, str | None]]:
+    """`listed`, with each item's condition."""
+    found: list[tuple[Any, str | None]] = []
+    for item, holds in branches(value, condition):
+        if item is None:
+            continue
+        for entry in item if isinstance(item, list) else [item]:
+            found.extend(branches(entry, holds))
+    return found
+
+
 def listed(value: Any) -> list[Any]:
     """A value that may be one item or a list, as a list, with `Fn::If` branches spread."""
     found: list[Any] = []

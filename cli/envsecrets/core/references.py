@@ -72,6 +72,24 @@ WELL_KNOWN_ENVIRONMENTS = frozenset(
 )
 
 
+# Names of one environment: `prod/...` read by a `production` stage is its own environment.
+SAME_ENVIRONMENT = {
+    "production": "prod",
+    "prd": "prod",
+    "staging": "stg",
+    "stage": "stg",
+    "development": "dev",
+    "testing": "test",
+}
+
+
+def same_environment(one: str, other: str) -> bool:
+    """`prod` and `production` (and `stg`/`staging`, `dev`/`development`) are one."""
+    return SAME_ENVIRONMENT.get(one.lower(), one.lower()) == SAME_ENVIRONMENT.get(
+        other.lower(), other.lower()
+    )
+
+
 def aws_suffix(name: str) -> str | None:
     """AWS's random ARN suffix at the end of `name` (the part of an ARN after `secret:`), or
     None when the last six characters look like a word (`jwt-secret`, `db-master`)."""
@@ -365,7 +383,11 @@ class _Resolver:
         if not SECRET_NAME_CHARS.fullmatch(name):
             return "not a valid secret name (letters, digits and /_+=.@- only)"
         env = name.partition("/")[0]
-        if "/" in name and env != self.scope.env and env in self.scope.environments:
+        if (
+            "/" in name
+            and not same_environment(env, self.scope.env)
+            and env in self.scope.environments
+        ):
             return f"a secret of environment {env}, not {self.scope.env}"
         return None
 
