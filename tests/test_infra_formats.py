@@ -674,3 +674,20 @@ def test_production_and_prod_are_one_environment(cli: Any, aws_env: Path) -> Non
     )
     code, report = audit(cli, str(path))
     assert report["findings"] == [] and code == 0
+
+
+def test_noecho_placeholders_are_not_secrets(cli: Any, aws_env: Path) -> None:
+    """The README's placeholder rule holds for NoEcho defaults and stored values too."""
+    defaults = ["<>", "<your-api-key>", "YOUR-SECRET-HERE", "REPLACE_ME", "xxxxxxxx", "-"]
+    parameters = "".join(
+        f'  P{i}: {{Type: String, NoEcho: true, Default: "{d}"}}\n' for i, d in enumerate(defaults)
+    )
+    path = write(
+        aws_env,
+        "template.yaml",
+        f"Parameters:\n{parameters}  Real: {{Type: String, NoEcho: true, Default: Tr0ub4dor3x}}\n"
+        "Resources:\n  S:\n    Type: AWS::SSM::Parameter\n"
+        "    Properties: {Type: String, Name: /app/db-password, Value: YOUR-PASSWORD-HERE}\n",
+    )
+    _code, report = audit(cli, str(path))
+    assert [f["resource"] for f in report["findings"]] == ["Real"]

@@ -288,7 +288,7 @@ def _parameter_findings(infra: Infrastructure) -> Iterator[Finding]:
             isinstance(default, str)
             and default
             and (
-                (parameter.no_echo and default.lower() not in STORED_PLACEHOLDERS)
+                (parameter.no_echo and not _placeholder(default))
                 or looks_secret(name, default) is not None
             )
         ):
@@ -354,12 +354,23 @@ def _reads_parameter(
     return False
 
 
+def _placeholder(value: str) -> bool:
+    """A value that stands in for a secret (`changeme`, `<>`, `YOUR-SECRET-HERE`, `xxxx`),
+    unless it is shaped like a real credential."""
+    from envsecrets.core.detect import is_placeholder, value_detector
+
+    value = value.strip()
+    if value.lower() in STORED_PLACEHOLDERS:
+        return True
+    return is_placeholder(value) and value_detector(value) is None
+
+
 def _stored_value_findings(infra: Infrastructure) -> Iterator[Finding]:
     from envsecrets.core.detect import looks_secret
 
     for stored in infra.stored_values:
         value = stored.value.strip()
-        if not value or value.lower() in STORED_PLACEHOLDERS or value.startswith(("{{", "${")):
+        if not value or _placeholder(value) or value.startswith(("{{", "${")):
             continue
         if stored.always_secret or looks_secret(_last(stored.property), value) is not None:
             yield Finding(

@@ -43,7 +43,9 @@ EXTRA_NAME_WORDS = (
     "session_?key",
     "salt",
     "cookie_?secret",
-    "pass",
+    # "pass" as a word, but not "pass through" (`PASS_THROUGH`, `PassItThrough`,
+    # API Gateway's `PassthroughBehavior`): a switch, not a password.
+    "pass(?!_(?:it_)?(?:through|thru)(?:_|$))",
 )
 # Names that contain a keyword by accident: the shell's working directories ("pwd").
 NOT_SECRET_NAMES = frozenset({"pwd", "oldpwd"})
@@ -314,3 +316,13 @@ def _scan_value(value: str) -> str | None:
             ):
                 return str(plugin.secret_type)
     return None
+
+
+def is_placeholder(value: str) -> bool:
+    """A value that stands in for a secret: `changeme`, `<api-key>`, `YOUR-SECRET-HERE`."""
+    return _is_placeholder(value.strip())
+
+
+def value_detector(value: str) -> str | None:
+    """The detector that recognises `value` as a credential by its shape, if any."""
+    return _value_detector(value.strip())
