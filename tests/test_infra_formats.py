@@ -691,3 +691,27 @@ def test_noecho_placeholders_are_not_secrets(cli: Any, aws_env: Path) -> None:
     )
     _code, report = audit(cli, str(path))
     assert [f["resource"] for f in report["findings"]] == ["Real"]
+
+
+def test_grants_by_action_pattern_and_the_docs_suffix_idiom(cli: Any, aws_env: Path) -> None:
+    """`secretsmanager:Get*` on an exact ARN reads it; `name-*` (AWS's documented idiom) is
+    that secret, written as `name-??????`."""
+    write_config(aws_env, CONFIG)
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
+    path = write(
+        aws_env,
+        "template.yaml",
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      Handler: h\n      Runtime: python3.12\n      Policies:\n"
+        "        - Statement:\n"
+        f"            - {{Effect: Allow, Action: 'secretsmanager:Get*', "
+        f"Resource: '{arn}prod/api-AbC123'}}\n"
+        f"            - {{Effect: Allow, Action: secretsmanager:GetSecretValue, "
+        f"Resource: '{arn}gateway/password-*'}}\n",
+    )
+    run = cli("policy", "--all", "--env", "prod", "--template", str(path))
+    assert run.code == 0, run.stderr
+    assert run.json()["Fn"]["Statement"][0]["Resource"] == [
+        f"{arn}prod/api-AbC123",
+        f"{arn}gateway/password-??????",
+    ]

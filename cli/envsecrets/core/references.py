@@ -20,6 +20,7 @@ full ARN of `prod/jwt`.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -510,8 +511,9 @@ def _policy_reads(found: Reads, resolver: _Resolver, document: Any, role: str) -
         if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
             continue
         actions = [str(a).lower() for a in listed(statement.get("Action"))]
-        if READ_ACTION not in actions:
-            continue  # wildcards are the audit's business; a policy is written from names
+        if not any(fnmatch.fnmatchcase(READ_ACTION, a) for a in actions):
+            # `secretsmanager:Get*` reads too; wildcard resources are the audit's business.
+            continue
         for resource in listed(statement.get("Resource")):
             _resources(found, resolver, resource, role, "a statement of its role")
 
@@ -525,6 +527,10 @@ def _resources(found: Reads, resolver: _Resolver, value: Any, role: str, where: 
         elif isinstance(text, str) and text.startswith("arn:"):
             if text.endswith("-??????"):
                 text = text[:-7]
+            elif text.endswith("-*") and "*" not in text[:-2] and "?" not in text[:-2]:
+                # `...:secret:gateway/password-*`, AWS's documented idiom for one secret
+                # whatever its suffix: that secret, granted as `-??????`.
+                text = text[:-2]
             item = resolver.read(text, role, where, bare_names=False)
             if item is not None:
                 found.add(item)
