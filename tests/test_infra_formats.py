@@ -715,3 +715,33 @@ def test_grants_by_action_pattern_and_the_docs_suffix_idiom(cli: Any, aws_env: P
         f"{arn}prod/api-AbC123",
         f"{arn}gateway/password-??????",
     ]
+
+
+def test_serverless_functions_from_a_local_file(cli: Any, aws_env: Path) -> None:
+    """`functions: ${file(functions.yml)}` (whole, or per list item) is read from the
+    service's folder; a file outside it is not read, and said so (never "no functions")."""
+    service = aws_env / "svc"
+    write(
+        service,
+        "functions.yml",
+        "api:\n  handler: h.api\n  environment:\n"
+        "    GITHUB_TOKEN: ghp_4Xb8Qm2Lz7Rt1Vw9Kc3Nf6Jd0Hs5Yp8Ae2Ug\n",
+    )
+    write(aws_env, "outside.yml", "leak:\n  handler: h.leak\n")
+    path = write(
+        service,
+        "serverless.yml",
+        "service: orders\nprovider: {name: aws}\nfunctions:\n"
+        "  - ${file(../outside.yml)}\n  - ${file(functions.yml)}\n",
+    )
+    _code, report = audit(cli, str(path))
+    assert report["functions"] == 1
+    found = {(f["rule"], f["resource"], f["file"].rsplit("/", 1)[-1]) for f in report["findings"]}
+    assert found == {
+        ("secret-in-environment", "api", "functions.yml"),
+        ("not-understood", "functions", "serverless.yml"),
+    }
+    # A service whose functions are all elsewhere is still a serverless.yml: a note, exit 0.
+    write(service, "serverless.yml", 'service: orders\nframeworkVersion: "3"\n')
+    run = cli("audit", str(service / "serverless.yml"))
+    assert run.code == 0 and "no functions or tasks found (serverless)" in run.stderr

@@ -18,6 +18,7 @@ SecureString is `{{resolve:ssm-secure:NAME}}`; so the audit's rules apply unchan
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from envsecrets.core.infra import (
@@ -27,6 +28,7 @@ from envsecrets.core.infra import (
     Parameter,
     PolicyDocument,
     TemplateFunction,
+    Unread,
     line_of,
     listed,
 )
@@ -48,11 +50,61 @@ KEEP_OPEN = "\x00{"  # stands for a `${` left as written while passes run
 UNKNOWN_MARK = "\x01"
 
 
+SERVERLESS_KEYS = ("provider", "functions", "frameworkVersion", "plugins", "custom")
+FILE_VARIABLE = re.compile(r"^\$\{file\(([^()${}]+)\)\}$")
+
+
 def looks_like_serverless(data: Any) -> bool:
-    """A serverless.yml: `service` with `provider` or `functions`."""
+    """A serverless.yml: `service` with `provider`, `functions`, `frameworkVersion`,
+    `plugins` or `custom` (a service whose functions are elsewhere is still one)."""
     return (
-        isinstance(data, dict) and "service" in data and ("provider" in data or "functions" in data)
+        isinstance(data, dict)
+        and isinstance(data.get("service"), str | dict)
+        and any(key in data for key in SERVERLESS_KEYS)
     )
+
+
+def _functions(data: dict[str, Any], source: str, infra: Infrastructure) -> Any:
+    """`functions:`, with `${file(functions.yml)}` (whole, or one a list item) read from the
+    service's folder (never outside it); what cannot be read is noted, never "no
+    functions"."""
+    raw = data.get("functions")
+    items = raw if isinstance(raw, list) else [raw]
+    if not any(isinstance(i, str) for i in items):
+        return raw
+    merged = LineDict()
+    merged.line = line_of(raw, None)
+    for item in items:
+        if isinstance(item, dict):
+            merged.update(item)
+            continue
+        loaded, path = _local_yaml(item, source) if isinstance(item, str) else (None, None)
+        if isinstance(loaded, dict):
+            merged.update(loaded)
+            infra.files.update({str(key): str(path) for key in loaded})
+        elif item is not None:
+            infra.unread.append(
+                Unread("functions", "functions", f"functions from {item} could not be read")
+            )
+    return merged
+
+
+def _local_yaml(text: str, source: str) -> tuple[Any, Path | None]:
+    """The YAML of `${file(x.yml)}`, read from the service's folder only."""
+    from envsecrets.core.templates import load_yaml
+    from envsecrets.core.untrusted import read_limited
+
+    found = FILE_VARIABLE.match(text.strip())
+    if not found or not source:
+        return None, None
+    relative = found.group(1).strip().strip("'\"")
+    folder = Path(source).parent
+    path = folder / relative
+    if relative.startswith("/") or not path.resolve().is_relative_to(folder.resolve()):
+        return None, None
+    if not path.is_file():
+        return None, None
+    return load_yaml(read_limited(path, "file"), str(path)), path
 
 
 class _Variables:
@@ -249,7 +301,7 @@ def read_serverless(data: dict[str, Any], source: str, values: dict[str, str]) -
     shared_env = variables.value(provider.get("environment"))
     shared = _statements(provider, variables)
     managed = _managed(provider, variables)
-    functions = data.get("functions")
+    functions = _functions(data, source, infra)
     for key, body in functions.items() if isinstance(functions, dict) else ():
         if not isinstance(body, dict):
             continue
