@@ -745,3 +745,26 @@ def test_serverless_functions_from_a_local_file(cli: Any, aws_env: Path) -> None
     write(service, "serverless.yml", 'service: orders\nframeworkVersion: "3"\n')
     run = cli("audit", str(service / "serverless.yml"))
     assert run.code == 0 and "no functions or tasks found (serverless)" in run.stderr
+
+
+def test_literal_secrets_inside_intrinsics_and_laravel_keys(cli: Any, aws_env: Path) -> None:
+    stripe = "sk_live_51HxYzAbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+    app_key = "base64:q3Jx9bT2mV8kL0pZ4wN7cR1sY6uH5gF3dA2eB9iK0oM="
+    path = write(
+        aws_env,
+        "template.yaml",
+        "Conditions:\n  IsProd: !Equals [!Ref 'AWS::Region', us-east-1]\n"
+        "Resources:\n  F:\n    Type: AWS::Lambda::Function\n    Properties:\n"
+        "      Environment:\n        Variables:\n"
+        f"          PAYMENTS: !If [IsProd, {stripe}, '']\n"
+        "          KEYS: !Sub 'AKIAIOSFODNN7EXAMPLE:${AWS::Region}'\n"
+        f"          JOINED: !Join ['', ['{stripe[:20]}', '{stripe[20:]}']]\n"
+        f"          APP_KEY: '{app_key}'\n"
+        "          TABLE: !Sub '${AWS::StackName}-orders'\n",
+    )
+    run = cli("audit", str(path), "--format", "json")
+    found = {(f["rule"], f["message"].split()[1]) for f in run.json()["findings"]}
+    assert found == {
+        ("secret-in-environment", name) for name in ("PAYMENTS", "KEYS", "JOINED", "APP_KEY")
+    }
+    assert stripe not in run.stdout and app_key not in run.stdout

@@ -107,6 +107,7 @@ def audit_function(function: TemplateFunction, ctx: AuditContext) -> list[Findin
     return findings
 
 
+SUB_PIECES = re.compile(r"\$\{[^}]*\}")  # splits a !Sub template around its variables
 JSON_KEY_END = re.compile(r":[^:/]*:[^:/]*:[^:/]*$")
 
 
@@ -180,6 +181,14 @@ def _variable_findings(var: Any, where: str, ctx: AuditContext, add: Add) -> Non
                 var.line,
             )
         return
+    literal = _literal_in_expression(var.name, var.expression)
+    if literal is not None:
+        add(
+            "secret-in-environment",
+            f"{where} holds a secret in an expression ({literal})",
+            var.line,
+        )
+        return
     source = _secret_source(var.expression, ctx)
     if source is not None:
         rule, said = source
@@ -192,6 +201,44 @@ def _variable_findings(var: Any, where: str, ctx: AuditContext, add: Add) -> Non
                 f"{where} takes a secret from " + (f"parameter {ref}" if ref else "an expression"),
                 var.line,
             )
+
+
+def _literal_in_expression(name: str, expression: Any) -> str | None:
+    """Why a literal inside an expression is a secret: a branch of `Fn::If` judged like a
+    value, or any string in `!Sub`/`!Join` shaped like a credential (`!If [IsProd,
+    sk_live_..., sk_test_...]`). None when there is none."""
+    from envsecrets.core.detect import looks_secret, value_detector
+
+    for alt in alternatives(expression):
+        if isinstance(alt, str):
+            detection = looks_secret(name, alt)
+            if detection is not None:
+                return detection.reason
+            continue
+        for text in _literal_pieces(alt):
+            if "{{resolve:" in text or text.startswith("arn:") or not text.strip():
+                continue
+            found = value_detector(text)
+            if found is not None:
+                return f"value: {found}"
+    return None
+
+
+def _literal_pieces(expression: Any) -> Iterator[str]:
+    """The literal text of an expression: a `!Join` of literals joined, a `!Sub` template's
+    pieces between its `${...}`, every other string as it is."""
+    join = expression.get("Fn::Join") if isinstance(expression, dict) else None
+    if (
+        isinstance(join, list)
+        and len(join) == 2
+        and isinstance(join[0], str)
+        and isinstance(join[1], list)
+        and all(isinstance(p, str) for p in join[1])
+    ):
+        yield join[0].join(join[1])
+        return
+    for text in strings_in(expression):
+        yield from (piece for piece in SUB_PIECES.split(text) if piece)
 
 
 def _last(path: str) -> str:

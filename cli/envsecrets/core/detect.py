@@ -296,7 +296,14 @@ def _large_value_detector(value: str) -> str | None:
     return _scan_value(value)
 
 
+# Formats detect-secrets does not know: Laravel's APP_KEY (`base64:` and 32 random bytes).
+OWN_VALUE_PATTERNS = ((re.compile(r"^base64:[A-Za-z0-9+/]{43}=$"), "Laravel App Key"),)
+
+
 def _scan_value(value: str) -> str | None:
+    for pattern, detector in OWN_VALUE_PATTERNS:
+        if pattern.match(value):
+            return detector
     regex_plugins, entropy_plugins = _value_plugins()
     for plugin in regex_plugins:
         for _match in plugin.analyze_string(value):
