@@ -291,3 +291,20 @@ def test_a_large_file_in_no_format_is_not_parsed(
     with pytest.raises(CliError) as caught:
         load_infrastructure(path)
     assert "not in a format this tool reads" in caught.value.message
+
+
+def test_a_named_pipe_nobody_writes_to_does_not_hang(
+    cli: Any, aws_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from envsecrets.core import untrusted
+
+    monkeypatch.setattr(untrusted, "PIPE_WAIT_SECONDS", 0.1)
+    fifo = aws_env / "template.yaml"
+    os.mkfifo(fifo)
+    run = cli("audit", str(fifo))
+    assert run.code == 2 and "a pipe with nothing written to it" in run.stderr
+    # In a folder walk, a pipe is not a file: skipped, never opened.
+    (aws_env / "t.yaml").write_text("Resources: {}\n", encoding="utf-8")
+    assert cli("audit", str(aws_env)).code == 0

@@ -18,7 +18,11 @@ error (exit 2) long before a second has passed:
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import select
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -67,13 +71,39 @@ class UntrustedInputError(ValueError):
     """A file broke one of the limits; the message says which (never the file's content)."""
 
 
+PIPE_WAIT_SECONDS = 5.0
+
+
+def _read_at_most(path: Path, limit: int) -> bytes:
+    """At most `limit` bytes of `path`. A named pipe is opened without waiting for a writer
+    (a FIFO nobody writes to would hang the run) and read only once data comes, within
+    PIPE_WAIT_SECONDS (`secrets audit <(cat template.yaml)` still works)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            ready, _, _ = select.select([fd], [], [], PIPE_WAIT_SECONDS)
+            if not ready:
+                raise OSError(errno.EAGAIN, "a pipe with nothing written to it")
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        size = 0
+        while size < limit:
+            chunk = os.read(fd, min(1 << 20, limit - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def read_limited(path: Path, what: str = "file") -> str:
     """The text of `path`: not found (exit 3) when missing, refused (usage error) when
     unreadable, over MAX_FILE_BYTES or not UTF-8. Reads at most the limit plus one byte,
     whatever the file's size."""
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        data = _read_at_most(path, MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise CliError(
             ExitCode.NOT_FOUND,
@@ -90,7 +120,9 @@ def read_limited(path: Path, what: str = "file") -> str:
         raise CliError(
             ExitCode.USAGE,
             f"{what} {path}: cannot read ({exc.strerror or type(exc).__name__})",
-            "check the file's permissions",
+            "give a named pipe only while something writes to it"
+            if exc.errno == errno.EAGAIN
+            else "check the file's permissions",
         ) from None
     if len(data) > MAX_FILE_BYTES:
         raise CliError(
