@@ -24,7 +24,7 @@ def to_sarif(
     for finding in findings:
         location: dict[str, Any] = {}
         if finding.file:
-            physical: dict[str, Any] = {"artifactLocation": {"uri": finding.file}}
+            physical: dict[str, Any] = {"artifactLocation": {"uri": file_uri(finding.file)}}
             if finding.line:
                 physical["region"] = {"startLine": finding.line}
             location["physicalLocation"] = physical
@@ -89,3 +89,15 @@ def to_sarif(
             }
         ],
     }
+
+
+def file_uri(path: str) -> str:
+    """A SARIF `uri`: a relative path percent-encoded (`dir with space/t #1.yaml` ->
+    `dir%20with%20space/t%20%231.yaml`), an absolute path as a `file://` URI."""
+    from pathlib import PurePosixPath
+    from urllib.parse import quote
+
+    posix = path.replace("\\", "/")
+    if PurePosixPath(posix).is_absolute():
+        return "file://" + quote(posix)
+    return quote(posix)

@@ -183,7 +183,11 @@ def discover(
     module."""
     result = Discovery()
     modules: set[Path] = set()
+    seen: set[Path] = set()
     for path in paths:
+        if path.resolve() in seen:
+            continue  # the same file or folder named twice is read once
+        seen.add(path.resolve())
         if path.suffix == ".tf" and not path.is_dir():
             if path.parent.resolve() not in modules:  # one module, however many of its files
                 modules.add(path.parent.resolve())
