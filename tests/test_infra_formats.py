@@ -768,3 +768,25 @@ def test_literal_secrets_inside_intrinsics_and_laravel_keys(cli: Any, aws_env: P
         ("secret-in-environment", name) for name in ("PAYMENTS", "KEYS", "JOINED", "APP_KEY")
     }
     assert stripe not in run.stdout and app_key not in run.stdout
+
+
+def test_parameter_store_grants(cli: Any, aws_env: Path) -> None:
+    """`ssm:*` on `*` reads every parameter; a read grant on a secret-named parameter the
+    file does not define is a secret kept in Parameter Store."""
+    path = write(
+        aws_env,
+        "template.yaml",
+        "Resources:\n"
+        "  Reader:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+        "      Handler: h\n      Runtime: python3.12\n      Policies:\n"
+        "        - SSMParameterReadPolicy: {ParameterName: orders/prod/db-password}\n"
+        "        - SSMParameterReadPolicy: {ParameterName: orders/prod/table-name}\n"
+        "  Admin:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+        "      Handler: h\n      Runtime: python3.12\n      Policies:\n"
+        "        - Statement: [{Effect: Allow, Action: 'ssm:*', Resource: '*'}]\n",
+    )
+    _code, report = audit(cli, str(path))
+    found = {(f["rule"], f["resource"]) for f in report["findings"]}
+    assert found == {("ssm-secret-parameter", "Reader"), ("wildcard-resource", "Admin")}
+    (secret,) = (f for f in report["findings"] if f["rule"] == "ssm-secret-parameter")
+    assert "orders/prod/db-password" in secret["message"]

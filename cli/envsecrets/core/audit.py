@@ -20,6 +20,7 @@ from envsecrets.core.audit_grants import (
     _resource_text,
     grants_in,
     iam_match,
+    parameter_store_findings,
     ssm_reads,
 )
 from envsecrets.core.audit_rules import (
@@ -104,6 +105,7 @@ def audit_function(function: TemplateFunction, ctx: AuditContext) -> list[Findin
             if text:
                 grants.extend(_managed_grants(text, "managed policy", line))
     _grant_findings(function, grants, ctx, add)
+    parameter_store_findings(function, ctx, add)
     return findings
 
 

@@ -325,3 +325,48 @@ def _declared(function: TemplateFunction, ctx: AuditContext) -> set[str] | None:
         if name in ctx.config.functions:
             return set(ctx.config.functions[name].secrets)
     return None
+
+
+def parameter_store_findings(function: TemplateFunction, ctx: AuditContext, add: Add) -> None:
+    """Parameter Store reads a function's roles grant: every parameter (`ssm:*` or
+    `ssm:GetParameter*` on `*`), or a secret-named parameter the file does not define (those
+    it defines are judged where they are defined)."""
+    from envsecrets.core.detect import looks_secret_name
+
+    infra = ctx.infra
+    defined = {
+        "/" + p.name.lstrip("/")
+        for p in (infra.ssm_parameters.values() if infra else ())
+        if isinstance(p.name, str)
+    }
+    for policy in function.policies:
+        for doc in alternatives(policy.document):
+            for statement in listed(doc.get("Statement")) if isinstance(doc, dict) else ():
+                if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+                    continue
+                actions = [str(a).lower() for a in listed(statement.get("Action"))]
+                reads = [
+                    a
+                    for a in actions
+                    if a.startswith("ssm:")
+                    and any(fnmatch.fnmatchcase(r, a) for r in SSM_READ_ACTIONS)
+                ]
+                texts = [_resource_text(r, ctx) for r in listed(statement.get("Resource"))]
+                if reads and any(t == "*" or (t or "").endswith(":parameter/*") for t in texts):
+                    add(
+                        "wildcard-resource",
+                        f"{function.name} ({policy.origin}) can read every Parameter Store "
+                        f"parameter ({reads[0]} on *)",
+                        line_of(statement, policy.line),
+                    )
+        for pattern in ssm_reads(policy.document, ctx):
+            name = "/" + pattern.lstrip("/")
+            if "*" in name or "?" in name or name in defined:
+                continue
+            if looks_secret_name(name.rstrip("/").rsplit("/", 1)[-1]):
+                add(
+                    "ssm-secret-parameter",
+                    f"{function.name} ({policy.origin}) reads Parameter Store parameter {name}, "
+                    "named like a secret",
+                    policy.line,
+                )
