@@ -790,3 +790,33 @@ def test_parameter_store_grants(cli: Any, aws_env: Path) -> None:
     assert found == {("ssm-secret-parameter", "Reader"), ("wildcard-resource", "Admin")}
     (secret,) = (f for f in report["findings"] if f["rule"] == "ssm-secret-parameter")
     assert "orders/prod/db-password" in secret["message"]
+
+
+def test_arns_that_are_ambiguous_or_templated(cli: Any, aws_env: Path) -> None:
+    """`...:secret:prod/api-OpenAI` may be a full ARN or a name ending in six letters: both
+    are granted, each one secret. An ARN whose region or account is a placeholder
+    (`{{must_env ...}}`, ecspresso's) takes the environment's, never the placeholder."""
+    write_config(aws_env, CONFIG)
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
+    templated = "arn:aws:secretsmanager:{{must_env `AWS_REGION`}}:{{must_env `ACCOUNT`}}:secret:"
+    task = {
+        "family": "app",
+        "containerDefinitions": [
+            {
+                "name": "app",
+                "image": "acme/app",
+                "secrets": [
+                    {"name": "OPENAI", "valueFrom": f"{arn}prod/api-OpenAI"},
+                    {"name": "DB", "valueFrom": f"{templated}prod/db-Xy7Zq2"},
+                ],
+            }
+        ],
+    }
+    path = write(aws_env, "task.json", json.dumps(task))
+    run = cli("policy", "--all", "--env", "prod", "--template", str(path))
+    assert run.code == 0, run.stderr
+    (document,) = run.json().values()
+    resources = document["Statement"][0]["Resource"]
+    assert resources[:2] == [f"{arn}prod/api-OpenAI", f"{arn}prod/api-OpenAI-??????"]
+    assert resources[2] == f"{arn}prod/db-??????"
+    assert "must_env" not in run.stdout

@@ -357,8 +357,13 @@ class _Resolver:
             return Unresolved(role, source, text, problem)
         if arn is None:
             return SecretRead(role, source, name=name)
-        fixed = [None if _unknown(v) else v for v in (arn.partition, arn.region, arn.account)]
-        return SecretRead(
+        fixed = [
+            value if pattern.fullmatch(value) else None
+            for value, pattern in zip(
+                (arn.partition, arn.region, arn.account), ARN_FIELDS, strict=True
+            )
+        ]
+        read = SecretRead(
             role,
             source,
             name=name,
@@ -367,6 +372,12 @@ class _Resolver:
             region=fixed[1],
             account=fixed[2],
         )
+        suffix = aws_suffix(arn.full.rsplit(":", 1)[-1]) if read.arn and arn.full else None
+        if suffix and not any(c.isdigit() for c in suffix):
+            # `...:secret:prod/api-OpenAI`: AWS's suffix, or a name that ends so? Both are
+            # granted, each naming one secret: the ARN as written, and `prod/api-OpenAI-??????`.
+            return [read, replace(read, name=f"{name}-{suffix}", arn=None)]
+        return read
 
     def _env_name(self, text: str) -> bool:
         env, sep, path = text.partition("/")
@@ -393,8 +404,13 @@ class _Resolver:
         return None
 
 
-def _unknown(field_value: str) -> bool:
-    return not field_value or "*" in field_value or "$" in field_value or "?" in field_value
+# What a full ARN's partition, region and account must look like to be copied into a policy
+# (`{{must_env ...}}`, `${AWS::Region}`, `*` are not: the environment's are used instead).
+ARN_FIELDS = (
+    re.compile(r"aws(?:-[a-z]+)*"),
+    re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+"),
+    re.compile(r"\d{12}"),
+)
 
 
 def _short(value: Any) -> str:
@@ -495,8 +511,8 @@ def _collect(
                 found.add(Unresolved(role, where, text.reference, text.reason))
         elif isinstance(text, str):
             item = resolver.read(text, role, where, bare_names=bare_names, paths=paths)
-            if item is not None:
-                found.add(item)
+            for one in item if isinstance(item, list) else [item] if item else []:
+                found.add(one)
 
 
 def _policy_reads(found: Reads, resolver: _Resolver, document: Any, role: str) -> None:
@@ -532,8 +548,8 @@ def _resources(found: Reads, resolver: _Resolver, value: Any, role: str, where: 
                 # whatever its suffix: that secret, granted as `-??????`.
                 text = text[:-2]
             item = resolver.read(text, role, where, bare_names=False)
-            if item is not None:
-                found.add(item)
+            for one in item if isinstance(item, list) else [item] if item else []:
+                found.add(one)
 
 
 def known_environments(declared: Iterable[str]) -> frozenset[str]:
