@@ -820,3 +820,18 @@ def test_arns_that_are_ambiguous_or_templated(cli: Any, aws_env: Path) -> None:
     assert resources[:2] == [f"{arn}prod/api-OpenAI", f"{arn}prod/api-OpenAI-??????"]
     assert resources[2] == f"{arn}prod/db-??????"
     assert "must_env" not in run.stdout
+
+
+def test_an_own_secret_read_by_name_too_is_named_by_ref_alone(cli: Any, aws_env: Path) -> None:
+    write_config(aws_env, CONFIG)
+    path = write(
+        aws_env,
+        "template.yaml",
+        "Resources:\n  Db:\n    Type: AWS::SecretsManager::Secret\n"
+        "    Properties: {Name: prod/orders/db}\n  F:\n    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      Handler: h\n      Runtime: python3.12\n      Environment:\n"
+        "        Variables: {DB_SECRET_ARN: !Ref Db, DB_SECRET_NAME: prod/orders/db}\n",
+    )
+    run = cli("policy", "--all", "--env", "prod", "--template", str(path), "--format", "sam")
+    assert run.code == 0, run.stderr
+    assert "Ref: Db" in run.stdout and "prod/orders/db-??????" not in run.stdout

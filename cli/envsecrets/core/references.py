@@ -484,8 +484,10 @@ def _parameters_read(resolver: _Resolver, value_from: Any, infra: Infrastructure
 
 def _merge_names(found: Reads) -> None:
     """A secret read by bare name and also granted by an ARN that names its region or account
-    is that ARN's secret: one statement, in the ARN's region."""
-    placed = {(r.role, r.name) for r in found.reads if r.region or r.account or r.arn}
+    is that ARN's secret: one statement, in the ARN's region. One read by name that is also
+    the file's own secret is that secret (named by `!Ref` in template formats, never also by
+    a guessed pattern)."""
+    placed = {(r.role, r.name) for r in found.reads if r.region or r.account or r.arn or r.own}
     found.reads = [
         r
         for r in found.reads
