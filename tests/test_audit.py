@@ -290,3 +290,17 @@ Resources:
         - SecretsManagerReadWrite
 """
     assert _audit_text(text) == {"cross-environment", "wildcard-action", "wildcard-resource"}
+
+
+def test_an_interrupted_audit_says_nothing_was_changed(
+    cli: Any, aws_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from envsecrets.core import formats
+
+    def interrupted(*_args: Any, **_kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(formats, "discover", interrupted)
+    run = cli("audit", str(TEMPLATES / PLANTED[0][0]))
+    assert run.code == 130, run.stderr
+    assert "nothing was changed" in run.stderr and "finish what it started" not in run.stderr
