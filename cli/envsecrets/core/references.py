@@ -15,7 +15,10 @@ ARNs: AWS appends `-` and six random characters to a secret's name to make its A
 end the same way (`prod/jwt-secret`), so a trailing `-XXXXXX` is taken as AWS's suffix only in
 an ARN, and only when the six characters look random (a digit or a capital letter among them):
 `arn:...:secret:prod/jwt-secret` names `prod/jwt-secret`; `...:secret:prod/jwt-AbC123` is the
-full ARN of `prod/jwt`.
+full ARN of `prod/jwt`. Six letters without a digit may be either: both are granted.
+
+Over 500 lines: the resolver (expressions to text, text to a secret) and the walk over a
+function's variables, container secrets, event sources and policies are one piece of logic.
 """
 
 from __future__ import annotations

@@ -9,10 +9,15 @@ module); `aws_iam_role` inline policies and managed policy ARNs, `aws_iam_role_p
 literal `secret_string`, `aws_ssm_parameter` (SecureString, or a literal value),
 `aws_db_instance`/`aws_rds_cluster` with a literal password. `var.x` with a literal default is
 that literal; without one, it is a parameter (secret when `sensitive = true`). `local.x` is
-followed. Other references are expressions, never literals. Modules called from the folder
-(`module "x" { source = ... }`) are not followed: audit their folders too.
+followed. Other references are expressions, never literals. Heredoc and template JSON keeps
+`${...}` interpolations as opaque expressions; `templatefile()` and `data "template_file"` of a
+template inside the module are rendered; `aws_lambda_event_source_mapping` secrets go to the
+function they invoke. Module calls: core/terraform_modules.py (terraform-aws-modules lambda and
+ecs read; others reported as not understood).
 
-python-hcl2 (with lark) is imported only when a Terraform file is read.
+python-hcl2 (with lark) is imported only when a Terraform file is read; core/hcl.py holds the
+parser's side (mending, marks, expressions). Over 500 lines: the rest is one `_Reader` whose
+methods share the module's blocks, values and roles; splitting it would pass that state around.
 """
 
 from __future__ import annotations
