@@ -16,7 +16,7 @@ function they invoke. Module calls: core/terraform_modules.py (terraform-aws-mod
 ecs read; others reported as not understood).
 
 python-hcl2 (with lark) is imported only when a Terraform file is read; core/hcl.py holds the
-parser's side (mending, marks, expressions). Over 500 lines: the rest is one `_Reader` whose
+parser's side (mending, marks, expressions). Over 500 lines: the rest is one `_Builder` whose
 methods share the module's blocks, values and roles; splitting it would pass that state around.
 """
 
