@@ -30,6 +30,10 @@ def alias_bomb(levels: int = 9, width: int = 9) -> str:
 
 HOSTILE = {
     "alias-bomb.yaml": alias_bomb(),
+    # A refused serverless.yml is refused, not retried as Terraform ("not valid Terraform").
+    "serverless.yml": "service: x\nprovider: {name: aws}\n"
+    + alias_bomb().split("Resources:")[0]
+    + "functions: {f: {handler: h, environment: {A: *a8}}}\n",
     "deep-yaml.yaml": "Resources: " + "[" * 3000 + "]" * 3000 + "\n",
     "deep-json.json": '{\n\t"Resources": ' + "[" * 3000 + "]" * 3000 + "\n}\n",
     "deep-mapping.yaml": "Resources: " + "{a: " * 500 + "b" + "}" * 500 + "\n",
