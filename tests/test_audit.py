@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jsonschema
 import pytest
@@ -103,6 +104,25 @@ def test_a_value_never_reaches_the_report(cli: Any) -> None:
         assert "DB_PASSWORD" in run.stdout
 
 
+def test_sarif_uris_are_percent_encoded(cli: Any, aws_env: Path) -> None:
+    """Relative paths percent-encoded (spaces, `#`), absolute ones as file:// URIs."""
+    folder = aws_env / "dir with space"
+    folder.mkdir()
+    (folder / "tmpl #1.yaml").write_text(
+        (TEMPLATES / PLANTED[0][0]).read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    run = cli("audit", "dir with space/tmpl #1.yaml", "--format", "sarif")
+    location = run.json()["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "dir%20with%20space/tmpl%20%231.yaml"
+
+
+def test_the_same_file_twice_is_audited_once(cli: Any, aws_env: Path) -> None:
+    path = str(TEMPLATES / PLANTED[0][0])
+    once = cli("audit", path, "--format", "json").json()
+    twice = cli("audit", path, path, "--format", "json").json()
+    assert twice["findings"] == once["findings"] and twice["files"] == once["files"]
+
+
 def test_sarif_validates_against_the_schema(cli: Any, aws_env: Path) -> None:
     write_config(aws_env, CHECKOUT_DECLARES_STRIPE)
     paths = [str(TEMPLATES / name) for name, _ in PLANTED]
@@ -117,7 +137,7 @@ def test_sarif_validates_against_the_schema(cli: Any, aws_env: Path) -> None:
     for result in results:
         assert rules[result["ruleIndex"]] == result["ruleId"]
         location = result["locations"][0]["physicalLocation"]
-        assert location["artifactLocation"]["uri"] in paths
+        assert location["artifactLocation"]["uri"] in ["file://" + quote(p) for p in paths]
         assert location["region"]["startLine"] >= 1
     clean = cli("audit", str(TEMPLATES / "no-functions.yaml"), "--format", "sarif")
     assert clean.code == 0
@@ -270,3 +290,17 @@ Resources:
         - SecretsManagerReadWrite
 """
     assert _audit_text(text) == {"cross-environment", "wildcard-action", "wildcard-resource"}
+
+
+def test_an_interrupted_audit_says_nothing_was_changed(
+    cli: Any, aws_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from envsecrets.core import formats
+
+    def interrupted(*_args: Any, **_kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(formats, "discover", interrupted)
+    run = cli("audit", str(TEMPLATES / PLANTED[0][0]))
+    assert run.code == 130, run.stderr
+    assert "nothing was changed" in run.stderr and "finish what it started" not in run.stderr

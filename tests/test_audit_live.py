@@ -398,6 +398,7 @@ def test_deregistered_revisions_are_not_audited(cli: Any, account: Account, task
         "findings": [],
         "counts": {"critical": 0, "high": 0, "medium": 0, "low": 0},
         "skipped": [],
+        "errors": [],
     }
 
 

@@ -146,3 +146,28 @@ def test_the_action_step_on_bad_input_uploads_nothing(tmp_path: Path) -> None:
     outputs = run_action_step(tmp_path, str(TEMPLATES / "malformed.yaml"))
     assert outputs == {"sarif": "false", "exit-code": "2"}
     assert not (tmp_path / "audit.sarif").exists()
+
+
+def test_the_action_audits_every_line_of_a_multi_line_paths_input(tmp_path: Path) -> None:
+    """`paths: |` gives one path a line: each is audited, not only the first."""
+    clean = INFRA / "cdk"
+    leaky = INFRA / "serverless" / "twitter-digest.yml"
+    outputs = run_action_step(tmp_path, f"{clean}\n  {leaky}\n\n{INFRA / 'ecs'} \n")
+    assert outputs == {"sarif": "true", "exit-code": "1"}
+    log = json.loads((tmp_path / "audit.sarif").read_text(encoding="utf-8"))
+    files = {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for r in log["runs"][0]["results"]
+    }
+    assert any("twitter-digest.yml" in f for f in files)
+    assert any("ecs" in f for f in files)
+
+
+def test_the_action_leaves_the_jobs_python_alone() -> None:
+    steps = action()["runs"]["steps"]
+    setup = next(s for s in steps if "setup-python" in s.get("uses", ""))
+    assert setup["with"]["update-environment"] is False
+    audit = next(s for s in steps if s.get("id") == "audit")
+    assert audit["env"]["INPUT_PYTHON"] == "${{ steps." + setup["id"] + ".outputs.python-path }}"
+    script = (ACTION / "run.sh").read_text(encoding="utf-8")
+    assert "-m venv" in script and "pip install" in script

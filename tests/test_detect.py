@@ -63,6 +63,11 @@ def test_secret_looking_variables_are_detected(name: str, value: str, by: str) -
         ("REQUEST_ID", "550e8400-e29b-41d4-a716-446655440000"),
         ("FEATURES", "checkout,search,cart"),
         ("ALPHABET", "abcdefghijklmnopqrstuvwxyz"),
+        # "pass through" is a switch, not a password.
+        ("PASS_THROUGH", "enabled"),
+        ("PassItThrough", "yes-please"),
+        ("PassthroughBehavior", "WHEN_NO_MATCH"),
+        ("PassThroughBehavior", "WHEN_NO_TEMPLATES"),
     ],
 )
 def test_configuration_is_not_a_secret(name: str, value: str) -> None:

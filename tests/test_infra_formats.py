@@ -340,6 +340,8 @@ def test_terraform_container_definitions_in_every_form(cli: Any, aws_env: Path) 
         ("ssm-container-secret", "aws_ecs_task_definition.heredoc"),
         ("environment-file", "aws_ecs_task_definition.from_file"),
         ("environment-file", "containers"),  # the walk reads containers.json on its own too
+        # A file outside the module is not read: the task is not called clean.
+        ("not-understood", "aws_ecs_task_definition.escape"),
     }
 
 
@@ -543,3 +545,293 @@ def test_terraform_policies_attached_in_every_way(cli: Any, aws_env: Path) -> No
         write(aws_env, f"{way}/main.tf", wide + role + function)
         _code, report = audit(cli, str(aws_env / way))
         assert rules(report) == {"environment-wide"}, way
+
+
+WILDCARD_MODULE = (
+    'resource "aws_iam_role" "fn" {\n  name = "r"\n  assume_role_policy = "{}"\n}\n'
+    'resource "aws_iam_role_policy" "p" {\n  role = aws_iam_role.fn.id\n  policy = <<EOF\n'
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+    '"Action": "secretsmanager:*", "Resource": "*"}]}\nEOF  \n}\n'
+    'resource "aws_lambda_function" "f" {\n  function_name = "orders"\n'
+    '  role = aws_iam_role.fn.arn\n  handler = "h"\n  runtime = "python3.12"\n}\n'
+)
+
+
+def test_a_module_that_does_not_parse_does_not_end_a_walk(cli: Any, aws_env: Path) -> None:
+    """A heredoc closing marker with trailing blanks (and CRLF) parses, as in Terraform; a
+    module that really does not parse is reported with the others, and the run exits 2."""
+    repo = aws_env / "repo"
+    write(repo, "a-good/main.tf", WILDCARD_MODULE)
+    (repo / "b-crlf").mkdir()
+    (repo / "b-crlf" / "main.tf").write_bytes(WILDCARD_MODULE.replace("\n", "\r\n").encode())
+    write(repo, "c-broken/main.tf", 'resource "aws_lambda_function" "f" {\n  handler =\n')
+    run = cli("audit", str(repo), "--format", "json")
+    assert run.code == 2, run.stderr
+    report = run.json()
+    assert report["functions"] == 2
+    assert {f["file"].split("/")[-2] for f in report["findings"]} == {"a-good", "b-crlf"}
+    assert [e.split(":")[0] for e in report["errors"]] == [str(repo / "c-broken" / "main.tf")]
+    assert "not audited" in run.stderr and "the report is partial" in run.stderr
+    # Given alone, the broken module is the usual one-line error.
+    assert "not valid Terraform" in one_line_error(cli("audit", str(repo / "c-broken")))
+
+
+def test_the_execution_role_fetches_registry_credentials_and_log_secrets(
+    cli: Any, aws_env: Path
+) -> None:
+    """ECS fetches `repositoryCredentials` and the log driver's `secretOptions` with the
+    execution role, like `secrets`; a Parameter Store `valueFrom` is named as left out (its
+    grant is ssm:GetParameters), never "needs no policy"."""
+    write_config(aws_env, CONFIG)
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/{}"
+    task = {
+        "family": "api",
+        "containerDefinitions": [
+            {
+                "name": "api",
+                "image": "acme/api",
+                "repositoryCredentials": {"credentialsParameter": arn.format("hub-AbC123")},
+                "logConfiguration": {
+                    "logDriver": "awsfirelens",
+                    "secretOptions": [{"name": "apikey", "valueFrom": arn.format("dd-XyZ789")}],
+                },
+                "secrets": [{"name": "TOKEN", "valueFrom": "/prod/api/token"}],
+            }
+        ],
+    }
+    path = write(aws_env, "task.json", json.dumps(task))
+    run = cli("policy", "--all", "--env", "prod", "--template", str(path))
+    assert run.code == 1, run.stderr
+    (document,) = run.json().values()
+    assert document["Statement"][0]["Resource"] == [
+        arn.format("hub-AbC123"),
+        arn.format("dd-XyZ789"),
+    ]
+    assert "/prod/api/token left out: a Parameter Store parameter" in run.stderr
+
+
+CONDITIONAL_GRANT = """
+Parameters:
+  Stage: {Type: String, AllowedValues: [prod, staging]}
+Conditions:
+  IsProd: !Equals [!Ref Stage, prod]
+  IsStaging: !Not [!Condition IsProd]
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      Runtime: python3.12
+      Policies:
+        - AWSSecretsManagerGetSecretValuePolicy:
+            SecretArn: !If
+              - IsProd
+              - arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbC123
+              - arn:aws:secretsmanager:us-east-1:123456789012:secret:staging/db-XyZ789
+        - !If
+          - IsStaging
+          - Statement:
+              - {Effect: Allow, Action: secretsmanager:GetSecretValue, Resource: "*"}
+          - !Ref AWS::NoValue
+"""
+
+
+def test_fn_if_branches_are_not_granted_together(cli: Any, aws_env: Path) -> None:
+    """Each branch of an Fn::If is one stack: the parameters that decide it are honoured,
+    and an undecided branch that reaches another environment is low, naming its condition."""
+    write_config(aws_env, CONFIG.replace("[environments.dev]", "[environments.staging]"))
+    path = write(aws_env, "template.yaml", CONDITIONAL_GRANT)
+    code, report = audit(cli, str(path), "--env", "prod")
+    found = {(f["severity"], f["rule"]) for f in report["findings"]}
+    assert ("critical", "cross-environment") not in found
+    assert ("low", "conditional-cross-environment") in found
+    message = next(
+        f["message"] for f in report["findings"] if f["rule"] == "conditional-cross-environment"
+    )
+    assert "staging when IsProd is false" in message
+    # Decided by --parameter: only the prod stack's grants are audited.
+    code, report = audit(cli, str(path), "--env", "prod", "--parameter", "Stage=prod")
+    assert report["findings"] == [] and code == 0
+    code, report = audit(cli, str(path), "--env", "prod", "--parameter", "Stage=staging")
+    assert {f["rule"] for f in report["findings"]} >= {"cross-environment", "wildcard-resource"}
+    run = cli("policy", "--all", "--env", "prod", "--template", str(path), "-p", "Stage=prod")
+    assert run.code == 0, run.stderr
+    assert run.json()["Fn"]["Statement"][0]["Resource"] == [
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbC123"
+    ]
+
+
+def test_production_and_prod_are_one_environment(cli: Any, aws_env: Path) -> None:
+    path = write(
+        aws_env,
+        "serverless.yml",
+        "service: orders\nprovider:\n  name: aws\n  stage: ${opt:stage, 'production'}\n"
+        "  environment: {STAGE: '${self:provider.stage}'}\n  iam:\n    role:\n"
+        "      statements:\n        - Effect: Allow\n"
+        "          Action: secretsmanager:GetSecretValue\n"
+        "          Resource: arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbC123\n"
+        "functions:\n  api: {handler: h.api}\n",
+    )
+    code, report = audit(cli, str(path))
+    assert report["findings"] == [] and code == 0
+
+
+def test_noecho_placeholders_are_not_secrets(cli: Any, aws_env: Path) -> None:
+    """The README's placeholder rule holds for NoEcho defaults and stored values too."""
+    defaults = ["<>", "<your-api-key>", "YOUR-SECRET-HERE", "REPLACE_ME", "xxxxxxxx", "-"]
+    parameters = "".join(
+        f'  P{i}: {{Type: String, NoEcho: true, Default: "{d}"}}\n' for i, d in enumerate(defaults)
+    )
+    path = write(
+        aws_env,
+        "template.yaml",
+        f"Parameters:\n{parameters}  Real: {{Type: String, NoEcho: true, Default: Tr0ub4dor3x}}\n"
+        "Resources:\n  S:\n    Type: AWS::SSM::Parameter\n"
+        "    Properties: {Type: String, Name: /app/db-password, Value: YOUR-PASSWORD-HERE}\n",
+    )
+    _code, report = audit(cli, str(path))
+    assert [f["resource"] for f in report["findings"]] == ["Real"]
+
+
+def test_grants_by_action_pattern_and_the_docs_suffix_idiom(cli: Any, aws_env: Path) -> None:
+    """`secretsmanager:Get*` on an exact ARN reads it; `name-*` (AWS's documented idiom) is
+    that secret, written as `name-??????`."""
+    write_config(aws_env, CONFIG)
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
+    path = write(
+        aws_env,
+        "template.yaml",
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      Handler: h\n      Runtime: python3.12\n      Policies:\n"
+        "        - Statement:\n"
+        f"            - {{Effect: Allow, Action: 'secretsmanager:Get*', "
+        f"Resource: '{arn}prod/api-AbC123'}}\n"
+        f"            - {{Effect: Allow, Action: secretsmanager:GetSecretValue, "
+        f"Resource: '{arn}gateway/password-*'}}\n",
+    )
+    run = cli("policy", "--all", "--env", "prod", "--template", str(path))
+    assert run.code == 0, run.stderr
+    assert run.json()["Fn"]["Statement"][0]["Resource"] == [
+        f"{arn}prod/api-AbC123",
+        f"{arn}gateway/password-??????",
+    ]
+
+
+def test_serverless_functions_from_a_local_file(cli: Any, aws_env: Path) -> None:
+    """`functions: ${file(functions.yml)}` (whole, or per list item) is read from the
+    service's folder; a file outside it is not read, and said so (never "no functions")."""
+    service = aws_env / "svc"
+    write(
+        service,
+        "functions.yml",
+        "api:\n  handler: h.api\n  environment:\n"
+        "    GITHUB_TOKEN: ghp_4Xb8Qm2Lz7Rt1Vw9Kc3Nf6Jd0Hs5Yp8Ae2Ug\n",
+    )
+    write(aws_env, "outside.yml", "leak:\n  handler: h.leak\n")
+    path = write(
+        service,
+        "serverless.yml",
+        "service: orders\nprovider: {name: aws}\nfunctions:\n"
+        "  - ${file(../outside.yml)}\n  - ${file(functions.yml)}\n",
+    )
+    _code, report = audit(cli, str(path))
+    assert report["functions"] == 1
+    found = {(f["rule"], f["resource"], f["file"].rsplit("/", 1)[-1]) for f in report["findings"]}
+    assert found == {
+        ("secret-in-environment", "api", "functions.yml"),
+        ("not-understood", "functions", "serverless.yml"),
+    }
+    # A service whose functions are all elsewhere is still a serverless.yml: a note, exit 0.
+    write(service, "serverless.yml", 'service: orders\nframeworkVersion: "3"\n')
+    run = cli("audit", str(service / "serverless.yml"))
+    assert run.code == 0 and "no functions or tasks found (serverless)" in run.stderr
+
+
+def test_literal_secrets_inside_intrinsics_and_laravel_keys(cli: Any, aws_env: Path) -> None:
+    stripe = "sk_live_51HxYzAbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+    app_key = "base64:q3Jx9bT2mV8kL0pZ4wN7cR1sY6uH5gF3dA2eB9iK0oM="
+    path = write(
+        aws_env,
+        "template.yaml",
+        "Conditions:\n  IsProd: !Equals [!Ref 'AWS::Region', us-east-1]\n"
+        "Resources:\n  F:\n    Type: AWS::Lambda::Function\n    Properties:\n"
+        "      Environment:\n        Variables:\n"
+        f"          PAYMENTS: !If [IsProd, {stripe}, '']\n"
+        "          KEYS: !Sub 'AKIAIOSFODNN7EXAMPLE:${AWS::Region}'\n"
+        f"          JOINED: !Join ['', ['{stripe[:20]}', '{stripe[20:]}']]\n"
+        f"          APP_KEY: '{app_key}'\n"
+        "          TABLE: !Sub '${AWS::StackName}-orders'\n",
+    )
+    run = cli("audit", str(path), "--format", "json")
+    found = {(f["rule"], f["message"].split()[1]) for f in run.json()["findings"]}
+    assert found == {
+        ("secret-in-environment", name) for name in ("PAYMENTS", "KEYS", "JOINED", "APP_KEY")
+    }
+    assert stripe not in run.stdout and app_key not in run.stdout
+
+
+def test_parameter_store_grants(cli: Any, aws_env: Path) -> None:
+    """`ssm:*` on `*` reads every parameter; a read grant on a secret-named parameter the
+    file does not define is a secret kept in Parameter Store."""
+    path = write(
+        aws_env,
+        "template.yaml",
+        "Resources:\n"
+        "  Reader:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+        "      Handler: h\n      Runtime: python3.12\n      Policies:\n"
+        "        - SSMParameterReadPolicy: {ParameterName: orders/prod/db-password}\n"
+        "        - SSMParameterReadPolicy: {ParameterName: orders/prod/table-name}\n"
+        "  Admin:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+        "      Handler: h\n      Runtime: python3.12\n      Policies:\n"
+        "        - Statement: [{Effect: Allow, Action: 'ssm:*', Resource: '*'}]\n",
+    )
+    _code, report = audit(cli, str(path))
+    found = {(f["rule"], f["resource"]) for f in report["findings"]}
+    assert found == {("ssm-secret-parameter", "Reader"), ("wildcard-resource", "Admin")}
+    (secret,) = (f for f in report["findings"] if f["rule"] == "ssm-secret-parameter")
+    assert "orders/prod/db-password" in secret["message"]
+
+
+def test_arns_that_are_ambiguous_or_templated(cli: Any, aws_env: Path) -> None:
+    """`...:secret:prod/api-OpenAI` may be a full ARN or a name ending in six letters: both
+    are granted, each one secret. An ARN whose region or account is a placeholder
+    (`{{must_env ...}}`, ecspresso's) takes the environment's, never the placeholder."""
+    write_config(aws_env, CONFIG)
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
+    templated = "arn:aws:secretsmanager:{{must_env `AWS_REGION`}}:{{must_env `ACCOUNT`}}:secret:"
+    task = {
+        "family": "app",
+        "containerDefinitions": [
+            {
+                "name": "app",
+                "image": "acme/app",
+                "secrets": [
+                    {"name": "OPENAI", "valueFrom": f"{arn}prod/api-OpenAI"},
+                    {"name": "DB", "valueFrom": f"{templated}prod/db-Xy7Zq2"},
+                ],
+            }
+        ],
+    }
+    path = write(aws_env, "task.json", json.dumps(task))
+    run = cli("policy", "--all", "--env", "prod", "--template", str(path))
+    assert run.code == 0, run.stderr
+    (document,) = run.json().values()
+    resources = document["Statement"][0]["Resource"]
+    assert resources[:2] == [f"{arn}prod/api-OpenAI", f"{arn}prod/api-OpenAI-??????"]
+    assert resources[2] == f"{arn}prod/db-??????"
+    assert "must_env" not in run.stdout
+
+
+def test_an_own_secret_read_by_name_too_is_named_by_ref_alone(cli: Any, aws_env: Path) -> None:
+    write_config(aws_env, CONFIG)
+    path = write(
+        aws_env,
+        "template.yaml",
+        "Resources:\n  Db:\n    Type: AWS::SecretsManager::Secret\n"
+        "    Properties: {Name: prod/orders/db}\n  F:\n    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      Handler: h\n      Runtime: python3.12\n      Environment:\n"
+        "        Variables: {DB_SECRET_ARN: !Ref Db, DB_SECRET_NAME: prod/orders/db}\n",
+    )
+    run = cli("policy", "--all", "--env", "prod", "--template", str(path), "--format", "sam")
+    assert run.code == 0, run.stderr
+    assert "Ref: Db" in run.stdout and "prod/orders/db-??????" not in run.stdout

@@ -125,6 +125,15 @@ class PartialSecretsGroup(SecretsGroup):
 # Writes are idempotent (a second run finds what the first finished); an interrupted rotation
 # raises its own error, naming --resume / --cancel.
 RERUN_HINT = "run the same command again to finish what it started"
+# Commands that only read (files, or AWS): an interrupted one has nothing to finish.
+READ_ONLY_COMMANDS = frozenset({"audit", "policy"})
+READ_ONLY_HINT = "nothing was changed: run the command again"
+
+
+def _interrupted(argv: list[str]) -> CliError:
+    command, _alone = _named_command(argv)
+    hint = READ_ONLY_HINT if command in READ_ONLY_COMMANDS else RERUN_HINT
+    return CliError(ExitCode.INTERRUPTED, "interrupted", hint)
 
 
 def _run(
@@ -151,7 +160,7 @@ def _run(
     except typer.TyperException as exc:
         return _usage_error(exc, json_mode)
     except (KeyboardInterrupt, typer.Abort):
-        render_error(CliError(ExitCode.INTERRUPTED, "interrupted", RERUN_HINT), json_mode=json_mode)
+        render_error(_interrupted(argv), json_mode=json_mode)
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         # The reader went away (`secrets list | head -1`): it took what it wanted, which is
@@ -170,7 +179,7 @@ def _run(
         render_crash(exc, debug=debug, json_mode=json_mode)
         return int(ExitCode.FAILED)
     if result == ExitCode.INTERRUPTED:  # Typer turns a KeyboardInterrupt into this status
-        render_error(CliError(ExitCode.INTERRUPTED, "interrupted", RERUN_HINT), json_mode=json_mode)
+        render_error(_interrupted(argv), json_mode=json_mode)
     return result if isinstance(result, int) else int(ExitCode.OK)
 
 

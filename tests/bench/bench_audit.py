@@ -85,7 +85,7 @@ def _counted_parses(root: Path) -> tuple[int, int]:
     from envsecrets.core.formats import discover
 
     calls = Counter[str]()
-    original_yaml, original_hcl = templates.load_yaml, terraform._parse_hcl
+    original_yaml, original_hcl = templates.load_yaml, terraform.parse_hcl
 
     def load_yaml(text: str, source: str) -> Any:
         calls[source] += 1
@@ -95,13 +95,13 @@ def _counted_parses(root: Path) -> tuple[int, int]:
         calls[source] += 1
         return original_hcl(text, source)
 
-    templates.load_yaml, terraform._parse_hcl = load_yaml, parse_hcl  # type: ignore[assignment]
+    templates.load_yaml, terraform.parse_hcl = load_yaml, parse_hcl  # type: ignore[assignment]
     try:
         result = discover([root], {})
         for infra in result.found:
             audit_infrastructure(infra, AuditContext())
     finally:
-        templates.load_yaml, terraform._parse_hcl = original_yaml, original_hcl
+        templates.load_yaml, terraform.parse_hcl = original_yaml, original_hcl
     parsed_twice = sum(1 for n in calls.values() if n > 1)
     return parsed_twice, len(calls)
 

@@ -9,13 +9,26 @@ set -euo pipefail
 : "${INPUT_SARIF_FILE:=secrets-audit.sarif}"
 : "${GITHUB_OUTPUT:=/dev/null}"
 
+secrets_bin=secrets
 if [[ "${INPUT_SKIP_INSTALL:-false}" != "true" ]]; then
-  python -m pip install --quiet --disable-pip-version-check "${INPUT_PACKAGE:-${ACTION_ROOT:?}}"
+  # A private virtualenv: nothing installed into, or changed for, the job's later steps.
+  venv="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/envsecrets-audit-venv"
+  "${INPUT_PYTHON:-python3}" -m venv "${venv}"
+  "${venv}/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "${INPUT_PACKAGE:-${ACTION_ROOT:?}}"
+  secrets_bin="${venv}/bin/secrets"
 fi
 
-read -r -a paths <<< "${INPUT_PATHS}"
+# Paths separated by spaces or newlines (`paths: |` in YAML gives one a line); never globbed.
+paths=()
+while read -r -a line; do
+  paths+=("${line[@]}")
+done <<< "${INPUT_PATHS}"
+if [[ ${#paths[@]} -eq 0 ]]; then
+  paths=(.)
+fi
 set +e
-secrets audit "${paths[@]}" --format sarif --fail-on "${INPUT_FAIL_ON}" > "${INPUT_SARIF_FILE}"
+"${secrets_bin}" audit "${paths[@]}" --format sarif --fail-on "${INPUT_FAIL_ON}" > "${INPUT_SARIF_FILE}"
 code=$?
 set -e
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from envsecrets.backends.aws import AwsTarget, aws_errors
-from envsecrets.core.audit import LiveContainer, LiveFunction
+from envsecrets.core.audit_live import LiveContainer, LiveFunction
 from envsecrets.core.pool import run_all
 
 if TYPE_CHECKING:

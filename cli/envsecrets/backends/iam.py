@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from envsecrets.backends.aws import AwsTarget, aws_errors, error_code
-from envsecrets.core.audit import AttachedPolicy
+from envsecrets.core.audit_live import AttachedPolicy
 
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient

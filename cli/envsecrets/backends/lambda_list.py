@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from envsecrets.backends.aws import AwsTarget, aws_errors
-from envsecrets.core.audit import LiveFunction
+from envsecrets.core.audit_live import LiveFunction
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient

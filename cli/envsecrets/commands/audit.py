@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from envsecrets.backends.aws import AwsTarget
-    from envsecrets.core.audit import Finding, LiveFunction
+    from envsecrets.core.audit import Finding
+    from envsecrets.core.audit_live import LiveFunction
+    from envsecrets.core.formats import Discovery
     from envsecrets.ui.render import Renderer
 
 DEFAULT_TEMPLATES = (
@@ -133,23 +135,8 @@ def audit_command(
                 "pass files or folders (secrets audit template.yaml infra/) or --live --env ENV",
             )
         paths = [default]
-    from envsecrets.core.formats import discover
-
     # Read everything first: a malformed file fails the run before any output.
-    found = discover(paths, values, ignore_unknown=ignore_unknown)
-    for problem in found.unreadable:
-        out.warn(f"skipped {problem}")
-    if found.skipped:
-        out.note(f"{found.skipped} file(s) in no infrastructure format skipped")
-    if not found.found and not live and not ignore_unknown:
-        # A gate pointed at the wrong folder must not pass in silence.
-        raise CliError(
-            ExitCode.USAGE,
-            "nothing to audit: no infrastructure file under "
-            + ", ".join(str(p) for p in paths[:3])
-            + (" ..." if len(paths) > 3 else ""),
-            "point at templates, serverless.yml, Terraform or task definitions",
-        )
+    found = _discover(out, paths, values, ignore_unknown=ignore_unknown, live=live)
     findings: list[Finding] = []
     functions = 0
     for infra in found.found:
@@ -160,7 +147,7 @@ def audit_command(
     skipped: list[dict[str, object]] = []
     if live and env:
         from envsecrets.backends.iam import RolePolicies
-        from envsecrets.core.audit import audit_live
+        from envsecrets.core.audit_live import audit_live
 
         target = ws.target(env)
         deployed, skipped = _deployed(target)
@@ -177,9 +164,45 @@ def audit_command(
     files = [
         {"path": i.source, "format": i.format, "functions": len(i.functions)} for i in found.found
     ]
-    _show(out, findings, fmt_name, functions, skipped, files)
+    errors = [e.message for e in found.errors]
+    _show(out, findings, fmt_name, functions, skipped, files, errors)
+    if found.errors:
+        # Infrastructure that was not read: the report above is partial, never a pass.
+        for error in errors:
+            out.warn(f"not audited: {error}")
+        raise CliError(
+            ExitCode.USAGE,
+            f"{len(errors)} Terraform module(s) could not be read (listed above): the report "
+            "is partial",
+            "fix them (check with `terraform validate`) and run the audit again",
+        )
     if failing(findings, Severity(fail_on).value):
         raise typer.Exit(int(ExitCode.FAILED))
+
+
+def _discover(
+    out: Renderer, paths: list[Path], values: dict[str, str], *, ignore_unknown: bool, live: bool
+) -> Discovery:
+    """What the paths hold; warnings for what was skipped."""
+    from envsecrets.core.formats import discover
+
+    found = discover(paths, values, ignore_unknown=ignore_unknown)
+    for problem in found.unreadable:
+        out.warn(f"skipped {problem}")
+    if found.skipped:
+        out.note(f"{found.skipped} file(s) in no infrastructure format skipped")
+    if not found.found and found.errors and not live:
+        raise found.errors[0]
+    if not found.found and not live and not ignore_unknown:
+        # A gate pointed at the wrong folder must not pass in silence.
+        raise CliError(
+            ExitCode.USAGE,
+            "nothing to audit: no infrastructure file under "
+            + ", ".join(str(p) for p in paths[:3])
+            + (" ..." if len(paths) > 3 else ""),
+            "point at templates, serverless.yml, Terraform or task definitions",
+        )
+    return found
 
 
 def _deployed(target: AwsTarget) -> tuple[list[LiveFunction], list[dict[str, object]]]:
@@ -215,6 +238,7 @@ def _show(
     functions: int,
     skipped: list[dict[str, object]],
     files: list[dict[str, object]],
+    errors: list[str],
 ) -> None:
     if fmt == "json":
         counts = {
@@ -230,14 +254,17 @@ def _show(
                 "counts": counts,
                 # Parts of the account --live could not read: the report is partial.
                 "skipped": skipped,
+                # Files (Terraform modules) that could not be parsed: not audited, exit 2.
+                "errors": errors,
             }
         )
         return
     if fmt == "sarif":
         from envsecrets import __version__
-        from envsecrets.core.audit import to_sarif
+        from envsecrets.core.audit_sarif import to_sarif
 
         notes = [f"{p['what']} not audited: {p['message']}" for p in skipped]
+        notes += [f"not audited: {e}" for e in errors]
         out.json(to_sarif(findings, version=__version__, notes=notes))
         return
     if not findings:

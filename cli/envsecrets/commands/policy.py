@@ -132,12 +132,15 @@ def policy_command(
     validate_env(env)
     settings = ws.environment(env)
     values = parameter_values(parameters or [])
-    wanted = _functions(ws, env, function, template, values)
+    unread: list[str] = []
+    wanted = _functions(ws, env, function, template, values, out, unread)
     if not wanted:
         where = f"template {template}" if template else (ws.config.path or "secrets.toml")
         out.note(f"no functions found in {where}: nothing to write")
+        if unread:
+            raise typer.Exit(int(ExitCode.FAILED))
         return
-    incomplete = _report_unresolved(out, wanted)
+    incomplete = _report_unresolved(out, wanted) or bool(unread)
     with_secrets = [w for w in wanted if w.reads]
     for w in wanted:
         if not w.reads and not w.unresolved:
@@ -271,7 +274,11 @@ def _functions(
     function: str | None,
     template: Path | None,
     values: dict[str, str],
+    out: Renderer,
+    incomplete: list[str],
 ) -> list[_Wanted]:
+    """The policies to write; a template with parts that could not be read is added to
+    `incomplete`."""
     from envsecrets.core.references import SecretRead
 
     config = ws.config
@@ -291,6 +298,8 @@ def _functions(
         from envsecrets.core.formats import load_infrastructure
 
         infra = load_infrastructure(template, values)
+        if _unread_elsewhere(out, infra):
+            incomplete.append(str(template))
         if not infra.functions and not function:
             return []
         _template_functions(found, infra, ws, env, function, values)
@@ -316,7 +325,12 @@ def _template_functions(
     values: dict[str, str],
 ) -> None:
     from envsecrets.core.policy import check_function_name
-    from envsecrets.core.references import Scope, function_reads, known_environments
+    from envsecrets.core.references import (
+        Scope,
+        Unresolved,
+        function_reads,
+        known_environments,
+    )
 
     target = ws.target(env) if ws.config.environments else None
     pseudo = {"AWS::Region": target.region_name} if target and target.region_name else {}
@@ -327,6 +341,13 @@ def _template_functions(
             continue  # secrets.toml is the declaration; the template only adds functions
         check_function_name(f.name, f.kind, infra.source)
         reads = function_reads(f, infra, scope)
+        # What could not be read may hold reads: the policy is then incomplete, never "none".
+        runtime_role = "task" if f.kind == "task" else "function"
+        reads.unresolved.extend(
+            Unresolved(runtime_role, note.what, note.key, note.reason)
+            for note in infra.unread
+            if note.key == f.logical_id
+        )
         # What the code reads goes to its own role; an ECS task's container secrets go to
         # the execution role, which ECS uses to fetch them.
         runtime = "task" if f.kind == "task" else "function"
@@ -341,6 +362,16 @@ def _template_functions(
         found[f.name] = policies
         if f.logical_id != f.name and function == f.logical_id:
             found[f.logical_id] = policies
+
+
+def _unread_elsewhere(out: Renderer, infra: Infrastructure) -> bool:
+    """Parts of the template that belong to no function (a module call the reader does not
+    know) and could not be read: warned about; True when any (the output is incomplete)."""
+    functions = {f.logical_id for f in infra.functions}
+    unread = [note for note in infra.unread if note.key not in functions]
+    for note in unread:
+        out.warn(f"{note.key}: not read: {note.reason}")
+    return bool(unread)
 
 
 def _caller_account(ws: Workspace, env: str) -> str:

@@ -43,7 +43,9 @@ EXTRA_NAME_WORDS = (
     "session_?key",
     "salt",
     "cookie_?secret",
-    "pass",
+    # "pass" as a word, but not "pass through" (`PASS_THROUGH`, `PassItThrough`,
+    # API Gateway's `PassthroughBehavior`): a switch, not a password.
+    "pass(?!_(?:it_)?(?:through|thru)(?:_|$))",
 )
 # Names that contain a keyword by accident: the shell's working directories ("pwd").
 NOT_SECRET_NAMES = frozenset({"pwd", "oldpwd"})
@@ -249,6 +251,7 @@ def _name_keywords() -> tuple[re.Pattern[str], re.Pattern[str]]:
 
 
 _plugins_lock = threading.Lock()
+LARGE_VALUE = 64 * 1024
 
 
 @lru_cache(maxsize=1)
@@ -275,7 +278,32 @@ def _value_plugins() -> tuple[list[Any], list[Any]]:
 
 
 def _value_detector(value: str) -> str | None:
-    """The detector that recognises `value` as a credential, if any."""
+    """The detector that recognises `value` as a credential, if any. Remembered per value:
+    a file that repeats one large value (YAML aliases, a shared default) is scanned once. Few
+    large values are remembered, so that a walk over many files holds little memory."""
+    if len(value) > LARGE_VALUE:
+        return _large_value_detector(value)
+    return _small_value_detector(value)
+
+
+@lru_cache(maxsize=4096)
+def _small_value_detector(value: str) -> str | None:
+    return _scan_value(value)
+
+
+@lru_cache(maxsize=8)
+def _large_value_detector(value: str) -> str | None:
+    return _scan_value(value)
+
+
+# Formats detect-secrets does not know: Laravel's APP_KEY (`base64:` and 32 random bytes).
+OWN_VALUE_PATTERNS = ((re.compile(r"^base64:[A-Za-z0-9+/]{43}=$"), "Laravel App Key"),)
+
+
+def _scan_value(value: str) -> str | None:
+    for pattern, detector in OWN_VALUE_PATTERNS:
+        if pattern.match(value):
+            return detector
     regex_plugins, entropy_plugins = _value_plugins()
     for plugin in regex_plugins:
         for _match in plugin.analyze_string(value):
@@ -295,3 +323,13 @@ def _value_detector(value: str) -> str | None:
             ):
                 return str(plugin.secret_type)
     return None
+
+
+def is_placeholder(value: str) -> bool:
+    """A value that stands in for a secret: `changeme`, `<api-key>`, `YOUR-SECRET-HERE`."""
+    return _is_placeholder(value.strip())
+
+
+def value_detector(value: str) -> str | None:
+    """The detector that recognises `value` as a credential by its shape, if any."""
+    return _value_detector(value.strip())

@@ -91,8 +91,35 @@ def add_container(function: TemplateFunction, container: dict[str, Any], line: i
             function.container_secrets.append(
                 ContainerSecret(entry["name"], entry.get("valueFrom"), where, name)
             )
+    # The execution role also fetches the registry's credentials and the log driver's secret
+    # options: the policy must grant them too.
+    for entry in _more_secrets(container, line):
+        function.container_secrets.append(entry)
     for entry in _as_list(container.get("environmentFiles")):
         if isinstance(entry, dict):
             function.environment_files.append(
                 (entry.get("value"), getattr(entry, "line", None) or line)
             )
+
+
+def _more_secrets(container: dict[str, Any], line: int | None) -> list[ContainerSecret]:
+    """`repositoryCredentials.credentialsParameter` and `logConfiguration.secretOptions`."""
+    name = container.get("name") if isinstance(container.get("name"), str) else None
+    found: list[ContainerSecret] = []
+    credentials = container.get("repositoryCredentials")
+    if isinstance(credentials, dict) and credentials.get("credentialsParameter") is not None:
+        where = getattr(credentials, "line", None) or line
+        found.append(
+            ContainerSecret(
+                "repositoryCredentials", credentials["credentialsParameter"], where, name
+            )
+        )
+    logging = container.get("logConfiguration")
+    options = logging.get("secretOptions") if isinstance(logging, dict) else None
+    for entry in _as_list(options):
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            where = getattr(entry, "line", None) or line
+            found.append(
+                ContainerSecret(f"log option {entry['name']}", entry.get("valueFrom"), where, name)
+            )
+    return found

@@ -38,9 +38,13 @@ MARKERS = re.compile(
     r"Resources|AWSTemplateFormatVersion|containerDefinitions|format_version|"
     r"\bservice\b|\"image\"|\bimage\b"
 )
-LARGE = "values in one document"  # a big data file in a folder is skipped, not fatal
+# A big data file in a folder is skipped with a warning, not fatal: too many values, or more
+# YAML than is parsed (an OpenAPI document, a Kubernetes bundle).
+LARGE = ("values in one document", "KiB of YAML")
+# A Terraform block's first line: a keyword, its quoted labels, `{` (not `data: {a: 1}`).
 HCL_START = re.compile(
-    r"^\s*(resource|variable|data|module|locals|provider|terraform|output)\b[^\n]*\{",
+    r"^[ \t]*(resource|variable|data|module|locals|provider|terraform|output)"
+    r'([ \t]+"[^"\n]*")*[ \t]*\{',
     re.MULTILINE,
 )
 
@@ -82,9 +86,11 @@ def read_document(data: Any, kind: str, source: str, values: dict[str, str]) -> 
         from envsecrets.core.ecs import read_task_definition
 
         return read_task_definition(data, source)
+    from envsecrets.core.conditions import decide_conditions
     from envsecrets.core.infra import LineDict
     from envsecrets.core.templates import Template, read_cloudformation
 
+    data = decide_conditions(data, values)
     document = data if isinstance(data, LineDict) else LineDict(data)
     return read_cloudformation(Template(source, document))
 
@@ -129,10 +135,18 @@ def load_infrastructure(path: Path, values: dict[str, str] | None = None) -> Inf
 def _read_text(text: str, source: str, values: dict[str, str]) -> Infrastructure:
     from envsecrets.core.templates import load_yaml
 
+    if HCL_START.search(text) and not MARKERS.search(text):
+        from envsecrets.core.terraform import read_terraform_text
+
+        return read_terraform_text(text, source)
+    if not MARKERS.search(text):
+        # No word any known format needs: not parsed at all (a cheap look, whatever its size).
+        raise _not_known(source, [] if text.lstrip().startswith(("[", "-")) else None)
     try:
         data = load_yaml(text, source)
-    except CliError:
-        if HCL_START.search(text):
+    except CliError as exc:
+        # A refusal (an alias bomb, a size limit) is about this text, not about its format.
+        if "refused" not in exc.message and HCL_START.search(text):
             from envsecrets.core.terraform import read_terraform_text
 
             return read_terraform_text(text, source)
@@ -155,6 +169,9 @@ class Discovery:
     found: list[Infrastructure] = field(default_factory=list)
     skipped: int = 0  # files in no known format (only counted inside folders)
     unreadable: list[str] = field(default_factory=list)  # inside folders: why each was skipped
+    # Inside folders: Terraform modules that did not parse. Infrastructure that was not read,
+    # so the run reports the rest and then fails (exit 2), rather than stop or pass.
+    errors: list[CliError] = field(default_factory=list)
 
 
 def discover(
@@ -166,7 +183,11 @@ def discover(
     module."""
     result = Discovery()
     modules: set[Path] = set()
+    seen: set[Path] = set()
     for path in paths:
+        if path.resolve() in seen:
+            continue  # the same file or folder named twice is read once
+        seen.add(path.resolve())
         if path.suffix == ".tf" and not path.is_dir():
             if path.parent.resolve() not in modules:  # one module, however many of its files
                 modules.add(path.parent.resolve())
@@ -194,7 +215,12 @@ def _walk(root: Path, values: dict[str, str], result: Discovery) -> None:
     for folder, files in _folders(root):
         tf_files = [folder / f for f in files if f.endswith(".tf") and (folder / f).is_file()]
         if tf_files:
-            result.found.append(read_terraform_files(tf_files, str(folder), values))
+            try:
+                result.found.append(read_terraform_files(tf_files, str(folder), values))
+            except CliError as exc:
+                if "refused" in exc.message:
+                    raise  # a hostile file fails the run, wherever it is
+                result.errors.append(exc)
         for name in files:
             path = folder / name
             if name.endswith(".tf"):
@@ -227,7 +253,7 @@ def _walked_file(path: Path, values: dict[str, str], result: Discovery) -> Infra
     try:
         data = load_yaml(text, str(path))
     except CliError as exc:
-        if "refused" in exc.message and LARGE not in exc.message:
+        if "refused" in exc.message and not any(large in exc.message for large in LARGE):
             raise  # a hostile file (an alias bomb, deep nesting) fails the run, wherever it is
         result.unreadable.append(exc.message)
         return None

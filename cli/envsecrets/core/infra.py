@@ -22,6 +22,16 @@ from typing import Any
 LAMBDA_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 TASK_TYPE = "AWS::ECS::TaskDefinition"
 NO_VALUE = "AWS::NoValue"
+# Event source access configurations whose URI is a Secrets Manager secret.
+SECRET_ACCESS_TYPES = frozenset(
+    {
+        "BASIC_AUTH",
+        "SASL_SCRAM_256_AUTH",
+        "SASL_SCRAM_512_AUTH",
+        "CLIENT_CERTIFICATE_TLS_AUTH",
+        "SERVER_ROOT_CA_CERTIFICATE",
+    }
+)
 
 
 class LineDict(dict[str, Any]):
@@ -94,6 +104,9 @@ class TemplateFunction:
     policies: list[PolicyDocument] = field(default_factory=list)
     managed_policy_arns: list[tuple[Any, int | None]] = field(default_factory=list)
     environment_files: list[tuple[Any, int | None]] = field(default_factory=list)
+    # Secrets of its event sources (MQ, Kafka, DocumentDB `SourceAccessConfigurations`):
+    # Lambda reads them with the function's role. (URI expression, line, what).
+    event_secrets: list[tuple[Any, int | None, str]] = field(default_factory=list)
 
     @property
     def kind(self) -> str:
@@ -147,6 +160,17 @@ class StoredValue:
     always_secret: bool = False  # the property holds a credential whatever its name
 
 
+@dataclass(frozen=True)
+class Unread:
+    """A part of the file that could not be read (a module call, a task's containers, a
+    policy document): the audit reports it instead of calling it clean."""
+
+    key: str  # the resource, module call or function it belongs to
+    what: str  # "module", "containers", "policy", "functions" ...
+    reason: str
+    line: int | None = None
+
+
 @dataclass
 class Infrastructure:
     """What one file (or one Terraform module folder) describes."""
@@ -161,6 +185,7 @@ class Infrastructure:
     # Attributes of resources that hold a credential: (key, attribute) -> what it is.
     secret_attributes: dict[tuple[str, str], str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    unread: list[Unread] = field(default_factory=list)
     # CloudFormation's raw `Resources` (dynamic references anywhere in them are audited).
     raw_resources: Any = None
     # For a folder read as one (a Terraform module): the file each key is written in.
@@ -190,6 +215,33 @@ def alternatives(value: Any) -> Iterator[Any]:
         if value.get("Ref") == NO_VALUE:
             return
     yield value
+
+
+def branches(value: Any, condition: str | None = None) -> Iterator[tuple[Any, str | None]]:
+    """Like `alternatives`, with the condition under which each value holds ("when IsProd
+    is false"; None when it always does)."""
+    if isinstance(value, dict) and len(value) == 1:
+        if "Fn::If" in value:
+            arms = value["Fn::If"]
+            if isinstance(arms, list) and len(arms) == 3:
+                for arm, truth in ((arms[1], "true"), (arms[2], "false")):
+                    inner = f"{arms[0]} is {truth}"
+                    yield from branches(arm, f"{condition} and {inner}" if condition else inner)
+                return
+        if value.get("Ref") == NO_VALUE:
+            return
+    yield value, condition
+
+
+def listed_branches(value: Any, condition: str | None = None) -> list[tuple[Any, str | None]]:
+    """`listed`, with each item's condition."""
+    found: list[tuple[Any, str | None]] = []
+    for item, holds in branches(value, condition):
+        if item is None:
+            continue
+        for entry in item if isinstance(item, list) else [item]:
+            found.extend(branches(entry, holds))
+    return found
 
 
 def listed(value: Any) -> list[Any]:

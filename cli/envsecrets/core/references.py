@@ -15,11 +15,15 @@ ARNs: AWS appends `-` and six random characters to a secret's name to make its A
 end the same way (`prod/jwt-secret`), so a trailing `-XXXXXX` is taken as AWS's suffix only in
 an ARN, and only when the six characters look random (a digit or a capital letter among them):
 `arn:...:secret:prod/jwt-secret` names `prod/jwt-secret`; `...:secret:prod/jwt-AbC123` is the
-full ARN of `prod/jwt`.
+full ARN of `prod/jwt`. Six letters without a digit may be either: both are granted.
+
+Over 500 lines: the resolver (expressions to text, text to a secret) and the walk over a
+function's variables, container secrets, event sources and policies are one piece of logic.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -42,6 +46,9 @@ SECRET_ARN = re.compile(
 RESOLVE_SECRET = re.compile(r"\{\{resolve:secretsmanager:(?P<id>.+?)\}\}", re.DOTALL)
 SECRET_NAME_CHARS = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 UNRESOLVED_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+# What ECS appends to a secret's ARN to take one JSON key: `:key:stage:version-id`.
+JSON_KEY = re.compile(r":[^:]*:[^:]*:[^:]*")
+OWN_WITH_JSON_KEY = re.compile(r"^\$\{([A-Za-z0-9]+)\}(?::[^:]*:[^:]*:[^:]*)?$")
 PSEUDO = re.compile(r"\$\{AWS::(\w+)\}")
 # Words in a variable's name that say its value points at a secret (`DB_SECRET_ARN`).
 SECRET_WORDS = frozenset({"secret", "secrets", "credential", "credentials", "creds"})
@@ -67,6 +74,24 @@ WELL_KNOWN_ENVIRONMENTS = frozenset(
         "local",
     }
 )
+
+
+# Names of one environment: `prod/...` read by a `production` stage is its own environment.
+SAME_ENVIRONMENT = {
+    "production": "prod",
+    "prd": "prod",
+    "staging": "stg",
+    "stage": "stg",
+    "development": "dev",
+    "testing": "test",
+}
+
+
+def same_environment(one: str, other: str) -> bool:
+    """`prod` and `production` (and `stg`/`staging`, `dev`/`development`) are one."""
+    return SAME_ENVIRONMENT.get(one.lower(), one.lower()) == SAME_ENVIRONMENT.get(
+        other.lower(), other.lower()
+    )
 
 
 def aws_suffix(name: str) -> str | None:
@@ -251,7 +276,7 @@ class _Resolver:
             )
         return None
 
-    def _sub(self, arg: Any) -> str | None:
+    def _sub(self, arg: Any) -> str | SecretRead | None:
         template, variables = (
             (arg[0], arg[1])
             if isinstance(arg, list) and len(arg) == 2
@@ -262,6 +287,10 @@ class _Resolver:
         )
         if not isinstance(template, str):
             return None
+        own = OWN_WITH_JSON_KEY.match(template)
+        if own and own.group(1) in self.infra.secrets:
+            # `!Sub "${DbSecret}:username::"`: the own secret's ARN with an ECS JSON key.
+            return self._own(own.group(1))
         values = dict(self.values)
         if isinstance(variables, dict):
             for name, item in variables.items():
@@ -276,9 +305,15 @@ class _Resolver:
         # Unknown pseudo parameters (${AWS::Region}) hold colons that would break the ARN.
         return PSEUDO.sub(r"${\1}", substitute(template, values))
 
-    def _join(self, separator: Any, parts: Any) -> str | None:
+    def _join(self, separator: Any, parts: Any) -> str | SecretRead | None:
         if not isinstance(separator, str) or not isinstance(parts, list):
             return None
+        first = self._text(parts[0]) if parts else None
+        if isinstance(first, SecretRead) and all(isinstance(p, str) for p in parts[1:]):
+            rest = "".join(separator + p for p in parts[1:])
+            if not rest or JSON_KEY.fullmatch(rest):
+                # `!Join ["", [!Ref DbSecret, ":password::"]]` (CDK): the own secret, one key.
+                return first
         texts = []
         for part in parts:
             text = self._text(part)
@@ -325,8 +360,13 @@ class _Resolver:
             return Unresolved(role, source, text, problem)
         if arn is None:
             return SecretRead(role, source, name=name)
-        fixed = [None if _unknown(v) else v for v in (arn.partition, arn.region, arn.account)]
-        return SecretRead(
+        fixed = [
+            value if pattern.fullmatch(value) else None
+            for value, pattern in zip(
+                (arn.partition, arn.region, arn.account), ARN_FIELDS, strict=True
+            )
+        ]
+        read = SecretRead(
             role,
             source,
             name=name,
@@ -335,6 +375,12 @@ class _Resolver:
             region=fixed[1],
             account=fixed[2],
         )
+        suffix = aws_suffix(arn.full.rsplit(":", 1)[-1]) if read.arn and arn.full else None
+        if suffix and not any(c.isdigit() for c in suffix):
+            # `...:secret:prod/api-OpenAI`: AWS's suffix, or a name that ends so? Both are
+            # granted, each naming one secret: the ARN as written, and `prod/api-OpenAI-??????`.
+            return [read, replace(read, name=f"{name}-{suffix}", arn=None)]
+        return read
 
     def _env_name(self, text: str) -> bool:
         env, sep, path = text.partition("/")
@@ -352,13 +398,22 @@ class _Resolver:
         if not SECRET_NAME_CHARS.fullmatch(name):
             return "not a valid secret name (letters, digits and /_+=.@- only)"
         env = name.partition("/")[0]
-        if "/" in name and env != self.scope.env and env in self.scope.environments:
+        if (
+            "/" in name
+            and not same_environment(env, self.scope.env)
+            and env in self.scope.environments
+        ):
             return f"a secret of environment {env}, not {self.scope.env}"
         return None
 
 
-def _unknown(field_value: str) -> bool:
-    return not field_value or "*" in field_value or "$" in field_value or "?" in field_value
+# What a full ARN's partition, region and account must look like to be copied into a policy
+# (`{{must_env ...}}`, `${AWS::Region}`, `*` are not: the environment's are used instead).
+ARN_FIELDS = (
+    re.compile(r"aws(?:-[a-z]+)*"),
+    re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d+"),
+    re.compile(r"\d{12}"),
+)
 
 
 def _short(value: Any) -> str:
@@ -390,6 +445,11 @@ def function_reads(function: TemplateFunction, infra: Infrastructure, scope: Sco
     for secret in function.container_secrets:
         where = f"container secret {secret.name}"
         _collect(found, resolver, secret.value_from, "execution", where, bare_names=False)
+        for parameter in _parameters_read(resolver, secret.value_from, infra):
+            # The execution role needs ssm:GetParameters on it: never "needs no policy".
+            found.add(Unresolved("execution", where, parameter, PARAMETER_STORE))
+    for uri, _line, what in function.event_secrets:
+        _collect(found, resolver, uri, runtime, f"event source {what}", bare_names=True)
     for policy in function.policies:
         for document in alternatives(policy.document):
             _policy_reads(found, resolver, document, policy.role)
@@ -397,10 +457,40 @@ def function_reads(function: TemplateFunction, infra: Infrastructure, scope: Sco
     return found
 
 
+PARAMETER_STORE = (
+    "a Parameter Store parameter: grant the execution role ssm:GetParameters on "
+    "arn:aws:ssm:REGION:ACCOUNT:parameter/NAME (and kms:Decrypt for a customer-managed key); "
+    "this policy covers Secrets Manager only"
+)
+
+
+def _parameters_read(resolver: _Resolver, value_from: Any, infra: Infrastructure) -> list[str]:
+    """The Parameter Store parameters an ECS `valueFrom` names (ECS's rule: a `parameter/`
+    ARN, or a bare name), or the file's own parameter by reference."""
+    found: list[str] = []
+    for alt in alternatives(value_from):
+        ref = alt.get("Ref") if isinstance(alt, dict) else None
+        if isinstance(ref, str) and ref in infra.ssm_parameters:
+            name = infra.ssm_parameters[ref].name
+            found.append(name if isinstance(name, str) else ref)
+            continue
+        text = resolver._text(alt)
+        if not isinstance(text, str) or "{{resolve:" in text:
+            continue
+        if text.startswith("arn:"):
+            if ":ssm:" in text and ":parameter" in text:
+                found.append(text)
+        elif text.strip() and not JSON_KEY.search(text):
+            found.append(text.strip())
+    return found
+
+
 def _merge_names(found: Reads) -> None:
     """A secret read by bare name and also granted by an ARN that names its region or account
-    is that ARN's secret: one statement, in the ARN's region."""
-    placed = {(r.role, r.name) for r in found.reads if r.region or r.account or r.arn}
+    is that ARN's secret: one statement, in the ARN's region. One read by name that is also
+    the file's own secret is that secret (named by `!Ref` in template formats, never also by
+    a guessed pattern)."""
+    placed = {(r.role, r.name) for r in found.reads if r.region or r.account or r.arn or r.own}
     found.reads = [
         r
         for r in found.reads
@@ -426,8 +516,8 @@ def _collect(
                 found.add(Unresolved(role, where, text.reference, text.reason))
         elif isinstance(text, str):
             item = resolver.read(text, role, where, bare_names=bare_names, paths=paths)
-            if item is not None:
-                found.add(item)
+            for one in item if isinstance(item, list) else [item] if item else []:
+                found.add(one)
 
 
 def _policy_reads(found: Reads, resolver: _Resolver, document: Any, role: str) -> None:
@@ -442,8 +532,9 @@ def _policy_reads(found: Reads, resolver: _Resolver, document: Any, role: str) -
         if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
             continue
         actions = [str(a).lower() for a in listed(statement.get("Action"))]
-        if READ_ACTION not in actions:
-            continue  # wildcards are the audit's business; a policy is written from names
+        if not any(fnmatch.fnmatchcase(READ_ACTION, a) for a in actions):
+            # `secretsmanager:Get*` reads too; wildcard resources are the audit's business.
+            continue
         for resource in listed(statement.get("Resource")):
             _resources(found, resolver, resource, role, "a statement of its role")
 
@@ -457,9 +548,13 @@ def _resources(found: Reads, resolver: _Resolver, value: Any, role: str, where: 
         elif isinstance(text, str) and text.startswith("arn:"):
             if text.endswith("-??????"):
                 text = text[:-7]
+            elif text.endswith("-*") and "*" not in text[:-2] and "?" not in text[:-2]:
+                # `...:secret:gateway/password-*`, AWS's documented idiom for one secret
+                # whatever its suffix: that secret, granted as `-??????`.
+                text = text[:-2]
             item = resolver.read(text, role, where, bare_names=False)
-            if item is not None:
-                found.add(item)
+            for one in item if isinstance(item, list) else [item] if item else []:
+                found.add(one)
 
 
 def known_environments(declared: Iterable[str]) -> frozenset[str]:

@@ -18,6 +18,7 @@ SecureString is `{{resolve:ssm-secure:NAME}}`; so the audit's rules apply unchan
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from envsecrets.core.infra import (
@@ -27,9 +28,12 @@ from envsecrets.core.infra import (
     Parameter,
     PolicyDocument,
     TemplateFunction,
+    Unread,
     line_of,
     listed,
 )
+from envsecrets.core.untrusted import ALIAS_BYTES
+from envsecrets.errors import CliError, ExitCode
 
 VARIABLE = re.compile(r"\$\{((?:[^${}]|\$(?!\{))*)\}")  # an innermost ${...}
 WHOLE = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
@@ -46,23 +50,75 @@ KEEP_OPEN = "\x00{"  # stands for a `${` left as written while passes run
 UNKNOWN_MARK = "\x01"
 
 
+SERVERLESS_KEYS = ("provider", "functions", "frameworkVersion", "plugins", "custom")
+FILE_VARIABLE = re.compile(r"^\$\{file\(([^()${}]+)\)\}$")
+
+
 def looks_like_serverless(data: Any) -> bool:
-    """A serverless.yml: `service` with `provider` or `functions`."""
+    """A serverless.yml: `service` with `provider`, `functions`, `frameworkVersion`,
+    `plugins` or `custom` (a service whose functions are elsewhere is still one)."""
     return (
-        isinstance(data, dict) and "service" in data and ("provider" in data or "functions" in data)
+        isinstance(data, dict)
+        and isinstance(data.get("service"), str | dict)
+        and any(key in data for key in SERVERLESS_KEYS)
     )
+
+
+def _functions(data: dict[str, Any], source: str, infra: Infrastructure) -> Any:
+    """`functions:`, with `${file(functions.yml)}` (whole, or one a list item) read from the
+    service's folder (never outside it); what cannot be read is noted, never "no
+    functions"."""
+    raw = data.get("functions")
+    items = raw if isinstance(raw, list) else [raw]
+    if not any(isinstance(i, str) for i in items):
+        return raw
+    merged = LineDict()
+    merged.line = line_of(raw, None)
+    for item in items:
+        if isinstance(item, dict):
+            merged.update(item)
+            continue
+        loaded, path = _local_yaml(item, source) if isinstance(item, str) else (None, None)
+        if isinstance(loaded, dict):
+            merged.update(loaded)
+            infra.files.update({str(key): str(path) for key in loaded})
+        elif item is not None:
+            infra.unread.append(
+                Unread("functions", "functions", f"functions from {item} could not be read")
+            )
+    return merged
+
+
+def _local_yaml(text: str, source: str) -> tuple[Any, Path | None]:
+    """The YAML of `${file(x.yml)}`, read from the service's folder only."""
+    from envsecrets.core.templates import load_yaml
+    from envsecrets.core.untrusted import read_limited
+
+    found = FILE_VARIABLE.match(text.strip())
+    if not found or not source:
+        return None, None
+    relative = found.group(1).strip().strip("'\"")
+    folder = Path(source).parent
+    path = folder / relative
+    if relative.startswith("/") or not path.resolve().is_relative_to(folder.resolve()):
+        return None, None
+    if not path.is_file():
+        return None, None
+    return load_yaml(read_limited(path, "file"), str(path)), path
 
 
 class _Variables:
     """Serverless's `${...}` variables, resolved where the file itself says the value."""
 
-    def __init__(self, data: dict[str, Any], values: dict[str, str]) -> None:
+    def __init__(self, data: dict[str, Any], values: dict[str, str], source: str = "") -> None:
         self.data = data
         self.values = values
         provider = _mapping(data.get("provider"))
         self.stage = values.get("stage") or self._stage(provider.get("stage"))
         self.parameters: dict[str, Parameter] = {}
         self._depth = 0
+        self._expanded = 0
+        self.source = source
 
     def _stage(self, raw: Any) -> str:
         if isinstance(raw, str) and "${" not in raw:
@@ -158,9 +214,21 @@ class _Variables:
             return None  # `a: ${self:b}`, `b: ${self:a}`: a loop has no value
         self._depth += 1
         try:
-            return self.value(current)
+            resolved = self.value(current)
         finally:
             self._depth -= 1
+        if isinstance(resolved, str):
+            # Each `${self:...}` copies its value: a large one copied thousands of times is
+            # an expansion bomb, like YAML aliases.
+            self._expanded += len(resolved)
+            if self._expanded > ALIAS_BYTES:
+                raise CliError(
+                    ExitCode.USAGE,
+                    f"{self.source}: refused: Serverless variables expand to more than "
+                    f"{ALIAS_BYTES // 2**20} MiB (an expansion bomb?)",
+                    "fix the file, or check it with `serverless print`",
+                )
+        return resolved
 
     def _parameter(self, option: str) -> Any:
         kind, _, name = option.partition(":")
@@ -227,13 +295,13 @@ def read_serverless(data: dict[str, Any], source: str, values: dict[str, str]) -
     """The model of a serverless.yml (`values`: --parameter KEY=VALUE, e.g. stage=prod)."""
     from envsecrets.core.templates import Template, read_cloudformation
 
-    variables = _Variables(data, values)
+    variables = _Variables(data, values, source)
     infra = Infrastructure(source, "serverless")
     provider = _mapping(data.get("provider"))
     shared_env = variables.value(provider.get("environment"))
     shared = _statements(provider, variables)
     managed = _managed(provider, variables)
-    functions = data.get("functions")
+    functions = _functions(data, source, infra)
     for key, body in functions.items() if isinstance(functions, dict) else ():
         if not isinstance(body, dict):
             continue
@@ -287,10 +355,50 @@ def _function(
         document = LineDict({"Statement": variables.value(statements)})
         document.line = line_of(statements, function.line)
         function.policies.append(PolicyDocument(document, document.line, "iamRoleStatements"))
-    if statements is None or body.get("iamRoleStatementsInherit") is True:
+    # A function with its own `role:` runs with that role: the provider's statements and
+    # managed policies belong to the service role, which it does not use.
+    if body.get("role") is None and (
+        statements is None or body.get("iamRoleStatementsInherit") is True
+    ):
         function.policies.extend(shared)
         function.managed_policy_arns.extend(managed)
+    function.event_secrets.extend(_event_secrets(body, variables))
     return function
+
+
+# Event sources whose credentials Lambda reads from Secrets Manager with the function's role.
+KAFKA_SECRETS = (
+    "saslPlainAuth",
+    "saslScram256Auth",
+    "saslScram512Auth",
+    "clientCertificateTlsAuth",
+    "serverRootCaCertificate",
+)
+
+
+def _event_secrets(
+    body: dict[str, Any], variables: _Variables
+) -> list[tuple[Any, int | None, str]]:
+    """`activemq`/`rabbitmq` `basicAuthArn`, `kafka` `accessConfigurations`, `msk`
+    `saslScram512`."""
+    found: list[tuple[Any, int | None, str]] = []
+    for event in listed(body.get("events")):
+        if not isinstance(event, dict):
+            continue
+        for kind, raw in event.items():
+            spec = _mapping(variables.value(raw))
+            line = line_of(raw, line_of(event, None))
+            wanted: list[tuple[str, Any]] = []
+            if kind in ("activemq", "rabbitmq"):
+                wanted.append(("basicAuthArn", spec.get("basicAuthArn")))
+            elif kind == "msk":
+                wanted.append(("saslScram512", spec.get("saslScram512")))
+            elif kind == "kafka":
+                access = _mapping(spec.get("accessConfigurations"))
+                wanted.extend((key, access.get(key)) for key in KAFKA_SECRETS)
+            for key, value in wanted:
+                found.extend((item, line, f"{kind} {key}") for item in listed(value))
+    return found
 
 
 def _statements(provider: dict[str, Any], variables: _Variables) -> list[PolicyDocument]:

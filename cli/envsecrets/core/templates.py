@@ -6,6 +6,8 @@ become the long form (`{"Ref": "X"}`, `{"Fn::GetAtt": ["A", "B"]}`), so YAML and
 look the same to the audit. Every mapping and list remembers the line it started on, and every
 mapping the lines of its keys, so that a finding can say where it is.
 
+The text itself is read by core/template_yaml.py (tags, line marks, limits).
+
 cfn-lint's decoder (`cfnlint.decode`) also knows every tag and keeps line marks, but it is a
 30 MB dev dependency that loads the whole CloudFormation spec (seconds of start-up), and it
 offers no limit on alias expansion or nesting; a SafeLoader subclass with a constructor per tag
@@ -15,7 +17,6 @@ and the limits of core/untrusted.py is what a CI gate on strangers' files needs.
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,10 +24,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from envsecrets.core.infra import (
     LAMBDA_TYPES,
+    SECRET_ACCESS_TYPES,
     TASK_TYPE,
     ContainerSecret,
     DefinedParameter,
@@ -44,19 +44,14 @@ from envsecrets.core.infra import (
     listed,
     strings_in,
 )
-from envsecrets.core.untrusted import (
-    ALIAS_BUDGET,
-    BudgetedLoader,
-    UntrustedInputError,
-    check_bracket_depth,
-    check_size_of_document,
-    read_limited,
-)
+from envsecrets.core.template_yaml import TEMPLATE_HINT, load_yaml, parse_template
+from envsecrets.core.untrusted import ALIAS_BUDGET, read_limited
 from envsecrets.errors import CliError, ExitCode
 
 __all__ = [
     "LAMBDA_TYPES",
     "TASK_TYPE",
+    "TEMPLATE_HINT",
     "ContainerSecret",
     "EnvVar",
     "LineDict",
@@ -66,6 +61,7 @@ __all__ = [
     "TemplateFunction",
     "find_functions",
     "load_template",
+    "load_yaml",
     "parse_template",
     "read_cloudformation",
     "strings_in",
@@ -87,148 +83,6 @@ STORED_CREDENTIALS = {
 }
 # Attributes (`!GetAtt R.Attr`) that hold a credential.
 SECRET_ATTRIBUTES = {("AWS::IAM::AccessKey", "SecretAccessKey"): "an IAM access key's secret"}
-
-# The short forms CloudFormation accepts, Rules-section functions included; `!GetAtt` is
-# special-cased. Any other tag is refused: a tag we do not know may hide anything.
-INTRINSICS = (
-    "Base64",
-    "Cidr",
-    "FindInMap",
-    "GetAZs",
-    "ImportValue",
-    "Join",
-    "Select",
-    "Split",
-    "Sub",
-    "Transform",
-    "And",
-    "Equals",
-    "If",
-    "Not",
-    "Or",
-    "ToJsonString",
-    "Length",
-    "Contains",
-    "EachMemberEquals",
-    "EachMemberIn",
-    "RefAll",
-    "ValueOf",
-    "ValueOfAll",
-)
-
-
-class _TemplateLoader(BudgetedLoader):
-    """The budgeted safe loader plus CloudFormation's tags and line marks (1-based)."""
-
-
-def _construct_mapping(loader: _TemplateLoader, node: yaml.MappingNode) -> LineDict:
-    loader.flatten_mapping(node)
-    result = LineDict()
-    result.line = node.start_mark.line + 1
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        result[str(key)] = loader.construct_object(value_node, deep=True)
-        result.key_lines[str(key)] = key_node.start_mark.line + 1
-    return result
-
-
-def _construct_sequence(loader: _TemplateLoader, node: yaml.SequenceNode) -> LineList:
-    result = LineList(loader.construct_object(child, deep=True) for child in node.value)
-    result.line = node.start_mark.line + 1
-    return result
-
-
-def _construct_value(loader: _TemplateLoader, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return _construct_sequence(loader, node)
-    if isinstance(node, yaml.MappingNode):
-        return _construct_mapping(loader, node)
-    raise yaml.constructor.ConstructorError(None, None, "unexpected node", node.start_mark)
-
-
-def _intrinsic(long_name: str) -> Any:
-    def construct(loader: _TemplateLoader, node: yaml.Node) -> LineDict:
-        value = _construct_value(loader, node)
-        if long_name == "Fn::GetAtt" and isinstance(value, str):
-            # `!GetAtt Role.Arn` is `{"Fn::GetAtt": ["Role", "Arn"]}`.
-            value = LineList(value.split(".", 1))
-        result = LineDict({long_name: value})
-        result.line = node.start_mark.line + 1
-        result.key_lines[long_name] = result.line
-        return result
-
-    return construct
-
-
-_TemplateLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_TemplateLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence
-)
-_TemplateLoader.add_constructor("!Ref", _intrinsic("Ref"))
-_TemplateLoader.add_constructor("!Condition", _intrinsic("Condition"))
-_TemplateLoader.add_constructor("!GetAtt", _intrinsic("Fn::GetAtt"))
-for _name in INTRINSICS:
-    _TemplateLoader.add_constructor(f"!{_name}", _intrinsic(f"Fn::{_name}"))
-
-TEMPLATE_HINT = "fix the file, or check it with `sam validate` / `cfn-lint`"
-
-
-def load_yaml(text: str, source: str) -> Any:
-    """Parse YAML or JSON text with CloudFormation's tags, within the limits of untrusted
-    input; a malformed document is a usage error naming the line."""
-    try:
-        check_size_of_document(text)
-        return yaml.load(text, Loader=_TemplateLoader)  # noqa: S506 - a SafeLoader subclass
-    except UntrustedInputError as exc:
-        raise CliError(ExitCode.USAGE, f"{source}: refused: {exc}", TEMPLATE_HINT) from None
-    except yaml.MarkedYAMLError as exc:
-        data = _json_fallback(text, source)
-        if data is not None:
-            return data
-        mark = exc.problem_mark or exc.context_mark
-        line = f" line {mark.line + 1}" if mark else ""
-        problem = (exc.problem or exc.context or "malformed").replace("\n", " ")
-        raise CliError(
-            ExitCode.USAGE, f"{source}:{line}: not valid YAML or JSON ({problem})", TEMPLATE_HINT
-        ) from None
-    except yaml.YAMLError as exc:
-        raise CliError(
-            ExitCode.USAGE,
-            f"{source}: not valid YAML or JSON ({type(exc).__name__})",
-            TEMPLATE_HINT,
-        ) from None
-
-
-def _json_fallback(text: str, source: str) -> Any:
-    """JSON that YAML refuses (tabs for indentation): parsed without line numbers."""
-    if not text.lstrip().startswith(("{", "[")):
-        return None
-    try:
-        check_bracket_depth(text)
-    except UntrustedInputError as exc:
-        raise CliError(ExitCode.USAGE, f"{source}: refused: {exc}", TEMPLATE_HINT) from None
-    try:
-        return json.loads(text, object_pairs_hook=lambda pairs: LineDict(pairs))
-    except (json.JSONDecodeError, RecursionError):
-        return None
-
-
-def parse_template(text: str, source: str = "<template>") -> LineDict:
-    """Parse a template's text; a malformed one is a usage error naming the line."""
-    data = load_yaml(text, source)
-    if data is None:
-        data = LineDict()
-    if not isinstance(data, dict):
-        raise CliError(
-            ExitCode.USAGE,
-            f"{source}: not a CloudFormation template (the top level is not a mapping)",
-            "give the SAM or CloudFormation template itself (a mapping with Resources:)",
-        )
-    if not isinstance(data, LineDict):
-        data = LineDict(data)
-    return data
 
 
 @dataclass(frozen=True)
@@ -409,7 +263,39 @@ def _lambda_function(template: Template, res: Resource) -> tuple[TemplateFunctio
         function.policies.append(
             PolicyDocument(entry, line_of(entry, props.line_of("Policies")), "Policies")
         )
+    events = props.get("Events")
+    for name, event in events.items() if isinstance(events, dict) else ():
+        if isinstance(event, dict) and isinstance(event.get("Properties"), dict):
+            configurations = event["Properties"].get("SourceAccessConfigurations")
+            function.event_secrets.extend(_access_secrets(configurations, f"{name}"))
     return function, [(props.get("Role"), "function")]
+
+
+def _access_secrets(configurations: Any, what: str) -> list[tuple[Any, int | None, str]]:
+    """The secrets among an event source's `SourceAccessConfigurations` (BASIC_AUTH, SASL
+    SCRAM, client certificates: the URI is a Secrets Manager secret)."""
+    found: list[tuple[Any, int | None, str]] = []
+    for entry in listed(configurations):
+        if isinstance(entry, dict) and str(entry.get("Type", "")) in SECRET_ACCESS_TYPES:
+            found.append((entry.get("URI"), line_of(entry, None), f"{what} ({entry['Type']})"))
+    return found
+
+
+def _event_source_mappings(resources: dict[str, Resource], found: list[TemplateFunction]) -> None:
+    """`AWS::Lambda::EventSourceMapping` resources: their secrets go to the function they
+    invoke (by `!Ref`, `!GetAtt`, or its literal name)."""
+    for res in resources.values():
+        if res.type != "AWS::Lambda::EventSourceMapping":
+            continue
+        target = res.properties.get("FunctionName")
+        key = role_ref(target)
+        for function in found:
+            if key == function.logical_id or (isinstance(target, str) and target == function.name):
+                function.event_secrets.extend(
+                    _access_secrets(
+                        res.properties.get("SourceAccessConfigurations"), res.logical_id
+                    )
+                )
 
 
 def _task_definition(res: Resource) -> tuple[TemplateFunction, list[Any]]:
@@ -443,11 +329,42 @@ def _task_definition(res: Resource) -> tuple[TemplateFunction, list[Any]]:
                         entry["Name"], entry.get("ValueFrom"), line_of(entry, None), cname
                     )
                 )
+        function.container_secrets.extend(_more_container_secrets(container, cname))
         for entry in listed(container.get("EnvironmentFiles")):
             if isinstance(entry, dict):
                 function.environment_files.append((entry.get("Value"), line_of(entry, None)))
     roles = [(props.get("TaskRoleArn"), "task"), (props.get("ExecutionRoleArn"), "execution")]
     return function, roles
+
+
+def _more_container_secrets(container: dict[str, Any], cname: str | None) -> list[ContainerSecret]:
+    """What the execution role also fetches: the registry's credentials, and the log
+    driver's secret options."""
+    found: list[ContainerSecret] = []
+    for credentials in listed(container.get("RepositoryCredentials")):
+        if isinstance(credentials, dict) and "CredentialsParameter" in credentials:
+            found.append(
+                ContainerSecret(
+                    "RepositoryCredentials",
+                    credentials["CredentialsParameter"],
+                    line_of(credentials, None),
+                    cname,
+                )
+            )
+    for logging in listed(container.get("LogConfiguration")):
+        if not isinstance(logging, dict):
+            continue
+        for entry in listed(logging.get("SecretOptions")):
+            if isinstance(entry, dict) and isinstance(entry.get("Name"), str):
+                found.append(
+                    ContainerSecret(
+                        f"log option {entry['Name']}",
+                        entry.get("ValueFrom"),
+                        line_of(entry, None),
+                        cname,
+                    )
+                )
+    return found
 
 
 def _attach_role(
@@ -495,6 +412,7 @@ def find_functions(template: Template) -> list[TemplateFunction]:
                 attached.add((role, kind))
                 _attach_role(function, role, kind, resources, role_policies)
         found.append(function)
+    _event_source_mappings(resources, found)
     return found
 
 

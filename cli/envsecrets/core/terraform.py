@@ -9,22 +9,36 @@ module); `aws_iam_role` inline policies and managed policy ARNs, `aws_iam_role_p
 literal `secret_string`, `aws_ssm_parameter` (SecureString, or a literal value),
 `aws_db_instance`/`aws_rds_cluster` with a literal password. `var.x` with a literal default is
 that literal; without one, it is a parameter (secret when `sensitive = true`). `local.x` is
-followed. Other references are expressions, never literals. Modules called from the folder
-(`module "x" { source = ... }`) are not followed: audit their folders too.
+followed. Other references are expressions, never literals. Heredoc and template JSON keeps
+`${...}` interpolations as opaque expressions; `templatefile()` and `data "template_file"` of a
+template inside the module are rendered; `aws_lambda_event_source_mapping` secrets go to the
+function they invoke. Module calls: core/terraform_modules.py (terraform-aws-modules lambda and
+ecs read; others reported as not understood).
 
-python-hcl2 (with lark) is imported only when a Terraform file is read.
+python-hcl2 (with lark) is imported only when a Terraform file is read; core/hcl.py holds the
+parser's side (mending, marks, expressions). Over 500 lines: the rest is one `_Builder` whose
+methods share the module's blocks, values and roles; splitting it would pass that state around.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from envsecrets.core.ecs import add_container
+from envsecrets.core.hcl import (
+    Expr,
+    normal,
+    parse_expression,
+    parse_hcl,
+    start_line,
+    template_json,
+    whole_interpolation,
+)
 from envsecrets.core.infra import (
+    SECRET_ACCESS_TYPES,
     DefinedParameter,
     DefinedSecret,
     EnvVar,
@@ -34,16 +48,11 @@ from envsecrets.core.infra import (
     PolicyDocument,
     StoredValue,
     TemplateFunction,
+    Unread,
 )
-from envsecrets.core.untrusted import (
-    MAX_HCL_BYTES,
-    UntrustedInputError,
-    check_bracket_depth,
-    read_limited,
-)
-from envsecrets.errors import CliError, ExitCode
+from envsecrets.core.untrusted import read_limited
 
-TERRAFORM_HINT = "check the file with `terraform validate`"
+__all__ = ["Expr", "read_terraform_files", "read_terraform_plan", "read_terraform_text"]
 # Attributes that hold a credential: (resource type, attribute) -> what it is.
 SECRET_ATTRIBUTES = {
     ("random_password", "result"): "a generated password",
@@ -63,15 +72,11 @@ STORED_CREDENTIALS = {
 REFERENCE = re.compile(r"^(data\.)?([a-z0-9_]+)\.([A-Za-z0-9_-]+)(?:\[[^\]]*\])?\.([a-z0-9_]+)")
 JSONDECODE = re.compile(r"^jsondecode\((.*)\)(?:\[[^\]]*\]|\.[A-Za-z0-9_]+)*$", re.DOTALL)
 JSONENCODE = re.compile(r"^jsonencode\((.*)\)$", re.DOTALL)
+TEMPLATEFILE = re.compile(r"^templatefile\((.*)\)$", re.DOTALL)
+RENDERED = re.compile(r"^data\.template_file\.([A-Za-z0-9_-]+)\.rendered$")
+NOT_READ = object()  # an attribute's JSON that could not be read
 FILE_CALL = re.compile(r'^file\("(?:\$\{path\.module\}/)?([^"$]+)"\)$')
 MAX_FOLLOW = 10  # local.a -> local.b -> ...: a loop is cut here
-
-
-@dataclass(frozen=True)
-class Expr:
-    """A Terraform expression that is not a literal (`var.x`, `aws_x.y.arn`, a call)."""
-
-    text: str
 
 
 @dataclass
@@ -104,96 +109,41 @@ class _Module:
     variable_files: dict[str, Path | None] = field(default_factory=dict)
     locals: dict[str, Any] = field(default_factory=dict)
     texts: dict[Path, str] = field(default_factory=dict)
+    # `module "x" { source = ... }` calls: name -> (arguments, file, line).
+    calls: dict[str, tuple[dict[str, Any], Path | None, int | None]] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)  # -var style overrides
 
 
 # -- parsing -------------------------------------------------------------------------------------
-def _unquote(text: str) -> str:
-    from hcl2.utils import process_escape_sequences
-
-    return str(process_escape_sequences(text[1:-1])).replace("$${", "${").replace("%%{", "%{")
-
-
-def _normal(value: Any) -> Any:
-    """python-hcl2's output as plain values: `"text"` -> text, `${expr}` -> Expr(expr),
-    blocks and objects as dicts (the `__is_block__` marks dropped)."""
-    if isinstance(value, str):
-        if len(value) >= 2 and value.startswith('"') and value.endswith('"'):
-            return _unquote(value)
-        if value.startswith("${") and value.endswith("}"):
-            return Expr(value[2:-1].strip())
-        return value
-    if isinstance(value, dict):
-        return {
-            _normal(k) if isinstance(k, str) else k: _normal(v)
-            for k, v in value.items()
-            if k != "__is_block__"
-        }
-    if isinstance(value, list):
-        return [_normal(v) for v in value]
-    return value
-
-
-def _parse_hcl(text: str, source: str) -> dict[str, Any]:
-    import hcl2
-    from hcl2.utils import SerializationOptions
-    from lark.exceptions import LarkError
-
-    try:
-        if len(text.encode("utf-8")) > MAX_HCL_BYTES:
-            raise UntrustedInputError(f"larger than {MAX_HCL_BYTES // 2**20} MiB of Terraform")
-        check_bracket_depth(text)
-    except UntrustedInputError as exc:
-        raise CliError(ExitCode.USAGE, f"{source}: refused: {exc}", TERRAFORM_HINT) from None
-    options = SerializationOptions(with_comments=False, preserve_heredocs=False)
-    try:
-        raw = hcl2.loads(text, serialization_options=options)
-    except LarkError as exc:
-        line = getattr(exc, "line", None)
-        where = f" line {line}" if isinstance(line, int) and line > 0 else ""
-        raise CliError(
-            ExitCode.USAGE,
-            f"{source}:{where}: not valid Terraform ({type(exc).__name__})",
-            TERRAFORM_HINT,
-        ) from None
-    except (RecursionError, ValueError, RuntimeError) as exc:
-        raise CliError(
-            ExitCode.USAGE,
-            f"{source}: not valid Terraform ({type(exc).__name__})",
-            TERRAFORM_HINT,
-        ) from None
-    normal = _normal(raw)
-    return normal if isinstance(normal, dict) else {}
-
-
-def _line_of(text: str, pattern: str) -> int | None:
-    found = re.search(pattern, text, re.MULTILINE)
-    return text.count("\n", 0, found.start()) + 1 if found else None
-
-
 def _blocks(items: Any) -> list[dict[str, Any]]:
     return [b for b in items if isinstance(b, dict)] if isinstance(items, list) else []
 
 
-def _collect(module: _Module, parsed: dict[str, Any], path: Path | None, text: str) -> None:
+def _collect(module: _Module, parsed: dict[str, Any], path: Path | None) -> None:
     for kind in ("resource", "data"):
         for entry in _blocks(parsed.get(kind)):
             for rtype, named in entry.items():
                 for name, body in named.items() if isinstance(named, dict) else ():
-                    line = _line_of(
-                        text, rf'^\s*{kind}\s+"{re.escape(rtype)}"\s+"{re.escape(name)}"'
-                    )
                     block = _Block(
-                        kind, rtype, name, body if isinstance(body, dict) else {}, path, line
+                        kind,
+                        rtype,
+                        name,
+                        normal(body) if isinstance(body, dict) else {},
+                        path,
+                        start_line(body),
                     )
                     module.blocks[block.address] = block
     for entry in _blocks(parsed.get("variable")):
         for name, body in entry.items():
-            module.variables[name] = body if isinstance(body, dict) else {}
-            module.variable_lines[name] = _line_of(text, rf'^\s*variable\s+"{re.escape(name)}"')
+            module.variables[name] = normal(body) if isinstance(body, dict) else {}
+            module.variable_lines[name] = start_line(body)
             module.variable_files[name] = path
     for entry in _blocks(parsed.get("locals")):
-        module.locals.update(entry)
+        module.locals.update(normal(entry))
+    for entry in _blocks(parsed.get("module")):
+        for name, body in entry.items():
+            if isinstance(body, dict):
+                module.calls[name] = (normal(body), path, start_line(body))
 
 
 def read_terraform_files(
@@ -205,7 +155,7 @@ def read_terraform_files(
     for path in paths:
         text = read_limited(path, "Terraform file")
         module.texts[path] = text
-        _collect(module, _parse_hcl(text, str(path)), path, text)
+        _collect(module, parse_hcl(text, str(path)), path)
     return _Builder(module).build()
 
 
@@ -213,7 +163,7 @@ def read_terraform_text(text: str, source: str) -> Infrastructure:
     """One Terraform file's text (a file whose name does not end in .tf)."""
     module = _Module(source, None)
     module.texts[Path(source)] = text
-    _collect(module, _parse_hcl(text, source), Path(source), text)
+    _collect(module, parse_hcl(text, source), Path(source))
     return _Builder(module).build()
 
 
@@ -267,6 +217,7 @@ class _Builder:
         self.infra = Infrastructure(module.source, "terraform")
         self.role_policies: dict[str, list[PolicyDocument]] = {}
         self.role_managed: dict[str, list[Any]] = {}
+        self._lines: dict[Path, list[str]] = {}
 
     def value(self, raw: Any, depth: int = 0) -> Any:
         """A normalised HCL value in the model's expression language."""
@@ -282,7 +233,10 @@ class _Builder:
 
     def _template(self, text: str, depth: int) -> Any:
         """A string with `${...}` interpolations: literal parts kept, each interpolation
-        replaced by its literal value when it has one."""
+        replaced by its literal value when it has one; one interpolation alone is that
+        expression."""
+        if whole_interpolation(text):
+            return self.expression(text[2:-1].strip(), depth)
         unknown = False
 
         def one(match: re.Match[str]) -> str:
@@ -330,20 +284,10 @@ class _Builder:
 
     def _jsonencode(self, argument: str, depth: int) -> Any:
         """`jsonencode(EXPR)`: EXPR read with the HCL parser, then turned into values."""
-        import hcl2
-        from hcl2.utils import SerializationOptions
-        from lark.exceptions import LarkError
-
-        try:
-            parsed = hcl2.loads(
-                f"value = {argument}\n",
-                serialization_options=SerializationOptions(
-                    with_comments=False, preserve_heredocs=False
-                ),
-            )
-        except (LarkError, RecursionError, ValueError, RuntimeError):
+        parsed = parse_expression(argument)
+        if parsed is None:
             return {"Ref": f"jsonencode({argument[:60]})"}
-        return self.value(_normal(parsed.get("value")), depth + 1)
+        return self.value(parsed, depth + 1)
 
     def _module_file(self, relative: str) -> Any:
         folder = self.module.folder
@@ -429,7 +373,40 @@ class _Builder:
                 self.infra.functions.append(self._lambda(block))
             elif block.type == "aws_ecs_task_definition":
                 self.infra.functions.append(self._task(block))
+        self._event_source_mappings(blocks)
+        from envsecrets.core.terraform_modules import read_module_calls
+
+        read_module_calls(self)
         return self.infra
+
+    def _event_source_mappings(self, blocks: list[_Block]) -> None:
+        """`aws_lambda_event_source_mapping`'s `source_access_configuration` secrets go to the
+        function it invokes (Lambda reads them with the function's role)."""
+        for block in blocks:
+            if block.kind != "resource" or block.type != "aws_lambda_event_source_mapping":
+                continue
+            raw = block.body.get("function_name")
+            texts = (
+                [raw.text] if isinstance(raw, Expr) else block.references.get("function_name", [])
+            )
+            name = self.value(raw)
+            target = next(
+                (
+                    f
+                    for f in self.infra.functions
+                    if any(t.startswith(f.logical_id + ".") for t in texts)
+                    or (isinstance(name, str) and name == f.name)
+                ),
+                None,
+            )
+            if target is None:
+                continue
+            for entry in _blocks(block.body.get("source_access_configuration")):
+                kind = self.value(entry.get("type"))
+                if isinstance(kind, str) and kind in SECRET_ACCESS_TYPES:
+                    target.event_secrets.append(
+                        (self.value(entry.get("uri")), block.line, f"{block.address} ({kind})")
+                    )
 
     def _parameters(self) -> None:
         for name, body in self.module.variables.items():
@@ -477,30 +454,105 @@ class _Builder:
                 )
 
     def _attribute_line(self, block: _Block, key: str) -> int | None:
-        if block.file is None or block.line is None:
-            return block.line
-        text = self.module.texts.get(block.file, "")
-        lines = text.splitlines()
-        for number in range(block.line, min(len(lines), block.line + 400)):
-            if re.match(rf'^\s*"?{re.escape(key)}"?\s*=', lines[number]):
-                return number + 1
-        return block.line
+        return self.attribute_line(block.file, block.line, key)
 
-    def _document(self, raw: Any) -> Any:
+    def attribute_line(self, file: Path | None, start: int | None, key: str) -> int | None:
+        """The line of attribute `key` in the block starting at `start`: searched in its first
+        400 lines (the file's lines are split once per file: a large file stays linear)."""
+        if file is None or start is None:
+            return start
+        lines = self._lines.get(file)
+        if lines is None:
+            lines = self._lines[file] = self.module.texts.get(file, "").splitlines()
+        wanted = re.compile(rf'^\s*"?{re.escape(key)}"?\s*=')
+        for number in range(start, min(len(lines), start + 400)):
+            if wanted.match(lines[number]):
+                return number + 1
+        return start
+
+    def json_document(self, raw: Any) -> Any:
+        """A policy document held by an attribute (see `_json`), or None."""
+        value = self._json(raw)
+        return value if isinstance(value, dict) and "Statement" in value else None
+
+    def _document(self, raw: Any, owner: _Block | None = None) -> Any:
         """A policy document from `jsonencode({...})`, heredoc JSON or a policy document data
-        source's `.json`."""
+        source's `.json`. One that cannot be read is said (an unread note), never dropped in
+        silence."""
         if isinstance(raw, Expr) and raw.text.endswith(".json"):
             block = self.module.blocks.get(raw.text[: -len(".json")])
             if block is not None and block.type == "aws_iam_policy_document":
                 return self._policy_document(block)
+        value = self._json(raw)
+        if isinstance(value, dict) and "Statement" in value:
+            return value
+        if owner is not None and raw is not None:
+            self._unread(owner, "policy", "its policy document could not be read")
+        return None
+
+    def _json(self, raw: Any) -> Any:
+        """The JSON an attribute holds: a heredoc or string (a template: each interpolation
+        kept as an expression), `jsonencode(...)`, `file(...)`, `templatefile(...)` or a
+        `template_file`'s `rendered`; NOT_READ when it cannot be read."""
+        if isinstance(raw, str):
+            parsed = template_json(raw)
+            return NOT_READ if parsed is None else self.value(parsed)
+        if isinstance(raw, Expr):
+            call = TEMPLATEFILE.match(raw.text)
+            if call:
+                return self._templatefile(call.group(1))
+            rendered = RENDERED.match(raw.text)
+            if rendered:
+                return self._rendered(rendered.group(1))
         value = self.value(raw)
         if isinstance(value, str):
-            try:
-                parsed = json.loads(value)
-            except (ValueError, RecursionError):
+            parsed = template_json(value)
+            return NOT_READ if parsed is None else self.value(parsed)
+        if isinstance(value, dict | list) and not _unknown(value):
+            return value
+        return NOT_READ
+
+    def _templatefile(self, arguments: str) -> Any:
+        """`templatefile("${path.module}/x.json.tpl", { a = var.b })`: the module's own file,
+        each `${name}` replaced by its variable (a literal, or the expression it is)."""
+        parsed = parse_expression(f"[{arguments}]")
+        if not isinstance(parsed, list) or not parsed or not isinstance(parsed[0], str):
+            return NOT_READ
+        variables = parsed[1] if len(parsed) > 1 and isinstance(parsed[1], dict) else {}
+        relative = re.sub(r"^\$\{path\.(?:module|root)\}/", "", parsed[0]).removeprefix("./")
+        return self._render(self._module_file(relative), variables)
+
+    def _rendered(self, name: str) -> Any:
+        """`data.template_file.NAME.rendered` (the template provider's older way)."""
+        block = self.module.blocks.get(f"data.template_file.{name}")
+        if block is None:
+            return NOT_READ
+        variables = block.body.get("vars")
+        return self._render(
+            self.value(block.body.get("template")),
+            variables if isinstance(variables, dict) else {},
+        )
+
+    def _render(self, template: Any, variables: dict[str, Any]) -> Any:
+        if not isinstance(template, str):
+            return NOT_READ
+
+        def rewrite(expression: str) -> Any:
+            if expression not in variables:
                 return None
-            return parsed if isinstance(parsed, dict) else None
-        return value if isinstance(value, dict) else None
+            given = variables[expression]
+            if isinstance(given, Expr):
+                return given
+            resolved = self.value(given)
+            return resolved if isinstance(resolved, str) else None
+
+        parsed = template_json(template, rewrite)
+        return NOT_READ if parsed is None else self.value(parsed)
+
+    def _unread(self, block: _Block, what: str, reason: str) -> None:
+        note = Unread(block.address, what, reason, block.line)
+        if note not in self.infra.unread:
+            self.infra.unread.append(note)
 
     def _policy_document(self, block: _Block) -> dict[str, Any]:
         statements = []
@@ -548,9 +600,7 @@ class _Builder:
             return
         if block.type == "aws_iam_role":
             for inline in _blocks(body.get("inline_policy")):
-                self._add_policy(
-                    block.address, inline.get("policy"), f"role {block.name}", block.line
-                )
+                self._add_policy(block.address, inline.get("policy"), f"role {block.name}", block)
             for raw in _as_list(body.get("managed_policy_arns")):
                 self._attach_policy(block.address, raw)
         elif block.type == "aws_iam_policy_attachment":
@@ -561,14 +611,14 @@ class _Builder:
         elif block.type == "aws_iam_role_policy":
             role = self._role_of(block, "role")
             if role:
-                self._add_policy(role, body.get("policy"), block.address, block.line)
+                self._add_policy(role, body.get("policy"), block.address, block)
         elif block.type == "aws_iam_role_policy_attachment":
             role = self._role_of(block, "role")
             if role is None:
                 return
             attached = self._policy_of(block, "policy_arn")
             if attached is not None:
-                self._add_policy(role, attached.body.get("policy"), attached.address, attached.line)
+                self._add_policy(role, attached.body.get("policy"), attached.address, attached)
             else:
                 self.role_managed.setdefault(role, []).append(self.value(body.get("policy_arn")))
 
@@ -585,14 +635,16 @@ class _Builder:
         found = re.match(r"^((?:module\.[A-Za-z0-9_-]+\.)*aws_iam_policy\.[A-Za-z0-9_-]+)", text)
         policy = self.module.blocks.get(found.group(1)) if found else None
         if policy is not None:
-            self._add_policy(role, policy.body.get("policy"), policy.address, policy.line)
+            self._add_policy(role, policy.body.get("policy"), policy.address, policy)
         else:
             self.role_managed.setdefault(role, []).append(self.value(raw))
 
-    def _add_policy(self, role: str, raw: Any, origin: str, line: int | None) -> None:
-        document = self._document(raw)
+    def _add_policy(self, role: str, raw: Any, origin: str, owner: _Block) -> None:
+        document = self._document(raw, owner)
         if document is not None:
-            self.role_policies.setdefault(role, []).append(PolicyDocument(document, line, origin))
+            self.role_policies.setdefault(role, []).append(
+                PolicyDocument(document, owner.line, origin)
+            )
 
     def _attach(self, function: TemplateFunction, block: _Block, key: str, kind: str) -> None:
         role = self._role_of(block, key)
@@ -614,33 +666,46 @@ class _Builder:
             block.address, "AWS::Lambda::Function", block.line, self._name(block, "function_name")
         )
         for environment in _blocks(block.body.get("environment")):
-            variables = environment.get("variables")
-            for key, raw in variables.items() if isinstance(variables, dict) else ():
-                value = self.value(raw)
-                literal = value if isinstance(value, str) else None
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    literal = str(value)
-                function.variables.append(
-                    EnvVar(
-                        str(key),
-                        literal,
-                        self._attribute_line(block, str(key)),
-                        None if literal is not None else value,
-                    )
-                )
+            raw = environment.get("variables")
+            variables = self.value(raw) if isinstance(raw, Expr) else raw
+            if isinstance(variables, dict):
+                self.add_variables(function, variables, block.file, block.line)
+            elif raw is not None:
+                self._unread(block, "variables", "its environment variables could not be read")
         self._attach(function, block, "role", "function")
         return function
+
+    def add_variables(
+        self,
+        function: TemplateFunction,
+        variables: dict[str, Any],
+        file: Path | None,
+        line: int | None,
+    ) -> None:
+        """A map of environment variables (names to HCL values) into `function`."""
+        for key, raw in variables.items():
+            value = self.value(raw)
+            literal = value if isinstance(value, str) else None
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                literal = str(value)
+            function.variables.append(
+                EnvVar(
+                    str(key),
+                    literal,
+                    self.attribute_line(file, line, str(key)),
+                    None if literal is not None else value,
+                )
+            )
 
     def _task(self, block: _Block) -> TemplateFunction:
         function = TemplateFunction(
             block.address, "AWS::ECS::TaskDefinition", block.line, self._name(block, "family")
         )
-        definitions = self.value(block.body.get("container_definitions"))
-        if isinstance(definitions, str):
-            try:
-                definitions = json.loads(definitions)
-            except (ValueError, RecursionError):
-                definitions = None
+        raw = block.body.get("container_definitions")
+        definitions = self._json(raw) if raw is not None else []
+        if not isinstance(definitions, list):
+            # Containers nobody can see are not clean containers: say so.
+            self._unread(block, "containers", "its container definitions could not be read")
         line = self._attribute_line(block, "container_definitions")
         for container in definitions if isinstance(definitions, list) else []:
             if isinstance(container, dict):
@@ -648,6 +713,11 @@ class _Builder:
         self._attach(function, block, "task_role_arn", "task")
         self._attach(function, block, "execution_role_arn", "execution")
         return function
+
+
+def _unknown(value: Any) -> bool:
+    """An expression whose value is not in the files (`{"Ref": ...}`, `{"Fn::Sub": ...}`)."""
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("Ref", "Fn::Sub")
 
 
 def _as_list(value: Any) -> list[Any]:

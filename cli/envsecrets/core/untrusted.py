@@ -7,19 +7,43 @@ error (exit 2) long before a second has passed:
 
 - size: at most MAX_FILE_BYTES are read (never the whole file first);
 - nesting: at most MAX_DEPTH levels of mappings and lists (YAML, JSON and HCL alike);
-- aliases: YAML anchors may add at most ALIAS_BUDGET nodes when expanded (merge keys
-  `<<: *defaults` in serverless.yml spend a few; a bomb spends billions); CloudFormation's
-  `Fn::ForEach` expansion gets the same budget;
-- and, for memory: at most MAX_NODES values in a YAML/JSON document, and Terraform files of at
-  most MAX_HCL_BYTES (the HCL parser's tree is large per token).
+- aliases: YAML anchors may add at most ALIAS_BUDGET nodes and ALIAS_BYTES bytes of scalars
+  when expanded (merge keys `<<: *defaults` in serverless.yml spend a few; a bomb spends
+  billions, and one large scalar behind thousands of aliases spends gigabytes);
+  CloudFormation's `Fn::ForEach` expansion gets the same node budget;
+- time and memory: at most MAX_NODES values in a YAML/JSON document, YAML of at most
+  MAX_YAML_BYTES, Terraform of at most MAX_HCL_BYTES (each parser's cost per byte decides
+  its limit; JSON, read in C, may be as large as MAX_FILE_BYTES).
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import re
+import select
+import stat
 from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
+
+try:  # libyaml scans and parses in C: several times faster than PyYAML's own parser
+    from yaml import CParser as EventParser  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - a PyYAML built without libyaml
+    from yaml.parser import Parser
+    from yaml.reader import Reader
+    from yaml.scanner import Scanner
+
+    class EventParser(Reader, Scanner, Parser):  # type: ignore[no-redef]
+        def __init__(self, stream: Any) -> None:
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+
 
 from envsecrets.errors import CliError, ExitCode
 
@@ -29,11 +53,49 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 100  # real templates nest about 20 deep; Python's stack would give out near 300
 ALIAS_BUDGET = 100_000  # nodes that alias expansion may add to a YAML document
 MAX_NODES = 1_000_000  # nodes in one YAML/JSON document (a 1 MB template has about 50,000)
-MAX_HCL_BYTES = 2 * 1024 * 1024  # lark builds a large tree per token: HCL files stay smaller
+# lark parses about 150 KiB of HCL a second and builds a large tree per token: a Terraform file
+# over this is refused (the largest real ones are a few hundred KiB, most under 50).
+MAX_HCL_BYTES = 512 * 1024
+# PyYAML builds Python objects at about 1 MiB a second, even with libyaml scanning: YAML over
+# this is refused (CloudFormation's own template limit is 1 MB). JSON is read by the json
+# module at any size up to MAX_FILE_BYTES.
+MAX_YAML_BYTES = 1024 * 1024
+# What alias expansion may add, in bytes of scalars: a 1 MiB scalar behind 3,000 aliases is
+# 3 GiB for whoever walks the document, though it loads at once.
+ALIAS_BYTES = 2 * 1024 * 1024
+STRINGS = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+BRACKETS = re.compile(r"[\[\]{}()]")
 
 
 class UntrustedInputError(ValueError):
     """A file broke one of the limits; the message says which (never the file's content)."""
+
+
+PIPE_WAIT_SECONDS = 5.0
+
+
+def _read_at_most(path: Path, limit: int) -> bytes:
+    """At most `limit` bytes of `path`. A named pipe is opened without waiting for a writer
+    (a FIFO nobody writes to would hang the run) and read only once data comes, within
+    PIPE_WAIT_SECONDS (`secrets audit <(cat template.yaml)` still works)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            ready, _, _ = select.select([fd], [], [], PIPE_WAIT_SECONDS)
+            if not ready:
+                raise OSError(errno.EAGAIN, "a pipe with nothing written to it")
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        size = 0
+        while size < limit:
+            chunk = os.read(fd, min(1 << 20, limit - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def read_limited(path: Path, what: str = "file") -> str:
@@ -41,8 +103,7 @@ def read_limited(path: Path, what: str = "file") -> str:
     unreadable, over MAX_FILE_BYTES or not UTF-8. Reads at most the limit plus one byte,
     whatever the file's size."""
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        data = _read_at_most(path, MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise CliError(
             ExitCode.NOT_FOUND,
@@ -59,7 +120,9 @@ def read_limited(path: Path, what: str = "file") -> str:
         raise CliError(
             ExitCode.USAGE,
             f"{what} {path}: cannot read ({exc.strerror or type(exc).__name__})",
-            "check the file's permissions",
+            "give a named pipe only while something writes to it"
+            if exc.errno == errno.EAGAIN
+            else "check the file's permissions",
         ) from None
     if len(data) > MAX_FILE_BYTES:
         raise CliError(
@@ -79,26 +142,16 @@ def read_limited(path: Path, what: str = "file") -> str:
 
 def check_bracket_depth(text: str) -> None:
     """Refuse text whose `[`/`{`/`(` nesting passes MAX_DEPTH (brackets inside double-quoted
-    strings do not count). For JSON and HCL, whose parsers recurse per level."""
+    strings do not count). For JSON and HCL, whose parsers recurse per level. Strings are
+    dropped by one regular expression and only the brackets are walked: linear, and fast on
+    megabytes."""
     depth = 0
-    in_string = False
-    escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-            continue
-        if char == '"':
-            in_string = True
-        elif char in "[{(":
+    for bracket in BRACKETS.finditer(STRINGS.sub("", text)):
+        if bracket.group() in "[{(":
             depth += 1
             if depth > MAX_DEPTH:
                 raise UntrustedInputError(f"nested more than {MAX_DEPTH} levels deep")
-        elif char in "]})":
+        else:
             depth = max(0, depth - 1)
 
 
@@ -110,28 +163,37 @@ def check_size_of_document(text: str) -> None:
         raise UntrustedInputError(f"more than {MAX_NODES:,} values in one document")
 
 
-class BudgetedLoader(yaml.SafeLoader):
-    """PyYAML's safe loader with a nesting limit and an alias-expansion budget.
+class BudgetedLoader(Composer, SafeConstructor, Resolver, EventParser):  # type: ignore[misc]
+    """A safe YAML loader with a nesting limit and an alias-expansion budget.
 
-    The composer builds each node once and an alias reuses it, so a bomb loads fast; it is
-    whoever walks the result that pays for every expansion. So the budget counts, at each
-    alias, the size of the subtree it stands for (sizes are computed once per node).
+    libyaml (C) turns the text into events; PyYAML's composer (Python) builds the nodes, so
+    that each can be counted. The composer builds each node once and an alias reuses it, so a
+    bomb loads fast; it is whoever walks the result that pays for every expansion. So the
+    budget counts, at each alias, the size of the subtree it stands for, in nodes and in
+    bytes of scalars (sizes are computed once per node).
     """
 
     def __init__(self, stream: Any) -> None:
-        super().__init__(stream)
+        EventParser.__init__(self, stream)
+        Composer.__init__(self)
+        SafeConstructor.__init__(self)
+        Resolver.__init__(self)
         self._depth = 0
         self._nodes = 0
         self._expanded = 0
-        self._sizes: dict[int, int] = {}
+        self._expanded_bytes = 0
+        self._sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (nodes, bytes)
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             node = super().compose_node(parent, index)
-            self._expanded += self._sizes.get(id(node), 1)
-            if self._expanded > ALIAS_BUDGET:
+            nodes, size = self._size(node)
+            self._expanded += nodes
+            self._expanded_bytes += size
+            if self._expanded > ALIAS_BUDGET or self._expanded_bytes > ALIAS_BYTES:
                 raise UntrustedInputError(
-                    f"YAML aliases expand to more than {ALIAS_BUDGET:,} nodes (an alias bomb?)"
+                    f"YAML aliases expand to more than {ALIAS_BUDGET:,} values or "
+                    f"{ALIAS_BYTES // 2**20} MiB (an alias bomb?)"
                 )
             return node
         self._depth += 1
@@ -145,9 +207,16 @@ class BudgetedLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
         if isinstance(node, yaml.SequenceNode):
-            self._sizes[id(node)] = 1 + sum(self._sizes.get(id(c), 1) for c in node.value)
+            children = [self._size(c) for c in node.value]
         elif isinstance(node, yaml.MappingNode):
-            self._sizes[id(node)] = 1 + sum(
-                self._sizes.get(id(k), 1) + self._sizes.get(id(v), 1) for k, v in node.value
-            )
+            children = [self._size(n) for pair in node.value for n in pair]
+        else:
+            return node
+        self._sizes[id(node)] = (1 + sum(c[0] for c in children), sum(c[1] for c in children))
         return node
+
+    def _size(self, node: Any) -> tuple[int, int]:
+        known = self._sizes.get(id(node))
+        if known is not None:
+            return known
+        return (1, len(node.value) + 1) if isinstance(node, yaml.ScalarNode) else (1, 1)
