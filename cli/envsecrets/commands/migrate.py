@@ -328,9 +328,10 @@ def _check_report_path(ws: Workspace, report: Path, source: MigrationSource) -> 
     run, and the input may be the only copy of the secrets. Compared by resolved path and by
     inode, so neither a symlink nor a hard link gets around it."""
     from envsecrets.core.config import CONFIG_FILENAME
-    from envsecrets.core.files import same_file, shown_path
+    from envsecrets.core.files import check_output_path, same_file, shown_path
 
     shown = shown_path(report)
+    check_output_path(report)  # a folder, a socket, another user's FIFO: refused up front
     if not (report.parent or Path()).is_dir():
         raise CliError(
             ExitCode.USAGE,
@@ -403,15 +404,17 @@ def _finish(
     if result is not None:
         document["result"] = result.as_dict()
     document.update(extra)
-    if flags.report is not None:
-        from envsecrets.core.files import write_text_atomically
-        from envsecrets.ui.render import to_json
-
-        write_text_atomically(flags.report, to_json(document) + "\n", follow_links=False)
     if flags.json_output:
         out.json(document)
     elif result is not None:
         _show_result(out, result, extra)
+    if flags.report is not None:
+        # After the outcome is shown: a report that cannot be written (a FIFO nobody reads)
+        # must not hide what the migration did.
+        from envsecrets.core.files import write_text_atomically
+        from envsecrets.ui.render import to_json
+
+        write_text_atomically(flags.report, to_json(document) + "\n", follow_links=False)
     if result is None:
         _dry_run_verdict(plan)
         return
