@@ -166,6 +166,28 @@ def test_set_and_get_round_trip_and_refuse_other_environments(aws_env: Path, sm:
     assert missing.value.code == envsecrets.ExitCode.NOT_FOUND
 
 
+@pytest.mark.parametrize("value", [5432, 0, True, None, {"user": "app"}, ["a"], 1.5])
+def test_set_refuses_a_value_that_is_not_text_or_bytes(aws_env: Path, sm: Any, value: Any) -> None:
+    """`set(name, 5432)` stored 5,432 NUL bytes; None and a dict raised a raw TypeError."""
+    dev = envsecrets.open_environment("dev")
+    with pytest.raises(envsecrets.CliError) as refused:
+        dev.set("dev/db/port", value)
+    assert refused.value.code == envsecrets.ExitCode.USAGE
+    assert f"not {type(value).__name__}" in refused.value.message
+    assert "json.dumps" in (refused.value.hint or "")
+    assert sm.list_secrets()["SecretList"] == []
+    with pytest.raises(envsecrets.CliError):
+        envsecrets.SecretValue(value)
+
+
+def test_set_stores_str_bytes_and_bytearray_as_given(aws_env: Path, sm: Any) -> None:
+    dev = envsecrets.open_environment("dev")
+    dev.set("dev/db/port", "5432")
+    dev.set("dev/db/blob", bytearray(b"\x00\x01"))
+    assert sm.get_secret_value(SecretId="dev/db/port")["SecretString"] == "5432"
+    assert sm.get_secret_value(SecretId="dev/db/blob")["SecretBinary"] == b"\x00\x01"
+
+
 def test_a_protected_environment_needs_yes_or_a_confirmation(aws_env: Path, sm: Any) -> None:
     prod = envsecrets.open_environment("prod")
     assert prod.protected

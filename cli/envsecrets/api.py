@@ -175,15 +175,20 @@ class Environment:
         """Create secret `name` or put a new version holding `value` (text, or bytes stored
         as binary); `field` sets one key of a JSON object secret, keeping the others.
 
+        `value` is a str, bytes or a SecretValue, nothing else: a number, None or a dict
+        raises CliError USAGE naming its type. Nothing is converted for you, since more than
+        one text could be meant (`5432` or `5432.0`, key order, spacing): pass `str(port)`,
+        or `json.dumps(settings)` to store a dict as a JSON object secret.
+
         The same value as the current one writes nothing (`action` "unchanged") unless
         `force`. A write that a protected environment must confirm goes ahead with `yes=True`,
         or when `confirm(question)` returns. Tags and description are set before the value,
         and the write's ClientRequestToken comes from the name and the value, so a retry
         never makes a second version.
 
-        Raises CliError: USAGE for a bad name, an empty or too large value, a description
-        over 2,048 characters; REFUSED when a protected environment was not confirmed or the
-        secret is scheduled for deletion.
+        Raises CliError: USAGE for a bad name, a value of another type, an empty or too
+        large value, a description over 2,048 characters; REFUSED when a protected
+        environment was not confirmed or the secret is scheduled for deletion.
         """
         from envsecrets.core.operations import SetOptions, apply_set, plan_set
 

@@ -30,18 +30,28 @@ def _utf8(data: bytes) -> str | None:
         return None
 
 
+def _raw(data: object) -> tuple[bytes, bool]:
+    """A value's bytes and whether it is binary. Typed `object`: scripts calling the public
+    API are not type-checked, and `bytes(5432)` would be 5,432 NUL bytes stored as the value."""
+    if isinstance(data, str):
+        return data.encode("utf-8"), False
+    if isinstance(data, bytes | bytearray | memoryview):
+        return bytes(data), True
+    raise CliError(
+        ExitCode.USAGE,
+        f"a secret value is text (str) or bytes, not {type(data).__name__}",
+        "convert it first: str(5432) stores a number as text, json.dumps(obj) a dict or list "
+        "as a JSON secret",
+    )
+
+
 class SecretValue:
     """An immutable secret value: text (SecretString) or bytes (SecretBinary)."""
 
     __slots__ = ("_data", "_is_binary", "_sha256")
 
     def __init__(self, data: str | bytes) -> None:
-        if isinstance(data, str):
-            raw = data.encode("utf-8")
-            self._is_binary = False
-        else:
-            raw = bytes(data)
-            self._is_binary = True
+        raw, self._is_binary = _raw(data)
         self._data = raw
         self._sha256 = hashlib.sha256(raw).hexdigest()
 
