@@ -1,14 +1,18 @@
 """Secret values that cannot leak by accident.
 
-`SecretValue` holds text or bytes. Its `repr`/`str`/`format` show only a short SHA-256 and the
-length, so an f-string, a log line or a traceback never carries the value. Reading the value
-is explicit: `.text()` or `.data()`.
+`SecretValue` holds text or bytes. Its `repr`/`str`/`format` show only a short tag and the
+length, so an f-string, a log line or a traceback never carries the value. The tag is an HMAC
+under a key made at random when this module is imported: equal values show equal tags within
+one run, but a tag cannot be looked up (an unsalted SHA-256 prefix of a 4-digit PIN is found
+by trying all 10,000). Reading the value is explicit: `.text()` or `.data()`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -17,6 +21,7 @@ from typing import Any
 from envsecrets.errors import CliError, ExitCode, listed
 
 MAX_VALUE_BYTES = 65_536  # Secrets Manager's limit for SecretString and SecretBinary
+_REPR_KEY = os.urandom(32)  # per process: a repr's tag means nothing outside this run
 
 
 # What a terminal acts on rather than shows: C0 controls but tab, LF and CR; DEL; C1 controls.
@@ -171,7 +176,9 @@ class SecretValue:
 
     # -- safety -----------------------------------------------------------------------------
     def __repr__(self) -> str:
-        return f"SecretValue(sha256={self._sha256[:8]}…, len={self.size})"
+        # For people reading a log or a traceback: which values are equal, never which value.
+        tag = hmac.new(_REPR_KEY, self._data, hashlib.sha256).hexdigest()[:8]
+        return f"SecretValue(tag={tag}…, len={self.size})"
 
     __str__ = __repr__
 
