@@ -140,7 +140,30 @@ def test_the_wheel_holds_envsecrets_and_no_cli(tmp_path: Path) -> None:
     tops = {name.split("/", 1)[0] for name in names}
     assert {t for t in tops if not t.endswith(".dist-info")} == {"envsecrets"}
     assert "envsecrets/__init__.py" in names and "envsecrets/api.py" in names
+    assert "envsecrets/py.typed" in names  # PEP 561: the types reach users' type checkers
     assert not any(name.startswith(("cli/", "tests/")) for name in names)
+
+
+def test_a_users_script_is_type_checked_against_the_api(tmp_path: Path) -> None:
+    """Without `py.typed` mypy treats the installed package as untyped: every call is Any."""
+    script = tmp_path / "user.py"
+    script.write_text(
+        "import envsecrets\n"
+        "env = envsecrets.open_environment('dev')\n"
+        "reveal_type(env.set('dev/a/b', 'v'))\n"
+        "env.set('dev/a/b', 5432)\n"
+    )
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "mypy"), "--strict", "--no-incremental", "user.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert "missing library stubs or py.typed marker" not in done.stdout, done.stdout
+    assert 'Revealed type is "envsecrets.core.operations.SetOutcome"' in done.stdout, done.stdout
+    assert 'Argument 2 to "set" of "Environment" has incompatible type "int"' in done.stdout
 
 
 # -- environments, names and protection ----------------------------------------------------
