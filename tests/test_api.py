@@ -166,6 +166,23 @@ def test_a_users_script_is_type_checked_against_the_api(tmp_path: Path) -> None:
     assert 'Argument 2 to "set" of "Environment" has incompatible type "int"' in done.stdout
 
 
+def test_an_embedding_programs_repeating_timer_keeps_repeating(aws_env: Path, sm: Any) -> None:
+    """The deadline borrows SIGALRM during each AWS call; it put back the timer's next ring but
+    dropped its interval, so a program's repeating timer stopped after one more ring."""
+    import signal
+
+    sm.create_secret(Name="dev/api/key", SecretString="v")
+    previous = signal.signal(signal.SIGALRM, lambda *_: None)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 600, 30)
+        assert envsecrets.open_environment("dev").get("dev/api/key").value.text() == "v"
+        left, interval = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < left <= 600 and interval == 30
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 # -- environments, names and protection ----------------------------------------------------
 def test_set_and_get_round_trip_and_refuse_other_environments(aws_env: Path, sm: Any) -> None:
     dev = envsecrets.open_environment("dev")
