@@ -58,6 +58,7 @@ ReportOption = Annotated[
         "--report",
         help="Write the outcome per item as JSON to FILE (never values).",
         dir_okay=False,
+        readable=False,
     ),
 ]
 MaxRateOption = Annotated[
@@ -457,12 +458,24 @@ def _kept_in_source(result: MigrationResult, problems: str) -> CliError:
     """Items to be removed from the source that are still there: their plaintext is."""
     kept = [o.item.source.key for o in result.kept_in_source]
     shown = ", ".join(kept[:10]) + (f" and {len(kept) - 10} more" if len(kept) > 10 else "")
+    reasons = " ".join(o.error or "" for o in result.kept_in_source)
+    # The hint answers the reasons found: --overwrite helps a changed value, not a hard link.
+    hints = ["the reason for each is above"]
+    if "since it was migrated" in reasons:
+        hints.append(
+            "a value changed since it was migrated needs the same command again with "
+            "--overwrite, and --delete-source then removes it"
+        )
+    if "hard links" in reasons:
+        hints.append(
+            "a file with other hard links is never edited (the other names would keep the "
+            "values): remove the other links, then run the same command again"
+        )
     return CliError(
         result.exit_code,
         f"migration incomplete: {problems + ', ' if problems else ''}{len(kept)} still in "
         f"the source {result.plan.source_label} ({shown})",
-        "the reason for each is above; a value changed since it was migrated needs the same "
-        "command again with --overwrite, and --delete-source then removes it",
+        "; ".join(hints),
     )
 
 

@@ -89,16 +89,25 @@ def set_secret(
             f"shorten --description to at most {MAX_DESCRIPTION} characters",
         )
     value = read_new_value(stdin=stdin, from_file=from_file, label=str(secret))
-    outcome = env.set(
-        str(secret),
-        value,
-        field=field_key,
-        description=description,
-        tags=tags,
-        kms_key_id=kms_key,
-        force=force,
-        confirm=partial(ws.confirm_if_protected, secret.env, yes=yes),
-    )
+    try:
+        outcome = env.set(
+            str(secret),
+            value,
+            field=field_key,
+            description=description,
+            tags=tags,
+            kms_key_id=kms_key,
+            force=force,
+            confirm=partial(ws.confirm_if_protected, secret.env, yes=yes),
+        )
+    except KeyboardInterrupt:
+        # The generic "run again" would hide that the write may have landed already.
+        raise CliError(
+            ExitCode.INTERRUPTED,
+            f"interrupted while writing {secret}: the new value may already be stored",
+            f"`secrets history {secret}` shows whether it is; running the same command "
+            "again is safe (the same value writes nothing)",
+        ) from None
     if kms_key and outcome.action != "create":
         out.warn(f"--kms-key applies to new secrets only; {secret} keeps its KMS key")
     result = outcome.as_dict()
@@ -134,6 +143,7 @@ def get_secret(
             "-o",
             help="Write the value to FILE (atomically, mode 0600; a FIFO or device is "
             "written through).",
+            readable=False,  # an output: a write-only (0200) file is fine
         ),
     ] = None,
     json_output: JsonOption = False,

@@ -85,7 +85,10 @@ def init(
         ),
     ] = None,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Where to write (default ./secrets.toml).")
+        Path,
+        typer.Option(
+            "--output", "-o", help="Where to write (default ./secrets.toml).", readable=False
+        ),
     ] = Path("secrets.toml"),
     yes: YesOption = False,
     json_output: JsonOption = False,

@@ -1,0 +1,128 @@
+"""Messages that must say what is true: a piped value without --stdin at a terminal, a `set`
+interrupted while it writes, a hard-linked `.env` that --delete-source leaves whole, and an
+output path that is write-only (the reviewers' cosmetic findings)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import SECRETS_BIN
+
+PIPED = "Piped-Value-7Qx2"
+AS_UID_1000 = ["setpriv", "--reuid=1000", "--regid=1000", "--clear-groups"]
+
+
+def test_a_piped_value_without_stdin_at_a_terminal_says_pass_stdin(aws_env: Path, sm: Any) -> None:
+    """It said "no terminal to ask for one" while stderr was a terminal."""
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [SECRETS_BIN, "set", "dev/api/key"],
+            input=PIPED.encode(),
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(follower)
+    screen = b""
+    while b"hint:" not in screen:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(leader)
+    text = screen.decode("utf-8", "replace")
+    assert done.returncode == 2, text
+    assert "no terminal" not in text
+    assert "pass --stdin to read the piped value" in text
+    assert PIPED not in text
+    assert sm.list_secrets()["SecretList"] == []
+
+
+def test_a_set_interrupted_while_writing_says_the_value_may_be_stored(proxy: Any) -> None:
+    """The generic "run the same command again" hid that the write may have landed."""
+    proxy.faults.latency = 60
+    process = subprocess.Popen(
+        [SECRETS_BIN, "set", "dev/api/key", "--stdin"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None
+    process.stdin.write(PIPED.encode())
+    process.stdin.close()
+    process.stdin = None  # given whole: communicate() has nothing more to send
+    for _ in range(600):
+        if proxy.count() > 0:
+            break
+        time.sleep(0.05)
+    assert proxy.count() > 0, "the command never reached the endpoint"
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    text = err.decode()
+    assert process.returncode == 130, text
+    assert "interrupted while writing dev/api/key" in text
+    assert "secrets history dev/api/key" in text
+
+
+def test_a_hard_linked_env_files_hint_does_not_talk_about_overwrite(
+    cli: Any, sm: Any, aws_env: Path
+) -> None:
+    source = aws_env / ".env"
+    source.write_text("A_TOKEN=t0ken-value\n")
+    os.link(source, aws_env / "backup.env")
+    run = cli("migrate", "env-file", ".env", "--to", "dev/hl/", "--delete-source", "--yes")
+    assert run.code == 1, run.stderr
+    hint = next(line for line in run.stderr.splitlines() if line.startswith("hint:"))
+    assert "--overwrite" not in hint
+    assert "remove the other links" in hint
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="running as another user needs root (setpriv)")
+@pytest.mark.parametrize("command", [["get", "dev/out"], ["export", "dev", "--format", "json"]])
+def test_an_existing_write_only_output_file_is_replaced_not_refused(
+    sm: Any, aws_env: Path, command: list[str]
+) -> None:
+    """`--output` of a 0200 file was refused by Typer's "is not readable" (root reads
+    anything, so this runs as uid 1000)."""
+    sm.create_secret(Name="dev/out", SecretString="out-value")
+    shared = Path(tempfile.mkdtemp(prefix="envsecrets-wo-"))
+    try:
+        os.chown(shared, 1000, 1000)
+        home = shared / "home"
+        home.mkdir()
+        os.chown(home, 1000, 1000)
+        output = shared / "value.txt"
+        output.write_text("old")
+        os.chown(output, 1000, 1000)
+        output.chmod(0o200)
+        env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")}
+        env["XDG_CONFIG_HOME"] = str(home / ".config")
+        done = subprocess.run(
+            [*AS_UID_1000, SECRETS_BIN, *command, "--output", str(output)],
+            cwd=shared,
+            env=env,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert b"not readable" not in done.stderr
+        assert b"out-value" in output.read_bytes()
+    finally:
+        shutil.rmtree(shared)
