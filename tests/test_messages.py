@@ -4,6 +4,7 @@ output path that is write-only (the reviewers' cosmetic findings)."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import pty
 import shutil
@@ -126,3 +127,77 @@ def test_an_existing_write_only_output_file_is_replaced_not_refused(
         assert b"out-value" in output.read_bytes()
     finally:
         shutil.rmtree(shared)
+
+
+# -- help and usage messages ------------------------------------------------------------------
+
+
+def help_screen(*args: str, columns: int) -> str:
+    done = subprocess.run(
+        [SECRETS_BIN, *args, "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": str(columns), "NO_COLOR": "1", "TERM": "dumb"},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def panel_rows(screen: str, title: str) -> list[str]:
+    """The text inside a rich panel's borders, line by line."""
+    lines = screen.splitlines()
+    start = next(i for i, line in enumerate(lines) if title in line and "─" in line)
+    rows = []
+    for line in lines[start + 1 :]:
+        if line.startswith("╰"):
+            break
+        rows.append(line.strip("│").rstrip())
+    return rows
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_root_help_summaries_wrap_at_the_edge_not_at_the_docstrings_breaks(columns: int) -> None:
+    """Summaries kept the docstrings' hard line breaks: `run`, `export`, `inject`, `set`...
+    broke mid-line at the source's column and again at the terminal's."""
+    rows = panel_rows(help_screen(columns=columns), "Commands")
+    width = columns - 4  # the panel's borders and padding
+    for row, after in itertools.pairwise(rows):
+        continued = after.startswith(" " * 4) and after.strip()
+        if continued:
+            # A line is broken only where the next word would not fit.
+            next_word = after.split()[0]
+            assert len(row) + 1 + len(next_word) > width - 2, (row, after)
+
+
+def test_choices_are_listed_as_words_that_wrap_whole() -> None:
+    policy = help_screen("policy", columns=80)
+    assert "terraf" not in policy.replace("terraform", "")
+    assert "cloudformation" in policy and "serverless" in policy
+    audit = help_screen("audit", columns=80)
+    assert "critical" in audit and "critica\n" not in audit
+
+
+def test_a_global_option_after_the_command_says_where_it_goes(cli: Any) -> None:
+    run = cli("list", "--region", "us-east-1")
+    assert run.code == 2
+    assert "No such option: --region" in run.stderr
+    assert "global option: put it before the command (`secrets --region VALUE list" in run.stderr
+    assert "global option" not in cli("list", "--nonsense").stderr  # only for root options
+
+
+def test_the_not_found_hint_names_the_environment(cli: Any, sm: Any) -> None:
+    run = cli("get", "dev/api/nothing")
+    assert run.code == 3
+    assert "`secrets list dev/`" in run.stderr and "<env>" not in run.stderr
+
+
+def test_dir_of_the_package_lists_each_public_name_once() -> None:
+    import envsecrets
+
+    _ = envsecrets.CliError  # loaded: now in the module's globals too
+    names = dir(envsecrets)
+    assert len(names) == len(set(names))
+    assert set(envsecrets.__all__) <= set(names)
+    assert "Any" not in names and "import_module" not in names

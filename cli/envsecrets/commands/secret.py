@@ -108,7 +108,7 @@ def set_secret(
             f"`secrets history {secret}` shows whether it is; running the same command "
             "again is safe (the same value writes nothing)",
         ) from None
-    if kms_key and outcome.action != "create":
+    if kms_key and outcome.action != "created":
         out.warn(f"--kms-key applies to new secrets only; {secret} keeps its KMS key")
     result = outcome.as_dict()
     stored = _stored_as(outcome.stored or value)
