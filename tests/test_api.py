@@ -187,7 +187,7 @@ def test_an_embedding_programs_repeating_timer_keeps_repeating(aws_env: Path, sm
 def test_set_and_get_round_trip_and_refuse_other_environments(aws_env: Path, sm: Any) -> None:
     dev = envsecrets.open_environment("dev")
     done = dev.set("dev/api/key", f"{CANARY}-1", description="a key", tags={"team": "x"})
-    assert (done.action, done.as_dict()["action"]) == ("created", "created")  # one vocabulary
+    assert (done.action, done.as_dict()["action"]) == ("create", "created")
     assert done.as_dict()["kind"] == "text" and CANARY not in repr(done)
     again = dev.set("dev/api/key", f"{CANARY}-1")
     assert again.action == "unchanged" and again.version_id == done.version_id
@@ -240,7 +240,7 @@ def test_a_protected_environment_needs_yes_or_a_confirmation(aws_env: Path, sm: 
     prod.set("prod/api/key", CANARY, confirm=asked.append)
     assert asked == ["create prod/api/key?"]
     assert prod.set("prod/api/key", CANARY).action == "unchanged"  # nothing to confirm
-    assert prod.set("prod/api/key", f"{CANARY}-2", yes=True).action == "updated"
+    assert prod.set("prod/api/key", f"{CANARY}-2", yes=True).action == "update"
 
 
 def test_settings_come_from_secrets_toml_and_arguments_win(aws_env: Path) -> None:

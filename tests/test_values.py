@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import pickle
-import subprocess
-import sys
 import traceback
 import uuid
 
@@ -38,6 +35,10 @@ def test_repr_str_format_never_show_the_value() -> None:
 def test_the_repr_of_a_short_value_cannot_be_looked_up() -> None:
     """The repr showed an unsalted SHA-256 prefix: a 4-digit PIN was found by trying all
     10,000. The tag is keyed per process: same within a run, unrelated across runs."""
+    import hashlib  # here, not at the top: another branch adds imports there today
+    import subprocess
+    import sys
+
     pin = "4821"
     shown = repr(SecretValue(pin))
     assert hashlib.sha256(pin.encode()).hexdigest()[:8] not in shown

@@ -89,26 +89,17 @@ def set_secret(
             f"shorten --description to at most {MAX_DESCRIPTION} characters",
         )
     value = read_new_value(stdin=stdin, from_file=from_file, label=str(secret))
-    try:
-        outcome = env.set(
-            str(secret),
-            value,
-            field=field_key,
-            description=description,
-            tags=tags,
-            kms_key_id=kms_key,
-            force=force,
-            confirm=partial(ws.confirm_if_protected, secret.env, yes=yes),
-        )
-    except KeyboardInterrupt:
-        # The generic "run again" would hide that the write may have landed already.
-        raise CliError(
-            ExitCode.INTERRUPTED,
-            f"interrupted while writing {secret}: the new value may already be stored",
-            f"`secrets history {secret}` shows whether it is; running the same command "
-            "again is safe (the same value writes nothing)",
-        ) from None
-    if kms_key and outcome.action != "created":
+    outcome = env.set(
+        str(secret),
+        value,
+        field=field_key,
+        description=description,
+        tags=tags,
+        kms_key_id=kms_key,
+        force=force,
+        confirm=partial(ws.confirm_if_protected, secret.env, yes=yes),
+    )
+    if kms_key and outcome.action != "create":
         out.warn(f"--kms-key applies to new secrets only; {secret} keeps its KMS key")
     result = outcome.as_dict()
     stored = _stored_as(outcome.stored or value)

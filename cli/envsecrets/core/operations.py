@@ -24,13 +24,6 @@ from envsecrets.core.values import SecretValue, request_token
 from envsecrets.errors import CliError, ExitCode
 
 SetAction = Literal["create", "update", "unchanged"]
-# What a write did, in the words of its `--json` (one vocabulary for scripts and the CLI).
-SetDone = Literal["created", "updated", "unchanged"]
-_DONE: dict[SetAction, SetDone] = {
-    "create": "created",
-    "update": "updated",
-    "unchanged": "unchanged",
-}
 # The label that holds a version staged by a compare-and-swap write until AWSCURRENT moves to
 # it (a version without any label may be removed by AWS); removed right after.
 WRITING_LABEL = "envsecrets-writing"
@@ -59,13 +52,12 @@ class SetOptions:
 
 @dataclass(frozen=True)
 class SetOutcome:
-    """What a write did: `action` is created, updated or unchanged (nothing written), as in
-    its `as_dict()`;
+    """What a write did: `action` is create, update or unchanged (nothing written);
     `version_id` is the version now current, `previous_version` the one it replaced;
     `stored` the value now current (for a `field` write, the whole JSON document)."""
 
     name: SecretName
-    action: SetDone
+    action: SetAction
     version_id: str | None
     previous_version: str | None
     stored: SecretValue | None = field(default=None, repr=False)
@@ -73,9 +65,10 @@ class SetOutcome:
     def as_dict(self) -> dict[str, str | None]:
         """The outcome for `--json` (never the value; `kind` says what it was stored as:
         text, json or binary)."""
+        done = {"create": "created", "update": "updated", "unchanged": "unchanged"}
         return {
             "name": str(self.name),
-            "action": self.action,
+            "action": done[self.action],
             "version_id": self.version_id,
             "previous_version_id": self.previous_version,
             "kind": self.stored.kind if self.stored is not None else None,
@@ -144,7 +137,7 @@ def apply_set(
                 raise
             mine = read_current(store, plan.name)
             if mine is not None and mine.version_id == token:
-                return SetOutcome(plan.name, "created", mine.version_id, None)
+                return SetOutcome(plan.name, "create", mine.version_id, None)
             if mine is not None:
                 raise
             try:
@@ -157,7 +150,7 @@ def apply_set(
             # `aws secretsmanager create-secret --name`): this write gives it its first one.
             _describe_and_tag(store, name, options.description, {**env.tags, **options.tags})
             created = _write_current(store, plan, token)
-        return SetOutcome(plan.name, "created", created, None)
+        return SetOutcome(plan.name, "create", created, None)
     # Description and tags go first: if either is refused (say TagResource is denied), the
     # value is not written either and the error says so, so that a second run finds the old
     # value and does all of it again. Writing the value first would leave it without the
@@ -166,9 +159,7 @@ def apply_set(
     version: str | None = None
     if plan.action == "update":
         version = _write_current(store, plan, token)
-    return SetOutcome(
-        plan.name, _DONE[plan.action], version or plan.current_version, plan.current_version
-    )
+    return SetOutcome(plan.name, plan.action, version or plan.current_version, plan.current_version)
 
 
 def _write_current(store: SecretStore, plan: SetPlan, token: str) -> str:
