@@ -23,6 +23,9 @@ or permissions, UNAVAILABLE (6) AWS unreachable or throttled after retries. A mi
 not raise for one item's failure: its `MigrationResult` says per item, and `exit_code` sums up.
 
 Nothing here imports boto3 until an environment first talks to AWS.
+
+One module of over 500 lines on purpose: it is the public API's one page (`help(envsecrets.api)`,
+`pydoc`), and what it holds beyond the docstrings is the checks of what scripts pass in.
 """
 
 from __future__ import annotations

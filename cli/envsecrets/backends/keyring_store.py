@@ -20,6 +20,9 @@ that carry a stage (AWSCURRENT/AWSPREVIOUS/AWSPENDING) are kept; Windows Credent
 entries of about 2.5 KB, so large values need another backend there. Rotation by hand works
 offline: `--generate` draws passwords locally under GetRandomPassword's rules, and labels move
 as in Secrets Manager (a move from a version that no longer holds the label is refused).
+
+Over 500 lines on purpose: one class implements the whole SecretStore protocol against one
+keyring, and its record format, index and lock are read and written only together.
 """
 
 from __future__ import annotations

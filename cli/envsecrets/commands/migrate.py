@@ -1,5 +1,9 @@
 """`secrets migrate ssm | env-file | lambda`: move secrets out of the places that leak them.
 
+(Over 500 lines on purpose, for now: the three commands' flags vs running a migration and
+reporting it are its seams, but the rotation branch is editing `_migrate` (interrupted runs)
+while this is written; split it there once that is merged.)
+
 Each command opens a `Migration` through the public API (`envsecrets.api`: what a migration
 script calls), then runs it: plan (shown first; `--dry-run` stops there), confirmation for
 protected environments and for deleting sources, apply and verify, and optionally remove
