@@ -21,7 +21,14 @@ UV := $(BIN)/uv
 # What building the package itself needs (pyproject's [build-system]), locked with the rest.
 BUILD_REQUIRES = $(PYTHON) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\n')"
 
+# Checked before anything is removed: an older Python fails later in uv's resolver with a
+# message about `annotated-doc` that says nothing about the version.
+PYTHON_OK = $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))'
+
 $(STAMP): pyproject.toml $(LOCK)
+	@$(PYTHON_OK) 2>/dev/null || { \
+		echo "envsecrets needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) --version 2>&1 || echo missing)." >&2; \
+		echo "Run: PYTHON=python3.11 make install" >&2; exit 1; }
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)

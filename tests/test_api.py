@@ -140,7 +140,47 @@ def test_the_wheel_holds_envsecrets_and_no_cli(tmp_path: Path) -> None:
     tops = {name.split("/", 1)[0] for name in names}
     assert {t for t in tops if not t.endswith(".dist-info")} == {"envsecrets"}
     assert "envsecrets/__init__.py" in names and "envsecrets/api.py" in names
+    assert "envsecrets/py.typed" in names  # PEP 561: the types reach users' type checkers
     assert not any(name.startswith(("cli/", "tests/")) for name in names)
+
+
+def test_a_users_script_is_type_checked_against_the_api(tmp_path: Path) -> None:
+    """Without `py.typed` mypy treats the installed package as untyped: every call is Any."""
+    script = tmp_path / "user.py"
+    script.write_text(
+        "import envsecrets\n"
+        "env = envsecrets.open_environment('dev')\n"
+        "reveal_type(env.set('dev/a/b', 'v'))\n"
+        "env.set('dev/a/b', 5432)\n"
+    )
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "mypy"), "--strict", "--no-incremental", "user.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert "missing library stubs or py.typed marker" not in done.stdout, done.stdout
+    assert 'Revealed type is "envsecrets.core.operations.SetOutcome"' in done.stdout, done.stdout
+    assert 'Argument 2 to "set" of "Environment" has incompatible type "int"' in done.stdout
+
+
+def test_an_embedding_programs_repeating_timer_keeps_repeating(aws_env: Path, sm: Any) -> None:
+    """The deadline borrows SIGALRM during each AWS call; it put back the timer's next ring but
+    dropped its interval, so a program's repeating timer stopped after one more ring."""
+    import signal
+
+    sm.create_secret(Name="dev/api/key", SecretString="v")
+    previous = signal.signal(signal.SIGALRM, lambda *_: None)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 600, 30)
+        assert envsecrets.open_environment("dev").get("dev/api/key").value.text() == "v"
+        left, interval = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < left <= 600 and interval == 30
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 # -- environments, names and protection ----------------------------------------------------
@@ -164,6 +204,28 @@ def test_set_and_get_round_trip_and_refuse_other_environments(aws_env: Path, sm:
     with pytest.raises(envsecrets.CliError) as missing:
         dev.get("dev/api/nothing")
     assert missing.value.code == envsecrets.ExitCode.NOT_FOUND
+
+
+@pytest.mark.parametrize("value", [5432, 0, True, None, {"user": "app"}, ["a"], 1.5])
+def test_set_refuses_a_value_that_is_not_text_or_bytes(aws_env: Path, sm: Any, value: Any) -> None:
+    """`set(name, 5432)` stored 5,432 NUL bytes; None and a dict raised a raw TypeError."""
+    dev = envsecrets.open_environment("dev")
+    with pytest.raises(envsecrets.CliError) as refused:
+        dev.set("dev/db/port", value)
+    assert refused.value.code == envsecrets.ExitCode.USAGE
+    assert f"not {type(value).__name__}" in refused.value.message
+    assert "json.dumps" in (refused.value.hint or "")
+    assert sm.list_secrets()["SecretList"] == []
+    with pytest.raises(envsecrets.CliError):
+        envsecrets.SecretValue(value)
+
+
+def test_set_stores_str_bytes_and_bytearray_as_given(aws_env: Path, sm: Any) -> None:
+    dev = envsecrets.open_environment("dev")
+    dev.set("dev/db/port", "5432")
+    dev.set("dev/db/blob", bytearray(b"\x00\x01"))
+    assert sm.get_secret_value(SecretId="dev/db/port")["SecretString"] == "5432"
+    assert sm.get_secret_value(SecretId="dev/db/blob")["SecretBinary"] == b"\x00\x01"
 
 
 def test_a_protected_environment_needs_yes_or_a_confirmation(aws_env: Path, sm: Any) -> None:
@@ -256,3 +318,69 @@ def test_remove_sources_before_apply_is_a_usage_error(aws_env: Path) -> None:
         migration.remove_sources()
     assert early.value.code == envsecrets.ExitCode.USAGE
     assert CANARY in source.read_text()
+
+
+# -- the API's inputs are checked like the command's flags ---------------------------------
+def test_a_migrations_write_rate_paces_the_migration_only(
+    aws_env: Path, sm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Constructing a migration with max_write_rate=1 used to re-pace every later call of the
+    environment: five `set` calls went from 0.43 s to 4.02 s."""
+    from envsecrets.backends.quotas import RateLimiter
+
+    paced: list[tuple[float | None, str]] = []
+    original = RateLimiter.acquire
+
+    def counting(self: RateLimiter, name: str) -> None:
+        paced.append((self._rates.get("secretsmanager.CreateSecret"), name))
+        original(self, name)
+
+    monkeypatch.setattr(RateLimiter, "acquire", counting)
+    source = aws_env / "app.env"
+    source.write_text("A=1\nB=2\n")
+    dev = envsecrets.open_environment("dev")
+    migration = dev.migrate_env_file(source, to="dev/app/", max_write_rate=1)
+    dev.set("dev/before/key", "v")
+    assert paced == []  # made, not run: nothing paced yet
+    assert migration.apply().exit_code == envsecrets.ExitCode.OK
+    assert (1, "secretsmanager.CreateSecret") in paced  # the migration ran at its own rate
+    paced.clear()
+    for n in range(3):
+        dev.set(f"dev/after/key-{n}", "v")
+    assert paced == []  # the environment's later calls are not paced by the migration
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        ({"max_write_rate": 0}, "max_write_rate=0"),
+        ({"max_write_rate": -5}, "max_write_rate=-5"),
+        ({"max_write_rate": float("inf")}, "max_write_rate=inf"),
+        ({"max_write_rate": "50"}, "max_write_rate='50'"),
+        ({"concurrency": 0}, "concurrency=0"),
+        ({"concurrency": -1}, "concurrency=-1"),
+        ({"concurrency": 65}, "concurrency=65"),
+        ({"concurrency": 2.5}, "concurrency=2.5"),
+        ({"concurrency": True}, "concurrency=True"),
+    ],
+)
+def test_migration_settings_the_command_refuses_are_refused(
+    aws_env: Path, sm: Any, arguments: dict[str, Any], named: str
+) -> None:
+    source = aws_env / "app.env"
+    source.write_text("A=1\n")
+    dev = envsecrets.open_environment("dev")
+    with pytest.raises(envsecrets.CliError) as refused:
+        dev.migrate_env_file(source, to="dev/app/", **arguments)
+    assert refused.value.code == envsecrets.ExitCode.USAGE
+    assert named in refused.value.message
+    assert sm.list_secrets()["SecretList"] == []
+
+
+@pytest.mark.parametrize("region", ["us-east-1 ", "US-EAST-1", "", "us east 1"])
+def test_a_malformed_region_is_a_usage_error_naming_the_setting(aws_env: Path, region: str) -> None:
+    """`region="us-east-1 "` was exit 1 ("InvalidRegionError") at the first call."""
+    with pytest.raises(envsecrets.CliError) as refused:
+        envsecrets.open_environment("dev", region=region)
+    assert refused.value.code == envsecrets.ExitCode.USAGE
+    assert refused.value.message.startswith("region: ")

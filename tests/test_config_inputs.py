@@ -52,7 +52,8 @@ def test_a_config_owned_by_another_user_is_refused(
     os.chown(config, NOBODY, NOBODY)
     monkeypatch.chdir(sub)
     run = cli("set", "prod/db/password", "--stdin", input="v")
-    refused(run, str(config), "uid 65534", "--config", TRUST_VARIABLE)
+    first = refused(run, str(config), "uid 65534", "--config", TRUST_VARIABLE)
+    assert "it is owned by" in first and "link" not in first  # a plain file, not a link
     assert sm.list_secrets()["SecretList"] == []
 
 
@@ -99,6 +100,74 @@ def test_a_group_writable_config_is_refused_unless_the_group_is_yours_alone(
         with pytest.raises(CliError) as caught:
             find_config(sub, trusted=[])
         assert "may write it" in caught.value.message
+
+
+def posix_acl(*entries: tuple[int, int, int]) -> bytes:
+    """What `setfacl` stores: version 2, then (tag, permissions, id) per entry."""
+    import struct
+
+    everyone = 0xFFFFFFFF
+    base = [(0x01, 6, everyone), (0x04, 4, everyone), (0x20, 4, everyone)]  # user, group, other
+    return struct.pack("<I", 2) + b"".join(
+        struct.pack("<HHI", tag, perms, everyone if who < 0 else who)
+        for tag, perms, who in sorted([*base, *entries])
+    )
+
+
+def set_acl(path: Path, blob: bytes, *, default: bool = False) -> None:
+    name = "system.posix_acl_default" if default else "system.posix_acl_access"
+    try:
+        os.setxattr(path, name, blob)
+    except OSError as exc:  # a filesystem without POSIX ACLs: nothing to test there
+        pytest.skip(f"no POSIX ACLs on {path.parent}: {exc.strerror}")
+
+
+USER_RW, GROUP_RW, MASK_RW, MASK_R = (
+    (0x02, 6, NOBODY),
+    (0x08, 6, NOBODY),
+    (0x10, 6, -1),
+    (0x10, 4, -1),
+)
+
+
+@pytest.mark.parametrize(
+    ("entries", "who"),
+    [((USER_RW, MASK_RW), "an ACL lets user 'nobody'"), ((GROUP_RW, MASK_RW), "an ACL lets group")],
+)
+def test_a_config_an_acl_lets_others_write_is_refused(
+    cli: Any,
+    sm: Any,
+    shared: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    entries: tuple[tuple[int, int, int], ...],
+    who: str,
+) -> None:
+    """`setfacl -m u:other:rw secrets.toml`: the mode bits (0664 with root's private group)
+    looked safe and the file was trusted."""
+    config, sub = shared
+    set_acl(config, posix_acl(*entries))
+    monkeypatch.chdir(sub)
+    refused(cli("set", "prod/db/password", "--stdin", input="v"), str(config), who, "setfacl -b")
+    assert sm.list_secrets()["SecretList"] == []
+
+
+def test_a_config_that_inherits_a_shared_folders_default_acl_is_refused(aws_env: Path) -> None:
+    shared = aws_env / "team"
+    shared.mkdir()
+    set_acl(shared, posix_acl(USER_RW, MASK_RW), default=True)
+    config = write_config(shared, "[environments.dev]\n")  # created after: inherits the ACL
+    (shared / "app").mkdir()
+    with pytest.raises(CliError) as caught:
+        find_config(shared / "app", trusted=[])
+    assert "an ACL lets user 'nobody'" in caught.value.message
+    assert find_config(shared / "app", trusted=[str(config)]) == config  # trusted by name: used
+
+
+def test_an_acl_whose_mask_denies_writing_is_trusted(shared: tuple[Path, Path]) -> None:
+    config, sub = shared
+    set_acl(config, posix_acl(USER_RW, MASK_R))
+    config.chmod(0o644)
+    assert find_config(sub, trusted=[]) == config
 
 
 def test_given_with_config_or_trusted_by_the_variable_it_is_used(

@@ -74,7 +74,18 @@ def test_eight_writers_in_one_run_lose_no_entry(cli: Any, backend: str, aws_env:
     assert cli("get", "local/app/key-07").stdout == "value-app.env-7"
 
 
-def test_two_processes_at_once_lose_no_entry(cli: Any, backend: str, aws_env: Path) -> None:
+@pytest.mark.parametrize("caches", ["shared", "separate"])
+def test_two_processes_at_once_lose_no_entry(
+    cli: Any, backend: str, aws_env: Path, caches: str
+) -> None:
+    """`separate`: each run with its own XDG_CACHE_HOME (a cron job, a CI step) used to take
+    its own lock: 79 of 80 names were lost from the index."""
+
+    def environment(side: str) -> dict[str, str]:
+        if caches == "shared":
+            return dict(os.environ)
+        return {**os.environ, "XDG_CACHE_HOME": str(aws_env / f"cache-{side}")}
+
     runs = [
         subprocess.Popen(
             [
@@ -83,7 +94,7 @@ def test_two_processes_at_once_lose_no_entry(cli: Any, backend: str, aws_env: Pa
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=dict(os.environ),
+            env=environment(side),
         )
         for side in ("one", "two")
     ]
@@ -110,3 +121,32 @@ def test_a_rerun_repairs_an_index_that_lost_names(cli: Any, backend: str, aws_en
     assert again.code == 0, again.stderr
     assert "12 unchanged" in again.stderr
     assert len(listed(cli)) == 12
+
+
+def test_the_lock_is_one_private_place_whatever_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from envsecrets.backends.keyring_store import lock_path
+
+    first = lock_path()
+    for name in ("XDG_CACHE_HOME", "HOME", "TMPDIR", "XDG_RUNTIME_DIR"):
+        monkeypatch.setenv(name, str(tmp_path / name))
+    assert lock_path() == first
+    assert first.parent.name == f"envsecrets-{os.getuid()}"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a folder another user owns needs root")
+def test_a_lock_folder_someone_else_made_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from envsecrets.backends import keyring_store
+    from envsecrets.errors import CliError, ExitCode
+
+    monkeypatch.setattr(keyring_store, "SHARED_MEMORY", tmp_path)
+    planted = keyring_store.lock_path().parent
+    planted.mkdir(mode=0o777)
+    os.chown(planted, 65534, 65534)
+    with pytest.raises(CliError) as caught, keyring_store._KeyringLock.held():
+        pass
+    assert caught.value.code == ExitCode.REFUSED
+    assert not (planted / "keyring.lock").exists()

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import envsecrets
 import pytest
 
 from tests.conftest import aws_client, write_config
@@ -190,6 +191,39 @@ def test_delete_source_removes_only_what_verified(cli, sm) -> None:
     assert run.json()["result"]["counts"]["source_removed"] == len(PARAMETERS) - 1
     left = ssm.get_parameters_by_path(Path="/app/dev", Recursive=True)["Parameters"]
     assert [p["Name"] for p in left] == ["/app/dev/db/user"]
+
+
+def test_rerunning_a_finished_delete_source_migration_is_nothing_to_migrate(cli, sm) -> None:
+    """The re-run was exit 3 ("no parameters at or under"), while the same re-run of an
+    env-file migration is exit 0: a finished migration run again is idempotent."""
+    put_parameters(PARAMETERS)
+    put_parameters({"/app/dev2/other": ("String", f"{CANARY}-other", None)})
+    command = ["migrate", "ssm", "/app/dev", "--to", "dev/app", "-r", "--delete-source", "--yes"]
+    assert cli(*command).code == 0
+    again = cli(*command)
+    assert again.code == 0, again.stderr
+    assert "nothing to migrate" in again.stderr
+    one = ["migrate", "ssm", "/app/dev2/other", "--to", "dev/two", "--delete-source", "--yes"]
+    assert cli(*one).code == 0
+    assert cli(*one).code == 0  # one parameter by name, too
+    # A path that never existed is still not found, even one that starts like a migrated one.
+    for never in ("/app/de", "/app/dev3", "/nothing"):
+        assert cli("migrate", "ssm", never, "--to", "dev/x", "-r").code == 3, never
+    dev = envsecrets.open_environment("dev")
+    assert dev.migrate_ssm("/app/dev", to="dev/app/", recursive=True).plan().items == ()
+
+
+def test_a_rerun_without_list_permission_stays_not_found(cli, sm, proxy) -> None:
+    """Telling "migrated already" from "never existed" needs ListSecrets: denied, the answer
+    stays the plain not found (exit 3), never an AUTH error about a call the user did not ask
+    for."""
+    put_parameters({"/app/one/key": ("String", f"{CANARY}-one", None)})
+    command = ["migrate", "ssm", "/app/one", "--to", "dev/one", "--delete-source", "--yes"]
+    assert cli(*command).code == 0
+    proxy.deny("secretsmanager.ListSecrets")
+    again = cli(*command)
+    assert again.code == 3, again.stderr
+    assert "no parameters at or under" in again.stderr
 
 
 def test_protected_environment_needs_yes(cli, sm, aws_env: Path) -> None:

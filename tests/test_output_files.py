@@ -9,14 +9,17 @@ through; a regular file is replaced atomically with mode 0600; anything else is 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import stat
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from tests.conftest import SECRETS_BIN
@@ -190,3 +193,213 @@ def test_process_substitution_dev_fd_is_written_through(secret: str) -> None:
         os.close(read_end)
         if write_end >= 0:
             os.close(write_end)
+
+
+# -- another user's FIFO or link: written through, it would hand them the value --------------
+
+NOBODY = 65534
+AS_UID_1000 = ["setpriv", "--reuid=1000", "--regid=1000", "--clear-groups"]
+TO_STDOUT = ["--report", "stdout"]
+as_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="giving a FIFO or a link to another user needs root (chown)"
+)
+
+
+def open_reader(fifo: Path) -> int:
+    """The planted FIFO's owner, reading: open without blocking, so a write would succeed."""
+    return os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+
+
+def read_what_leaked(reader: int) -> bytes:
+    try:
+        return os.read(reader, 100_000)
+    except BlockingIOError:
+        return b""
+    finally:
+        os.close(reader)
+
+
+@pytest.fixture
+def sticky(aws_env: Path) -> Path:
+    shared = aws_env / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    return shared
+
+
+@as_root
+def test_another_users_fifo_in_a_shared_folder_is_refused(
+    cli: Any, secret: str, sticky: Path
+) -> None:
+    """As uid 1000 `mkfifo -m 666 /tmp/shared/dev.env`, reading it: the value went to them."""
+    fifo = sticky / "dev.env"
+    os.mkfifo(fifo)
+    fifo.chmod(0o666)
+    os.chown(fifo, NOBODY, NOBODY)
+    (sticky / "template").write_text("{{ secrets://dev/out }}")
+    for args in (
+        ["get", secret],
+        ["export", "dev", "--format", "dotenv"],
+        ["inject", "--input", str(sticky / "template")],
+    ):
+        reader = open_reader(fifo)
+        run = cli(*args, "--output", str(fifo))
+        assert read_what_leaked(reader) == b"", args
+        assert run.code == 2, (args, run.stderr)
+        assert "refusing to write" in run.stderr and "owned by user 'nobody'" in run.stderr
+        assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+@as_root
+def test_a_link_by_another_user_is_refused_whatever_it_points_at(
+    cli: Any, secret: str, sticky: Path
+) -> None:
+    theirs = sticky / "their.fifo"
+    os.mkfifo(theirs)
+    os.chown(theirs, NOBODY, NOBODY)
+    ours = sticky / "our.fifo"
+    os.mkfifo(ours)  # ours, but reached through their link: they chose where it goes
+    for target in (theirs, ours):
+        link = sticky / "link.env"
+        link.unlink(missing_ok=True)
+        link.symlink_to(target)
+        os.lchown(link, NOBODY, NOBODY)
+        reader = open_reader(target)
+        run = cli("get", secret, "--output", str(link))
+        assert read_what_leaked(reader) == b""
+        assert run.code == 2, run.stderr
+        assert "refusing to write" in run.stderr
+    # Our own link to their FIFO: the FIFO decides.
+    link.unlink()
+    link.symlink_to(theirs)
+    reader = open_reader(theirs)
+    run = cli("get", secret, "--output", str(link))
+    assert read_what_leaked(reader) == b""
+    assert run.code == 2 and "a FIFO owned by user 'nobody'" in run.stderr
+
+
+def test_roots_devices_and_our_own_fifos_are_still_written_through(
+    cli: Any, secret: str, aws_env: Path
+) -> None:
+    assert cli("get", secret, "--output", "/dev/null").code == 0  # root's: trusted
+    fifo = aws_env / "pipe"
+    os.mkfifo(fifo)
+    reader, got = read_in_background(fifo)
+    assert cli("get", secret, "--output", str(fifo)).code == 0
+    reader.join(timeout=30)
+    assert got == [VALUE.encode()]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="running as two other users needs root (setpriv)")
+def test_a_user_is_refused_another_users_fifo(secret: str, tmp_path: Path) -> None:
+    """The reviewers' case as two ordinary users: uid 1001 plants, uid 1000 writes."""
+    shared = Path(tempfile.mkdtemp(prefix="envsecrets-shared-"))
+    try:
+        shared.chmod(0o1777)
+        home = shared / "home"
+        home.mkdir()
+        os.chown(home, 1000, 1000)
+        fifo = shared / "dev.env"
+        os.mkfifo(fifo)
+        fifo.chmod(0o666)
+        os.chown(fifo, 1001, 1001)
+        reader = open_reader(fifo)
+        env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")}
+        env["XDG_CONFIG_HOME"] = str(home / ".config")
+        done = subprocess.run(
+            [*AS_UID_1000, SECRETS_BIN, "get", secret, "--output", str(fifo)],
+            cwd=shared,
+            env=env,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert read_what_leaked(reader) == b""
+        assert done.returncode == 2, done.stderr
+        assert b"owned by uid 1001" in done.stderr or b"(uid 1001)" in done.stderr
+    finally:
+        shutil.rmtree(shared)
+
+
+def test_a_fifo_nobody_reads_fails_instead_of_hanging(secrets_cmd: Any, aws_env: Path) -> None:
+    """It used to wait forever for a reader."""
+    fifo = aws_env / "pipe"
+    os.mkfifo(fifo)
+    boto3.client("secretsmanager").create_secret(Name="dev/out", SecretString=VALUE)
+    run = secrets_cmd(["get", "dev/out", "--output", str(fifo)], timeout=60)
+    assert run.code == 1, run.stderr
+    assert "nothing read from the FIFO" in run.stderr
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+# -- every path we write goes through the one check: reports, init's output ------------------
+
+
+@pytest.fixture
+def device(aws_env: Path) -> Path:
+    """A /dev/null of our own: what a report or init at /dev/null used to replace, as root."""
+    if os.geteuid() != 0:
+        pytest.skip("making a device node needs root (mknod)")
+    path = aws_env / "null"
+    os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    return path
+
+
+def test_a_report_or_inits_output_at_a_device_writes_through_it(
+    cli: Any, sm: Any, aws_env: Path, device: Path
+) -> None:
+    (aws_env / "m.env").write_text("API_KEY=k\n")
+    run = cli("migrate", "env-file", "m.env", "--to", "dev/rd/", "--yes", "--report", str(device))
+    assert run.code == 0, run.stderr
+    assert stat.S_ISCHR(device.lstat().st_mode)
+    run = cli("init", "--env", "dev", "--output", str(device))
+    assert run.code == 0, run.stderr
+    assert stat.S_ISCHR(device.lstat().st_mode)
+
+
+def test_a_report_at_a_fifo_is_written_through(cli: Any, sm: Any, aws_env: Path) -> None:
+    (aws_env / "m.env").write_text("API_KEY=k\n")
+    fifo = aws_env / "rep.fifo"
+    os.mkfifo(fifo)
+    reader, got = read_in_background(fifo)
+    run = cli("migrate", "env-file", "m.env", "--to", "dev/rf/", "--yes", "--report", str(fifo))
+    reader.join(timeout=30)
+    assert run.code == 0, run.stderr
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert b'"created": 1' in got[0]
+
+
+def test_a_report_at_dev_stdout_is_written_through(sm: Any, aws_env: Path) -> None:
+    """As non-root: exit 2 after the migration ran; as root: /dev/stdout replaced by a file.
+    Tested through a link of our own made like /dev/stdout, so that code which still replaces
+    the link cannot break the machine's /dev/stdout (it did once, as root)."""
+    stdout = aws_env / "stdout"
+    stdout.symlink_to("/proc/self/fd/1")
+    before = os.lstat(stdout)
+    (aws_env / "m.env").write_text("API_KEY=k\n")
+    done = subprocess.run(
+        [SECRETS_BIN, "migrate", "env-file", "m.env", "--to", "dev/rs/", "--yes", *TO_STDOUT],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert b'"created": 1' in done.stdout
+    after = os.lstat(stdout)
+    assert stat.S_ISLNK(after.st_mode) and after.st_ino == before.st_ino
+
+
+def test_a_report_at_another_users_fifo_is_refused_before_migrating(
+    cli: Any, sm: Any, sticky: Path
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("giving a FIFO to another user needs root (chown)")
+    fifo = sticky / "rep.fifo"
+    os.mkfifo(fifo)
+    os.chown(fifo, NOBODY, NOBODY)
+    (sticky / "m.env").write_text("API_KEY=k\n")
+    run = cli(
+        "migrate", "env-file", str(sticky / "m.env"), "--to", "dev/ro/", "--report", str(fifo)
+    )
+    assert run.code == 2, run.stderr
+    assert sm.list_secrets()["SecretList"] == []

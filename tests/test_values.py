@@ -29,8 +29,26 @@ def test_repr_str_format_never_show_the_value() -> None:
     shown.append(repr([value, {"v": value}]))
     for text in shown:
         assert CANARY not in text
-        assert "SecretValue(sha256=" in text
+        assert "SecretValue(tag=" in text
         assert f"len={len(CANARY)}" in text
+
+
+def test_the_repr_of_a_short_value_cannot_be_looked_up() -> None:
+    """The repr showed an unsalted SHA-256 prefix: a 4-digit PIN was found by trying all
+    10,000. The tag is keyed per process: same within a run, unrelated across runs."""
+    import hashlib  # here, not at the top: another branch adds imports there today
+    import subprocess
+    import sys
+
+    pin = "4821"
+    shown = repr(SecretValue(pin))
+    assert hashlib.sha256(pin.encode()).hexdigest()[:8] not in shown
+    assert shown == repr(SecretValue(pin)) and shown != repr(SecretValue("4822"))
+    script = "from envsecrets.core.values import SecretValue; print(repr(SecretValue('4821')))"
+    other_run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
+    assert other_run.startswith("SecretValue(tag=") and other_run != shown
 
 
 def test_a_traceback_does_not_carry_the_value() -> None:

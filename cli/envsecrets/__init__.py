@@ -72,4 +72,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+    # The public names once each (a loaded one is in globals() too), and the dunders; not the
+    # helpers this module imports for itself (Any, import_module).
+    dunders = {name for name in globals() if name.startswith("__") and name.endswith("__")}
+    return sorted(dunders | set(__all__))

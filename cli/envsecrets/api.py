@@ -23,17 +23,21 @@ or permissions, UNAVAILABLE (6) AWS unreachable or throttled after retries. A mi
 not raise for one item's failure: its `MigrationResult` says per item, and `exit_code` sums up.
 
 Nothing here imports boto3 until an environment first talks to AWS.
+
+One module of over 500 lines on purpose: it is the public API's one page (`help(envsecrets.api)`,
+`pydoc`), and what it holds beyond the docstrings is the checks of what scripts pass in.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from envsecrets.core.config import EnvironmentConfig, find_config, load_config
+from envsecrets.core.config import EnvironmentConfig, find_config, load_config, validate_region
 from envsecrets.core.names import NamePrefix, SecretName, validate_env
 from envsecrets.core.store import CURRENT, StoredValue
 from envsecrets.core.values import SecretValue
@@ -44,6 +48,7 @@ if TYPE_CHECKING:
     from envsecrets.backends.deadline import AwsDeadline
     from envsecrets.backends.envfile import EnvFileSource
     from envsecrets.backends.lambda_env import LambdaEnvSource
+    from envsecrets.backends.quotas import RateLimiter
     from envsecrets.backends.ssm import SsmSource
     from envsecrets.core.migration import MigrationPlan, MigrationResult, MigrationSource
     from envsecrets.core.operations import SetOutcome
@@ -82,6 +87,8 @@ def open_environment(
         `secrets.toml` does not declare.
     """
     validate_env(name)
+    if region is not None:
+        validate_region(region, "region")  # as --region: "us-east-1 " is USAGE, not exit 1
     path = find_config(Path.cwd(), Path(config) if config is not None else None)
     settings = load_config(path).environment(name)
     if role_arn is not None:
@@ -175,15 +182,20 @@ class Environment:
         """Create secret `name` or put a new version holding `value` (text, or bytes stored
         as binary); `field` sets one key of a JSON object secret, keeping the others.
 
+        `value` is a str, bytes or a SecretValue, nothing else: a number, None or a dict
+        raises CliError USAGE naming its type. Nothing is converted for you, since more than
+        one text could be meant (`5432` or `5432.0`, key order, spacing): pass `str(port)`,
+        or `json.dumps(settings)` to store a dict as a JSON object secret.
+
         The same value as the current one writes nothing (`action` "unchanged") unless
         `force`. A write that a protected environment must confirm goes ahead with `yes=True`,
         or when `confirm(question)` returns. Tags and description are set before the value,
         and the write's ClientRequestToken comes from the name and the value, so a retry
         never makes a second version.
 
-        Raises CliError: USAGE for a bad name, an empty or too large value, a description
-        over 2,048 characters; REFUSED when a protected environment was not confirmed or the
-        secret is scheduled for deletion.
+        Raises CliError: USAGE for a bad name, a value of another type, an empty or too
+        large value, a description over 2,048 characters; REFUSED when a protected
+        environment was not confirmed or the secret is scheduled for deletion.
         """
         from envsecrets.core.operations import SetOptions, apply_set, plan_set
 
@@ -225,9 +237,16 @@ class Environment:
         from envsecrets.backends.ssm import SsmSource
 
         prefix = self._prefix(to)
-        self._pace(max_write_rate)
+        _check_pacing(concurrency, max_write_rate)
         source = SsmSource(self._target(), path, recursive=recursive, pool=concurrency)
-        return Migration(self, source, prefix, overwrite=overwrite, concurrency=concurrency)
+        return Migration(
+            self,
+            source,
+            prefix,
+            overwrite=overwrite,
+            concurrency=concurrency,
+            max_write_rate=max_write_rate,
+        )
 
     def migrate_env_file(
         self,
@@ -247,9 +266,16 @@ class Environment:
         from envsecrets.backends.envfile import EnvFileSource
 
         prefix = self._prefix(to)
-        self._pace(max_write_rate)
+        _check_pacing(concurrency, max_write_rate)
         source = EnvFileSource(Path(path), keep_case=keep_case)
-        return Migration(self, source, prefix, overwrite=overwrite, concurrency=concurrency)
+        return Migration(
+            self,
+            source,
+            prefix,
+            overwrite=overwrite,
+            concurrency=concurrency,
+            max_write_rate=max_write_rate,
+        )
 
     def migrate_lambda(
         self,
@@ -270,10 +296,16 @@ class Environment:
         from envsecrets.backends.lambda_env import LambdaEnvSource
 
         prefix = self._prefix(None)
-        self._pace(max_write_rate)
+        _check_pacing(concurrency, max_write_rate)
         source = LambdaEnvSource(self._target(), function, keys=keys, keep_case=keep_case)
         return Migration(
-            self, source, prefix, overwrite=overwrite, concurrency=concurrency, all_or_nothing=True
+            self,
+            source,
+            prefix,
+            overwrite=overwrite,
+            concurrency=concurrency,
+            max_write_rate=max_write_rate,
+            all_or_nothing=True,
         )
 
     # -- what the command line shares (not part of the documented surface) ----------------
@@ -314,12 +346,17 @@ class Environment:
 
         return SecretsManagerStore(self._target(), bulk=bulk, pool=pool, notify=notify)
 
-    def _pace(self, max_write_rate: float) -> None:
-        """Every AWS call of this environment from now on (retries included) waits its turn
-        under AWS's quotas, Secrets Manager writes at `max_write_rate` per second."""
-        from envsecrets.backends.quotas import RateLimiter
-
-        self._target().limiter = RateLimiter.for_writes(max_write_rate)
+    @contextmanager
+    def _paced(self, limiter: RateLimiter) -> Iterator[None]:
+        """While the block runs, every AWS call of this environment (retries included, from
+        any thread) waits its turn under `limiter`; afterwards the pacing is what it was, so
+        a migration's `max_write_rate` does not slow the environment's later calls."""
+        target = self._target()
+        before, target.limiter = target.limiter, limiter
+        try:
+            yield
+        finally:
+            target.limiter = before
 
     def _allow(self, question: str, *, yes: bool, confirm: Confirm | None) -> None:
         """Go ahead with a write the environment's protection asks about, or refuse."""
@@ -374,14 +411,21 @@ class Migration(Generic[S]):
         *,
         overwrite: bool = False,
         concurrency: int = DEFAULT_CONCURRENCY,
+        max_write_rate: float = DEFAULT_WRITE_RATE,
         all_or_nothing: bool = False,
     ) -> None:
+        from envsecrets.backends.quotas import RateLimiter
+
+        _check_pacing(concurrency, max_write_rate)
         self.environment = environment
         self.source = source
         self._prefix = prefix
         self._overwrite = overwrite
         self._concurrency = concurrency
         self._all_or_nothing = all_or_nothing
+        # This migration's own pacing: its calls (source reads, writes, checks, removals)
+        # run at AWS's quotas with writes at `max_write_rate`; the environment's others not.
+        self._limiter = RateLimiter.for_writes(max_write_rate)
         self._store = environment._store(bulk=True, pool=concurrency)
         self._plan: MigrationPlan | None = None
         self._result: MigrationResult | None = None
@@ -404,9 +448,10 @@ class Migration(Generic[S]):
         if self._plan is None:
             from envsecrets.core.migration import plan_migration
 
-            self._plan = plan_migration(
-                self.source, self._store, self._prefix, overwrite=self._overwrite
-            )
+            with self.environment._paced(self._limiter):
+                self._plan = plan_migration(
+                    self.source, self._store, self._prefix, overwrite=self._overwrite
+                )
         return self._plan
 
     def apply(
@@ -423,8 +468,6 @@ class Migration(Generic[S]):
         `progress(1)` is called as each write finishes. One item's failure does not stop the
         others: see `result.exit_code`.
         """
-        from envsecrets.core.migration import apply_migration, migrate_streaming, verify_migration
-
         if self._result is not None:
             raise CliError(
                 ExitCode.USAGE,
@@ -436,6 +479,13 @@ class Migration(Generic[S]):
             if writes:
                 question = f"write {len(writes)} secrets under {self.prefix}?"
                 self.environment._allow(question, yes=False, confirm=confirm)
+        with self.environment._paced(self._limiter):
+            self._result = self._apply(progress)
+        return self._result
+
+    def _apply(self, progress: Progress | None) -> MigrationResult:
+        from envsecrets.core.migration import apply_migration, migrate_streaming, verify_migration
+
         settings = self.environment.settings
         if self._plan is None:
             result = migrate_streaming(
@@ -456,8 +506,7 @@ class Migration(Generic[S]):
                 concurrency=self._concurrency,
                 progress=progress,
             )
-        self._result = verify_migration(result, self._store)
-        return self._result
+        return verify_migration(result, self._store)
 
     def remove_sources(self) -> MigrationResult:
         """Delete from the source what is settled (verified, or found unchanged) and still
@@ -473,7 +522,39 @@ class Migration(Generic[S]):
                 "nothing to remove yet: apply() the migration first",
                 "remove_sources() deletes only what apply() wrote and verified",
             )
-        self._result = remove_sources(
-            self._result, self.source, all_or_nothing=self._all_or_nothing
-        )
+        with self.environment._paced(self._limiter):
+            self._result = remove_sources(
+                self._result, self.source, all_or_nothing=self._all_or_nothing
+            )
         return self._result
+
+
+MAX_CONCURRENCY = 64  # as the command's --concurrency
+
+
+def _check_pacing(concurrency: object, max_write_rate: object) -> None:
+    """The checks the command's --concurrency and --max-rate get, for scripts: a rate of 0 or
+    less would mean no pacing at all, a concurrency of 0 or -1 no writes or an error deep in
+    a thread pool. Typed `object`: scripts calling the API are not type-checked."""
+    if (
+        isinstance(concurrency, bool)
+        or not isinstance(concurrency, int)
+        or not 1 <= concurrency <= MAX_CONCURRENCY
+    ):
+        raise CliError(
+            ExitCode.USAGE,
+            f"concurrency={concurrency!r}: writes in flight at once is a whole number from 1 "
+            f"to {MAX_CONCURRENCY}",
+            f"pass concurrency={DEFAULT_CONCURRENCY} (the default), as --concurrency does",
+        )
+    if (
+        isinstance(max_write_rate, bool)
+        or not isinstance(max_write_rate, int | float)
+        or not 1 <= max_write_rate < float("inf")
+    ):
+        raise CliError(
+            ExitCode.USAGE,
+            f"max_write_rate={max_write_rate!r}: Secrets Manager writes per second is a number "
+            "of at least 1",
+            f"pass max_write_rate={DEFAULT_WRITE_RATE:g} (AWS's default quota), as --max-rate does",
+        )

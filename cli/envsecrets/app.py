@@ -53,6 +53,7 @@ FAMILY_OF_COMMAND = {
 
 # Root options that take a value: the word after them is not a command.
 ROOT_OPTIONS_WITH_VALUE = ("--config", "--profile", "--region", "--timeout")
+ROOT_OPTIONS = (*ROOT_OPTIONS_WITH_VALUE, "--debug")
 # Eager root options that need no command built (help builds the complete CLI itself).
 ROOT_OPTIONS_ANSWERING_ALONE = ("--version", "--help", "-h")
 
@@ -195,9 +196,17 @@ def _usage_error(exc: typer.TyperException, json_mode: bool) -> int:
     command_path = getattr(getattr(exc, "ctx", None), "command_path", None)
     if not isinstance(command_path, str) or not command_path:
         command_path = "secrets"
-    render_error(
-        CliError(ExitCode.USAGE, message, f"see `{command_path} --help`"), json_mode=json_mode
-    )
+    hint = f"see `{command_path} --help`"
+    unknown = getattr(exc, "option_name", None)
+    if unknown in ROOT_OPTIONS and command_path != "secrets":
+        # `secrets list --region X`: a global option given after the command.
+        value = " VALUE" if unknown in ROOT_OPTIONS_WITH_VALUE else ""
+        rest = command_path.removeprefix("secrets ")
+        hint = (
+            f"{unknown} is a global option: put it before the command "
+            f"(`secrets {unknown}{value} {rest} ...`)"
+        )
+    render_error(CliError(ExitCode.USAGE, message, hint), json_mode=json_mode)
     return int(ExitCode.USAGE)
 
 

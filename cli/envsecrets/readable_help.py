@@ -19,6 +19,8 @@ Everything here is click's documented surface as Typer ships it: `metavar`, `is_
 
 from __future__ import annotations
 
+import inspect
+import re
 from typing import Any
 
 import typer
@@ -65,8 +67,26 @@ def _show_help_instead_of_nothing(ctx: Any) -> None:
     raise typer.Exit(int(ExitCode.USAGE))
 
 
+def one_sentence(help_text: str | None) -> str | None:
+    """A command's summary for its group's list: the first sentence of its help, on one line.
+    Typer's rich help keeps the docstring's own line breaks in that list, so summaries broke
+    at the source's column 92 and again at the terminal's edge (ragged at 80 and 100)."""
+    if not help_text:
+        return None
+    first = " ".join(inspect.cleandoc(help_text).split("\n\n")[0].split())
+    # The first '.', '!' or '?' that ends a sentence: followed by a space or the end, so that
+    # `[ARGS]...)` or `e.g.` inside the sentence do not end it.
+    end = re.search(r"[.!?](?=\s+[A-Z`(]|$)", first)
+    return first[: end.end()] if end else first
+
+
 class ReadableCommand(TyperCommand):
     """A command whose `--help` shows no Python types (see the module's docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.short_help is None:
+            self.short_help = one_sentence(self.help)
 
     def get_params(self, ctx: Any) -> list[Any]:
         # Every use goes through here (parsing, errors, help), help option included, so an
@@ -95,6 +115,11 @@ class ReadableCommand(TyperCommand):
 class ReadableGroup(TyperGroup):
     """A group of commands (the root, `migrate`): flags without values in its help, and its
     help as the answer when it is called with nothing."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.short_help is None:
+            self.short_help = one_sentence(self.help)
 
     def get_params(self, ctx: Any) -> list[Any]:
         # The root's completion options are appended after the group is built: this sees them.

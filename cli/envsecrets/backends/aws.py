@@ -588,7 +588,9 @@ def _refused(refusal: AwsRefusal, *, subject: str | None, side: str | None) -> C
         return CliError(
             ExitCode.NOT_FOUND,
             f"{prefix}secret{about} not found" if subject else f"{prefix}{detail}",
-            "`secrets list <env>/` shows what exists",
+            f"`secrets list {subject.split('/')[0]}/` shows what exists"
+            if subject and "/" in subject
+            else "`secrets list` shows what exists",
         )
     if code in THROTTLE_CODES:
         return CliError(

@@ -91,6 +91,8 @@ class _Call:
     budget: float
     endpoint: str
     operation: str
+    # The repeat of an interval timer someone else had armed: kept, not only its next ring.
+    previous_interval: float = 0.0
     previous_handler: Any = None
     # An interval timer someone else had armed (a program embedding the CLI): put back after.
     previous_timer: float = 0.0
@@ -151,7 +153,7 @@ class AwsDeadline:
             return  # a call made inside a call (credentials): the outer one is watched
         self._call = call
         call.previous_handler = signal.signal(signal.SIGALRM, self._ring)
-        call.previous_timer = signal.getitimer(signal.ITIMER_REAL)[0]
+        call.previous_timer, call.previous_interval = signal.getitimer(signal.ITIMER_REAL)
         self._arm(call)
 
     def _end(self) -> None:
@@ -214,7 +216,8 @@ class AwsDeadline:
         signal.signal(signal.SIGALRM, call.previous_handler or signal.SIG_DFL)
         took = time.monotonic() - call.started
         if call.previous_timer:  # theirs rings when it would have (at once if it is overdue)
-            signal.setitimer(signal.ITIMER_REAL, max(call.previous_timer - took, 0.001))
+            left = max(call.previous_timer - took, 0.001)
+            signal.setitimer(signal.ITIMER_REAL, left, call.previous_interval)
         if self.whole:
             self.spent += took
 

@@ -7,19 +7,22 @@ small JSON record (versions with their stages, description, tags, deletion date)
 way to list entries, so each environment also keeps an index entry with its names.
 
 Concurrency: every read-modify-write (a secret's record, and the index with it) runs under one
-lock per user, held across threads (a mutex) and processes (a lock file next to our cache,
-through `filelock`), so that eight writers in one migration, or two migrations at once, lose no
-entry; reads take it too, because some backends (keyrings.alt's file backend) rewrite one file
-for every change and a reader could meet half of it. The index can still miss a name (an entry
-written by an older version, or a run killed between the two writes): any read or write of an
-existing entry puts its name back, so re-running the migration or touching the secret repairs
-it.
+lock per user, held across threads (a mutex) and processes (a lock file at a fixed place per
+user, through `filelock`), so that eight writers in one migration, or two migrations at once,
+lose no entry; reads take it too, because some backends (keyrings.alt's file backend) rewrite
+one file for every change and a reader could meet half of it. The index can still miss a name
+(an entry written by an older version, or a run killed between the two writes): any read or
+write of an existing entry puts its name back, so re-running the migration or touching the
+secret repairs it.
 
 Limits, compared with Secrets Manager: no KMS keys, replicas or managed rotation; only versions
 that carry a stage (AWSCURRENT/AWSPREVIOUS/AWSPENDING) are kept; Windows Credential Locker holds
 entries of about 2.5 KB, so large values need another backend there. Rotation by hand works
 offline: `--generate` draws passwords locally under GetRandomPassword's rules, and labels move
 as in Secrets Manager (a move from a version that no longer holds the label is refused).
+
+Over 500 lines on purpose: one class implements the whole SecretStore protocol against one
+keyring, and its record format, index and lock are read and written only together.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -91,9 +95,41 @@ def _backend_name(backend: Any) -> str:
 
 def lock_path() -> Path:
     """The lock file every keyring store of this user shares: one, because a backend may keep
-    every environment in one file (keyrings.alt's)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "envsecrets" / "keyring.lock"
+    every environment in one file (keyrings.alt's), and one whatever the environment
+    variables: two migrations run with different XDG_CACHE_HOME (or HOME, or TMPDIR) write
+    into the same keyring, and with a lock each they lost 79 of 80 names from the index. So
+    it sits at a fixed place per uid: `/dev/shm/envsecrets-<uid>/` (memory, never aged away;
+    the folder `secrets run` also uses without XDG_RUNTIME_DIR), else `/tmp/envsecrets-<uid>/`.
+    On Windows, without uids, under the user's profile folder."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:
+        return Path.home() / "AppData" / "Local" / "envsecrets" / "keyring.lock"
+    base = SHARED_MEMORY if SHARED_MEMORY.is_dir() else SHARED_TEMP
+    return base / f"envsecrets-{getuid()}" / "keyring.lock"
+
+
+# Shared by every user: the lock's folder in them is made 0700 and checked to be ours.
+SHARED_MEMORY, SHARED_TEMP = Path("/dev/shm"), Path("/tmp")  # noqa: S108
+
+
+def _private_folder(folder: Path) -> None:
+    """Create `folder` 0700 (its parent must exist), or check that the one there is ours:
+    in a shared place someone else could have made the name first (a symlink, their folder),
+    and the lock file is opened for writing in it."""
+    try:
+        folder.mkdir(mode=0o700)
+        folder.chmod(0o700)  # whatever the umask
+    except FileExistsError:
+        pass  # there already, or made this instant by another secrets process
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+        raise CliError(
+            ExitCode.REFUSED,
+            f"refusing to lock the keyring in {folder}: it is not a folder of yours",
+            f"remove {folder} if you do not know it, then run the command again",
+        )
+    if info.st_mode & 0o077:
+        folder.chmod(0o700)
 
 
 class _KeyringLock:
@@ -126,12 +162,8 @@ class _KeyringLock:
 
         path = lock_path()
         try:
-            for folder in (path.parent.parent, path.parent):
-                try:
-                    folder.mkdir(mode=0o700)
-                except FileExistsError:
-                    continue  # there already, or made this instant by another secrets process
-                folder.chmod(0o700)  # whatever the umask: the folder is ours alone
+            path.parent.parent.mkdir(parents=True, exist_ok=True)  # Windows' profile folders
+            _private_folder(path.parent)
             lock = FileLock(str(path), timeout=LOCK_TIMEOUT, mode=0o600, thread_local=False)
             lock.acquire()
         except Timeout:
@@ -145,8 +177,8 @@ class _KeyringLock:
             raise CliError(
                 ExitCode.USAGE,
                 f"cannot create the keyring lock file {path}: {exc.strerror}",
-                "set XDG_CACHE_HOME to a folder you can write, so that concurrent writes to "
-                "the keyring are serialised",
+                f"make {path.parent} a folder you can write (mode 0700), so that concurrent "
+                "writes to the keyring are serialised",
             ) from None
         return lock
 

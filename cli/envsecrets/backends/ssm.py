@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from envsecrets.backends.aws import AwsTarget, aws_errors, error_code
-from envsecrets.core.migration import SourceItem
+from envsecrets.core.migration import TAG_KEY, SourceItem
 from envsecrets.core.pool import chunked
 from envsecrets.core.values import SecretValue
 from envsecrets.errors import CliError, ExitCode
 
 if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager.type_defs import ListSecretsRequestTypeDef
     from mypy_boto3_ssm import SSMClient
     from mypy_boto3_ssm.type_defs import (
         DescribeParametersRequestTypeDef,
@@ -38,13 +39,16 @@ DESCRIBE_NAMES = 50  # DescribeParameters: at most 50 values in a filter, 50 res
 DELETE_BATCH = 10  # DeleteParameters: at most 10 names a call
 # Parameter Store's view of Secrets Manager (GetParameter and GetParameters only).
 SECRETS_MANAGER_REFERENCE = "/aws/reference/secretsmanager/"
+LIST_FILTER_MAX = 512  # ListSecrets: the longest filter value
+MIGRATED_PAGES = 5  # ListSecrets pages read to tell "migrated already" from "never existed"
 
 
 class SsmSource:
     """The parameters under `path` (its direct children, or the whole tree with `recursive`).
 
     A `path` that does not start with `/`, or under which nothing is found, is tried as the
-    name of one parameter; when that does not exist either, the source is not found (exit 3).
+    name of one parameter; when that does not exist either, the source is not found (exit 3),
+    unless secrets migrated from it exist (then there is nothing to migrate: a re-run).
     """
 
     kind = "ssm"
@@ -87,7 +91,12 @@ class SsmSource:
                 relative = parameter["Name"][len(base) :].lstrip("/")
                 yield self._item(parameter, relative)
         if found == 0:
-            parameter = self._one(self.path)
+            try:
+                parameter = self._one(self.path)
+            except CliError as missing:
+                if missing.code == ExitCode.NOT_FOUND and self._migrated_before():
+                    return  # a re-run after --delete-source: nothing to migrate (exit 0)
+                raise
             yield self._item(parameter, parameter["Name"].rstrip("/").rsplit("/", 1)[-1])
 
     def _by_path(self) -> Iterator[ParameterTypeDef]:
@@ -118,6 +127,44 @@ class SsmSource:
                         "check the path (it starts with '/'), the region, and --recursive",
                     ) from None
                 raise
+
+    def _migrated_before(self) -> bool:
+        """Whether secrets tagged `migrated-from=ssm:<path>` (or a name under it) exist in
+        this account and region: the path was migrated with --delete-source, and running the
+        same command again finds nothing left to do rather than a path that never existed.
+        ListSecrets' tag-value filter matches prefixes (`/app/prod` also finds `/app/prod2`),
+        so the tags are compared here; a few pages at most, and any failure (no
+        ListSecrets permission) leaves the answer "not found"."""
+        origin = f"ssm:{self.path.rstrip('/') or '/'}"
+        if len(origin) > LIST_FILTER_MAX or self.path.startswith(SECRETS_MANAGER_REFERENCE):
+            return False
+        args: ListSecretsRequestTypeDef = {
+            "Filters": [
+                {"Key": "tag-key", "Values": [TAG_KEY]},
+                {"Key": "tag-value", "Values": [origin]},
+            ],
+            "MaxResults": 100,
+        }
+        under = origin if origin.endswith("/") else f"{origin}/"
+        try:
+            client = self.target.client("secretsmanager")
+            for _ in range(MIGRATED_PAGES):
+                with self._errors():
+                    page = client.list_secrets(**args)
+                for secret in page.get("SecretList", ()):
+                    for tag in secret.get("Tags", ()):
+                        value = tag.get("Value", "")
+                        if tag.get("Key") == TAG_KEY and (
+                            value == origin or value.startswith(under)
+                        ):
+                            return True
+                token = page.get("NextToken")
+                if not token:
+                    return False
+                args["NextToken"] = token
+        except CliError:
+            return False
+        return False
 
     def _item(self, parameter: ParameterTypeDef, relative: str) -> SourceItem:
         name = str(parameter["Name"])

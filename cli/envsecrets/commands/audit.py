@@ -86,7 +86,11 @@ def audit_command(
     ),
     fail_on: Annotated[
         Severity,
-        typer.Option("--fail-on", help="Exit 1 on findings of this severity or worse."),
+        typer.Option(
+            "--fail-on",
+            metavar="SEVERITY",  # the choices joined by | wrapped mid-word
+            help=f"Exit 1 on findings of this severity or worse: {', '.join(Severity)}.",
+        ),
     ] = Severity.high,
     parameters: Annotated[
         list[str] | None,

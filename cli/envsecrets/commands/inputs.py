@@ -23,9 +23,31 @@ def read_new_value(*, stdin: bool, from_file: Path | None, label: str) -> Secret
         return read_value_file(from_file)
     if stdin:
         return read_stdin_value()
+    if _piped_at_a_terminal():
+        # Not "no terminal to ask": there is one, but the value on stdin was not asked for.
+        raise CliError(
+            ExitCode.USAGE,
+            "a value is piped in, but --stdin was not given",
+            "pass --stdin to read the piped value",
+        )
     from envsecrets.ui.prompts import ask_new_value
 
     return ask_new_value(label)
+
+
+def _piped_at_a_terminal() -> bool:
+    """stdin carries something (not a terminal) while stderr is a terminal: someone piped a
+    value and forgot --stdin."""
+    try:
+        return (
+            sys.stdin is not None
+            and not sys.stdin.closed
+            and not sys.stdin.isatty()
+            and sys.stderr is not None
+            and sys.stderr.isatty()
+        )
+    except (OSError, ValueError):
+        return False
 
 
 def read_stdin_value() -> SecretValue:

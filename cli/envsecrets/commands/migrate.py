@@ -1,5 +1,9 @@
 """`secrets migrate ssm | env-file | lambda`: move secrets out of the places that leak them.
 
+(Over 500 lines on purpose, for now: the three commands' flags vs running a migration and
+reporting it are its seams, but the rotation branch is editing `_migrate` (interrupted runs)
+while this is written; split it there once that is merged.)
+
 Each command opens a `Migration` through the public API (`envsecrets.api`: what a migration
 script calls), then runs it: plan (shown first; `--dry-run` stops there), confirmation for
 protected environments and for deleting sources, apply and verify, and optionally remove
@@ -58,6 +62,7 @@ ReportOption = Annotated[
         "--report",
         help="Write the outcome per item as JSON to FILE (never values).",
         dir_okay=False,
+        readable=False,
     ),
 ]
 MaxRateOption = Annotated[
@@ -328,9 +333,10 @@ def _check_report_path(ws: Workspace, report: Path, source: MigrationSource) -> 
     run, and the input may be the only copy of the secrets. Compared by resolved path and by
     inode, so neither a symlink nor a hard link gets around it."""
     from envsecrets.core.config import CONFIG_FILENAME
-    from envsecrets.core.files import same_file, shown_path
+    from envsecrets.core.files import check_output_path, same_file, shown_path
 
     shown = shown_path(report)
+    check_output_path(report)  # a folder, a socket, another user's FIFO: refused up front
     if not (report.parent or Path()).is_dir():
         raise CliError(
             ExitCode.USAGE,
@@ -403,15 +409,17 @@ def _finish(
     if result is not None:
         document["result"] = result.as_dict()
     document.update(extra)
-    if flags.report is not None:
-        from envsecrets.core.files import write_text_atomically
-        from envsecrets.ui.render import to_json
-
-        write_text_atomically(flags.report, to_json(document) + "\n", follow_links=False)
     if flags.json_output:
         out.json(document)
     elif result is not None:
         _show_result(out, result, extra)
+    if flags.report is not None:
+        # After the outcome is shown: a report that cannot be written (a FIFO nobody reads)
+        # must not hide what the migration did.
+        from envsecrets.core.files import write_text_atomically
+        from envsecrets.ui.render import to_json
+
+        write_text_atomically(flags.report, to_json(document) + "\n", follow_links=False)
     if result is None:
         _dry_run_verdict(plan)
         return
@@ -454,12 +462,24 @@ def _kept_in_source(result: MigrationResult, problems: str) -> CliError:
     """Items to be removed from the source that are still there: their plaintext is."""
     kept = [o.item.source.key for o in result.kept_in_source]
     shown = ", ".join(kept[:10]) + (f" and {len(kept) - 10} more" if len(kept) > 10 else "")
+    reasons = " ".join(o.error or "" for o in result.kept_in_source)
+    # The hint answers the reasons found: --overwrite helps a changed value, not a hard link.
+    hints = ["the reason for each is above"]
+    if "since it was migrated" in reasons:
+        hints.append(
+            "a value changed since it was migrated needs the same command again with "
+            "--overwrite, and --delete-source then removes it"
+        )
+    if "hard links" in reasons:
+        hints.append(
+            "a file with other hard links is never edited (the other names would keep the "
+            "values): remove the other links, then run the same command again"
+        )
     return CliError(
         result.exit_code,
         f"migration incomplete: {problems + ', ' if problems else ''}{len(kept)} still in "
         f"the source {result.plan.source_label} ({shown})",
-        "the reason for each is above; a value changed since it was migrated needs the same "
-        "command again with --overwrite, and --delete-source then removes it",
+        "; ".join(hints),
     )
 
 

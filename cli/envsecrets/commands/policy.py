@@ -94,7 +94,13 @@ def policy_command(
         ),
     ] = None,
     fmt: Annotated[
-        PolicyFormat, typer.Option("--format", "-f", help="Output format.")
+        PolicyFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="FORMAT",  # the choices joined by | wrapped mid-word ("terraf/orm")
+            help=f"Output format: {', '.join(PolicyFormat)}.",
+        ),
     ] = PolicyFormat.json,
     resolve: Annotated[
         bool,

@@ -251,7 +251,9 @@ def export_command(
     ],
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write to FILE (atomically, mode 0600)."),
+        typer.Option(
+            "--output", "-o", help="Write to FILE (atomically, mode 0600).", readable=False
+        ),
     ] = None,
     only: OnlyOption = None,
     expand_json: ExpandJsonOption = False,
@@ -335,7 +337,12 @@ def inject_command(
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the result to FILE (atomically, mode 0600)."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the result to FILE (atomically, mode 0600).",
+            readable=False,
+        ),
     ] = None,
     yes: YesOption = False,
 ) -> None:

@@ -85,21 +85,26 @@ def init(
         ),
     ] = None,
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Where to write (default ./secrets.toml).")
+        Path,
+        typer.Option(
+            "--output", "-o", help="Where to write (default ./secrets.toml).", readable=False
+        ),
     ] = Path("secrets.toml"),
     yes: YesOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Write secrets.toml: environments, regions, profiles, protection, KMS keys, functions.
     Asks questions on a terminal; --env (and the other flags) answer them in scripts."""
-    from envsecrets.core.files import create_text_file, write_text_atomically
+    from envsecrets.core.files import check_output_path, create_text_file, write_text_atomically
     from envsecrets.core.init import render_config
     from envsecrets.ui.prompts import confirm
 
     ws = workspace(ctx)
     out = ws.renderer(json_output)
     target = output if output.is_absolute() else Path.cwd() / output
-    replacing = os.path.lexists(target)
+    # A FIFO, a device or /dev/stdout is written through: nothing to replace, nothing to ask.
+    through = check_output_path(target)
+    replacing = not through and os.path.lexists(target)
     if replacing:
         # Ask before the questions, so nobody answers ten of them to be refused at the end.
         confirm(f"{output} exists; replace it?", yes=yes, why=f"{output} already exists")
@@ -125,7 +130,7 @@ def init(
     # Atomic (an interrupted init leaves the old file or the new one); 0644 for a new file:
     # secrets.toml holds no secrets and is meant for git. A new file is created exclusively:
     # one that appeared during the questions is not replaced without being asked about.
-    if replacing:
+    if replacing or through:
         write_text_atomically(target, text)
     else:
         create_text_file(target, text)

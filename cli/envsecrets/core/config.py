@@ -182,7 +182,7 @@ def _require_trusted(path: Path, trusted: Sequence[str]) -> None:
     info, own = path.stat(), path.lstat()
     me = os.geteuid()
     problem = None
-    if own.st_uid != me:
+    if own.st_uid != me and stat.S_ISLNK(own.st_mode):
         problem = f"the link is owned by {_user(own.st_uid)}, not by you"
     elif info.st_uid != me:
         problem = f"it is owned by {_user(info.st_uid)}, not by you"
@@ -192,14 +192,49 @@ def _require_trusted(path: Path, trusted: Sequence[str]) -> None:
         problem = (
             f"group {_group(info.st_gid)} may write it (mode {stat.S_IMODE(info.st_mode):04o})"
         )
+    else:
+        problem = _acl_writers(path)
     if problem is None:
         return
     raise CliError(
         ExitCode.USAGE,
         f"refusing to use {path} found above the current folder: {problem}",
         f"if you trust it, pass --config {path} or add it to ${TRUST_VARIABLE} "
-        "(':'-separated paths); otherwise remove it, or `chown`/`chmod go-w` it",
+        "(':'-separated paths); otherwise remove it, or `chown`/`chmod go-w` it "
+        "(`setfacl -b` removes an ACL)",
     )
+
+
+# POSIX ACL entries as Linux stores them in the `system.posix_acl_access` attribute: a
+# 4-byte version, then (tag: u16, permissions: u16, id: u32) little-endian per entry.
+_ACL_USER, _ACL_GROUP, _ACL_MASK = 0x02, 0x08, 0x10
+_ACL_WRITE = 0x2
+
+
+def _acl_writers(path: Path) -> str | None:
+    """Who else an extended POSIX ACL lets write `path` (`setfacl -m u:bob:rw`, or a default
+    ACL inherited from a shared folder): the mode bits do not show them. None when there is
+    no such entry, no ACL, or no ACL support (macOS has no `os.getxattr`)."""
+    getxattr = getattr(os, "getxattr", None)
+    if getxattr is None:
+        return None
+    try:
+        blob: bytes = getxattr(path, "system.posix_acl_access")
+    except OSError:  # ENODATA: only the mode bits; ENOTSUP: a filesystem without ACLs
+        return None
+    import struct
+
+    entries = [struct.unpack_from("<HHI", blob, offset) for offset in range(4, len(blob) - 7, 8)]
+    # The mask caps what every named entry grants.
+    mask = next((perms for tag, perms, _ in entries if tag == _ACL_MASK), 0o7)
+    for tag, perms, who in entries:
+        if not perms & mask & _ACL_WRITE:
+            continue
+        if tag == _ACL_USER and who != os.geteuid():
+            return f"an ACL lets {_user(who)} write it"
+        if tag == _ACL_GROUP and not _private_group(who):
+            return f"an ACL lets group {_group(who)} write it"
+    return None
 
 
 def _same_file(path: Path, other: Path) -> bool:

@@ -1,14 +1,18 @@
 """Secret values that cannot leak by accident.
 
-`SecretValue` holds text or bytes. Its `repr`/`str`/`format` show only a short SHA-256 and the
-length, so an f-string, a log line or a traceback never carries the value. Reading the value
-is explicit: `.text()` or `.data()`.
+`SecretValue` holds text or bytes. Its `repr`/`str`/`format` show only a short tag and the
+length, so an f-string, a log line or a traceback never carries the value. The tag is an HMAC
+under a key made at random when this module is imported: equal values show equal tags within
+one run, but a tag cannot be looked up (an unsalted SHA-256 prefix of a 4-digit PIN is found
+by trying all 10,000). Reading the value is explicit: `.text()` or `.data()`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -17,6 +21,7 @@ from typing import Any
 from envsecrets.errors import CliError, ExitCode, listed
 
 MAX_VALUE_BYTES = 65_536  # Secrets Manager's limit for SecretString and SecretBinary
+_REPR_KEY = os.urandom(32)  # per process: a repr's tag means nothing outside this run
 
 
 # What a terminal acts on rather than shows: C0 controls but tab, LF and CR; DEL; C1 controls.
@@ -30,18 +35,28 @@ def _utf8(data: bytes) -> str | None:
         return None
 
 
+def _raw(data: object) -> tuple[bytes, bool]:
+    """A value's bytes and whether it is binary. Typed `object`: scripts calling the public
+    API are not type-checked, and `bytes(5432)` would be 5,432 NUL bytes stored as the value."""
+    if isinstance(data, str):
+        return data.encode("utf-8"), False
+    if isinstance(data, bytes | bytearray | memoryview):
+        return bytes(data), True
+    raise CliError(
+        ExitCode.USAGE,
+        f"a secret value is text (str) or bytes, not {type(data).__name__}",
+        "convert it first: str(5432) stores a number as text, json.dumps(obj) a dict or list "
+        "as a JSON secret",
+    )
+
+
 class SecretValue:
     """An immutable secret value: text (SecretString) or bytes (SecretBinary)."""
 
     __slots__ = ("_data", "_is_binary", "_sha256")
 
     def __init__(self, data: str | bytes) -> None:
-        if isinstance(data, str):
-            raw = data.encode("utf-8")
-            self._is_binary = False
-        else:
-            raw = bytes(data)
-            self._is_binary = True
+        raw, self._is_binary = _raw(data)
         self._data = raw
         self._sha256 = hashlib.sha256(raw).hexdigest()
 
@@ -161,7 +176,9 @@ class SecretValue:
 
     # -- safety -----------------------------------------------------------------------------
     def __repr__(self) -> str:
-        return f"SecretValue(sha256={self._sha256[:8]}…, len={self.size})"
+        # For people reading a log or a traceback: which values are equal, never which value.
+        tag = hmac.new(_REPR_KEY, self._data, hashlib.sha256).hexdigest()[:8]
+        return f"SecretValue(tag={tag}…, len={self.size})"
 
     __str__ = __repr__
 
