@@ -593,3 +593,59 @@ def _alive(pid: int) -> bool:
         return False
     status = Path(f"/proc/{pid}/status")
     return not (status.exists() and "State:\tZ" in status.read_text())
+
+
+DESCRIBE = "secretsmanager.DescribeSecret"
+FAIL_500 = "fail:InternalServiceError:500:boom"
+
+
+def test_after_a_failure_the_hint_retries_only_the_failed_secret(cli, sm, proxy) -> None:
+    """One secret's PutSecretValue keeps failing: the hint names that secret's own command,
+    never "run the same command again" (with --older-than 0 that rotated every secret again,
+    and the originals lost their AWSPREVIOUS). Following the hint rotates that one alone."""
+    originals = seed(sm, 4)
+    proxy.script(PUT, *[FAIL_500] * 2)  # the first secret's write, both attempts
+    bulk = ("rotate", "--env", "dev", "--older-than", "0", "--generate", "--yes")
+    run = cli(*bulk, "--concurrency", "1", env={"AWS_MAX_ATTEMPTS": "2"})
+    assert run.code == 1, run.stderr
+    assert "run the same command again" not in run.stderr
+    failed = "dev/api/key-00"
+    assert f"{failed}: stage failed" in run.stderr and "(nothing changed)" in run.stderr
+    hint = next(line for line in run.stderr.splitlines() if line.startswith("hint:"))
+    assert f"`secrets rotate {failed} --generate`" in hint
+    for other in ("key-01", "key-02", "key-03"):
+        assert other not in hint
+    assert cli("rotate", failed, "--generate").code == 0
+    for name, original in originals.items():
+        assert_rotated_once(sm, name, original)  # each AWSPREVIOUS still the original
+
+
+def test_a_failed_promotion_that_did_move_current_is_reported_as_such(cli, sm, proxy) -> None:
+    """The promotion's reply is lost, its retry fails and the labels cannot be read at that
+    moment: the rotation fails, yet AWSCURRENT moved. The labels are read again after the
+    run: the failure says the new value IS current, and no retry is offered for it."""
+    original = make(sm, "dev/p", "old")
+    proxy.script(UVS, "lose", FAIL_500)
+    proxy.script(DESCRIBE, "forward", *[FAIL_500] * 4)  # plan reads; the checks after fail
+    run = cli("rotate", "--env", "dev", "--older-than", "0", "--generate", "--yes", "--json",
+              env={"AWS_MAX_ATTEMPTS": "2"})  # fmt: skip
+    assert run.code == 1
+    [failure] = run.json()["failed"]
+    now = holder(sm, "dev/p", "AWSCURRENT")
+    assert now != original
+    assert failure["state"] == "promoted" and failure["version_id"] == now
+    error = json.loads(run.stderr.strip().splitlines()[-1])["error"]
+    assert "dev/p did rotate" in error["hint"] and "secrets rotate dev/p" not in error["hint"]
+
+
+def test_a_failure_whose_labels_cannot_be_read_is_unknown_not_failed(cli, sm, proxy) -> None:
+    make(sm, "dev/p", "old")
+    proxy.script(UVS, "lose", FAIL_500)
+    proxy.script(DESCRIBE, "forward", *[FAIL_500] * 6)  # the check after the run fails too
+    run = cli("rotate", "--env", "dev", "--older-than", "0", "--generate", "--yes",
+              env={"AWS_MAX_ATTEMPTS": "2"})  # fmt: skip
+    assert run.code == 1
+    assert "state unknown" in run.stderr
+    hint = next(line for line in run.stderr.splitlines() if line.startswith("hint:"))
+    assert "the state of dev/p is unknown" in hint
+    assert "secrets rotate dev/p --generate" not in hint

@@ -218,6 +218,8 @@ def test_bulk_rotated_failed_skipped(cli, sm) -> None:
                     "pending under this scope, `--cancel` drops them (one secret: "
                     "`secrets rotate dev/d --resume`)",
                 },
+                "state": "unchanged",
+                "version_id": None,
             }
         ],
         "skipped": [

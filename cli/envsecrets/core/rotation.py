@@ -569,7 +569,12 @@ def finish_rotation(
     except CliError as exc:
         hint = where_it_stands(store, name, pending, current, flags)
         raise StepFailed(
-            under_way, exc.code, exc.message, _with_target(step, ctx, under_way, hint)
+            under_way,
+            exc.code,
+            exc.message,
+            _with_target(step, ctx, under_way, hint),
+            version=pending,
+            replaced=current,
         ) from None
     except KeyboardInterrupt as stop:
         hint = pending_hint(name, pending, promoting=under_way == "promote", flags=flags)
@@ -578,6 +583,8 @@ def finish_rotation(
             ExitCode.INTERRUPTED,
             f"interrupted ({stopping.cause(stop)}) before the rotation of {name} finished",
             _with_target(step, ctx, under_way, hint),
+            version=pending,
+            replaced=current,
         ) from None
     narrate(f"promoted version {pending} to AWSCURRENT; {current or '-'} keeps AWSPREVIOUS")
     outcome = RotationOutcome(
@@ -664,7 +671,16 @@ def rotate_secret(
         hint = exc.hint
         if made and step is not None:
             hint = "; ".join(part for part in (step.abandon(plan.name, value), hint) if part)
-        raise StepFailed("stage", exc.code, exc.message, hint) from None
+        # The write may have gone through (a lost reply, retries given up): the version it
+        # makes has a known id, so what it left can be read again (`rotation_bulk`).
+        raise StepFailed(
+            "stage",
+            exc.code,
+            exc.message,
+            hint,
+            version=request_token(plan.name, value, plan.current_version),
+            replaced=plan.current_version,
+        ) from None
     narrate(f"staged version {pending} as AWSPENDING; readers still get {plan.current_version}")
     return finish_rotation(
         store,
