@@ -62,7 +62,8 @@ def test_fifty_secrets_through_throttling_and_5xx(cli, sm, proxy) -> None:
         assert_rotated_once(sm, name, original)
     # 5xx answers are not forwarded: exactly one write of each value reached the emulator.
     assert proxy.forwarded[PUT] == 50
-    assert proxy.forwarded[TAG] == 50
+    # Two tag writes per secret: the lease taken before staging, the record (which empties it).
+    assert proxy.forwarded[TAG] == 100
     assert sum(proxy.injected.values()) > 0
     assert sum(proxy.throttled.values()) > 0
     # One identity lookup for the whole run, not one per secret.
@@ -223,11 +224,12 @@ def test_bulk_resume_promotes_every_pending_version_once(cli, sm, proxy) -> None
         assert value_of(sm, name) == f"staged-{i}"  # the staged value, never a fresh one
     for name in set(originals) - set(staged):
         assert stages(sm, name) == {originals[name]: ["AWSCURRENT"]}
-    # Found from one listing page; only the pending secrets are described again.
+    # Found from one listing page; only the pending secrets are described again, and once
+    # more right before each promotion (its AWSPENDING must still be there: not cancelled).
     assert proxy.calls[LIST] == 1
-    assert proxy.calls[DESCRIBE] == 4
+    assert proxy.calls[DESCRIBE] == 8
     assert proxy.calls[UVS] == 8  # AWSCURRENT moved, AWSPENDING removed: two per secret
-    assert proxy.calls[TAG] == 4
+    assert proxy.calls[TAG] == 8  # each resume's lease, then its record
     assert proxy.calls[PUT] == 0 and proxy.calls["secretsmanager.CreateSecret"] == 0
     assert proxy.calls["sts.GetCallerIdentity"] == 1
     # A second run finds nothing.
@@ -359,7 +361,7 @@ def test_bulk_resume_through_5xx_finishes_each_exactly_once(cli, sm, proxy) -> N
         assert_resumed(sm, name, state["originals"][name], pending)
     # 5xx answers are not forwarded: each label move and each record reached AWS once.
     assert proxy.forwarded[UVS] == 40
-    assert proxy.forwarded[TAG] == 20
+    assert proxy.forwarded[TAG] == 40  # each resume's lease, then its record
     assert proxy.forwarded[PUT] == 0
     assert sum(proxy.injected.values()) > 0
 
@@ -626,7 +628,8 @@ def test_a_failed_promotion_that_did_move_current_is_reported_as_such(cli, sm, p
     run: the failure says the new value IS current, and no retry is offered for it."""
     original = make(sm, "dev/p", "old")
     proxy.script(UVS, "lose", FAIL_500)
-    proxy.script(DESCRIBE, "forward", *[FAIL_500] * 4)  # plan reads; the checks after fail
+    # The plan and the promotion's own check read; the checks after the lost move fail.
+    proxy.script(DESCRIBE, "forward", "forward", *[FAIL_500] * 4)
     run = cli("rotate", "--env", "dev", "--older-than", "0", "--generate", "--yes", "--json",
               env={"AWS_MAX_ATTEMPTS": "2"})  # fmt: skip
     assert run.code == 1
@@ -641,7 +644,7 @@ def test_a_failed_promotion_that_did_move_current_is_reported_as_such(cli, sm, p
 def test_a_failure_whose_labels_cannot_be_read_is_unknown_not_failed(cli, sm, proxy) -> None:
     make(sm, "dev/p", "old")
     proxy.script(UVS, "lose", FAIL_500)
-    proxy.script(DESCRIBE, "forward", *[FAIL_500] * 6)  # the check after the run fails too
+    proxy.script(DESCRIBE, "forward", "forward", *[FAIL_500] * 6)  # the check after the run too
     run = cli("rotate", "--env", "dev", "--older-than", "0", "--generate", "--yes",
               env={"AWS_MAX_ATTEMPTS": "2"})  # fmt: skip
     assert run.code == 1

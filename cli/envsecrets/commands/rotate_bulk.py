@@ -334,7 +334,16 @@ def _is_pending_failure(failure: BulkFailure) -> bool:
     from envsecrets.core.rotation import PendingRotationError
     from envsecrets.core.rotation_bulk import PENDING_LEFT
 
-    return isinstance(failure.error, PendingRotationError) or failure.left == PENDING_LEFT
+    error = failure.error
+    if isinstance(error, PendingRotationError):
+        return error.live is None
+    return failure.left == PENDING_LEFT
+
+
+def _is_live(failure: BulkFailure) -> bool:
+    from envsecrets.core.rotation import PendingRotationError
+
+    return isinstance(failure.error, PendingRotationError) and failure.error.live is not None
 
 
 def _left_note(failure: BulkFailure) -> str:
@@ -370,7 +379,13 @@ def _failure_hint(
         steps.append(
             f"`{recover} --resume` finishes the rotations left pending (`--cancel` drops them)"
         )
-    retry = [f.name for f in failed if f.left in (UNCHANGED, None) and not _is_pending_failure(f)]
+    retry = [
+        f.name
+        for f in failed
+        if f.left in (UNCHANGED, None) and not _is_pending_failure(f) and not _is_live(f)
+    ]
+    if live := [f.name for f in failed if _is_live(f)]:
+        steps.append(f"{', '.join(live)}: being rotated by another run now, left to it")
     if retry and request.older_than > 0:
         steps.append(
             f"run the same command again to retry the {len(retry)} unchanged (the secrets "
@@ -426,8 +441,8 @@ def _point_at_bulk_recovery(failure: BulkFailure, recover: str) -> BulkFailure:
     from envsecrets.core.rotation import PendingRotationError
 
     error = failure.error
-    if not isinstance(error, PendingRotationError):
-        return failure
+    if not isinstance(error, PendingRotationError) or error.live is not None:
+        return failure  # a rotation running now: neither recovery applies yet
     return replace(
         failure,
         error=PendingRotationError(

@@ -237,6 +237,7 @@ def rollback(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
 def resume(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
     """Promote the version a cut-short rotation left pending (applied to the target again and
     verified first when asked)."""
+    from envsecrets.core.rotation import refuse_if_live
     from envsecrets.core.rotation_recovery import find_pending, overtaken_error, resume_rotation
 
     secret = _secret(ws, request)
@@ -249,6 +250,7 @@ def resume(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
     # confirm, in a protected environment or not. Every path that writes confirms below.
     if _nothing(out, state, "resume"):
         return
+    refuse_if_live(name, state.pending, state.tags, "resume")
     if state.overtaken:
         raise overtaken_error(state)
     step = step_for(ws, secret.env, settings, out)
@@ -284,6 +286,7 @@ def resume(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
 def cancel(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
     """Drop a dangling AWSPENDING; AWSCURRENT stays where it is (and the target is given the
     current value back, or the pending IAM key is deleted)."""
+    from envsecrets.core.rotation import refuse_if_live
     from envsecrets.core.rotation_recovery import cancel_pending, find_pending
 
     secret = _secret(ws, request)
@@ -294,6 +297,7 @@ def cancel(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
     # As for --resume: a finished rotation's leftover label is left alone, unasked.
     if _nothing(out, state, "cancel"):
         return
+    refuse_if_live(name, state.pending, state.tags, "cancel")
     step = step_for(ws, secret.env, settings, out)
     narrate = _narrator(out)
     narrate(

@@ -36,6 +36,14 @@ from typing import Any, Protocol
 from envsecrets import stopping
 from envsecrets.core.labels import CurrentMoved, move_current, settle
 from envsecrets.core.passwords import PasswordSource
+from envsecrets.core.rotation_lease import (
+    LEASE_TAG,
+    Lease,
+    is_alive,
+    lease_of,
+    release_lease,
+    take_lease,
+)
 from envsecrets.core.rotation_targets import (
     RESUME,
     ROTATE,
@@ -108,27 +116,84 @@ class RotationPlan:
 
 
 class PendingRotationError(CliError):
-    """A rotation refused because an earlier one left a pending version: bulk rotation
-    recognises it to point at the bulk `--resume`/`--cancel` instead of one secret's."""
+    """A rotation refused because a pending version exists: bulk rotation recognises it to
+    point at the bulk `--resume`/`--cancel` instead of one secret's. `live` is the lease of a
+    rotation still running (then neither recovery applies yet); `known_dead` says that the
+    rotation which staged it is known to have ended (its lease names it and is not alive)."""
 
-    def __init__(self, name: str, version: str, hint: str) -> None:
-        super().__init__(
-            ExitCode.REFUSED,
-            f"{name} has a pending version ({version}) from a rotation that did not finish",
-            hint,
-        )
+    def __init__(
+        self,
+        name: str,
+        version: str,
+        hint: str,
+        *,
+        live: Lease | None = None,
+        known_dead: bool = False,
+    ) -> None:
+        if live is not None:
+            message = (
+                f"{name} is being rotated now ({live.describe()}): its version {version} "
+                "waits AWSPENDING"
+            )
+        elif known_dead:
+            message = (
+                f"{name} has a pending version ({version}) from a rotation that did not finish"
+            )
+        else:
+            message = (
+                f"{name} has a pending version ({version}) from a rotation that is still under "
+                "way elsewhere or did not finish (it left no mark of ours to tell)"
+            )
+        super().__init__(ExitCode.REFUSED, message, hint)
         self.name = name
         self.version = version
+        self.live = live
+        self.known_dead = known_dead
 
 
-def pending_exists_error(name: str, version: str) -> PendingRotationError:
-    """The refusal of a new rotation while `version` waits AWSPENDING, with the ways out."""
+def pending_exists_error(
+    name: str, version: str, tags: dict[str, str] | None = None
+) -> PendingRotationError:
+    """The refusal of a new rotation while `version` waits AWSPENDING, with the ways out;
+    `tags` (the secret's) tell whether the rotation that staged it is still running."""
+    lease = lease_of(tags or {}, version)
+    if lease is not None and is_alive(lease):
+        return PendingRotationError(name, version, _live_hint(name, lease), live=lease)
     return PendingRotationError(
         name,
         version,
         f"`secrets rotate {name} --resume` promotes it, `--cancel` drops it; "
         "`--rollback` undoes a finished rotation",
+        known_dead=lease is not None,
     )
+
+
+def _live_hint(name: str, lease: Lease) -> str:
+    until = f"{lease.expires.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    return (
+        f"wait for that rotation to end; `secrets rotate {name} --resume` or `--cancel` "
+        f"work once it has (seen from another host: after {until}); "
+        f"`secrets history {name}` shows the labels"
+    )
+
+
+def rotation_in_progress_error(name: str, version: str, lease: Lease, action: str) -> CliError:
+    """The refusal of `--resume`/`--cancel` (`action`) while the rotation that staged
+    `version` is still running: promoting or dropping its value under it would promote a
+    value its verification may still fail, or let a cancelled value go live."""
+    return CliError(
+        ExitCode.REFUSED,
+        f"{name} is being rotated now ({lease.describe()}): its pending version {version} "
+        f"is that rotation's; nothing to {action} yet",
+        _live_hint(name, lease),
+    )
+
+
+def refuse_if_live(name: str, version: str | None, tags: dict[str, str], action: str) -> None:
+    """Raise `rotation_in_progress_error` when a live rotation holds `version`."""
+    lease = lease_of(tags, version)
+    if lease is not None and version is not None and is_alive(lease):
+        raise rotation_in_progress_error(name, version, lease, action)
 
 
 def require_current(meta: SecretMetadata) -> str:
@@ -167,7 +232,7 @@ def plan_rotation(
     meta = store.describe(name)
     pending = meta.pending_version
     if pending is not None:
-        raise pending_exists_error(name, pending)
+        raise pending_exists_error(name, pending, meta.tags)
     current_version = require_current(meta)
     current: StoredValue | None = None
     if read_value or field_key is not None:
@@ -298,8 +363,23 @@ def _pending_left(name: str, pending: str, state: SecretMetadata, flags: str = "
 def promote_pending(store: SecretStore, name: str, pending: str, current: str | None) -> None:
     """AWSCURRENT to the pending version, only from `current` (AWS gives AWSPREVIOUS to it),
     then drop AWSPENDING. Each move is skipped or accepted when the labels already show it
-    done; AWSCURRENT found on a third version raises `RotationChanged`."""
-    if current is not None and current != pending:
+    done; AWSCURRENT found on a third version raises `RotationChanged`.
+
+    The labels are read first: a version whose AWSPENDING was removed meanwhile (a `--cancel`)
+    is not promoted. AWS has no condition on another label, so this check and the move are
+    two calls; the lease (`rotation_lease`) keeps envsecrets' own `--cancel` away meanwhile."""
+    state = store.describe(name)
+    found = state.version_with(CURRENT)
+    if found != pending and PENDING not in state.version_stages.get(pending, ()):
+        raise RotationChanged(
+            ExitCode.REFUSED,
+            f"the pending version {pending} of {name} was dropped during the rotation (its "
+            f"AWSPENDING removed: a cancel); nothing was promoted",
+            f"version {found or '-'} is AWSCURRENT; `secrets history {name}` shows the labels",
+        )
+    if found != current and found != pending:
+        raise changed_during_rotation(name, pending, current, state)
+    if current is not None and current != pending and found != pending:
         try:
             move_current(store, name, to_version=pending, from_version=current)
         except CurrentMoved as moved:
@@ -331,6 +411,7 @@ def record_rotation(
         # AWS caps tag values at 256 characters; a long session name must not fail the record.
         ROTATED_BY_TAG: actor[:MAX_TAG_VALUE],
         APPLIED_TO_TAG: (applied_to or NO_APPLY_STEP)[:MAX_TAG_VALUE],
+        LEASE_TAG: "",  # the rotation is over: its lease is emptied in the same call
     }
     if version is not None:
         tags[ROTATIONS_TAG] = rotations_log(version, log)
@@ -565,9 +646,11 @@ def finish_rotation(
         under_way = "promote"
         promote_pending(store, name, pending, current)
     except RotationChanged:
+        release_lease(store, name)
         raise
     except CliError as exc:
         hint = where_it_stands(store, name, pending, current, flags)
+        release_lease(store, name)
         raise StepFailed(
             under_way,
             exc.code,
@@ -578,6 +661,7 @@ def finish_rotation(
         ) from None
     except KeyboardInterrupt as stop:
         hint = pending_hint(name, pending, promoting=under_way == "promote", flags=flags)
+        release_lease(store, name)
         raise StepFailed(
             under_way,
             ExitCode.INTERRUPTED,
@@ -665,12 +749,16 @@ def rotate_secret(
     """The whole rotation of one secret to `value` (already composed): stage, apply (with an
     apply `step`), verify, promote, record. `made`: the step made `value` (an IAM key), so a
     staging failure asks it to undo that."""
+    # The lease names the version before it exists: a `--resume`/`--cancel` that sees it
+    # pending while this process runs refuses (exit 4) instead of racing this rotation.
+    take_lease(store, plan.name, request_token(plan.name, value, plan.current_version))
     try:
         pending = stage_pending(store, plan, value)
     except CliError as exc:
         hint = exc.hint
         if made and step is not None:
             hint = "; ".join(part for part in (step.abandon(plan.name, value), hint) if part)
+        release_lease(store, plan.name)
         # The write may have gone through (a lost reply, retries given up): the version it
         # makes has a known id, so what it left can be read again (`rotation_bulk`).
         raise StepFailed(
