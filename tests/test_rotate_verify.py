@@ -273,7 +273,8 @@ def test_every_value_of_a_field_rotation_is_masked(cli, sm, aws_env) -> None:
     assert "verify | tried ****" in run.stderr
     assert "verify | old ****" in run.stderr
     assert "verify | escaped ****" in run.stderr
-    assert "verify | user app" in run.stderr  # what did not change is not a secret of ours
+    # An unchanged member under 4 bytes stays readable (masking every "app" would hide all).
+    assert "verify | user app" in run.stderr
     assert "n3w-canary-Pa55" not in run.stdout + run.stderr
     assert "old-Pa55" not in run.stdout + run.stderr
 
@@ -286,3 +287,64 @@ def test_a_verify_command_that_does_not_exist_is_found_before_staging(cli, sm, p
     assert "--verify-cmd: command 'nosuchcmd' not found; nothing was changed" in run.stderr
     assert proxy.count() == 0
     assert stages(sm, "dev/api/key") == {old: ["AWSCURRENT"]}
+
+
+PRINTS_EVERY_FORM = """
+import json, sys
+data = sys.stdin.read()
+try:
+    d = json.loads(data)
+except ValueError:
+    d = None
+if isinstance(d, dict):
+    print("members", d["password"], d["api_token"], d["nested"]["key"])
+    print("json", json.dumps(d["password"]), json.dumps(d["api_token"]))
+    print("repr", repr(d["password"]), repr(d["api_token"]))
+else:
+    print("stripped", data.strip())
+    for line in data.splitlines():
+        print("line >", line)
+    print("json", json.dumps(data), "repr", repr(data))
+sys.exit(1)
+"""
+
+
+def test_verify_output_masks_unchanged_members_and_escaped_forms(cli, sm, aws_env) -> None:
+    """The finding: an unchanged member (`api_token`) was shown in clear next to the masked
+    password, and so was the new password JSON-escaped (GetRandomPassword's punctuation
+    includes `"` and `\\`)."""
+    current = {
+        "user": "app",
+        "password": "oldPw-CANARY1",
+        "api_token": "UnchangedTokCANARY",
+        "nested": {"key": "NestedKeyCANARY"},
+    }
+    make(sm, "dev/rv/creds", json.dumps(current))
+    script = aws_env / "forms.py"
+    script.write_text(PRINTS_EVERY_FORM, encoding="utf-8")
+    run = cli(
+        "rotate", "dev/rv/creds", "--field", "password", "--stdin",
+        "--verify-cmd", f"{sys.executable} {script}", input='Pa"ss\\word-CANARY',
+    )  # fmt: skip
+    assert run.code == 1, run.stderr
+    assert "verify | members **** **** ****" in run.stderr
+    assert "verify | json " in run.stderr and "verify | repr " in run.stderr
+    assert "CANARY" not in run.stdout + run.stderr
+
+
+def test_verify_output_masks_a_file_value_stripped_and_line_by_line(cli, sm, aws_env) -> None:
+    """A value from a file ends with a newline; a command prints it stripped, or a line at a
+    time behind a prefix (a PEM key), or escaped: every form is masked."""
+    make(sm, "dev/rv/key", "old")
+    key = "-----BEGIN KEY-----\nFirstLineCANARYaaaa\nSecondLineCANARYbbbb\n-----END KEY-----\n"
+    (aws_env / "key.pem").write_text(key, encoding="utf-8")
+    script = aws_env / "forms.py"
+    script.write_text(PRINTS_EVERY_FORM, encoding="utf-8")
+    run = cli(
+        "rotate", "dev/rv/key", "--from-file", str(aws_env / "key.pem"),
+        "--verify-cmd", f"{sys.executable} {script}",
+    )  # fmt: skip
+    assert run.code == 1, run.stderr
+    assert "verify | stripped ****" in run.stderr
+    assert "verify | line > ****" in run.stderr
+    assert "CANARY" not in run.stdout + run.stderr

@@ -35,6 +35,7 @@ from typing import Any, Protocol
 
 from envsecrets import stopping
 from envsecrets.core.labels import CurrentMoved, move_current, settle
+from envsecrets.core.masking import MIN_PIECE, forms_to_mask
 from envsecrets.core.passwords import PasswordSource
 from envsecrets.core.rotation_lease import (
     LEASE_TAG,
@@ -517,28 +518,47 @@ class RotationOutcome:
 
 
 def sensitive_values(new: SecretValue, current: SecretValue | None) -> list[bytes]:
-    """Every value a rotation handles, for masking what a verification command prints: the
-    whole new and current values and, for JSON objects, each member that differs between them
-    (the key rotated with --field: its new and its old value), as text and as JSON escapes it."""
-    values = [new.data()] + ([current.data()] if current is not None else [])
-    new_members = _members(new)
-    old_members = _members(current) if current is not None else {}
+    """Every value a rotation handles, in every form a verify or apply command may print it
+    (`masking.forms_to_mask`: as stored, stripped of surrounding whitespace, line by line,
+    JSON- and repr-escaped): the whole new and current values and, for JSON objects, every
+    string member of either (nested ones too), changed or not: a command that prints the
+    unchanged `api_token` next to the new password leaks it as surely.
+
+    An unchanged member shorter than MIN_PIECE bytes (`"port": "5432"` is not, `"db": "a"`
+    is) is left visible: masking every `a` would leave nothing readable, and it reveals next
+    to nothing. A member that changed is masked whatever its length."""
+    values: list[bytes] = []
+    new_members = _string_members(new)
+    old_members = _string_members(current) if current is not None else {}
+    for value in (new, current):
+        if value is not None:
+            values += forms_to_mask(value.data())
     for key in set(new_members) | set(old_members):
+        changed = new_members.get(key) != old_members.get(key)
         for member in (new_members.get(key), old_members.get(key)):
-            if member is None or new_members.get(key) == old_members.get(key):
-                continue
-            text = member if isinstance(member, str) else json.dumps(member)
-            values.append(text.encode())
-            values.append(json.dumps(text, ensure_ascii=False)[1:-1].encode())
-            values.append(json.dumps(text)[1:-1].encode())
+            if member is not None and (changed or len(member.encode()) >= MIN_PIECE):
+                values += forms_to_mask(member)
     return [value for value in dict.fromkeys(values) if value]
 
 
-def _members(value: SecretValue) -> dict[str, Any]:
+def _string_members(value: SecretValue) -> dict[str, str]:
+    """The string members of a JSON object, nested ones too, by their path (`db.password`)."""
     if value.kind != "json":
         return {}
-    parsed = json.loads(value.text())
-    return parsed if isinstance(parsed, dict) else {}
+    found: dict[str, str] = {}
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, str):
+            found[path] = node
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                walk(child, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, list):
+            for index, child in enumerate(node):
+                walk(child, f"{path}[{index}]")
+
+    walk(json.loads(value.text()), "")
+    return found
 
 
 def pending_hint(name: str, version: str, *, promoting: bool = False, flags: str = "") -> str:
