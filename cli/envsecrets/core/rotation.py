@@ -591,6 +591,44 @@ def where_it_stands(
             f"`secrets rotate {name} --resume{flags}` finishes a rotation left pending, "
             "`--cancel` drops it"
         )
+    return _stands(state, name, pending, replaced, flags)
+
+
+def told_after_timeout(
+    store: SecretStore, name: str, failed: StepFailed, flags: str = ""
+) -> CliError:
+    """A rotation that ran out of time (exit 6) told again from its labels, read now (the
+    caller gives that read a budget of its own): what is left pending and the commands that
+    clear it, and, when the promotion went through before the time ran out, that it did."""
+    version, replaced = failed.version, failed.replaced
+    if version is None:
+        return failed
+    try:
+        state = store.describe(name)
+    except CliError:
+        return StepFailed(
+            failed.step,
+            failed.code,
+            f"{failed.message}; what the rotation left is unknown (the labels could not be read)",
+            f"`secrets history {name}` shows them: version {version} is this run's; "
+            f"`secrets rotate {name} --resume{flags}` finishes it if AWSPENDING, `--cancel` "
+            "drops it",
+            version=version,
+            replaced=replaced,
+        )
+    message = failed.message
+    if state.version_with(CURRENT) == version:
+        message += f"; yet the rotation went through: version {version} is AWSCURRENT"
+    elif state.pending_version == version:
+        message += f"; version {version} was staged and waits AWSPENDING"
+    hint = _stands(state, name, version, replaced, flags)
+    return StepFailed(failed.step, failed.code, message, hint, version=version, replaced=replaced)
+
+
+def _stands(
+    state: SecretMetadata, name: str, pending: str, replaced: str | None, flags: str
+) -> str:
+    """What the labels in `state` leave of a rotation that staged `pending` over `replaced`."""
     current = state.version_with(CURRENT)
     if current == pending:
         return (
