@@ -11,10 +11,14 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import SECRETS_BIN
 from tests.test_rotate import holder, make, stages, value_of
 
 DUMP = """
@@ -76,7 +80,11 @@ def test_installed_script_keeps_a_generated_value_off_argv_and_env(
     generated = value_of(sm, "dev/db/password")
     assert_only_on_stdin(out, generated)
     seen = json.loads((out / "seen.json").read_text(encoding="utf-8"))
-    assert "rotate" in seen["parent"]["cmdline"]  # it really was the `secrets` process
+    # Its parent is `secrets`, or on Linux the guard `secrets` starts it under (that stops it
+    # if `secrets` dies): neither holds the value in its argv or environment.
+    parent = seen["parent"]["cmdline"]
+    assert "rotate" in parent or "PR_SET_PDEATHSIG" in parent
+    assert generated not in parent + seen["parent"]["environ"]
     assert generated not in run.stdout + run.stderr
 
 
@@ -348,3 +356,58 @@ def test_verify_output_masks_a_file_value_stripped_and_line_by_line(cli, sm, aws
     assert "verify | stripped ****" in run.stderr
     assert "verify | line > ****" in run.stderr
     assert "CANARY" not in run.stdout + run.stderr
+
+
+HOLDS_THE_VALUE = """
+import os, sys, time
+sys.stdin.buffer.read()
+open(os.path.join(sys.argv[1], str(os.getpid())), "w").close()
+time.sleep(120)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "State:\tZ" in status.read_text()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_kill_9_of_secrets_takes_the_verify_command_with_it(sm, aws_env) -> None:
+    """The finding: after `kill -9` of `secrets rotate`, the verify command (in a session of
+    its own) kept running with the value. Here it is a grandchild (`sh -c "...; exit 1"`), the
+    case a signal to the direct child alone would miss."""
+    make(sm, "dev/k9/a", "old")
+    script = aws_env / "holds.py"
+    script.write_text(HOLDS_THE_VALUE, encoding="utf-8")
+    folder = aws_env / "pids"
+    folder.mkdir()
+    process = subprocess.Popen(
+        [SECRETS_BIN, "rotate", "dev/k9/a", "--generate", "--yes", "--verify-cmd",
+         f'sh -c "{sys.executable} {script} {folder}; exit 1"'],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    pid = None
+    try:
+        for _ in range(1200):
+            found = list(folder.iterdir())
+            if found:
+                pid = int(found[0].name)
+                break
+            time.sleep(0.05)
+        assert pid is not None, "the verify command never started"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        for _ in range(400):  # the kernel's signal, then the guard's SIGKILL to the group
+            if _gone(pid):
+                break
+            time.sleep(0.05)
+        assert _gone(pid), "the verify command outlived secrets"
+    finally:
+        process.kill()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
