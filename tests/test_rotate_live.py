@@ -183,3 +183,24 @@ def test_a_lease_naming_another_version_does_not_count(cli, sm) -> None:
     sm.tag_resource(SecretId=NAME, Tags=[{"Key": LEASE, "Value": other}])
     assert cli("rotate", NAME, "--cancel", "--yes").code == 0
     assert holder(sm, NAME, "AWSPENDING") is None and pending
+
+
+def test_bulk_rotation_leaves_a_live_rotation_to_itself(cli, sm, aws_env) -> None:
+    """Bulk rotation meets a secret being rotated now: refused for that one, and the hint
+    says so instead of pointing at the bulk `--resume` (which would refuse too)."""
+    make(sm, NAME, "old")
+    make(sm, "dev/cr2/b", "other")
+    process = start_rotation(aws_env)
+    try:
+        run = cli("rotate", "--env", "dev", "--older-than", "0", "--generate", "--yes")
+        code, _ = finish(process, aws_env, 1)
+    finally:
+        process.kill()
+    assert code == 1
+    assert run.code == 1, run.stderr
+    assert f"{NAME}: plan failed: {NAME} is being rotated now" in run.stderr
+    hint = next(line for line in run.stderr.splitlines() if line.startswith("hint:"))
+    assert f"{NAME}: being rotated by another run now, left to it" in hint
+    assert "--resume" not in hint and f"secrets rotate {NAME} --generate" not in hint
+    assert holder(sm, "dev/cr2/b", "AWSCURRENT") is not None
+    assert value_of(sm, "dev/cr2/b") != "other"
