@@ -64,7 +64,8 @@ def test_fifty_secrets_through_throttling_and_5xx(cli, sm, proxy) -> None:
         assert_rotated_once(sm, name, original)
     # 5xx answers are not forwarded: exactly one write of each value reached the emulator.
     assert proxy.forwarded[PUT] == 50
-    assert proxy.forwarded[TAG] == 50
+    # Two tag writes per secret: the lease taken before staging, the record (which empties it).
+    assert proxy.forwarded[TAG] == 100
     assert sum(proxy.injected.values()) > 0
     assert proxy.throttled[UVS] >= 3
     # One identity lookup for the whole run, not one per secret.
@@ -225,11 +226,12 @@ def test_bulk_resume_promotes_every_pending_version_once(cli, sm, proxy) -> None
         assert value_of(sm, name) == f"staged-{i}"  # the staged value, never a fresh one
     for name in set(originals) - set(staged):
         assert stages(sm, name) == {originals[name]: ["AWSCURRENT"]}
-    # Found from one listing page; only the pending secrets are described again.
+    # Found from one listing page; only the pending secrets are described again, and once
+    # more right before each promotion (its AWSPENDING must still be there: not cancelled).
     assert proxy.calls[LIST] == 1
-    assert proxy.calls[DESCRIBE] == 4
+    assert proxy.calls[DESCRIBE] == 8
     assert proxy.calls[UVS] == 8  # AWSCURRENT moved, AWSPENDING removed: two per secret
-    assert proxy.calls[TAG] == 4
+    assert proxy.calls[TAG] == 8  # each resume's lease, then its record
     assert proxy.calls[PUT] == 0 and proxy.calls["secretsmanager.CreateSecret"] == 0
     assert proxy.calls["sts.GetCallerIdentity"] == 1
     # A second run finds nothing.
@@ -361,7 +363,7 @@ def test_bulk_resume_through_5xx_finishes_each_exactly_once(cli, sm, proxy) -> N
         assert_resumed(sm, name, state["originals"][name], pending)
     # 5xx answers are not forwarded: each label move and each record reached AWS once.
     assert proxy.forwarded[UVS] == 40
-    assert proxy.forwarded[TAG] == 20
+    assert proxy.forwarded[TAG] == 40  # each resume's lease, then its record
     assert proxy.forwarded[PUT] == 0
     assert sum(proxy.injected.values()) > 0
 
@@ -595,3 +597,60 @@ def _alive(pid: int) -> bool:
         return False
     status = Path(f"/proc/{pid}/status")
     return not (status.exists() and "State:\tZ" in status.read_text())
+
+
+DESCRIBE = "secretsmanager.DescribeSecret"
+FAIL_500 = "fail:InternalServiceError:500:boom"
+
+
+def test_after_a_failure_the_hint_retries_only_the_failed_secret(cli, sm, proxy) -> None:
+    """One secret's PutSecretValue keeps failing: the hint names that secret's own command,
+    never "run the same command again" (with --older-than 0 that rotated every secret again,
+    and the originals lost their AWSPREVIOUS). Following the hint rotates that one alone."""
+    originals = seed(sm, 4)
+    proxy.script(PUT, *[FAIL_500] * 2)  # the first secret's write, both attempts
+    bulk = ("rotate", "--env", "dev", "--older-than", "0", "--generate", "--yes")
+    run = cli(*bulk, "--concurrency", "1", env={"AWS_MAX_ATTEMPTS": "2"})
+    assert run.code == 1, run.stderr
+    assert "run the same command again" not in run.stderr
+    failed = "dev/api/key-00"
+    assert f"{failed}: stage failed" in run.stderr and "(nothing changed)" in run.stderr
+    hint = next(line for line in run.stderr.splitlines() if line.startswith("hint:"))
+    assert f"`secrets rotate {failed} --generate`" in hint
+    for other in ("key-01", "key-02", "key-03"):
+        assert other not in hint
+    assert cli("rotate", failed, "--generate").code == 0
+    for name, original in originals.items():
+        assert_rotated_once(sm, name, original)  # each AWSPREVIOUS still the original
+
+
+def test_a_failed_promotion_that_did_move_current_is_reported_as_such(cli, sm, proxy) -> None:
+    """The promotion's reply is lost, its retry fails and the labels cannot be read at that
+    moment: the rotation fails, yet AWSCURRENT moved. The labels are read again after the
+    run: the failure says the new value IS current, and no retry is offered for it."""
+    original = make(sm, "dev/p", "old")
+    proxy.script(UVS, "lose", FAIL_500)
+    # The plan and the promotion's own check read; the checks after the lost move fail.
+    proxy.script(DESCRIBE, "forward", "forward", *[FAIL_500] * 4)
+    run = cli("rotate", "--env", "dev", "--older-than", "0", "--generate", "--yes", "--json",
+              env={"AWS_MAX_ATTEMPTS": "2"})  # fmt: skip
+    assert run.code == 1
+    [failure] = run.json()["failed"]
+    now = holder(sm, "dev/p", "AWSCURRENT")
+    assert now != original
+    assert failure["state"] == "promoted" and failure["version_id"] == now
+    error = json.loads(run.stderr.strip().splitlines()[-1])["error"]
+    assert "dev/p did rotate" in error["hint"] and "secrets rotate dev/p" not in error["hint"]
+
+
+def test_a_failure_whose_labels_cannot_be_read_is_unknown_not_failed(cli, sm, proxy) -> None:
+    make(sm, "dev/p", "old")
+    proxy.script(UVS, "lose", FAIL_500)
+    proxy.script(DESCRIBE, "forward", "forward", *[FAIL_500] * 6)  # the check after the run too
+    run = cli("rotate", "--env", "dev", "--older-than", "0", "--generate", "--yes",
+              env={"AWS_MAX_ATTEMPTS": "2"})  # fmt: skip
+    assert run.code == 1
+    assert "state unknown" in run.stderr
+    hint = next(line for line in run.stderr.splitlines() if line.startswith("hint:"))
+    assert "the state of dev/p is unknown" in hint
+    assert "secrets rotate dev/p --generate" not in hint

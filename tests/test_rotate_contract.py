@@ -213,11 +213,14 @@ def test_bulk_rotated_failed_skipped(cli, sm) -> None:
                 "error": {
                     "code": 4,
                     "message": f"dev/d has a pending version ({half}) from a rotation that "
-                    "did not finish",
+                    "is still under way elsewhere or did not finish (it left no mark of ours "
+                    "to tell)",
                     "hint": "`secrets rotate --env dev --resume` promotes every version left "
                     "pending under this scope, `--cancel` drops them (one secret: "
                     "`secrets rotate dev/d --resume`)",
                 },
+                "state": "unchanged",
+                "version_id": None,
             }
         ],
         "skipped": [

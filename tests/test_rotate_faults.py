@@ -204,3 +204,34 @@ def test_a_stop_signal_during_verification_stops_it_and_says_how_to_resume(
         [SECRETS_BIN, "rotate", "dev/db/password", "--resume"], capture_output=True, check=False
     )
     assert resumed.returncode == 0, resumed.stderr
+
+
+# -- the deadline (--timeout) during a rotation -------------------------------------------------
+NEVER = "never.Arrives"
+
+
+def test_a_deadline_while_staging_names_the_pending_version_it_left(cli, sm, proxy) -> None:
+    """The write went through but its reply was lost, and its retry hangs past --timeout:
+    exit 6, and the message says (from the labels read again on a budget of their own) that
+    the new value waits AWSPENDING, with the commands that finish or drop it."""
+    make(sm, "dev/t/a", "old")
+    proxy.script(PUT, "lose")
+    proxy.hold(PUT, after=1, until=NEVER, timeout=8)
+    run = cli("--timeout", "2", "rotate", "dev/t/a", "--generate")
+    assert run.code == 6, run.stderr
+    pending = holder(sm, "dev/t/a", "AWSPENDING")
+    assert pending is not None
+    assert f"version {pending} was staged and waits AWSPENDING" in run.stderr
+    assert "`secrets rotate dev/t/a --resume` promotes it, `--cancel` drops it" in run.stderr
+
+
+def test_a_deadline_after_the_promotion_says_it_went_through(cli, sm, proxy) -> None:
+    """AWSCURRENT moved; the removal of AWSPENDING hangs past --timeout: the message says
+    the rotation went through rather than only "gave up"."""
+    original = make(sm, "dev/t/b", "old")
+    proxy.hold(UVS, after=1, until=NEVER, timeout=8)
+    run = cli("--timeout", "2", "rotate", "dev/t/b", "--generate")
+    assert run.code == 6, run.stderr
+    current = holder(sm, "dev/t/b", "AWSCURRENT")
+    assert current != original
+    assert f"yet the rotation went through: version {current} is AWSCURRENT" in run.stderr

@@ -11,10 +11,14 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import SECRETS_BIN
 from tests.test_rotate import holder, make, stages, value_of
 
 DUMP = """
@@ -76,7 +80,11 @@ def test_installed_script_keeps_a_generated_value_off_argv_and_env(
     generated = value_of(sm, "dev/db/password")
     assert_only_on_stdin(out, generated)
     seen = json.loads((out / "seen.json").read_text(encoding="utf-8"))
-    assert "rotate" in seen["parent"]["cmdline"]  # it really was the `secrets` process
+    # Its parent is `secrets`, or on Linux the guard `secrets` starts it under (that stops it
+    # if `secrets` dies): neither holds the value in its argv or environment.
+    parent = seen["parent"]["cmdline"]
+    assert "rotate" in parent or "PR_SET_PDEATHSIG" in parent
+    assert generated not in parent + seen["parent"]["environ"]
     assert generated not in run.stdout + run.stderr
 
 
@@ -273,7 +281,8 @@ def test_every_value_of_a_field_rotation_is_masked(cli, sm, aws_env) -> None:
     assert "verify | tried ****" in run.stderr
     assert "verify | old ****" in run.stderr
     assert "verify | escaped ****" in run.stderr
-    assert "verify | user app" in run.stderr  # what did not change is not a secret of ours
+    # An unchanged member under 4 bytes stays readable (masking every "app" would hide all).
+    assert "verify | user app" in run.stderr
     assert "n3w-canary-Pa55" not in run.stdout + run.stderr
     assert "old-Pa55" not in run.stdout + run.stderr
 
@@ -286,3 +295,119 @@ def test_a_verify_command_that_does_not_exist_is_found_before_staging(cli, sm, p
     assert "--verify-cmd: command 'nosuchcmd' not found; nothing was changed" in run.stderr
     assert proxy.count() == 0
     assert stages(sm, "dev/api/key") == {old: ["AWSCURRENT"]}
+
+
+PRINTS_EVERY_FORM = """
+import json, sys
+data = sys.stdin.read()
+try:
+    d = json.loads(data)
+except ValueError:
+    d = None
+if isinstance(d, dict):
+    print("members", d["password"], d["api_token"], d["nested"]["key"])
+    print("json", json.dumps(d["password"]), json.dumps(d["api_token"]))
+    print("repr", repr(d["password"]), repr(d["api_token"]))
+else:
+    print("stripped", data.strip())
+    for line in data.splitlines():
+        print("line >", line)
+    print("json", json.dumps(data), "repr", repr(data))
+sys.exit(1)
+"""
+
+
+def test_verify_output_masks_unchanged_members_and_escaped_forms(cli, sm, aws_env) -> None:
+    """The finding: an unchanged member (`api_token`) was shown in clear next to the masked
+    password, and so was the new password JSON-escaped (GetRandomPassword's punctuation
+    includes `"` and `\\`)."""
+    current = {
+        "user": "app",
+        "password": "oldPw-CANARY1",
+        "api_token": "UnchangedTokCANARY",
+        "nested": {"key": "NestedKeyCANARY"},
+    }
+    make(sm, "dev/rv/creds", json.dumps(current))
+    script = aws_env / "forms.py"
+    script.write_text(PRINTS_EVERY_FORM, encoding="utf-8")
+    run = cli(
+        "rotate", "dev/rv/creds", "--field", "password", "--stdin",
+        "--verify-cmd", f"{sys.executable} {script}", input='Pa"ss\\word-CANARY',
+    )  # fmt: skip
+    assert run.code == 1, run.stderr
+    assert "verify | members **** **** ****" in run.stderr
+    assert "verify | json " in run.stderr and "verify | repr " in run.stderr
+    assert "CANARY" not in run.stdout + run.stderr
+
+
+def test_verify_output_masks_a_file_value_stripped_and_line_by_line(cli, sm, aws_env) -> None:
+    """A value from a file ends with a newline; a command prints it stripped, or a line at a
+    time behind a prefix (a PEM key), or escaped: every form is masked."""
+    make(sm, "dev/rv/key", "old")
+    key = "-----BEGIN KEY-----\nFirstLineCANARYaaaa\nSecondLineCANARYbbbb\n-----END KEY-----\n"
+    (aws_env / "key.pem").write_text(key, encoding="utf-8")
+    script = aws_env / "forms.py"
+    script.write_text(PRINTS_EVERY_FORM, encoding="utf-8")
+    run = cli(
+        "rotate", "dev/rv/key", "--from-file", str(aws_env / "key.pem"),
+        "--verify-cmd", f"{sys.executable} {script}",
+    )  # fmt: skip
+    assert run.code == 1, run.stderr
+    assert "verify | stripped ****" in run.stderr
+    assert "verify | line > ****" in run.stderr
+    assert "CANARY" not in run.stdout + run.stderr
+
+
+HOLDS_THE_VALUE = """
+import os, sys, time
+sys.stdin.buffer.read()
+open(os.path.join(sys.argv[1], str(os.getpid())), "w").close()
+time.sleep(120)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "State:\tZ" in status.read_text()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_kill_9_of_secrets_takes_the_verify_command_with_it(sm, aws_env) -> None:
+    """The finding: after `kill -9` of `secrets rotate`, the verify command (in a session of
+    its own) kept running with the value. Here it is a grandchild (`sh -c "...; exit 1"`), the
+    case a signal to the direct child alone would miss."""
+    make(sm, "dev/k9/a", "old")
+    script = aws_env / "holds.py"
+    script.write_text(HOLDS_THE_VALUE, encoding="utf-8")
+    folder = aws_env / "pids"
+    folder.mkdir()
+    process = subprocess.Popen(
+        [SECRETS_BIN, "rotate", "dev/k9/a", "--generate", "--yes", "--verify-cmd",
+         f'sh -c "{sys.executable} {script} {folder}; exit 1"'],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    pid = None
+    try:
+        for _ in range(1200):
+            found = list(folder.iterdir())
+            if found:
+                pid = int(found[0].name)
+                break
+            time.sleep(0.05)
+        assert pid is not None, "the verify command never started"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        for _ in range(400):  # the kernel's signal, then the guard's SIGKILL to the group
+            if _gone(pid):
+                break
+            time.sleep(0.05)
+        assert _gone(pid), "the verify command outlived secrets"
+    finally:
+        process.kill()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

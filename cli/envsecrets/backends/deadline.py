@@ -26,7 +26,8 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -114,6 +115,17 @@ class AwsDeadline:
     def whole_command(self) -> None:
         """Give all the calls of this command one budget (commands on one secret)."""
         self.whole = True
+
+    @contextmanager
+    def grace(self, seconds: float) -> Iterator[None]:
+        """A budget of its own for the calls inside, whatever the command spent: after the
+        deadline, one short look at what it left (a rotation's labels) is still worth making."""
+        saved = (self.seconds, self.spent)
+        self.seconds, self.spent = seconds, 0.0
+        try:
+            yield
+        finally:
+            self.seconds, self.spent = saved
 
     def watch(self, client: BaseClient) -> None:
         """Hold every call of `client` to the deadline. Register before any other after-call

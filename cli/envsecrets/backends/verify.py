@@ -26,6 +26,7 @@ import selectors
 import shlex
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -84,6 +85,46 @@ def check_runnable(command: str, option: str, environ: Mapping[str, str] | None 
         ) from None
 
 
+# On Linux the command runs under this guard, the leader of its process group: it asks the
+# kernel for SIGUSR1 when we die (PR_SET_PDEATHSIG, even by SIGKILL), and then kills the whole
+# group, so that no command is left running with the value after `kill -9 secrets`. The
+# kernel's signal reaches only a direct child (it is not inherited across fork): a guard that
+# outlives nothing of its own is what makes `sh -c 'a | b'` and its grandchildren go too.
+# It ignores the stop signals, which our own stop sends to the whole group: the command gets
+# them as before, and the guard ends with the command's own status.
+_GUARD = """
+import ctypes, os, signal, subprocess, sys
+def stop_all(*_):
+    os.killpg(0, signal.SIGKILL)
+signal.signal(signal.SIGUSR1, stop_all)
+ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGUSR1, 0, 0, 0)  # PR_SET_PDEATHSIG
+if os.getppid() != int(sys.argv[1]):
+    stop_all()  # we died before the kernel was asked
+for stop in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    signal.signal(stop, signal.SIG_IGN)
+try:
+    child = subprocess.Popen(sys.argv[2:], restore_signals=True,
+                             preexec_fn=lambda: [signal.signal(s, signal.SIG_DFL)
+                                                 for s in (signal.SIGTERM, signal.SIGINT,
+                                                           signal.SIGHUP, signal.SIGUSR1)])
+except OSError as exc:
+    print("cannot start: %s" % exc.strerror, file=sys.stderr)
+    sys.exit(127)
+code = child.wait()
+if code < 0:
+    signal.signal(-code, signal.SIG_DFL)
+    os.kill(os.getpid(), -code)
+sys.exit(code)
+"""
+
+
+def guarded_argv(argv: list[str]) -> list[str]:
+    """`argv` under the guard that stops it when we die (Linux); as it is elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return argv
+    return [sys.executable, "-I", "-c", _GUARD, str(os.getpid()), *argv]
+
+
 def run_verify(
     command: str, value: bytes, *, timeout: float, mask: Sequence[bytes] = ()
 ) -> VerifyOutcome:
@@ -100,7 +141,7 @@ def run_verify(
         with stopping.deferred():
             try:
                 process = subprocess.Popen(
-                    command_argv(command),
+                    guarded_argv(command_argv(command)),
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,

@@ -12,6 +12,7 @@ what verified from the source.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -24,6 +25,8 @@ from envsecrets.errors import CliError, ExitCode
 from envsecrets.ui.render import Renderer
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from envsecrets.api import Migration
     from envsecrets.backends.lambda_env import LambdaEnvSource
     from envsecrets.core.migration import MigrationPlan, MigrationResult, MigrationSource
@@ -311,11 +314,14 @@ def _migrate(
                 _finish(out, plan, None, flags, {})
             return plan, None
         _confirm(ws, migration, plan, remove_question if delete_source else None, flags.yes)
-        with out.progress(len(plan.writes), "migrating") as advance:
+        with (
+            _told_if_interrupted(out, flags),
+            out.progress(len(plan.writes), "migrating") as advance,
+        ):
             result = migration.apply(yes=True, progress=advance)  # confirmed just above
     else:
         # How many items will be written is known only once the source has been listed.
-        with out.progress(None, "migrating") as advance:
+        with _told_if_interrupted(out, flags), out.progress(None, "migrating") as advance:
             result = migration.apply(yes=flags.yes, progress=advance)
         plan = result.plan
         if not flags.json_output:  # the plan afterwards, as a record of what was done
@@ -325,6 +331,42 @@ def _migrate(
     if finish:
         _finish(out, plan, result, flags, {})
     return plan, result
+
+
+@contextmanager
+def _told_if_interrupted(out: Renderer, flags: Flags) -> Iterator[None]:
+    """Ctrl-C, SIGTERM or SIGHUP while writing: say what was written before the stop (counts,
+    the report file and `--json` with each item done), that the source is untouched, and that
+    the same command finishes the job (exit 130)."""
+    from envsecrets.core.files import shown_path
+    from envsecrets.core.migration import MigrationInterrupted
+
+    try:
+        yield
+    except MigrationInterrupted as stop:
+        counts = stop.counts()
+        document: dict[str, Any] = {
+            "dry_run": False,
+            "interrupted": stop.cause,
+            "result": {"counts": counts, "items": [o.as_dict() for o in stop.done]},
+        }
+        if flags.report is not None:
+            from envsecrets.core.files import write_text_atomically
+            from envsecrets.ui.render import to_json
+
+            write_text_atomically(flags.report, to_json(document) + "\n", follow_links=False)
+        if flags.json_output:
+            out.json(document)
+        done = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing"
+        report = f"; {shown_path(flags.report)} lists them" if flags.report is not None else ""
+        raise CliError(
+            ExitCode.INTERRUPTED,
+            f"interrupted ({stop.cause}) after {len(stop.done)} items: {done}{report}; "
+            "writes under way at the stop may have landed too; nothing was removed from the "
+            "source",
+            "run the same command again to finish: what was written is found unchanged and "
+            "not written twice",
+        ) from None
 
 
 def _check_report_path(ws: Workspace, report: Path, source: MigrationSource) -> None:

@@ -99,7 +99,10 @@ def rotate_scope(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
             if outcome.cleanup_error:
                 out.warn(f"{outcome.name}: after the promotion: {outcome.cleanup_error}")
         for failure in report.failed:
-            out.warn(f"{failure.name}: {failure.step} failed: {failure.error.message}")
+            out.warn(
+                f"{failure.name}: {failure.step} failed: {failure.error.message}"
+                f"{_left_note(failure)}"
+            )
         for item in report.skipped:
             out.note(f"skipped {item.name}: {item.skip}")
         out.success(
@@ -107,17 +110,10 @@ def rotate_scope(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
             f"{len(report.skipped)} skipped under {scope}"
         )
     if report.failed:
-        pending_left = any(_is_pending_failure(failure) for failure in report.failed)
         raise CliError(
             ExitCode.FAILED,
             f"{len(report.failed)} of {len(todo)} rotations failed",
-            (
-                f"`{recover} --resume` finishes the rotations left pending (`--cancel` drops "
-                "them); then run the same command again to rotate the rest"
-                if pending_left
-                else "run the same command again to retry them; any left AWSPENDING: "
-                f"`{recover} --resume` finishes them, `--cancel` drops them"
-            ),
+            _failure_hint(report.failed, recover, request, recipes),
         )
 
 
@@ -336,20 +332,120 @@ def _recover_command(env: str, prefix: str | None) -> str:
 
 def _is_pending_failure(failure: BulkFailure) -> bool:
     from envsecrets.core.rotation import PendingRotationError
+    from envsecrets.core.rotation_bulk import PENDING_LEFT
 
-    return isinstance(failure.error, PendingRotationError)
+    error = failure.error
+    if isinstance(error, PendingRotationError):
+        return error.live is None
+    return failure.left == PENDING_LEFT
+
+
+def _is_live(failure: BulkFailure) -> bool:
+    from envsecrets.core.rotation import PendingRotationError
+
+    return isinstance(failure.error, PendingRotationError) and failure.error.live is not None
+
+
+def _left_note(failure: BulkFailure) -> str:
+    """What the failure left, from the labels read again after the run."""
+    from envsecrets.core.rotation_bulk import CHANGED, PENDING_LEFT, PROMOTED, UNCHANGED, UNKNOWN
+
+    return {
+        UNCHANGED: " (nothing changed)",
+        PENDING_LEFT: f" (its new value waits AWSPENDING: version {failure.version})",
+        PROMOTED: f" (yet its new value IS AWSCURRENT: version {failure.version})",
+        CHANGED: " (another change moved AWSCURRENT meanwhile)",
+        UNKNOWN: " (state unknown: its labels could not be read; AWSCURRENT may have moved)",
+    }.get(failure.left or "", "")
+
+
+# At most this many retry commands are spelled out in the hint (the warnings name them all).
+SHOWN_RETRIES = 3
+
+
+def _failure_hint(
+    failed: list[BulkFailure], recover: str, request: RotateRequest, recipes: dict[str, Recipe]
+) -> str:
+    """The ways out after failures, one per state left. Never "run the same command again"
+    when that would rotate again what succeeded (--older-than 0): the secrets to retry are
+    named, each with its own single-secret command."""
+    from envsecrets.core.rotation_bulk import CHANGED, PROMOTED, UNCHANGED, UNKNOWN
+
+    def names(state: str) -> list[str]:
+        return [f.name for f in failed if f.left == state and not _is_pending_failure(f)]
+
+    steps: list[str] = []
+    if any(_is_pending_failure(failure) for failure in failed):
+        steps.append(
+            f"`{recover} --resume` finishes the rotations left pending (`--cancel` drops them)"
+        )
+    retry = [
+        f.name
+        for f in failed
+        if f.left in (UNCHANGED, None) and not _is_pending_failure(f) and not _is_live(f)
+    ]
+    if live := [f.name for f in failed if _is_live(f)]:
+        steps.append(f"{', '.join(live)}: being rotated by another run now, left to it")
+    if retry and request.older_than > 0:
+        steps.append(
+            f"run the same command again to retry the {len(retry)} unchanged (the secrets "
+            "rotated now are no longer due)"
+        )
+    elif retry:
+        shown = [f"`{_single_command(name, request, recipes)}`" for name in retry[:SHOWN_RETRIES]]
+        more = (
+            f" (and the same for {', '.join(retry[SHOWN_RETRIES:])})"
+            if retry[SHOWN_RETRIES:]
+            else ""
+        )
+        steps.append(f"retry only the {len(retry)} unchanged: {'; '.join(shown)}{more}")
+    if unknown := names(UNKNOWN):
+        steps.append(
+            f"the state of {', '.join(unknown)} is unknown: `secrets history NAME` shows "
+            "whether AWSCURRENT moved; retry none of them before you know"
+        )
+    if changed := names(CHANGED):
+        steps.append(f"{', '.join(changed)} changed meanwhile: see `secrets history NAME`")
+    if promoted := names(PROMOTED):
+        steps.append(
+            f"{', '.join(promoted)} did rotate (the new value is AWSCURRENT): nothing to redo"
+        )
+    return "; ".join(steps)
+
+
+def _single_command(name: str, request: RotateRequest, recipes: dict[str, Recipe]) -> str:
+    """`secrets rotate NAME ...` with the flags that rotate that secret as the bulk run did
+    (a secret with a rotation plan in secrets.toml finds its plan by itself)."""
+    import shlex
+
+    from envsecrets.core.passwords import DEFAULT_LENGTH
+
+    flags: list[str] = []
+    rules = request.rules
+    if name not in recipes and rules is not None:
+        flags.append("--generate")
+        if rules.length != DEFAULT_LENGTH:
+            flags += ["--length", str(rules.length)]
+        if rules.exclude_punctuation:
+            flags.append("--exclude-punctuation")
+        if rules.exclude_characters:
+            flags += ["--exclude-characters", shlex.quote(rules.exclude_characters)]
+        if request.field_key is not None:
+            flags += ["--field", shlex.quote(request.field_key)]
+    if request.verify_cmd is not None:
+        flags += ["--verify-cmd", shlex.quote(request.verify_cmd)]
+    return " ".join(["secrets rotate", shlex.quote(name), *flags])
 
 
 def _point_at_bulk_recovery(failure: BulkFailure, recover: str) -> BulkFailure:
     from envsecrets.core.rotation import PendingRotationError
-    from envsecrets.core.rotation_bulk import BulkFailure
 
     error = failure.error
-    if not isinstance(error, PendingRotationError):
-        return failure
-    return BulkFailure(
-        failure.name,
-        PendingRotationError(
+    if not isinstance(error, PendingRotationError) or error.live is not None:
+        return failure  # a rotation running now: neither recovery applies yet
+    return replace(
+        failure,
+        error=PendingRotationError(
             error.name,
             error.version,
             f"`{recover} --resume` promotes every version left pending under this scope, "

@@ -8,6 +8,7 @@ Each form shows its plan, confirms in a protected environment, runs the steps of
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,8 @@ from envsecrets.commands.rotate_apply import (
 from envsecrets.ui.render import Renderer
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from envsecrets.commands.rotate_request import RotateRequest
     from envsecrets.core.names import SecretName
     from envsecrets.core.passwords import PasswordSource
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from envsecrets.core.rotation_plans import RotationSettings
     from envsecrets.core.rotation_recovery import PendingState
     from envsecrets.core.rotation_targets import ApplyStep, Preparation
+    from envsecrets.core.store import SecretStore
     from envsecrets.core.values import SecretValue
 
 
@@ -78,17 +82,18 @@ def rotate(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
         value = step.make_value(name, plan.current.value if plan.current is not None else None)
     if value is None:
         raise _internal_no_value(name)
-    outcome = rotate_secret(
-        store,
-        plan,
-        value,
-        actor=actor,
-        verify=verifier_for(settings.verify_cmd, settings.verify_timeout, out),
-        narrate=narrate,
-        step=step,
-        flags=recovery_flags(request),
-        made=prep.makes_value,
-    )
+    with _told_after_timeout(ws, store, name, recovery_flags(request)):
+        outcome = rotate_secret(
+            store,
+            plan,
+            value,
+            actor=actor,
+            verify=verifier_for(settings.verify_cmd, settings.verify_timeout, out),
+            narrate=narrate,
+            step=step,
+            flags=recovery_flags(request),
+            made=prep.makes_value,
+        )
     _render_outcome(out, outcome)
     if request.save_plan:
         _save_plan(ws, out, secret, settings)
@@ -237,6 +242,7 @@ def rollback(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
 def resume(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
     """Promote the version a cut-short rotation left pending (applied to the target again and
     verified first when asked)."""
+    from envsecrets.core.rotation import refuse_if_live
     from envsecrets.core.rotation_recovery import find_pending, overtaken_error, resume_rotation
 
     secret = _secret(ws, request)
@@ -249,6 +255,7 @@ def resume(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
     # confirm, in a protected environment or not. Every path that writes confirms below.
     if _nothing(out, state, "resume"):
         return
+    refuse_if_live(name, state.pending, state.tags, "resume")
     if state.overtaken:
         raise overtaken_error(state)
     step = step_for(ws, secret.env, settings, out)
@@ -269,21 +276,23 @@ def resume(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
     )
     ws.confirm_if_protected(secret.env, f"promote the pending version of {name}?", yes=request.yes)
     actor = rotation_actor(ws, secret.env)
-    outcome = resume_rotation(
-        store,
-        state,
-        actor=actor,
-        verify=verify,
-        narrate=narrate,
-        step=step,
-        flags=recovery_flags(request),
-    )
+    with _told_after_timeout(ws, store, name, recovery_flags(request)):
+        outcome = resume_rotation(
+            store,
+            state,
+            actor=actor,
+            verify=verify,
+            narrate=narrate,
+            step=step,
+            flags=recovery_flags(request),
+        )
     _render_outcome(out, outcome)
 
 
 def cancel(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
     """Drop a dangling AWSPENDING; AWSCURRENT stays where it is (and the target is given the
     current value back, or the pending IAM key is deleted)."""
+    from envsecrets.core.rotation import refuse_if_live
     from envsecrets.core.rotation_recovery import cancel_pending, find_pending
 
     secret = _secret(ws, request)
@@ -294,6 +303,7 @@ def cancel(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
     # As for --resume: a finished rotation's leftover label is left alone, unasked.
     if _nothing(out, state, "cancel"):
         return
+    refuse_if_live(name, state.pending, state.tags, "cancel")
     step = step_for(ws, secret.env, settings, out)
     narrate = _narrator(out)
     narrate(
@@ -335,6 +345,31 @@ def managed(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
             f"{name}: rotation started by {lambda_arn} (version {started.version_id} is "
             f"AWSPENDING until the Lambda finishes); `secrets show {name}` reports progress"
         )
+
+
+# After the deadline (--timeout) the labels are read once more, with a budget of their own.
+RE_READ_SECONDS = 5.0
+
+
+@contextmanager
+def _told_after_timeout(ws: Workspace, store: SecretStore, name: str, flags: str) -> Iterator[None]:
+    """A rotation step that ran out of time (exit 6) says what it left, from the labels read
+    again with a short budget of their own: the staged version waiting AWSPENDING (and
+    `--resume`/`--cancel`), or a promotion that went through before the time ran out."""
+    from envsecrets.core.rotation import told_after_timeout
+    from envsecrets.core.rotation_lease import release_lease
+    from envsecrets.core.rotation_targets import StepFailed
+    from envsecrets.errors import ExitCode
+
+    try:
+        yield
+    except StepFailed as failed:
+        if failed.code != ExitCode.UNAVAILABLE or failed.version is None:
+            raise
+        with ws.deadline.grace(RE_READ_SECONDS):
+            told = told_after_timeout(store, name, failed, flags)
+            release_lease(store, name)  # the rotation's own try ran out of time too
+        raise told from None
 
 
 # -- shared by the forms (and by rotate_bulk) ---------------------------------------------------

@@ -13,9 +13,53 @@ the stream the held tail goes out as it is: it did not complete a value, so it i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 MASK = b"****"
+# A line of a multi-line value, or a value without its surrounding whitespace, is masked on
+# its own only from this length on: shorter pieces (`}`, `--`, an empty line) would mask
+# ordinary output, and show nothing of the value.
+MIN_PIECE = 4
+
+
+def forms_to_mask(value: bytes | str) -> list[bytes]:
+    """Every form in which a program may print `value`, to mask them all: the value itself;
+    the value without surrounding whitespace; each line of a multi-line value (from
+    MIN_PIECE bytes on, blanks around it stripped); and each of those JSON-escaped (with and
+    without `ensure_ascii`) and as Python's repr shows it (of the text, and of the bytes).
+
+    JSON members are not looked into: a caller masking a JSON secret passes the members it
+    wants masked as values of their own."""
+    data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+    if not data:
+        return []
+    pieces = {data}
+    stripped = data.strip()
+    if len(stripped) >= MIN_PIECE:
+        pieces.add(stripped)
+    if b"\n" in data or b"\r" in data:
+        for line in data.splitlines():
+            line = line.strip()
+            if len(line) >= MIN_PIECE:
+                pieces.add(line)
+    forms = set(pieces)
+    for piece in pieces:
+        forms.update(_escaped_forms(piece))
+    return sorted(form for form in forms if form)
+
+
+def _escaped_forms(piece: bytes) -> set[bytes]:
+    """`piece` as JSON strings and Python reprs hold it, between their quotes."""
+    forms = {repr(piece)[2:-1].encode("ascii")}
+    try:
+        text = piece.decode("utf-8")
+    except UnicodeDecodeError:
+        return forms
+    forms.add(json.dumps(text)[1:-1].encode("ascii"))
+    forms.add(json.dumps(text, ensure_ascii=False)[1:-1].encode("utf-8"))
+    forms.add(repr(text)[1:-1].encode("utf-8"))
+    return forms
 
 
 class MaskFilter:

@@ -40,6 +40,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from envsecrets import stopping
 from envsecrets.core.config import EnvironmentConfig
 from envsecrets.core.names import NamePrefix, SecretName
 from envsecrets.core.operations import SetOptions, SetPlan, apply_set, read_current
@@ -406,6 +407,25 @@ class MigrationResult:
         }
 
 
+class MigrationInterrupted(KeyboardInterrupt):
+    """A migration stopped by Ctrl-C, SIGTERM or SIGHUP while writing: the outcomes of the
+    writes that finished before the stop (`done`, created secrets among them). Writes under
+    way when the signal came may have landed too. Nothing is removed from the source, and the
+    same command run again finishes the job: what was written is found `unchanged`."""
+
+    def __init__(self, done: list[ItemOutcome], cause: str) -> None:
+        super().__init__(cause)
+        self.done = done
+        self.cause = cause
+
+    def counts(self) -> dict[str, int]:
+        """How many items ended in each status before the stop."""
+        found: dict[str, int] = {}
+        for outcome in self.done:
+            found[outcome.status] = found.get(outcome.status, 0) + 1
+        return found
+
+
 def apply_migration(
     plan: MigrationPlan,
     store: SecretStore,
@@ -517,8 +537,11 @@ def _write_all(
                         landed.put(outcome)
                     if progress:
                         progress(1)
-        except BaseException:
+        except BaseException as exc:
             landed.cancel()
+            if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, MigrationInterrupted):
+                # What was done is told, not lost with the stack (issue 16: say what is left).
+                raise MigrationInterrupted(list(outcomes.values()), stopping.cause(exc)) from None
             raise
         landed.close()
         matched = matches.result()

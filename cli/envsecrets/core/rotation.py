@@ -35,7 +35,16 @@ from typing import Any, Protocol
 
 from envsecrets import stopping
 from envsecrets.core.labels import CurrentMoved, move_current, settle
+from envsecrets.core.masking import MIN_PIECE, forms_to_mask
 from envsecrets.core.passwords import PasswordSource
+from envsecrets.core.rotation_lease import (
+    LEASE_TAG,
+    Lease,
+    is_alive,
+    lease_of,
+    release_lease,
+    take_lease,
+)
 from envsecrets.core.rotation_targets import (
     RESUME,
     ROTATE,
@@ -108,27 +117,84 @@ class RotationPlan:
 
 
 class PendingRotationError(CliError):
-    """A rotation refused because an earlier one left a pending version: bulk rotation
-    recognises it to point at the bulk `--resume`/`--cancel` instead of one secret's."""
+    """A rotation refused because a pending version exists: bulk rotation recognises it to
+    point at the bulk `--resume`/`--cancel` instead of one secret's. `live` is the lease of a
+    rotation still running (then neither recovery applies yet); `known_dead` says that the
+    rotation which staged it is known to have ended (its lease names it and is not alive)."""
 
-    def __init__(self, name: str, version: str, hint: str) -> None:
-        super().__init__(
-            ExitCode.REFUSED,
-            f"{name} has a pending version ({version}) from a rotation that did not finish",
-            hint,
-        )
+    def __init__(
+        self,
+        name: str,
+        version: str,
+        hint: str,
+        *,
+        live: Lease | None = None,
+        known_dead: bool = False,
+    ) -> None:
+        if live is not None:
+            message = (
+                f"{name} is being rotated now ({live.describe()}): its version {version} "
+                "waits AWSPENDING"
+            )
+        elif known_dead:
+            message = (
+                f"{name} has a pending version ({version}) from a rotation that did not finish"
+            )
+        else:
+            message = (
+                f"{name} has a pending version ({version}) from a rotation that is still under "
+                "way elsewhere or did not finish (it left no mark of ours to tell)"
+            )
+        super().__init__(ExitCode.REFUSED, message, hint)
         self.name = name
         self.version = version
+        self.live = live
+        self.known_dead = known_dead
 
 
-def pending_exists_error(name: str, version: str) -> PendingRotationError:
-    """The refusal of a new rotation while `version` waits AWSPENDING, with the ways out."""
+def pending_exists_error(
+    name: str, version: str, tags: dict[str, str] | None = None
+) -> PendingRotationError:
+    """The refusal of a new rotation while `version` waits AWSPENDING, with the ways out;
+    `tags` (the secret's) tell whether the rotation that staged it is still running."""
+    lease = lease_of(tags or {}, version)
+    if lease is not None and is_alive(lease):
+        return PendingRotationError(name, version, _live_hint(name, lease), live=lease)
     return PendingRotationError(
         name,
         version,
         f"`secrets rotate {name} --resume` promotes it, `--cancel` drops it; "
         "`--rollback` undoes a finished rotation",
+        known_dead=lease is not None,
     )
+
+
+def _live_hint(name: str, lease: Lease) -> str:
+    until = f"{lease.expires.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    return (
+        f"wait for that rotation to end; `secrets rotate {name} --resume` or `--cancel` "
+        f"work once it has (seen from another host: after {until}); "
+        f"`secrets history {name}` shows the labels"
+    )
+
+
+def rotation_in_progress_error(name: str, version: str, lease: Lease, action: str) -> CliError:
+    """The refusal of `--resume`/`--cancel` (`action`) while the rotation that staged
+    `version` is still running: promoting or dropping its value under it would promote a
+    value its verification may still fail, or let a cancelled value go live."""
+    return CliError(
+        ExitCode.REFUSED,
+        f"{name} is being rotated now ({lease.describe()}): its pending version {version} "
+        f"is that rotation's; nothing to {action} yet",
+        _live_hint(name, lease),
+    )
+
+
+def refuse_if_live(name: str, version: str | None, tags: dict[str, str], action: str) -> None:
+    """Raise `rotation_in_progress_error` when a live rotation holds `version`."""
+    lease = lease_of(tags, version)
+    if lease is not None and version is not None and is_alive(lease):
+        raise rotation_in_progress_error(name, version, lease, action)
 
 
 def require_current(meta: SecretMetadata) -> str:
@@ -167,7 +233,7 @@ def plan_rotation(
     meta = store.describe(name)
     pending = meta.pending_version
     if pending is not None:
-        raise pending_exists_error(name, pending)
+        raise pending_exists_error(name, pending, meta.tags)
     current_version = require_current(meta)
     current: StoredValue | None = None
     if read_value or field_key is not None:
@@ -298,8 +364,23 @@ def _pending_left(name: str, pending: str, state: SecretMetadata, flags: str = "
 def promote_pending(store: SecretStore, name: str, pending: str, current: str | None) -> None:
     """AWSCURRENT to the pending version, only from `current` (AWS gives AWSPREVIOUS to it),
     then drop AWSPENDING. Each move is skipped or accepted when the labels already show it
-    done; AWSCURRENT found on a third version raises `RotationChanged`."""
-    if current is not None and current != pending:
+    done; AWSCURRENT found on a third version raises `RotationChanged`.
+
+    The labels are read first: a version whose AWSPENDING was removed meanwhile (a `--cancel`)
+    is not promoted. AWS has no condition on another label, so this check and the move are
+    two calls; the lease (`rotation_lease`) keeps envsecrets' own `--cancel` away meanwhile."""
+    state = store.describe(name)
+    found = state.version_with(CURRENT)
+    if found != pending and PENDING not in state.version_stages.get(pending, ()):
+        raise RotationChanged(
+            ExitCode.REFUSED,
+            f"the pending version {pending} of {name} was dropped during the rotation (its "
+            f"AWSPENDING removed: a cancel); nothing was promoted",
+            f"version {found or '-'} is AWSCURRENT; `secrets history {name}` shows the labels",
+        )
+    if found != current and found != pending:
+        raise changed_during_rotation(name, pending, current, state)
+    if current is not None and current != pending and found != pending:
         try:
             move_current(store, name, to_version=pending, from_version=current)
         except CurrentMoved as moved:
@@ -331,6 +412,7 @@ def record_rotation(
         # AWS caps tag values at 256 characters; a long session name must not fail the record.
         ROTATED_BY_TAG: actor[:MAX_TAG_VALUE],
         APPLIED_TO_TAG: (applied_to or NO_APPLY_STEP)[:MAX_TAG_VALUE],
+        LEASE_TAG: "",  # the rotation is over: its lease is emptied in the same call
     }
     if version is not None:
         tags[ROTATIONS_TAG] = rotations_log(version, log)
@@ -436,28 +518,47 @@ class RotationOutcome:
 
 
 def sensitive_values(new: SecretValue, current: SecretValue | None) -> list[bytes]:
-    """Every value a rotation handles, for masking what a verification command prints: the
-    whole new and current values and, for JSON objects, each member that differs between them
-    (the key rotated with --field: its new and its old value), as text and as JSON escapes it."""
-    values = [new.data()] + ([current.data()] if current is not None else [])
-    new_members = _members(new)
-    old_members = _members(current) if current is not None else {}
+    """Every value a rotation handles, in every form a verify or apply command may print it
+    (`masking.forms_to_mask`: as stored, stripped of surrounding whitespace, line by line,
+    JSON- and repr-escaped): the whole new and current values and, for JSON objects, every
+    string member of either (nested ones too), changed or not: a command that prints the
+    unchanged `api_token` next to the new password leaks it as surely.
+
+    An unchanged member shorter than MIN_PIECE bytes (`"port": "5432"` is not, `"db": "a"`
+    is) is left visible: masking every `a` would leave nothing readable, and it reveals next
+    to nothing. A member that changed is masked whatever its length."""
+    values: list[bytes] = []
+    new_members = _string_members(new)
+    old_members = _string_members(current) if current is not None else {}
+    for value in (new, current):
+        if value is not None:
+            values += forms_to_mask(value.data())
     for key in set(new_members) | set(old_members):
+        changed = new_members.get(key) != old_members.get(key)
         for member in (new_members.get(key), old_members.get(key)):
-            if member is None or new_members.get(key) == old_members.get(key):
-                continue
-            text = member if isinstance(member, str) else json.dumps(member)
-            values.append(text.encode())
-            values.append(json.dumps(text, ensure_ascii=False)[1:-1].encode())
-            values.append(json.dumps(text)[1:-1].encode())
+            if member is not None and (changed or len(member.encode()) >= MIN_PIECE):
+                values += forms_to_mask(member)
     return [value for value in dict.fromkeys(values) if value]
 
 
-def _members(value: SecretValue) -> dict[str, Any]:
+def _string_members(value: SecretValue) -> dict[str, str]:
+    """The string members of a JSON object, nested ones too, by their path (`db.password`)."""
     if value.kind != "json":
         return {}
-    parsed = json.loads(value.text())
-    return parsed if isinstance(parsed, dict) else {}
+    found: dict[str, str] = {}
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, str):
+            found[path] = node
+        elif isinstance(node, dict):
+            for key, child in node.items():
+                walk(child, f"{path}.{key}" if path else str(key))
+        elif isinstance(node, list):
+            for index, child in enumerate(node):
+                walk(child, f"{path}[{index}]")
+
+    walk(json.loads(value.text()), "")
+    return found
 
 
 def pending_hint(name: str, version: str, *, promoting: bool = False, flags: str = "") -> str:
@@ -490,6 +591,44 @@ def where_it_stands(
             f"`secrets rotate {name} --resume{flags}` finishes a rotation left pending, "
             "`--cancel` drops it"
         )
+    return _stands(state, name, pending, replaced, flags)
+
+
+def told_after_timeout(
+    store: SecretStore, name: str, failed: StepFailed, flags: str = ""
+) -> CliError:
+    """A rotation that ran out of time (exit 6) told again from its labels, read now (the
+    caller gives that read a budget of its own): what is left pending and the commands that
+    clear it, and, when the promotion went through before the time ran out, that it did."""
+    version, replaced = failed.version, failed.replaced
+    if version is None:
+        return failed
+    try:
+        state = store.describe(name)
+    except CliError:
+        return StepFailed(
+            failed.step,
+            failed.code,
+            f"{failed.message}; what the rotation left is unknown (the labels could not be read)",
+            f"`secrets history {name}` shows them: version {version} is this run's; "
+            f"`secrets rotate {name} --resume{flags}` finishes it if AWSPENDING, `--cancel` "
+            "drops it",
+            version=version,
+            replaced=replaced,
+        )
+    message = failed.message
+    if state.version_with(CURRENT) == version:
+        message += f"; yet the rotation went through: version {version} is AWSCURRENT"
+    elif state.pending_version == version:
+        message += f"; version {version} was staged and waits AWSPENDING"
+    hint = _stands(state, name, version, replaced, flags)
+    return StepFailed(failed.step, failed.code, message, hint, version=version, replaced=replaced)
+
+
+def _stands(
+    state: SecretMetadata, name: str, pending: str, replaced: str | None, flags: str
+) -> str:
+    """What the labels in `state` leave of a rotation that staged `pending` over `replaced`."""
     current = state.version_with(CURRENT)
     if current == pending:
         return (
@@ -565,19 +704,29 @@ def finish_rotation(
         under_way = "promote"
         promote_pending(store, name, pending, current)
     except RotationChanged:
+        release_lease(store, name)
         raise
     except CliError as exc:
         hint = where_it_stands(store, name, pending, current, flags)
+        release_lease(store, name)
         raise StepFailed(
-            under_way, exc.code, exc.message, _with_target(step, ctx, under_way, hint)
+            under_way,
+            exc.code,
+            exc.message,
+            _with_target(step, ctx, under_way, hint),
+            version=pending,
+            replaced=current,
         ) from None
     except KeyboardInterrupt as stop:
         hint = pending_hint(name, pending, promoting=under_way == "promote", flags=flags)
+        release_lease(store, name)
         raise StepFailed(
             under_way,
             ExitCode.INTERRUPTED,
             f"interrupted ({stopping.cause(stop)}) before the rotation of {name} finished",
             _with_target(step, ctx, under_way, hint),
+            version=pending,
+            replaced=current,
         ) from None
     narrate(f"promoted version {pending} to AWSCURRENT; {current or '-'} keeps AWSPREVIOUS")
     outcome = RotationOutcome(
@@ -658,13 +807,26 @@ def rotate_secret(
     """The whole rotation of one secret to `value` (already composed): stage, apply (with an
     apply `step`), verify, promote, record. `made`: the step made `value` (an IAM key), so a
     staging failure asks it to undo that."""
+    # The lease names the version before it exists: a `--resume`/`--cancel` that sees it
+    # pending while this process runs refuses (exit 4) instead of racing this rotation.
+    take_lease(store, plan.name, request_token(plan.name, value, plan.current_version))
     try:
         pending = stage_pending(store, plan, value)
     except CliError as exc:
         hint = exc.hint
         if made and step is not None:
             hint = "; ".join(part for part in (step.abandon(plan.name, value), hint) if part)
-        raise StepFailed("stage", exc.code, exc.message, hint) from None
+        release_lease(store, plan.name)
+        # The write may have gone through (a lost reply, retries given up): the version it
+        # makes has a known id, so what it left can be read again (`rotation_bulk`).
+        raise StepFailed(
+            "stage",
+            exc.code,
+            exc.message,
+            hint,
+            version=request_token(plan.name, value, plan.current_version),
+            replaced=plan.current_version,
+        ) from None
     narrate(f"staged version {pending} as AWSPENDING; readers still get {plan.current_version}")
     return finish_rotation(
         store,

@@ -121,12 +121,26 @@ def _skip_reason(value: SecretValue, field_key: str | None) -> str | None:
     return None
 
 
+# What a failed rotation left, from its labels read again after the run (`BulkFailure.left`):
+UNCHANGED = "unchanged"  # AWSCURRENT where it was, nothing of this run pending: safe to retry
+PENDING_LEFT = "pending"  # the new value waits AWSPENDING: `--resume` / `--cancel`
+PROMOTED = "promoted"  # the new value IS AWSCURRENT despite the error: nothing to redo
+CHANGED = "changed"  # another writer moved AWSCURRENT meanwhile
+UNKNOWN = "unknown"  # the labels could not be read: AWSCURRENT may have moved
+
+
 @dataclass(frozen=True)
 class BulkFailure:
-    """One secret of a bulk run that failed, and why (the error the secret alone would give)."""
+    """One secret of a bulk run that failed, and why (the error the secret alone would give).
+
+    `left` says what the failure left (UNCHANGED, PENDING_LEFT, PROMOTED, CHANGED or
+    UNKNOWN), from the labels read again after the run; None when not read (a rotation
+    refused before it began, or one stopped by a signal, which says so itself)."""
 
     name: str
     error: CliError
+    left: str | None = None
+    version: str | None = None  # the version this rotation staged (or was staging)
 
     @property
     def step(self) -> str:
@@ -134,7 +148,47 @@ class BulkFailure:
         return step_of(self.error)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "step": self.step, "error": self.error.as_dict()}
+        return {
+            "name": self.name,
+            "step": self.step,
+            "error": self.error.as_dict(),
+            "state": self.left,
+            "version_id": self.version,
+        }
+
+
+def what_failures_left(store: SecretStore, failures: Sequence[BulkFailure]) -> list[BulkFailure]:
+    """Each failure with what it left, from the secret's labels read again now.
+
+    A step that failed after retries may still have happened at AWS (a lost reply, a
+    timeout after the write went through): under heavy faults a "failed" promotion can have
+    moved AWSCURRENT. So a failure is never reported as "nothing changed" from the error
+    alone. Failures before staging (plan) changed nothing; those whose labels cannot be read
+    are UNKNOWN, and must not be retried blindly."""
+    return [_what_left(store, failure) for failure in failures]
+
+
+def _what_left(store: SecretStore, failure: BulkFailure) -> BulkFailure:
+    error = failure.error
+    version, replaced = getattr(error, "version", None), getattr(error, "replaced", None)
+    if failure.step == "plan" or not isinstance(version, str):
+        return replace(failure, left=UNCHANGED) if failure.step == "plan" else failure
+    if error.code == ExitCode.INTERRUPTED:
+        return replace(failure, version=version)
+    try:
+        state = store.describe(failure.name)
+    except CliError:
+        return replace(failure, left=UNKNOWN, version=version)
+    current = state.version_with(CURRENT)
+    if current == version:
+        left = PROMOTED
+    elif state.pending_version == version:
+        left = PENDING_LEFT
+    elif current == replaced:
+        left = UNCHANGED
+    else:
+        left = CHANGED
+    return replace(failure, left=left, version=version)
 
 
 @dataclass
@@ -292,6 +346,7 @@ def rotate_many(
     report.skipped.sort(key=lambda item: item.name)
     if run.stopped_by is not None:
         raise BulkInterrupted(report, sorted(run.not_started), stopping.cause(run.stopped_by))
+    report.failed = what_failures_left(store, report.failed)
     return report
 
 

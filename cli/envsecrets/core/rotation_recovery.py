@@ -8,7 +8,7 @@ re-run; `finished_already` says when there is nothing to do. Bulk `--resume`/`--
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from envsecrets.core.labels import move_current, settle
@@ -21,8 +21,10 @@ from envsecrets.core.rotation import (
     Verifier,
     finish_rotation,
     quiet,
+    refuse_if_live,
     require_current,
 )
+from envsecrets.core.rotation_lease import take_lease
 from envsecrets.core.rotation_targets import (
     CANCEL,
     ROLLBACK,
@@ -49,6 +51,7 @@ class PendingState:
     overtaken: bool = False
     value: SecretValue | None = None
     rotation_log: str = ""  # the rotations tag, for the record a resume leaves
+    tags: dict[str, str] = field(default_factory=dict)  # the secret's (its lease among them)
 
 
 def find_pending(store: SecretStore, name: str, *, for_resume: bool = False) -> PendingState:
@@ -63,11 +66,17 @@ def find_pending(store: SecretStore, name: str, *, for_resume: bool = False) -> 
     log = meta.tags.get(ROTATIONS_TAG, "")
     if pending is not None:
         if not for_resume or current is None:
-            return PendingState(name, pending, current, rotation_log=log)
+            return PendingState(name, pending, current, rotation_log=log, tags=meta.tags)
         value = store.read(name, version_id=pending).value
         overtaken = _overtaken(store, name, pending, value, current)
         return PendingState(
-            name, pending, current, overtaken=overtaken, value=value, rotation_log=log
+            name,
+            pending,
+            current,
+            overtaken=overtaken,
+            value=value,
+            rotation_log=log,
+            tags=meta.tags,
         )
     if current is not None and PENDING in meta.version_stages.get(current, ()):
         return PendingState(name, current, current, promoted=True)
@@ -123,6 +132,7 @@ def resume_rotation(
     after running the apply `step` again (apply steps are idempotent) and verifying."""
     if state.pending is None:
         raise CliError(ExitCode.FAILED, "internal: nothing pending to resume", REPORT_BUG_HINT)
+    refuse_if_live(state.name, state.pending, state.tags, "resume")
     if state.overtaken:
         raise overtaken_error(state)
     if state.promoted:
@@ -131,6 +141,8 @@ def resume_rotation(
         narrate(f"version {state.pending} was already AWSCURRENT; nothing to resume")
         meta = store.describe(state.name)
         return RotationOutcome(state.name, state.pending, meta.version_with(PREVIOUS), resumed=True)
+    # A resume runs the apply step and the verification again: it holds the lease meanwhile.
+    take_lease(store, state.name, state.pending)
     return finish_rotation(
         store,
         state.name,
@@ -219,6 +231,7 @@ def cancel_pending(
     label on the current version, there is nothing to cancel."""
     if state.pending is None or state.promoted:
         raise CliError(ExitCode.FAILED, "internal: nothing pending to cancel", REPORT_BUG_HINT)
+    refuse_if_live(state.name, state.pending, state.tags, "cancel")
     pending = state.pending
     if step is not None:
         _discard(store, state, pending, step, narrate)

@@ -301,11 +301,25 @@ STEPS = ("plan", "stage", "apply", "test", "verify", "promote", "finish", "recor
 
 
 class StepFailed(CliError):
-    """A rotation that stopped in `step` (one of STEPS): bulk rotation reports it per secret."""
+    """A rotation that stopped in `step` (one of STEPS): bulk rotation reports it per secret.
+    `version` is the version the rotation staged (or was staging: its id is known before the
+    write), `replaced` the version it was to replace, so that the labels can be read again
+    to tell what the failure left."""
 
-    def __init__(self, step: str, code: ExitCode, message: str, hint: str | None) -> None:
+    def __init__(
+        self,
+        step: str,
+        code: ExitCode,
+        message: str,
+        hint: str | None,
+        *,
+        version: str | None = None,
+        replaced: str | None = None,
+    ) -> None:
         super().__init__(code, message, hint)
         self.step = step
+        self.version = version
+        self.replaced = replaced
 
 
 def step_of(error: CliError) -> str:

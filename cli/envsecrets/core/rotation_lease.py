@@ -1,0 +1,151 @@
+"""The mark a rotation under way leaves on its secret, so that `--resume` and `--cancel` (and a
+second rotation) can tell a live rotation's pending version from one a crash left behind.
+
+Before a rotation stages its value it tags the secret with a lease: the version it is about to
+stage (its id is known before the write), the host, the process id and that process's start
+time, and an expiry. The record written when the rotation finishes empties it; a failure
+empties it too when it can. A lease is alive while its process runs (on this host: the process
+id is probed and its start time compared, so a reused id does not count) or, seen from another
+host, until it expires. Only a lease naming the pending version counts: one left by a rotation
+that failed before its write names a version that never existed.
+
+A pending version with no lease at all was staged by another tool or an older envsecrets, or
+its lease could not be written (no TagResource permission): nobody can know whether that
+rotation still runs, and the wording says so.
+
+No AWS, Typer or rich here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from envsecrets.core.store import SecretStore
+from envsecrets.errors import CliError
+
+LEASE_TAG = "envsecrets:rotating"
+# Seen from another host, a lease is trusted this long: longer than a rotation's own limits
+# (the verify and apply commands' timeouts, an RDS database's wait) allow it to run.
+LEASE_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A rotation under way: the version it stages, where it runs, and until when it is
+    trusted from another host."""
+
+    version: str
+    host: str
+    pid: int
+    started: str  # the process's start time (Linux: clock ticks after boot), or "-"
+    since: datetime
+    expires: datetime
+
+    def tag_value(self) -> str:
+        """The tag value (AWS: at most 256 characters); the host name is cut to fit."""
+        moment = self.since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        until = self.expires.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"{self.version} {self.pid} {self.started} {moment} {until} {self.host[:100]}"
+
+    def describe(self) -> str:
+        """`pid 1234 on HOST since 2026-11-30 14:35 UTC`."""
+        return (
+            f"pid {self.pid} on {self.host} since {self.since.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        )
+
+
+def parse_lease(value: str | None) -> Lease | None:
+    """The lease in a tag value, or None (empty: no rotation under way; unreadable: ignored)."""
+    parts = (value or "").split(" ", 5)
+    if len(parts) != 6:
+        return None
+    version, pid, started, since, expires, host = parts
+    try:
+        return Lease(
+            version,
+            host,
+            int(pid),
+            started,
+            datetime.fromisoformat(since.replace("Z", "+00:00")),
+            datetime.fromisoformat(expires.replace("Z", "+00:00")),
+        )
+    except ValueError:
+        return None
+
+
+def lease_of(tags: dict[str, str], version: str | None) -> Lease | None:
+    """The lease in a secret's tags that names `version` (the pending one), else None."""
+    lease = parse_lease(tags.get(LEASE_TAG))
+    if lease is None or version is None or lease.version != version:
+        return None
+    return lease
+
+
+def is_alive(lease: Lease, now: datetime | None = None) -> bool:
+    """Whether the rotation that took `lease` may still be running: on this host, whether its
+    process is (the same process, by its start time); from another host, until it expires."""
+    if lease.host == socket.gethostname():
+        return lease.pid == os.getpid() or _process_start(lease.pid) == lease.started
+    return (now or datetime.now(UTC)) < lease.expires
+
+
+def take_lease(
+    store: SecretStore, name: str, version: str, *, seconds: int = LEASE_SECONDS
+) -> bool:
+    """Tag `name` with this process's lease on `version`; False when the tag could not be
+    written (the rotation goes on without one: the lease helps recovery, it is not a lock)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    lease = Lease(
+        version,
+        socket.gethostname(),
+        os.getpid(),
+        _process_start(os.getpid()) or "-",
+        now,
+        now + timedelta(seconds=seconds),
+    )
+    try:
+        store.tag(name, {LEASE_TAG: lease.tag_value()})
+    except CliError:
+        return False
+    return True
+
+
+def release_lease(store: SecretStore, name: str) -> None:
+    """Empty the lease after a failure, when that can be done (the process ending makes it
+    dead anyway on this host; from another host, an emptied lease saves waiting for it to
+    expire)."""
+    with contextlib.suppress(CliError):
+        store.tag(name, {LEASE_TAG: ""})
+
+
+def _process_start(pid: int) -> str | None:
+    """The start time of process `pid` (field 22 of /proc/PID/stat), "-" where /proc is
+    missing and the process exists, None when it does not exist."""
+    if not Path("/proc/self/stat").exists():  # no /proc (macOS): the process id alone
+        return "-" if _exists(pid) else None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return "-" if _exists(pid) else None
+    # The command name (field 2) is in parentheses and may hold spaces: count after it.
+    fields = stat.rsplit(")", 1)[-1].split()
+    if len(fields) > 19 and fields[0] != "Z":
+        return fields[19]
+    return None  # a zombie has ended: its rotation is not running
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

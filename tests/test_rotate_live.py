@@ -1,0 +1,206 @@
+"""A rotation under way, seen by the other forms: `--resume` and `--cancel` refuse while it is
+alive (its lease, the `envsecrets:rotating` tag), a second rotation says it is under way
+rather than "did not finish", and a promotion whose pending version was dropped meanwhile
+does not happen. Real processes: the rotation runs as the installed `secrets` script, its
+verification waits for the test to say how it ends (no timing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import SECRETS_BIN
+from tests.test_rotate import holder, make, value_of
+
+NAME = "dev/cr2/a"
+LEASE = "envsecrets:rotating"
+
+# Reads the value, says it started (its pid as a file), then waits for `go` to hold its exit.
+WAIT_FOR_GO = """
+import os, sys, time
+sys.stdin.buffer.read()
+folder = sys.argv[1]
+open(os.path.join(folder, "started-%d" % os.getpid()), "w").close()
+go = os.path.join(folder, "go")
+while not os.path.exists(go):
+    time.sleep(0.02)
+time.sleep(0.05)
+sys.exit(int(open(go).read() or "0"))
+"""
+
+
+def start_rotation(folder: Path) -> subprocess.Popen[bytes]:
+    script = folder / "wait.py"
+    script.write_text(WAIT_FOR_GO, encoding="utf-8")
+    process = subprocess.Popen(
+        [SECRETS_BIN, "rotate", NAME, "--generate", "--yes",
+         "--verify-cmd", f"{sys.executable} {script} {folder}"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    for _ in range(1200):
+        if any(p.name.startswith("started-") for p in folder.iterdir()):
+            return process
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError(process.communicate()[1].decode())
+
+
+def finish(process: subprocess.Popen[bytes], folder: Path, code: int) -> tuple[int, str]:
+    (folder / "go").write_text(str(code), encoding="utf-8")
+    _, err = process.communicate(timeout=60)
+    return process.returncode, err.decode()
+
+
+def pending_of(sm: Any) -> str:
+    pending = holder(sm, NAME, "AWSPENDING")
+    assert pending is not None
+    return pending
+
+
+def test_resume_and_cancel_refuse_while_the_rotation_runs(cli, sm, aws_env) -> None:
+    """The finding: `--resume` during a live rotation promoted a value whose verification
+    then failed ("nothing was promoted", yet it was AWSCURRENT)."""
+    original = make(sm, NAME, "old")
+    process = start_rotation(aws_env)
+    try:
+        pending = pending_of(sm)
+        for action in ("--resume", "--cancel"):
+            run = cli("rotate", NAME, action, "--yes")
+            assert run.code == 4, run.stderr
+            assert f"{NAME} is being rotated now (pid {process.pid} on " in run.stderr
+            assert f"its pending version {pending} is that rotation's" in run.stderr
+        again = cli("rotate", NAME, "--generate", "--yes")
+        assert again.code == 4
+        assert "is being rotated now" in again.stderr
+        assert "did not finish" not in again.stderr
+        bulk = cli("rotate", "--env", "dev", "--resume", "--yes", "--json")
+        assert bulk.code == 1
+        assert bulk.json()["failed"][0]["error"]["code"] == 4
+        assert holder(sm, NAME, "AWSCURRENT") == original
+        assert holder(sm, NAME, "AWSPENDING") == pending
+        code, err = finish(process, aws_env, 1)
+    finally:
+        process.kill()
+    assert code == 1 and "verification failed" in err
+    assert holder(sm, NAME, "AWSCURRENT") == original  # the failed value was never promoted
+    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=NAME).get("Tags", [])}
+    assert tags.get(LEASE, "") == ""  # the failed rotation emptied its lease
+    # The rotation has ended: its pending version can be dropped now.
+    assert cli("rotate", NAME, "--cancel", "--yes").code == 0
+    assert holder(sm, NAME, "AWSPENDING") is None
+
+
+def test_a_version_dropped_during_the_rotation_is_not_promoted(cli, sm, aws_env) -> None:
+    """AWSPENDING removed under a running rotation (a cancel by another tool, or an older
+    envsecrets that knew no lease): when its verification passes, the rotation finds its
+    version no longer pending and promotes nothing."""
+    original = make(sm, NAME, "old")
+    process = start_rotation(aws_env)
+    try:
+        pending = pending_of(sm)
+        sm.update_secret_version_stage(
+            SecretId=NAME, VersionStage="AWSPENDING", RemoveFromVersionId=pending
+        )
+        code, err = finish(process, aws_env, 0)
+    finally:
+        process.kill()
+    assert code == 4, err
+    assert f"the pending version {pending} of {NAME} was dropped during the rotation" in err
+    assert "nothing was promoted" in err
+    assert holder(sm, NAME, "AWSCURRENT") == original
+    assert value_of(sm, NAME) == "old"
+
+
+def test_after_kill_9_the_rotation_is_known_dead(cli, sm, aws_env) -> None:
+    """SIGKILL leaves the lease behind; its process is gone (same host: probed), so the
+    refusal says "did not finish" and `--resume` promotes."""
+    original = make(sm, NAME, "old")
+    process = start_rotation(aws_env)
+    try:
+        pending = pending_of(sm)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        for marker in aws_env.glob("started-*"):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(marker.name.split("-")[1]), signal.SIGKILL)
+        process.kill()
+    again = cli("rotate", NAME, "--generate", "--yes")
+    assert again.code == 4
+    assert f"has a pending version ({pending}) from a rotation that did not finish" in again.stderr
+    resumed = cli("rotate", NAME, "--resume", "--yes")
+    assert resumed.code == 0, resumed.stderr
+    assert holder(sm, NAME, "AWSCURRENT") == pending
+    assert holder(sm, NAME, "AWSPREVIOUS") == original
+
+
+def lease_from_elsewhere(pending: str, *, expires_in: timedelta) -> str:
+    now = datetime.now(UTC).replace(microsecond=0)
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    return f"{pending} 4242 - {now:{stamp}} {now + expires_in:{stamp}} build-host-7"
+
+
+def test_a_lease_from_another_host_holds_until_it_expires(cli, sm) -> None:
+    make(sm, NAME, "old")
+    pending = str(
+        sm.put_secret_value(SecretId=NAME, SecretString="new", VersionStages=["AWSPENDING"])[
+            "VersionId"
+        ]
+    )
+    live = lease_from_elsewhere(pending, expires_in=timedelta(minutes=30))
+    sm.tag_resource(SecretId=NAME, Tags=[{"Key": LEASE, "Value": live}])
+    run = cli("rotate", NAME, "--resume", "--yes")
+    assert run.code == 4
+    assert "is being rotated now (pid 4242 on build-host-7" in run.stderr
+    expired = lease_from_elsewhere(pending, expires_in=timedelta(minutes=-1))
+    sm.tag_resource(SecretId=NAME, Tags=[{"Key": LEASE, "Value": expired}])
+    assert cli("rotate", NAME, "--resume", "--yes").code == 0
+    assert value_of(sm, NAME) == "new"
+
+
+def test_a_lease_naming_another_version_does_not_count(cli, sm) -> None:
+    """A lease left by a rotation that failed before its write names a version that never
+    existed: the pending version found is not that rotation's."""
+    make(sm, NAME, "old")
+    pending = str(
+        sm.put_secret_value(SecretId=NAME, SecretString="new", VersionStages=["AWSPENDING"])[
+            "VersionId"
+        ]
+    )
+    other = lease_from_elsewhere(
+        "00000000-0000-4000-8000-000000000000", expires_in=timedelta(hours=1)
+    )
+    sm.tag_resource(SecretId=NAME, Tags=[{"Key": LEASE, "Value": other}])
+    assert cli("rotate", NAME, "--cancel", "--yes").code == 0
+    assert holder(sm, NAME, "AWSPENDING") is None and pending
+
+
+def test_bulk_rotation_leaves_a_live_rotation_to_itself(cli, sm, aws_env) -> None:
+    """Bulk rotation meets a secret being rotated now: refused for that one, and the hint
+    says so instead of pointing at the bulk `--resume` (which would refuse too)."""
+    make(sm, NAME, "old")
+    make(sm, "dev/cr2/b", "other")
+    process = start_rotation(aws_env)
+    try:
+        run = cli("rotate", "--env", "dev", "--older-than", "0", "--generate", "--yes")
+        code, _ = finish(process, aws_env, 1)
+    finally:
+        process.kill()
+    assert code == 1
+    assert run.code == 1, run.stderr
+    assert f"{NAME}: plan failed: {NAME} is being rotated now" in run.stderr
+    hint = next(line for line in run.stderr.splitlines() if line.startswith("hint:"))
+    assert f"{NAME}: being rotated by another run now, left to it" in hint
+    assert "--resume" not in hint and f"secrets rotate {NAME} --generate" not in hint
+    assert holder(sm, "dev/cr2/b", "AWSCURRENT") is not None
+    assert value_of(sm, "dev/cr2/b") != "other"
