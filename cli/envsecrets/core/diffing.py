@@ -22,7 +22,14 @@ from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from envsecrets.core.config import EnvironmentConfig, FunctionConfig
 from envsecrets.core.pool import run_all
-from envsecrets.core.store import BatchRead, Replica, SecretMetadata, SecretStore, StoredValue
+from envsecrets.core.store import (
+    CURRENT,
+    BatchRead,
+    Replica,
+    SecretMetadata,
+    SecretStore,
+    StoredValue,
+)
 from envsecrets.errors import CliError, ExitCode
 
 # Calls in flight per side (the store's batch reads, DescribeSecret): enough to hide network
@@ -515,7 +522,9 @@ def compare(
 
 
 # -- check: what the functions need ---------------------------------------------------------------
-CheckStatus = Literal["ok", "missing", "pending_deletion", "replica_drift"]
+# `no_value`: the secret exists without an AWSCURRENT version (CreateSecret without a value,
+# as Terraform's aws_secretsmanager_secret without a _version makes it): nothing can read it.
+CheckStatus = Literal["ok", "missing", "pending_deletion", "no_value", "replica_drift"]
 
 
 @dataclass(frozen=True)
@@ -552,7 +561,9 @@ class CheckResult:
 
     @property
     def counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(("ok", "missing", "pending_deletion", "replica_drift"), 0)
+        counts = dict.fromkeys(
+            ("ok", "missing", "pending_deletion", "no_value", "replica_drift"), 0
+        )
         for item in self.items:
             counts[item.status] += 1
         return counts
@@ -574,8 +585,8 @@ def check_functions(
     *,
     workers: int = DEFAULT_WORKERS,
 ) -> CheckResult:
-    """Does every secret the functions declare exist in `env`, not scheduled for deletion,
-    replicated where `env.replica_regions` says?
+    """Does every secret the functions declare exist in `env` with a current value, not
+    scheduled for deletion, replicated where `env.replica_regions` says?
 
     Uses DescribeSecret per declared secret rather than ListSecrets: declared secrets are few,
     and ListSecrets is eventually consistent (a secret created a moment ago may not be listed).
@@ -596,6 +607,8 @@ def check_functions(
             status = "missing"
         elif meta.scheduled_for_deletion:
             status = "pending_deletion"
+        elif meta.version_with(CURRENT) is None:
+            status = "no_value"
         else:
             drift = replica_drift(SideEntry(key, meta), env)
             status = "ok" if drift is None else "replica_drift"
