@@ -13,7 +13,11 @@ sees it:
 - what the API reference promises but the model does not mark `required` (Secrets Manager's
   models mark almost nothing required; its documentation says what every reply holds):
   `PROMISES`, the members our code reads, by operation;
-- a page token that comes back unchanged (paging would never end);
+- a page token that comes back unchanged, or that this listing has already been given (A, B,
+  A: paging would never end), and a listing that keeps handing out empty pages with fresh
+  tokens (AWS may return an empty page with a token, so only a long run of them is refused:
+  `MAX_EMPTY_PAGES`); a listing is the calls of one thread with the same parameters but the
+  token, from a call without a token to the page without one;
 - that a Secrets Manager reply is about the secret asked for (its `Name`, or the name inside
   its `ARN`; a batch read returns only secrets it was asked for), that a value is within
   AWS's 65,536 bytes, and that DeleteSecret says when the deletion will happen (unless it was
@@ -25,7 +29,9 @@ failure. The checks name members only, never values: a reply may hold a secret.
 from __future__ import annotations
 
 import datetime
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions as bx
@@ -123,6 +129,19 @@ _ASKED = "envsecrets.asked"  # the request's parameters that say which secret it
 _IDENTIFYING = ("SecretId", "Name", "SecretIdList", "ForceDeleteWithoutRecovery")
 # Secrets Manager's largest value (SecretString or SecretBinary), in bytes.
 MAX_VALUE_BYTES = 65_536
+_LISTING = "envsecrets.listing"  # the key of the listing a call is a page of
+# Empty pages in a row, each with a token, before a listing is given up on. AWS documents
+# empty pages with a token (ListSecrets "might return fewer results than the maximum even when
+# there are more"; SSM filters after paging): a few hundred in a row is no longer that.
+MAX_EMPTY_PAGES = 200
+
+
+@dataclass
+class _Listing:
+    """The tokens one listing has been given so far, and its empty pages in a row."""
+
+    tokens: set[str] = field(default_factory=set)
+    empty_in_a_row: int = 0
 
 
 class MalformedReply(bx.BotoCoreError):
@@ -144,11 +163,25 @@ def check_replies(client: BaseClient) -> None:
     service = model.service_id.hyphenize()
     prefix = model.endpoint_prefix
     endpoint = str(client.meta.endpoint_url)
+    listings = threading.local()  # per thread: listing key -> _Listing
 
-    def remember_token(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context[_SENT_TOKEN] = {name: params[name] for name, _ in PAGE_TOKENS if name in params}
+    def remember_token(
+        params: dict[str, Any], model: OperationModel, context: dict[str, Any], **_: Any
+    ) -> None:
+        sent = {name: params[name] for name, _ in PAGE_TOKENS if name in params}
+        context[_SENT_TOKEN] = sent
         if prefix == "secretsmanager":
             context[_ASKED] = {name: params[name] for name in _IDENTIFYING if name in params}
+        members = model.output_shape.members if model.output_shape is not None else {}
+        if not any(received in members for _, received in PAGE_TOKENS):
+            return  # not a listing
+        key = _listing_key(model.name, params)
+        context[_LISTING] = key
+        open_listings: dict[str, _Listing] = listings.__dict__.setdefault("open", {})
+        if not sent:
+            open_listings[key] = _Listing()  # a first page: a listing (re)starts
+        else:
+            open_listings.setdefault(key, _Listing()).tokens.update(map(str, sent.values()))
 
     def after_call(
         http_response: Any,
@@ -164,6 +197,10 @@ def check_replies(client: BaseClient) -> None:
         )
         if not problems and _ASKED in context:
             problems = secret_reply_problems(model.name, context[_ASKED], parsed)
+        if not problems:
+            problems = _paging_problems(
+                model, parsed, listings.__dict__.setdefault("open", {}), context.get(_LISTING)
+            )
         if problems:
             raise MalformedReply(
                 endpoint=endpoint, operation=model.name, problem="; ".join(problems)
@@ -185,6 +222,51 @@ def check_replies(client: BaseClient) -> None:
     events.register(f"before-call.{service}", name_operation)
     events.register(f"after-call.{service}", after_call)
     events.register(f"after-call-error.{service}", after_error)
+
+
+def _listing_key(operation: str, params: dict[str, Any]) -> str:
+    """What the pages of one listing have in common: the operation and its parameters but the
+    page token (repr: parameters hold lists and dicts, e.g. Filters)."""
+    tokens = {sent for sent, _ in PAGE_TOKENS}
+    return repr((operation, sorted((k, repr(v)) for k, v in params.items() if k not in tokens)))
+
+
+def _paging_problems(
+    model: OperationModel, parsed: dict[str, Any], open_listings: dict[str, Any], key: Any
+) -> list[str]:
+    """A page token that its listing was given before (the pages would go round for ever), or
+    the page after too many empty ones in a row; forgets a listing at its last page."""
+    listing = open_listings.get(key) if isinstance(key, str) else None
+    received = next(
+        (parsed[name] for _, name in PAGE_TOKENS if isinstance(parsed.get(name), str)), None
+    )
+    if listing is None:
+        return []
+    if received is None:
+        del open_listings[key]  # the last page
+        return []
+    shape = model.output_shape
+    lists = [
+        name
+        for name, member in (shape.members if shape else {}).items()
+        if member.type_name == "list"
+    ]
+    empty = bool(lists) and not any(parsed.get(name) for name in lists)
+    listing.empty_in_a_row = listing.empty_in_a_row + 1 if empty else 0
+    problems = []
+    if received in listing.tokens:
+        problems.append(
+            "returns a page token this listing was given before (its pages would go round for ever)"
+        )
+    elif listing.empty_in_a_row > MAX_EMPTY_PAGES:
+        problems.append(
+            f"comes after {MAX_EMPTY_PAGES} empty pages in a row, each with a page token "
+            "(the listing may never end)"
+        )
+    listing.tokens.add(received)
+    if problems:
+        del open_listings[key]
+    return problems
 
 
 def _unreadable(exception: BaseException) -> bool:
