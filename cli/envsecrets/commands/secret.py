@@ -488,7 +488,19 @@ def delete_secret(
     if replicas:
         _remove_replicas_first(ws, store, str(secret), replicas, yes=yes, asked=force_now)
         out.note(f"{secret}: replicas removed from {', '.join(replicas)}")
-    deletion = store.delete(str(secret), recovery_days=recovery_days, force=force_now)
+    try:
+        deletion = store.delete(str(secret), recovery_days=recovery_days, force=force_now)
+    except CliError as exc:
+        try:
+            if meta.scheduled_for_deletion:
+                raise  # it was so before: AWS's refusal stands
+            deletion = _deleted_all_the_same(
+                store, str(secret), exc, recovery_days, force=force_now
+            )
+        except CliError as failure:
+            if not replicas:
+                raise
+            raise _replicas_gone_all_the_same(failure, str(secret), replicas) from None
     if json_output:
         out.json(
             {
@@ -505,6 +517,38 @@ def delete_secret(
             f"{secret}: scheduled for deletion on {when(deletion)}; "
             f"undo with `secrets restore {secret}`"
         )
+
+
+def _deleted_all_the_same(
+    store: SecretStore, name: str, failure: CliError, recovery_days: int, *, force: bool
+) -> datetime | None:
+    """A DeleteSecret applied but its reply lost is retried by botocore, and the retry is
+    refused: "scheduled for deletion" (or, after --force-now, not found). The secret was not
+    scheduled when this command described it, so if it is scheduled (or gone) now, the
+    deletion asked for happened: its date (None when deleted at once). Else `failure`."""
+    if failure.code not in (ExitCode.REFUSED, ExitCode.NOT_FOUND):
+        raise failure
+    try:
+        now = store.describe(name)
+    except CliError as exc:
+        if force and exc.code == ExitCode.NOT_FOUND:
+            return None
+        raise failure from None
+    if now.deleted_on is None:
+        raise failure
+    return None if force else now.deleted_on + timedelta(days=recovery_days)
+
+
+def _replicas_gone_all_the_same(failure: CliError, name: str, regions: list[str]) -> CliError:
+    """The deletion failed after the replicas were removed (AWS has no dry run to ask first):
+    say that they are gone, and how to put each back."""
+    again = "; ".join(f"`secrets replicate {name} --region {region}`" for region in regions)
+    return CliError(
+        failure.code,
+        f"{failure.message}; its replicas in {', '.join(regions)} were removed before the "
+        "deletion was refused, and are gone",
+        f"{failure.hint + '; ' if failure.hint else ''}to put them back: {again}",
+    )
 
 
 def _remove_replicas_first(
