@@ -70,3 +70,35 @@ def test_a_trickled_reply_on_a_worker_is_cut_off_at_the_deadline(
     assert proxy.calls[action] >= 1
     assert len(proxy.trickled) == proxy.calls[action], proxy.trickled
     assert all(sent < whole for sent, whole in proxy.trickled)
+
+
+def test_a_write_cut_off_by_the_deadline_may_have_landed(
+    cli: Any, aws_env: Path, sm: Any, proxy: Any
+) -> None:
+    """PutSecretValue was carried out; only its reply was too slow. The error says the write
+    may have landed, how to check, and that running again is safe (findings item 10)."""
+    write_config(aws_env, CONFIG)
+    sm.create_secret(Name="dev/api/key", SecretString="old")
+    proxy.trickle("secretsmanager.PutSecretValue", EVERY)
+    run = cli("--timeout", "2", "set", "dev/api/key", "--stdin", input="new")
+    assert run.code == 6, run.stderr
+    assert "the write may have landed" in run.stderr
+    assert "`secrets history dev/api/key`" in run.stderr
+    assert "running the same command again is safe" in run.stderr
+    assert sm.get_secret_value(SecretId="dev/api/key")["SecretString"] == "new"
+    proxy.trickles.clear()
+    again = cli("set", "dev/api/key", "--stdin", input="new")
+    assert again.code == 0, again.stderr
+    assert "unchanged" in again.stdout + again.stderr
+
+
+def test_a_read_cut_off_before_any_write_says_nothing_of_one(
+    cli: Any, aws_env: Path, sm: Any, proxy: Any
+) -> None:
+    write_config(aws_env, CONFIG)
+    sm.create_secret(Name="dev/api/key", SecretString="old")
+    proxy.trickle("secretsmanager.GetSecretValue", EVERY)
+    run = cli("--timeout", "2", "set", "dev/api/key", "--stdin", input="new")
+    assert run.code == 6, run.stderr
+    assert "may have landed" not in run.stderr
+    assert sm.get_secret_value(SecretId="dev/api/key")["SecretString"] == "old"

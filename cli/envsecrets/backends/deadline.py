@@ -23,6 +23,7 @@ Without SIGALRM (Windows) the main thread is bounded like a worker.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import io
 import os
@@ -34,13 +35,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any
-
-from botocore.awsrequest import (
-    AWSHTTPConnection,
-    AWSHTTPConnectionPool,
-    AWSHTTPSConnection,
-    AWSHTTPSConnectionPool,
-)
 
 from envsecrets.errors import CliError, ExitCode
 
@@ -86,6 +80,7 @@ class DeadlineExceeded(CliError):
     def __init__(self, seconds: float, endpoint: str, operation: str, *, whole: bool) -> None:
         # `whole`: the budget was the command's, shared by its calls; else this call's.
         spent = "in all" if whole else "for one call"
+        self.operation = operation  # the call that was waited for (a write may have landed)
         super().__init__(
             ExitCode.UNAVAILABLE,
             f"gave up waiting for AWS after {seconds:g} s {spent} ({operation} at {endpoint})",
@@ -304,20 +299,30 @@ class _BoundedResponse(http.client.HTTPResponse):
         super().__init__(_BoundedSocket(sock), *args, **kwargs)  # type: ignore[arg-type]
 
 
-class _BoundedHTTPConnection(AWSHTTPConnection):
-    response_class = _BoundedResponse  # type: ignore[assignment]  # http.client's at run time
+@functools.cache
+def _bounded_pools() -> dict[str, type]:
+    """botocore's connection pools, whose connections read replies through `_BoundedSocket`
+    (made on first use: botocore is imported only by commands that call AWS)."""
+    from botocore.awsrequest import (
+        AWSHTTPConnection,
+        AWSHTTPConnectionPool,
+        AWSHTTPSConnection,
+        AWSHTTPSConnectionPool,
+    )
 
+    class BoundedHTTPConnection(AWSHTTPConnection):
+        response_class = _BoundedResponse  # type: ignore[assignment]  # http.client's at run time
 
-class _BoundedHTTPSConnection(AWSHTTPSConnection):
-    response_class = _BoundedResponse  # type: ignore[assignment]  # http.client's at run time
+    class BoundedHTTPSConnection(AWSHTTPSConnection):
+        response_class = _BoundedResponse  # type: ignore[assignment]  # http.client's at run time
 
+    class BoundedHTTPConnectionPool(AWSHTTPConnectionPool):
+        ConnectionCls = BoundedHTTPConnection
 
-class _BoundedHTTPConnectionPool(AWSHTTPConnectionPool):
-    ConnectionCls = _BoundedHTTPConnection
+    class BoundedHTTPSConnectionPool(AWSHTTPSConnectionPool):
+        ConnectionCls = BoundedHTTPSConnection
 
-
-class _BoundedHTTPSConnectionPool(AWSHTTPSConnectionPool):
-    ConnectionCls = _BoundedHTTPSConnection
+    return {"http": BoundedHTTPConnectionPool, "https": BoundedHTTPSConnectionPool}
 
 
 def _bound_reads_of(client: BaseClient) -> None:
@@ -329,7 +334,7 @@ def _bound_reads_of(client: BaseClient) -> None:
     manager = getattr(session, "_manager", None)
     if session is None or manager is None or not hasattr(session, "_pool_classes_by_scheme"):
         return
-    classes = {"http": _BoundedHTTPConnectionPool, "https": _BoundedHTTPSConnectionPool}
+    classes = _bounded_pools()
     session._pool_classes_by_scheme = classes
     manager.pool_classes_by_scheme = classes
 

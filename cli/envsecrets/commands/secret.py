@@ -6,7 +6,7 @@ import base64
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,6 +18,9 @@ from envsecrets.core.store import SecretMetadata, SecretStore
 from envsecrets.core.values import SecretValue
 from envsecrets.errors import CliError, ExitCode
 from envsecrets.ui.render import when
+
+if TYPE_CHECKING:
+    from envsecrets.backends.deadline import DeadlineExceeded
 
 NameArgument = Annotated[
     str,
@@ -89,16 +92,21 @@ def set_secret(
             f"shorten --description to at most {MAX_DESCRIPTION} characters",
         )
     value = read_new_value(stdin=stdin, from_file=from_file, label=str(secret))
-    outcome = env.set(
-        str(secret),
-        value,
-        field=field_key,
-        description=description,
-        tags=tags,
-        kms_key_id=kms_key,
-        force=force,
-        confirm=partial(ws.confirm_if_protected, secret.env, yes=yes),
-    )
+    from envsecrets.backends.deadline import DeadlineExceeded
+
+    try:
+        outcome = env.set(
+            str(secret),
+            value,
+            field=field_key,
+            description=description,
+            tags=tags,
+            kms_key_id=kms_key,
+            force=force,
+            confirm=partial(ws.confirm_if_protected, secret.env, yes=yes),
+        )
+    except DeadlineExceeded as exc:
+        raise _write_cut_off(exc, str(secret)) from None
     if kms_key and outcome.action != "create":
         out.warn(f"--kms-key applies to new secrets only; {secret} keeps its KMS key")
     result = outcome.as_dict()
@@ -109,6 +117,20 @@ def set_secret(
         out.success(f"{secret}: unchanged (same value as version {outcome.version_id}; {stored})")
     else:
         out.success(f"{secret}: {result['action']} (version {outcome.version_id}; {stored})")
+
+
+def _write_cut_off(exc: DeadlineExceeded, name: str) -> CliError:
+    """The deadline passed while a write was waited for: AWS may have carried it out all the
+    same (the request was sent; only its answer was not read in time)."""
+    if exc.operation.startswith(("Describe", "Get", "List", "BatchGet")):
+        return exc  # cut off while reading, before anything was written
+    return CliError(
+        exc.code,
+        f"{exc.message}; the write may have landed",
+        f"`secrets history {name}` shows whether AWSCURRENT holds the new value; running the "
+        "same command again is safe (its request token makes AWS write the value at most "
+        "once); --timeout SECONDS waits longer",
+    )
 
 
 def _stored_as(value: SecretValue) -> str:
