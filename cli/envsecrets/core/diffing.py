@@ -24,6 +24,7 @@ from envsecrets.core.config import EnvironmentConfig, FunctionConfig
 from envsecrets.core.pool import run_all
 from envsecrets.core.store import (
     CURRENT,
+    NO_VALUE,
     BatchRead,
     Replica,
     SecretMetadata,
@@ -147,6 +148,14 @@ def _refuse_unread(batch: BatchRead, side: str) -> None:
     problems = {n: code for n, code in batch.errors.items() if code not in GONE_CODES}
     if not problems:
         return
+    empty = sorted(n for n, code in problems.items() if code == NO_VALUE)
+    if empty:
+        raise CliError(
+            ExitCode.NOT_FOUND,
+            f"[{side}] {len(empty)} secret(s) have no value (no AWSCURRENT version), e.g. "
+            f"'{empty[0]}'",
+            f"`secrets set {empty[0]}` gives it one; `secrets delete {empty[0]}` removes it",
+        )
     denied = sorted(n for n, code in problems.items() if code in DENIED_CODES)
     if denied:
         raise CliError(

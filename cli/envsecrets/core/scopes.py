@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from envsecrets.core.names import SEGMENT_PATTERN, NamePrefix
-from envsecrets.core.store import SecretStore
+from envsecrets.core.store import NO_VALUE, SecretStore
 from envsecrets.core.values import SecretValue
 from envsecrets.errors import CliError, ExitCode
 
@@ -193,6 +193,12 @@ def read_failure(failed: Mapping[str, str], about: Callable[[str], str] = str) -
             ExitCode.UNAVAILABLE,
             f"AWS did not return {about(name)} ({why}){more}",
             "run the command again in a moment",
+        )
+    if (name := first([NO_VALUE])) is not None:
+        return CliError(
+            ExitCode.NOT_FOUND,
+            f"{about(name)} has no value (no AWSCURRENT version){more}",
+            f"`secrets set {name}` gives it one",
         )
     if (name := first(GONE_CODES)) is not None:
         deleting = failed[name] == "InvalidRequestException"
