@@ -62,6 +62,21 @@ def test_published_versions_that_keep_the_secrets_are_reported(cli, sm) -> None:
     assert copy == {"version": first, "aliases": ["live"], "keys": sorted(SECRET_KEYS)}
 
 
+def test_a_version_that_is_not_a_number_does_not_crash_the_report(cli, sm, proxy) -> None:
+    """Published versions are numbers; a reply that says otherwise is still reported, after
+    the work is done, never a ValueError (findings item 15)."""
+    client = make_function()
+    config = json.loads(configuration_reply(client))
+    versions = [dict(config, Version=version) for version in ("$LATEST", "beta", "2")]
+    proxy.answer(
+        by_name("GET /2015-03-31/functions/{F}/versions"),
+        json.dumps({"Versions": versions}).encode(),
+    )
+    run = cli(*MIGRATE, "--remove-from-function", "--yes", "--json")
+    assert run.code == 0, run.stderr
+    assert [copy["version"] for copy in run.json()["published_versions"]] == ["2", "beta"]
+
+
 def test_no_published_versions_no_warning(cli, sm) -> None:
     make_function()
     run = cli(*MIGRATE, "--remove-from-function", "--yes", "--json")

@@ -181,8 +181,14 @@ def published_copies(
         aliases = aliases_by_version(client, function) if found else {}
     return [
         PublishedCopy(copy.version, aliases.get(copy.version, ()), copy.keys)
-        for copy in sorted(found, key=lambda copy: int(copy.version))
+        for copy in sorted(found, key=lambda copy: _version_order(copy.version))
     ]
+
+
+def _version_order(version: str) -> tuple[int, int, str]:
+    """Published versions are numbers ("1", "2", ...); a reply that says otherwise is shown
+    after them, in text order, rather than crashing the report of work already done."""
+    return (0, int(version), "") if version.isdigit() else (1, 0, version)
 
 
 class LambdaEnvSource:
