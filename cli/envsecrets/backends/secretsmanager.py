@@ -389,12 +389,16 @@ class SecretsManagerStore:
         }
         if prefix:
             args["Filters"] = [{"Key": "name", "Values": [prefix]}]
+        seen: set[str] = set()
         with self._errors():
             while True:
                 page = self.client.list_secrets(**args)
                 for entry in page["SecretList"]:  # promised (backends/replies.py)
                     # The name filter matches prefixes of words too; keep exact prefixes only.
-                    if entry["Name"].startswith(prefix):
+                    # A name listed twice (a page repeated by a lying or buggy endpoint) is one
+                    # secret: twice, it would be printed twice, or rotated twice at once.
+                    if entry["Name"].startswith(prefix) and entry["Name"] not in seen:
+                        seen.add(entry["Name"])
                         yield metadata_from(entry)
                 token = page.get("NextToken")
                 if not token:
