@@ -191,6 +191,13 @@ def check_replies(client: BaseClient) -> None:
         **_: Any,
     ) -> None:
         if http_response.status_code >= 300:
+            if not_aws_error(http_response.status_code, parsed):
+                raise MalformedReply(
+                    endpoint=endpoint,
+                    operation=model.name,
+                    problem=f"is HTTP {http_response.status_code} without an AWS error code "
+                    "(a proxy's or another server's page, not AWS's answer)",
+                )
             return  # an error reply: the one translation (backends/aws.py) reads it
         problems = reply_problems(
             model, parsed, PROMISES.get(f"{prefix}.{model.name}", ()), context.get(_SENT_TOKEN)
@@ -222,6 +229,17 @@ def check_replies(client: BaseClient) -> None:
     events.register(f"before-call.{service}", name_operation)
     events.register(f"after-call.{service}", after_call)
     events.register(f"after-call-error.{service}", after_error)
+
+
+def not_aws_error(status: int, parsed: dict[str, Any]) -> bool:
+    """An error reply below 500 that carries no AWS error code: botocore then puts the HTTP
+    status where the code belongs ("403"), as for a proxy's login or refusal page (403, 407),
+    a redirect (302) or a 400 that is not JSON. AWS's own refusals always name their code.
+    (A 5xx is an unavailability whoever answered it, and stays one.)"""
+    if status >= 500:
+        return False
+    code = str((parsed.get("Error") or {}).get("Code") or "")
+    return code == "" or code.isdigit()
 
 
 def _listing_key(operation: str, params: dict[str, Any]) -> str:
