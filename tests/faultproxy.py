@@ -184,6 +184,10 @@ class FaultProxy:
         self.hold_timeouts: Counter[str] = Counter()  # holds that ended without their release
         self.hold_timeout = 30.0
         self.hung = threading.Event()  # set: `hang` replies are given up (connection dropped)
+        # action -> seconds between the bytes of its (forwarded) reply; bytes sent per reply
+        self.trickles: dict[str, float] = {}
+        self.trickled: list[tuple[int, int]] = []  # (bytes sent, bytes in the reply)
+        self.stopping = threading.Event()
         self.server: ThreadingHTTPServer | None = None
         self.thread: threading.Thread | None = None
 
@@ -227,6 +231,13 @@ class FaultProxy:
         can be killed with its write done in AWS."""
         with self.lock:
             self.scripted[action] = list(decisions)
+
+    def trickle(self, action: str, every: float) -> None:
+        """Forward `action`, then send its reply one byte every `every` seconds (padded so
+        that it outlasts any deadline of the tests): no socket read timeout ever trips. The
+        bytes sent before the client hung up are in `trickled`."""
+        with self.lock:
+            self.trickles[action] = every
 
     def lose_first(self, action: str, n: int = 1) -> None:
         """Forward the first `n` requests of `action` but lose their replies."""
@@ -334,6 +345,7 @@ class FaultProxy:
 
     def stop(self) -> None:
         self.hung.set()
+        self.stopping.set()
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
@@ -375,6 +387,8 @@ class FaultProxy:
         with self.lock:
             if self.scripted.get(action):
                 return self.scripted[action].pop(0)
+            if action in self.trickles:
+                return "trickle"
         bucket = self.quotas.get(action)
         if bucket is not None and not bucket.take():
             return "throttle"
@@ -475,6 +489,9 @@ class _Handler(BaseHTTPRequestHandler):
                 proxy.hung.wait(proxy.hold_timeout)
             self._drop()
             return
+        if decision == "trickle":
+            self._trickle(status, reply_headers, reply, proxy.trickles[action])
+            return
         self.send_response(status)
         for key, value in reply_headers:
             if key.lower() not in ("content-length", "transfer-encoding", "connection"):
@@ -497,6 +514,26 @@ class _Handler(BaseHTTPRequestHandler):
             return response.status, response.getheaders(), response.read()
         finally:
             connection.close()
+
+    def _trickle(
+        self, status: int, headers: list[tuple[str, str]], reply: bytes, every: float
+    ) -> None:
+        lines = [f"HTTP/1.1 {status} OK".encode()]
+        for key, value in headers:
+            if key.lower() not in ("content-length", "transfer-encoding", "connection"):
+                lines.append(f"{key}: {value}".encode())
+        lines += [b"X-Padding: " + b"x" * 2000, f"Content-Length: {len(reply)}".encode()]
+        whole = b"\r\n".join(lines) + b"\r\n\r\n" + reply
+        sent = 0
+        with contextlib.suppress(OSError):
+            for byte in whole:
+                if self.owner.stopping.wait(every):
+                    break
+                self.connection.send(bytes([byte]))
+                sent += 1
+        with self.owner.lock:
+            self.owner.trickled.append((sent, len(whole)))
+        self.close_connection = True
 
     def _drop(self) -> None:
         self.close_connection = True

@@ -455,7 +455,7 @@ def test_functions_and_tasks_together(cli: Any, account: Account, tasks: Tasks) 
         ("lambda.GET /2015-03-31/functions", "lambda", "web:1", "Lambda functions not audited"),
     ],
 )
-def test_one_service_denied_keeps_the_other(
+def test_one_service_denied_fails_the_gate_with_what_was_read(
     cli: Any,
     account: Account,
     tasks: Tasks,
@@ -471,14 +471,19 @@ def test_one_service_denied_keeps_the_other(
     tasks.register("web", {"app": ({"DB_PASSWORD": CANARY}, {})})
     proxy.deny(denied)
     run = cli("audit", "--live", "--env", "prod", "--format", "json")
-    assert run.code == 1, run.stderr  # the findings of the part that could be read
+    # The findings of the part that could be read are reported, but a denied part makes the
+    # audit incomplete: exit 5, never a pass.
+    assert run.code == 5, run.stderr
     assert f"warning: {warning}" in run.stderr
+    assert "the live audit is incomplete" in run.stderr
     report = run.json()
     assert report["functions"] == 1
     assert {f["resource"] for f in report["findings"]} == {kept}
     (skipped,) = report["skipped"]
     assert skipped["code"] == 5 and skipped["service"] == service
+    assert skipped["not_enabled"] is False
     sarif = cli("audit", "--live", "--env", "prod", "--format", "sarif")
+    assert sarif.code == 5
     schema = json.loads(
         (Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8")
     )
@@ -486,6 +491,63 @@ def test_one_service_denied_keeps_the_other(
     (invocation,) = sarif.json()["runs"][0]["invocations"]
     assert warning in invocation["toolExecutionNotifications"][0]["message"]["text"]
     _assert_no_canary(run.stdout, run.stderr, sarif.stdout, sarif.stderr)
+
+
+LIST_FUNCTIONS = "lambda.GET /2015-03-31/functions"
+
+
+@pytest.mark.parametrize(
+    ("fault", "exit_code"),
+    [
+        ("fail:AccessDeniedException:403:not authorized", 5),
+        ("fail:ServiceException:500:oops", 6),
+        ("fail:TooManyRequestsException:429:Rate exceeded", 6),
+    ],
+)
+def test_lambda_unreadable_in_a_serverless_account_is_not_a_pass(
+    cli: Any,
+    account: Account,
+    proxy: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    fault: str,
+    exit_code: int,
+) -> None:
+    # ECS is empty (most serverless accounts): before, a Lambda that could not be read left
+    # "no findings in 0 function(s)" and exit 0, with only a warning.
+    account.function("reports", account.role("fn-role"), {"DB_PASSWORD": PLANTED_VALUE})
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    proxy.script(LIST_FUNCTIONS, *[fault] * 4)
+    run = cli("audit", "--live", "--env", "prod")
+    assert run.code == exit_code, run.stderr
+    assert "Lambda functions could not be read" in run.stderr
+    assert "no findings in 0 function(s)" not in run.stderr.replace("that could be read", "")
+    assert "✓" not in run.stderr
+
+
+def test_lambda_page_marker_that_comes_back_is_not_a_pass(
+    cli: Any, account: Account, proxy: Any
+) -> None:
+    # A reply that hands back the marker it was given: paging would never end. Exit 6.
+    proxy.answer(LIST_FUNCTIONS, json.dumps({"Functions": [], "NextMarker": "m1"}).encode())
+    run = cli("audit", "--live", "--env", "prod", "--format", "json")
+    assert run.code == 6, run.stderr
+    assert run.json()["skipped"][0]["service"] == "lambda"
+    assert "NextMarker" in run.stderr
+
+
+def test_a_service_not_turned_on_is_skipped_with_a_warning(
+    cli: Any, account: Account, proxy: Any
+) -> None:
+    # ECS not subscribed in this account: nothing can run there, so nothing to audit.
+    proxy.script(
+        f"{ECS}.ListTaskDefinitionFamilies",
+        "fail:SubscriptionRequiredException:400:The AWS Access Key Id needs a subscription",
+    )
+    run = cli("audit", "--live", "--env", "prod", "--format", "json")
+    assert run.code == 0, run.stderr
+    assert "warning: ECS task definitions not audited" in run.stderr
+    (skipped,) = run.json()["skipped"]
+    assert skipped["service"] == "ecs" and skipped["not_enabled"] is True
 
 
 def test_everything_denied_fails(cli: Any, account: Account, tasks: Tasks, proxy: Any) -> None:

@@ -37,7 +37,13 @@ def test_all_present_exits_zero(cli, config, sm) -> None:
     assert data["env"] == "staging"
     assert data["ok"] is True
     assert data["functions"] == ["billing", "checkout"]
-    assert data["counts"] == {"ok": 3, "missing": 0, "pending_deletion": 0, "replica_drift": 0}
+    assert data["counts"] == {
+        "ok": 3,
+        "missing": 0,
+        "pending_deletion": 0,
+        "no_value": 0,
+        "replica_drift": 0,
+    }
     shared = next(s for s in data["secrets"] if s["key"] == "db/password")
     assert shared["functions"] == ["billing", "checkout"]
     assert shared["name"] == "staging/db/password"

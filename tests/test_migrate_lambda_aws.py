@@ -62,6 +62,21 @@ def test_published_versions_that_keep_the_secrets_are_reported(cli, sm) -> None:
     assert copy == {"version": first, "aliases": ["live"], "keys": sorted(SECRET_KEYS)}
 
 
+def test_a_version_that_is_not_a_number_does_not_crash_the_report(cli, sm, proxy) -> None:
+    """Published versions are numbers; a reply that says otherwise is still reported, after
+    the work is done, never a ValueError (findings item 15)."""
+    client = make_function()
+    config = json.loads(configuration_reply(client))
+    versions = [dict(config, Version=version) for version in ("$LATEST", "beta", "2")]
+    proxy.answer(
+        by_name("GET /2015-03-31/functions/{F}/versions"),
+        json.dumps({"Versions": versions}).encode(),
+    )
+    run = cli(*MIGRATE, "--remove-from-function", "--yes", "--json")
+    assert run.code == 0, run.stderr
+    assert [copy["version"] for copy in run.json()["published_versions"]] == ["2", "beta"]
+
+
 def test_no_published_versions_no_warning(cli, sm) -> None:
     make_function()
     run = cli(*MIGRATE, "--remove-from-function", "--yes", "--json")
@@ -110,6 +125,43 @@ def test_a_function_changed_meanwhile_is_refused_with_exit_4(cli, sm, proxy) -> 
     again = cli(*MIGRATE, "--remove-from-function", "--yes")
     assert again.code == 0, again.stderr
     assert not set(SECRET_KEYS) & set(variables_of(client))
+
+
+def test_a_412_after_a_lost_reply_reports_what_the_function_holds(cli, sm, proxy) -> None:
+    """The update is applied, its reply lost; botocore's retry carries the RevisionId the
+    update replaced and gets 412. The variables are gone: that is a success, not exit 4
+    "nothing was removed"."""
+    client = make_function()
+    proxy.script(
+        by_arn(PUT, client),
+        "lose",
+        "fail:PreconditionFailedException:412:The Revision Id provided does not match the "
+        "latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest "
+        "Revision Id",
+    )
+    run = cli(*MIGRATE, "--remove-from-function", "--yes")
+    assert proxy.calls[by_arn(PUT, client)] == 2  # the lost one, then the retry's 412
+    assert run.code == 0, run.stderr
+    assert "changed meanwhile" not in run.stderr
+    assert not set(SECRET_KEYS) & set(variables_of(client))
+
+
+def test_a_412_when_some_variables_are_gone_says_which(cli, sm, proxy) -> None:
+    """Someone else removed one of the variables meanwhile (and so moved the RevisionId):
+    exit 4 names what is gone, never "nothing was removed"."""
+    client = make_function()
+    gone = sorted(SECRET_KEYS)[0]
+    others = {k: v for k, v in variables_of(client).items() if k != gone}
+    moved = configuration_reply(client, Environment={"Variables": others})
+    proxy.script(
+        by_arn(PUT, client),
+        "fail:PreconditionFailedException:412:The Revision Id provided does not match",
+    )
+    proxy.script(by_arn(GET, client), "forward", f"reply:200:{moved}")
+    run = cli(*MIGRATE, "--remove-from-function", "--yes")
+    assert run.code == 4, run.stderr
+    assert f"only {gone} is gone from it" in run.stderr
+    assert "nothing was removed" not in run.stderr
 
 
 def test_an_update_in_progress_is_waited_for(cli, sm, proxy) -> None:

@@ -13,17 +13,22 @@ wall-clock time, on every client we make (`AwsTarget.client`):
 On the main thread an interval timer (SIGALRM) interrupts whatever the call is blocked on, so
 the deadline holds against a trickling endpoint too; it also says, once, that the command is
 waiting (`on_wait`, shown on a terminal). Calls on worker threads (bulk commands) cannot be
-interrupted by a signal: they stop retrying once past the deadline, and each attempt is bounded
-by the read timeout, which is never longer than the deadline. Without SIGALRM (Windows) the
-main thread is bounded like a worker.
+interrupted by a signal: they stop retrying once past the deadline, and every read of a reply
+is bounded by the time the call has left (`_BoundedSocket`: the socket's timeout shrinks with
+it, so a reply trickled a byte at a time is cut off at the deadline, as on the main thread).
+Without SIGALRM (Windows) the main thread is bounded like a worker.
 
 `seconds` comes from `--timeout` or `ENVSECRETS_TIMEOUT` (default 30).
 """
 
 from __future__ import annotations
 
+import functools
+import http.client
+import io
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -76,6 +81,7 @@ class DeadlineExceeded(CliError):
     def __init__(self, seconds: float, endpoint: str, operation: str, *, whole: bool) -> None:
         # `whole`: the budget was the command's, shared by its calls; else this call's.
         spent = "in all" if whole else "for one call"
+        self.operation = operation  # the call that was waited for (a write may have landed)
         super().__init__(
             ExitCode.UNAVAILABLE,
             f"gave up waiting for AWS after {seconds:g} s {spent} ({operation} at {endpoint})",
@@ -97,6 +103,12 @@ class _Call:
     previous_handler: Any = None
     # An interval timer someone else had armed (a program embedding the CLI): put back after.
     previous_timer: float = 0.0
+    # The deadline that watches this call, and the call this one was made inside (a worker's).
+    deadline: AwsDeadline | None = None
+    outer: _Call | None = None
+
+    def left(self) -> float:
+        return self.budget - (time.monotonic() - self.started)
 
 
 @dataclass
@@ -110,7 +122,6 @@ class AwsDeadline:
     _noticed: bool = False
     _call: _Call | None = None
     _depth: int = 0
-    _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def whole_command(self) -> None:
         """Give all the calls of this command one budget (commands on one secret)."""
@@ -142,6 +153,7 @@ class AwsDeadline:
         def needs_retry(caught_exception: BaseException | None = None, **_: Any) -> None:
             self._check_between_attempts(caught_exception)
 
+        _bound_reads_of(client)
         events = client.meta.events
         events.register(f"before-call.{service}", before_call)
         events.register(f"after-call.{service}", after_call)
@@ -156,9 +168,10 @@ class AwsDeadline:
         budget = self._budget()
         if budget <= 0:
             raise DeadlineExceeded(self.seconds, endpoint, operation, whole=self.whole)
-        call = _Call(time.monotonic(), budget, endpoint, operation)
+        call = _Call(time.monotonic(), budget, endpoint, operation, deadline=self)
         if not _can_interrupt():
-            self._local.call = call
+            call.outer = getattr(_WORKER, "call", None)
+            _WORKER.call = call  # its replies' reads are bounded by what it has left
             return
         self._depth += 1
         if self._depth > 1:
@@ -170,10 +183,12 @@ class AwsDeadline:
 
     def _end(self) -> None:
         if not _can_interrupt():
-            call = getattr(self._local, "call", None)
-            if call is not None and self.whole:
+            call = getattr(_WORKER, "call", None)
+            if call is None:
+                return  # ended already (a hook raised, then botocore's after-call-error)
+            if self.whole:
                 self.spent += time.monotonic() - call.started
-            self._local.call = None
+            _WORKER.call = call.outer
             return
         if self._depth == 0:
             return
@@ -189,7 +204,7 @@ class AwsDeadline:
             if isinstance(exc, DeadlineExceeded):
                 self._disarm_after_raise()
                 raise exc
-        call = self._call if _can_interrupt() else getattr(self._local, "call", None)
+        call = self._call if _can_interrupt() else getattr(_WORKER, "call", None)
         if call is not None and time.monotonic() - call.started >= call.budget:
             self._disarm_after_raise()
             raise self._exceeded(call)
@@ -247,6 +262,96 @@ class AwsDeadline:
         if _can_interrupt():
             self._depth = 0
             self._disarm()
+
+
+# The call each worker thread is in (`_Call`), for the reads of its reply.
+_WORKER = threading.local()
+
+
+class _BoundedSocket:
+    """A connection's socket as a reply is read from it on a worker thread: each read waits at
+    most the time the thread's call has left, then raises the call's DeadlineExceeded (the main
+    thread's timer raises the same). Only reading goes through here (http.client reads a reply
+    through `makefile`); anything else is the socket's own."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._timeout = sock.gettimeout()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+    def makefile(self, mode: str = "rb", buffering: int | None = None, **_: Any) -> Any:
+        self._sock._io_refs += 1  # type: ignore[attr-defined]  # as socket.makefile counts
+        raw = socket.SocketIO(self, "rb")  # type: ignore[arg-type]  # it reads recv_into only
+        return io.BufferedReader(raw, buffering or io.DEFAULT_BUFFER_SIZE)
+
+    def settimeout(self, value: float | None) -> None:
+        self._timeout = value
+        self._sock.settimeout(value)
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        call: _Call | None = getattr(_WORKER, "call", None)
+        if call is None or call.deadline is None:
+            return self._sock.recv_into(buffer, nbytes, flags)
+        left = call.left()
+        if left <= 0:
+            raise call.deadline._exceeded(call)
+        wait = left if self._timeout is None else min(left, self._timeout)
+        self._sock.settimeout(wait)
+        try:
+            return self._sock.recv_into(buffer, nbytes, flags)
+        except TimeoutError:
+            if call.left() <= 0:
+                raise call.deadline._exceeded(call) from None
+            raise
+        finally:
+            self._sock.settimeout(self._timeout)
+
+
+class _BoundedResponse(http.client.HTTPResponse):
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(_BoundedSocket(sock), *args, **kwargs)  # type: ignore[arg-type]
+
+
+@functools.cache
+def _bounded_pools() -> dict[str, type]:
+    """botocore's connection pools, whose connections read replies through `_BoundedSocket`
+    (made on first use: botocore is imported only by commands that call AWS)."""
+    from botocore.awsrequest import (
+        AWSHTTPConnection,
+        AWSHTTPConnectionPool,
+        AWSHTTPSConnection,
+        AWSHTTPSConnectionPool,
+    )
+
+    class BoundedHTTPConnection(AWSHTTPConnection):
+        response_class = _BoundedResponse  # type: ignore[assignment]  # http.client's at run time
+
+    class BoundedHTTPSConnection(AWSHTTPSConnection):
+        response_class = _BoundedResponse  # type: ignore[assignment]  # http.client's at run time
+
+    class BoundedHTTPConnectionPool(AWSHTTPConnectionPool):
+        ConnectionCls = BoundedHTTPConnection
+
+    class BoundedHTTPSConnectionPool(AWSHTTPSConnectionPool):
+        ConnectionCls = BoundedHTTPSConnection
+
+    return {"http": BoundedHTTPConnectionPool, "https": BoundedHTTPSConnectionPool}
+
+
+def _bound_reads_of(client: BaseClient) -> None:
+    """Make `client`'s connections read replies through `_BoundedSocket`. botocore has no
+    setting for its connection classes: they are swapped on the client's HTTP session (before
+    its first call, so no connection of the old kind exists). A botocore without these
+    attributes leaves the client as it is: workers are then bounded between attempts only."""
+    session = getattr(getattr(client, "_endpoint", None), "http_session", None)
+    manager = getattr(session, "_manager", None)
+    if session is None or manager is None or not hasattr(session, "_pool_classes_by_scheme"):
+        return
+    classes = _bounded_pools()
+    session._pool_classes_by_scheme = classes
+    manager.pool_classes_by_scheme = classes
 
 
 def _can_interrupt() -> bool:

@@ -181,8 +181,14 @@ def published_copies(
         aliases = aliases_by_version(client, function) if found else {}
     return [
         PublishedCopy(copy.version, aliases.get(copy.version, ()), copy.keys)
-        for copy in sorted(found, key=lambda copy: int(copy.version))
+        for copy in sorted(found, key=lambda copy: _version_order(copy.version))
     ]
+
+
+def _version_order(version: str) -> tuple[int, int, str]:
+    """Published versions are numbers ("1", "2", ...); a reply that says otherwise is shown
+    after them, in text order, rather than crashing the report of work already done."""
+    return (0, int(version), "") if version.isdigit() else (1, 0, version)
 
 
 class LambdaEnvSource:
@@ -287,7 +293,9 @@ class LambdaEnvSource:
                 code = error_code(exc)
                 if code == "ResourceConflictException" and attempt < CONFLICT_ATTEMPTS:
                     continue  # another update is being applied: wait for it, then redo
-                if code in ("PreconditionFailedException", "ResourceConflictException"):
+                if code == "PreconditionFailedException":
+                    return self._after_moved_revision(keys, outcome, current.name)
+                if code == "ResourceConflictException":
                     return self._refused(keys, _conflict(current.name, code))
                 failure = translate(exc, side=self.target.label)
                 return {
@@ -313,6 +321,26 @@ class LambdaEnvSource:
                 outcome[key] = None
         return outcome, remaining
 
+    def _after_moved_revision(
+        self, keys: Sequence[str], outcome: dict[str, str | None], name: str
+    ) -> dict[str, str | None]:
+        """A 412 also answers botocore's retry of our own update whose first attempt was
+        applied and its reply lost (the retry carries the RevisionId the update replaced):
+        so read the function again, as after a 409, and report what it holds. The variables
+        to remove that are gone are removed; any still there were refused."""
+        try:
+            now = wait_for_update(lambda: read_function(self.target, self.info.arn))
+        except CliError:
+            return self._refused(keys, _conflict(name, "PreconditionFailedException"))
+        wanted = [key for key in keys if outcome.get(key) is None]
+        left = [key for key in wanted if key in now.variables]
+        if not left:
+            return outcome  # every one is gone: the update was applied
+        removed = [key for key in wanted if key not in now.variables]
+        refusal = _conflict(name, "PreconditionFailedException", removed=removed)
+        self.refusal = refusal
+        return {key: refusal.message if key in left else outcome[key] for key in keys}
+
     def _refused(self, keys: Sequence[str], refusal: CliError) -> dict[str, str | None]:
         self.refusal = refusal
         return dict.fromkeys(keys, refusal.message)
@@ -331,13 +359,19 @@ class LambdaEnvSource:
         return published_copies(self.target, self.info.name, holds)
 
 
-def _conflict(name: str, code: str) -> CliError:
+def _conflict(name: str, code: str, *, removed: Sequence[str] = ()) -> CliError:
     """412: the RevisionId read no longer holds (someone changed the function meanwhile);
-    409 after every wait: an update of the function keeps being in progress."""
+    409 after every wait: an update of the function keeps being in progress. `removed`: the
+    variables a fresh read found gone all the same."""
     what = "changed meanwhile" if code == "PreconditionFailedException" else "kept being updated"
+    done = (
+        f"only {', '.join(removed)} {'is' if len(removed) == 1 else 'are'} gone from it"
+        if removed
+        else "nothing was removed from it"
+    )
     return CliError(
         ExitCode.REFUSED,
-        f"Lambda function '{name}' {what} ({code}); nothing was removed from it",
+        f"Lambda function '{name}' {what} ({code}); {done}",
         "run the same command again: it reads the function afresh and removes the variables "
         "that still hold the migrated values (what is migrated stays migrated)",
     )

@@ -13,7 +13,15 @@ sees it:
 - what the API reference promises but the model does not mark `required` (Secrets Manager's
   models mark almost nothing required; its documentation says what every reply holds):
   `PROMISES`, the members our code reads, by operation;
-- a page token that comes back unchanged (paging would never end).
+- a page token that comes back unchanged, or that this listing has already been given (A, B,
+  A: paging would never end), and a listing that keeps handing out empty pages with fresh
+  tokens (AWS may return an empty page with a token, so only a long run of them is refused:
+  `MAX_EMPTY_PAGES`); a listing is the calls of one thread with the same parameters but the
+  token, from a call without a token to the page without one;
+- that a Secrets Manager reply is about the secret asked for (its `Name`, or the name inside
+  its `ARN`; a batch read returns only secrets it was asked for), that a value is within
+  AWS's 65,536 bytes, and that DeleteSecret says when the deletion will happen (unless it was
+  forced): a reply about another secret would be read, shown or reported as this one's.
 A reply botocore itself cannot parse (garbage XML, a structure that is a string) is the same
 failure. The checks name members only, never values: a reply may hold a secret.
 """
@@ -21,7 +29,9 @@ failure. The checks name members only, never values: a reply may hold a secret.
 from __future__ import annotations
 
 import datetime
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions as bx
@@ -113,6 +123,25 @@ _CONTAINERS = frozenset({"structure", "list", "map"})
 # Enough to say what is wrong; a long list of problems says no more.
 MAX_PROBLEMS = 3
 _SENT_TOKEN = "envsecrets.sent_page_token"  # noqa: S105 - a context key, not a password
+_ASKED = "envsecrets.asked"  # the request's parameters that say which secret it is about
+# Request parameters that name the secret(s) a Secrets Manager call is about, and the one that
+# makes DeleteSecret's DeletionDate optional.
+_IDENTIFYING = ("SecretId", "Name", "SecretIdList", "ForceDeleteWithoutRecovery")
+# Secrets Manager's largest value (SecretString or SecretBinary), in bytes.
+MAX_VALUE_BYTES = 65_536
+_LISTING = "envsecrets.listing"  # the key of the listing a call is a page of
+# Empty pages in a row, each with a token, before a listing is given up on. AWS documents
+# empty pages with a token (ListSecrets "might return fewer results than the maximum even when
+# there are more"; SSM filters after paging): a few hundred in a row is no longer that.
+MAX_EMPTY_PAGES = 200
+
+
+@dataclass
+class _Listing:
+    """The tokens one listing has been given so far, and its empty pages in a row."""
+
+    tokens: set[str] = field(default_factory=set)
+    empty_in_a_row: int = 0
 
 
 class MalformedReply(bx.BotoCoreError):
@@ -134,9 +163,25 @@ def check_replies(client: BaseClient) -> None:
     service = model.service_id.hyphenize()
     prefix = model.endpoint_prefix
     endpoint = str(client.meta.endpoint_url)
+    listings = threading.local()  # per thread: listing key -> _Listing
 
-    def remember_token(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context[_SENT_TOKEN] = {name: params[name] for name, _ in PAGE_TOKENS if name in params}
+    def remember_token(
+        params: dict[str, Any], model: OperationModel, context: dict[str, Any], **_: Any
+    ) -> None:
+        sent = {name: params[name] for name, _ in PAGE_TOKENS if name in params}
+        context[_SENT_TOKEN] = sent
+        if prefix == "secretsmanager":
+            context[_ASKED] = {name: params[name] for name in _IDENTIFYING if name in params}
+        members = model.output_shape.members if model.output_shape is not None else {}
+        if not any(received in members for _, received in PAGE_TOKENS):
+            return  # not a listing
+        key = _listing_key(model.name, params)
+        context[_LISTING] = key
+        open_listings: dict[str, _Listing] = listings.__dict__.setdefault("open", {})
+        if not sent:
+            open_listings[key] = _Listing()  # a first page: a listing (re)starts
+        else:
+            open_listings.setdefault(key, _Listing()).tokens.update(map(str, sent.values()))
 
     def after_call(
         http_response: Any,
@@ -146,10 +191,23 @@ def check_replies(client: BaseClient) -> None:
         **_: Any,
     ) -> None:
         if http_response.status_code >= 300:
+            if not_aws_error(http_response.status_code, parsed):
+                raise MalformedReply(
+                    endpoint=endpoint,
+                    operation=model.name,
+                    problem=f"is HTTP {http_response.status_code} without an AWS error code "
+                    "(a proxy's or another server's page, not AWS's answer)",
+                )
             return  # an error reply: the one translation (backends/aws.py) reads it
         problems = reply_problems(
             model, parsed, PROMISES.get(f"{prefix}.{model.name}", ()), context.get(_SENT_TOKEN)
         )
+        if not problems and _ASKED in context:
+            problems = secret_reply_problems(model.name, context[_ASKED], parsed)
+        if not problems:
+            problems = _paging_problems(
+                model, parsed, listings.__dict__.setdefault("open", {}), context.get(_LISTING)
+            )
         if problems:
             raise MalformedReply(
                 endpoint=endpoint, operation=model.name, problem="; ".join(problems)
@@ -171,6 +229,62 @@ def check_replies(client: BaseClient) -> None:
     events.register(f"before-call.{service}", name_operation)
     events.register(f"after-call.{service}", after_call)
     events.register(f"after-call-error.{service}", after_error)
+
+
+def not_aws_error(status: int, parsed: dict[str, Any]) -> bool:
+    """An error reply below 500 that carries no AWS error code: botocore then puts the HTTP
+    status where the code belongs ("403"), as for a proxy's login or refusal page (403, 407),
+    a redirect (302) or a 400 that is not JSON. AWS's own refusals always name their code.
+    (A 5xx is an unavailability whoever answered it, and stays one.)"""
+    if status >= 500:
+        return False
+    code = str((parsed.get("Error") or {}).get("Code") or "")
+    return code == "" or code.isdigit()
+
+
+def _listing_key(operation: str, params: dict[str, Any]) -> str:
+    """What the pages of one listing have in common: the operation and its parameters but the
+    page token (repr: parameters hold lists and dicts, e.g. Filters)."""
+    tokens = {sent for sent, _ in PAGE_TOKENS}
+    return repr((operation, sorted((k, repr(v)) for k, v in params.items() if k not in tokens)))
+
+
+def _paging_problems(
+    model: OperationModel, parsed: dict[str, Any], open_listings: dict[str, Any], key: Any
+) -> list[str]:
+    """A page token that its listing was given before (the pages would go round for ever), or
+    the page after too many empty ones in a row; forgets a listing at its last page."""
+    listing = open_listings.get(key) if isinstance(key, str) else None
+    received = next(
+        (parsed[name] for _, name in PAGE_TOKENS if isinstance(parsed.get(name), str)), None
+    )
+    if listing is None:
+        return []
+    if received is None:
+        del open_listings[key]  # the last page
+        return []
+    shape = model.output_shape
+    lists = [
+        name
+        for name, member in (shape.members if shape else {}).items()
+        if member.type_name == "list"
+    ]
+    empty = bool(lists) and not any(parsed.get(name) for name in lists)
+    listing.empty_in_a_row = listing.empty_in_a_row + 1 if empty else 0
+    problems = []
+    if received in listing.tokens:
+        problems.append(
+            "returns a page token this listing was given before (its pages would go round for ever)"
+        )
+    elif listing.empty_in_a_row > MAX_EMPTY_PAGES:
+        problems.append(
+            f"comes after {MAX_EMPTY_PAGES} empty pages in a row, each with a page token "
+            "(the listing may never end)"
+        )
+    listing.tokens.add(received)
+    if problems:
+        del open_listings[key]
+    return problems
 
 
 def _unreadable(exception: BaseException) -> bool:
@@ -294,3 +408,97 @@ def _unmet(value: Any, steps: list[str], where: str) -> list[str]:
 
 def _present(value: Any, name: str) -> bool:
     return isinstance(value, dict) and value.get(name) is not None
+
+
+def secret_name_of(secret_id: str) -> str | None:
+    """The name a SecretId stands for: itself, or the name inside a full ARN
+    (`arn:...:secret:<name>-XXXXXX`); None for an ARN that is not a secret's."""
+    if not secret_id.startswith("arn:"):
+        return secret_id
+    _, found, rest = secret_id.partition(":secret:")
+    if not found or len(rest) < 8 or rest[-7] != "-":
+        return None
+    return rest[:-7]
+
+
+def secret_reply_problems(
+    operation: str, asked: dict[str, Any], parsed: dict[str, Any]
+) -> list[str]:
+    """What is wrong with a Secrets Manager reply given what was asked (`asked`: the request's
+    SecretId or Name, SecretIdList, ForceDeleteWithoutRecovery), in words naming members only."""
+    problems: list[str] = []
+    secret_id = asked.get("SecretId", asked.get("Name"))
+    if isinstance(secret_id, str):
+        problems.extend(_about_another(parsed, secret_id, ""))
+    if operation == "BatchGetSecretValue" and isinstance(asked.get("SecretIdList"), list):
+        problems.extend(_batch_problems(asked["SecretIdList"], parsed))
+    problems.extend(_oversized(parsed, ""))
+    if (
+        operation == "DeleteSecret"
+        and not asked.get("ForceDeleteWithoutRecovery")
+        and parsed.get("DeletionDate") is None
+    ):
+        # "The date and time after which this secret Secrets Manager can permanently delete":
+        # without it, nothing says that a recovery window was set.
+        problems.append("lacks DeletionDate")
+    return _said(list(dict.fromkeys(problems))[:MAX_PROBLEMS])
+
+
+def _about_another(entry: dict[str, Any], secret_id: str, where: str) -> list[str]:
+    """Whether `entry` (a reply, or an entry of a batch) names a secret other than the one
+    `secret_id` (a name, a full ARN, or a partial ARN without the random suffix) stands for."""
+    problems = []
+    name, arn = entry.get("Name"), entry.get("ARN")
+    if isinstance(name, str) and not _stands_for(secret_id, name=name):
+        problems.append(f"is about another secret than the one asked for ({where}Name)")
+    if isinstance(arn, str) and not _stands_for(secret_id, arn=arn):
+        problems.append(f"is about another secret than the one asked for ({where}ARN)")
+    return problems
+
+
+def _stands_for(secret_id: str, *, name: str | None = None, arn: str | None = None) -> bool:
+    """Whether a SecretId names the secret called `name`, or the secret whose full ARN is
+    `arn` (an ARN ends in `-` and six random characters that a partial ARN leaves out)."""
+    if not secret_id.startswith("arn:"):
+        return name == secret_id if arn is None else secret_name_of(arn) == secret_id
+    if arn is not None:
+        return arn == secret_id or (
+            arn.startswith(f"{secret_id}-") and len(arn) == len(secret_id) + 7
+        )
+    rest = secret_id.partition(":secret:")[2]
+    return rest == name or (rest.startswith(f"{name}-") and len(rest) == len(str(name)) + 7)
+
+
+def _batch_problems(asked: list[Any], parsed: dict[str, Any]) -> list[str]:
+    """A batch read returns values and errors for the secrets it was asked for, and no other."""
+    wanted = {secret_name_of(str(secret_id)) for secret_id in asked}
+    problems = []
+    for index, entry in enumerate(parsed.get("SecretValues") or ()):
+        if isinstance(entry, dict) and entry.get("Name") not in wanted:
+            problems.append(f"returns a secret it was not asked for (SecretValues[{index}])")
+            break
+        if isinstance(entry, dict):
+            problems.extend(
+                _about_another(entry, str(entry.get("Name")), f"SecretValues[{index}].")
+            )
+            problems.extend(_oversized(entry, f"SecretValues[{index}]."))
+    for index, failure in enumerate(parsed.get("Errors") or ()):
+        secret_id = failure.get("SecretId") if isinstance(failure, dict) else None
+        if isinstance(secret_id, str) and secret_name_of(secret_id) not in wanted:
+            problems.append(f"returns an error for a secret it was not asked for (Errors[{index}])")
+            break
+    return problems
+
+
+def _oversized(entry: dict[str, Any], where: str) -> list[str]:
+    """A value larger than Secrets Manager can hold did not come from Secrets Manager."""
+    text, data = entry.get("SecretString"), entry.get("SecretBinary")
+    size = 0
+    if isinstance(text, str):
+        size = len(text.encode("utf-8", "surrogatepass"))
+    elif isinstance(data, bytes | bytearray):
+        size = len(data)
+    if size > MAX_VALUE_BYTES:
+        member = "SecretString" if isinstance(text, str) else "SecretBinary"
+        return [f"holds a value over {MAX_VALUE_BYTES:,} bytes, AWS's limit ({where}{member})"]
+    return []

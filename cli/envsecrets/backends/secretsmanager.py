@@ -15,6 +15,7 @@ from envsecrets.backends.replies import MalformedReply
 from envsecrets.core.pool import WorkPool, chunked
 from envsecrets.core.store import (
     CURRENT,
+    NO_VALUE,
     BatchRead,
     Replica,
     Rotation,
@@ -249,7 +250,13 @@ class SecretsManagerStore:
             except bx.ClientError as exc:
                 # BatchGetSecretValue needs a permission of its own, on top of GetSecretValue
                 # for each secret: a role without it can still read one secret at a time.
-                if error_code(exc) not in ("AccessDeniedException", "AccessDenied"):
+                code = error_code(exc)
+                if code == "ResourceNotFoundException":
+                    # One secret of the batch without a current value makes the emulator
+                    # refuse the whole call (AWS lists it in Errors): read this batch one by
+                    # one, to find it and name it, and still read the others.
+                    return self._read_singly(names)
+                if code not in ("AccessDeniedException", "AccessDenied"):
                     raise
                 self._deny_batches()
                 return self._read_singly(names)
@@ -257,7 +264,8 @@ class SecretsManagerStore:
             for entry in response.get("SecretValues", ()):
                 values[entry["Name"]] = _stored(entry)
             for failure in response.get("Errors", ()):
-                errors[name_from_id(failure["SecretId"])] = failure["ErrorCode"]
+                name = name_from_id(failure["SecretId"])
+                errors[name] = self._why_not_found(name, failure["ErrorCode"])
             left_out = [name for name in names if name not in values and name not in errors]
             if left_out:
                 # Every secret asked for by name comes back as a value or as an error.
@@ -288,10 +296,23 @@ class SecretsManagerStore:
                 try:
                     response = self.client.get_secret_value(SecretId=name, VersionStage=CURRENT)
                 except bx.ClientError as exc:
-                    errors[name] = error_code(exc) or "Error"
+                    errors[name] = self._why_not_found(name, error_code(exc) or "Error")
                     continue
             values[name] = _stored(response)
         return BatchRead(values=values, errors=errors)
+
+    def _why_not_found(self, name: str, code: str) -> str:
+        """ResourceNotFoundException says either that the secret is gone or that it has no
+        current value; its DescribeSecret tells which (NO_VALUE for the second)."""
+        if code != "ResourceNotFoundException":
+            return code
+        try:
+            meta = self.describe(name)
+        except CliError:
+            return code
+        if meta.scheduled_for_deletion or meta.version_with(CURRENT) is not None:
+            return code
+        return NO_VALUE
 
     def create(
         self,
@@ -368,12 +389,16 @@ class SecretsManagerStore:
         }
         if prefix:
             args["Filters"] = [{"Key": "name", "Values": [prefix]}]
+        seen: set[str] = set()
         with self._errors():
             while True:
                 page = self.client.list_secrets(**args)
                 for entry in page["SecretList"]:  # promised (backends/replies.py)
                     # The name filter matches prefixes of words too; keep exact prefixes only.
-                    if entry["Name"].startswith(prefix):
+                    # A name listed twice (a page repeated by a lying or buggy endpoint) is one
+                    # secret: twice, it would be printed twice, or rotated twice at once.
+                    if entry["Name"].startswith(prefix) and entry["Name"] not in seen:
+                        seen.add(entry["Name"])
                         yield metadata_from(entry)
                 token = page.get("NextToken")
                 if not token:

@@ -149,6 +149,7 @@ def audit_command(
             out.note(f"{infra.source}: no functions or tasks found ({infra.format})")
         findings.extend(audit_infrastructure(infra, AuditContext(config=ws.config, env=env)))
     skipped: list[dict[str, object]] = []
+    incomplete: CliError | None = None
     if live and env:
         from envsecrets.backends.iam import RolePolicies
         from envsecrets.core.audit_live import audit_live
@@ -157,6 +158,8 @@ def audit_command(
         deployed, skipped = _deployed(target)
         for part in skipped:
             out.warn(f"{part['what']} not audited: {part['message']}")
+        incomplete = _incomplete(skipped)
+        skipped = [{k: v for k, v in part.items() if k != "error"} for part in skipped]
         live_findings, live_count = audit_live(
             deployed,
             RolePolicies(target).policies,
@@ -170,6 +173,8 @@ def audit_command(
     ]
     errors = [e.message for e in found.errors]
     _show(out, findings, fmt_name, functions, skipped, files, errors)
+    if live and incomplete is not None:
+        raise incomplete
     if found.errors:
         # Infrastructure that was not read: the report above is partial, never a pass.
         for error in errors:
@@ -209,9 +214,17 @@ def _discover(
     return found
 
 
+# AWS's answers for a service that this account or region has not turned on: nothing runs
+# there, so there is nothing to audit (a warning says so). Any other failure leaves the audit
+# incomplete, and a security gate must not pass on an incomplete audit.
+NOT_ENABLED_CODES = frozenset({"SubscriptionRequiredException", "OptInRequired"})
+
+
 def _deployed(target: AwsTarget) -> tuple[list[LiveFunction], list[dict[str, object]]]:
-    """Lambda functions and ECS task definitions; a service that cannot be read (denied,
-    unreachable) is skipped and reported, unless neither can be read."""
+    """Lambda functions and ECS task definitions, and the services that were skipped because
+    the account does not use them. A service that cannot be read (denied, throttled or
+    failing for good, an answer that breaks the API) is not "nothing found": the first such
+    failure is raised (exit 5 or 6), after the parts that were read are shown."""
     from envsecrets.backends.ecs_list import list_task_definitions
     from envsecrets.backends.lambda_list import list_functions
 
@@ -220,19 +233,52 @@ def _deployed(target: AwsTarget) -> tuple[list[LiveFunction], list[dict[str, obj
         ("ecs", "ECS task definitions", lambda: list_task_definitions(target)),
     ]
     deployed: list[LiveFunction] = []
-    failures: list[tuple[str, str, CliError]] = []
+    skipped: list[dict[str, object]] = []
     for service, what, read in sources:
         try:
             deployed.extend(read())
         except CliError as exc:
-            failures.append((service, what, exc))
-    if len(failures) == len(sources):
-        raise failures[0][2]  # nothing audited: the first failure says why (credentials...)
-    skipped: list[dict[str, object]] = [
-        {"service": service, "what": what, "code": int(exc.code), "message": exc.message}
-        for service, what, exc in failures
-    ]
+            skipped.append(
+                {
+                    "service": service,
+                    "what": what,
+                    "code": int(exc.code),
+                    "message": exc.message,
+                    "not_enabled": _not_enabled(exc),
+                    "error": exc,
+                }
+            )
+    if skipped and len(skipped) == len(sources) and not any(p["not_enabled"] for p in skipped):
+        error = skipped[0]["error"]
+        assert isinstance(error, CliError)
+        raise error  # nothing audited: the first failure says why (credentials...)
     return deployed, skipped
+
+
+def _not_enabled(exc: CliError) -> bool:
+    """Whether AWS refused because the service is not turned on for this account or region.
+    The AWS error code is read from the botocore error that the one translation replaced
+    (backends/aws.py raises its CliError from inside the `except`)."""
+    from envsecrets.backends.aws import error_code
+
+    return error_code(exc.__context__) in NOT_ENABLED_CODES if exc.__context__ else False
+
+
+def _incomplete(skipped: list[dict[str, object]]) -> CliError | None:
+    """The failure that makes the audit incomplete (the first), said as one error whose hint
+    names every part that was not read; None when only services not in use were skipped."""
+    failed = [part for part in skipped if not part["not_enabled"]]
+    if not failed:
+        return None
+    first = failed[0]["error"]
+    assert isinstance(first, CliError)
+    parts = " and ".join(str(part["what"]) for part in failed)
+    return CliError(
+        first.code,
+        f"the live audit is incomplete: {parts} could not be read ({first.message})",
+        (first.hint + "; " if first.hint else "")
+        + "the findings above cover only what could be read, so the audit does not pass",
+    )
 
 
 def _show(
@@ -272,7 +318,11 @@ def _show(
         out.json(to_sarif(findings, version=__version__, notes=notes))
         return
     if not findings:
-        out.success(f"no findings in {functions} function(s)")
+        if any(not part["not_enabled"] for part in skipped):
+            # Not a pass: the error that follows says what could not be read.
+            out.note(f"no findings in the {functions} function(s) that could be read")
+        else:
+            out.success(f"no findings in {functions} function(s)")
         return
     rows = [
         [

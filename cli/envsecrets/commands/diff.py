@@ -409,9 +409,10 @@ def check_environment(
             f"declares: {', '.join(item.key for item in bad[:5])}"
             + (", ..." if len(bad) > 5 else ""),
             f"`secrets set {env}/PATH` or `secrets copy OTHER/ {env}/ --missing-only` creates "
-            "missing ones; `secrets restore` cancels a deletion; `secrets replicate NAME "
-            "--region R` adds or retries a replica (`--force-overwrite-replica` when another "
-            "secret of that name is in the way)",
+            "missing ones (`secrets set` gives a value to one that has none); `secrets "
+            "restore` cancels a deletion; `secrets replicate NAME --region R` adds or retries "
+            "a replica (`--force-overwrite-replica` when another secret of that name is in the "
+            "way)",
         )
     if bad_plans:
         raise CliError(
@@ -452,7 +453,8 @@ def _show_check(out: Renderer, result: CheckResult) -> None:
     counts = result.counts
     out.note(
         f"{result.env}: {counts['ok']} ok · {counts['missing']} missing · "
-        f"{counts['pending_deletion']} pending deletion · {counts['replica_drift']} replica drift"
+        f"{counts['pending_deletion']} pending deletion · {counts['no_value']} without a value · "
+        f"{counts['replica_drift']} replica drift"
     )
 
 

@@ -126,7 +126,9 @@ def run_command(
             f"put {len(names)} secret value(s) of {wanted.prefix} in the environment of {argv[0]}?",
             yes=yes,
         )
-    values = read_values(store, names, about=_about(wanted))
+    values = read_values(
+        store, names, about=_about(wanted), scope=wanted, left_out=_left_out_note(out)
+    )
     variables = scope_variables(values, wanted, expand_json=expand_json)
     patterns = mask_patterns(values.values(), expand_json=expand_json) if mask else None
     if env_vars:
@@ -135,6 +137,11 @@ def run_command(
         status = _run_with_files(out, argv, variables, patterns)
     if status != 0:
         raise ProgramStatus(status)
+
+
+def _left_out_note(out: Renderer) -> Callable[[str], None]:
+    """Say which listed secret was deleted since the listing (ListSecrets lags)."""
+    return lambda name: out.note(f"{name} was deleted after it was listed; left out")
 
 
 def _about(scope: Scope) -> Callable[[str], str]:
@@ -283,7 +290,9 @@ def export_command(
         to_file=output is not None,
         yes=yes,
     )
-    values = read_values(store, names, about=_about(wanted))
+    values = read_values(
+        store, names, about=_about(wanted), scope=wanted, left_out=_left_out_note(out)
+    )
     variables = scope_variables(values, wanted, expand_json=expand_json)
     document = render_export(variables, fmt)
     interpolated = [

@@ -12,7 +12,7 @@ import base64
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -24,6 +24,9 @@ from envsecrets.core.store import SecretMetadata, SecretStore
 from envsecrets.core.values import SecretValue
 from envsecrets.errors import CliError, ExitCode
 from envsecrets.ui.render import when
+
+if TYPE_CHECKING:
+    from envsecrets.backends.deadline import DeadlineExceeded
 
 NameArgument = Annotated[
     str,
@@ -95,16 +98,21 @@ def set_secret(
             f"shorten --description to at most {MAX_DESCRIPTION} characters",
         )
     value = read_new_value(stdin=stdin, from_file=from_file, label=str(secret))
-    outcome = env.set(
-        str(secret),
-        value,
-        field=field_key,
-        description=description,
-        tags=tags,
-        kms_key_id=kms_key,
-        force=force,
-        confirm=partial(ws.confirm_if_protected, secret.env, yes=yes),
-    )
+    from envsecrets.backends.deadline import DeadlineExceeded
+
+    try:
+        outcome = env.set(
+            str(secret),
+            value,
+            field=field_key,
+            description=description,
+            tags=tags,
+            kms_key_id=kms_key,
+            force=force,
+            confirm=partial(ws.confirm_if_protected, secret.env, yes=yes),
+        )
+    except DeadlineExceeded as exc:
+        raise _write_cut_off(exc, str(secret)) from None
     if kms_key and outcome.action != "create":
         out.warn(f"--kms-key applies to new secrets only; {secret} keeps its KMS key")
     result = outcome.as_dict()
@@ -115,6 +123,20 @@ def set_secret(
         out.success(f"{secret}: unchanged (same value as version {outcome.version_id}; {stored})")
     else:
         out.success(f"{secret}: {result['action']} (version {outcome.version_id}; {stored})")
+
+
+def _write_cut_off(exc: DeadlineExceeded, name: str) -> CliError:
+    """The deadline passed while a write was waited for: AWS may have carried it out all the
+    same (the request was sent; only its answer was not read in time)."""
+    if exc.operation.startswith(("Describe", "Get", "List", "BatchGet")):
+        return exc  # cut off while reading, before anything was written
+    return CliError(
+        exc.code,
+        f"{exc.message}; the write may have landed",
+        f"`secrets history {name}` shows whether AWSCURRENT holds the new value; running the "
+        "same command again is safe (its request token makes AWS write the value at most "
+        "once); --timeout SECONDS waits longer",
+    )
 
 
 def _stored_as(value: SecretValue) -> str:
@@ -495,7 +517,19 @@ def delete_secret(
     if replicas:
         _remove_replicas_first(ws, store, str(secret), replicas, yes=yes, asked=force_now)
         out.note(f"{secret}: replicas removed from {', '.join(replicas)}")
-    deletion = store.delete(str(secret), recovery_days=recovery_days, force=force_now)
+    try:
+        deletion = store.delete(str(secret), recovery_days=recovery_days, force=force_now)
+    except CliError as exc:
+        try:
+            if meta.scheduled_for_deletion:
+                raise  # it was so before: AWS's refusal stands
+            deletion = _deleted_all_the_same(
+                store, str(secret), exc, recovery_days, force=force_now
+            )
+        except CliError as failure:
+            if not replicas:
+                raise
+            raise _replicas_gone_all_the_same(failure, str(secret), replicas) from None
     if json_output:
         out.json(
             {
@@ -512,6 +546,38 @@ def delete_secret(
             f"{secret}: scheduled for deletion on {when(deletion)}; "
             f"undo with `secrets restore {secret}`"
         )
+
+
+def _deleted_all_the_same(
+    store: SecretStore, name: str, failure: CliError, recovery_days: int, *, force: bool
+) -> datetime | None:
+    """A DeleteSecret applied but its reply lost is retried by botocore, and the retry is
+    refused: "scheduled for deletion" (or, after --force-now, not found). The secret was not
+    scheduled when this command described it, so if it is scheduled (or gone) now, the
+    deletion asked for happened: its date (None when deleted at once). Else `failure`."""
+    if failure.code not in (ExitCode.REFUSED, ExitCode.NOT_FOUND):
+        raise failure
+    try:
+        now = store.describe(name)
+    except CliError as exc:
+        if force and exc.code == ExitCode.NOT_FOUND:
+            return None
+        raise failure from None
+    if now.deleted_on is None:
+        raise failure
+    return None if force else now.deleted_on + timedelta(days=recovery_days)
+
+
+def _replicas_gone_all_the_same(failure: CliError, name: str, regions: list[str]) -> CliError:
+    """The deletion failed after the replicas were removed (AWS has no dry run to ask first):
+    say that they are gone, and how to put each back."""
+    again = "; ".join(f"`secrets replicate {name} --region {region}`" for region in regions)
+    return CliError(
+        failure.code,
+        f"{failure.message}; its replicas in {', '.join(regions)} were removed before the "
+        "deletion was refused, and are gone",
+        f"{failure.hint + '; ' if failure.hint else ''}to put them back: {again}",
+    )
 
 
 def _remove_replicas_first(

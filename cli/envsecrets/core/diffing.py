@@ -22,7 +22,15 @@ from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from envsecrets.core.config import EnvironmentConfig, FunctionConfig
 from envsecrets.core.pool import run_all
-from envsecrets.core.store import BatchRead, Replica, SecretMetadata, SecretStore, StoredValue
+from envsecrets.core.store import (
+    CURRENT,
+    NO_VALUE,
+    BatchRead,
+    Replica,
+    SecretMetadata,
+    SecretStore,
+    StoredValue,
+)
 from envsecrets.errors import CliError, ExitCode
 
 # Calls in flight per side (the store's batch reads, DescribeSecret): enough to hide network
@@ -140,6 +148,14 @@ def _refuse_unread(batch: BatchRead, side: str) -> None:
     problems = {n: code for n, code in batch.errors.items() if code not in GONE_CODES}
     if not problems:
         return
+    empty = sorted(n for n, code in problems.items() if code == NO_VALUE)
+    if empty:
+        raise CliError(
+            ExitCode.NOT_FOUND,
+            f"[{side}] {len(empty)} secret(s) have no value (no AWSCURRENT version), e.g. "
+            f"'{empty[0]}'",
+            f"`secrets set {empty[0]}` gives it one; `secrets delete {empty[0]}` removes it",
+        )
     denied = sorted(n for n, code in problems.items() if code in DENIED_CODES)
     if denied:
         raise CliError(
@@ -515,7 +531,9 @@ def compare(
 
 
 # -- check: what the functions need ---------------------------------------------------------------
-CheckStatus = Literal["ok", "missing", "pending_deletion", "replica_drift"]
+# `no_value`: the secret exists without an AWSCURRENT version (CreateSecret without a value,
+# as Terraform's aws_secretsmanager_secret without a _version makes it): nothing can read it.
+CheckStatus = Literal["ok", "missing", "pending_deletion", "no_value", "replica_drift"]
 
 
 @dataclass(frozen=True)
@@ -552,7 +570,9 @@ class CheckResult:
 
     @property
     def counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(("ok", "missing", "pending_deletion", "replica_drift"), 0)
+        counts = dict.fromkeys(
+            ("ok", "missing", "pending_deletion", "no_value", "replica_drift"), 0
+        )
         for item in self.items:
             counts[item.status] += 1
         return counts
@@ -574,8 +594,8 @@ def check_functions(
     *,
     workers: int = DEFAULT_WORKERS,
 ) -> CheckResult:
-    """Does every secret the functions declare exist in `env`, not scheduled for deletion,
-    replicated where `env.replica_regions` says?
+    """Does every secret the functions declare exist in `env` with a current value, not
+    scheduled for deletion, replicated where `env.replica_regions` says?
 
     Uses DescribeSecret per declared secret rather than ListSecrets: declared secrets are few,
     and ListSecrets is eventually consistent (a secret created a moment ago may not be listed).
@@ -596,6 +616,8 @@ def check_functions(
             status = "missing"
         elif meta.scheduled_for_deletion:
             status = "pending_deletion"
+        elif meta.version_with(CURRENT) is None:
+            status = "no_value"
         else:
             drift = replica_drift(SideEntry(key, meta), env)
             status = "ok" if drift is None else "replica_drift"

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from envsecrets.core.names import SEGMENT_PATTERN, NamePrefix
-from envsecrets.core.store import SecretStore
+from envsecrets.core.store import NO_VALUE, SecretStore
 from envsecrets.core.values import SecretValue
 from envsecrets.errors import CliError, ExitCode
 
@@ -121,19 +121,53 @@ def names_in_scope(store: SecretStore, scope: Scope) -> list[str]:
 
 
 def read_values(
-    store: SecretStore, names: Sequence[str], *, about: Callable[[str], str] = str
+    store: SecretStore,
+    names: Sequence[str],
+    *,
+    about: Callable[[str], str] = str,
+    scope: Scope | None = None,
+    left_out: Callable[[str], None] | None = None,
 ) -> dict[str, SecretValue]:
     """Every name's current value, in as few calls as the store allows, or a CliError (and
     nothing else) when any one of them could not be read. `about(name)` words a name for the
-    error: `--only db/x`, or the template line that referenced it."""
+    error: `--only db/x`, or the template line that referenced it.
+
+    With `scope`: a name only its listing found (not one an `--only` path names) that is gone
+    since (deleted or scheduled for deletion, which its DescribeSecret confirms) is left out
+    and passed to `left_out`: ListSecrets lags deletions by up to five minutes, and a secret
+    nobody asked for by name is no reason to stop every run meanwhile."""
     batch = store.read_many(list(names))
     wanted = set(names)
     failed = {name: code for name, code in batch.errors.items() if name in wanted}
     missing = [name for name in names if name not in batch.values and name not in failed]
     failed.update(dict.fromkeys(missing, UNANSWERED))
+    if scope is not None:
+        asked = {scope.base(path) for path in scope.only}
+        for name in sorted(failed):
+            if failed[name] in GONE_CODES and name not in asked and _gone(store, name):
+                del failed[name]
+                if left_out is not None:
+                    left_out(name)
     if failed:
         raise read_failure(failed, about)
-    return {name: batch.values[name].value for name in names}
+    found = {name: batch.values[name].value for name in names if name not in batch.errors}
+    if scope is not None and not found:
+        raise CliError(
+            ExitCode.NOT_FOUND,
+            f"no secrets under {scope.prefix}: those listed were deleted since; nothing was "
+            "started or written",
+            f"`secrets list {scope.env}/` shows what exists",
+        )
+    return found
+
+
+def _gone(store: SecretStore, name: str) -> bool:
+    """Whether `name` no longer exists or is scheduled for deletion (not, say, a secret
+    without a current value, which stays an error)."""
+    try:
+        return store.describe(name).scheduled_for_deletion
+    except CliError as exc:
+        return exc.code == ExitCode.NOT_FOUND
 
 
 def read_failure(failed: Mapping[str, str], about: Callable[[str], str] = str) -> CliError:
@@ -159,6 +193,12 @@ def read_failure(failed: Mapping[str, str], about: Callable[[str], str] = str) -
             ExitCode.UNAVAILABLE,
             f"AWS did not return {about(name)} ({why}){more}",
             "run the command again in a moment",
+        )
+    if (name := first([NO_VALUE])) is not None:
+        return CliError(
+            ExitCode.NOT_FOUND,
+            f"{about(name)} has no value (no AWSCURRENT version){more}",
+            f"`secrets set {name}` gives it one",
         )
     if (name := first(GONE_CODES)) is not None:
         deleting = failed[name] == "InvalidRequestException"

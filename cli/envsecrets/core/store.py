@@ -109,6 +109,12 @@ class SecretMetadata:
         return None
 
 
+# A code of `BatchRead.errors` of the store's own: the secret exists but has no AWSCURRENT
+# version, so there is no value to read (CreateSecret without one, as Terraform's
+# aws_secretsmanager_secret without a _version does). AWS says ResourceNotFoundException.
+NO_VALUE = "NoCurrentValue"
+
+
 @dataclass(frozen=True)
 class BatchRead:
     """The outcome of reading many secrets: values by name, and per-name errors (codes only)."""

@@ -1,0 +1,70 @@
+"""One secret without a value among others (findings item 11).
+
+A secret made by CreateSecret without a value (Terraform's aws_secretsmanager_secret without a
+_version) has no AWSCURRENT version. AWS lists it in BatchGetSecretValue's `Errors`
+(ResourceNotFoundException); the emulator refuses the whole call. Either way the command
+names the secret and says it has no value, instead of "ResourceNotFoundException ... for
+VersionId: AWSCURRENT" about nothing in particular.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import write_config
+
+CONFIG = """
+[environments.dev]
+region = "us-east-1"
+
+[environments.staging]
+region = "us-east-1"
+"""
+BATCH = "secretsmanager.BatchGetSecretValue"
+
+
+@pytest.fixture
+def with_empty(aws_env: Path, sm: Any) -> Any:
+    write_config(aws_env, CONFIG)
+    sm.create_secret(Name="dev/app/a", SecretString="alpha")
+    sm.create_secret(Name="dev/app/empty")  # no value
+    sm.create_secret(Name="staging/app/a", SecretString="alpha")
+    return sm
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("export", "dev", "--format", "dotenv"),
+        ("diff", "dev", "staging"),
+        ("copy", "dev/", "staging/", "--yes"),
+    ],
+    ids=["export", "diff", "copy"],
+)
+def test_a_secret_without_a_value_is_named(cli: Any, with_empty: Any, args: tuple[str]) -> None:
+    run = cli(*args)
+    assert run.code == 3, run.stderr
+    assert "dev/app/empty" in run.stderr
+    assert "no value" in run.stderr
+    assert "ResourceNotFoundException" not in run.stderr
+
+
+def test_aws_s_answer_in_errors_is_named_too(cli: Any, with_empty: Any, proxy: Any) -> None:
+    sm = with_empty
+    alpha = sm.get_secret_value(SecretId="dev/app/a")
+    entry = {k: alpha[k] for k in ("ARN", "Name", "VersionId", "SecretString")}
+    entry["VersionStages"] = ["AWSCURRENT"]
+    failure = {
+        "SecretId": "dev/app/empty",
+        "ErrorCode": "ResourceNotFoundException",
+        "Message": "Secrets Manager can't find the specified secret value for VersionId: "
+        "AWSCURRENT",
+    }
+    proxy.answer(BATCH, json.dumps({"SecretValues": [entry], "Errors": [failure]}).encode())
+    run = cli("export", "dev", "--format", "dotenv")
+    assert run.code == 3, run.stderr
+    assert "dev/app/empty has no value" in run.stderr
