@@ -340,6 +340,36 @@ def test_mask_replaces_values_across_writes_and_lines(cli: Any, sm: Any, aws_env
     assert "password **** port ****" in expanded.stderr
 
 
+def test_mask_hides_the_forms_a_program_prints_a_value_in(cli: Any, sm: Any) -> None:
+    """Reviewers' leaks: a value from a file printed without its newline, a PEM key printed
+    line by line behind a log prefix, a value printed JSON-escaped or as a repr, and a
+    string nested inside a JSON secret."""
+    sm.create_secret(Name="dev/gh-token", SecretBinary=b"ghp_TokenFromFileCANARY\n")
+    pem = (
+        "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCANARY1\n"
+        "AAASCBKcwggSjAgEAAoIBCANARY2\n-----END KEY-----\n"
+    )
+    sm.create_secret(Name="dev/tls-key", SecretString=pem)
+    sm.create_secret(Name="dev/b", SecretString='Pa"ss\\w0rd-CANARY3 \u00e9')
+    sm.create_secret(
+        Name="dev/conf", SecretString=json.dumps({"db": {"hosts": ["x", "CANARY4-pw"]}})
+    )
+    program = (
+        "import json, os\n"
+        "t = open(os.environ['GH_TOKEN_FILE']).read().strip()\n"
+        "print(f'Bearer {t} (ok)')\n"
+        "for line in open(os.environ['TLS_KEY_FILE']): print('INFO', line, end='')\n"
+        "b = open(os.environ['B_FILE']).read()\n"
+        "print(json.dumps(b)); print(json.dumps(b, ensure_ascii=False)); print(repr(b))\n"
+        "print(json.loads(open(os.environ['CONF_FILE']).read())['db']['hosts'][1])\n"
+    )
+    run = cli("run", "dev", "--mask", "--", sys.executable, "-c", program)
+    assert run.code == 0, run.stderr
+    assert "CANARY" not in run.stdout, run.stdout
+    assert "Bearer **** (ok)" in run.stdout
+    assert run.stdout.count("INFO ****") == 4
+
+
 def test_the_parent_folder_must_be_private(
     cli: Any, sm: Any, aws_env: Path, runtime_dir: Path
 ) -> None:
