@@ -370,6 +370,66 @@ def test_mask_hides_the_forms_a_program_prints_a_value_in(cli: Any, sm: Any) -> 
     assert run.stdout.count("INFO ****") == 4
 
 
+def test_mask_copies_all_the_output_to_a_reader_slower_than_the_program(
+    sm: Any, aws_env: Path
+) -> None:
+    """The program writes more than our stdout's pipe holds (the rest waits in the copy)
+    and exits; our reader only reads on after that, and after the 2 s the copy used to be
+    given: every line still arrives."""
+    put(sm, "dev/a", "secret-value-1")
+    done = aws_env / "done"
+    program = (
+        "import os, sys\n"
+        "for n in range(4000): sys.stdout.write(f'line {n:05} secret-value-1\\n')\n"
+        "sys.stdout.flush()\n"
+        f"open({str(done)!r}, 'w').close()\n"
+    )
+    process = subprocess.Popen(
+        [SECRETS_BIN, "run", "dev", "--mask", "--", sys.executable, "-c", program],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + 60
+    while not done.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert done.exists(), "the program could not write its output"
+    time.sleep(3)  # not an assertion on time: room for the old 2 s limit to lose the rest
+    shown, errors = process.communicate(timeout=120)
+    assert process.returncode == 0, errors
+    lines = shown.decode().splitlines()
+    assert len(lines) == 4000 and lines[-1] == "line 03999 ****"
+    assert b"secret-value-1" not in shown
+
+
+def test_mask_stops_copying_when_only_a_left_behind_process_holds_the_output(
+    secrets_cmd: Any, sm: Any
+) -> None:
+    put(sm, "dev/a", "secret-value-1")
+    program = "(sleep 6 >/dev/null 2>&1 &); (sleep 6 &); echo secret-value-1 done"
+    run = secrets_cmd(["run", "dev", "--mask", "--", "sh", "-c", program], timeout=30)
+    assert run.code == 0, run.stderr
+    assert run.stdout == "**** done\n"
+    assert "a process it started still holds its output open" in run.stderr
+
+
+@pytest.mark.parametrize("redirect", [">/dev/full", ">&-"], ids=["stdout-full", "stdout-closed"])
+def test_mask_with_an_output_that_cannot_take_data_fails_in_one_line(
+    sm: Any, aws_env: Path, redirect: str
+) -> None:
+    put(sm, "dev/a", "secret-value-1")
+    shell = (
+        f'"$0" run dev --mask -- sh -c "head -c 300000 /dev/zero; echo secret-value-1" {redirect}'
+    )
+    run = subprocess.run(
+        ["sh", "-c", shell, SECRETS_BIN], capture_output=True, timeout=60, check=False
+    )
+    errors = run.stderr.decode()
+    assert run.returncode == 1, errors
+    assert "Traceback" not in errors and "Exception" not in errors
+    assert errors.startswith("error: cannot write the output"), errors
+
+
 def test_the_parent_folder_must_be_private(
     cli: Any, sm: Any, aws_env: Path, runtime_dir: Path
 ) -> None:

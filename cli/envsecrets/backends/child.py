@@ -3,7 +3,7 @@
 The program is started directly (no shell), in our process group, with our stdin, terminal,
 working folder and open descriptors: as if the user had started it. Without `--mask` its
 stdout and stderr are ours, untouched. With `--mask` they are pipes that two threads copy to
-ours through a `MaskFilter`.
+ours through a `MaskFilter`, to their end (`_Pump`).
 
 Signals. While the program runs, the signals a user or a supervisor sends to `secrets`
 (TERM, HUP, INT, QUIT, USR1, USR2, WINCH) are passed on to it, and `secrets` waits for it to
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -48,8 +49,9 @@ RELAYED = (
 FROM_KEYBOARD = frozenset({signal.SIGINT, signal.SIGQUIT})
 STOPPING = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT})
 READ_SIZE = 65_536
-# After the program ends, how long its masked output may still take to drain (a process it
-# left behind can hold the pipes open forever; we do not wait for it).
+# After the program ended, its masked output is copied to the end, however slowly our reader
+# takes it; only a pipe that stays open and silent this long is given up: a process the
+# program left behind holds it (and may forever).
 DRAIN_SECONDS = 2.0
 
 Sink = Callable[[bytes], None]
@@ -187,10 +189,12 @@ def run_child(
     mask: Sequence[bytes] | None = None,
     stdout: Sink | None = None,
     stderr: Sink | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> int:
     """Start `argv` with `env`, wait for it, and return its exit status (128+N when signal N
     ended it). With `mask`, its stdout and stderr go through a MaskFilter to `stdout` and
-    `stderr`; without, they are ours, untouched."""
+    `stderr`, copied to their end (see `_Pump`); without, they are ours, untouched. An output
+    of ours that fails (closed, full) raises its CliError once the program has ended."""
     piped = subprocess.PIPE if mask is not None else None
     relay.starting()
     try:
@@ -205,16 +209,26 @@ def run_child(
         relay.not_started()
         raise _cannot_start(argv[0], exc) from None
     relay.started(process.pid)
-    pumps: list[threading.Thread] = []
+    pumps: list[_Pump] = []
     if mask is not None and process.stdout and process.stderr and stdout and stderr:
         pumps = [
-            _start_pump(process.stdout, stdout, MaskFilter(mask)),
-            _start_pump(process.stderr, stderr, MaskFilter(mask)),
+            _Pump(process.stdout, stdout, MaskFilter(mask)),
+            _Pump(process.stderr, stderr, MaskFilter(mask)),
         ]
     status = process.wait()
     relay.finished()
     for pump in pumps:
-        pump.join(DRAIN_SECONDS)
+        pump.program_ended()
+    for pump in pumps:
+        pump.join()
+    if warn is not None and any(pump.left_behind for pump in pumps):
+        warn(
+            f"{argv[0]} ended but a process it started still holds its output open; "
+            f"secrets stopped copying that output after {DRAIN_SECONDS:g} s of silence"
+        )
+    for pump in pumps:
+        if pump.failure is not None:
+            raise pump.failure
     return 128 - status if status < 0 else status
 
 
@@ -232,28 +246,68 @@ def _cannot_start(program: str, exc: OSError) -> CliError:
     )
 
 
-def _start_pump(source: IO[bytes], sink: Sink, mask: MaskFilter) -> threading.Thread:
-    thread = threading.Thread(
-        target=_pump, args=(source, sink, mask), name="secrets-run-mask", daemon=True
-    )
-    thread.start()
-    return thread
+class _Pump:
+    """Copies one of the program's pipes to one of our outputs through a MaskFilter, in a
+    thread, until the pipe's end: everything the program wrote is shown (a slow reader of our
+    output only slows the copy down), and the filter's held tail at the end too.
 
+    The only case bounded is a pipe that stays open after the program ended, silent for
+    DRAIN_SECONDS: a process the program left behind holds it, and may hold it forever.
+    If our own output is gone (a closed pipe), reading stops and the program meets the
+    closed pipe itself, as it would have without us; any other failure of our output (a full
+    disk, a closed descriptor) is kept in `failure` for the caller to report."""
 
-def _pump(source: IO[bytes], sink: Sink, mask: MaskFilter) -> None:
-    """Copy `source` to `sink` through `mask` until the program closes it. If our own
-    output is gone (a closed pipe), stop reading: the program then meets the closed pipe
-    itself, as it would have without us."""
-    fd = source.fileno()
-    try:
-        while chunk := os.read(fd, READ_SIZE):
-            shown = mask.feed(chunk)
-            if shown:
-                sink(shown)
-        rest = mask.finish()
+    def __init__(self, source: IO[bytes], sink: Sink, mask: MaskFilter) -> None:
+        self._source = source
+        self._sink = sink
+        self._mask = mask
+        # Written to once the program has ended: wakes the thread's poll to start the clock.
+        self._wake_read, self._wake_write = os.pipe()
+        self.failure: CliError | None = None
+        self.left_behind = False
+        self._thread = threading.Thread(target=self._run, name="secrets-run-mask", daemon=True)
+        self._thread.start()
+
+    def program_ended(self) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._wake_write, b"x")
+
+    def join(self) -> None:
+        self._thread.join()
+        os.close(self._wake_read)
+        os.close(self._wake_write)
+
+    def _run(self) -> None:
+        try:
+            self._copy()
+        except CliError as exc:
+            self.failure = exc
+        except OSError:
+            pass  # our output is a closed pipe
+        finally:
+            self._source.close()
+
+    def _copy(self) -> None:
+        fd = self._source.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        poller.register(self._wake_read, select.POLLIN)
+        timeout: float | None = None  # no limit while the program runs
+        while True:
+            ready = {ready_fd for ready_fd, _ in poller.poll(timeout)}
+            if self._wake_read in ready:
+                poller.unregister(self._wake_read)
+                timeout = DRAIN_SECONDS * 1000
+            if fd in ready:
+                chunk = os.read(fd, READ_SIZE)
+                if not chunk:
+                    break  # the pipe's end: every writer closed it
+                shown = self._mask.feed(chunk)
+                if shown:
+                    self._sink(shown)
+            elif not ready:
+                self.left_behind = True  # silent since the program ended, still open
+                break
+        rest = self._mask.finish()
         if rest:
-            sink(rest)
-    except OSError:
-        pass
-    finally:
-        source.close()
+            self._sink(rest)

@@ -174,7 +174,13 @@ def _run_with_files(
                 env[f"{name}_FILE"] = str(path)
             env["SECRETS_DIR"] = str(folder.path)
             return run_child(
-                argv, env, relay, mask=patterns, stdout=out.passthrough, stderr=_to_stderr(out)
+                argv,
+                env,
+                relay,
+                mask=patterns,
+                stdout=out.passthrough,
+                stderr=_to_stderr(out),
+                warn=out.warn,
             )
         except Interrupted as stop:
             raise CliError(
@@ -206,7 +212,13 @@ def _run_with_env_vars(
     with SignalRelay() as relay:
         try:
             return run_child(
-                argv, env, relay, mask=patterns, stdout=out.passthrough, stderr=_to_stderr(out)
+                argv,
+                env,
+                relay,
+                mask=patterns,
+                stdout=out.passthrough,
+                stderr=_to_stderr(out),
+                warn=out.warn,
             )
         except Interrupted as stop:
             raise CliError(
