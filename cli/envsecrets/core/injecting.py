@@ -38,8 +38,20 @@ class Reference:
     end: int
 
 
-def _line_of(template: bytes, offset: int) -> int:
-    return template.count(b"\n", 0, offset) + 1
+class _LineCounter:
+    """The line of an offset, for offsets asked in increasing order: each byte of the
+    template is counted once (counting from the start for every reference made a template
+    of many references quadratic)."""
+
+    def __init__(self, template: bytes) -> None:
+        self._template = template
+        self._offset = 0
+        self._line = 1
+
+    def line_of(self, offset: int) -> int:
+        self._line += self._template.count(b"\n", self._offset, offset)
+        self._offset = offset
+        return self._line
 
 
 def find_references(template: bytes, source: str) -> list[Reference]:
@@ -53,8 +65,9 @@ def find_references(template: bytes, source: str) -> list[Reference]:
         )
     found: list[Reference] = []
     strict = {m.start(): m for m in REFERENCE.finditer(template)}
+    lines = _LineCounter(template)
     for loose in LOOKS_LIKE_REFERENCE.finditer(template):
-        line = _line_of(template, loose.start())
+        line = lines.line_of(loose.start())
         match = strict.get(loose.start())
         if match is None:
             raise CliError(
