@@ -102,7 +102,35 @@ def test_shell_exports_eval_to_the_exact_values(texts: dict[str, str]) -> None:
 def test_shell_refuses_names_the_shell_owns(cli: Any, sm: Any, aws_env: Path) -> None:
     sm.create_secret(Name="dev/path", SecretString="/evil")
     run = cli("export", "dev", "-f", "shell")
-    assert run.code == 2 and "dev/path becomes PATH" in run.stderr and run.stdout == ""
+    assert run.code == 2 and "dev/path would set PATH" in run.stderr and run.stdout == ""
+    # Named with --only, a variable programs obey may go out; one the shell owns never does.
+    named = cli("export", "dev", "-f", "shell", "--only", "path")
+    assert named.code == 2 and "dev/path becomes PATH" in named.stderr and named.stdout == ""
+
+
+def test_names_that_run_code_at_the_next_prompt_are_refused_in_every_format(
+    cli: Any, sm: Any, aws_env: Path
+) -> None:
+    """A secret named prompt-command (or ps1, ld-preload...) would make whoever evals the
+    export run its value; anyone who may write a dev/ secret could."""
+    sm.create_secret(Name="dev/app/token", SecretString="fine")
+    for name, variable in [
+        ("prompt-command", "PROMPT_COMMAND"),
+        ("ps1", "PS1"),
+        ("ld-preload", "LD_PRELOAD"),
+        ("node-options", "NODE_OPTIONS"),
+    ]:
+        sm.create_secret(Name=f"dev/{name}", SecretString="touch /tmp/owned")
+        for fmt in ("shell", "dotenv", "json"):
+            run = cli("export", "dev", "-f", fmt)
+            assert run.code == 2, (name, fmt, run.stderr)
+            assert f"dev/{name} would set {variable}" in run.stderr and run.stdout == ""
+            assert f"--only {name}" in run.stderr  # the hint says how to mean it
+        named = cli("export", "dev", "-f", "json", "--only", name, "--only", "app/")
+        assert named.code == 0, named.stderr
+        assert json.loads(named.stdout)[variable] == "touch /tmp/owned"
+        assert f"sets {variable}, which programs obey" in named.stderr
+        sm.delete_secret(SecretId=f"dev/{name}", ForceDeleteWithoutRecovery=True)
 
 
 def test_every_format_of_the_command_reads_back(cli: Any, sm: Any, aws_env: Path) -> None:

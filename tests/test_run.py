@@ -430,6 +430,36 @@ def test_mask_with_an_output_that_cannot_take_data_fails_in_one_line(
     assert errors.startswith("error: cannot write the output"), errors
 
 
+def test_a_secret_that_would_set_a_variable_programs_obey_is_refused(
+    cli: Any, sm: Any, aws_env: Path
+) -> None:
+    """dev/aws-config as AWS_CONFIG_FILE makes every AWS SDK run its credential_process;
+    dev/pythonpath with --env-vars makes Python import from it. Nothing starts."""
+    put(sm, "dev/aws-config", "[default]\ncredential_process = sh -c 'touch /tmp/owned'\n")
+    put(sm, "dev/app/key", "k")
+    out = aws_env / "report.json"
+    refused = cli("run", "dev", "--", sys.executable, "-c", REPORT, str(out))
+    assert refused.code == 2 and not out.exists()
+    assert "dev/aws-config would set AWS_CONFIG_FILE" in refused.stderr
+    assert "--only aws-config" in refused.stderr
+    # Named exactly, it is what the user means: set, with a warning.
+    report = report_of(cli, aws_env, "run", "dev", "--only", "aws-config", "--only", "app/")
+    assert "AWS_CONFIG_FILE" in report["env"]
+    sm.delete_secret(SecretId="dev/aws-config", ForceDeleteWithoutRecovery=True)
+
+    put(sm, "dev/pythonpath", "/tmp/evil")
+    assert report_of(cli, aws_env, "run", "dev")["env"]["PYTHONPATH_FILE"]  # a file: inert
+    as_values = cli("run", "dev", "--env-vars", "--", "true")
+    assert as_values.code == 2 and "dev/pythonpath would set PYTHONPATH" in as_values.stderr
+    # A JSON key can make one too (dev/node {"options": ...} with --expand-json).
+    put(sm, "dev/node", json.dumps({"options": "--require /tmp/evil.js"}))
+    expanded = cli("run", "dev", "--only", "node", "--expand-json", "--env-vars", "--", "true")
+    assert expanded.code == 0, expanded.stderr  # named: allowed, warned
+    assert "dev/node#options sets NODE_OPTIONS" in expanded.stderr
+    as_files = cli("run", "dev", "--expand-json", "--", "true")  # NODE_OPTIONS_FILE: inert
+    assert as_files.code == 0, as_files.stderr
+
+
 def test_the_parent_folder_must_be_private(
     cli: Any, sm: Any, aws_env: Path, runtime_dir: Path
 ) -> None:

@@ -109,6 +109,7 @@ def run_command(
         mask_patterns,
         names_in_scope,
         read_values,
+        refuse_obeyed,
         scope_variables,
     )
 
@@ -128,6 +129,8 @@ def run_command(
         )
     values = read_values(store, names, about=_about(wanted))
     variables = scope_variables(values, wanted, expand_json=expand_json)
+    for warning in refuse_obeyed(variables, wanted, as_files=not env_vars):
+        out.warn(warning)
     patterns = mask_patterns(values.values(), expand_json=expand_json) if mask else None
     if env_vars:
         status = _run_with_env_vars(out, argv, variables, patterns)
@@ -273,7 +276,13 @@ def export_command(
     tools that insist. Values to a terminal, and any export of a protected environment,
     confirm first."""
     from envsecrets.core.exporting import FORMATS, render_export
-    from envsecrets.core.scopes import Scope, names_in_scope, read_values, scope_variables
+    from envsecrets.core.scopes import (
+        Scope,
+        names_in_scope,
+        read_values,
+        refuse_obeyed,
+        scope_variables,
+    )
 
     if fmt not in FORMATS:
         raise CliError(
@@ -295,6 +304,8 @@ def export_command(
     )
     values = read_values(store, names, about=_about(wanted))
     variables = scope_variables(values, wanted, expand_json=expand_json)
+    for warning in refuse_obeyed(variables, wanted, as_files=False):
+        out.warn(warning)
     document = render_export(variables, fmt)
     interpolated = [
         v.name for v in variables if fmt == "dotenv" and "${" in _text_or_empty(v.value)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from envsecrets.core.masking import forms_to_mask
 from envsecrets.core.names import SEGMENT_PATTERN, NamePrefix
+from envsecrets.core.obeyed import is_obeyed
 from envsecrets.core.store import SecretStore
 from envsecrets.core.values import SecretValue
 from envsecrets.errors import CliError, ExitCode
@@ -232,6 +233,32 @@ def scope_variables(
                 )
             found[variable.name] = variable
     return [found[name] for name in sorted(found)]
+
+
+def refuse_obeyed(variables: Iterable[Variable], scope: Scope, *, as_files: bool) -> list[str]:
+    """Refuse a variable that programs obey (`core/obeyed.py`: LD_PRELOAD, BASH_ENV,
+    AWS_CONFIG_FILE...), in the form it would be set: `NAME_FILE` when values are files
+    (`as_files`), `NAME` when they are values. A secret the user named exactly with `--only`
+    is let through: the returned warnings say which."""
+    named = {scope.base(path) for path in scope.only}
+    warnings: list[str] = []
+    for variable in variables:
+        set_as = f"{variable.name}_FILE" if as_files else variable.name
+        if not is_obeyed(set_as):
+            continue
+        if variable.secret in named:
+            warnings.append(
+                f"{variable.source} sets {set_as}, which programs obey (you named it with --only)"
+            )
+            continue
+        raise CliError(
+            ExitCode.USAGE,
+            f"{variable.source} would set {set_as}, a variable that programs, shells or SDKs "
+            "obey: whoever can write that secret could run code as you",
+            f"rename the secret; if {set_as} is what you mean, name it: "
+            f"--only {scope.relative(variable.secret)}",
+        )
+    return warnings
 
 
 def mask_patterns(values: Iterable[SecretValue], *, expand_json: bool = False) -> list[bytes]:
