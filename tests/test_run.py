@@ -261,6 +261,26 @@ def test_the_programs_status_and_arguments_are_its_own(cli: Any, sm: Any) -> Non
     assert missing.stderr.startswith("error: "), missing.stderr
 
 
+def test_options_after_the_programs_name_are_the_programs(cli: Any, sm: Any, aws_env: Path) -> None:
+    """Without `--`, `secrets run dev/api ./app --env-vars` took --env-vars (and --only,
+    --mask) for itself and gave the program nothing; `python3 -c` was "No such option"."""
+    put(sm, "dev/key", "v")
+    out = aws_env / "argv.json"
+    program = (
+        "import json, os, sys\n"
+        "json.dump([sys.argv[1:], 'KEY' in os.environ], open(sys.argv[1], 'w'))"
+    )
+    run = cli(
+        "run", "dev", "--mask", sys.executable, "-c", program, str(out), "--env-vars", "--only", "x"
+    )
+    assert run.code == 0, run.stderr
+    assert json.loads(out.read_text()) == [[str(out), "--env-vars", "--only", "x"], False]
+    # run's own options before the program (a valued one too) are still run's.
+    run = cli("run", "dev", "--only", "key", "--env-vars", sys.executable, "-c", program, str(out))
+    assert run.code == 0, run.stderr
+    assert json.loads(out.read_text()) == [[str(out)], True]
+
+
 def test_one_hundred_secrets_cost_one_listing_and_five_batches(
     cli: Any, sm: Any, aws_env: Path, proxy: Any
 ) -> None:

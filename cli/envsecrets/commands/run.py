@@ -54,15 +54,43 @@ ExpandJsonOption = Annotated[
 RUN_CONTEXT = {"allow_extra_args": True}
 RUN_EPILOG = (
     "Everything after -- is the program and its arguments, passed as they are: "
-    "secrets run dev -- npm start --port 3000"
+    "secrets run dev -- npm start --port 3000. Without --, the program starts at the first "
+    "word after SCOPE, and every option after it is the program's."
 )
 
 
 class RunCommand(ReadableCommand):
-    """`run`'s usage line ends with the program it starts."""
+    """`run`'s usage line ends with the program it starts, and everything from the program's
+    name on is the program's, `--` or not."""
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         return [*super().collect_usage_pieces(ctx), "-- CMD [ARGS]..."]
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """`secrets run dev ./app.sh --env-vars` must give `--env-vars` to the program, not
+        take it: put the `--` the user left out before the first word after SCOPE. (Click's
+        `allow_interspersed_args=False` would stop at SCOPE itself, before run's options.)"""
+        valued = {
+            name
+            for param in self.params
+            if not getattr(param, "is_flag", True)  # an option that takes a value
+            for name in param.opts
+        }
+        words = 0
+        index = 0
+        while index < len(args):
+            word = args[index]
+            if word == "--":
+                break
+            if word.startswith("-") and word != "-":
+                index += 2 if word in valued else 1
+                continue
+            words += 1
+            if words == 2:  # SCOPE was the first
+                args = [*args[:index], "--", *args[index:]]
+                break
+            index += 1
+        return list(super().parse_args(ctx, args))
 
 
 def register(app: typer.Typer) -> None:
