@@ -574,7 +574,15 @@ def test_a_folder_left_by_sigkill_is_removed_by_the_next_run(
     folder = Path(up["folder"])
     process.kill()
     process.wait(timeout=60)
+    # The orphaned program still holds the folder's lock (it inherited it): another run
+    # leaves its files alone while it lives.
+    assert report_of(cli, aws_env, "run", "dev")["files"]
+    assert (folder / "A").read_bytes() == b"1"
     os.kill(up["pid"], signal.SIGKILL)  # the orphaned program
+    for _ in range(3000):  # until the kernel has reaped it and dropped the lock
+        if not Path(f"/proc/{up['pid']}").exists():
+            break
+        time.sleep(0.01)
     assert folder.exists()  # nobody could clean up
     assert report_of(cli, aws_env, "run", "dev")["files"] == {
         "A": {"mode": 0o600, "hex": b"1".hex()}

@@ -190,13 +190,18 @@ def run_child(
     stdout: Sink | None = None,
     stderr: Sink | None = None,
     warn: Callable[[str], None] | None = None,
+    inherit: Sequence[int] = (),
 ) -> int:
     """Start `argv` with `env`, wait for it, and return its exit status (128+N when signal N
     ended it). With `mask`, its stdout and stderr go through a MaskFilter to `stdout` and
     `stderr`, copied to their end (see `_Pump`); without, they are ours, untouched. An output
-    of ours that fails (closed, full) raises its CliError once the program has ended."""
+    of ours that fails (closed, full) raises its CliError once the program has ended.
+    The descriptors in `inherit` (ours are close-on-exec) are the program's too."""
     piped = subprocess.PIPE if mask is not None else None
     relay.starting()
+    # Not `pass_fds`: it would close every other descriptor our parent gave us.
+    for fd in inherit:
+        os.set_inheritable(fd, True)
     try:
         process = subprocess.Popen(
             list(argv),
@@ -208,6 +213,9 @@ def run_child(
     except OSError as exc:
         relay.not_started()
         raise _cannot_start(argv[0], exc) from None
+    finally:
+        for fd in inherit:
+            os.set_inheritable(fd, False)
     relay.started(process.pid)
     pumps: list[_Pump] = []
     if mask is not None and process.stdout and process.stderr and stdout and stderr:

@@ -212,6 +212,8 @@ def _run_with_files(
                 stdout=out.passthrough,
                 stderr=_to_stderr(out),
                 warn=out.warn,
+                # The folder lives as long as the program, even if we are killed (SIGKILL).
+                inherit=[folder.lock_fd] if folder.lock_fd is not None else [],
             )
         except Interrupted as stop:
             raise CliError(
