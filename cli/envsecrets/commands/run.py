@@ -323,7 +323,7 @@ def export_command(
     wanted = Scope.parse(scope, only or [])
     store = ws.store(wanted.env)
     names = names_in_scope(store, wanted)
-    where = f"to {output}" if output is not None else "to the terminal"
+    where = _where_to(out, output)
     _confirm_values_out(
         ws,
         out,
@@ -367,6 +367,13 @@ def _confirm_values_out(
     if to_terminal:
         reasons.append("the values would show on the terminal")
     confirm(question, yes=yes, why="; ".join(reasons))
+
+
+def _where_to(out: Renderer, output: Path | None) -> str:
+    """Where the values go, as a question says it."""
+    if output is not None:
+        return f"to {output}"
+    return "to the terminal" if out.stdout_is_tty else "to stdout"
 
 
 def _deliver(out: Renderer, document: bytes, output: Path | None, what: str) -> None:
@@ -413,8 +420,7 @@ def inject_command(
             ws,
             out,
             envs,
-            f"write the values of {len(references)} reference(s) "
-            + (f"to {output}?" if output is not None else "to the terminal?"),
+            f"write the values of {len(references)} reference(s) {_where_to(out, output)}?",
             to_file=output is not None,
             yes=yes,
         )
