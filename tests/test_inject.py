@@ -4,7 +4,9 @@ reference that cannot be resolved means no output at all."""
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from envsecrets.core.values import SecretValue
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import write_config
+from tests.conftest import SECRETS_BIN, write_config
 
 CONFIG = """
 [environments.dev]
@@ -70,9 +72,35 @@ def test_files_in_and_out(cli: Any, sm: Any, aws_env: Path) -> None:
     assert target.read_bytes() == b"key=staging-key"
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert "staging-key" not in run.stdout + run.stderr
-    # In place: the template is read whole before the result replaces it.
-    assert cli("inject", "-i", str(source), "-o", str(source)).code == 0
-    assert source.read_bytes() == b"key=staging-key"
+
+
+def test_an_output_that_is_the_template_is_refused(sm: Any, aws_env: Path) -> None:
+    """`inject -i X -o X` replaced the template with the rendered secrets (mode 0600): the
+    template, and the only place its references were written, was gone."""
+    setup(sm)
+    source = aws_env / "config.tmpl"
+    template = b"key={{ secrets://staging/api/key }}"
+    source.write_bytes(template)
+    link = aws_env / "link.tmpl"
+    link.symlink_to(source)
+    hard = aws_env / "hard.tmpl"
+    os.link(source, hard)
+    for output in (source, link, hard):
+        run = subprocess.run(
+            [SECRETS_BIN, "inject", "-i", str(source), "-o", str(output)],
+            capture_output=True,
+            check=False,
+        )
+        assert run.returncode == 2 and b"is the template" in run.stderr, run.stderr
+        with source.open("rb") as stdin:  # the template on stdin: the same file
+            piped = subprocess.run(
+                [SECRETS_BIN, "inject", "-o", str(output)],
+                stdin=stdin,
+                capture_output=True,
+                check=False,
+            )
+        assert piped.returncode == 2 and b"is the template" in piped.stderr, piped.stderr
+    assert source.read_bytes() == template
 
 
 def test_an_unknown_secret_names_the_line_and_writes_nothing(

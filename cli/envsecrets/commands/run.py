@@ -408,6 +408,8 @@ def inject_command(
     ws = workspace(ctx)
     out = ws.renderer()
     source = str(input_file) if input_file is not None else "<stdin>"
+    if output is not None:
+        _refuse_output_that_is_input(output, input_file)
     template = _read_template(out, input_file)
     references = find_references(template, source)
     envs: list[str] = []
@@ -431,6 +433,29 @@ def inject_command(
         values.update(read_values(ws.store(env), names, about=lines.__getitem__))
     rendered = render_template(template, references, values, source)
     _deliver(out, rendered, output, f"{len(references)} reference(s) of {source}")
+
+
+def _refuse_output_that_is_input(output: Path, input_file: Path | None) -> None:
+    """`inject --input X --output X` (or `< X --output X`) would replace the template with the
+    rendered secrets: refused, by resolved path and by inode (a symlink or a hard link)."""
+    from envsecrets.core.files import same_file, shown_path
+
+    if input_file is not None:
+        same = same_file(output, input_file)
+    else:
+        try:
+            given = os.fstat(sys.stdin.fileno())
+            target = output.stat()
+        except (OSError, AttributeError, ValueError):  # no stdin, or no such output yet
+            same = False
+        else:
+            same = (given.st_dev, given.st_ino) == (target.st_dev, target.st_ino)
+    if same:
+        raise CliError(
+            ExitCode.USAGE,
+            f"--output {shown_path(output)} is the template; the rendered secrets would replace it",
+            "write the result to another file, e.g. --output config.yaml",
+        )
 
 
 def _check_environment(ws: Workspace, env: str, where: str) -> None:
