@@ -133,6 +133,18 @@ def test_bad_keys_and_malformed_references(cli: Any, sm: Any, aws_env: Path) -> 
         assert run.stdout == ""
 
 
+def test_a_reference_split_across_lines_is_malformed(cli: Any, sm: Any, aws_env: Path) -> None:
+    setup(sm)
+    for template in (
+        "p: {{\n  secrets://dev/db/password }}\n",
+        "p: {{ secrets://dev/db/password\n}}\n",
+        "p: {{\r\n\tsecrets://dev/db/password }}\r\n",
+    ):
+        run = cli("inject", input=template)
+        assert run.code == 2 and "<stdin>:1: malformed reference" in run.stderr, template
+        assert run.stdout == ""
+
+
 def test_environments_are_checked_and_protected_ones_confirm(
     cli: Any, sm: Any, aws_env: Path
 ) -> None:

@@ -23,7 +23,8 @@ from envsecrets.errors import CliError, ExitCode
 
 # A reference, strictly; and anything that starts like one (to refuse it when malformed).
 REFERENCE = re.compile(rb"\{\{[ \t]*secrets://([^\s{}#]+)(?:#([^\s{}]+))?[ \t]*\}\}")
-LOOKS_LIKE_REFERENCE = re.compile(rb"\{\{[ \t]*secrets:")
+# Blanks of any kind, newlines too: a reference split across lines is not left in place.
+LOOKS_LIKE_REFERENCE = re.compile(rb"\{\{\s*secrets:")
 MAX_TEMPLATE_BYTES = 16 * 1024 * 1024  # a template is configuration, not a data set
 
 
