@@ -253,3 +253,63 @@ def test_values_to_a_terminal_confirm(sm: Any, aws_env: Path, answer: str, code:
     child.close()
     assert child.exitstatus == code
     assert ("terminal-value" in (child.before or "")) is (code == 0)
+
+
+def at_terminal(*args: str) -> tuple[int, str]:
+    """`secrets ARGS` in a pseudo-terminal answering no to any question: exit code and what
+    the terminal showed."""
+    child = pexpect.spawn(
+        "sh",
+        ["-c", '"$0" "$@"', SECRETS_BIN, *args],
+        env={**os.environ, "TERM": "xterm-256color"},
+        encoding="utf-8",
+        codec_errors="replace",
+        timeout=30,
+    )
+    shown = ""
+    while child.expect([r"\(y/N\)", pexpect.EOF]) == 0:
+        shown += (child.before or "") + (child.after or "")
+        child.send("n")
+    shown += child.before or ""
+    child.close()
+    return int(child.exitstatus if child.exitstatus is not None else -1), shown
+
+
+def test_an_output_that_is_a_terminal_is_a_terminal(sm: Any, aws_env: Path) -> None:
+    """`--output /dev/tty` and `--output /dev/stdout` at a terminal printed values with no
+    question: what decides is what the output is, not whether --output was given."""
+    sm.create_secret(Name="dev/key", SecretString="terminal-value")
+    for args in (
+        ["export", "dev", "-f", "dotenv", "--output", "/dev/tty"],
+        ["export", "dev", "-f", "dotenv", "--output", "/dev/stdout"],
+        ["inject", "--output", "/dev/tty", "--input", str(aws_env / "t.tmpl")],
+    ):
+        (aws_env / "t.tmpl").write_text("k={{ secrets://dev/key }}\n")
+        code, shown = at_terminal(*args)
+        assert code == 4, (args, shown)
+        assert "the values would show on the terminal" in shown or "(y/N)" in shown
+        assert "terminal-value" not in shown
+
+
+def test_values_with_terminal_controls_are_never_written_to_a_terminal(
+    sm: Any, aws_env: Path
+) -> None:
+    """`get` refused them on stdout, not through `--output /dev/tty`; export and inject with
+    --yes wrote escape sequences raw. One rule now."""
+    sm.create_secret(Name="dev/esc", SecretString="\x1b]2;owned\x07\x1b[2Jafter")
+    (aws_env / "t.tmpl").write_text("k={{ secrets://dev/esc }}\n")
+    for args in (
+        ["get", "dev/esc", "--output", "/dev/tty"],
+        ["export", "dev", "-f", "dotenv", "--yes"],
+        ["export", "dev", "-f", "dotenv", "--yes", "--output", "/dev/tty"],
+        ["inject", "--yes", "--input", str(aws_env / "t.tmpl")],
+    ):
+        code, shown = at_terminal(*args)
+        assert code == 2, (args, shown)
+        assert "refusing to write it to a terminal" in shown
+        assert "\x1b]2;" not in shown and "after" not in shown
+    # To a file, nothing changes.
+    target = aws_env / "esc.env"
+    code, shown = at_terminal("export", "dev", "-f", "dotenv", "--output", str(target))
+    assert code == 0, shown
+    assert "\x1b[2J" in target.read_text()

@@ -17,6 +17,7 @@ from envsecrets.errors import CliError, ExitCode, ProgramStatus
 from envsecrets.readable_help import ReadableCommand
 
 if TYPE_CHECKING:
+    from envsecrets.core.injecting import Reference
     from envsecrets.core.scopes import Scope, Variable
     from envsecrets.core.values import SecretValue
     from envsecrets.ui.render import Renderer
@@ -323,17 +324,19 @@ def export_command(
     wanted = Scope.parse(scope, only or [])
     store = ws.store(wanted.env)
     names = names_in_scope(store, wanted)
-    where = _where_to(out, output)
+    to_terminal = _to_terminal(out, output)
     _confirm_values_out(
         ws,
         out,
         [wanted.env],
-        f"export {len(names)} secret value(s) of {wanted.prefix} {where}?",
-        to_file=output is not None,
+        f"export {len(names)} secret value(s) of {wanted.prefix} {_where_to(out, output)}?",
+        to_terminal=to_terminal,
         yes=yes,
     )
     values = read_values(store, names, about=_about(wanted))
     variables = scope_variables(values, wanted, expand_json=expand_json)
+    if to_terminal:
+        _refuse_controls_on_a_terminal([(v.source, v.value) for v in variables])
     for warning in refuse_obeyed(variables, wanted, as_files=False):
         out.warn(warning)
     document = render_export(variables, fmt)
@@ -352,15 +355,35 @@ def _text_or_empty(value: SecretValue) -> str:
     return "" if value.is_binary else value.text()
 
 
+def _to_terminal(out: Renderer, output: Path | None) -> bool:
+    """Whether the values go to a terminal: stdout that is one, or an --output that opens
+    one (`/dev/tty`, `/dev/stdout` at a terminal)."""
+    from envsecrets.ui.streams import names_a_terminal
+
+    return out.stdout_is_tty if output is None else names_a_terminal(output)
+
+
+def _refuse_controls_on_a_terminal(values: list[tuple[str, SecretValue]]) -> None:
+    """The rule of `get`, for every value written to a terminal: binary, or text with escape
+    sequences or other controls, would act on it (clear it, retitle it, fake a line)."""
+    for source, value in values:
+        if value.has_terminal_controls:
+            what = "binary" if value.is_binary else "text with terminal control characters"
+            raise CliError(
+                ExitCode.USAGE,
+                f"{source} is {what}; refusing to write it to a terminal",
+                "use --output FILE, or pipe stdout to a file or program",
+            )
+
+
 def _confirm_values_out(
-    ws: Workspace, out: Renderer, envs: list[str], question: str, *, to_file: bool, yes: bool
+    ws: Workspace, out: Renderer, envs: list[str], question: str, *, to_terminal: bool, yes: bool
 ) -> None:
     """Values going somewhere less protected: a terminal (where scrollback and screen
     sharing keep them), or anywhere at all out of a protected environment."""
     from envsecrets.ui.prompts import confirm
 
     protected = [env for env in envs if ws.environment(env).protected]
-    to_terminal = not to_file and out.stdout_is_tty
     if not protected and not to_terminal:
         return
     reasons = [f"'{env}' is a protected environment" for env in protected]
@@ -371,9 +394,9 @@ def _confirm_values_out(
 
 def _where_to(out: Renderer, output: Path | None) -> str:
     """Where the values go, as a question says it."""
-    if output is not None:
-        return f"to {output}"
-    return "to the terminal" if out.stdout_is_tty else "to stdout"
+    if output is None:
+        return "to the terminal" if out.stdout_is_tty else "to stdout"
+    return f"to {output}"
 
 
 def _deliver(out: Renderer, document: bytes, output: Path | None, what: str) -> None:
@@ -417,13 +440,14 @@ def inject_command(
         if ref.name.env not in envs:
             _check_environment(ws, ref.name.env, f"{source}:{ref.line}")
             envs.append(ref.name.env)
+    to_terminal = _to_terminal(out, output)
     if references:
         _confirm_values_out(
             ws,
             out,
             envs,
             f"write the values of {len(references)} reference(s) {_where_to(out, output)}?",
-            to_file=output is not None,
+            to_terminal=to_terminal,
             yes=yes,
         )
     lines = first_lines(references, source)
@@ -432,6 +456,13 @@ def inject_command(
         names = sorted({str(r.name) for r in references if r.name.env == env})
         values.update(read_values(ws.store(env), names, about=lines.__getitem__))
     rendered = render_template(template, references, values, source)
+    if to_terminal:
+        _refuse_controls_on_a_terminal(
+            [
+                (f"{source}:{ref.line}: {ref.name}", _inserted(ref, values, source))
+                for ref in references
+            ]
+        )
     _deliver(out, rendered, output, f"{len(references)} reference(s) of {source}")
 
 
@@ -456,6 +487,19 @@ def _refuse_output_that_is_input(output: Path, input_file: Path | None) -> None:
             f"--output {shown_path(output)} is the template; the rendered secrets would replace it",
             "write the result to another file, e.g. --output config.yaml",
         )
+
+
+def _inserted(ref: Reference, values: dict[str, SecretValue], source: str) -> SecretValue:
+    """The text a reference put in the output, to check it as a value (bytes that are not
+    UTF-8 count as binary)."""
+    from envsecrets.core.injecting import resolve
+    from envsecrets.core.values import SecretValue
+
+    data = resolve(ref, values, source)
+    try:
+        return SecretValue(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return SecretValue(data)
 
 
 def _check_environment(ws: Workspace, env: str, where: str) -> None:

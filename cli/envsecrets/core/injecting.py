@@ -103,7 +103,7 @@ def render_template(
 ) -> bytes:
     """The template with every reference replaced by its value (or its JSON key's value).
     Every reference is checked before anything is built."""
-    pieces = [_resolve(ref, values, source) for ref in references]
+    pieces = [resolve(ref, values, source) for ref in references]
     out = bytearray()
     position = 0
     for ref, piece in zip(references, pieces, strict=True):
@@ -114,7 +114,9 @@ def render_template(
     return bytes(out)
 
 
-def _resolve(ref: Reference, values: Mapping[str, SecretValue], source: str) -> bytes:
+def resolve(ref: Reference, values: Mapping[str, SecretValue], source: str) -> bytes:
+    """What `ref` becomes: its secret's value, or its JSON key's; a CliError naming the line
+    when either is missing."""
     value = values.get(str(ref.name))
     where = f"{source}:{ref.line}"
     if value is None:
