@@ -565,6 +565,38 @@ def test_signals_reach_the_program_and_sigterm_cleans_up(
     assert not folder.exists() and runs_left(runtime_dir) == []
 
 
+def test_a_signal_sent_to_the_whole_group_reaches_the_program_once(sm: Any, aws_env: Path) -> None:
+    """timeout(1) and `kill -- -PGID` (a CI runner cancelling a job) signal the program as
+    well as `secrets`: passing it on made two. A signal sent to `secrets` alone is still
+    passed on."""
+    put(sm, "dev/a", "1")
+    out = aws_env / "up.json"
+    process = subprocess.Popen(
+        [SECRETS_BIN, "run", "dev", "--", sys.executable, "-c", WAITER, str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own group, as under timeout(1) or a CI job
+    )
+    up = wait_for_start(process, out)
+    os.killpg(process.pid, signal.SIGUSR1)  # the group: secrets and the program
+    assert signals_seen(out, 1) == ["SIGUSR1"]
+    os.kill(process.pid, signal.SIGHUP)  # secrets alone: passed on
+    assert signals_seen(out, 2) == ["SIGUSR1", "SIGHUP"]
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C's way, with no terminal
+    assert signals_seen(out, 3) == ["SIGUSR1", "SIGHUP", "SIGINT"]
+    os.killpg(process.pid, signal.SIGUSR1)  # a second time: the witness was renewed
+    process.send_signal(signal.SIGTERM)  # the program exits on TERM: every signal is in
+    assert process.wait(timeout=60) == 0
+    assert Path(f"{out}.signals").read_text().split() == [
+        "SIGUSR1",
+        "SIGHUP",
+        "SIGINT",
+        "SIGUSR1",
+        "SIGTERM",
+    ]
+    assert up["pid"] != process.pid
+
+
 def test_a_folder_left_by_sigkill_is_removed_by_the_next_run(
     cli: Any, sm: Any, aws_env: Path, runtime_dir: Path
 ) -> None:
