@@ -102,7 +102,35 @@ def test_shell_exports_eval_to_the_exact_values(texts: dict[str, str]) -> None:
 def test_shell_refuses_names_the_shell_owns(cli: Any, sm: Any, aws_env: Path) -> None:
     sm.create_secret(Name="dev/path", SecretString="/evil")
     run = cli("export", "dev", "-f", "shell")
-    assert run.code == 2 and "dev/path becomes PATH" in run.stderr and run.stdout == ""
+    assert run.code == 2 and "dev/path would set PATH" in run.stderr and run.stdout == ""
+    # Named with --only, a variable programs obey may go out; one the shell owns never does.
+    named = cli("export", "dev", "-f", "shell", "--only", "path")
+    assert named.code == 2 and "dev/path becomes PATH" in named.stderr and named.stdout == ""
+
+
+def test_names_that_run_code_at_the_next_prompt_are_refused_in_every_format(
+    cli: Any, sm: Any, aws_env: Path
+) -> None:
+    """A secret named prompt-command (or ps1, ld-preload...) would make whoever evals the
+    export run its value; anyone who may write a dev/ secret could."""
+    sm.create_secret(Name="dev/app/token", SecretString="fine")
+    for name, variable in [
+        ("prompt-command", "PROMPT_COMMAND"),
+        ("ps1", "PS1"),
+        ("ld-preload", "LD_PRELOAD"),
+        ("node-options", "NODE_OPTIONS"),
+    ]:
+        sm.create_secret(Name=f"dev/{name}", SecretString="touch /tmp/owned")
+        for fmt in ("shell", "dotenv", "json"):
+            run = cli("export", "dev", "-f", fmt)
+            assert run.code == 2, (name, fmt, run.stderr)
+            assert f"dev/{name} would set {variable}" in run.stderr and run.stdout == ""
+            assert f"--only {name}" in run.stderr  # the hint says how to mean it
+        named = cli("export", "dev", "-f", "json", "--only", name, "--only", "app/")
+        assert named.code == 0, named.stderr
+        assert json.loads(named.stdout)[variable] == "touch /tmp/owned"
+        assert f"sets {variable}, which programs obey" in named.stderr
+        sm.delete_secret(SecretId=f"dev/{name}", ForceDeleteWithoutRecovery=True)
 
 
 def test_every_format_of_the_command_reads_back(cli: Any, sm: Any, aws_env: Path) -> None:
@@ -225,3 +253,63 @@ def test_values_to_a_terminal_confirm(sm: Any, aws_env: Path, answer: str, code:
     child.close()
     assert child.exitstatus == code
     assert ("terminal-value" in (child.before or "")) is (code == 0)
+
+
+def at_terminal(*args: str) -> tuple[int, str]:
+    """`secrets ARGS` in a pseudo-terminal answering no to any question: exit code and what
+    the terminal showed."""
+    child = pexpect.spawn(
+        "sh",
+        ["-c", '"$0" "$@"', SECRETS_BIN, *args],
+        env={**os.environ, "TERM": "xterm-256color"},
+        encoding="utf-8",
+        codec_errors="replace",
+        timeout=30,
+    )
+    shown = ""
+    while child.expect([r"\(y/N\)", pexpect.EOF]) == 0:
+        shown += (child.before or "") + (child.after or "")
+        child.send("n")
+    shown += child.before or ""
+    child.close()
+    return int(child.exitstatus if child.exitstatus is not None else -1), shown
+
+
+def test_an_output_that_is_a_terminal_is_a_terminal(sm: Any, aws_env: Path) -> None:
+    """`--output /dev/tty` and `--output /dev/stdout` at a terminal printed values with no
+    question: what decides is what the output is, not whether --output was given."""
+    sm.create_secret(Name="dev/key", SecretString="terminal-value")
+    for args in (
+        ["export", "dev", "-f", "dotenv", "--output", "/dev/tty"],
+        ["export", "dev", "-f", "dotenv", "--output", "/dev/stdout"],
+        ["inject", "--output", "/dev/tty", "--input", str(aws_env / "t.tmpl")],
+    ):
+        (aws_env / "t.tmpl").write_text("k={{ secrets://dev/key }}\n")
+        code, shown = at_terminal(*args)
+        assert code == 4, (args, shown)
+        assert "the values would show on the terminal" in shown or "(y/N)" in shown
+        assert "terminal-value" not in shown
+
+
+def test_values_with_terminal_controls_are_never_written_to_a_terminal(
+    sm: Any, aws_env: Path
+) -> None:
+    """`get` refused them on stdout, not through `--output /dev/tty`; export and inject with
+    --yes wrote escape sequences raw. One rule now."""
+    sm.create_secret(Name="dev/esc", SecretString="\x1b]2;owned\x07\x1b[2Jafter")
+    (aws_env / "t.tmpl").write_text("k={{ secrets://dev/esc }}\n")
+    for args in (
+        ["get", "dev/esc", "--output", "/dev/tty"],
+        ["export", "dev", "-f", "dotenv", "--yes"],
+        ["export", "dev", "-f", "dotenv", "--yes", "--output", "/dev/tty"],
+        ["inject", "--yes", "--input", str(aws_env / "t.tmpl")],
+    ):
+        code, shown = at_terminal(*args)
+        assert code == 2, (args, shown)
+        assert "refusing to write it to a terminal" in shown
+        assert "\x1b]2;" not in shown and "after" not in shown
+    # To a file, nothing changes.
+    target = aws_env / "esc.env"
+    code, shown = at_terminal("export", "dev", "-f", "dotenv", "--output", str(target))
+    assert code == 0, shown
+    assert "\x1b[2J" in target.read_text()

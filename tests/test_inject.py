@@ -4,7 +4,9 @@ reference that cannot be resolved means no output at all."""
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from envsecrets.core.values import SecretValue
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import write_config
+from tests.conftest import SECRETS_BIN, write_config
 
 CONFIG = """
 [environments.dev]
@@ -70,9 +72,35 @@ def test_files_in_and_out(cli: Any, sm: Any, aws_env: Path) -> None:
     assert target.read_bytes() == b"key=staging-key"
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert "staging-key" not in run.stdout + run.stderr
-    # In place: the template is read whole before the result replaces it.
-    assert cli("inject", "-i", str(source), "-o", str(source)).code == 0
-    assert source.read_bytes() == b"key=staging-key"
+
+
+def test_an_output_that_is_the_template_is_refused(sm: Any, aws_env: Path) -> None:
+    """`inject -i X -o X` replaced the template with the rendered secrets (mode 0600): the
+    template, and the only place its references were written, was gone."""
+    setup(sm)
+    source = aws_env / "config.tmpl"
+    template = b"key={{ secrets://staging/api/key }}"
+    source.write_bytes(template)
+    link = aws_env / "link.tmpl"
+    link.symlink_to(source)
+    hard = aws_env / "hard.tmpl"
+    os.link(source, hard)
+    for output in (source, link, hard):
+        run = subprocess.run(
+            [SECRETS_BIN, "inject", "-i", str(source), "-o", str(output)],
+            capture_output=True,
+            check=False,
+        )
+        assert run.returncode == 2 and b"is the template" in run.stderr, run.stderr
+        with source.open("rb") as stdin:  # the template on stdin: the same file
+            piped = subprocess.run(
+                [SECRETS_BIN, "inject", "-o", str(output)],
+                stdin=stdin,
+                capture_output=True,
+                check=False,
+            )
+        assert piped.returncode == 2 and b"is the template" in piped.stderr, piped.stderr
+    assert source.read_bytes() == template
 
 
 def test_an_unknown_secret_names_the_line_and_writes_nothing(
@@ -102,6 +130,18 @@ def test_bad_keys_and_malformed_references(cli: Any, sm: Any, aws_env: Path) -> 
     for bad in ("{{ secrets:/dev/x }}", "{{ secrets://dev }}", "{{ secrets://Dev/x }}"):
         run = cli("inject", input=f"ok\nline {bad}")
         assert run.code == 2 and "<stdin>:2:" in run.stderr, bad
+        assert run.stdout == ""
+
+
+def test_a_reference_split_across_lines_is_malformed(cli: Any, sm: Any, aws_env: Path) -> None:
+    setup(sm)
+    for template in (
+        "p: {{\n  secrets://dev/db/password }}\n",
+        "p: {{ secrets://dev/db/password\n}}\n",
+        "p: {{\r\n\tsecrets://dev/db/password }}\r\n",
+    ):
+        run = cli("inject", input=template)
+        assert run.code == 2 and "<stdin>:1: malformed reference" in run.stderr, template
         assert run.stdout == ""
 
 
@@ -163,3 +203,24 @@ def test_render_keeps_every_byte_outside_references(
     assert [str(r.name) for r in references] == list(values)
     assert render_template(template, references, values, "t") == expected + tail
     assert all(isinstance(r.name, SecretName) for r in references)
+
+
+class CountingTemplate(bytes):
+    """A template that counts the bytes its `count` calls look at (how lines are found)."""
+
+    scanned = 0
+
+    def count(self, *args: Any) -> int:
+        sub, start, end = args[0], args[1], args[2]
+        CountingTemplate.scanned += end - start
+        return super().count(sub, start, end)
+
+
+def test_lines_of_many_references_are_found_in_one_pass() -> None:
+    """Each reference's line used to be counted from the start: 16,000 references over
+    one template took seconds. Now each byte is looked at once."""
+    template = CountingTemplate(b"key: {{ secrets://dev/db/password }}\n" * 2000)
+    CountingTemplate.scanned = 0
+    references = find_references(template, "t")
+    assert [ref.line for ref in references] == list(range(1, 2001))
+    assert CountingTemplate.scanned <= len(template)

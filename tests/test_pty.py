@@ -182,3 +182,42 @@ def test_get_of_binary_on_a_terminal_is_refused(aws_env: Path, sm: Any) -> None:
     assert code == 2, screen
     assert "refusing to write it to a terminal" in screen
     assert "BINARY" not in child.logfile_read.getvalue()
+
+
+def in_shell(command: str, *, cwd: Path) -> pexpect.spawn:
+    """`sh -c COMMAND` at a terminal, `$0` being secrets: for redirections of stdout."""
+    return pexpect.spawn(
+        "sh",
+        ["-c", command, SECRETS_BIN],
+        cwd=str(cwd),
+        env={**os.environ, "TERM": "xterm-256color"},
+        encoding="utf-8",
+        codec_errors="replace",
+        timeout=TIMEOUT,
+        dimensions=(24, 120),
+    )
+
+
+def test_questions_are_asked_on_stderr_never_into_a_redirected_stdout(
+    config: Path, sm: Any
+) -> None:
+    """`secrets export prod ... > prod.env` at a terminal: the question shows (it looked
+    hung), and prod.env holds the values only, not "? export ... (y/N)" and escape codes.
+    The hidden value prompt and a protected set's confirmation alike."""
+    sm.create_secret(Name="prod/p/a", SecretString="prod-value-a")
+    child = recorded(in_shell('"$0" export prod/p --format dotenv > prod.env', cwd=config.parent))
+    child.expect(r"export 1 secret value\(s\) of prod/p/ to stdout\?")
+    child.send("y")
+    code, screen = finish(child)
+    assert code == 0, screen
+    assert (config.parent / "prod.env").read_bytes() == b"A='prod-value-a'\n"
+
+    child = recorded(in_shell('"$0" set prod/p/b > set.out', cwd=config.parent))
+    answer_value(child, "prod/p/b", "typed-value-b", "typed-value-b")
+    child.expect(r"create prod/p/b\?")
+    child.send("y")
+    code, screen = finish(child)
+    assert code == 0, screen
+    assert "?" not in (config.parent / "set.out").read_text()
+    assert "\x1b" not in (config.parent / "set.out").read_text()
+    assert sm.get_secret_value(SecretId="prod/p/b")["SecretString"] == "typed-value-b"

@@ -261,6 +261,26 @@ def test_the_programs_status_and_arguments_are_its_own(cli: Any, sm: Any) -> Non
     assert missing.stderr.startswith("error: "), missing.stderr
 
 
+def test_options_after_the_programs_name_are_the_programs(cli: Any, sm: Any, aws_env: Path) -> None:
+    """Without `--`, `secrets run dev/api ./app --env-vars` took --env-vars (and --only,
+    --mask) for itself and gave the program nothing; `python3 -c` was "No such option"."""
+    put(sm, "dev/key", "v")
+    out = aws_env / "argv.json"
+    program = (
+        "import json, os, sys\n"
+        "json.dump([sys.argv[1:], 'KEY' in os.environ], open(sys.argv[1], 'w'))"
+    )
+    run = cli(
+        "run", "dev", "--mask", sys.executable, "-c", program, str(out), "--env-vars", "--only", "x"
+    )
+    assert run.code == 0, run.stderr
+    assert json.loads(out.read_text()) == [[str(out), "--env-vars", "--only", "x"], False]
+    # run's own options before the program (a valued one too) are still run's.
+    run = cli("run", "dev", "--only", "key", "--env-vars", sys.executable, "-c", program, str(out))
+    assert run.code == 0, run.stderr
+    assert json.loads(out.read_text()) == [[str(out)], True]
+
+
 def test_one_hundred_secrets_cost_one_listing_and_five_batches(
     cli: Any, sm: Any, aws_env: Path, proxy: Any
 ) -> None:
@@ -338,6 +358,126 @@ def test_mask_replaces_values_across_writes_and_lines(cli: Any, sm: Any, aws_env
     assert "password **** port 5432" in run.stderr
     expanded = cli("run", "dev", "--mask", "--expand-json", "--", sys.executable, "-c", program)
     assert "password **** port ****" in expanded.stderr
+
+
+def test_mask_hides_the_forms_a_program_prints_a_value_in(cli: Any, sm: Any) -> None:
+    """Reviewers' leaks: a value from a file printed without its newline, a PEM key printed
+    line by line behind a log prefix, a value printed JSON-escaped or as a repr, and a
+    string nested inside a JSON secret."""
+    sm.create_secret(Name="dev/gh-token", SecretBinary=b"ghp_TokenFromFileCANARY\n")
+    pem = (
+        "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCANARY1\n"
+        "AAASCBKcwggSjAgEAAoIBCANARY2\n-----END KEY-----\n"
+    )
+    sm.create_secret(Name="dev/tls-key", SecretString=pem)
+    sm.create_secret(Name="dev/b", SecretString='Pa"ss\\w0rd-CANARY3 \u00e9')
+    sm.create_secret(
+        Name="dev/conf", SecretString=json.dumps({"db": {"hosts": ["x", "CANARY4-pw"]}})
+    )
+    program = (
+        "import json, os\n"
+        "t = open(os.environ['GH_TOKEN_FILE']).read().strip()\n"
+        "print(f'Bearer {t} (ok)')\n"
+        "for line in open(os.environ['TLS_KEY_FILE']): print('INFO', line, end='')\n"
+        "b = open(os.environ['B_FILE']).read()\n"
+        "print(json.dumps(b)); print(json.dumps(b, ensure_ascii=False)); print(repr(b))\n"
+        "print(json.loads(open(os.environ['CONF_FILE']).read())['db']['hosts'][1])\n"
+    )
+    run = cli("run", "dev", "--mask", "--", sys.executable, "-c", program)
+    assert run.code == 0, run.stderr
+    assert "CANARY" not in run.stdout, run.stdout
+    assert "Bearer **** (ok)" in run.stdout
+    assert run.stdout.count("INFO ****") == 4
+
+
+def test_mask_copies_all_the_output_to_a_reader_slower_than_the_program(
+    sm: Any, aws_env: Path
+) -> None:
+    """The program writes more than our stdout's pipe holds (the rest waits in the copy)
+    and exits; our reader only reads on after that, and after the 2 s the copy used to be
+    given: every line still arrives."""
+    put(sm, "dev/a", "secret-value-1")
+    done = aws_env / "done"
+    program = (
+        "import os, sys\n"
+        "for n in range(4000): sys.stdout.write(f'line {n:05} secret-value-1\\n')\n"
+        "sys.stdout.flush()\n"
+        f"open({str(done)!r}, 'w').close()\n"
+    )
+    process = subprocess.Popen(
+        [SECRETS_BIN, "run", "dev", "--mask", "--", sys.executable, "-c", program],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + 60
+    while not done.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert done.exists(), "the program could not write its output"
+    time.sleep(3)  # not an assertion on time: room for the old 2 s limit to lose the rest
+    shown, errors = process.communicate(timeout=120)
+    assert process.returncode == 0, errors
+    lines = shown.decode().splitlines()
+    assert len(lines) == 4000 and lines[-1] == "line 03999 ****"
+    assert b"secret-value-1" not in shown
+
+
+def test_mask_stops_copying_when_only_a_left_behind_process_holds_the_output(
+    secrets_cmd: Any, sm: Any
+) -> None:
+    put(sm, "dev/a", "secret-value-1")
+    program = "(sleep 6 >/dev/null 2>&1 &); (sleep 6 &); echo secret-value-1 done"
+    run = secrets_cmd(["run", "dev", "--mask", "--", "sh", "-c", program], timeout=30)
+    assert run.code == 0, run.stderr
+    assert run.stdout == "**** done\n"
+    assert "a process it started still holds its output open" in run.stderr
+
+
+@pytest.mark.parametrize("redirect", [">/dev/full", ">&-"], ids=["stdout-full", "stdout-closed"])
+def test_mask_with_an_output_that_cannot_take_data_fails_in_one_line(
+    sm: Any, aws_env: Path, redirect: str
+) -> None:
+    put(sm, "dev/a", "secret-value-1")
+    shell = (
+        f'"$0" run dev --mask -- sh -c "head -c 300000 /dev/zero; echo secret-value-1" {redirect}'
+    )
+    run = subprocess.run(
+        ["sh", "-c", shell, SECRETS_BIN], capture_output=True, timeout=60, check=False
+    )
+    errors = run.stderr.decode()
+    assert run.returncode == 1, errors
+    assert "Traceback" not in errors and "Exception" not in errors
+    assert errors.startswith("error: cannot write the output"), errors
+
+
+def test_a_secret_that_would_set_a_variable_programs_obey_is_refused(
+    cli: Any, sm: Any, aws_env: Path
+) -> None:
+    """dev/aws-config as AWS_CONFIG_FILE makes every AWS SDK run its credential_process;
+    dev/pythonpath with --env-vars makes Python import from it. Nothing starts."""
+    put(sm, "dev/aws-config", "[default]\ncredential_process = sh -c 'touch /tmp/owned'\n")
+    put(sm, "dev/app/key", "k")
+    out = aws_env / "report.json"
+    refused = cli("run", "dev", "--", sys.executable, "-c", REPORT, str(out))
+    assert refused.code == 2 and not out.exists()
+    assert "dev/aws-config would set AWS_CONFIG_FILE" in refused.stderr
+    assert "--only aws-config" in refused.stderr
+    # Named exactly, it is what the user means: set, with a warning.
+    report = report_of(cli, aws_env, "run", "dev", "--only", "aws-config", "--only", "app/")
+    assert "AWS_CONFIG_FILE" in report["env"]
+    sm.delete_secret(SecretId="dev/aws-config", ForceDeleteWithoutRecovery=True)
+
+    put(sm, "dev/pythonpath", "/tmp/evil")
+    assert report_of(cli, aws_env, "run", "dev")["env"]["PYTHONPATH_FILE"]  # a file: inert
+    as_values = cli("run", "dev", "--env-vars", "--", "true")
+    assert as_values.code == 2 and "dev/pythonpath would set PYTHONPATH" in as_values.stderr
+    # A JSON key can make one too (dev/node {"options": ...} with --expand-json).
+    put(sm, "dev/node", json.dumps({"options": "--require /tmp/evil.js"}))
+    expanded = cli("run", "dev", "--only", "node", "--expand-json", "--env-vars", "--", "true")
+    assert expanded.code == 0, expanded.stderr  # named: allowed, warned
+    assert "dev/node#options sets NODE_OPTIONS" in expanded.stderr
+    as_files = cli("run", "dev", "--expand-json", "--", "true")  # NODE_OPTIONS_FILE: inert
+    assert as_files.code == 0, as_files.stderr
 
 
 def test_the_parent_folder_must_be_private(
@@ -425,6 +565,38 @@ def test_signals_reach_the_program_and_sigterm_cleans_up(
     assert not folder.exists() and runs_left(runtime_dir) == []
 
 
+def test_a_signal_sent_to_the_whole_group_reaches_the_program_once(sm: Any, aws_env: Path) -> None:
+    """timeout(1) and `kill -- -PGID` (a CI runner cancelling a job) signal the program as
+    well as `secrets`: passing it on made two. A signal sent to `secrets` alone is still
+    passed on."""
+    put(sm, "dev/a", "1")
+    out = aws_env / "up.json"
+    process = subprocess.Popen(
+        [SECRETS_BIN, "run", "dev", "--", sys.executable, "-c", WAITER, str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own group, as under timeout(1) or a CI job
+    )
+    up = wait_for_start(process, out)
+    os.killpg(process.pid, signal.SIGUSR1)  # the group: secrets and the program
+    assert signals_seen(out, 1) == ["SIGUSR1"]
+    os.kill(process.pid, signal.SIGHUP)  # secrets alone: passed on
+    assert signals_seen(out, 2) == ["SIGUSR1", "SIGHUP"]
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C's way, with no terminal
+    assert signals_seen(out, 3) == ["SIGUSR1", "SIGHUP", "SIGINT"]
+    os.killpg(process.pid, signal.SIGUSR1)  # a second time: the witness was renewed
+    process.send_signal(signal.SIGTERM)  # the program exits on TERM: every signal is in
+    assert process.wait(timeout=60) == 0
+    assert Path(f"{out}.signals").read_text().split() == [
+        "SIGUSR1",
+        "SIGHUP",
+        "SIGINT",
+        "SIGUSR1",
+        "SIGTERM",
+    ]
+    assert up["pid"] != process.pid
+
+
 def test_a_folder_left_by_sigkill_is_removed_by_the_next_run(
     cli: Any, sm: Any, aws_env: Path, runtime_dir: Path
 ) -> None:
@@ -434,7 +606,15 @@ def test_a_folder_left_by_sigkill_is_removed_by_the_next_run(
     folder = Path(up["folder"])
     process.kill()
     process.wait(timeout=60)
+    # The orphaned program still holds the folder's lock (it inherited it): another run
+    # leaves its files alone while it lives.
+    assert report_of(cli, aws_env, "run", "dev")["files"]
+    assert (folder / "A").read_bytes() == b"1"
     os.kill(up["pid"], signal.SIGKILL)  # the orphaned program
+    for _ in range(3000):  # until the kernel has reaped it and dropped the lock
+        if not Path(f"/proc/{up['pid']}").exists():
+            break
+        time.sleep(0.01)
     assert folder.exists()  # nobody could clean up
     assert report_of(cli, aws_env, "run", "dev")["files"] == {
         "A": {"mode": 0o600, "hex": b"1".hex()}

@@ -17,6 +17,7 @@ from envsecrets.errors import CliError, ExitCode, ProgramStatus
 from envsecrets.readable_help import ReadableCommand
 
 if TYPE_CHECKING:
+    from envsecrets.core.injecting import Reference
     from envsecrets.core.scopes import Scope, Variable
     from envsecrets.core.values import SecretValue
     from envsecrets.ui.render import Renderer
@@ -54,15 +55,43 @@ ExpandJsonOption = Annotated[
 RUN_CONTEXT = {"allow_extra_args": True}
 RUN_EPILOG = (
     "Everything after -- is the program and its arguments, passed as they are: "
-    "secrets run dev -- npm start --port 3000"
+    "secrets run dev -- npm start --port 3000. Without --, the program starts at the first "
+    "word after SCOPE, and every option after it is the program's."
 )
 
 
 class RunCommand(ReadableCommand):
-    """`run`'s usage line ends with the program it starts."""
+    """`run`'s usage line ends with the program it starts, and everything from the program's
+    name on is the program's, `--` or not."""
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         return [*super().collect_usage_pieces(ctx), "-- CMD [ARGS]..."]
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """`secrets run dev ./app.sh --env-vars` must give `--env-vars` to the program, not
+        take it: put the `--` the user left out before the first word after SCOPE. (Click's
+        `allow_interspersed_args=False` would stop at SCOPE itself, before run's options.)"""
+        valued = {
+            name
+            for param in self.params
+            if not getattr(param, "is_flag", True)  # an option that takes a value
+            for name in param.opts
+        }
+        words = 0
+        index = 0
+        while index < len(args):
+            word = args[index]
+            if word == "--":
+                break
+            if word.startswith("-") and word != "-":
+                index += 2 if word in valued else 1
+                continue
+            words += 1
+            if words == 2:  # SCOPE was the first
+                args = [*args[:index], "--", *args[index:]]
+                break
+            index += 1
+        return list(super().parse_args(ctx, args))
 
 
 def register(app: typer.Typer) -> None:
@@ -109,6 +138,7 @@ def run_command(
         mask_patterns,
         names_in_scope,
         read_values,
+        refuse_obeyed,
         scope_variables,
     )
 
@@ -130,6 +160,8 @@ def run_command(
         store, names, about=_about(wanted), scope=wanted, left_out=_left_out_note(out)
     )
     variables = scope_variables(values, wanted, expand_json=expand_json)
+    for warning in refuse_obeyed(variables, wanted, as_files=not env_vars):
+        out.warn(warning)
     patterns = mask_patterns(values.values(), expand_json=expand_json) if mask else None
     if env_vars:
         status = _run_with_env_vars(out, argv, variables, patterns)
@@ -181,7 +213,15 @@ def _run_with_files(
                 env[f"{name}_FILE"] = str(path)
             env["SECRETS_DIR"] = str(folder.path)
             return run_child(
-                argv, env, relay, mask=patterns, stdout=out.passthrough, stderr=_to_stderr(out)
+                argv,
+                env,
+                relay,
+                mask=patterns,
+                stdout=out.passthrough,
+                stderr=_to_stderr(out),
+                warn=out.warn,
+                # The folder lives as long as the program, even if we are killed (SIGKILL).
+                inherit=[folder.lock_fd] if folder.lock_fd is not None else [],
             )
         except Interrupted as stop:
             raise CliError(
@@ -213,7 +253,13 @@ def _run_with_env_vars(
     with SignalRelay() as relay:
         try:
             return run_child(
-                argv, env, relay, mask=patterns, stdout=out.passthrough, stderr=_to_stderr(out)
+                argv,
+                env,
+                relay,
+                mask=patterns,
+                stdout=out.passthrough,
+                stderr=_to_stderr(out),
+                warn=out.warn,
             )
         except Interrupted as stop:
             raise CliError(
@@ -270,7 +316,13 @@ def export_command(
     tools that insist. Values to a terminal, and any export of a protected environment,
     confirm first."""
     from envsecrets.core.exporting import FORMATS, render_export
-    from envsecrets.core.scopes import Scope, names_in_scope, read_values, scope_variables
+    from envsecrets.core.scopes import (
+        Scope,
+        names_in_scope,
+        read_values,
+        refuse_obeyed,
+        scope_variables,
+    )
 
     if fmt not in FORMATS:
         raise CliError(
@@ -281,19 +333,23 @@ def export_command(
     wanted = Scope.parse(scope, only or [])
     store = ws.store(wanted.env)
     names = names_in_scope(store, wanted)
-    where = f"to {output}" if output is not None else "to the terminal"
+    to_terminal = _to_terminal(out, output)
     _confirm_values_out(
         ws,
         out,
         [wanted.env],
-        f"export {len(names)} secret value(s) of {wanted.prefix} {where}?",
-        to_file=output is not None,
+        f"export {len(names)} secret value(s) of {wanted.prefix} {_where_to(out, output)}?",
+        to_terminal=to_terminal,
         yes=yes,
     )
     values = read_values(
         store, names, about=_about(wanted), scope=wanted, left_out=_left_out_note(out)
     )
     variables = scope_variables(values, wanted, expand_json=expand_json)
+    if to_terminal:
+        _refuse_controls_on_a_terminal([(v.source, v.value) for v in variables])
+    for warning in refuse_obeyed(variables, wanted, as_files=False):
+        out.warn(warning)
     document = render_export(variables, fmt)
     interpolated = [
         v.name for v in variables if fmt == "dotenv" and "${" in _text_or_empty(v.value)
@@ -310,21 +366,48 @@ def _text_or_empty(value: SecretValue) -> str:
     return "" if value.is_binary else value.text()
 
 
+def _to_terminal(out: Renderer, output: Path | None) -> bool:
+    """Whether the values go to a terminal: stdout that is one, or an --output that opens
+    one (`/dev/tty`, `/dev/stdout` at a terminal)."""
+    from envsecrets.ui.streams import names_a_terminal
+
+    return out.stdout_is_tty if output is None else names_a_terminal(output)
+
+
+def _refuse_controls_on_a_terminal(values: list[tuple[str, SecretValue]]) -> None:
+    """The rule of `get`, for every value written to a terminal: binary, or text with escape
+    sequences or other controls, would act on it (clear it, retitle it, fake a line)."""
+    for source, value in values:
+        if value.has_terminal_controls:
+            what = "binary" if value.is_binary else "text with terminal control characters"
+            raise CliError(
+                ExitCode.USAGE,
+                f"{source} is {what}; refusing to write it to a terminal",
+                "use --output FILE, or pipe stdout to a file or program",
+            )
+
+
 def _confirm_values_out(
-    ws: Workspace, out: Renderer, envs: list[str], question: str, *, to_file: bool, yes: bool
+    ws: Workspace, out: Renderer, envs: list[str], question: str, *, to_terminal: bool, yes: bool
 ) -> None:
     """Values going somewhere less protected: a terminal (where scrollback and screen
     sharing keep them), or anywhere at all out of a protected environment."""
     from envsecrets.ui.prompts import confirm
 
     protected = [env for env in envs if ws.environment(env).protected]
-    to_terminal = not to_file and out.stdout_is_tty
     if not protected and not to_terminal:
         return
     reasons = [f"'{env}' is a protected environment" for env in protected]
     if to_terminal:
         reasons.append("the values would show on the terminal")
     confirm(question, yes=yes, why="; ".join(reasons))
+
+
+def _where_to(out: Renderer, output: Path | None) -> str:
+    """Where the values go, as a question says it."""
+    if output is None:
+        return "to the terminal" if out.stdout_is_tty else "to stdout"
+    return f"to {output}"
 
 
 def _deliver(out: Renderer, document: bytes, output: Path | None, what: str) -> None:
@@ -364,6 +447,8 @@ def inject_command(
     ws = workspace(ctx)
     out = ws.renderer()
     source = str(input_file) if input_file is not None else "<stdin>"
+    if output is not None:
+        _refuse_output_that_is_input(output, input_file)
     template = _read_template(out, input_file)
     references = find_references(template, source)
     envs: list[str] = []
@@ -371,14 +456,14 @@ def inject_command(
         if ref.name.env not in envs:
             _check_environment(ws, ref.name.env, f"{source}:{ref.line}")
             envs.append(ref.name.env)
+    to_terminal = _to_terminal(out, output)
     if references:
         _confirm_values_out(
             ws,
             out,
             envs,
-            f"write the values of {len(references)} reference(s) "
-            + (f"to {output}?" if output is not None else "to the terminal?"),
-            to_file=output is not None,
+            f"write the values of {len(references)} reference(s) {_where_to(out, output)}?",
+            to_terminal=to_terminal,
             yes=yes,
         )
     lines = first_lines(references, source)
@@ -387,7 +472,50 @@ def inject_command(
         names = sorted({str(r.name) for r in references if r.name.env == env})
         values.update(read_values(ws.store(env), names, about=lines.__getitem__))
     rendered = render_template(template, references, values, source)
+    if to_terminal:
+        _refuse_controls_on_a_terminal(
+            [
+                (f"{source}:{ref.line}: {ref.name}", _inserted(ref, values, source))
+                for ref in references
+            ]
+        )
     _deliver(out, rendered, output, f"{len(references)} reference(s) of {source}")
+
+
+def _refuse_output_that_is_input(output: Path, input_file: Path | None) -> None:
+    """`inject --input X --output X` (or `< X --output X`) would replace the template with the
+    rendered secrets: refused, by resolved path and by inode (a symlink or a hard link)."""
+    from envsecrets.core.files import same_file, shown_path
+
+    if input_file is not None:
+        same = same_file(output, input_file)
+    else:
+        try:
+            given = os.fstat(sys.stdin.fileno())
+            target = output.stat()
+        except (OSError, AttributeError, ValueError):  # no stdin, or no such output yet
+            same = False
+        else:
+            same = (given.st_dev, given.st_ino) == (target.st_dev, target.st_ino)
+    if same:
+        raise CliError(
+            ExitCode.USAGE,
+            f"--output {shown_path(output)} is the template; the rendered secrets would replace it",
+            "write the result to another file, e.g. --output config.yaml",
+        )
+
+
+def _inserted(ref: Reference, values: dict[str, SecretValue], source: str) -> SecretValue:
+    """The text a reference put in the output, to check it as a value (bytes that are not
+    UTF-8 count as binary)."""
+    from envsecrets.core.injecting import resolve
+    from envsecrets.core.values import SecretValue
+
+    data = resolve(ref, values, source)
+    try:
+        return SecretValue(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return SecretValue(data)
 
 
 def _check_environment(ws: Workspace, env: str, where: str) -> None:

@@ -187,7 +187,10 @@ def get_secret(
     value = stored.value
     if output is not None:
         from envsecrets.core.files import write_private_file
+        from envsecrets.ui.streams import names_a_terminal
 
+        if names_a_terminal(output):  # `--output /dev/tty`: the terminal rule of stdout
+            _refuse_controls_on_a_terminal(secret, value)
         how = write_private_file(output, value.data())
         out.note(f"wrote {value.size} bytes of {secret} to {output} ({how})")
         return
@@ -204,7 +207,13 @@ def get_secret(
             payload["field"] = field_key
         out.json(payload)
         return
-    if value.has_terminal_controls and out.stdout_is_tty:
+    if out.stdout_is_tty:
+        _refuse_controls_on_a_terminal(secret, value)
+    out.value(value.data())
+
+
+def _refuse_controls_on_a_terminal(secret: SecretName, value: SecretValue) -> None:
+    if value.has_terminal_controls:
         # Binary, or text with escape sequences or other controls: on a terminal they would
         # act (clear the screen, retitle the window, fake a line) instead of showing.
         what = "binary" if value.is_binary else "text with terminal control characters"
@@ -213,7 +222,6 @@ def get_secret(
             f"{secret} is {what} ({value.size} bytes); refusing to write it to a terminal",
             "use --output FILE, or pipe stdout to a file or program",
         )
-    out.value(value.data())
 
 
 def _check_version_id(version_id: str, secret: SecretName) -> None:

@@ -23,7 +23,8 @@ from envsecrets.errors import CliError, ExitCode
 
 # A reference, strictly; and anything that starts like one (to refuse it when malformed).
 REFERENCE = re.compile(rb"\{\{[ \t]*secrets://([^\s{}#]+)(?:#([^\s{}]+))?[ \t]*\}\}")
-LOOKS_LIKE_REFERENCE = re.compile(rb"\{\{[ \t]*secrets:")
+# Blanks of any kind, newlines too: a reference split across lines is not left in place.
+LOOKS_LIKE_REFERENCE = re.compile(rb"\{\{\s*secrets:")
 MAX_TEMPLATE_BYTES = 16 * 1024 * 1024  # a template is configuration, not a data set
 
 
@@ -38,8 +39,20 @@ class Reference:
     end: int
 
 
-def _line_of(template: bytes, offset: int) -> int:
-    return template.count(b"\n", 0, offset) + 1
+class _LineCounter:
+    """The line of an offset, for offsets asked in increasing order: each byte of the
+    template is counted once (counting from the start for every reference made a template
+    of many references quadratic)."""
+
+    def __init__(self, template: bytes) -> None:
+        self._template = template
+        self._offset = 0
+        self._line = 1
+
+    def line_of(self, offset: int) -> int:
+        self._line += self._template.count(b"\n", self._offset, offset)
+        self._offset = offset
+        return self._line
 
 
 def find_references(template: bytes, source: str) -> list[Reference]:
@@ -53,8 +66,9 @@ def find_references(template: bytes, source: str) -> list[Reference]:
         )
     found: list[Reference] = []
     strict = {m.start(): m for m in REFERENCE.finditer(template)}
+    lines = _LineCounter(template)
     for loose in LOOKS_LIKE_REFERENCE.finditer(template):
-        line = _line_of(template, loose.start())
+        line = lines.line_of(loose.start())
         match = strict.get(loose.start())
         if match is None:
             raise CliError(
@@ -89,7 +103,7 @@ def render_template(
 ) -> bytes:
     """The template with every reference replaced by its value (or its JSON key's value).
     Every reference is checked before anything is built."""
-    pieces = [_resolve(ref, values, source) for ref in references]
+    pieces = [resolve(ref, values, source) for ref in references]
     out = bytearray()
     position = 0
     for ref, piece in zip(references, pieces, strict=True):
@@ -100,7 +114,9 @@ def render_template(
     return bytes(out)
 
 
-def _resolve(ref: Reference, values: Mapping[str, SecretValue], source: str) -> bytes:
+def resolve(ref: Reference, values: Mapping[str, SecretValue], source: str) -> bytes:
+    """What `ref` becomes: its secret's value, or its JSON key's; a CliError naming the line
+    when either is missing."""
     value = values.get(str(ref.name))
     where = f"{source}:{ref.line}"
     if value is None:

@@ -1,11 +1,18 @@
-"""`--mask`: a streaming filter that replaces secret values in a program's output with `****`.
+"""Masking secret values in a program's output: which forms of a value to look for, and a
+streaming filter that replaces them with `****`.
 
-A program writes in pieces of any size, so a value can arrive split across writes (or lines).
-The filter therefore holds back the shortest tail of what it has seen that could still grow
-into a value - never more than the longest value minus one byte, and usually nothing: only a
-tail made of bytes that occur in some value, and that is the start of one, is held. Everything
-before it is final and goes out at once, so an interactive program's prompt is not delayed
-unless it ends with the first characters of a secret.
+Forms. A program rarely prints a value exactly as it is stored: it strips the newline a file
+ended with, prints a PEM key line by line behind a log prefix, or shows the value inside JSON
+or a Python repr, escaped. `forms_to_mask` lists those forms of one value (as GitHub Actions
+does for its masks); callers decide which values (and which JSON members) to pass.
+
+Filter. A program writes in pieces of any size, so a value can arrive split across writes (or
+lines). `MaskFilter` runs one Aho-Corasick automaton over the stream, a byte at a time: its
+state is the longest end of the output so far that could still grow into a value, which is
+exactly what must be held back. Everything before it is final and goes out at once, so an
+interactive program's prompt is not delayed unless it ends with the first characters of a
+secret. The work is linear in the output and in the total length of the values, whatever
+they hold (a value of 60 KB of `A` in an output of `A`s costs the same per byte as any other).
 
 Overlapping values are masked as one `****`; adjacent ones as one `****` each. At the end of
 the stream the held tail goes out as it is: it did not complete a value, so it is not one.
@@ -14,7 +21,11 @@ the stream the held tail goes out as it is: it did not complete a value, so it i
 from __future__ import annotations
 
 import json
+import re
+from array import array
+from collections import deque
 from collections.abc import Iterable
+from typing import Any
 
 MASK = b"****"
 # A line of a multi-line value, or a value without its surrounding whitespace, is masked on
@@ -62,88 +73,239 @@ def _escaped_forms(piece: bytes) -> set[bytes]:
     return forms
 
 
+# Near the automaton's root, a regular expression of the values' first SKIP_PREFIX bytes finds
+# where a value could start: most output is passed over by the regex engine, not byte by byte.
+SKIP_PREFIX = 3
+
+
+def _starts_pattern(patterns: Iterable[bytes]) -> re.Pattern[bytes]:
+    """A regex matching the first SKIP_PREFIX bytes of any pattern (all of a shorter one),
+    written as a trie so that the regex engine does not try every pattern at every byte."""
+    tree: dict[int, dict[int, Any]] = {}
+    for pattern in patterns:
+        branch = tree
+        for byte in pattern[:SKIP_PREFIX]:
+            branch = branch.setdefault(byte, {})
+        branch[_END] = {}
+
+    def written(branch: dict[int, Any]) -> bytes:
+        choices = [
+            re.escape(bytes([b])) + written(rest) for b, rest in sorted(branch.items()) if b != _END
+        ]
+        if not choices:
+            return b""
+        either = b"(?:" + b"|".join(choices) + b")" if len(choices) > 1 else choices[0]
+        if _END in branch:  # a whole pattern ends here: what follows is optional
+            return b"(?:" + either + b")?"
+        return either
+
+    return re.compile(written(tree))
+
+
+_END = -1
+
+
+class _Automaton:
+    """An Aho-Corasick automaton over bytes, kept in flat arrays.
+
+    Node 0 is the root. Most nodes of long values form chains with a single child; a node's
+    only child is stored implicitly as the next node number (`chained[n]`, byte
+    `label[n + 1]`), and only the other children are in the `branches` dict, so memory grows
+    by about 17 bytes per byte of the values, not by a dict per node.
+    """
+
+    def __init__(self, patterns: Iterable[bytes]) -> None:
+        self.label = bytearray(b"\0")  # the byte on the edge into each node
+        self.chained = bytearray(b"\0")  # 1 when node n + 1 is n's (first) child
+        self.depth = array("i", [0])
+        self.branches: dict[int, int] = {}  # (node << 8 | byte) -> child, other than chained
+        self.complete = bytearray(b"\0")  # 1 where a pattern ends
+        for pattern in patterns:
+            self._insert(pattern)
+        count = len(self.label)
+        self.fail = array("i", bytes(4 * count))
+        # The longest pattern ending at a node (itself or one of its suffixes): with masks
+        # merged, the longest match ending at a position covers every shorter one.
+        self.longest_match = array("i", bytes(4 * count))
+        # The deepest node on the failure chain (itself included) that has children: how
+        # much of the output seen so far could still grow into a pattern.
+        self.open_depth = array("i", bytes(4 * count))
+        self._link()
+
+    def _child(self, node: int, byte: int) -> int:
+        if self.chained[node] and self.label[node + 1] == byte:
+            return node + 1
+        return self.branches.get(node << 8 | byte, -1)
+
+    def _insert(self, pattern: bytes) -> None:
+        node = 0
+        for byte in pattern:
+            child = self._child(node, byte)
+            if child < 0:
+                child = len(self.label)
+                self.label.append(byte)
+                self.chained.append(0)
+                self.complete.append(0)
+                self.depth.append(self.depth[node] + 1)
+                if child == node + 1:  # the newest node: it has no child yet
+                    self.chained[node] = 1
+                else:
+                    self.branches[node << 8 | byte] = child
+            node = child
+        self.complete[node] = 1
+
+    def _children(self) -> dict[int, list[tuple[int, int]]]:
+        children: dict[int, list[tuple[int, int]]] = {}
+        for key, child in self.branches.items():
+            children.setdefault(key >> 8, []).append((key & 0xFF, child))
+        return children
+
+    def _link(self) -> None:
+        """Failure links in breadth-first order (a node's link is shallower than it)."""
+        branching = self._children()
+        queue: deque[int] = deque([0])
+        while queue:
+            node = queue.popleft()
+            kids = list(branching.get(node, ()))
+            if self.chained[node]:
+                kids.append((self.label[node + 1], node + 1))
+            fallback = self.fail[node]
+            self.open_depth[node] = (
+                self.depth[node] if kids else self.open_depth[fallback] if node else 0
+            )
+            for byte, child in kids:
+                if node:
+                    self.fail[child] = self.step(fallback, byte)
+                link = self.fail[child]
+                self.longest_match[child] = (
+                    self.depth[child] if self.complete[child] else self.longest_match[link]
+                )
+                queue.append(child)
+
+    def step(self, node: int, byte: int) -> int:
+        """The node after `byte`, from `node` (following failure links)."""
+        while True:
+            if self.chained[node] and self.label[node + 1] == byte:
+                return node + 1
+            child = self.branches.get(node << 8 | byte)
+            if child is not None:
+                return child
+            if not node:
+                return 0
+            node = self.fail[node]
+
+
 class MaskFilter:
     """Feed it a stream's bytes in any pieces; what it returns is safe to show."""
 
     def __init__(self, values: Iterable[bytes], *, mask: bytes = MASK) -> None:
-        self._values = sorted({bytes(v) for v in values if v}, key=len, reverse=True)
+        patterns = sorted({bytes(v) for v in values if v})
+        self._automaton = _Automaton(patterns) if patterns else None
         self._mask = mask
-        self._longest = max((len(v) for v in self._values), default=0)
-        self._starting_with: dict[int, list[bytes]] = {}
-        for value in self._values:
-            self._starting_with.setdefault(value[0], []).append(value)
-        # 1 for a byte that occurs in some value, 0 otherwise: a held tail is all 1s.
-        occurring = {byte for value in self._values for byte in value}
-        self._in_values = bytes(1 if b in occurring else 0 for b in range(256))
-        self._pending = b""
-        # How many leading bytes of _pending belong to a value whose `****` already went out.
-        self._covered = 0
+        self._skip = _starts_pattern(patterns)
+        self._node = 0
+        self._position = 0  # bytes fed so far
+        self._held = bytearray()  # the stream from _shown_to on: not shown yet
+        self._shown_to = 0
+        # Masked runs (start, end) that are not wholly shown yet, in order; the first may
+        # have had its `****` shown already (_announced), its end still being held.
+        self._runs: deque[tuple[int, int]] = deque()
+        self._announced = False
+        self._last_end = 0  # where the last value recorded ends
+
+    @property
+    def held(self) -> int:
+        """How many bytes are held back, waiting to see whether they become a value."""
+        return len(self._held)
 
     def feed(self, data: bytes) -> bytes:
         """The part of the stream so far that can be shown, with values masked."""
-        if not self._values:
-            return data
-        buffer = self._pending + data
-        return self._emit(buffer, self._hold_from(buffer))
+        automaton = self._automaton
+        if automaton is None:
+            return bytes(data)
+        self._held += data
+        self._scan(automaton)
+        return self._show(self._position - automaton.open_depth[self._node])
 
     def finish(self) -> bytes:
         """The rest of the stream, at its end."""
-        buffer = self._pending
-        return self._emit(buffer, len(buffer)) if buffer else b""
+        if self._automaton is None:
+            return b""
+        return self._show(self._position)
 
     # -- internals ------------------------------------------------------------------------
-    def _hold_from(self, buffer: bytes) -> int:
-        """Where the tail starts that is the beginning of a value (len(buffer) if none)."""
-        end = len(buffer)
-        low = max(0, end - self._longest + 1)
-        marks = buffer[low:].translate(self._in_values)
-        start = low + marks.rfind(0) + 1  # the tail holds only bytes that values hold
-        view = memoryview(buffer)
-        for index in range(start, end):
-            for value in self._starting_with.get(buffer[index], ()):
-                if len(value) > end - index and value.startswith(view[index:]):
-                    return index
-        return end
+    def _scan(self, automaton: _Automaton) -> None:
+        """Run the automaton over the newly fed bytes (the end of `_held`), recording where
+        values end.
 
-    def _runs(self, buffer: bytes) -> list[tuple[int, int]]:
-        """Where complete values occur in `buffer`, overlapping ones merged. Adjacent ones are
-        not: whether a value is followed by another may only be known after it went out."""
-        spans = [(0, self._covered)] if self._covered else []
-        for value in self._values:
-            at = buffer.find(value)
-            while at != -1:
-                spans.append((at, at + len(value)))
-                at = buffer.find(value, at + 1)
-        spans.sort()
-        runs: list[tuple[int, int]] = []
-        for start, end in spans:
-            if runs and start < runs[-1][1]:
-                runs[-1] = (runs[-1][0], max(runs[-1][1], end))
+        Where the automaton is near its root (the output's end matches fewer than
+        SKIP_PREFIX bytes of any value), the regular expression of the values' first bytes
+        finds the next place a value could start, at the speed of the C regex engine; the
+        automaton restarts there. Bytes stepped twice that way report matches already
+        recorded, which are ignored (`_last_end`)."""
+        node = self._node
+        held, base = self._held, self._shown_to
+        index, size = self._position - base, len(held)
+        depth, open_depth, longest = automaton.depth, automaton.open_depth, automaton.longest_match
+        chained, label, branches = automaton.chained, automaton.label, automaton.branches
+        step, skip = automaton.step, self._skip
+        searching_from = 0  # no search before this index: a restart is being stepped
+        while index < size:
+            if depth[node] < SKIP_PREFIX and index >= searching_from:
+                begin = index - open_depth[node]
+                # From `tail` on, a value's first bytes may be cut by the end of the output:
+                # the regex cannot see them, the automaton must step them.
+                tail = max(begin, size - SKIP_PREFIX + 1)
+                found = skip.search(held, begin)
+                if found is not None and found.start() < tail:
+                    restart = found.start()
+                    searching_from = restart + SKIP_PREFIX
+                else:
+                    restart, searching_from = tail, size
+                node, index = 0, restart
+                if index >= size:
+                    break
+            byte = held[index]
+            # The common steps inline: this loop is the filter's cost per byte.
+            if chained[node] and label[node + 1] == byte:
+                node += 1
             else:
-                runs.append((start, end))
-        return runs
+                node = branches.get(node << 8 | byte) or step(node, byte)
+            index += 1
+            matched = longest[node]
+            if matched and base + index > self._last_end:
+                self._last_end = base + index
+                self._add_run(base + index - matched, base + index)
+        self._node = node
+        self._position = base + size
 
-    def _emit(self, buffer: bytes, hold: int) -> bytes:
-        """Show `buffer[:hold]` with its values masked; keep the rest for the next piece."""
+    def _add_run(self, begin: int, end: int) -> None:
+        """A value occupies [begin, end); it ends after every run recorded so far."""
+        runs = self._runs
+        while runs and runs[-1][1] > begin:  # overlapping: merged into one run
+            begin = min(begin, runs.pop()[0])
+        runs.append((begin, end))
+
+    def _show(self, final: int) -> bytes:
+        """Show the stream up to `final` (what can no longer become part of a value)."""
         out = bytearray()
-        shown = 0
-        # Masked bytes that stay held (all of them when the held tail starts at 0).
-        covered_next = max(0, self._covered - hold)
-        continuing = self._covered > 0
-        for start, end in self._runs(buffer):
-            if start >= hold:
-                break
-            out += buffer[shown:start]
-            if not (continuing and start == 0):
+        at = self._shown_to
+        runs = self._runs
+        while runs and runs[0][0] < final:
+            begin, end = runs[0]
+            if begin > at:
+                out += self._held[at - self._shown_to : begin - self._shown_to]
+            if not self._announced:
                 out += self._mask
-            if end > hold:
-                # A value that ends in the held tail: its mask is out, its bytes stay held
-                # (they may also begin another value) and must not be shown again.
-                covered_next = end - hold
-                shown = hold
+            at = max(at, min(end, final))
+            if end > final:
+                self._announced = True  # its end is still held: not shown, nor masked again
                 break
-            shown = end
-        out += buffer[shown:hold]
-        self._pending = buffer[hold:]
-        self._covered = covered_next
+            runs.popleft()
+            self._announced = False
+        if at < final:
+            out += self._held[at - self._shown_to : final - self._shown_to]
+            at = final
+        del self._held[: at - self._shown_to]
+        self._shown_to = at
         return bytes(out)

@@ -18,7 +18,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from envsecrets.core.masking import forms_to_mask
 from envsecrets.core.names import SEGMENT_PATTERN, NamePrefix
+from envsecrets.core.obeyed import is_obeyed
 from envsecrets.core.store import NO_VALUE, SecretStore
 from envsecrets.core.values import SecretValue
 from envsecrets.errors import CliError, ExitCode
@@ -273,13 +275,59 @@ def scope_variables(
     return [found[name] for name in sorted(found)]
 
 
+def refuse_obeyed(variables: Iterable[Variable], scope: Scope, *, as_files: bool) -> list[str]:
+    """Refuse a variable that programs obey (`core/obeyed.py`: LD_PRELOAD, BASH_ENV,
+    AWS_CONFIG_FILE...), in the form it would be set: `NAME_FILE` when values are files
+    (`as_files`), `NAME` when they are values. A secret the user named exactly with `--only`
+    is let through: the returned warnings say which."""
+    named = {scope.base(path) for path in scope.only}
+    warnings: list[str] = []
+    for variable in variables:
+        set_as = f"{variable.name}_FILE" if as_files else variable.name
+        if not is_obeyed(set_as):
+            continue
+        if variable.secret in named:
+            warnings.append(
+                f"{variable.source} sets {set_as}, which programs obey (you named it with --only)"
+            )
+            continue
+        raise CliError(
+            ExitCode.USAGE,
+            f"{variable.source} would set {set_as}, a variable that programs, shells or SDKs "
+            "obey: whoever can write that secret could run code as you",
+            f"rename the secret; if {set_as} is what you mean, name it: "
+            f"--only {scope.relative(variable.secret)}",
+        )
+    return warnings
+
+
 def mask_patterns(values: Iterable[SecretValue], *, expand_json: bool = False) -> list[bytes]:
-    """What `--mask` hides: every value, and a JSON object's top-level string values (all
-    its top-level values with `expand_json`, as each became a variable of its own)."""
+    """What `--mask` hides: every form of every value (`masking.forms_to_mask`: stripped,
+    line by line, JSON- and repr-escaped), and the same for every string inside a JSON
+    secret, at any depth; with `expand_json` also each top-level member's text (numbers
+    too), as each became a variable of its own."""
     patterns: set[bytes] = set()
     for value in values:
-        patterns.add(value.data())
-        for key, item in (json_object(value) or {}).items():
-            if isinstance(item, str) or expand_json:
-                patterns.add(value.field(key).data())
-    return sorted(p for p in patterns if p)
+        patterns.update(forms_to_mask(value.data()))
+        for text in _json_strings(value):
+            patterns.update(forms_to_mask(text))
+        if expand_json:
+            for item in json_fields(value).values():
+                patterns.update(forms_to_mask(item.data()))
+    return sorted(patterns)
+
+
+def _json_strings(value: SecretValue) -> list[str]:
+    """Every string inside a JSON object secret (members, nested objects and arrays), keys
+    aside; empty for any other value."""
+    found: list[str] = []
+    pending: list[object] = list((json_object(value) or {}).values())
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return found

@@ -12,7 +12,10 @@ process ends in any way, SIGKILL included, so the next run can tell a folder who
 gone (its lock can be taken) from a live one, and removes it. Creating and sweeping both
 happen under a lock on the parent, so a sweep never takes a folder that is being made. The
 lock files are next to the folders, not in them: the program sees only its secrets in
-`$SECRETS_DIR`.
+`$SECRETS_DIR`. The program inherits the lock's descriptor (`lock_fd`): if `secrets` is
+killed with SIGKILL, the orphaned program still holds the lock, and its folder is not swept
+from under it; the lock is released, and the folder swept, once the program (and whatever it
+started that kept the descriptor) has ended.
 """
 
 from __future__ import annotations
@@ -168,6 +171,13 @@ class SecretFolder:
                 ) from None
             self.files[variable.name] = target
         return dict(self.files)
+
+    @property
+    def lock_fd(self) -> int | None:
+        """The descriptor holding the folder's lock: a program that inherits it keeps the
+        folder alive for as long as it (or a process it started) lives, even if `secrets`
+        itself is killed with SIGKILL."""
+        return self._lock_fd
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)

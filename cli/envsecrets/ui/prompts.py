@@ -23,11 +23,11 @@ def can_prompt(streams: Streams | None = None) -> bool:
     return facts.stdin_isatty and facts.stderr_isatty
 
 
-def _ask_password(message: str) -> str:
+def _ask_password(message: str, terminal: dict[str, Any]) -> str:
     import questionary
 
     # unsafe_ask lets Ctrl-C raise KeyboardInterrupt (exit 130) instead of returning None.
-    answer = questionary.password(message).unsafe_ask()
+    answer = questionary.password(message, **terminal).unsafe_ask()
     return str(answer or "")
 
 
@@ -39,10 +39,11 @@ def ask_new_value(label: str, *, streams: Streams | None = None) -> SecretValue:
             "no value given and no terminal to ask for one",
             "pipe the value with --stdin, or use --from-file PATH",
         )
-    first = _ask_password(f"Value for {label}:")
-    if not first:
-        raise CliError(ExitCode.USAGE, "the value is empty", "a secret needs a non-empty value")
-    second = _ask_password("Again, to confirm:")
+    with _answering_terminal(streams) as terminal:
+        first = _ask_password(f"Value for {label}:", terminal or {})
+        if not first:
+            raise CliError(ExitCode.USAGE, "the value is empty", "a secret needs a non-empty value")
+        second = _ask_password("Again, to confirm:", terminal or {})
     if first != second:
         raise CliError(ExitCode.USAGE, "the two values differ; nothing was written", "run again")
     return SecretValue(first)
@@ -92,14 +93,19 @@ def confirm(question: str, *, yes: bool, why: str = "", streams: Streams | None 
 
 @contextmanager
 def _answering_terminal(streams: Streams | None) -> Iterator[dict[str, Any] | None]:
-    """Where a question can be answered, as prompt_toolkit's session arguments: `{}` (the
-    standard streams) when stdin and stderr are terminals; the controlling terminal when
+    """Where a question can be answered, as prompt_toolkit's session arguments: stdin, with
+    the question drawn on stderr, when both are terminals; the controlling terminal when
     stdin is not one (it carries a piped value) but stderr is (someone is watching); None
     when there is nobody to ask. A run whose stderr goes to a file or a pipe is taken as
-    unattended and never asks: a background job reading the terminal would be stopped."""
+    unattended and never asks: a background job reading the terminal would be stopped.
+
+    Never stdout (prompt_toolkit's default): it carries the command's data, and may be a
+    file (`export ... > prod.env`) or a capture (`eval "$(secrets export ...)"`)."""
     facts = streams if streams is not None else Streams.of_process()
     if facts.stdin_isatty and facts.stderr_isatty:
-        yield {}
+        from prompt_toolkit.output import create_output
+
+        yield {"output": create_output(stdout=facts.stderr)}
         return
     if not facts.stderr_isatty or facts.controlling_terminal is None:
         yield None

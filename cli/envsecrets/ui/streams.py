@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,21 @@ class Streams:
             stderr_isatty=_isatty(sys.stderr),
             controlling_terminal="/dev/tty",
         )
+
+
+def names_a_terminal(path: Path) -> bool:
+    """Whether writing to `path` writes to a terminal (`/dev/tty`, `/dev/pts/3`, or
+    `/dev/stdout` while stdout is one): what it IS once opened, not what it is called."""
+    try:
+        if not stat.S_ISCHR(path.stat().st_mode):
+            return False  # a file, a FIFO, nothing yet: never a terminal
+        fd = os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        return os.isatty(fd)
+    finally:
+        os.close(fd)
 
 
 def _isatty(stream: TextIO | None) -> bool:
