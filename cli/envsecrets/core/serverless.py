@@ -50,13 +50,14 @@ KEEP_OPEN = "\x00{"  # stands for a `${` left as written while passes run
 UNKNOWN_MARK = "\x01"
 
 
-SERVERLESS_KEYS = ("provider", "functions", "frameworkVersion", "plugins", "custom")
+# Not `plugins` alone: ecspresso's config has `service` and `plugins` too.
+SERVERLESS_KEYS = ("provider", "functions", "frameworkVersion", "custom")
 FILE_VARIABLE = re.compile(r"^\$\{file\(([^()${}]+)\)\}$")
 
 
 def looks_like_serverless(data: Any) -> bool:
-    """A serverless.yml: `service` with `provider`, `functions`, `frameworkVersion`,
-    `plugins` or `custom` (a service whose functions are elsewhere is still one)."""
+    """A serverless.yml: `service` with `provider`, `functions`, `frameworkVersion` or
+    `custom` (a service whose functions are elsewhere is still one)."""
     return (
         isinstance(data, dict)
         and isinstance(data.get("service"), str | dict)
