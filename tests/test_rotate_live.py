@@ -115,7 +115,8 @@ def test_a_version_dropped_during_the_rotation_is_not_promoted(cli, sm, aws_env)
     finally:
         process.kill()
     assert code == 4, err
-    assert f"the pending version {pending} of {NAME} was dropped during the rotation" in err
+    assert f"{NAME} changed during the rotation: the pending version {pending} was dropped" in err
+    assert "its AWSPENDING was removed, a cancel" in err
     assert "nothing was promoted" in err
     assert holder(sm, NAME, "AWSCURRENT") == original
     assert value_of(sm, NAME) == "old"

@@ -372,11 +372,17 @@ def promote_pending(store: SecretStore, name: str, pending: str, current: str | 
     state = store.describe(name)
     found = state.version_with(CURRENT)
     if found != pending and PENDING not in state.version_stages.get(pending, ()):
+        other = state.pending_version
+        why = (
+            f"version {other} is AWSPENDING now, staged by another rotation"
+            if other is not None
+            else "its AWSPENDING was removed, a cancel"
+        )
         raise RotationChanged(
             ExitCode.REFUSED,
-            f"the pending version {pending} of {name} was dropped during the rotation (its "
-            f"AWSPENDING removed: a cancel); nothing was promoted",
-            f"version {found or '-'} is AWSCURRENT; `secrets history {name}` shows the labels",
+            f"{name} changed during the rotation: the pending version {pending} was dropped "
+            f"({why}); nothing was promoted",
+            f"version {found or '-'} is AWSCURRENT; " + _pending_left(name, pending, state),
         )
     if found != current and found != pending:
         raise changed_during_rotation(name, pending, current, state)
