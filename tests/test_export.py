@@ -313,3 +313,15 @@ def test_values_with_terminal_controls_are_never_written_to_a_terminal(
     code, shown = at_terminal("export", "dev", "-f", "dotenv", "--output", str(target))
     assert code == 0, shown
     assert "\x1b[2J" in target.read_text()
+
+
+def test_expand_json_gives_each_members_exact_text(cli: Any, sm: Any, aws_env: Path) -> None:
+    sm.create_secret(
+        Name="dev/nums", SecretString='{"version": 1.10, "n": 1e400, "nested": {"a": 1.50}}'
+    )
+    run = cli("export", "dev", "-f", "json", "--expand-json")
+    assert run.code == 0, run.stderr
+    exported = json.loads(run.stdout)
+    assert exported["NUMS_VERSION"] == "1.10"
+    assert exported["NUMS_N"] == "1e400"
+    assert exported["NUMS_NESTED"] == '{"a": 1.50}'

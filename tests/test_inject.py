@@ -224,3 +224,18 @@ def test_lines_of_many_references_are_found_in_one_pass() -> None:
     references = find_references(template, "t")
     assert [ref.line for ref in references] == list(range(1, 2001))
     assert CountingTemplate.scanned <= len(template)
+
+
+def test_a_json_key_is_its_exact_text(cli: Any, sm: Any, aws_env: Path) -> None:
+    """`#key` re-encoded numbers: 1.10 became 1.1, 1e400 became Infinity (not JSON)."""
+    sm.create_secret(
+        Name="dev/nums",
+        SecretString='{"version": 1.10, "ratio": 0.30000000000000001, "n": 1e400,'
+        ' "nested": {"a": 1.50}}',
+    )
+    template = "".join(
+        f"{key}={{{{ secrets://dev/nums#{key} }}}}\n" for key in ("version", "ratio", "n", "nested")
+    )
+    run = cli("inject", input=template)
+    assert run.code == 0, run.stderr
+    assert run.stdout == ('version=1.10\nratio=0.30000000000000001\nn=1e400\nnested={"a": 1.50}\n')
