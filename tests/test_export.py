@@ -218,7 +218,9 @@ def test_binary_values_are_refused_and_nothing_is_written(cli: Any, sm: Any, aws
 def test_unknown_format_and_missing_scope(cli: Any, sm: Any, aws_env: Path) -> None:
     sm.create_secret(Name="dev/key", SecretString="v")
     unknown = cli("export", "dev", "-f", "toml")
-    assert unknown.code == 2 and "unknown format 'toml'" in unknown.stderr
+    assert unknown.code == 2 and "'toml' is not one of 'dotenv', 'json'" in unknown.stderr
+    shown = cli("export", "--help").stdout
+    assert "<dotenv|json|yaml|shell>" in shown and "<str>" not in shown  # a choice
     assert cli("export", "dev", "-f", "json", "--only", "nope").code == 3
     missing = cli("export", "dev")
     assert missing.code == 2 and "--format" in missing.stderr

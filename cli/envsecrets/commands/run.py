@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -101,10 +102,13 @@ def register(app: typer.Typer) -> None:
     app.command("inject")(inject_command)
 
 
-def _complete_format(incomplete: str) -> list[str]:
-    from envsecrets.core.exporting import FORMATS
+class ExportFormat(StrEnum):
+    """The formats of `secrets export` (core/exporting.py FORMATS)."""
 
-    return [name for name in FORMATS if name.startswith(incomplete)]
+    dotenv = "dotenv"
+    json = "json"
+    yaml = "yaml"
+    shell = "shell"
 
 
 # -- run ---------------------------------------------------------------------------------------
@@ -286,12 +290,11 @@ def export_command(
     ctx: typer.Context,
     scope: ScopeArgument,
     fmt: Annotated[
-        str,
+        ExportFormat,
         typer.Option(
             "--format",
             "-f",
             help="dotenv, json, yaml or shell (export NAME='...', for eval).",
-            autocompletion=_complete_format,
             show_default=False,
         ),
     ],
@@ -306,7 +309,7 @@ def export_command(
     """Print (or write) the secrets under SCOPE as dotenv, JSON, YAML or shell exports, for
     tools that insist. Values to a terminal, and any export of a protected environment,
     confirm first."""
-    from envsecrets.core.exporting import FORMATS, render_export
+    from envsecrets.core.exporting import render_export
     from envsecrets.core.scopes import (
         Scope,
         names_in_scope,
@@ -315,10 +318,7 @@ def export_command(
         scope_variables,
     )
 
-    if fmt not in FORMATS:
-        raise CliError(
-            ExitCode.USAGE, f"unknown format '{fmt}'", f"use one of: {', '.join(FORMATS)}"
-        )
+    fmt_name = ExportFormat(fmt).value
     ws = workspace(ctx)
     out = ws.renderer()
     wanted = Scope.parse(scope, only or [])
@@ -339,9 +339,9 @@ def export_command(
         _refuse_controls_on_a_terminal([(v.source, v.value) for v in variables])
     for warning in refuse_obeyed(variables, wanted, as_files=False):
         out.warn(warning)
-    document = render_export(variables, fmt)
+    document = render_export(variables, fmt_name)
     interpolated = [
-        v.name for v in variables if fmt == "dotenv" and "${" in _text_or_empty(v.value)
+        v.name for v in variables if fmt_name == "dotenv" and "${" in _text_or_empty(v.value)
     ]
     if interpolated:
         out.warn(
