@@ -327,3 +327,20 @@ def test_expand_json_gives_each_members_exact_text(cli: Any, sm: Any, aws_env: P
     assert exported["NUMS_VERSION"] == "1.10"
     assert exported["NUMS_N"] == "1e400"
     assert exported["NUMS_NESTED"] == '{"a": 1.50}'
+
+
+def test_output_dash_is_stdout(cli: Any, sm: Any, aws_env: Path) -> None:
+    sm.create_secret(Name="dev/key", SecretString="v")
+    run = cli("export", "dev", "-f", "dotenv", "--output", "-")
+    assert run.code == 0 and run.stdout == "KEY='v'\n"
+    assert not (aws_env / "-").exists()
+
+
+def test_a_json_key_collision_does_not_suggest_only(cli: Any, sm: Any, aws_env: Path) -> None:
+    """--only picks secrets: it cannot drop the JSON key that collides."""
+    sm.create_secret(Name="dev/db", SecretString=json.dumps({"password": "a"}))
+    sm.create_secret(Name="dev/db/password", SecretString="b")
+    run = cli("export", "dev", "-f", "json", "--expand-json")
+    assert run.code == 2 and "both become DB_PASSWORD" in run.stderr
+    assert "rename the JSON key or the secret, or drop --expand-json" in run.stderr
+    assert "--only" not in run.stderr

@@ -300,7 +300,7 @@ def export_command(
     ],
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write to FILE (atomically, mode 0600)."),
+        typer.Option("--output", "-o", help="Write to FILE (atomically, mode 0600); - is stdout."),
     ] = None,
     only: OnlyOption = None,
     expand_json: ExpandJsonOption = False,
@@ -319,6 +319,7 @@ def export_command(
     )
 
     fmt_name = ExportFormat(fmt).value
+    output = _stdout_if_dash(output)
     ws = workspace(ctx)
     out = ws.renderer()
     wanted = Scope.parse(scope, only or [])
@@ -418,7 +419,11 @@ def inject_command(
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the result to FILE (atomically, mode 0600)."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write the result to FILE (atomically, mode 0600); - is stdout.",
+        ),
     ] = None,
     yes: YesOption = False,
 ) -> None:
@@ -428,6 +433,7 @@ def inject_command(
     from envsecrets.core.injecting import find_references, first_lines, render_template
     from envsecrets.core.scopes import read_values
 
+    output = _stdout_if_dash(output)
     ws = workspace(ctx)
     out = ws.renderer()
     source = str(input_file) if input_file is not None else "<stdin>"
@@ -509,10 +515,28 @@ def _check_environment(ws: Workspace, env: str, where: str) -> None:
         raise CliError(exc.code, f"{where}: {exc.message}", exc.hint) from None
 
 
+def _stdin_is_open() -> bool:
+    """Whether stdin was open when we started: a closed one is replaced at start-up by
+    /dev/null opened by name (ui/streams.py), where a real stdin is named `<stdin>`."""
+    stdin = sys.stdin
+    return stdin is not None and not stdin.closed and getattr(stdin, "name", "") != os.devnull
+
+
+def _stdout_if_dash(output: Path | None) -> Path | None:
+    """`--output -` means stdout, as for most tools (not a file named `-`)."""
+    return None if output is not None and str(output) == "-" else output
+
+
 def _read_template(out: Renderer, path: Path | None) -> bytes:
     from envsecrets.core.injecting import MAX_TEMPLATE_BYTES
 
     if path is None:
+        if not _stdin_is_open():  # `secrets inject <&-`: no input, not an empty template
+            raise CliError(
+                ExitCode.USAGE,
+                "no template: stdin is closed",
+                "give the template with --input FILE, or pipe it in",
+            )
         if sys.stdin.isatty():
             out.note("reading the template from the terminal; end it with Ctrl-D")
         return sys.stdin.buffer.read(MAX_TEMPLATE_BYTES + 1)
