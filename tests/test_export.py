@@ -18,7 +18,7 @@ import pexpect
 import pytest
 import yaml
 from dotenv import dotenv_values
-from envsecrets.core.exporting import SHELL_OWNED, render_export
+from envsecrets.core.exporting import SHELL_OWNED, node_reads_exactly, render_export
 from envsecrets.core.scopes import Variable
 from envsecrets.core.values import SecretValue
 from hypothesis import given, settings
@@ -344,3 +344,43 @@ def test_a_json_key_collision_does_not_suggest_only(cli: Any, sm: Any, aws_env: 
     assert run.code == 2 and "both become DB_PASSWORD" in run.stderr
     assert "rename the JSON key or the secret, or drop --expand-json" in run.stderr
     assert "--only" not in run.stderr
+
+
+NODE = shutil.which("node")
+# Node's own dotenv parser (Node 20.6+); npm's `dotenv` 16 reads quotes the same way for
+# these forms (raw single quotes; double quotes expanding only \n and \r).
+PARSE_ENV = (
+    "const fs = require('fs'); const util = require('util');"
+    "if (typeof util.parseEnv !== 'function') process.exit(3);"
+    "process.stdout.write(JSON.stringify(util.parseEnv(fs.readFileSync(0, 'utf8'))));"
+)
+
+
+def node_reads(document: bytes) -> dict[str, str] | None:
+    """What Node's util.parseEnv reads from `document`; None without a Node that has it."""
+    if NODE is None:
+        return None
+    run = subprocess.run([NODE, "-e", PARSE_ENV], input=document, capture_output=True, check=False)
+    if run.returncode == 3:
+        return None
+    assert run.returncode == 0, run.stderr
+    return dict(json.loads(run.stdout))
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+@settings(max_examples=40, deadline=None)
+@given(st.lists(text_values, max_size=8))
+def test_dotenv_reads_back_exactly_in_node_where_a_form_exists(values: list[str]) -> None:
+    """The reviewers' `it's` (written 'it\\'s') and `a\\b` (written 'a\\\\b') misread by
+    Node; and any value `node_reads_exactly` promises, python-dotenv still exact."""
+    values = [*values, "it's", "a\\b", 'x#y $z "q"', "multi\nline", "  spaced  ", "c:\\dir\\"]
+    texts = {f"V{index}": value for index, value in enumerate(values)}
+    document = render_export(variables(texts), "dotenv")
+    assert dotenv_values(stream=io.StringIO(document.decode()), interpolate=False) == texts
+    promised = {name: text for name, text in texts.items() if node_reads_exactly(text)}
+    assert {f"V{len(values) - 6}", f"V{len(values) - 5}"} <= set(promised)
+    # Only those: a value with no form both read may upset Node's reading of what follows.
+    read = node_reads(render_export(variables(promised), "dotenv"))
+    if read is None:
+        pytest.skip("this Node has no util.parseEnv")
+    assert read == promised
