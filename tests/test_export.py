@@ -18,7 +18,7 @@ import pexpect
 import pytest
 import yaml
 from dotenv import dotenv_values
-from envsecrets.core.exporting import SHELL_OWNED, render_export
+from envsecrets.core.exporting import SHELL_OWNED, node_reads_exactly, render_export
 from envsecrets.core.scopes import Variable
 from envsecrets.core.values import SecretValue
 from hypothesis import given, settings
@@ -218,7 +218,9 @@ def test_binary_values_are_refused_and_nothing_is_written(cli: Any, sm: Any, aws
 def test_unknown_format_and_missing_scope(cli: Any, sm: Any, aws_env: Path) -> None:
     sm.create_secret(Name="dev/key", SecretString="v")
     unknown = cli("export", "dev", "-f", "toml")
-    assert unknown.code == 2 and "unknown format 'toml'" in unknown.stderr
+    assert unknown.code == 2 and "'toml' is not one of 'dotenv', 'json'" in unknown.stderr
+    shown = cli("export", "--help").stdout
+    assert "<dotenv|json|yaml|shell>" in shown and "<str>" not in shown  # a choice
     assert cli("export", "dev", "-f", "json", "--only", "nope").code == 3
     missing = cli("export", "dev")
     assert missing.code == 2 and "--format" in missing.stderr
@@ -313,3 +315,72 @@ def test_values_with_terminal_controls_are_never_written_to_a_terminal(
     code, shown = at_terminal("export", "dev", "-f", "dotenv", "--output", str(target))
     assert code == 0, shown
     assert "\x1b[2J" in target.read_text()
+
+
+def test_expand_json_gives_each_members_exact_text(cli: Any, sm: Any, aws_env: Path) -> None:
+    sm.create_secret(
+        Name="dev/nums", SecretString='{"version": 1.10, "n": 1e400, "nested": {"a": 1.50}}'
+    )
+    run = cli("export", "dev", "-f", "json", "--expand-json")
+    assert run.code == 0, run.stderr
+    exported = json.loads(run.stdout)
+    assert exported["NUMS_VERSION"] == "1.10"
+    assert exported["NUMS_N"] == "1e400"
+    assert exported["NUMS_NESTED"] == '{"a": 1.50}'
+
+
+def test_output_dash_is_stdout(cli: Any, sm: Any, aws_env: Path) -> None:
+    sm.create_secret(Name="dev/key", SecretString="v")
+    run = cli("export", "dev", "-f", "dotenv", "--output", "-")
+    assert run.code == 0 and run.stdout == "KEY='v'\n"
+    assert not (aws_env / "-").exists()
+
+
+def test_a_json_key_collision_does_not_suggest_only(cli: Any, sm: Any, aws_env: Path) -> None:
+    """--only picks secrets: it cannot drop the JSON key that collides."""
+    sm.create_secret(Name="dev/db", SecretString=json.dumps({"password": "a"}))
+    sm.create_secret(Name="dev/db/password", SecretString="b")
+    run = cli("export", "dev", "-f", "json", "--expand-json")
+    assert run.code == 2 and "both become DB_PASSWORD" in run.stderr
+    assert "rename the JSON key or the secret, or drop --expand-json" in run.stderr
+    assert "--only" not in run.stderr
+
+
+NODE = shutil.which("node")
+# Node's own dotenv parser (Node 20.6+); npm's `dotenv` 16 reads quotes the same way for
+# these forms (raw single quotes; double quotes expanding only \n and \r).
+PARSE_ENV = (
+    "const fs = require('fs'); const util = require('util');"
+    "if (typeof util.parseEnv !== 'function') process.exit(3);"
+    "process.stdout.write(JSON.stringify(util.parseEnv(fs.readFileSync(0, 'utf8'))));"
+)
+
+
+def node_reads(document: bytes) -> dict[str, str] | None:
+    """What Node's util.parseEnv reads from `document`; None without a Node that has it."""
+    if NODE is None:
+        return None
+    run = subprocess.run([NODE, "-e", PARSE_ENV], input=document, capture_output=True, check=False)
+    if run.returncode == 3:
+        return None
+    assert run.returncode == 0, run.stderr
+    return dict(json.loads(run.stdout))
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+@settings(max_examples=40, deadline=None)
+@given(st.lists(text_values, max_size=8))
+def test_dotenv_reads_back_exactly_in_node_where_a_form_exists(values: list[str]) -> None:
+    """The reviewers' `it's` (written 'it\\'s') and `a\\b` (written 'a\\\\b') misread by
+    Node; and any value `node_reads_exactly` promises, python-dotenv still exact."""
+    values = [*values, "it's", "a\\b", 'x#y $z "q"', "multi\nline", "  spaced  ", "c:\\dir\\"]
+    texts = {f"V{index}": value for index, value in enumerate(values)}
+    document = render_export(variables(texts), "dotenv")
+    assert dotenv_values(stream=io.StringIO(document.decode()), interpolate=False) == texts
+    promised = {name: text for name, text in texts.items() if node_reads_exactly(text)}
+    assert {f"V{len(values) - 6}", f"V{len(values) - 5}"} <= set(promised)
+    # Only those: a value with no form both read may upset Node's reading of what follows.
+    read = node_reads(render_export(variables(promised), "dotenv"))
+    if read is None:
+        pytest.skip("this Node has no util.parseEnv")
+    assert read == promised

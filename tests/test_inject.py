@@ -224,3 +224,38 @@ def test_lines_of_many_references_are_found_in_one_pass() -> None:
     references = find_references(template, "t")
     assert [ref.line for ref in references] == list(range(1, 2001))
     assert CountingTemplate.scanned <= len(template)
+
+
+def test_a_json_key_is_its_exact_text(cli: Any, sm: Any, aws_env: Path) -> None:
+    """`#key` re-encoded numbers: 1.10 became 1.1, 1e400 became Infinity (not JSON)."""
+    sm.create_secret(
+        Name="dev/nums",
+        SecretString='{"version": 1.10, "ratio": 0.30000000000000001, "n": 1e400,'
+        ' "nested": {"a": 1.50}}',
+    )
+    template = "".join(
+        f"{key}={{{{ secrets://dev/nums#{key} }}}}\n" for key in ("version", "ratio", "n", "nested")
+    )
+    run = cli("inject", input=template)
+    assert run.code == 0, run.stderr
+    assert run.stdout == ('version=1.10\nratio=0.30000000000000001\nn=1e400\nnested={"a": 1.50}\n')
+
+
+def test_output_dash_is_stdout_and_a_closed_stdin_is_no_template(sm: Any, aws_env: Path) -> None:
+    setup(sm)
+    shell = '"$0" inject --output - --yes'
+    dash = subprocess.run(
+        ["sh", "-c", shell, SECRETS_BIN],
+        input=b"k={{ secrets://staging/api/key }}",
+        capture_output=True,
+        cwd=aws_env,
+        check=False,
+    )
+    assert dash.returncode == 0, dash.stderr
+    assert dash.stdout == b"k=staging-key" and not (aws_env / "-").exists()
+    closed = subprocess.run(
+        ["sh", "-c", '"$0" inject <&-', SECRETS_BIN], capture_output=True, check=False
+    )
+    assert closed.returncode == 2 and b"stdin is closed" in closed.stderr
+    empty = subprocess.run([SECRETS_BIN, "inject"], stdin=subprocess.DEVNULL, capture_output=True)
+    assert empty.returncode == 0 and empty.stdout == b""  # an empty template is one

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -101,10 +102,13 @@ def register(app: typer.Typer) -> None:
     app.command("inject")(inject_command)
 
 
-def _complete_format(incomplete: str) -> list[str]:
-    from envsecrets.core.exporting import FORMATS
+class ExportFormat(StrEnum):
+    """The formats of `secrets export` (core/exporting.py FORMATS)."""
 
-    return [name for name in FORMATS if name.startswith(incomplete)]
+    dotenv = "dotenv"
+    json = "json"
+    yaml = "yaml"
+    shell = "shell"
 
 
 # -- run ---------------------------------------------------------------------------------------
@@ -293,19 +297,21 @@ def export_command(
     ctx: typer.Context,
     scope: ScopeArgument,
     fmt: Annotated[
-        str,
+        ExportFormat,
         typer.Option(
             "--format",
             "-f",
             help="dotenv, json, yaml or shell (export NAME='...', for eval).",
-            autocompletion=_complete_format,
             show_default=False,
         ),
     ],
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="Write to FILE (atomically, mode 0600).", readable=False
+            "--output",
+            "-o",
+            help="Write to FILE (atomically, mode 0600); - is stdout.",
+            readable=False,
         ),
     ] = None,
     only: OnlyOption = None,
@@ -315,7 +321,7 @@ def export_command(
     """Print (or write) the secrets under SCOPE as dotenv, JSON, YAML or shell exports, for
     tools that insist. Values to a terminal, and any export of a protected environment,
     confirm first."""
-    from envsecrets.core.exporting import FORMATS, render_export
+    from envsecrets.core.exporting import render_export
     from envsecrets.core.scopes import (
         Scope,
         names_in_scope,
@@ -324,10 +330,8 @@ def export_command(
         scope_variables,
     )
 
-    if fmt not in FORMATS:
-        raise CliError(
-            ExitCode.USAGE, f"unknown format '{fmt}'", f"use one of: {', '.join(FORMATS)}"
-        )
+    fmt_name = ExportFormat(fmt).value
+    output = _stdout_if_dash(output)
     ws = workspace(ctx)
     out = ws.renderer()
     wanted = Scope.parse(scope, only or [])
@@ -350,9 +354,9 @@ def export_command(
         _refuse_controls_on_a_terminal([(v.source, v.value) for v in variables])
     for warning in refuse_obeyed(variables, wanted, as_files=False):
         out.warn(warning)
-    document = render_export(variables, fmt)
+    document = render_export(variables, fmt_name)
     interpolated = [
-        v.name for v in variables if fmt == "dotenv" and "${" in _text_or_empty(v.value)
+        v.name for v in variables if fmt_name == "dotenv" and "${" in _text_or_empty(v.value)
     ]
     if interpolated:
         out.warn(
@@ -432,7 +436,7 @@ def inject_command(
         typer.Option(
             "--output",
             "-o",
-            help="Write the result to FILE (atomically, mode 0600).",
+            help="Write the result to FILE (atomically, mode 0600); - is stdout.",
             readable=False,
         ),
     ] = None,
@@ -444,6 +448,7 @@ def inject_command(
     from envsecrets.core.injecting import find_references, first_lines, render_template
     from envsecrets.core.scopes import read_values
 
+    output = _stdout_if_dash(output)
     ws = workspace(ctx)
     out = ws.renderer()
     source = str(input_file) if input_file is not None else "<stdin>"
@@ -525,10 +530,28 @@ def _check_environment(ws: Workspace, env: str, where: str) -> None:
         raise CliError(exc.code, f"{where}: {exc.message}", exc.hint) from None
 
 
+def _stdin_is_open() -> bool:
+    """Whether stdin was open when we started: a closed one is replaced at start-up by
+    /dev/null opened by name (ui/streams.py), where a real stdin is named `<stdin>`."""
+    stdin = sys.stdin
+    return stdin is not None and not stdin.closed and getattr(stdin, "name", "") != os.devnull
+
+
+def _stdout_if_dash(output: Path | None) -> Path | None:
+    """`--output -` means stdout, as for most tools (not a file named `-`)."""
+    return None if output is not None and str(output) == "-" else output
+
+
 def _read_template(out: Renderer, path: Path | None) -> bytes:
     from envsecrets.core.injecting import MAX_TEMPLATE_BYTES
 
     if path is None:
+        if not _stdin_is_open():  # `secrets inject <&-`: no input, not an empty template
+            raise CliError(
+                ExitCode.USAGE,
+                "no template: stdin is closed",
+                "give the template with --input FILE, or pipe it in",
+            )
         if sys.stdin.isatty():
             out.note("reading the template from the terminal; end it with Ctrl-D")
         return sys.stdin.buffer.read(MAX_TEMPLATE_BYTES + 1)

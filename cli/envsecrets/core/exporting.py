@@ -1,10 +1,14 @@
 """`secrets export`: variables written as dotenv, JSON, YAML or shell, for tools that insist.
 
 Each format reads back to the exact values:
-- dotenv: python-dotenv's quoting. A value goes in single quotes (where python-dotenv decodes
-  only `\\\\` and `\\'`, so `#`, `$`, `"` and newlines stay as they are); a value holding a
-  carriage return goes in double quotes with `\\r`/`\\n` escapes instead, because a file read
-  with universal newlines would turn a raw `\\r\\n` into `\\n`. python-dotenv has no escape
+- dotenv: exact for python-dotenv always, and for Node's parsers (npm `dotenv` 16,
+  `util.parseEnv`) wherever one form is exact for both: a value raw in single quotes (Node
+  reads them raw; python-dotenv decodes only `\\\\` and `\\'`, so `#`, `$`, `"`, a lone
+  backslash and newlines stay as they are), or, with a `'` in it, raw in double quotes. Other
+  values (a `'` with a `"`, a backslash or a newline; `\\\\`; a final backslash; a carriage
+  return) have no form both families read: they get python-dotenv's escapes (single quotes,
+  `\\\\` and `\\'`; or double quotes with `\\r`/`\\n` when a value holds a carriage return,
+  which a file read with universal newlines would turn into `\\n`). python-dotenv has no escape
   for `${NAME}`: read the file with `interpolate=False` to keep such a value as written.
 - json and yaml: one mapping of names to values (PyYAML, every string double-quoted so that no
   value is read back as a number, a boolean or a date).
@@ -103,8 +107,32 @@ def _text_of(variable: Variable, fmt: str) -> str:
     return text
 
 
+def node_reads_exactly(text: str) -> bool:
+    """Whether `dotenv_quote(text)` reads back exactly with Node's parsers too (npm `dotenv`
+    16 and Node's `util.parseEnv`), as well as with python-dotenv."""
+    return _plain_single_quoted(text) or _plain_double_quoted(text)
+
+
+def _plain_single_quoted(text: str) -> bool:
+    # Node's parsers take '...' raw; python-dotenv decodes only \\ and \' inside it (and a
+    # final \ would escape the closing quote). Carriage returns are normalised by all.
+    return not ("'" in text or "\r" in text or "\\\\" in text or text.endswith("\\"))
+
+
+def _plain_double_quoted(text: str) -> bool:
+    # A value with a ' reads exactly in double quotes when nothing in it is an escape to
+    # any of them: no backslash, no quote, no line break.
+    return not any(c in text for c in '"\\\n\r')
+
+
 def dotenv_quote(text: str) -> str:
-    """`text` quoted so that python-dotenv reads back exactly `text`."""
+    """`text` quoted so that python-dotenv reads back exactly `text` - and Node's parsers too
+    where one form is exact for both families (`node_reads_exactly`): raw in single quotes,
+    else raw in double quotes. Other values get python-dotenv's escapes."""
+    if _plain_single_quoted(text):
+        return f"'{text}'"
+    if _plain_double_quoted(text):
+        return f'"{text}"'
     if "\r" not in text:
         return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
     escaped = (

@@ -266,10 +266,14 @@ def scope_variables(
         for variable in wanted:
             other = found.get(variable.name)
             if other is not None:
+                from_a_key = other.key is not None or variable.key is not None
                 raise CliError(
                     ExitCode.USAGE,
                     f"{other.source} and {variable.source} both become {variable.name}",
-                    "rename one of the secrets, or leave one out with --only",
+                    # --only picks secrets, not JSON keys: it cannot drop a key.
+                    "rename the JSON key or the secret, or drop --expand-json"
+                    if from_a_key
+                    else "rename one of the secrets, or leave one out with --only",
                 )
             found[variable.name] = variable
     return [found[name] for name in sorted(found)]

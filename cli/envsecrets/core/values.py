@@ -145,7 +145,9 @@ class SecretValue:
         return obj
 
     def field(self, key: str) -> SecretValue:
-        """One key of a JSON object value; strings come back as-is, others JSON-encoded."""
+        """One key of a JSON object value; strings come back as-is, others as their exact
+        text in the document (`1.10` stays `1.10`, `1e400` stays `1e400`, a nested object
+        keeps its spacing): re-encoding a parsed number would change it."""
         obj = self._require_json(key)
         if key not in obj:
             raise CliError(
@@ -154,7 +156,9 @@ class SecretValue:
                 f"keys present: {listed(sorted(obj), empty='(none)')}",
             )
         item = obj[key]
-        return SecretValue(item if isinstance(item, str) else json.dumps(item))
+        if isinstance(item, str):
+            return SecretValue(item)
+        return SecretValue(member_text(self.text(), key) or json.dumps(item))
 
     def with_field(self, key: str, new: SecretValue, *, create: bool = False) -> SecretValue:
         """A copy of this JSON object with `key` set to `new` (as a string).
@@ -266,6 +270,18 @@ def _layout(text: str) -> _ObjectLayout:
     if text[at + 1 :].strip(" \t\n\r"):
         raise ValueError("data after the object")
     return _ObjectLayout(tuple(members), at)
+
+
+def member_text(text: str, key: str) -> str | None:
+    """The exact text of member `key`'s value in the JSON object `text` (the last one, as
+    parsers take, if the key is given twice); None if `text` is not strict JSON or has no
+    such key."""
+    try:
+        layout = _layout(text)
+    except (ValueError, RecursionError):
+        return None
+    found = [m for m in layout.members if m.key == key]
+    return text[found[-1].value_start : found[-1].value_end] if found else None
 
 
 def _cannot_edit(key: str, why: str) -> CliError:
