@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -321,3 +322,19 @@ def test_valid_regions_and_role_arns_still_load(aws_env: Path) -> None:
     )
     assert set(load_config(path).environments) == {"gov", "cn", "local"}
     assert ExitCode.USAGE == 2
+
+
+def test_reading_a_config_without_rotation_plans_loads_no_rotation_code(aws_env: Path) -> None:
+    """Every command reads secrets.toml; `get` need not pay for the rotation code's import
+    (start-up is measured against a five-line boto3 script)."""
+    write_config(aws_env, "[environments.dev]\n")
+    probe = (
+        "import sys; from pathlib import Path; from envsecrets.core.config import load_config; "
+        "load_config(Path('secrets.toml')); "
+        "print(sorted(m for m in sys.modules if m.startswith('envsecrets.core.rotation')"
+        " or m == 'envsecrets.core.passwords'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout

@@ -8,8 +8,10 @@ import itertools
 import os
 import pty
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,57 @@ def test_a_piped_value_without_stdin_at_a_terminal_says_pass_stdin(aws_env: Path
     assert "pass --stdin to read the piped value" in text
     assert PIPED not in text
     assert sm.list_secrets()["SecretList"] == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_set_stopped_while_writing_says_the_value_may_be_stored(proxy: Any, signum: int) -> None:
+    """The generic "run the same command again" hid that the write may have landed."""
+    create = "secretsmanager.CreateSecret"
+    proxy.hold(create, after=0, until="never.Arrives", timeout=60)
+    process = subprocess.Popen(
+        [SECRETS_BIN, "set", "dev/api/key", "--stdin"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None
+    process.stdin.write(PIPED.encode())
+    process.stdin.close()
+    process.stdin = None  # given whole: communicate() has nothing more to send
+    for _ in range(600):
+        if proxy.count(create) > 0:
+            break
+        time.sleep(0.05)
+    assert proxy.count(create) > 0, "the command never sent its write"
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=30)
+    text = err.decode()
+    assert process.returncode == 130, text
+    assert "while writing dev/api/key: the new value may already be stored" in text
+    assert "secrets history dev/api/key" in text
+    assert signal.Signals(signum).name in text or signum == signal.SIGINT
+
+
+def test_a_set_stopped_before_writing_keeps_the_plain_message(proxy: Any) -> None:
+    proxy.faults.latency = 60  # stuck in the first read: nothing written yet
+    process = subprocess.Popen(
+        [SECRETS_BIN, "set", "dev/api/key", "--stdin"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None
+    process.stdin.write(PIPED.encode())
+    process.stdin.close()
+    process.stdin = None
+    for _ in range(600):
+        if proxy.count() > 0:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "may already be stored" not in err.decode()
 
 
 def test_a_hard_linked_env_files_hint_does_not_talk_about_overwrite(

@@ -141,28 +141,42 @@ def test_export_and_inject_use_the_same_writer(cli: Any, secret: str, aws_env: P
 # -- the installed script: /dev/stdout and /dev/fd/N are links into /proc ----------------------
 
 
-def test_dev_stdout_on_a_pipe_is_written_through(secret: str) -> None:
-    before = os.lstat("/dev/stdout")
+@pytest.fixture
+def dev_stdout(aws_env: Path) -> Path:
+    """A link made like /dev/stdout (to /proc/self/fd/1), in the test's own folder: the same
+    path for the code, but a regression that replaces the link (as root) breaks this link,
+    not the machine's /dev/stdout (that happened once, with another test)."""
+    target = str(Path("/dev/stdout").readlink())
+    assert target.startswith("/proc/self/fd/"), target
+    link = aws_env / "stdout"
+    link.symlink_to(target)
+    return link
+
+
+def test_dev_stdout_on_a_pipe_is_written_through(secret: str, dev_stdout: Path) -> None:
+    before = os.lstat(dev_stdout)
     done = subprocess.run(
-        [SECRETS_BIN, "get", secret, "--output", "/dev/stdout"],
+        [SECRETS_BIN, "get", secret, "--output", str(dev_stdout)],
         capture_output=True,
         timeout=60,
         check=False,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == VALUE.encode()
-    after = os.lstat("/dev/stdout")  # as root, a replaced /dev/stdout would be a file now
+    after = os.lstat(dev_stdout)  # as root, a replaced link would be a file now
     assert stat.S_ISLNK(after.st_mode) and after.st_ino == before.st_ino
 
 
-def test_dev_stdout_on_a_file_appends_to_it_and_is_not_replaced(secret: str, aws_env: Path) -> None:
-    before = os.lstat("/dev/stdout")
+def test_dev_stdout_on_a_file_appends_to_it_and_is_not_replaced(
+    secret: str, aws_env: Path, dev_stdout: Path
+) -> None:
+    before = os.lstat(dev_stdout)
     out = aws_env / "redirected.txt"
     with out.open("wb") as handle:
         handle.write(b"first line\n")
         handle.flush()
         done = subprocess.run(
-            [SECRETS_BIN, "get", secret, "--output", "/dev/stdout"],
+            [SECRETS_BIN, "get", secret, "--output", str(dev_stdout)],
             stdout=handle,
             stderr=subprocess.PIPE,
             timeout=60,
@@ -170,7 +184,7 @@ def test_dev_stdout_on_a_file_appends_to_it_and_is_not_replaced(secret: str, aws
         )
     assert done.returncode == 0, done.stderr
     assert out.read_bytes() == b"first line\n" + VALUE.encode()
-    after = os.lstat("/dev/stdout")
+    after = os.lstat(dev_stdout)
     assert stat.S_ISLNK(after.st_mode) and after.st_ino == before.st_ino
 
 
@@ -374,7 +388,7 @@ def test_a_report_at_dev_stdout_is_written_through(sm: Any, aws_env: Path) -> No
     Tested through a link of our own made like /dev/stdout, so that code which still replaces
     the link cannot break the machine's /dev/stdout (it did once, as root)."""
     stdout = aws_env / "stdout"
-    stdout.symlink_to("/proc/self/fd/1")
+    stdout.symlink_to(Path("/dev/stdout").readlink())
     before = os.lstat(stdout)
     (aws_env / "m.env").write_text("API_KEY=k\n")
     done = subprocess.run(

@@ -40,7 +40,9 @@ FieldOption = Annotated[
 
 
 def register(app: typer.Typer) -> None:
-    app.command("set")(set_secret)
+    from envsecrets.commands.interrupted import saying_what_a_stop_left
+
+    app.command("set")(saying_what_a_stop_left(set_secret))
     app.command("get")(get_secret)
     app.command("list")(list_secrets)
     app.command("show")(show_secret)

@@ -14,11 +14,15 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envsecrets.core.names import ENV_PATTERN, SecretName, printable
-from envsecrets.core.rotation_plans import DeclaredPlan, parse_plan
 from envsecrets.errors import CliError, ExitCode, listed
+
+if TYPE_CHECKING:
+    # Loaded only for a secrets.toml with a [rotation] table: every command reads the config,
+    # and the rotation code (password rules, targets) is start-up time `get` does not need.
+    from envsecrets.core.rotation_plans import DeclaredPlan
 
 CONFIG_FILENAME = "secrets.toml"
 # Paths of secrets.toml files to use although another user owns them or others may write
@@ -465,6 +469,10 @@ def parse_config(raw: dict[str, Any], path: Path) -> Config:
 def _rotation_plans(path: Path, raw: Any) -> dict[str, DeclaredPlan]:
     """`[rotation]`: one plan per path relative to the environment (README "Rotation plans")."""
     table = _Reader(path, "rotation", raw).table
+    if not table:
+        return {}
+    from envsecrets.core.rotation_plans import parse_plan
+
     plans: dict[str, DeclaredPlan] = {}
     for relative, entry in table.items():
         try:

@@ -19,7 +19,6 @@ Files that hold values are created 0600; other files keep their mode (0644 when 
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import re
 import stat
@@ -244,6 +243,8 @@ def _follow(path: Path) -> tuple[int | None, str | None]:
 
 
 def _open_for_writing(descriptor: int) -> bool:
+    import fcntl  # POSIX only, and only for a /proc/self/fd link: not at import
+
     try:
         access = fcntl.fcntl(descriptor, fcntl.F_GETFL) & os.O_ACCMODE
     except OSError:  # closed meanwhile: the open below says so

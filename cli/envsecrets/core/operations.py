@@ -13,6 +13,7 @@ was read; a change made since the read is refused (exit 4), never silently rever
 from __future__ import annotations
 
 import json
+import signal
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -22,6 +23,7 @@ from envsecrets.core.names import SecretName
 from envsecrets.core.store import CURRENT, SecretStore, StoredValue
 from envsecrets.core.values import SecretValue, request_token
 from envsecrets.errors import CliError, ExitCode
+from envsecrets.stopping import Stopped
 
 SetAction = Literal["create", "update", "unchanged"]
 # The label that holds a version staged by a compare-and-swap write until AWSCURRENT moves to
@@ -111,11 +113,34 @@ def plan_set(
     return SetPlan(name, "update", value, current.version_id, field_key)
 
 
+class WriteInterrupted(Stopped):
+    """A stop (Ctrl-C, SIGTERM, SIGHUP) that came while `apply_set` was writing `name`: the
+    write may have landed all the same, and the command can say so instead of a bare "run
+    again". It is the same stop (its signal kept), with the name added."""
+
+    def __init__(self, name: str, signum: int = signal.SIGINT) -> None:
+        super().__init__(signum)
+        self.name = name
+
+
 def apply_set(
     store: SecretStore, plan: SetPlan, env: EnvironmentConfig, options: SetOptions
 ) -> SetOutcome:
     """Carry out a plan. Tokens come from name, value and the replaced version, so a retry
-    after a lost reply never makes a second version."""
+    after a lost reply never makes a second version. A stop while it runs is raised as
+    WriteInterrupted."""
+    try:
+        return _apply_set(store, plan, env, options)
+    except WriteInterrupted:
+        raise
+    except KeyboardInterrupt as stop:
+        signum = stop.signum if isinstance(stop, Stopped) else signal.SIGINT
+        raise WriteInterrupted(str(plan.name), signum) from stop
+
+
+def _apply_set(
+    store: SecretStore, plan: SetPlan, env: EnvironmentConfig, options: SetOptions
+) -> SetOutcome:
     name = str(plan.name)
     token = request_token(name, plan.value, plan.current_version)
     if plan.action == "create":
