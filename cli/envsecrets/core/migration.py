@@ -633,6 +633,10 @@ def _created_meanwhile(
 
 
 # -- verifying and cleaning up ---------------------------------------------------------------
+# Seconds between the read-backs of written items not readable (or not as written) yet.
+VISIBILITY_WAITS = (0.5, 1.0, 2.0)
+
+
 def verify_migration(result: MigrationResult, store: SecretStore) -> MigrationResult:
     """Read every written secret back (the store's batch reads) and compare hashes.
 
@@ -640,19 +644,39 @@ def verify_migration(result: MigrationResult, store: SecretStore) -> MigrationRe
     that apply already read back with their value (`verified` True) need none either.
     """
     started = time.monotonic()
-    names = [
-        o.item.target for o in result.outcomes if o.status in WRITTEN and o.verified is not True
-    ]
-    found = store.read_many(names).values if names else {}
+    expected = {
+        o.item.target: o.item.source.value
+        for o in result.outcomes
+        if o.status in WRITTEN and o.verified is not True
+    }
+    found: dict[str, StoredValue] = {}
+    pending = list(expected)
+    # A value just written may not be readable yet, or still read as the one it replaced
+    # (read-after-write lag): such items are read again, with back-off, before they count
+    # as unverified.
+    for wait in (0.0, *VISIBILITY_WAITS):
+        if not pending:
+            break
+        time.sleep(wait)
+        found.update(store.read_many(pending).values)
+        pending = [n for n in pending if n not in found or found[n].value != expected[n]]
     outcomes = []
     for outcome in result.outcomes:
         if outcome.status in WRITTEN and outcome.verified is not True:
             stored = found.get(outcome.item.target)
             ok = stored is not None and stored.value == outcome.item.source.value
+            error = None
+            if not ok:
+                error = (
+                    "not visible yet: written, but not readable after a few seconds "
+                    "(`secrets get` it in a moment)"
+                    if stored is None
+                    else "read back a different value"
+                )
             outcome = replace(
                 outcome,
                 verified=ok,
-                error=None if ok else "read back a different value (or none)",
+                error=error,
                 error_code=None if ok else int(ExitCode.FAILED),
             )
         outcomes.append(outcome)
