@@ -309,9 +309,16 @@ def _migrate(
         with out.progress(len(plan.writes), "migrating") as advance:
             result = migration.apply(yes=True, progress=advance)  # confirmed just above
     else:
+        from envsecrets.core.migration import IncompleteMigration
+
         # How many items will be written is known only once the source has been listed.
-        with out.progress(None, "migrating") as advance:
-            result = migration.apply(yes=flags.yes, progress=advance)
+        try:
+            with out.progress(None, "migrating") as advance:
+                result = migration.apply(yes=flags.yes, progress=advance)
+        except IncompleteMigration as stopped:
+            # What was written before the failure is recorded (--report, --json) first.
+            _record(out, stopped.result.plan, stopped.result, flags, {})
+            raise
         plan = result.plan
         if not flags.json_output:  # the plan afterwards, as a record of what was done
             _show_plan(out, plan, dry_run=False)
@@ -399,19 +406,7 @@ def _finish(
     extra: dict[str, Any],
 ) -> None:
     """Print the outcome, write the report, and exit with the code the outcome deserves."""
-    document: dict[str, Any] = {"dry_run": flags.dry_run, "plan": plan.as_dict()}
-    if result is not None:
-        document["result"] = result.as_dict()
-    document.update(extra)
-    if flags.report is not None:
-        from envsecrets.core.files import write_text_atomically
-        from envsecrets.ui.render import to_json
-
-        write_text_atomically(flags.report, to_json(document) + "\n", follow_links=False)
-    if flags.json_output:
-        out.json(document)
-    elif result is not None:
-        _show_result(out, result, extra)
+    _record(out, plan, result, flags, extra)
     if result is None:
         _dry_run_verdict(plan)
         return
@@ -432,6 +427,29 @@ def _finish(
             f"migration incomplete: {problems}",
             hints.get(code, "run the same command again to finish; what is done stays done"),
         )
+
+
+def _record(
+    out: Renderer,
+    plan: MigrationPlan,
+    result: MigrationResult | None,
+    flags: Flags,
+    extra: dict[str, Any],
+) -> None:
+    """Write the report, and print the outcome (the JSON document, or the result's table)."""
+    document: dict[str, Any] = {"dry_run": flags.dry_run, "plan": plan.as_dict()}
+    if result is not None:
+        document["result"] = result.as_dict()
+    document.update(extra)
+    if flags.report is not None:
+        from envsecrets.core.files import write_text_atomically
+        from envsecrets.ui.render import to_json
+
+        write_text_atomically(flags.report, to_json(document) + "\n", follow_links=False)
+    if flags.json_output:
+        out.json(document)
+    elif result is not None:
+        _show_result(out, result, extra)
 
 
 def _dry_run_verdict(plan: MigrationPlan) -> None:

@@ -430,8 +430,15 @@ def apply_migration(
     """
     started = time.monotonic()
     env = env or EnvironmentConfig.default(plan.prefix.split("/", 1)[0])
-    written, matched = _write_all(
-        plan.writes, store, source, env, concurrency=concurrency, progress=progress
+    written: dict[int, ItemOutcome] = {}
+    matched = _write_all(
+        plan.writes,
+        store,
+        source,
+        env,
+        concurrency=concurrency,
+        progress=progress,
+        outcomes=written,
     )
     return _result(plan, written, matched, {"apply": time.monotonic() - started})
 
@@ -461,17 +468,45 @@ def migrate_streaming(
     env = env or EnvironmentConfig.default(prefix.env)
     planner = _Planner(source, store, prefix, overwrite=overwrite)
     planned: Channel[PlanItem] = Channel()
+    written: dict[int, ItemOutcome] = {}
     with WorkPool(1, name="plan") as planning:
         listing = planning.submit(partial(_plan_into, planner, planned))
         try:
-            written, matched = _write_all(
-                planned, store, source, env, concurrency=concurrency, progress=progress
+            matched = _write_all(
+                planned,
+                store,
+                source,
+                env,
+                concurrency=concurrency,
+                progress=progress,
+                outcomes=written,
             )
-        except BaseException:
+        except CliError as exc:
             planned.cancel()  # the planner stops at its next item
+            with suppress(BaseException):
+                listing.result()  # it has stopped: its plan can be read
+            took = {"apply": time.monotonic() - started}
+            raise IncompleteMigration(exc, _result(planner.plan(), written, set(), took)) from exc
+        except BaseException:
+            planned.cancel()
             raise
         listing.result()
     return _result(planner.plan(), written, matched, {"apply": time.monotonic() - started})
+
+
+class IncompleteMigration(CliError):
+    """A streamed migration stopped by a failure (the source's listing failed, say) after
+    some items were written: the failure's code and words, and `result`, what was done
+    (items not reached are "not written"), for the report."""
+
+    def __init__(self, failure: CliError, result: MigrationResult) -> None:
+        done = sum(o.status in WRITTEN for o in result.outcomes)
+        super().__init__(
+            failure.code,
+            f"{failure.message} ({done} item(s) were written before it)",
+            failure.hint,
+        )
+        self.result = result
 
 
 def _plan_into(planner: _Planner, writes: Channel[PlanItem]) -> None:
@@ -494,17 +529,22 @@ def _write_all(
     *,
     concurrency: int,
     progress: Callable[[int], None] | None,
-) -> tuple[dict[int, ItemOutcome], set[str]]:
+    outcomes: dict[int, ItemOutcome],
+) -> set[str]:
     """Write every item of `writes` (a list, or a stream still being planned), `concurrency`
-    at a time; read back what landed meanwhile. Returns the outcomes by `id` of their plan
-    item, and the targets read back holding their value."""
-    outcomes: dict[int, ItemOutcome] = {}
+    at a time; read back what landed meanwhile. Puts the outcomes in `outcomes` by `id` of
+    their plan item as they come (the caller keeps them if a failure stops the rest);
+    returns the targets read back holding their value."""
     landed: Channel[ItemOutcome] = Channel()
 
     def write(pair: tuple[PlanItem, str | None]) -> ItemOutcome:
         item, description = pair
         assert item.source.value is not None
-        return _write_one(store, env, item, item.source.value, description)
+        outcome = _write_one(store, env, item, item.source.value, description)
+        # Kept here, on the writer's thread: a failure that stops the feed leaves the writes
+        # in flight to finish (the pool's grace), and their outcomes must be recorded too.
+        outcomes[id(item)] = outcome
+        return outcome
 
     with WorkPool(1, name="read-back") as checking:
         matches = checking.submit(partial(_read_back, store, landed))
@@ -522,7 +562,7 @@ def _write_all(
             raise
         landed.close()
         matched = matches.result()
-    return outcomes, matched
+    return matched
 
 
 def _with_descriptions(
