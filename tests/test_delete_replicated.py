@@ -88,7 +88,7 @@ def test_a_live_secret_refused_with_a_message_about_deleting_is_not_called_delet
         "replicated to other Regions.",
     )
     run = cli("get", NAME)
-    assert run.code == 2, run.stderr
+    assert run.code == 4, run.stderr  # refused in its state (not a usage error)
     assert "scheduled for deletion" not in run.stderr
     assert "secrets restore" not in run.stderr
     assert "replicated to other Regions" in run.stderr

@@ -254,23 +254,34 @@ def test_ctrl_c_during_a_streamed_migration_then_run_again(proxy, moto_url: str)
 
 
 def test_a_listing_that_fails_half_way_stops_a_streamed_migration(
-    cli, proxy, moto_url: str
+    cli, proxy, moto_url: str, aws_env
 ) -> None:
     """Access to Parameter Store denied on the 7th page, after writes have begun: the error
-    and its exit code are what they were when the plan came first (5), nothing is
-    half-written, and a re-run with access back finishes the job."""
+    and its exit code are what they were when the plan came first (5), labelled with the
+    source (not the target's environment), nothing is half-written, what was written is in
+    the --report and the --json document (findings item 14), and a re-run with access back
+    finishes the job."""
     values = put_tree(moto_url, "/deny", 100)
     pages = "ssm.GetParametersByPath"
     proxy.hold(pages, after=6, until=CREATE)  # the 7th page waits for a write to begin
     proxy.script(pages, *["forward"] * 6, "fail:AccessDeniedException")
-    run = cli("migrate", "ssm", "/deny", "--to", "dev/deny", "-r", "--json")
+    report = aws_env / "report.json"
+    run = cli(
+        "migrate", "ssm", "/deny", "--to", "dev/deny", "-r", "--json", "--report", str(report)
+    )  # fmt: skip
     assert run.code == 5, run.stderr
-    assert run.stdout == ""  # no half document
-    assert "denied" in json.loads(run.stderr)["error"]["message"].lower()
+    message = json.loads(run.stderr)["error"]["message"]
+    assert "denied" in message.lower()
+    assert message.startswith("[ssm /deny]"), message
+    assert "item(s) were written before it" in message
     assert proxy.hold_timeouts[pages] == 0
     sm = direct("secretsmanager", moto_url)
     listed = [s for page in sm.get_paginator("list_secrets").paginate() for s in page["SecretList"]]
     assert 0 < len(listed) <= 60
+    document = run.json()  # what was done, as a finished run would say it
+    assert json.loads(report.read_text()) == document
+    written = [i["target"] for i in document["result"]["items"] if i["status"] == "created"]
+    assert sorted(written) == sorted(s["Name"] for s in listed)
     for secret in listed:  # what was written is whole: its value, one version
         assert len(secret["SecretVersionsToStages"]) == 1
 

@@ -23,6 +23,12 @@ USAGE = (
     "correct the name or option that AWS's reason points to, then run again "
     "(`secrets COMMAND --help` lists the options)"
 )
+# InvalidRequestException: "not valid for the current state of the resource".
+IN_ITS_STATE = (
+    "`secrets show dev/x` shows its state; AWS's reason says what is in the way (a deletion "
+    "scheduled, a rotation or replication in progress, a secret managed by another service); "
+    "run the command again once that has changed"
+)
 OTHER = "AWS's error code says why; `secrets doctor` checks identity, region and permissions"
 FORMAT = "check the option's format (`secrets COMMAND --help` describes each option)"
 VERSION_ID = (
@@ -203,10 +209,11 @@ CASES: list[tuple[str, Exception, dict[str, str], tuple[int, str, str]]] = [
         ),
         {"subject": "dev/x"},
         (
-            2,
-            "DeleteSecret 'dev/x' was refused: InvalidRequestException: You can't delete a "
-            "primary secret that is replicated to other Regions.",
-            USAGE,
+            4,
+            "DeleteSecret 'dev/x' was refused in the secret's current state: "
+            "InvalidRequestException: You can't delete a primary secret that is replicated to "
+            "other Regions.",
+            IN_ITS_STATE,
         ),
     ),
     (
@@ -218,10 +225,10 @@ CASES: list[tuple[str, Exception, dict[str, str], tuple[int, str, str]]] = [
         ),
         {"subject": "dev/x"},
         (
-            2,
-            "UpdateSecret 'dev/x' was refused: InvalidRequestException: You provided a "
-            "parameter value that is not valid",
-            USAGE,
+            4,
+            "UpdateSecret 'dev/x' was refused in the secret's current state: "
+            "InvalidRequestException: You provided a parameter value that is not valid",
+            IN_ITS_STATE,
         ),
     ),
     (

@@ -607,8 +607,20 @@ def _refused(refusal: AwsRefusal, *, subject: str | None, side: str | None) -> C
     if code in CONFLICT_CODES:
         return _conflict(refusal, prefix=prefix, subject=subject)
     # "Scheduled for deletion" is decided where the secret's state can be read (the store,
-    # backends/secretsmanager.py), not from words in a message.
-    if code in USAGE_CODES or code == "InvalidRequestException":
+    # backends/secretsmanager.py), not from words in a message. Any other InvalidRequest is
+    # still "not valid for the current state of the resource" (a rotation or replication in
+    # progress, a secret another service manages, replicas in the way): refused in that
+    # state, not a mistyped option.
+    if code == "InvalidRequestException":
+        return CliError(
+            ExitCode.REFUSED,
+            f"{prefix}{operation}{about} was refused in the secret's current state: {detail}",
+            (f"`secrets show {subject}` shows its state; " if subject else "")
+            + "AWS's reason says what is in the way (a deletion scheduled, a rotation or "
+            "replication in progress, a secret managed by another service); run the command "
+            "again once that has changed",
+        )
+    if code in USAGE_CODES:
         return CliError(
             ExitCode.USAGE,
             f"{prefix}{operation}{about} was refused: {detail}",

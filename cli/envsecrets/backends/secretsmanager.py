@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -255,7 +256,7 @@ class SecretsManagerStore:
                     # One secret of the batch without a current value makes the emulator
                     # refuse the whole call (AWS lists it in Errors): read this batch one by
                     # one, to find it and name it, and still read the others.
-                    return self._read_singly(names)
+                    return self._read_singly(names, look_into_not_found=True)
                 if code not in ("AccessDeniedException", "AccessDenied"):
                     raise
                 self._deny_batches()
@@ -265,7 +266,9 @@ class SecretsManagerStore:
                 values[entry["Name"]] = _stored(entry)
             for failure in response.get("Errors", ()):
                 name = name_from_id(failure["SecretId"])
-                errors[name] = self._why_not_found(name, failure["ErrorCode"])
+                errors[name] = self._why_not_found(
+                    name, failure["ErrorCode"], str(failure.get("Message") or "")
+                )
             left_out = [name for name in names if name not in values and name not in errors]
             if left_out:
                 # Every secret asked for by name comes back as a value or as an error.
@@ -286,7 +289,7 @@ class SecretsManagerStore:
                 "GetSecretValue (slower; grant secretsmanager:BatchGetSecretValue to batch)"
             )
 
-    def _read_singly(self, names: list[str]) -> BatchRead:
+    def _read_singly(self, names: list[str], *, look_into_not_found: bool = False) -> BatchRead:
         """`_read_batch` with one GetSecretValue per name; AWS's refusal of one secret is
         that name's error, as in a batch's `Errors`; a failure to reach AWS is raised."""
         values: dict[str, StoredValue] = {}
@@ -296,15 +299,27 @@ class SecretsManagerStore:
                 try:
                     response = self.client.get_secret_value(SecretId=name, VersionStage=CURRENT)
                 except bx.ClientError as exc:
-                    errors[name] = self._why_not_found(name, error_code(exc) or "Error")
+                    errors[name] = self._why_not_found(
+                        name,
+                        error_code(exc) or "Error",
+                        str(exc.response.get("Error", {}).get("Message") or ""),
+                        surely=look_into_not_found,  # a batch refused whole for one of these
+                    )
                     continue
             values[name] = _stored(response)
         return BatchRead(values=values, errors=errors)
 
-    def _why_not_found(self, name: str, code: str) -> str:
+    def _why_not_found(self, name: str, code: str, message: str, *, surely: bool = False) -> str:
         """ResourceNotFoundException says either that the secret is gone or that it has no
-        current value; its DescribeSecret tells which (NO_VALUE for the second)."""
+        current value; its DescribeSecret tells which (NO_VALUE for the second). Only a
+        message about a value or a version ("can't find the specified secret value for
+        VersionId: AWSCURRENT") is looked into: a migration's batch reads of targets that do
+        not exist yet get hundreds of plain not-founds, and describing each would double its
+        calls (`surely`: look into it whatever the message). The state decides, never the
+        message alone."""
         if code != "ResourceNotFoundException":
+            return code
+        if not surely and not re.search(r"value|version", message, re.IGNORECASE):
             return code
         try:
             meta = self.describe(name)

@@ -73,7 +73,9 @@ class SsmSource:
         return self.target.client("ssm", bulk=True, pool=self.pool)
 
     def _errors(self) -> AbstractContextManager[None]:
-        return aws_errors(side=self.target.label)
+        # Labelled with the source: "[dev]" (the target's environment) would read as if
+        # Secrets Manager had failed.
+        return aws_errors(side=f"ssm {self.label}")
 
     # -- reading ------------------------------------------------------------------------------
     def items(self) -> Iterator[SourceItem]:

@@ -100,6 +100,13 @@ def diff_environments(
         out.json(result.as_dict())
     else:
         _show_diff(out, result)
+    if not result.rows:
+        scope = f" under {result.prefix}" if result.prefix else ""
+        out.warn(
+            f"no secrets{scope} in {result.a_env} or {result.b_env}: both are empty, which is "
+            "also what a wrong region, account or prefix looks like (`secrets doctor` shows "
+            "where the tool looks)"
+        )
     if _recently_written(side_a, side_b):
         out.note(
             "some of these secrets changed in the last five minutes, and ListSecrets is "
@@ -149,8 +156,7 @@ def _show_diff(out: Renderer, result: DiffResult) -> None:
     a, b = result.a_env, result.b_env
     scope = f" under {result.prefix}" if result.prefix else ""
     if not result.rows:
-        out.note(f"no secrets{scope} in {a} or {b}")
-        return
+        return  # said by a warning, in every output format
     rows = [(row.key, *_status_text(row, a, b)) for row in result.rows]
     meta_lines: list[tuple[str, str, str]] = []
     for m in result.metadata or ():

@@ -320,9 +320,16 @@ def _migrate(
         ):
             result = migration.apply(yes=True, progress=advance)  # confirmed just above
     else:
+        from envsecrets.core.migration import IncompleteMigration
+
         # How many items will be written is known only once the source has been listed.
-        with _told_if_interrupted(out, flags), out.progress(None, "migrating") as advance:
-            result = migration.apply(yes=flags.yes, progress=advance)
+        try:
+            with _told_if_interrupted(out, flags), out.progress(None, "migrating") as advance:
+                result = migration.apply(yes=flags.yes, progress=advance)
+        except IncompleteMigration as stopped:
+            # What was written before the failure is recorded (--report, --json) first.
+            _record(out, stopped.result.plan, stopped.result, flags, {})
+            raise
         plan = result.plan
         if not flags.json_output:  # the plan afterwards, as a record of what was done
             _show_plan(out, plan, dry_run=False)
@@ -447,21 +454,7 @@ def _finish(
     extra: dict[str, Any],
 ) -> None:
     """Print the outcome, write the report, and exit with the code the outcome deserves."""
-    document: dict[str, Any] = {"dry_run": flags.dry_run, "plan": plan.as_dict()}
-    if result is not None:
-        document["result"] = result.as_dict()
-    document.update(extra)
-    if flags.json_output:
-        out.json(document)
-    elif result is not None:
-        _show_result(out, result, extra)
-    if flags.report is not None:
-        # After the outcome is shown: a report that cannot be written (a FIFO nobody reads)
-        # must not hide what the migration did.
-        from envsecrets.core.files import write_text_atomically
-        from envsecrets.ui.render import to_json
-
-        write_text_atomically(flags.report, to_json(document) + "\n", follow_links=False)
+    _record(out, plan, result, flags, extra)
     if result is None:
         _dry_run_verdict(plan)
         return
@@ -482,6 +475,31 @@ def _finish(
             f"migration incomplete: {problems}",
             hints.get(code, "run the same command again to finish; what is done stays done"),
         )
+
+
+def _record(
+    out: Renderer,
+    plan: MigrationPlan,
+    result: MigrationResult | None,
+    flags: Flags,
+    extra: dict[str, Any],
+) -> None:
+    """Print the outcome (the JSON document, or the result's table), then write the report."""
+    document: dict[str, Any] = {"dry_run": flags.dry_run, "plan": plan.as_dict()}
+    if result is not None:
+        document["result"] = result.as_dict()
+    document.update(extra)
+    if flags.json_output:
+        out.json(document)
+    elif result is not None:
+        _show_result(out, result, extra)
+    if flags.report is not None:
+        # After the outcome is shown: a report that cannot be written (a FIFO nobody reads)
+        # must not hide what the migration did.
+        from envsecrets.core.files import write_text_atomically
+        from envsecrets.ui.render import to_json
+
+        write_text_atomically(flags.report, to_json(document) + "\n", follow_links=False)
 
 
 def _dry_run_verdict(plan: MigrationPlan) -> None:

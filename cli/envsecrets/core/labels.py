@@ -41,8 +41,18 @@ def settle(
         # with ResourceNotFoundException. The secret itself missing fails the describe too.
         try:
             state = store.describe(name)
-        except CliError:
-            raise exc from None
+        except CliError as unread:
+            if unread.code == ExitCode.NOT_FOUND:
+                raise exc from None
+            # The refusal may be a retry's, of a move that happened: that cannot be told
+            # without the labels, so neither success nor AWS's refusal is said.
+            raise CliError(
+                unread.code,
+                f"{name}: could not tell whether the label moved: the move was refused "
+                f"({exc.message}) and reading the labels failed ({unread.message})",
+                f"`secrets history {name}` shows where the labels are; running the command "
+                "again is safe",
+            ) from None
         if not done(state):
             raise
 

@@ -450,8 +450,15 @@ def apply_migration(
     """
     started = time.monotonic()
     env = env or EnvironmentConfig.default(plan.prefix.split("/", 1)[0])
-    written, matched = _write_all(
-        plan.writes, store, source, env, concurrency=concurrency, progress=progress
+    written: dict[int, ItemOutcome] = {}
+    matched = _write_all(
+        plan.writes,
+        store,
+        source,
+        env,
+        concurrency=concurrency,
+        progress=progress,
+        outcomes=written,
     )
     return _result(plan, written, matched, {"apply": time.monotonic() - started})
 
@@ -481,17 +488,45 @@ def migrate_streaming(
     env = env or EnvironmentConfig.default(prefix.env)
     planner = _Planner(source, store, prefix, overwrite=overwrite)
     planned: Channel[PlanItem] = Channel()
+    written: dict[int, ItemOutcome] = {}
     with WorkPool(1, name="plan") as planning:
         listing = planning.submit(partial(_plan_into, planner, planned))
         try:
-            written, matched = _write_all(
-                planned, store, source, env, concurrency=concurrency, progress=progress
+            matched = _write_all(
+                planned,
+                store,
+                source,
+                env,
+                concurrency=concurrency,
+                progress=progress,
+                outcomes=written,
             )
-        except BaseException:
+        except CliError as exc:
             planned.cancel()  # the planner stops at its next item
+            with suppress(BaseException):
+                listing.result()  # it has stopped: its plan can be read
+            took = {"apply": time.monotonic() - started}
+            raise IncompleteMigration(exc, _result(planner.plan(), written, set(), took)) from exc
+        except BaseException:
+            planned.cancel()
             raise
         listing.result()
     return _result(planner.plan(), written, matched, {"apply": time.monotonic() - started})
+
+
+class IncompleteMigration(CliError):
+    """A streamed migration stopped by a failure (the source's listing failed, say) after
+    some items were written: the failure's code and words, and `result`, what was done
+    (items not reached are "not written"), for the report."""
+
+    def __init__(self, failure: CliError, result: MigrationResult) -> None:
+        done = sum(o.status in WRITTEN for o in result.outcomes)
+        super().__init__(
+            failure.code,
+            f"{failure.message} ({done} item(s) were written before it)",
+            failure.hint,
+        )
+        self.result = result
 
 
 def _plan_into(planner: _Planner, writes: Channel[PlanItem]) -> None:
@@ -514,17 +549,22 @@ def _write_all(
     *,
     concurrency: int,
     progress: Callable[[int], None] | None,
-) -> tuple[dict[int, ItemOutcome], set[str]]:
+    outcomes: dict[int, ItemOutcome],
+) -> set[str]:
     """Write every item of `writes` (a list, or a stream still being planned), `concurrency`
-    at a time; read back what landed meanwhile. Returns the outcomes by `id` of their plan
-    item, and the targets read back holding their value."""
-    outcomes: dict[int, ItemOutcome] = {}
+    at a time; read back what landed meanwhile. Puts the outcomes in `outcomes` by `id` of
+    their plan item as they come (the caller keeps them if a failure stops the rest);
+    returns the targets read back holding their value."""
     landed: Channel[ItemOutcome] = Channel()
 
     def write(pair: tuple[PlanItem, str | None]) -> ItemOutcome:
         item, description = pair
         assert item.source.value is not None
-        return _write_one(store, env, item, item.source.value, description)
+        outcome = _write_one(store, env, item, item.source.value, description)
+        # Kept here, on the writer's thread: a failure that stops the feed leaves the writes
+        # in flight to finish (the pool's grace), and their outcomes must be recorded too.
+        outcomes[id(item)] = outcome
+        return outcome
 
     with WorkPool(1, name="read-back") as checking:
         matches = checking.submit(partial(_read_back, store, landed))
@@ -545,7 +585,7 @@ def _write_all(
             raise
         landed.close()
         matched = matches.result()
-    return outcomes, matched
+    return matched
 
 
 def _with_descriptions(
@@ -656,6 +696,10 @@ def _created_meanwhile(
 
 
 # -- verifying and cleaning up ---------------------------------------------------------------
+# Seconds between the read-backs of written items not readable (or not as written) yet.
+VISIBILITY_WAITS = (0.5, 1.0, 2.0)
+
+
 def verify_migration(result: MigrationResult, store: SecretStore) -> MigrationResult:
     """Read every written secret back (the store's batch reads) and compare hashes.
 
@@ -663,19 +707,39 @@ def verify_migration(result: MigrationResult, store: SecretStore) -> MigrationRe
     that apply already read back with their value (`verified` True) need none either.
     """
     started = time.monotonic()
-    names = [
-        o.item.target for o in result.outcomes if o.status in WRITTEN and o.verified is not True
-    ]
-    found = store.read_many(names).values if names else {}
+    expected = {
+        o.item.target: o.item.source.value
+        for o in result.outcomes
+        if o.status in WRITTEN and o.verified is not True
+    }
+    found: dict[str, StoredValue] = {}
+    pending = list(expected)
+    # A value just written may not be readable yet, or still read as the one it replaced
+    # (read-after-write lag): such items are read again, with back-off, before they count
+    # as unverified.
+    for wait in (0.0, *VISIBILITY_WAITS):
+        if not pending:
+            break
+        time.sleep(wait)
+        found.update(store.read_many(pending).values)
+        pending = [n for n in pending if n not in found or found[n].value != expected[n]]
     outcomes = []
     for outcome in result.outcomes:
         if outcome.status in WRITTEN and outcome.verified is not True:
             stored = found.get(outcome.item.target)
             ok = stored is not None and stored.value == outcome.item.source.value
+            error = None
+            if not ok:
+                error = (
+                    "not visible yet: written, but not readable after a few seconds "
+                    "(`secrets get` it in a moment)"
+                    if stored is None
+                    else "read back a different value"
+                )
             outcome = replace(
                 outcome,
                 verified=ok,
-                error=None if ok else "read back a different value (or none)",
+                error=error,
                 error_code=None if ok else int(ExitCode.FAILED),
             )
         outcomes.append(outcome)
