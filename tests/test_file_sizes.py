@@ -22,6 +22,8 @@ LEFT_FOR_LATER = {
     "core/rotation.py": "the rotation engineer's",
     "core/rotation_bulk.py": "the rotation engineer's",
     "core/templates.py": "the audit engineer's (templates readers)",
+    "backends/replies.py": "grew past 500 lines in today's merges (identity checks)",
+    "commands/run.py": "grew past 500 lines in today's merges (run/export/inject fixes)",
 }
 
 
