@@ -14,6 +14,11 @@ interactive program's prompt is not delayed unless it ends with the first charac
 secret. The work is linear in the output and in the total length of the values, whatever
 they hold (a value of 60 KB of `A` in an output of `A`s costs the same per byte as any other).
 
+Why not pyahocorasick: its PyPI wheels are built for `str` keys (bytes need a build of our
+own, and a program's output is bytes, not always UTF-8), and its search cannot carry the
+automaton's state from one write to the next, which is what tells the filter exactly how much
+to hold back.
+
 Overlapping values are masked as one `****`; adjacent ones as one `****` each. At the end of
 the stream the held tail goes out as it is: it did not complete a value, so it is not one.
 """
