@@ -23,6 +23,9 @@ region = "us-east-1"
 
 [environments.staging]
 region = "us-east-1"
+
+[environments.qa]
+region = "us-east-1"
 """
 BATCH = "secretsmanager.BatchGetSecretValue"
 
@@ -40,9 +43,8 @@ def with_empty(aws_env: Path, sm: Any) -> Any:
     "args",
     [
         ("export", "dev", "--format", "dotenv"),
-        ("copy", "dev/", "staging/", "--yes"),
     ],
-    ids=["export", "copy"],
+    ids=["export"],
 )
 def test_a_secret_without_a_value_is_named(cli: Any, with_empty: Any, args: tuple[str]) -> None:
     run = cli(*args)
@@ -79,3 +81,15 @@ def test_diff_shows_a_secret_without_a_value(cli: Any, with_empty: Any) -> None:
     assert rows["app/empty"]["a"]["kind"] == "none"
     text = cli("diff", "dev", "staging")
     assert "no value in dev, text in staging" in text.stdout
+
+
+def test_copy_skips_a_secret_without_a_value_saying_why(
+    cli: Any, with_empty: Any, proxy: Any
+) -> None:
+    run = cli("copy", "dev/", "qa/", "--yes", "--json")
+    assert run.code == 0, run.stderr
+    items = {item["source"]: item for item in run.json()["secrets"]}
+    assert items["dev/app/empty"]["action"] == "skip"
+    assert items["dev/app/empty"]["reason"] == "dev/app/empty has no value"
+    assert items["dev/app/a"]["action"] == "create"
+    assert proxy.calls["secretsmanager.CreateSecret"] == 1
