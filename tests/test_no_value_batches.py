@@ -93,3 +93,14 @@ def test_copy_skips_a_secret_without_a_value_saying_why(
     assert items["dev/app/empty"]["reason"] == "dev/app/empty has no value"
     assert items["dev/app/a"]["action"] == "create"
     assert proxy.calls["secretsmanager.CreateSecret"] == 1
+
+
+def test_a_migration_gives_a_target_without_a_value_its_first_one(
+    cli: Any, with_empty: Any, aws_env: Path
+) -> None:
+    (aws_env / "app.env").write_text("EMPTY=now-filled\nA=alpha\n", encoding="utf-8")
+    run = cli("migrate", "env-file", "app.env", "--to", "dev/app/", "--yes", "--json")
+    assert run.code == 0, run.stderr
+    statuses = {i["target"]: i["status"] for i in run.json()["result"]["items"]}
+    assert statuses == {"dev/app/empty": "created", "dev/app/a": "unchanged"}
+    assert with_empty.get_secret_value(SecretId="dev/app/empty")["SecretString"] == "now-filled"

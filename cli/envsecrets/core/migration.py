@@ -44,7 +44,7 @@ from envsecrets.core.config import EnvironmentConfig
 from envsecrets.core.names import NamePrefix, SecretName
 from envsecrets.core.operations import SetOptions, SetPlan, apply_set, read_current
 from envsecrets.core.pool import Channel, WorkPool, chunked
-from envsecrets.core.store import SecretStore, StoredValue
+from envsecrets.core.store import NO_VALUE, SecretStore, StoredValue
 from envsecrets.core.values import SecretValue
 from envsecrets.errors import CliError, ExitCode
 
@@ -304,7 +304,9 @@ def _plan_item(
     existing = current.get(target)
     if existing is None:
         code = errors.get(target, "ResourceNotFoundException")
-        if code in ("ResourceNotFoundException", "Missing"):
+        # A target that exists without a value (NO_VALUE) gets its first one: `apply_set`
+        # writes it when CreateSecret finds the secret there already.
+        if code in ("ResourceNotFoundException", "Missing", NO_VALUE):
             return PlanItem(item, target, "create")
         if code == "InvalidRequestException":
             return PlanItem(
