@@ -317,7 +317,9 @@ def _migrate(
                 result = migration.apply(yes=flags.yes, progress=advance)
         except IncompleteMigration as stopped:
             # What was written before the failure is recorded (--report, --json) first.
-            _record(out, stopped.result.plan, stopped.result, flags, {})
+            # (In text, the error says how many were written: a summary line before it would
+            # read as a finished run.)
+            _record(out, stopped.result.plan, stopped.result, flags, {}, show=False)
             raise
         plan = result.plan
         if not flags.json_output:  # the plan afterwards, as a record of what was done
@@ -435,8 +437,11 @@ def _record(
     result: MigrationResult | None,
     flags: Flags,
     extra: dict[str, Any],
+    *,
+    show: bool = True,
 ) -> None:
-    """Write the report, and print the outcome (the JSON document, or the result's table)."""
+    """Write the report, and print the outcome (the JSON document, or with `show` the
+    result's warnings and summary)."""
     document: dict[str, Any] = {"dry_run": flags.dry_run, "plan": plan.as_dict()}
     if result is not None:
         document["result"] = result.as_dict()
@@ -448,7 +453,7 @@ def _record(
         write_text_atomically(flags.report, to_json(document) + "\n", follow_links=False)
     if flags.json_output:
         out.json(document)
-    elif result is not None:
+    elif result is not None and show:
         _show_result(out, result, extra)
 
 

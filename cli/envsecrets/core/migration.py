@@ -506,11 +506,8 @@ class IncompleteMigration(CliError):
 
     def __init__(self, failure: CliError, result: MigrationResult) -> None:
         done = sum(o.status in WRITTEN for o in result.outcomes)
-        super().__init__(
-            failure.code,
-            f"{failure.message} ({done} item(s) were written before it)",
-            failure.hint,
-        )
+        written = f" ({done} item(s) were written before it)" if done else ""
+        super().__init__(failure.code, failure.message + written, failure.hint)
         self.result = result
 
 
