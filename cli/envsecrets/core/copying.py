@@ -200,6 +200,7 @@ def plan_copy(
     existing = _target_side(dst_store, dst, list(targets.values()), workers)
     live_targets = [t for t in targets.values() if t in existing]
     live_targets = [t for t in live_targets if not existing[t].scheduled_for_deletion]
+
     def as_read(stored: StoredValue) -> StoredValue | None:
         return stored
 
