@@ -138,6 +138,8 @@ AWS_QUOTA_TABLE: tuple[tuple[frozenset[str], float], ...] = (
     (_sm("BatchGetSecretValue"), 100),
     (_sm("GetRandomPassword"), 50),
     (frozenset({"ssm.GetParameter", "ssm.GetParameters", "ssm.GetParametersByPath"}), 40),
+    # No published quota; throttled hard (the tool paces it at 10/s: backends/quotas.py).
+    (frozenset({"ssm.DescribeParameters"}), 10),
 )
 
 

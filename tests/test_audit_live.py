@@ -177,11 +177,12 @@ def test_calls_per_function_are_constant(cli: Any, account: Account, proxy: Any)
         "GetPolicyVersion",
     ):
         assert proxy.calls[f"iam.{action}"] == 6, action
-    # Only reads: the ListFunctions page (a REST GET), the five IAM reads, and one (empty)
-    # page of ECS task definition families.
+    # Only reads: the ListFunctions page (a REST GET), the five IAM reads, one (empty) page
+    # of ECS task definition families and one (empty) page of ECS clusters.
     assert {a for a in proxy.calls if not a.startswith("iam.")} == {
         "lambda.GET /2015-03-31/functions",
         f"{ECS}.ListTaskDefinitionFamilies",
+        f"{ECS}.ListClusters",
     }
 
 
@@ -402,6 +403,25 @@ def test_deregistered_revisions_are_not_audited(cli: Any, account: Account, task
     }
 
 
+def test_the_revision_a_service_runs_is_audited(cli: Any, account: Account, tasks: Tasks) -> None:
+    """A service keeps running the revision it was deployed with: a leaky revision 1 that a
+    service runs is audited although the family's latest (2) is clean, deregistered or not
+    (findings, smaller: the live audit looked at each family's latest ACTIVE revision only)."""
+    tasks.register("web", {"app": ({"DB_PASSWORD": CANARY}, {})})
+    tasks.register("web", {"app": ({"LOG_LEVEL": "info"}, {})})
+    tasks.ecs.create_cluster(clusterName="main")
+    tasks.ecs.create_service(cluster="main", serviceName="web", taskDefinition="web:1")
+    tasks.deregister("web", 1)
+    run = cli("audit", "--live", "--env", "prod", "--format", "json")
+    assert run.code == 1, run.stderr
+    document = run.json()
+    assert document["functions"] == 2  # web:2 (the latest) and web:1 (what the service runs)
+    found = {(f["resource"], f["rule"]) for f in document["findings"]}
+    assert any(name.startswith("web:1") for name, _ in found), found
+    assert not any(name.startswith("web:2") for name, _ in found), found
+    _assert_no_canary(run.stdout, run.stderr)
+
+
 @pytest.mark.parametrize("count", [3, 6])
 def test_calls_per_task_definition_are_constant(
     cli: Any, account: Account, tasks: Tasks, proxy: Any, count: int
@@ -427,7 +447,8 @@ def test_calls_per_task_definition_are_constant(
     # DescribeTaskDefinition per family, whatever its number of containers.
     assert proxy.calls[f"{ECS}.ListTaskDefinitionFamilies"] == 1
     assert proxy.calls[f"{ECS}.DescribeTaskDefinition"] == count
-    assert proxy.count(ECS) == 1 + count
+    assert proxy.calls[f"{ECS}.ListClusters"] == 1  # no clusters: no services to look at
+    assert proxy.count(ECS) == 2 + count
     # IAM: five reads per task role; the shared execution role is read once (three reads).
     assert proxy.count("iam.") == 5 * count + 3
     assert proxy.count("lambda.") == 1

@@ -91,6 +91,9 @@ PROMISES: dict[str, tuple[str, ...]] = {
     "sts.AssumeRole": ("Credentials",),
     "ecs.ListTaskDefinitionFamilies": ("families",),
     "ecs.DescribeTaskDefinition": ("taskDefinition",),
+    "ecs.ListClusters": ("clusterArns",),
+    "ecs.ListServices": ("serviceArns",),
+    "ecs.DescribeServices": ("services",),
 }
 
 # (request member, reply member) of the page tokens our calls follow: a reply that hands back

@@ -148,7 +148,10 @@ def _status_text(row: DiffRow, a: str, b: str) -> tuple[str, str, str]:
     elif row.changed_fields is not None:
         detail = "same JSON, different formatting"
     elif kinds[0] != kinds[1]:
-        detail = f"{kinds[0]} in {a}, {kinds[1]} in {b}"
+        from envsecrets.core.diffing import NO_VALUE_KIND
+
+        shown = ["no value" if kind == NO_VALUE_KIND else kind for kind in kinds]
+        detail = f"{shown[0]} in {a}, {shown[1]} in {b}"
     return "~", "differs", detail
 
 

@@ -328,7 +328,9 @@ def _migrate(
                 result = migration.apply(yes=flags.yes, progress=advance)
         except IncompleteMigration as stopped:
             # What was written before the failure is recorded (--report, --json) first.
-            _record(out, stopped.result.plan, stopped.result, flags, {})
+            # (In text, the error says how many were written: a summary line before it would
+            # read as a finished run.)
+            _record(out, stopped.result.plan, stopped.result, flags, {}, show=False)
             raise
         plan = result.plan
         if not flags.json_output:  # the plan afterwards, as a record of what was done
@@ -483,15 +485,18 @@ def _record(
     result: MigrationResult | None,
     flags: Flags,
     extra: dict[str, Any],
+    *,
+    show: bool = True,
 ) -> None:
-    """Print the outcome (the JSON document, or the result's table), then write the report."""
+    """Print the outcome (the JSON document, or with `show` the result's warnings and
+    summary), then write the report."""
     document: dict[str, Any] = {"dry_run": flags.dry_run, "plan": plan.as_dict()}
     if result is not None:
         document["result"] = result.as_dict()
     document.update(extra)
     if flags.json_output:
         out.json(document)
-    elif result is not None:
+    elif result is not None and show:
         _show_result(out, result, extra)
     if flags.report is not None:
         # After the outcome is shown: a report that cannot be written (a FIFO nobody reads)

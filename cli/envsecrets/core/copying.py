@@ -200,7 +200,14 @@ def plan_copy(
     existing = _target_side(dst_store, dst, list(targets.values()), workers)
     live_targets = [t for t in targets.values() if t in existing]
     live_targets = [t for t in live_targets if not existing[t].scheduled_for_deletion]
-    values = read_values(src_store, sorted(sources), side=src.env, keep=lambda s: s)
+
+    def as_read(stored: StoredValue) -> StoredValue | None:
+        return stored
+
+    # A source secret without a value (no AWSCURRENT version) is skipped, saying so.
+    values = read_values(
+        src_store, sorted(sources), side=src.env, keep=as_read, no_value=lambda: None
+    )
     current = read_values(
         dst_store, live_targets, side=dst.env, keep=lambda s: (Fingerprint.of(s), s.version_id)
     )
@@ -210,7 +217,11 @@ def plan_copy(
         target = targets[name]
         if name not in values:  # deleted between listing and reading
             continue
-        here = Fingerprint.of(values[name])
+        value = values[name]
+        if value is None:
+            items.append(CopyItem(name, target, "skip", f"{name} has no value"))
+            continue
+        here = Fingerprint.of(value)
         if target in existing and existing[target].scheduled_for_deletion:
             items.append(CopyItem(name, target, "conflict", f"{target} is scheduled for deletion"))
         elif target not in current:
@@ -233,7 +244,7 @@ def plan_copy(
         src,
         dst,
         items,
-        _values={n: v for n, v in values.items() if n in wanted},
+        _values={n: v for n, v in values.items() if n in wanted and v is not None},
         _source_meta={n: m for n, m in sources.items() if n in wanted},
         _target_versions=versions,
     )

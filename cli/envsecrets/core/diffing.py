@@ -58,6 +58,8 @@ RECORD_TAG_PREFIXES = ("aws:", "envsecrets:")
 
 T = TypeVar("T")
 Advance = Callable[[int], None]
+# The kind of a secret that has no value (no AWSCURRENT version) in a diff.
+NO_VALUE_KIND = "none"
 Status = Literal["only_in_a", "only_in_b", "differs", "same", "pending_deletion"]
 STATUSES: tuple[Status, ...] = ("only_in_a", "only_in_b", "differs", "same", "pending_deletion")
 
@@ -102,6 +104,11 @@ class Fingerprint:
             }
         return cls(value.sha256, value.kind, fields)
 
+    @classmethod
+    def no_value(cls) -> Fingerprint:
+        """A secret without an AWSCURRENT version: kind `none`, equal only to another such."""
+        return cls("", NO_VALUE_KIND)
+
     def same_as(self, other: Fingerprint) -> bool:
         """Exactly the same bytes, and both text or both binary."""
         return self.sha256 == other.sha256 and (self.kind == "binary") == (other.kind == "binary")
@@ -123,6 +130,7 @@ def read_values(
     side: str,
     keep: Callable[[StoredValue], T],
     advance: Advance = _no_progress,
+    no_value: Callable[[], T] | None = None,
 ) -> dict[str, T]:
     """Read the current value of every name (the store batches and parallelises the calls).
 
@@ -131,12 +139,20 @@ def read_values(
     at once. Names that vanished since they were listed are left out; a denied read is an
     AUTH error naming `side`; any other per-secret failure is an error too, so a diff never
     reports "same" for something it could not read. The first failure stops the reading.
+    With `no_value`, a secret without a current value is kept as `no_value()` (diff shows
+    it); without, it is an error naming it.
     """
     kept: dict[str, T] = {}
     if not names:
         return kept
     with on_side(side):
         for batch in store.read_each(names):
+            if no_value is not None:
+                empty = [name for name, code in batch.errors.items() if code == NO_VALUE]
+                kept.update((name, no_value()) for name in empty)
+                batch = BatchRead(
+                    batch.values, {n: c for n, c in batch.errors.items() if c != NO_VALUE}
+                )
             _refuse_unread(batch, side)
             kept.update((name, keep(stored)) for name, stored in batch.values.items())
             advance(len(batch.values) + len(batch.errors))
@@ -239,7 +255,14 @@ def list_side(store: SecretStore, env: str, prefix: str = "") -> Side:
 def fingerprint_side(store: SecretStore, side: Side, *, advance: Advance = _no_progress) -> Side:
     """Read and hash every live secret of `side` (deleted ones cannot be read and are not)."""
     live = [e.meta.name for e in side.entries.values() if not e.pending_deletion]
-    prints = read_values(store, live, side=side.env, keep=Fingerprint.of, advance=advance)
+    prints = read_values(
+        store,
+        live,
+        side=side.env,
+        keep=Fingerprint.of,
+        advance=advance,
+        no_value=Fingerprint.no_value,
+    )
     entries: dict[str, SideEntry] = {}
     for key, entry in side.entries.items():
         if entry.pending_deletion:

@@ -45,7 +45,7 @@ from envsecrets.core.config import EnvironmentConfig
 from envsecrets.core.names import NamePrefix, SecretName
 from envsecrets.core.operations import SetOptions, SetPlan, apply_set, read_current
 from envsecrets.core.pool import Channel, WorkPool, chunked
-from envsecrets.core.store import SecretStore, StoredValue
+from envsecrets.core.store import NO_VALUE, SecretStore, StoredValue
 from envsecrets.core.values import SecretValue
 from envsecrets.errors import CliError, ExitCode
 
@@ -305,7 +305,9 @@ def _plan_item(
     existing = current.get(target)
     if existing is None:
         code = errors.get(target, "ResourceNotFoundException")
-        if code in ("ResourceNotFoundException", "Missing"):
+        # A target that exists without a value (NO_VALUE) gets its first one: `apply_set`
+        # writes it when CreateSecret finds the secret there already.
+        if code in ("ResourceNotFoundException", "Missing", NO_VALUE):
             return PlanItem(item, target, "create")
         if code == "InvalidRequestException":
             return PlanItem(
@@ -331,6 +333,8 @@ class ItemOutcome:
     error_code: int | None = None
     verified: bool | None = None  # None: not checked (nothing written)
     source_removed: bool | None = None
+    # Written without the source's description, which could not be read: why.
+    description_unread: str | None = None
 
     @property
     def settled(self) -> bool:
@@ -347,6 +351,7 @@ class ItemOutcome:
             "error": self.error,
             "verified": self.verified,
             "source_removed": self.source_removed,
+            "description_unread": self.description_unread,
         }
 
 
@@ -521,11 +526,8 @@ class IncompleteMigration(CliError):
 
     def __init__(self, failure: CliError, result: MigrationResult) -> None:
         done = sum(o.status in WRITTEN for o in result.outcomes)
-        super().__init__(
-            failure.code,
-            f"{failure.message} ({done} item(s) were written before it)",
-            failure.hint,
-        )
+        written = f" ({done} item(s) were written before it)" if done else ""
+        super().__init__(failure.code, failure.message + written, failure.hint)
         self.result = result
 
 
@@ -557,10 +559,12 @@ def _write_all(
     returns the targets read back holding their value."""
     landed: Channel[ItemOutcome] = Channel()
 
-    def write(pair: tuple[PlanItem, str | None]) -> ItemOutcome:
-        item, description = pair
+    def write(pair: tuple[PlanItem, str | None, str | None]) -> ItemOutcome:
+        item, description, unread = pair
         assert item.source.value is not None
         outcome = _write_one(store, env, item, item.source.value, description)
+        if unread is not None and outcome.status in WRITTEN:
+            outcome = replace(outcome, description_unread=unread)
         # Kept here, on the writer's thread: a failure that stops the feed leaves the writes
         # in flight to finish (the pool's grace), and their outcomes must be recorded too.
         outcomes[id(item)] = outcome
@@ -590,19 +594,27 @@ def _write_all(
 
 def _with_descriptions(
     source: MigrationSource, writes: Iterable[PlanItem]
-) -> Iterator[tuple[PlanItem, str | None]]:
+) -> Iterator[tuple[PlanItem, str | None, str | None]]:
     """Each write with its source's description, asked for `DESCRIBE_CHUNK` writes at a time
-    (one DescribeParameters call on AWS) as the writers need them."""
+    (one DescribeParameters call on AWS) as the writers need them, and why it could not be
+    read (None when it was, or was not needed)."""
     for chunk in chunked(writes, DESCRIBE_CHUNK):
         asking = [item.source.key for item in chunk if item.source.description is None]
         found: dict[str, str] = {}
+        unread: str | None = None
         if asking:
-            # A description is worth having, not worth failing the item for.
-            with suppress(CliError):
+            # A description is worth having, not worth failing the item for: it is written
+            # without, and the outcome says so (never silently: a re-run finds it unchanged).
+            try:
                 found = source.descriptions(asking)
+            except CliError as exc:
+                unread = exc.message
         for item in chunk:
             known = item.source.description
-            yield item, known if known is not None else found.get(item.source.key)
+            if known is not None:
+                yield item, known, None
+            else:
+                yield item, found.get(item.source.key), unread
 
 
 def _read_back(store: SecretStore, landed: Channel[ItemOutcome]) -> set[str]:
@@ -641,7 +653,17 @@ def _result(
         if outcome.status in WRITTEN and item.target in matched:
             outcome = replace(outcome, verified=True)
         outcomes.append(outcome)
-    return MigrationResult(plan, tuple(outcomes), seconds=seconds)
+    unread = [o for o in outcomes if o.description_unread]
+    notes: tuple[str, ...] = ()
+    if unread:
+        notes = (
+            f"{len(unread)} secret(s) were written without their source's description, which "
+            f"could not be read ({unread[0].description_unread}): "
+            + ", ".join(o.item.target for o in unread[:5])
+            + (", ..." if len(unread) > 5 else "")
+            + " (each item's description_unread in --json / --report)",
+        )
+    return MigrationResult(plan, tuple(outcomes), notes=notes, seconds=seconds)
 
 
 def _not_written(item: PlanItem) -> ItemOutcome:

@@ -1,0 +1,53 @@
+"""Descriptions that cannot be read during `migrate ssm` (findings item 12).
+
+DescribeParameters (no published quota, throttled hard) may fail after its retries. Before,
+the secrets were written without their description, silently (exit 0, nothing said, and a
+re-run says "unchanged"). Now each such item says so in --json / --report
+(`description_unread`), and a warning names them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import aws_client, write_config
+
+
+@pytest.mark.parametrize("json_output", [True, False], ids=["json", "text"])
+def test_descriptions_that_cannot_be_read_are_reported(
+    cli: Any, aws_env: Path, proxy: Any, json_output: bool
+) -> None:
+    write_config(aws_env, '[environments.dev]\nregion = "us-east-1"\n')
+    ssm = aws_client("ssm")
+    for n in range(3):
+        ssm.put_parameter(
+            Name=f"/app/p{n}", Value=f"v{n}", Type="SecureString", Description=f"what p{n} is"
+        )
+    proxy.deny("ssm.DescribeParameters")
+    run = cli(
+        "migrate", "ssm", "/app/", "--to", "dev/app/", "--yes", *(["--json"] if json_output else [])
+    )  # fmt: skip
+    assert run.code == 0, run.stderr
+    said = "3 secret(s) were written without their source's description"
+    if not json_output:
+        assert f"warning: {said}" in run.stderr
+        assert "dev/app/p0" in run.stderr
+        return
+    result = run.json()["result"]
+    assert [item["status"] for item in result["items"]] == ["created"] * 3
+    assert all("denied" in (item["description_unread"] or "") for item in result["items"])
+    assert said in result["notes"][0]
+
+
+def test_descriptions_read_are_written(cli: Any, aws_env: Path, sm: Any) -> None:
+    write_config(aws_env, '[environments.dev]\nregion = "us-east-1"\n')
+    aws_client("ssm").put_parameter(
+        Name="/app/p0", Value="v0", Type="SecureString", Description="what p0 is"
+    )
+    run = cli("migrate", "ssm", "/app/", "--to", "dev/app/", "--yes", "--json")
+    assert run.code == 0, run.stderr
+    assert run.json()["result"]["items"][0]["description_unread"] is None
+    assert sm.describe_secret(SecretId="dev/app/p0")["Description"] == "what p0 is"
