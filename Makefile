@@ -79,7 +79,8 @@ bench: $(STAMP) ## Measure start-up and bulk commands side by side (not part of 
 # Mutation testing (mutmut) of the modules where a silent bug costs most, each with its own
 # test files, one module after the other under `nice`: minutes on two cores. Not part of
 # `make test`. One module: `make mutation MODULES=names`; the modules and their tests are in
-# tests/mutation.py, equivalent mutants explained in tests/mutation_equivalent.toml.
+# tests/mutation.py, equivalent mutants explained in tests/mutation_equivalent.toml, the last
+# recorded figures and open survivors in tests/mutation_results.md.
 MODULES ?=
 mutation: $(STAMP) ## Mutation testing: kill rate per module, every survivor explained
 	$(BIN)/python -m tests.mutation $(MODULES)

@@ -27,6 +27,7 @@ import boto3
 import envsecrets.app
 import pytest
 import typer.main
+from envsecrets import stopping
 from envsecrets.app import app
 from envsecrets.errors import CliError
 from moto.server import ThreadedMotoServer
@@ -127,6 +128,15 @@ def aws_env(moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(work)
     yield work
+
+
+@pytest.fixture(autouse=True)
+def no_stop_asked() -> None:
+    """Each test starts as a new command does: no stop asked. A test that stops a run with a
+    signal leaves the stop recorded in the process (a command never runs on after one), and
+    a later test calling the runner directly would be stopped by it."""
+    with stopping.stop_on_signals():  # clears what an earlier stop left, handlers put back
+        pass
 
 
 # -- every error that reaches the error door says what to do next ---------------------------------

@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRATCH = ROOT / ".mutation"
 MUTMUT = Path(sys.executable).parent / "mutmut"
 EXPLAINED = Path(__file__).resolve().parent / "mutation_equivalent.toml"
+RESULTS = Path(__file__).resolve().parent / "mutation_results.md"
 TARGET = 0.90
 # Statuses that count as killed: a test failed, the tests ran out of time, or mypy refused it.
 KILLED = ("killed", "timeout", "caught by type check")
@@ -337,6 +338,7 @@ def report(outcomes: list[Outcome]) -> int:
         print("\nSurvivors:")
         print("\n".join(details))
     print(f"\ntarget: at least {TARGET:.0%} per module, every survivor explained")
+    print(f"last recorded figures and open survivors: {RESULTS.relative_to(ROOT)} (update it)")
     return 0 if all(v.passed for v in verdicts) else 1
 
 

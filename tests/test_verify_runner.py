@@ -246,3 +246,28 @@ def test_check_runnable_looks_in_the_path_it_is_given(tmp_path: Path) -> None:
     assert missing.value.message == (
         "--verify-cmd: command 'check-db-xyz' not found; nothing was changed"
     )
+
+
+def test_what_the_command_printed_before_it_ended_is_shown_however_late_we_look(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """We get to look only after the command ended and with no grace left (as a process
+    starved of CPU on a loaded machine does): what it printed is in the pipe already and is
+    still shown. The supervisor is handed a command that has ended, so that no read can
+    happen while it runs."""
+    import subprocess
+
+    import envsecrets.backends.verify as verify
+    from envsecrets.core.masking import MaskFilter
+
+    monkeypatch.setattr(verify, "DRAIN_SECONDS", 0.0)
+    process = subprocess.Popen(
+        ["printf", "a\\nb\\n"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    process.wait()
+    try:
+        outcome = verify._Supervisor(process, b"", MaskFilter([])).run(timeout=30)
+    finally:
+        assert process.stdout is not None
+        process.stdout.close()
+    assert outcome == VerifyOutcome(0, False, ("a", "b"))

@@ -258,13 +258,15 @@ class _Supervisor:
         self.unsent = memoryview(b"")
 
     def _drain(self, until: float) -> None:
-        """What is left in the output pipe, for at most the grace period."""
+        """What is left in the output pipe, for at most the grace period; what is already
+        there is read however late we get to it (a process starved of CPU for longer than
+        the grace would otherwise show none of what the command printed before it ended)."""
         while self.stdout.fileno() in self.selector.get_map():
             stopping.raise_if_stopped()
             left = until - time.monotonic()
+            self._pump(min(max(left, 0.0), TICK_SECONDS))
             if left <= 0:
                 break
-            self._pump(min(left, TICK_SECONDS))
         self.selector.close()
 
     def _keep(self, shown: bytes) -> None:
