@@ -454,7 +454,8 @@ def _about_another(entry: dict[str, Any], secret_id: str, where: str) -> list[st
     name, arn = entry.get("Name"), entry.get("ARN")
     if isinstance(name, str) and not _stands_for(secret_id, name=name):
         problems.append(f"is about another secret than the one asked for ({where}Name)")
-    if isinstance(arn, str) and not _stands_for(secret_id, arn=arn):
+    # Only a secret's ARN says which secret (anything else in ARN is no evidence either way).
+    if isinstance(arn, str) and ":secret:" in arn and not _stands_for(secret_id, arn=arn):
         problems.append(f"is about another secret than the one asked for ({where}ARN)")
     return problems
 
