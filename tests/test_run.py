@@ -400,7 +400,9 @@ def test_mask_copies_all_the_output_to_a_reader_slower_than_the_program(
     done = aws_env / "done"
     program = (
         "import os, sys\n"
-        "for n in range(4000): sys.stdout.write(f'line {n:05} secret-value-1\\n')\n"
+        # 150 KB in, 96 KB out: more than our stdout's pipe holds, less than the pipes and the
+        # copy hold together (so the program can finish before anyone reads).
+        "for n in range(4000): sys.stdout.write(f'line {n:05} secret-value-1 padding\\n')\n"
         "sys.stdout.flush()\n"
         f"open({str(done)!r}, 'w').close()\n"
     )
@@ -418,7 +420,7 @@ def test_mask_copies_all_the_output_to_a_reader_slower_than_the_program(
     shown, errors = process.communicate(timeout=120)
     assert process.returncode == 0, errors
     lines = shown.decode().splitlines()
-    assert len(lines) == 4000 and lines[-1] == "line 03999 ****"
+    assert len(lines) == 4000 and lines[-1] == "line 03999 **** padding"
     assert b"secret-value-1" not in shown
 
 
