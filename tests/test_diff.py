@@ -431,7 +431,25 @@ def test_per_secret_failures_in_words(cli, aws_env, sm, proxy, errors, code, mes
     write_config(aws_env, CONFIG)
     sm.create_secret(Name="dev/api/key", SecretString="v")
     sm.create_secret(Name="dev/api/other", SecretString="w")
-    reply = {"SecretValues": [], "Errors": [{"SecretId": n, "ErrorCode": c} for n, c in errors]}
+    failed = {name for name, _ in errors}
+    # AWS answers every secret asked for: a value for each one that did not fail.
+    values = []
+    for name in {"dev/api/key", "dev/api/other"} - failed:
+        read = sm.get_secret_value(SecretId=name)
+        values.append(
+            {
+                "ARN": read["ARN"],
+                "Name": name,
+                "SecretString": read["SecretString"],
+                "VersionId": read["VersionId"],
+                "VersionStages": read["VersionStages"],
+                "CreatedDate": read["CreatedDate"].timestamp(),
+            }
+        )
+    reply = {
+        "SecretValues": values,
+        "Errors": [{"SecretId": n, "ErrorCode": c} for n, c in errors],
+    }
     proxy.answer("secretsmanager.BatchGetSecretValue", json.dumps(reply).encode())
     run = cli("diff", "dev", "staging", "--json")
     assert run.code == code, run.stderr

@@ -442,7 +442,9 @@ def test_metadata_differences_mean_what_they_say(
     for env, meta in (("a", meta_a), ("b", meta_b)):
         expected = set(a_regions if env == "a" else b_regions)
         actual = tuple(sorted(r.region for r in meta.replicas))
-        assert ((env, actual) in drift) == (set(actual) != expected)
+        # a replica that is not InSync holds no usable copy: drift whatever its region
+        unhealthy = any(not replica.healthy for replica in meta.replicas)
+        assert ((env, actual) in drift) == (set(actual) != expected or unhealthy)
     assert result.equal == (not wanted and not drift)
     # seen from the other side: the same findings, a and b swapped
     backward = compare(side_b, side_a, metadata=True, a_env=b_env, b_env=a_env)
@@ -451,8 +453,10 @@ def test_metadata_differences_mean_what_they_say(
     as_json = result.as_dict()
     assert as_json["metadata"] == [{"key": "k", "field": f, "a": x, "b": y} for f, x, y in wanted]
     for item in as_json["replica_drift"]:
-        assert set(item) == {"key", "env", "expected", "actual", "missing", "extra"}
-        assert item["missing"] == sorted(set(item["expected"]) - set(item["actual"]))
+        assert set(item) == {"key", "env", "expected", "actual", "missing", "extra", "unhealthy"}
+        broken = {replica["region"] for replica in item["unhealthy"]}
+        usable = set(item["actual"]) - broken
+        assert item["missing"] == sorted(set(item["expected"]) - usable)
         assert item["extra"] == sorted(set(item["actual"]) - set(item["expected"]))
 
 
@@ -564,7 +568,8 @@ def test_check_names_the_environment_a_refusal_came_from() -> None:
     with pytest.raises(CliError) as denied:
         check_functions(_Described({}, denied=True), env, functions)  # type: ignore[arg-type]
     assert denied.value.message == "[prod] access denied to DescribeSecret"
-    store: Any = _Described({"prod/db/password": SecretMetadata(name="prod/db/password")})
+    described = SecretMetadata(name="prod/db/password", version_stages={"v1": ("AWSCURRENT",)})
+    store: Any = _Described({"prod/db/password": described})
     (item,) = check_functions(store, env, functions).items
     assert item.drift is not None and item.drift.key == "db/password"
 

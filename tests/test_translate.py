@@ -17,7 +17,6 @@ NO_REGION = "pass --region, set AWS_REGION, or set region in secrets.toml"
 NO_CREDENTIALS = "run `aws configure` or `aws sso login`, set AWS_PROFILE, or pass --profile"
 UNREACHABLE = "check the network, AWS_ENDPOINT_URL and the region, then run the command again"
 PERMISSIONS = "check the IAM permissions of the role or user (`secrets doctor` shows them)"
-LIST = "`secrets list <env>/` shows what exists"
 AGAIN = "run the command again in a moment"
 USAGE = (
     "correct the name or option that AWS's reason points to, then run again "
@@ -141,13 +140,13 @@ CASES: list[tuple[str, Exception, dict[str, str], tuple[int, str, str]]] = [
         "secret not found",
         reply("ResourceNotFoundException", "Secrets Manager can't find the specified secret."),
         {"subject": "dev/x"},
-        (3, "secret 'dev/x' not found", LIST),
+        (3, "secret 'dev/x' not found", "`secrets list dev/` shows what exists"),
     ),
     (
         "not found without a subject",
         reply("ParameterNotFound", "Parameter /a not found."),
         {"side": "old"},
-        (3, "[old] ParameterNotFound: Parameter /a not found.", LIST),
+        (3, "[old] ParameterNotFound: Parameter /a not found.", "`secrets list` shows what exists"),
     ),
     (
         "throttled",

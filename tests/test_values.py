@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import re
 import traceback
 import uuid
 
@@ -399,7 +400,11 @@ def test_value_errors_in_words() -> None:
 def test_what_a_value_shows_of_itself() -> None:
     value = SecretValue("hunter2")
     digest = hashlib.sha256(b"hunter2").hexdigest()
-    assert repr(value) == str(value) == f"{value}" == f"SecretValue(sha256={digest[:8]}…, len=7)"
+    shown = repr(value)
+    assert shown == str(value) == f"{value}" == repr(SecretValue("hunter2"))  # equal: same tag
+    assert re.fullmatch(r"SecretValue\(tag=[0-9a-f]{8}…, len=7\)", shown)
+    # keyed per process: not the value's plain digest, which could be looked up
+    assert digest[:8] not in shown and repr(SecretValue("hunter3")) != shown
     with pytest.raises(TypeError, match=r"^SecretValue cannot be pickled$"):
         pickle.dumps(value)
     assert SecretValue("é").data() == "é".encode() and SecretValue("é").size == 2
