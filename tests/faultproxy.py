@@ -15,11 +15,13 @@ import json
 import random
 import re
 import socket
+import sys
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -335,7 +337,7 @@ class FaultProxy:
         class Handler(_Handler):
             owner = proxy
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -416,6 +418,17 @@ def _failure(decision: str) -> tuple[str, int, str]:
     status = int(parts[1]) if len(parts) > 1 else 400
     message = parts[2] if len(parts) > 2 else "injected failure"
     return code, status, message
+
+
+class _Server(ThreadingHTTPServer):
+    """A client that hangs up mid-request (what a deadline does) is not the proxy's error:
+    socketserver would print its traceback on stderr, where an in-process run's captured
+    stderr picks it up. Other errors are printed as before."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -65,7 +65,15 @@ def test_max_rate_raises_the_shared_write_bucket() -> None:
     assert limiter._rates["secretsmanager.CreateSecret"] == 200
 
 
-@pytest.mark.parametrize(("actions", "rate"), AWS_QUOTA_TABLE, ids=lambda x: str(x)[:40])
+def _quota_id(item: object) -> str:
+    """A stable id (a frozenset's order changes from one process to the next: pytest-xdist's
+    workers must collect the same ids)."""
+    if isinstance(item, frozenset):
+        return "+".join(sorted(action.split(".")[-1] for action in item))[:60]
+    return str(item)
+
+
+@pytest.mark.parametrize(("actions", "rate"), AWS_QUOTA_TABLE, ids=_quota_id)
 def test_the_limiter_agrees_with_the_proxys_table(actions: frozenset[str], rate: float) -> None:
     """Every row of AWS's table: the limiter gives its operations one quota of that rate."""
     from envsecrets.backends.quotas import AWS_QUOTAS, quota_of
