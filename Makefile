@@ -43,8 +43,10 @@ lock: $(STAMP) ## Refresh the lock to the newest releases pyproject.toml admits 
 		--universal --python-version 3.11 --generate-hashes --upgrade \
 		--custom-compile-command "make lock" --quiet -o $(LOCK)
 
+# The suite mostly waits (emulator round trips, processes, deadlines), so it runs on every core,
+# up to 4 workers (each starts its own emulator); `$(BIN)/pytest -q` runs it in one process.
 test: $(STAMP) ## Run the whole test suite (against a local emulator; no AWS needed)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --maxprocesses 4
 
 # The lock pins Typer; this is what would catch a release in pyproject.toml's range that breaks
 # us: a scratch venv next to .venv with the lock, Typer upgraded as far as the range admits,
