@@ -350,6 +350,8 @@ class FaultProxy:
     def stop(self) -> None:
         self.hung.set()
         self.stopping.set()
+        with self.arrival:
+            self.arrival.notify_all()  # holds end, and what they held is dropped
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
@@ -363,7 +365,10 @@ class FaultProxy:
             if hold is None or self.arrivals[action] <= hold[0]:
                 return
             _, until, count = hold
-            if not self.arrival.wait_for(lambda: self.arrivals[until] >= count, self.hold_timeout):
+            released = self.arrival.wait_for(
+                lambda: self.arrivals[until] >= count or self.stopping.is_set(), self.hold_timeout
+            )
+            if not released:
                 self.hold_timeouts[action] += 1
 
     # -- decisions ---------------------------------------------------------------------------
@@ -455,7 +460,12 @@ class _Handler(BaseHTTPRequestHandler):
         proxy._keep(action, body, headers)
         proxy.held(action)
         if proxy.faults.latency:
-            time.sleep(proxy.faults.latency)
+            proxy.stopping.wait(proxy.faults.latency)
+        if proxy.stopping.is_set():
+            # The test is over: a request held or delayed until now must not reach the
+            # emulator, which the next test finds reset and expects to stay empty.
+            self._drop()
+            return
         decision = proxy.decide(action)
         if decision == "throttle":
             with proxy.lock:
