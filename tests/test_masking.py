@@ -127,7 +127,7 @@ PEM = (
 )
 
 
-def masked(values: list[bytes], output: bytes) -> bytes:
+def masked(values: list[bytes] | list[str], output: bytes) -> bytes:
     """`output` through a filter for every form of `values`, one byte per write."""
     forms = [form for value in values for form in forms_to_mask(value)]
     return stream(forms, [bytes([b]) for b in output])
@@ -137,6 +137,33 @@ def test_a_value_read_from_a_file_is_masked_without_its_newline() -> None:
     assert masked([b"ghp_TokenFromFileCANARY\n"], b"Bearer ghp_TokenFromFileCANARY (ok)\n") == (
         b"Bearer **** (ok)\n"
     )
+
+
+def test_the_programs_own_newline_after_a_value_stored_with_one_is_kept() -> None:
+    # printf '%s\n' "$(cat $TOKEN_FILE)"; echo after: two lines, not one
+    assert masked([b"ghp_TokenFromFileCANARY\n"], b"ghp_TokenFromFileCANARY\nafter\n") == (
+        b"****\nafter\n"
+    )
+
+
+def test_a_short_value_from_a_file_is_masked_when_printed_stripped() -> None:
+    assert masked([b"739\n"], b"pin is 739 ok\n") == b"pin is **** ok\n"
+
+
+def test_a_value_escaped_twice_is_masked() -> None:
+    """A JSON document holding the value, logged as a JSON string (a logger's payload)."""
+    text = 'Pa"ss\\w0rd-CANARY \u00e9'
+    for ascii_only in (True, False):
+        inner = json.dumps({"pw": text}, ensure_ascii=ascii_only)
+        printed = json.dumps({"msg": inner}, ensure_ascii=ascii_only)
+        shown = masked([text.encode()], printed.encode())
+        assert b"CANARY" not in shown and b"w0rd" not in shown, printed
+
+
+def test_a_member_with_a_lone_surrogate_is_masked_in_its_escaped_form() -> None:
+    """`"\\ud800"` is valid JSON: a member holding it must not crash the masking."""
+    printed = json.dumps({"a": "x\ud800CANARY"}).encode()
+    assert b"CANARY" not in masked(["x\ud800CANARY"], printed)
 
 
 def test_each_line_of_a_multi_line_value_is_masked_behind_any_prefix() -> None:

@@ -40,10 +40,15 @@ def test_masked_values_of_a_whole_value_rotation() -> None:
     # each value in the forms a program may print it: as stored, JSON- and repr-escaped
     assert sensitive_values(SecretValue(b"\x00b"), SecretValue("t")) == [
         b"\x00b",
+        b"\\\\u0000b",  # escaped twice: a JSON document holding it, logged as a string
         b"\\u0000b",
         b"\\x00b",
         b"t",
     ]
+    # a top-level key with a dot and a nested member of the same path are two members
+    dotted = SecretValue(json.dumps({"a.b": "TopLevelDot", "a": {"b": "Nested-b"}, "p": "old1"}))
+    moved = SecretValue(json.dumps({"a.b": "TopLevelDot", "a": {"b": "Nested-b"}, "p": "new1"}))
+    assert {b"TopLevelDot", b"Nested-b"} <= set(sensitive_values(moved, dotted))
 
 
 def test_masked_values_of_a_field_rotation() -> None:

@@ -40,20 +40,25 @@ MIN_PIECE = 4
 
 
 def forms_to_mask(value: bytes | str) -> list[bytes]:
-    """Every form in which a program may print `value`, to mask them all: the value itself;
-    the value without surrounding whitespace; each line of a multi-line value (from
-    MIN_PIECE bytes on, blanks around it stripped); and each of those JSON-escaped (with and
-    without `ensure_ascii`) and as Python's repr shows it (of the text, and of the bytes).
+    """Every form in which a program may print `value`, to mask them all: the value without
+    surrounding whitespace (whatever its length: it is the whole value); each line of a
+    multi-line value (from MIN_PIECE bytes on, blanks around it stripped); and each of those
+    JSON-escaped (with and without `ensure_ascii`, and escaped twice, as a JSON document
+    logged inside a JSON string holds it) and as Python's repr shows it (of the text, and of
+    the bytes).
+
+    The surrounding whitespace is not part of any form: a value stored with a trailing
+    newline, printed with the program's own newline, keeps that newline in the output
+    (masking `value\n` would join the line to the next). A value that is only whitespace is
+    masked as it is.
 
     JSON members are not looked into: a caller masking a JSON secret passes the members it
     wants masked as values of their own."""
-    data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+    # surrogatepass: a JSON member may hold a lone surrogate (`"\\ud800"` is valid JSON)
+    data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else bytes(value)
     if not data:
         return []
-    pieces = {data}
-    stripped = data.strip()
-    if len(stripped) >= MIN_PIECE:
-        pieces.add(stripped)
+    pieces = {data.strip() or data}
     if b"\n" in data or b"\r" in data:
         for line in data.splitlines():
             line = line.strip()
@@ -69,12 +74,16 @@ def _escaped_forms(piece: bytes) -> set[bytes]:
     """`piece` as JSON strings and Python reprs hold it, between their quotes."""
     forms = {repr(piece)[2:-1].encode("ascii")}
     try:
-        text = piece.decode("utf-8")
+        text = piece.decode("utf-8", "surrogatepass")
     except UnicodeDecodeError:
         return forms
-    forms.add(json.dumps(text)[1:-1].encode("ascii"))
-    forms.add(json.dumps(text, ensure_ascii=False)[1:-1].encode("utf-8"))
-    forms.add(repr(text)[1:-1].encode("utf-8"))
+    for ascii_only in (True, False):
+        escaped = json.dumps(text, ensure_ascii=ascii_only)[1:-1]
+        forms.add(escaped.encode("utf-8", "surrogatepass"))
+        # escaped again: a JSON document that holds the value, logged as a JSON string
+        twice = json.dumps(escaped, ensure_ascii=ascii_only)[1:-1]
+        forms.add(twice.encode("utf-8", "surrogatepass"))
+    forms.add(repr(text)[1:-1].encode("utf-8", "surrogatepass"))
     return forms
 
 

@@ -547,23 +547,24 @@ def sensitive_values(new: SecretValue, current: SecretValue | None) -> list[byte
     return [value for value in dict.fromkeys(values) if value]
 
 
-def _string_members(value: SecretValue) -> dict[str, str]:
-    """The string members of a JSON object, nested ones too, by their path (`db.password`)."""
+def _string_members(value: SecretValue) -> dict[tuple[str | int, ...], str]:
+    """The string members of a JSON object, nested ones too, by their path of keys and
+    indexes: a tuple, so that a top-level key `"a.b"` and the member `b` of `a` stay two."""
     if value.kind != "json":
         return {}
-    found: dict[str, str] = {}
+    found: dict[tuple[str | int, ...], str] = {}
 
-    def walk(node: Any, path: str) -> None:
+    def walk(node: Any, path: tuple[str | int, ...]) -> None:
         if isinstance(node, str):
             found[path] = node
         elif isinstance(node, dict):
             for key, child in node.items():
-                walk(child, f"{path}.{key}" if path else str(key))
+                walk(child, (*path, str(key)))
         elif isinstance(node, list):
             for index, child in enumerate(node):
-                walk(child, f"{path}[{index}]")
+                walk(child, (*path, index))
 
-    walk(json.loads(value.text()), "")
+    walk(json.loads(value.text()), ())
     return found
 
 
