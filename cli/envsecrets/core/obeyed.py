@@ -128,6 +128,40 @@ OBEYED = frozenset(
         "UV_INDEX_URL",
         "UV_EXTRA_INDEX_URL",
         "YARN_RC_FILENAME",
+        "COREPACK_NPM_REGISTRY",
+        "GOPROXY",
+        "GONOSUMDB",
+        "GOSUMDB",
+        "GOINSECURE",
+        "UV_DEFAULT_INDEX",
+        "UV_INDEX",
+        "UV_FIND_LINKS",
+        "GNUMAKEFLAGS",
+        "MFLAGS",
+        "RUSTC",
+        "RUSTDOC",
+        "CCACHE_PREFIX",
+        "LUA_INIT",
+        "GRADLE_OPTS",
+        "MAVEN_OPTS",
+        "JAVA_OPTS",
+        "TAR_OPTIONS",
+        "RSYNC_RSH",
+        "CVS_RSH",
+        "HGRCPATH",
+        "KUBE_EDITOR",
+        "KUBECTL_EXTERNAL_DIFF",
+        "TF_CLI_ARGS",
+        "CARGO_HOME",
+        "YARN_NPM_REGISTRY_SERVER",
+        "YARN_REGISTRY",
+        "YARN_PLUGINS",
+        "ANSIBLE_SSH_ARGS",
+        "ANSIBLE_SSH_COMMON_ARGS",
+        "ANSIBLE_SSH_EXECUTABLE",
+        "ANSIBLE_BECOME_EXE",
+        "ANSIBLE_LIBRARY",
+        "ANSIBLE_CALLBACK_PLUGINS",
         "ANSIBLE_CONFIG",
         "COMPOSE_FILE",
         "DOCKER_CONFIG",
@@ -156,11 +190,29 @@ OBEYED = frozenset(
         "BOTO_CONFIG",
         "CLOUDSDK_CONFIG",
         "GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES",
+        # Where requests go and what is written about them.
+        "AWS_ENDPOINT_URL",
+        "SSLKEYLOGFILE",
+        "TMPDIR",
     }
 )
 # Families obeyed as a whole: the loaders' (LD_AUDIT, DYLD_INSERT_LIBRARIES...), bash's exported
-# functions, and npm's settings (npm_config_script_shell, npm_config_node_options...).
-OBEYED_PREFIXES = ("LD_", "DYLD_", "BASH_FUNC_", "NPM_CONFIG_")
+# functions, npm's settings (npm_config_script_shell, npm_config_node_options...), Cargo's
+# runners and build settings (CARGO_TARGET_<triple>_RUNNER, CARGO_BUILD_RUSTC_WRAPPER), the
+# per-service AWS endpoints (AWS_ENDPOINT_URL_SECRETS_MANAGER) and Terraform's per-command
+# arguments (TF_CLI_ARGS_apply). Wider families (CARGO_, YARN_, ANSIBLE_) also hold the tokens
+# people keep as secrets (CARGO_REGISTRY_TOKEN, YARN_NPM_AUTH_TOKEN): their obeyed members are
+# named one by one above instead.
+OBEYED_PREFIXES = (
+    "LD_",
+    "DYLD_",
+    "BASH_FUNC_",
+    "NPM_CONFIG_",
+    "CARGO_TARGET_",
+    "CARGO_BUILD_",
+    "AWS_ENDPOINT_URL_",
+    "TF_CLI_ARGS_",
+)
 
 
 def is_obeyed(variable: str) -> bool:
