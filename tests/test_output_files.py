@@ -417,3 +417,18 @@ def test_a_report_at_another_users_fifo_is_refused_before_migrating(
     )
     assert run.code == 2, run.stderr
     assert sm.list_secrets()["SecretList"] == []
+
+
+def test_init_replaces_a_planted_link_and_leaves_where_it_pointed(cli: Any, aws_env: Path) -> None:
+    """`init --output` in a shared folder: a link planted there must not aim the new
+    secrets.toml at another file (a reviewer replaced a root-owned file this way)."""
+    victim = aws_env / "important.conf"
+    victim.write_text("precious\n")
+    shared = aws_env / "shared"
+    shared.mkdir()
+    link = shared / "secrets.toml"
+    link.symlink_to(victim)
+    run = cli("init", "--output", str(link), "--env", "dev", "--yes")
+    assert run.code == 0, run.stderr
+    assert victim.read_text() == "precious\n"
+    assert not link.is_symlink() and "[environments.dev]" in link.read_text()

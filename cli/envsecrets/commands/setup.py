@@ -131,7 +131,7 @@ def init(
     # secrets.toml holds no secrets and is meant for git. A new file is created exclusively:
     # one that appeared during the questions is not replaced without being asked about.
     if replacing or through:
-        write_text_atomically(target, text)
+        write_text_atomically(target, text, follow_links=False)  # a planted link is replaced
     else:
         create_text_file(target, text)
     if json_output:
