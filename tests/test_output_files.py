@@ -419,15 +419,17 @@ def test_a_report_at_another_users_fifo_is_refused_before_migrating(
     assert sm.list_secrets()["SecretList"] == []
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="planting another user's link needs root")
 def test_init_replaces_a_planted_link_and_leaves_where_it_pointed(cli: Any, aws_env: Path) -> None:
     """`init --output` in a shared folder: a link planted there must not aim the new
     secrets.toml at another file (a reviewer replaced a root-owned file this way)."""
     victim = aws_env / "important.conf"
     victim.write_text("precious\n")
     shared = aws_env / "shared"
-    shared.mkdir()
+    shared.mkdir(mode=0o1777)
     link = shared / "secrets.toml"
     link.symlink_to(victim)
+    os.lchown(link, 1000, 1000)  # planted by another user (the tests run as root)
     run = cli("init", "--output", str(link), "--env", "dev", "--yes")
     assert run.code == 0, run.stderr
     assert victim.read_text() == "precious\n"

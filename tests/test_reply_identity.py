@@ -165,3 +165,21 @@ def test_a_forced_deletion_has_no_date_to_give() -> None:
     assert secret_reply_problems("DeleteSecret", {"SecretId": "dev/a"}, {"Name": "dev/a"}) == [
         "lacks DeletionDate"
     ]
+
+
+def test_migrate_ssm_refuses_a_listing_of_parameters_outside_the_path(
+    cli: Any, workdir: Path, proxy: Any
+) -> None:
+    """A GetParametersByPath page naming `/other/prodpw` under `/app/er`: before, the name was
+    cut by length and `/other/prodpw` migrated as `dev/app/er/prodpw`."""
+    page = {
+        "Parameters": [
+            {"Name": "/other/prodpw", "Type": "SecureString", "Value": CANARY, "Version": 1}
+        ]
+    }
+    proxy.answer("ssm.GetParametersByPath", json.dumps(page).encode())
+    run = cli("migrate", "ssm", "/app/er", "--to", "dev/app/er/", "--yes")
+    assert run.code == 6, run.stderr
+    assert "outside the path asked for" in run.stderr
+    assert CANARY not in run.stdout + run.stderr
+    assert proxy.count("secretsmanager.CreateSecret") == 0

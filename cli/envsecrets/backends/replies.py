@@ -127,6 +127,7 @@ _CONTAINERS = frozenset({"structure", "list", "map"})
 MAX_PROBLEMS = 3
 _SENT_TOKEN = "envsecrets.sent_page_token"  # noqa: S105 - a context key, not a password
 _ASKED = "envsecrets.asked"  # the request's parameters that say which secret it is about
+_ASKED_PATH = "envsecrets.asked_path"  # GetParametersByPath: the path asked for
 # Request parameters that name the secret(s) a Secrets Manager call is about, and the one that
 # makes DeleteSecret's DeletionDate optional.
 _IDENTIFYING = ("SecretId", "Name", "SecretIdList", "ForceDeleteWithoutRecovery")
@@ -173,8 +174,7 @@ def check_replies(client: BaseClient) -> None:
     ) -> None:
         sent = {name: params[name] for name, _ in PAGE_TOKENS if name in params}
         context[_SENT_TOKEN] = sent
-        if prefix == "secretsmanager":
-            context[_ASKED] = {name: params[name] for name in _IDENTIFYING if name in params}
+        context.update(_what_was_asked(prefix, params))
         members = model.output_shape.members if model.output_shape is not None else {}
         if not any(received in members for _, received in PAGE_TOKENS):
             return  # not a listing
@@ -207,6 +207,8 @@ def check_replies(client: BaseClient) -> None:
         )
         if not problems and _ASKED in context:
             problems = secret_reply_problems(model.name, context[_ASKED], parsed)
+        if not problems and _ASKED_PATH in context:
+            problems = _outside_path(context[_ASKED_PATH], parsed)
         if not problems:
             problems = _paging_problems(
                 model, parsed, listings.__dict__.setdefault("open", {}), context.get(_LISTING)
@@ -422,6 +424,27 @@ def secret_name_of(secret_id: str) -> str | None:
     if not found or len(rest) < 8 or rest[-7] != "-":
         return None
     return rest[:-7]
+
+
+def _what_was_asked(prefix: str, params: dict[str, Any]) -> dict[str, Any]:
+    """What a reply must be about, kept in the call's context: the secret(s) a Secrets
+    Manager request names, the path a Parameter Store listing asks for."""
+    if prefix == "secretsmanager":
+        return {_ASKED: {name: params[name] for name in _IDENTIFYING if name in params}}
+    if prefix == "ssm" and isinstance(params.get("Path"), str):
+        return {_ASKED_PATH: params["Path"]}
+    return {}
+
+
+def _outside_path(path: str, parsed: dict[str, Any]) -> list[str]:
+    """A GetParametersByPath page holds only parameters under the path asked for: one from
+    elsewhere would be migrated under a name cut from it by length (`/other/pw` as `er/pw`)."""
+    base = path.rstrip("/") + "/"
+    for parameter in parsed.get("Parameters") or ():
+        name = parameter.get("Name") if isinstance(parameter, dict) else None
+        if isinstance(name, str) and base != "/" and not name.startswith(base):
+            return ["lists a parameter outside the path asked for (Parameters[].Name)"]
+    return []
 
 
 def secret_reply_problems(

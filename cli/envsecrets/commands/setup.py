@@ -95,7 +95,12 @@ def init(
 ) -> None:
     """Write secrets.toml: environments, regions, profiles, protection, KMS keys, functions.
     Asks questions on a terminal; --env (and the other flags) answer them in scripts."""
-    from envsecrets.core.files import check_output_path, create_text_file, write_text_atomically
+    from envsecrets.core.files import (
+        check_output_path,
+        create_text_file,
+        links_are_ours,
+        write_text_atomically,
+    )
     from envsecrets.core.init import render_config
     from envsecrets.ui.prompts import confirm
 
@@ -131,7 +136,9 @@ def init(
     # secrets.toml holds no secrets and is meant for git. A new file is created exclusively:
     # one that appeared during the questions is not replaced without being asked about.
     if replacing or through:
-        write_text_atomically(target, text, follow_links=False)  # a planted link is replaced
+        # Your own link (a dotfiles repository) is followed; one someone else planted in a
+        # shared folder is replaced, so that it cannot aim the write at another file.
+        write_text_atomically(target, text, follow_links=links_are_ours(target))
     else:
         create_text_file(target, text)
     if json_output:

@@ -200,6 +200,14 @@ def _inspect(path: Path) -> _Place:
     return _Place(_LINK)
 
 
+def links_are_ours(path: Path) -> bool:
+    """Whether every symlink on the way to `path` is yours or root's (true for a path that is
+    no link): a link someone else planted must be replaced, never followed, by a write that
+    would otherwise edit the file it points to."""
+    _, stranger = _follow(path)
+    return stranger is None
+
+
 def _node_stranger(info: os.stat_result) -> str | None:
     if not _writes_through(info.st_mode) or _trusted_owner(info.st_uid):
         return None
