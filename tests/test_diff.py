@@ -455,3 +455,16 @@ def test_per_secret_failures_in_words(cli, aws_env, sm, proxy, errors, code, mes
     assert run.code == code, run.stderr
     assert json.loads(run.stderr)["error"] == {"code": code, "message": message, "hint": hint}
     assert run.stdout == ""
+
+
+def test_a_json_member_holding_a_lone_surrogate_is_compared(cli, aws_env, sm) -> None:
+    """A reviewer's crash: one such secret broke the whole environment's diff."""
+    write_config(aws_env, CONFIG)
+    for env, member in (("dev", "x\\ud800y"), ("staging", "x\\ud800y")):
+        sm.create_secret(Name=f"{env}/j", SecretString='{"a": "' + member + '", "b": 1}')
+    sm.create_secret(Name="dev/k", SecretString='{"a": "x\\ud800y"}')
+    sm.create_secret(Name="staging/k", SecretString='{"a": "x\\ud801y"}')
+    run = cli("diff", "dev", "staging", "--json")
+    assert run.code == 1, run.stderr
+    rows = {row["key"]: row for row in run.json()["secrets"]}
+    assert rows["j"]["status"] == "same" and rows["k"]["status"] == "differs"

@@ -433,3 +433,14 @@ def test_request_tokens_are_stable_across_releases() -> None:
     assert request_token("dev/x", SecretValue("v1"), "a") != request_token(
         "dev/x", SecretValue("v1"), "b"
     )
+
+
+def test_text_with_a_lone_surrogate_is_a_usage_error_that_names_no_character() -> None:
+    """`{"a": "x\\ud800y"}` is valid JSON; its member cannot be UTF-8 text."""
+    from envsecrets.errors import CliError
+
+    with pytest.raises(CliError) as refused:
+        SecretValue("x\ud800y")
+    assert refused.value.code == 2
+    assert "lone surrogate" in refused.value.message and "ud800" not in refused.value.message
+    assert refused.value.__cause__ is None and refused.value.__suppress_context__

@@ -98,7 +98,8 @@ class Fingerprint:
             parsed: dict[str, Any] = json.loads(value.data())
             fields = {
                 key: hashlib.sha256(
-                    json.dumps(item, sort_keys=True, ensure_ascii=False).encode()
+                    # ASCII escapes: a member holding a lone surrogate hashes too
+                    json.dumps(item, sort_keys=True).encode()
                 ).hexdigest()
                 for key, item in parsed.items()
             }

@@ -39,7 +39,18 @@ def _raw(data: object) -> tuple[bytes, bool]:
     """A value's bytes and whether it is binary. Typed `object`: scripts calling the public
     API are not type-checked, and `bytes(5432)` would be 5,432 NUL bytes stored as the value."""
     if isinstance(data, str):
-        return data.encode("utf-8"), False
+        try:
+            return data.encode("utf-8"), False
+        except UnicodeEncodeError:
+            # A lone surrogate (`"\\ud800"` in JSON text is valid JSON): no UTF-8 holds it.
+            # The codec's own message would name the character and where it is.
+            raise CliError(
+                ExitCode.USAGE,
+                "the text is not valid Unicode: it holds a lone surrogate (half of a UTF-16 "
+                "pair), which no UTF-8 text can hold",
+                "a JSON member written as `\\ud800` alone is the usual cause: read the whole "
+                "secret without --field, or store the text with its pair complete",
+            ) from None
     if isinstance(data, bytes | bytearray | memoryview):
         return bytes(data), True
     raise CliError(
