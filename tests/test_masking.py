@@ -208,3 +208,14 @@ def test_a_huge_repetitive_value_costs_linear_work() -> None:
     shown = b"".join(mask.feed(b"A" * 4096) for _ in range(250))
     assert shown == MASK and mask.held < len(value)
     assert mask.feed(b"!") + mask.finish() == b"!"
+
+
+def test_another_filter_shares_the_automaton_but_not_the_stream() -> None:
+    """stdout and stderr: one automaton (built once), each its own held-back tail."""
+    first = MaskFilter([b"secret-value"])
+    second = first.another()
+    assert second._automaton is first._automaton
+    assert first.feed(b"a secret-") == b"a "  # held: it may be the start of the value
+    assert second.feed(b"value here\n") == b"value here\n"  # a new stream: not the rest
+    assert first.feed(b"value!") == b"****!" and first.finish() == b""
+    assert second.finish() == b""

@@ -319,6 +319,9 @@ def run_child(
     of ours that fails (closed, full) raises its CliError once the program has ended.
     The descriptors in `inherit` (ours are close-on-exec) are the program's too."""
     piped = subprocess.PIPE if mask is not None else None
+    # Built before the program starts (its output would wait behind it), and once for both
+    # streams: with many large values building the filter is the costly part.
+    shared = MaskFilter(mask) if mask is not None else None
     relay.starting()
     # Not `pass_fds`: it would close every other descriptor our parent gave us.
     for fd in inherit:
@@ -339,10 +342,10 @@ def run_child(
             os.set_inheritable(fd, False)
     relay.started(process.pid)
     pumps: list[_Pump] = []
-    if mask is not None and process.stdout and process.stderr and stdout and stderr:
+    if shared is not None and process.stdout and process.stderr and stdout and stderr:
         pumps = [
-            _Pump(process.stdout, stdout, MaskFilter(mask)),
-            _Pump(process.stderr, stderr, MaskFilter(mask)),
+            _Pump(process.stdout, stdout, shared),
+            _Pump(process.stderr, stderr, shared.another()),
         ]
     status = process.wait()
     relay.finished()

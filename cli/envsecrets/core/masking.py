@@ -25,6 +25,7 @@ the stream the held tail goes out as it is: it did not complete a value, so it i
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from array import array
@@ -58,14 +59,18 @@ def forms_to_mask(value: bytes | str) -> list[bytes]:
     data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else bytes(value)
     if not data:
         return []
-    pieces = {data.strip() or data}
+    whole = data.strip() or data
+    lines: set[bytes] = set()
     if b"\n" in data or b"\r" in data:
         for line in data.splitlines():
             line = line.strip()
             if len(line) >= MIN_PIECE:
-                pieces.add(line)
-    forms = set(pieces)
-    for piece in pieces:
+                lines.add(line)
+    forms = {whole, *lines}
+    # A multi-line value escaped is its lines escaped, joined by escaped line breaks: the
+    # lines' escaped forms mask it, and the whole value's own escaped forms (several times
+    # its size, for a PEM key) would only make the filter slower to build.
+    for piece in lines or {whole}:
         forms.update(_escaped_forms(piece))
     return sorted(form for form in forms if form)
 
@@ -217,6 +222,18 @@ class MaskFilter:
         self._automaton = _Automaton(patterns) if patterns else None
         self._mask = mask
         self._skip = _starts_pattern(patterns)
+        self._start()
+
+    def another(self) -> MaskFilter:
+        """A filter for another stream (stderr beside stdout) that shares this one's
+        automaton, which is never changed once built: building it is what large values
+        cost (seconds and hundreds of MB for many PEM-sized values), so it is built once."""
+        twin = copy.copy(self)
+        twin._start()
+        return twin
+
+    def _start(self) -> None:
+        """The state of one stream, from its first byte."""
         self._node = 0
         self._position = 0  # bytes fed so far
         self._held = bytearray()  # the stream from _shown_to on: not shown yet
