@@ -835,3 +835,64 @@ def test_an_own_secret_read_by_name_too_is_named_by_ref_alone(cli: Any, aws_env:
     run = cli("policy", "--all", "--env", "prod", "--template", str(path), "--format", "sam")
     assert run.code == 0, run.stderr
     assert "Ref: Db" in run.stdout and "prod/orders/db-??????" not in run.stdout
+
+
+ROLE_POLICY = """
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties: {Role: !GetAtt Role.Arn, Handler: h.h, Runtime: python3.12}
+  Role:
+    Type: AWS::IAM::Role
+    Properties: {RoleName: jobs-role, AssumeRolePolicyDocument: {}}
+  Pol:
+    Type: AWS::IAM::RolePolicy
+    Properties:
+      RoleName: ROLE_NAME
+      PolicyName: p
+      PolicyDocument: DOCUMENT
+"""
+OBJECT_DOCUMENT = '{Statement: [{Effect: Allow, Action: "secretsmanager:*", Resource: "*"}]}'
+JSON_DOCUMENT = (
+    '|\n        {"Statement": [{"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"}]}'
+)
+SUB_DOCUMENT = (
+    "!Sub |\n        "
+    '{"Statement": [{"Effect": "Allow", "Action": "secretsmanager:*",\n        '
+    '"Resource": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}'
+    ':secret:*"}]}'
+)
+
+
+@pytest.mark.parametrize("role", ["!Ref Role", "jobs-role"])
+@pytest.mark.parametrize("document", [OBJECT_DOCUMENT, JSON_DOCUMENT, SUB_DOCUMENT])
+def test_a_role_policy_resource_in_any_document_form(
+    cli: Any, aws_env: Path, role: str, document: str
+) -> None:
+    text = ROLE_POLICY.replace("ROLE_NAME", role).replace("DOCUMENT", document)
+    code, report = audit(cli, str(write(aws_env, "template.yaml", text)))
+    assert code == 1
+    assert {(f["rule"], f["resource"]) for f in report["findings"]} == {
+        ("wildcard-action", "Fn"),
+        ("wildcard-resource", "Fn"),
+    }
+    assert cli("audit", str(aws_env / "template.yaml")).code == 1  # the default gate
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        '!Sub |\n        {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": ${B}}]}',
+        "|\n        Statement: not json",
+        '"[1, 2]"',
+        '"' + "[" * 100_000 + '"',  # deeper than Python's JSON parser goes
+        '"{\\"Version\\": ' + "9" * 5000 + '}"',  # more digits than int() takes
+    ],
+    ids=["sub-of-a-list", "yaml-text", "an-array", "too-deep", "too-many-digits"],
+)
+def test_a_policy_document_string_that_is_not_json_is_not_understood(
+    cli: Any, aws_env: Path, document: str
+) -> None:
+    text = ROLE_POLICY.replace("ROLE_NAME", "!Ref Role").replace("DOCUMENT", document)
+    _code, report = audit(cli, str(write(aws_env, "template.yaml", text)))
+    assert [(f["rule"], f["resource"]) for f in report["findings"]] == [("not-understood", "Pol")]
