@@ -896,3 +896,59 @@ def test_a_policy_document_string_that_is_not_json_is_not_understood(
     text = ROLE_POLICY.replace("ROLE_NAME", "!Ref Role").replace("DOCUMENT", document)
     _code, report = audit(cli, str(write(aws_env, "template.yaml", text)))
     assert [(f["rule"], f["resource"]) for f in report["findings"]] == [("not-understood", "Pol")]
+
+
+SERVERLESS_OWN_ROLE = """
+service: orders
+provider: {name: aws, runtime: python3.12PROVIDER}
+functions:
+  other: {handler: h.otherFUNCTION}
+resources:
+  Resources:
+    OwnRole:
+      Type: AWS::IAM::Role
+      Properties:
+        AssumeRolePolicyDocument: {}
+        Policies:
+          - PolicyName: p
+            PolicyDocument:
+              Statement: [{Effect: Allow, Action: "secretsmanager:*", Resource: "*"}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("provider", "function"),
+    [
+        ("", ", role: OwnRole"),
+        ("", ", role: !GetAtt OwnRole.Arn"),
+        ("", ", role: {Fn::GetAtt: [OwnRole, Arn]}"),
+        (", iam: {role: OwnRole}", ""),
+        (", iam: {role: !GetAtt OwnRole.Arn}", ""),
+        (", role: OwnRole", ""),  # v1/v2
+        (", iam: {role: Other}", ", role: OwnRole"),  # the function's own role wins
+    ],
+)
+def test_a_serverless_function_with_a_role_of_its_resources(
+    cli: Any, aws_env: Path, provider: str, function: str
+) -> None:
+    text = SERVERLESS_OWN_ROLE.replace("PROVIDER", provider).replace("FUNCTION", function)
+    code, report = audit(cli, str(write(aws_env, "serverless.yml", text)))
+    assert code == 1
+    assert {(f["rule"], f["resource"]) for f in report["findings"]} == {
+        ("wildcard-action", "other"),
+        ("wildcard-resource", "other"),
+    }
+    assert cli("audit", str(aws_env / "serverless.yml")).code == 1  # the default gate
+
+
+def test_a_serverless_role_the_file_does_not_define(cli: Any, aws_env: Path) -> None:
+    # A name that is not among `resources:` (here they come from another file): not
+    # understood, never clean; an ARN is a role made elsewhere, not this file's to judge.
+    text = (
+        SERVERLESS_OWN_ROLE.replace("PROVIDER", "")
+        .replace("FUNCTION", ", role: SharedRole")
+        .replace("  other:", "  byarn: {handler: h.a, role: 'arn:aws:iam::1:role/r'}\n  other:")
+    )
+    _code, report = audit(cli, str(write(aws_env, "serverless.yml", text)))
+    assert [(f["rule"], f["resource"]) for f in report["findings"]] == [("not-understood", "other")]
+    assert "SharedRole" in report["findings"][0]["message"]

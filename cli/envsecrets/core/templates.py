@@ -61,6 +61,7 @@ __all__ = [
     "PolicyDocument",
     "Template",
     "TemplateFunction",
+    "attach_template_role",
     "find_functions",
     "load_template",
     "load_yaml",
@@ -394,6 +395,17 @@ def _attach_role(
         function.managed_policy_arns.append((arn, role_props.line_of("ManagedPolicyArns")))
     for policy in role_policies.get(role, ()):
         function.policies.append(PolicyDocument(policy.document, policy.line, policy.origin, kind))
+
+
+def attach_template_role(function: TemplateFunction, role: str, template: Template) -> bool:
+    """Give `function` the policies of the template's role `role` (its inline policies,
+    managed policies and the policy resources attached to it); False when the template has
+    no such role."""
+    resources = template.resources
+    if role not in resources or resources[role].type != ROLE_TYPE:
+        return False
+    _attach_role(function, role, "function", resources, _policies_by_role(resources))
+    return True
 
 
 def find_functions(template: Template) -> list[TemplateFunction]:
