@@ -952,3 +952,90 @@ def test_a_serverless_role_the_file_does_not_define(cli: Any, aws_env: Path) -> 
     _code, report = audit(cli, str(write(aws_env, "serverless.yml", text)))
     assert [(f["rule"], f["resource"]) for f in report["findings"]] == [("not-understood", "other")]
     assert "SharedRole" in report["findings"][0]["message"]
+
+
+MERGED = """
+resource "aws_lambda_function" "f" {
+  function_name = "f"
+  role          = aws_iam_role.fn.arn
+}
+resource "aws_iam_role" "fn" {
+  name = "fn"
+}
+resource "aws_iam_role_policy" "p" {
+  role   = aws_iam_role.fn.id
+  policy = data.aws_iam_policy_document.p.json
+}
+data "aws_iam_policy_document" "broad" {
+  statement {
+    sid       = "Secrets"
+    actions   = ["secretsmanager:*"]
+    resources = ["*"]
+  }
+}
+data "aws_iam_policy_document" "narrow" {
+  statement {
+    sid       = "Secrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = ["arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/f/key-??????"]
+  }
+}
+data "aws_iam_policy_document" "p" {
+BODY
+}
+"""
+BROAD_JSON = (
+    '<<EOT\n{"Statement": [{"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"}]}'
+    "\nEOT"
+)
+WILDCARDS = {"wildcard-action", "wildcard-resource"}
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("source_policy_documents = [data.aws_iam_policy_document.broad.json]", WILDCARDS),
+        ("override_policy_documents = [data.aws_iam_policy_document.broad.json]", WILDCARDS),
+        ("source_json = data.aws_iam_policy_document.broad.json", WILDCARDS),
+        ("override_json = data.aws_iam_policy_document.broad.json", WILDCARDS),
+        (f"source_json = {BROAD_JSON}", WILDCARDS),
+        (f"override_policy_documents = [\n{BROAD_JSON}\n]", WILDCARDS),
+        # A later statement of the same sid replaces the earlier one, as Terraform merges.
+        (
+            "source_policy_documents = [data.aws_iam_policy_document.broad.json]\n"
+            "override_policy_documents = [data.aws_iam_policy_document.narrow.json]",
+            set(),
+        ),
+        (
+            "source_policy_documents = [data.aws_iam_policy_document.narrow.json]\n"
+            'statement {\n  sid = "Secrets"\n  actions = ["secretsmanager:*"]\n'
+            '  resources = ["*"]\n}',
+            WILDCARDS,
+        ),
+        # What cannot be followed is said, never taken for nothing.
+        ("source_policy_documents = [var.extra]", {"not-understood"}),
+        ("source_policy_documents = concat(var.a, var.b)", {"not-understood"}),
+        ("source_json = var.extra_json", {"not-understood"}),
+        ('override_json = "not json"', {"not-understood"}),
+        ("override_policy_documents = [aws_iam_policy.other.policy]", {"not-understood"}),
+        (
+            'dynamic "statement" {\n  for_each = var.statements\n  content {\n'
+            "    actions = statement.value.actions\n    resources = statement.value.resources\n"
+            "  }\n}",
+            {"not-understood"},
+        ),
+        ("source_policy_documents = [data.aws_iam_policy_document.p.json]", {"not-understood"}),
+    ],
+)
+def test_terraform_policy_documents_merged_from_others(
+    cli: Any, aws_env: Path, body: str, expected: set[str]
+) -> None:
+    write(aws_env, "tf/main.tf", MERGED.replace("BODY", body))
+    code, report = audit(cli, str(aws_env / "tf"))
+    assert rules(report) == expected
+    assert code == (1 if expected else 0)
+    gate = cli("audit", str(aws_env / "tf"))
+    assert gate.code == (1 if expected == WILDCARDS else 0), gate.stderr
+    for finding in report["findings"]:
+        if finding["rule"] == "not-understood":
+            assert finding["resource"] == "data.aws_iam_policy_document.p"

@@ -554,11 +554,21 @@ class _Builder:
         if note not in self.infra.unread:
             self.infra.unread.append(note)
 
-    def _policy_document(self, block: _Block) -> dict[str, Any]:
-        statements = []
+    def _policy_document(self, block: _Block, seen: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """A `data "aws_iam_policy_document"` as Terraform builds it: the statements of its
+        `source_policy_documents` (and `source_json`), then its own `statement`s, then those
+        of its `override_policy_documents` (and `override_json`), a later statement replacing
+        an earlier one of the same `sid`. A source that is not this module's policy document
+        data source or readable JSON, and a `dynamic "statement"`, are noted as not read."""
+        seen = seen | {block.address}
+        statements: list[Any] = []
+        for key, raw in self._sources(block, "source_json", "source_policy_documents"):
+            _overlay(statements, self._statements_of(block, key, raw, seen))
+        own = []
         for raw in _blocks(block.body.get("statement")):
             statement: dict[str, Any] = {"Effect": self.value(raw.get("effect")) or "Allow"}
             for key, name in (
+                ("sid", "Sid"),
                 ("actions", "Action"),
                 ("not_actions", "NotAction"),
                 ("resources", "Resource"),
@@ -566,10 +576,54 @@ class _Builder:
             ):
                 if key in raw:
                     statement[name] = self.value(raw[key])
-            statements.append(statement)
+            own.append(statement)
+        _overlay(statements, own)
+        for key, raw in self._sources(block, "override_json", "override_policy_documents"):
+            _overlay(statements, self._statements_of(block, key, raw, seen))
+        for dynamic in _blocks(block.body.get("dynamic")):
+            if "statement" in dynamic:
+                self._unread(
+                    block,
+                    "policy",
+                    'a dynamic "statement" block: the statements it makes are not read',
+                )
         document = LineDict({"Version": "2012-10-17", "Statement": statements})
         document.line = block.line
         return document
+
+    def _sources(self, block: _Block, single: str, many: str) -> list[tuple[str, Any]]:
+        """The documents `block` merges from `single` (`source_json`/`override_json`) and
+        `many` (`source_policy_documents`/`override_policy_documents`, a list)."""
+        found = [(single, block.body[single])] if block.body.get(single) is not None else []
+        documents = block.body.get(many)
+        if isinstance(documents, list):
+            found.extend((f"{many}[{i}]", raw) for i, raw in enumerate(documents))
+        elif documents is not None:
+            self._unread(block, "policy", f"{many} is an expression whose documents are not read")
+        return found
+
+    def _statements_of(self, block: _Block, key: str, raw: Any, seen: frozenset[str]) -> list[Any]:
+        """The statements of one document `block` merges: this module's
+        `data.aws_iam_policy_document.X.json`, or JSON the audit can read (a heredoc,
+        `jsonencode(...)`); anything else is noted and gives none."""
+        if isinstance(raw, Expr) and raw.text.endswith(".json"):
+            other = self.module.blocks.get(raw.text[: -len(".json")])
+            if other is not None and other.type == "aws_iam_policy_document":
+                if other.address in seen:
+                    self._unread(block, "policy", f"{other.address} merges itself")
+                    return []
+                return list(self._policy_document(other, seen)["Statement"])
+        value = self._json(raw)
+        if isinstance(value, dict) and "Statement" in value:
+            statement = value["Statement"]
+            return list(statement) if isinstance(statement, list) else [statement]
+        self._unread(
+            block,
+            "policy",
+            f"{key} is not a document the audit can read (only this module's "
+            "aws_iam_policy_document data sources and JSON are)",
+        )
+        return []
 
     def _role_of(self, block: _Block, key: str) -> str | None:
         """`aws_iam_role.x.arn` / `.name` / `.id` -> `aws_iam_role.x`."""
@@ -713,6 +767,25 @@ class _Builder:
         self._attach(function, block, "task_role_arn", "task")
         self._attach(function, block, "execution_role_arn", "execution")
         return function
+
+
+def _overlay(statements: list[Any], more: list[Any]) -> None:
+    """Terraform's merge of policy documents: a statement whose `Sid` is already there
+    replaces it; any other is added."""
+    for statement in more:
+        sid = statement.get("Sid") if isinstance(statement, dict) else None
+        index = next(
+            (
+                i
+                for i, known in enumerate(statements)
+                if sid and isinstance(known, dict) and known.get("Sid") == sid
+            ),
+            None,
+        )
+        if index is None:
+            statements.append(statement)
+        else:
+            statements[index] = statement
 
 
 def _unknown(value: Any) -> bool:
