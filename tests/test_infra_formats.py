@@ -864,12 +864,18 @@ SUB_DOCUMENT = (
 )
 
 
+@pytest.mark.parametrize("kind", ["AWS::IAM::RolePolicy", "AWS::IAM::Policy"])
 @pytest.mark.parametrize("role", ["!Ref Role", "jobs-role"])
-@pytest.mark.parametrize("document", [OBJECT_DOCUMENT, JSON_DOCUMENT, SUB_DOCUMENT])
+@pytest.mark.parametrize(
+    "document", [OBJECT_DOCUMENT, JSON_DOCUMENT, SUB_DOCUMENT], ids=["object", "json", "sub-json"]
+)
 def test_a_role_policy_resource_in_any_document_form(
-    cli: Any, aws_env: Path, role: str, document: str
+    cli: Any, aws_env: Path, kind: str, role: str, document: str
 ) -> None:
     text = ROLE_POLICY.replace("ROLE_NAME", role).replace("DOCUMENT", document)
+    if kind == "AWS::IAM::Policy":  # the older resource names its roles in a list
+        text = text.replace("AWS::IAM::RolePolicy", kind)
+        text = text.replace(f"\n      RoleName: {role}", f"\n      Roles: [{role}]")
     code, report = audit(cli, str(write(aws_env, "template.yaml", text)))
     assert code == 1
     assert {(f["rule"], f["resource"]) for f in report["findings"]} == {

@@ -446,7 +446,7 @@ def _policies_by_role(resources: dict[str, Resource]) -> dict[str, list[PolicyDo
         if res.type == ROLE_POLICY_TYPE:
             roles = {_role_named(res.properties.get("RoleName"), resources)}
         elif res.type in POLICY_TYPES:
-            roles = {role_ref(r) for r in listed(res.properties.get("Roles"))}
+            roles = {_role_named(r, resources) for r in listed(res.properties.get("Roles"))}
             # A managed policy can also be attached from the role's ManagedPolicyArns.
             roles |= managed_by_role.get(res.logical_id, set())
         else:
@@ -464,8 +464,8 @@ def _policies_by_role(resources: dict[str, Resource]) -> dict[str, list[PolicyDo
 
 
 def _role_named(value: Any, resources: dict[str, Resource]) -> str | None:
-    """The role a `RoleName` means: `!Ref Role` (a role's Ref is its name), or the literal
-    `RoleName` of one of the template's roles."""
+    """The role a `RoleName` (or an entry of `Roles`) means: `!Ref Role` (a role's Ref is
+    its name), or the literal `RoleName` of one of the template's roles."""
     ref = role_ref(value)
     if ref is not None or not isinstance(value, str):
         return ref
