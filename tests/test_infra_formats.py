@@ -1045,3 +1045,26 @@ def test_terraform_policy_documents_merged_from_others(
     for finding in report["findings"]:
         if finding["rule"] == "not-understood":
             assert finding["resource"] == "data.aws_iam_policy_document.p"
+
+
+def test_a_policy_document_merged_into_itself_over_and_over_is_bounded(
+    cli: Any, aws_env: Path
+) -> None:
+    # Each document merges the one before twice: 2**30 statements if merged naively.
+    blocks = [
+        'data "aws_iam_policy_document" "d0" {\n  statement {\n    actions = ["s3:GetObject"]\n'
+        '    resources = ["*"]\n  }\n}\n'
+    ]
+    for i in range(1, 31):
+        previous = f"data.aws_iam_policy_document.d{i - 1}.json"
+        blocks.append(
+            f'data "aws_iam_policy_document" "d{i}" {{\n'
+            f"  source_policy_documents = [{previous}, {previous}]\n}}\n"
+        )
+    text = MERGED.replace(
+        "BODY", "source_policy_documents = [data.aws_iam_policy_document.d30.json]"
+    )
+    write(aws_env, "tf/main.tf", text + "".join(blocks))
+    _code, report = audit(cli, str(aws_env / "tf"))
+    assert rules(report) == {"not-understood"}
+    assert any("more than 1,000 statements" in f["message"] for f in report["findings"])

@@ -77,6 +77,7 @@ RENDERED = re.compile(r"^data\.template_file\.([A-Za-z0-9_-]+)\.rendered$")
 NOT_READ = object()  # an attribute's JSON that could not be read
 FILE_CALL = re.compile(r'^file\("(?:\$\{path\.module\}/)?([^"$]+)"\)$')
 MAX_FOLLOW = 10  # local.a -> local.b -> ...: a loop is cut here
+MAX_STATEMENTS = 1000  # in one merged policy document (IAM's size limits allow far fewer)
 
 
 @dataclass
@@ -218,6 +219,9 @@ class _Builder:
         self.role_policies: dict[str, list[PolicyDocument]] = {}
         self.role_managed: dict[str, list[Any]] = {}
         self._lines: dict[Path, list[str]] = {}
+        # Policy document data sources already built: a document merged from many places
+        # (or a diamond of them) is built once.
+        self._documents: dict[str, dict[str, Any]] = {}
 
     def value(self, raw: Any, depth: int = 0) -> Any:
         """A normalised HCL value in the model's expression language."""
@@ -560,10 +564,12 @@ class _Builder:
         of its `override_policy_documents` (and `override_json`), a later statement replacing
         an earlier one of the same `sid`. A source that is not this module's policy document
         data source or readable JSON, and a `dynamic "statement"`, are noted as not read."""
+        if block.address in self._documents:
+            return self._documents[block.address]
         seen = seen | {block.address}
-        statements: list[Any] = []
+        merged = _Merged()
         for key, raw in self._sources(block, "source_json", "source_policy_documents"):
-            _overlay(statements, self._statements_of(block, key, raw, seen))
+            merged.add(self._statements_of(block, key, raw, seen))
         own = []
         for raw in _blocks(block.body.get("statement")):
             statement: dict[str, Any] = {"Effect": self.value(raw.get("effect")) or "Allow"}
@@ -577,9 +583,9 @@ class _Builder:
                 if key in raw:
                     statement[name] = self.value(raw[key])
             own.append(statement)
-        _overlay(statements, own)
+        merged.add(own)
         for key, raw in self._sources(block, "override_json", "override_policy_documents"):
-            _overlay(statements, self._statements_of(block, key, raw, seen))
+            merged.add(self._statements_of(block, key, raw, seen))
         for dynamic in _blocks(block.body.get("dynamic")):
             if "statement" in dynamic:
                 self._unread(
@@ -587,8 +593,11 @@ class _Builder:
                     "policy",
                     'a dynamic "statement" block: the statements it makes are not read',
                 )
-        document = LineDict({"Version": "2012-10-17", "Statement": statements})
+        if merged.full:
+            self._unread(block, "policy", f"more than {MAX_STATEMENTS:,} statements merged")
+        document = LineDict({"Version": "2012-10-17", "Statement": merged.statements})
         document.line = block.line
+        self._documents[block.address] = document
         return document
 
     def _sources(self, block: _Block, single: str, many: str) -> list[tuple[str, Any]]:
@@ -769,23 +778,30 @@ class _Builder:
         return function
 
 
-def _overlay(statements: list[Any], more: list[Any]) -> None:
+class _Merged:
     """Terraform's merge of policy documents: a statement whose `Sid` is already there
-    replaces it; any other is added."""
-    for statement in more:
-        sid = statement.get("Sid") if isinstance(statement, dict) else None
-        index = next(
-            (
-                i
-                for i, known in enumerate(statements)
-                if sid and isinstance(known, dict) and known.get("Sid") == sid
-            ),
-            None,
-        )
-        if index is None:
-            statements.append(statement)
-        else:
-            statements[index] = statement
+    replaces it; any other is added. At most MAX_STATEMENTS are kept: IAM allows a few kB per
+    policy, so a document merged into itself over and over is a bomb, not a policy (what is
+    kept is judged, and `full` says the rest was not)."""
+
+    def __init__(self) -> None:
+        self.statements: list[Any] = []
+        self.by_sid: dict[str, int] = {}
+        self.full = False
+
+    def add(self, more: list[Any]) -> None:
+        for statement in more:
+            sid = statement.get("Sid") if isinstance(statement, dict) else None
+            known = self.by_sid.get(sid) if isinstance(sid, str) and sid else None
+            if known is not None:
+                self.statements[known] = statement
+                continue
+            if len(self.statements) >= MAX_STATEMENTS:
+                self.full = True
+                return
+            if isinstance(sid, str) and sid:
+                self.by_sid[sid] = len(self.statements)
+            self.statements.append(statement)
 
 
 def _unknown(value: Any) -> bool:
