@@ -21,7 +21,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -493,6 +493,20 @@ def json_document(document: Any) -> tuple[Any, str | None]:
             text = SUB_VARIABLE.sub(lambda m: literals.get(m.group(0)[2:-1].strip(), m[0]), text)
     if not isinstance(text, str):
         return document, None
+    parsed, reason = _parsed_json(text)
+    if reason is not None:
+        return None, reason
+    if text is not document:
+        # Each string still holding `${...}` is an `Fn::Sub` of its own, read as the object
+        # form's would be (`${AWS::Region}`, `${Stage}` resolved by whoever reads it).
+        parsed = _sub_strings(parsed, others)
+    return parsed, None
+
+
+@lru_cache(maxsize=64)
+def _parsed_json(text: str) -> tuple[Any, str | None]:
+    """The JSON object `text` holds, or why not. Cached: a role's document is read again for
+    each function that uses the role (never changed by its readers)."""
     try:
         parsed = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -501,10 +515,6 @@ def json_document(document: Any) -> tuple[Any, str | None]:
         return None, "policy document is not JSON that can be read"
     if not isinstance(parsed, dict):
         return None, "policy document is not a JSON object"
-    if text is not document:
-        # Each string still holding `${...}` is an `Fn::Sub` of its own, read as the object
-        # form's would be (`${AWS::Region}`, `${Stage}` resolved by whoever reads it).
-        parsed = _sub_strings(parsed, others)
     return parsed, None
 
 
