@@ -835,3 +835,236 @@ def test_an_own_secret_read_by_name_too_is_named_by_ref_alone(cli: Any, aws_env:
     run = cli("policy", "--all", "--env", "prod", "--template", str(path), "--format", "sam")
     assert run.code == 0, run.stderr
     assert "Ref: Db" in run.stdout and "prod/orders/db-??????" not in run.stdout
+
+
+ROLE_POLICY = """
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties: {Role: !GetAtt Role.Arn, Handler: h.h, Runtime: python3.12}
+  Role:
+    Type: AWS::IAM::Role
+    Properties: {RoleName: jobs-role, AssumeRolePolicyDocument: {}}
+  Pol:
+    Type: AWS::IAM::RolePolicy
+    Properties:
+      RoleName: ROLE_NAME
+      PolicyName: p
+      PolicyDocument: DOCUMENT
+"""
+OBJECT_DOCUMENT = '{Statement: [{Effect: Allow, Action: "secretsmanager:*", Resource: "*"}]}'
+JSON_DOCUMENT = (
+    '|\n        {"Statement": [{"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"}]}'
+)
+SUB_DOCUMENT = (
+    "!Sub |\n        "
+    '{"Statement": [{"Effect": "Allow", "Action": "secretsmanager:*",\n        '
+    '"Resource": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}'
+    ':secret:*"}]}'
+)
+
+
+@pytest.mark.parametrize("kind", ["AWS::IAM::RolePolicy", "AWS::IAM::Policy"])
+@pytest.mark.parametrize("role", ["!Ref Role", "jobs-role"])
+@pytest.mark.parametrize(
+    "document", [OBJECT_DOCUMENT, JSON_DOCUMENT, SUB_DOCUMENT], ids=["object", "json", "sub-json"]
+)
+def test_a_role_policy_resource_in_any_document_form(
+    cli: Any, aws_env: Path, kind: str, role: str, document: str
+) -> None:
+    text = ROLE_POLICY.replace("ROLE_NAME", role).replace("DOCUMENT", document)
+    if kind == "AWS::IAM::Policy":  # the older resource names its roles in a list
+        text = text.replace("AWS::IAM::RolePolicy", kind)
+        text = text.replace(f"\n      RoleName: {role}", f"\n      Roles: [{role}]")
+    code, report = audit(cli, str(write(aws_env, "template.yaml", text)))
+    assert code == 1
+    assert {(f["rule"], f["resource"]) for f in report["findings"]} == {
+        ("wildcard-action", "Fn"),
+        ("wildcard-resource", "Fn"),
+    }
+    assert cli("audit", str(aws_env / "template.yaml")).code == 1  # the default gate
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        '!Sub |\n        {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": ${B}}]}',
+        "|\n        Statement: not json",
+        '"[1, 2]"',
+        '"' + "[" * 100_000 + '"',  # deeper than Python's JSON parser goes
+        '"{\\"Version\\": ' + "9" * 5000 + '}"',  # more digits than int() takes
+    ],
+    ids=["sub-of-a-list", "yaml-text", "an-array", "too-deep", "too-many-digits"],
+)
+def test_a_policy_document_string_that_is_not_json_is_not_understood(
+    cli: Any, aws_env: Path, document: str
+) -> None:
+    text = ROLE_POLICY.replace("ROLE_NAME", "!Ref Role").replace("DOCUMENT", document)
+    _code, report = audit(cli, str(write(aws_env, "template.yaml", text)))
+    assert [(f["rule"], f["resource"]) for f in report["findings"]] == [("not-understood", "Pol")]
+
+
+SERVERLESS_OWN_ROLE = """
+service: orders
+provider: {name: aws, runtime: python3.12PROVIDER}
+functions:
+  other: {handler: h.otherFUNCTION}
+resources:
+  Resources:
+    OwnRole:
+      Type: AWS::IAM::Role
+      Properties:
+        AssumeRolePolicyDocument: {}
+        Policies:
+          - PolicyName: p
+            PolicyDocument:
+              Statement: [{Effect: Allow, Action: "secretsmanager:*", Resource: "*"}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("provider", "function"),
+    [
+        ("", ", role: OwnRole"),
+        ("", ", role: !GetAtt OwnRole.Arn"),
+        ("", ", role: {Fn::GetAtt: [OwnRole, Arn]}"),
+        (", iam: {role: OwnRole}", ""),
+        (", iam: {role: !GetAtt OwnRole.Arn}", ""),
+        (", role: OwnRole", ""),  # v1/v2
+        (", iam: {role: Other}", ", role: OwnRole"),  # the function's own role wins
+    ],
+)
+def test_a_serverless_function_with_a_role_of_its_resources(
+    cli: Any, aws_env: Path, provider: str, function: str
+) -> None:
+    text = SERVERLESS_OWN_ROLE.replace("PROVIDER", provider).replace("FUNCTION", function)
+    code, report = audit(cli, str(write(aws_env, "serverless.yml", text)))
+    assert code == 1
+    assert {(f["rule"], f["resource"]) for f in report["findings"]} == {
+        ("wildcard-action", "other"),
+        ("wildcard-resource", "other"),
+    }
+    assert cli("audit", str(aws_env / "serverless.yml")).code == 1  # the default gate
+
+
+def test_a_serverless_role_the_file_does_not_define(cli: Any, aws_env: Path) -> None:
+    # A name that is not among `resources:` (here they come from another file): not
+    # understood, never clean; an ARN is a role made elsewhere, not this file's to judge.
+    text = (
+        SERVERLESS_OWN_ROLE.replace("PROVIDER", "")
+        .replace("FUNCTION", ", role: SharedRole")
+        .replace("  other:", "  byarn: {handler: h.a, role: 'arn:aws:iam::1:role/r'}\n  other:")
+    )
+    _code, report = audit(cli, str(write(aws_env, "serverless.yml", text)))
+    assert [(f["rule"], f["resource"]) for f in report["findings"]] == [("not-understood", "other")]
+    assert "SharedRole" in report["findings"][0]["message"]
+
+
+MERGED = """
+resource "aws_lambda_function" "f" {
+  function_name = "f"
+  role          = aws_iam_role.fn.arn
+}
+resource "aws_iam_role" "fn" {
+  name = "fn"
+}
+resource "aws_iam_role_policy" "p" {
+  role   = aws_iam_role.fn.id
+  policy = data.aws_iam_policy_document.p.json
+}
+data "aws_iam_policy_document" "broad" {
+  statement {
+    sid       = "Secrets"
+    actions   = ["secretsmanager:*"]
+    resources = ["*"]
+  }
+}
+data "aws_iam_policy_document" "narrow" {
+  statement {
+    sid       = "Secrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = ["arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/f/key-??????"]
+  }
+}
+data "aws_iam_policy_document" "p" {
+BODY
+}
+"""
+BROAD_JSON = (
+    '<<EOT\n{"Statement": [{"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"}]}'
+    "\nEOT"
+)
+WILDCARDS = {"wildcard-action", "wildcard-resource"}
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("source_policy_documents = [data.aws_iam_policy_document.broad.json]", WILDCARDS),
+        ("override_policy_documents = [data.aws_iam_policy_document.broad.json]", WILDCARDS),
+        ("source_json = data.aws_iam_policy_document.broad.json", WILDCARDS),
+        ("override_json = data.aws_iam_policy_document.broad.json", WILDCARDS),
+        (f"source_json = {BROAD_JSON}", WILDCARDS),
+        (f"override_policy_documents = [\n{BROAD_JSON}\n]", WILDCARDS),
+        # A later statement of the same sid replaces the earlier one, as Terraform merges.
+        (
+            "source_policy_documents = [data.aws_iam_policy_document.broad.json]\n"
+            "override_policy_documents = [data.aws_iam_policy_document.narrow.json]",
+            set(),
+        ),
+        (
+            "source_policy_documents = [data.aws_iam_policy_document.narrow.json]\n"
+            'statement {\n  sid = "Secrets"\n  actions = ["secretsmanager:*"]\n'
+            '  resources = ["*"]\n}',
+            WILDCARDS,
+        ),
+        # What cannot be followed is said, never taken for nothing.
+        ("source_policy_documents = [var.extra]", {"not-understood"}),
+        ("source_policy_documents = concat(var.a, var.b)", {"not-understood"}),
+        ("source_json = var.extra_json", {"not-understood"}),
+        ('override_json = "not json"', {"not-understood"}),
+        ("override_policy_documents = [aws_iam_policy.other.policy]", {"not-understood"}),
+        (
+            'dynamic "statement" {\n  for_each = var.statements\n  content {\n'
+            "    actions = statement.value.actions\n    resources = statement.value.resources\n"
+            "  }\n}",
+            {"not-understood"},
+        ),
+        ("source_policy_documents = [data.aws_iam_policy_document.p.json]", {"not-understood"}),
+    ],
+)
+def test_terraform_policy_documents_merged_from_others(
+    cli: Any, aws_env: Path, body: str, expected: set[str]
+) -> None:
+    write(aws_env, "tf/main.tf", MERGED.replace("BODY", body))
+    code, report = audit(cli, str(aws_env / "tf"))
+    assert rules(report) == expected
+    assert code == (1 if expected else 0)
+    gate = cli("audit", str(aws_env / "tf"))
+    assert gate.code == (1 if expected == WILDCARDS else 0), gate.stderr
+    for finding in report["findings"]:
+        if finding["rule"] == "not-understood":
+            assert finding["resource"] == "data.aws_iam_policy_document.p"
+
+
+def test_a_policy_document_merged_into_itself_over_and_over_is_bounded(
+    cli: Any, aws_env: Path
+) -> None:
+    # Each document merges the one before twice: 2**30 statements if merged naively.
+    blocks = [
+        'data "aws_iam_policy_document" "d0" {\n  statement {\n    actions = ["s3:GetObject"]\n'
+        '    resources = ["*"]\n  }\n}\n'
+    ]
+    for i in range(1, 31):
+        previous = f"data.aws_iam_policy_document.d{i - 1}.json"
+        blocks.append(
+            f'data "aws_iam_policy_document" "d{i}" {{\n'
+            f"  source_policy_documents = [{previous}, {previous}]\n}}\n"
+        )
+    text = MERGED.replace(
+        "BODY", "source_policy_documents = [data.aws_iam_policy_document.d30.json]"
+    )
+    write(aws_env, "tf/main.tf", text + "".join(blocks))
+    _code, report = audit(cli, str(aws_env / "tf"))
+    assert rules(report) == {"not-understood"}
+    assert any("more than 1,000 statements" in f["message"] for f in report["findings"])

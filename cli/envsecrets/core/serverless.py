@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envsecrets.core.infra import (
     EnvVar,
@@ -34,6 +34,9 @@ from envsecrets.core.infra import (
 )
 from envsecrets.core.untrusted import ALIAS_BYTES
 from envsecrets.errors import CliError, ExitCode
+
+if TYPE_CHECKING:
+    from envsecrets.core.templates import Template
 
 VARIABLE = re.compile(r"\$\{((?:[^${}]|\$(?!\{))*)\}")  # an innermost ${...}
 WHOLE = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
@@ -303,26 +306,71 @@ def read_serverless(data: dict[str, Any], source: str, values: dict[str, str]) -
     shared = _statements(provider, variables)
     managed = _managed(provider, variables)
     functions = _functions(data, source, infra)
+    provider_role = _role_value(provider, variables)
+    custom_roles: list[tuple[TemplateFunction, Any]] = []
     for key, body in functions.items() if isinstance(functions, dict) else ():
         if not isinstance(body, dict):
             continue
-        infra.functions.append(
-            _function(str(key), body, functions, shared_env, shared, managed, variables)
-        )
+        function = _function(str(key), body, functions, shared_env, shared, managed, variables)
+        infra.functions.append(function)
+        own_role = variables.value(body.get("role"))
+        custom_roles.append((function, provider_role if own_role is None else own_role))
     resources = data.get("resources")
+    template = Template(source, LineDict())
     if isinstance(resources, dict) and isinstance(resources.get("Resources"), dict):
         fragment = LineDict({"Resources": variables.value(resources["Resources"])})
         if isinstance(resources.get("Parameters"), dict):
             fragment["Parameters"] = resources["Parameters"]
-        defined = read_cloudformation(Template(source, fragment))
+        template = Template(source, fragment)
+        defined = read_cloudformation(template)
         infra.functions.extend(defined.functions)
         infra.secrets.update(defined.secrets)
         infra.ssm_parameters.update(defined.ssm_parameters)
         infra.stored_values.extend(defined.stored_values)
         infra.secret_attributes.update(defined.secret_attributes)
         infra.parameters.update(defined.parameters)
+        infra.unread.extend(defined.unread)
+    for function, role in custom_roles:
+        _custom_role(function, role, template, infra)
     infra.parameters.update(variables.parameters)
     return infra
+
+
+def _role_value(provider: dict[str, Any], variables: _Variables) -> Any:
+    """The service's custom role: `provider.iam.role: Name` (v3+, a name or `!GetAtt`, not
+    the mapping of statements) or `provider.role` (v1/v2); None for the role Serverless
+    makes."""
+    from envsecrets.core.templates import role_ref
+
+    role = _mapping(provider.get("iam")).get("role")
+    if role is None or (isinstance(role, dict) and not role_ref(role)):
+        role = provider.get("role")
+    return variables.value(role)
+
+
+def _custom_role(
+    function: TemplateFunction, role: Any, template: Template, infra: Infrastructure
+) -> None:
+    """A function that runs with a role of the `resources:` section (`role: OwnRole`,
+    `role: !GetAtt OwnRole.Arn`, or the provider's) carries that role's policies, read as
+    a CloudFormation role's. A role named that the file does not define is noted: its
+    policies are unknown. An ARN (a role made elsewhere) is not this file's to judge."""
+    from envsecrets.core.templates import attach_template_role, role_ref
+
+    if role is None or (isinstance(role, str) and (role.startswith("arn:") or "${" in role)):
+        return
+    name = role if isinstance(role, str) else role_ref(role)
+    if name is None:
+        return
+    if not attach_template_role(function, name, template):
+        infra.unread.append(
+            Unread(
+                function.logical_id,
+                "policy",
+                f"its role {name} is not a role of the file's resources: its policies are unknown",
+                function.line,
+            )
+        )
 
 
 def _function(

@@ -17,10 +17,11 @@ and the limits of core/untrusted.py is what a CI gate on strangers' files needs.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from envsecrets.core.infra import (
     PolicyDocument,
     StoredValue,
     TemplateFunction,
+    Unread,
     alternatives,
     line_of,
     listed,
@@ -59,6 +61,7 @@ __all__ = [
     "PolicyDocument",
     "Template",
     "TemplateFunction",
+    "attach_template_role",
     "find_functions",
     "load_template",
     "load_yaml",
@@ -69,6 +72,7 @@ __all__ = [
 
 ROLE_TYPE = "AWS::IAM::Role"
 POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+ROLE_POLICY_TYPE = "AWS::IAM::RolePolicy"  # one inline policy of one role, named by RoleName
 SECRET_TYPE = "AWS::SecretsManager::Secret"  # noqa: S105 - a resource type, not a password
 SSM_PARAMETER_TYPE = "AWS::SSM::Parameter"
 # Properties that keep a credential in clear when written as a literal.
@@ -380,8 +384,9 @@ def _attach_role(
     for entry in listed(role_props.get("Policies")):
         if isinstance(entry, dict):
             for doc in alternatives(entry.get("PolicyDocument")):
+                where = line_of(doc, line_of(entry, None))
                 function.policies.append(
-                    PolicyDocument(doc, line_of(doc, line_of(entry, None)), f"role {role}", kind)
+                    PolicyDocument(json_document(doc)[0], where, f"role {role}", kind)
                 )
     for arn in listed(role_props.get("ManagedPolicyArns")):
         ref = role_ref(arn)
@@ -390,6 +395,17 @@ def _attach_role(
         function.managed_policy_arns.append((arn, role_props.line_of("ManagedPolicyArns")))
     for policy in role_policies.get(role, ()):
         function.policies.append(PolicyDocument(policy.document, policy.line, policy.origin, kind))
+
+
+def attach_template_role(function: TemplateFunction, role: str, template: Template) -> bool:
+    """Give `function` the policies of the template's role `role` (its inline policies,
+    managed policies and the policy resources attached to it); False when the template has
+    no such role."""
+    resources = template.resources
+    if role not in resources or resources[role].type != ROLE_TYPE:
+        return False
+    _attach_role(function, role, "function", resources, _policies_by_role(resources))
+    return True
 
 
 def find_functions(template: Template) -> list[TemplateFunction]:
@@ -427,18 +443,108 @@ def _policies_by_role(resources: dict[str, Resource]) -> dict[str, list[PolicyDo
                 if ref:
                     managed_by_role.setdefault(ref, set()).add(other.logical_id)
     for res in resources.values():
-        if res.type not in POLICY_TYPES:
+        if res.type == ROLE_POLICY_TYPE:
+            roles = {_role_named(res.properties.get("RoleName"), resources)}
+        elif res.type in POLICY_TYPES:
+            roles = {_role_named(r, resources) for r in listed(res.properties.get("Roles"))}
+            # A managed policy can also be attached from the role's ManagedPolicyArns.
+            roles |= managed_by_role.get(res.logical_id, set())
+        else:
             continue
-        roles = {role_ref(r) for r in listed(res.properties.get("Roles"))}
-        # A managed policy can also be attached from the role's ManagedPolicyArns.
-        roles |= managed_by_role.get(res.logical_id, set())
         for doc in alternatives(res.properties.get("PolicyDocument")):
+            document = json_document(doc)[0]
             for role in roles:
                 if role:
                     attached.setdefault(role, []).append(
-                        PolicyDocument(doc, line_of(doc, res.line), f"{res.type} {res.logical_id}")
+                        PolicyDocument(
+                            document, line_of(doc, res.line), f"{res.type} {res.logical_id}"
+                        )
                     )
     return attached
+
+
+def _role_named(value: Any, resources: dict[str, Resource]) -> str | None:
+    """The role a `RoleName` (or an entry of `Roles`) means: `!Ref Role` (a role's Ref is
+    its name), or the literal `RoleName` of one of the template's roles."""
+    ref = role_ref(value)
+    if ref is not None or not isinstance(value, str):
+        return ref
+    for res in resources.values():
+        if res.type == ROLE_TYPE and res.properties.get("RoleName") == value:
+            return res.logical_id
+    return None
+
+
+def json_document(document: Any) -> tuple[Any, str | None]:
+    """A policy document as a mapping: a JSON string (`PolicyDocument: |`, or `!Sub |` whose
+    `${AWS::Region}`, `${Param}` ... stay in the strings as they would in an `Fn::Sub`
+    resource) is parsed; anything else is returned as it is. The reason is not None when the
+    text is not a JSON object (the document is then None: nothing of it can be judged)."""
+    text = document
+    others: dict[str, Any] = {}  # a `!Sub [text, {Var: !Ref X}]`'s variables that are not text
+    if isinstance(document, dict) and len(document) == 1 and "Fn::Sub" in document:
+        sub = document["Fn::Sub"]
+        text = sub[0] if isinstance(sub, list) and sub else sub
+        if not isinstance(text, str):
+            return document, None
+        if isinstance(sub, list) and len(sub) == 2 and isinstance(sub[1], dict):
+            literals = {str(k): v for k, v in sub[1].items() if isinstance(v, str)}
+            others = {str(k): v for k, v in sub[1].items() if not isinstance(v, str)}
+            text = SUB_VARIABLE.sub(lambda m: literals.get(m.group(0)[2:-1].strip(), m[0]), text)
+    if not isinstance(text, str):
+        return document, None
+    parsed, reason = _parsed_json(text)
+    if reason is not None:
+        return None, reason
+    if text is not document:
+        # Each string still holding `${...}` is an `Fn::Sub` of its own, read as the object
+        # form's would be (`${AWS::Region}`, `${Stage}` resolved by whoever reads it).
+        parsed = _sub_strings(parsed, others)
+    return parsed, None
+
+
+@lru_cache(maxsize=64)
+def _parsed_json(text: str) -> tuple[Any, str | None]:
+    """The JSON object `text` holds, or why not. Cached: a role's document is read again for
+    each function that uses the role (never changed by its readers)."""
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"policy document is not JSON ({exc.msg}, its line {exc.lineno})"
+    except (ValueError, RecursionError):  # digits beyond Python's limit, nesting too deep
+        return None, "policy document is not JSON that can be read"
+    if not isinstance(parsed, dict):
+        return None, "policy document is not a JSON object"
+    return parsed, None
+
+
+def _sub_strings(value: Any, others: dict[str, Any]) -> Any:
+    if isinstance(value, str):
+        if not SUB_VARIABLE.search(value):
+            return value
+        return {"Fn::Sub": [value, others] if others else value}
+    if isinstance(value, dict):
+        return {key: _sub_strings(item, others) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_sub_strings(item, others) for item in value]
+    return value
+
+
+def _unreadable_documents(resources: dict[str, Resource]) -> Iterator[Unread]:
+    """Policy documents of roles and policies that are strings but not JSON: noted once
+    each, whether or not a function uses them (never taken for an empty policy)."""
+    for res in resources.values():
+        if res.type == ROLE_TYPE:
+            entries = [e for e in listed(res.properties.get("Policies")) if isinstance(e, dict)]
+            documents = [d for e in entries for d in alternatives(e.get("PolicyDocument"))]
+        elif res.type in POLICY_TYPES or res.type == ROLE_POLICY_TYPE:
+            documents = list(alternatives(res.properties.get("PolicyDocument")))
+        else:
+            continue
+        for doc in documents:
+            reason = json_document(doc)[1]
+            if reason:
+                yield Unread(res.logical_id, "policy", reason, line_of(doc, res.line))
 
 
 # -- the model -----------------------------------------------------------------------------------
@@ -449,6 +555,7 @@ def _truthy(value: Any) -> bool:
 def read_cloudformation(template: Template) -> Infrastructure:
     """The infrastructure model of a SAM/CloudFormation template (or CDK output)."""
     infra = Infrastructure(template.source, "cloudformation", find_functions(template))
+    infra.unread.extend(_unreadable_documents(template.resources))
     infra.raw_resources = expand_for_each(template.data.get("Resources"), template.source)
     for name, body in template.parameters.items():
         infra.parameters[name] = Parameter(

@@ -77,6 +77,7 @@ RENDERED = re.compile(r"^data\.template_file\.([A-Za-z0-9_-]+)\.rendered$")
 NOT_READ = object()  # an attribute's JSON that could not be read
 FILE_CALL = re.compile(r'^file\("(?:\$\{path\.module\}/)?([^"$]+)"\)$')
 MAX_FOLLOW = 10  # local.a -> local.b -> ...: a loop is cut here
+MAX_STATEMENTS = 1000  # in one merged policy document (IAM's size limits allow far fewer)
 
 
 @dataclass
@@ -218,6 +219,9 @@ class _Builder:
         self.role_policies: dict[str, list[PolicyDocument]] = {}
         self.role_managed: dict[str, list[Any]] = {}
         self._lines: dict[Path, list[str]] = {}
+        # Policy document data sources already built: a document merged from many places
+        # (or a diamond of them) is built once.
+        self._documents: dict[str, dict[str, Any]] = {}
 
     def value(self, raw: Any, depth: int = 0) -> Any:
         """A normalised HCL value in the model's expression language."""
@@ -554,11 +558,23 @@ class _Builder:
         if note not in self.infra.unread:
             self.infra.unread.append(note)
 
-    def _policy_document(self, block: _Block) -> dict[str, Any]:
-        statements = []
+    def _policy_document(self, block: _Block, seen: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """A `data "aws_iam_policy_document"` as Terraform builds it: the statements of its
+        `source_policy_documents` (and `source_json`), then its own `statement`s, then those
+        of its `override_policy_documents` (and `override_json`), a later statement replacing
+        an earlier one of the same `sid`. A source that is not this module's policy document
+        data source or readable JSON, and a `dynamic "statement"`, are noted as not read."""
+        if block.address in self._documents:
+            return self._documents[block.address]
+        seen = seen | {block.address}
+        merged = _Merged()
+        for key, raw in self._sources(block, "source_json", "source_policy_documents"):
+            merged.add(self._statements_of(block, key, raw, seen))
+        own = []
         for raw in _blocks(block.body.get("statement")):
             statement: dict[str, Any] = {"Effect": self.value(raw.get("effect")) or "Allow"}
             for key, name in (
+                ("sid", "Sid"),
                 ("actions", "Action"),
                 ("not_actions", "NotAction"),
                 ("resources", "Resource"),
@@ -566,10 +582,57 @@ class _Builder:
             ):
                 if key in raw:
                     statement[name] = self.value(raw[key])
-            statements.append(statement)
-        document = LineDict({"Version": "2012-10-17", "Statement": statements})
+            own.append(statement)
+        merged.add(own)
+        for key, raw in self._sources(block, "override_json", "override_policy_documents"):
+            merged.add(self._statements_of(block, key, raw, seen))
+        for dynamic in _blocks(block.body.get("dynamic")):
+            if "statement" in dynamic:
+                self._unread(
+                    block,
+                    "policy",
+                    'a dynamic "statement" block: the statements it makes are not read',
+                )
+        if merged.full:
+            self._unread(block, "policy", f"more than {MAX_STATEMENTS:,} statements merged")
+        document = LineDict({"Version": "2012-10-17", "Statement": merged.statements})
         document.line = block.line
+        self._documents[block.address] = document
         return document
+
+    def _sources(self, block: _Block, single: str, many: str) -> list[tuple[str, Any]]:
+        """The documents `block` merges from `single` (`source_json`/`override_json`) and
+        `many` (`source_policy_documents`/`override_policy_documents`, a list)."""
+        found = [(single, block.body[single])] if block.body.get(single) is not None else []
+        documents = block.body.get(many)
+        if isinstance(documents, list):
+            found.extend((f"{many}[{i}]", raw) for i, raw in enumerate(documents))
+        elif documents is not None:
+            self._unread(block, "policy", f"{many} is an expression whose documents are not read")
+        return found
+
+    def _statements_of(self, block: _Block, key: str, raw: Any, seen: frozenset[str]) -> list[Any]:
+        """The statements of one document `block` merges: this module's
+        `data.aws_iam_policy_document.X.json`, or JSON the audit can read (a heredoc,
+        `jsonencode(...)`); anything else is noted and gives none."""
+        if isinstance(raw, Expr) and raw.text.endswith(".json"):
+            other = self.module.blocks.get(raw.text[: -len(".json")])
+            if other is not None and other.type == "aws_iam_policy_document":
+                if other.address in seen:
+                    self._unread(block, "policy", f"{other.address} merges itself")
+                    return []
+                return list(self._policy_document(other, seen)["Statement"])
+        value = self._json(raw)
+        if isinstance(value, dict) and "Statement" in value:
+            statement = value["Statement"]
+            return list(statement) if isinstance(statement, list) else [statement]
+        self._unread(
+            block,
+            "policy",
+            f"{key} is not a document the audit can read (only this module's "
+            "aws_iam_policy_document data sources and JSON are)",
+        )
+        return []
 
     def _role_of(self, block: _Block, key: str) -> str | None:
         """`aws_iam_role.x.arn` / `.name` / `.id` -> `aws_iam_role.x`."""
@@ -713,6 +776,32 @@ class _Builder:
         self._attach(function, block, "task_role_arn", "task")
         self._attach(function, block, "execution_role_arn", "execution")
         return function
+
+
+class _Merged:
+    """Terraform's merge of policy documents: a statement whose `Sid` is already there
+    replaces it; any other is added. At most MAX_STATEMENTS are kept: IAM allows a few kB per
+    policy, so a document merged into itself over and over is a bomb, not a policy (what is
+    kept is judged, and `full` says the rest was not)."""
+
+    def __init__(self) -> None:
+        self.statements: list[Any] = []
+        self.by_sid: dict[str, int] = {}
+        self.full = False
+
+    def add(self, more: list[Any]) -> None:
+        for statement in more:
+            sid = statement.get("Sid") if isinstance(statement, dict) else None
+            known = self.by_sid.get(sid) if isinstance(sid, str) and sid else None
+            if known is not None:
+                self.statements[known] = statement
+                continue
+            if len(self.statements) >= MAX_STATEMENTS:
+                self.full = True
+                return
+            if isinstance(sid, str) and sid:
+                self.by_sid[sid] = len(self.statements)
+            self.statements.append(statement)
 
 
 def _unknown(value: Any) -> bool:
