@@ -173,7 +173,7 @@ def _live_hint(name: str, lease: Lease) -> str:
     until = f"{lease.expires.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
     return (
         f"wait for that rotation to end; `secrets rotate {name} --resume` or `--cancel` "
-        f"work once it has (seen from another host: after {until}); "
+        f"work once it has (seen from another host or container: after {until}); "
         f"`secrets history {name}` shows the labels"
     )
 
