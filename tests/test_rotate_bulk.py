@@ -622,6 +622,26 @@ def test_after_a_failure_the_hint_retries_only_the_failed_secret(cli, sm, proxy)
         assert_rotated_once(sm, name, original)  # each AWSPREVIOUS still the original
 
 
+def test_each_failure_in_the_json_report_names_its_own_command(cli, sm, proxy) -> None:
+    """The finding: `failed[].error.hint` kept the generic "run the command again" (a script
+    following it rotates again every secret that succeeded), and `version_id` named the
+    version the failed write would have made, which does not exist."""
+    seed(sm, 3)
+    proxy.script(PUT, *[FAIL_500] * 2)  # the first secret's write, both attempts
+    bulk = ("rotate", "--env", "dev", "--older-than", "0", "--generate", "--yes", "--json")
+    run = cli(*bulk, "--concurrency", "1", env={"AWS_MAX_ATTEMPTS": "2"})
+    assert run.code == 1 and run.stdout, run.stderr + run.stdout
+    [failure] = run.json()["failed"]
+    assert failure["name"] == "dev/api/key-00" and failure["state"] == "unchanged"
+    assert failure["version_id"] is None
+    versions = sm.list_secret_version_ids(SecretId="dev/api/key-00")["Versions"]
+    assert len(versions) == 1
+    hint = failure["error"]["hint"]
+    assert "command again" not in hint
+    assert "retry this secret alone: `secrets rotate dev/api/key-00 --generate`" in hint
+    assert "key-01" not in hint and "key-02" not in hint, hint
+
+
 def test_a_failed_promotion_that_did_move_current_is_reported_as_such(cli, sm, proxy) -> None:
     """The promotion's reply is lost, its retry fails and the labels cannot be read at that
     moment: the rotation fails, yet AWSCURRENT moved. The labels are read again after the

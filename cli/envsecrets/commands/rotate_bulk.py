@@ -8,6 +8,7 @@ the exit code is 1 when any secret failed. Called by `rotate.dispatch` with the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, NoReturn
 
@@ -92,6 +93,8 @@ def rotate_scope(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
     # A secret refused because an earlier run left it pending is finished by the bulk form,
     # for all of them at once, rather than by one `secrets rotate NAME --resume` each.
     report.failed = [_point_at_bulk_recovery(failure, recover) for failure in report.failed]
+    # Each failure's own hint (`--json`) names that secret's command, as the summary does.
+    report.failed = [_own_hint(failure, request, recipes) for failure in report.failed]
     if out.json_mode:
         out.json(report.as_dict())
     else:
@@ -435,6 +438,56 @@ def _single_command(name: str, request: RotateRequest, recipes: dict[str, Recipe
     if request.verify_cmd is not None:
         flags += ["--verify-cmd", shlex.quote(request.verify_cmd)]
     return " ".join(["secrets rotate", shlex.quote(name), *flags])
+
+
+# "run the (same) command again" in an error's hint means the bulk command here: followed by
+# a script, it rotates again every secret that succeeded. Cut, with the clause it ends.
+_RUN_AGAIN = re.compile(r"(?:,? ?then )?run the (?:same )?command again[^;]*")
+
+
+def _own_hint(
+    failure: BulkFailure, request: RotateRequest, recipes: dict[str, Recipe]
+) -> BulkFailure:
+    """`failure` with a hint for that secret alone: the error's advice without "run the
+    command again", then what to do about the state it left, with its own command."""
+    import shlex
+
+    from envsecrets.core.rotation import PendingRotationError
+    from envsecrets.core.rotation_bulk import CHANGED, PENDING_LEFT, PROMOTED, UNKNOWN
+
+    error = failure.error
+    if isinstance(error, PendingRotationError):
+        return failure  # left by an earlier run, or being rotated now: its hint says so
+    name = shlex.quote(failure.name)
+    advice = [part.strip(" ,") for part in _RUN_AGAIN.sub("", error.hint or "").split(";")]
+    kept = [part for part in advice if part]
+    if failure.left == PENDING_LEFT:
+        if f"secrets rotate {name} --" not in (error.hint or ""):
+            verify = (
+                f" --verify-cmd {shlex.quote(request.verify_cmd)}" if request.verify_cmd else ""
+            )
+            kept.append(
+                f"its new value waits AWSPENDING (version {failure.version}): "
+                f"`secrets rotate {name} --cancel` drops it, "
+                f"`secrets rotate {name} --resume{verify}` promotes it"
+            )
+    elif failure.left == PROMOTED:
+        kept.append(
+            f"{failure.name} did rotate (version {failure.version} is AWSCURRENT): nothing to redo"
+        )
+    elif failure.left in (CHANGED, UNKNOWN):
+        kept.append(
+            f"`secrets history {name}` shows whether AWSCURRENT moved; retry it only once you know"
+        )
+    else:  # nothing changed (or refused before it began): this secret alone is retried
+        kept.append(f"retry this secret alone: `{_single_command(failure.name, request, recipes)}`")
+    # The same error (its class says its step) with another hint; copy.copy would call the
+    # class with the message alone, which StepFailed does not take.
+    changed = type(error).__new__(type(error))
+    changed.__dict__.update(error.__dict__)
+    changed.args = error.args
+    changed.hint = "; ".join(kept)
+    return replace(failure, error=changed)
 
 
 def _point_at_bulk_recovery(failure: BulkFailure, recover: str) -> BulkFailure:

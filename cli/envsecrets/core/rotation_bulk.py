@@ -153,7 +153,8 @@ class BulkFailure:
             "step": self.step,
             "error": self.error.as_dict(),
             "state": self.left,
-            "version_id": self.version,
+            # Nothing of this run staged (or what was staged is gone): no version to name.
+            "version_id": None if self.left == UNCHANGED else self.version,
         }
 
 
