@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 def rotate_scope(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
     """`--env ENV --older-than DAYS [--generate]`: plan, confirm once, rotate each due secret
     as its rotation plan in secrets.toml says (flags over it), or to a generated value."""
-    from envsecrets.commands.rotate_apply import verifier_for
+    from envsecrets.commands.rotate_apply import verifier_for, verify_flags
     from envsecrets.commands.rotate_request import NEEDED
     from envsecrets.core.rotation import generating_store
     from envsecrets.core.rotation_bulk import (
@@ -87,6 +87,7 @@ def rotate_scope(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
                 workers=_workers(ws, env, request.concurrency),
                 on_done=lambda result: advance(1),
                 recipes=recipes,
+                verify_flags=verify_flags(request.verify_cmd),
             )
     except BulkInterrupted as stop:
         _report_interrupted(out, stop, scope, recover, request.older_than)
@@ -372,13 +373,24 @@ def _failure_hint(
     """The ways out after failures, one per state left. Never "run the same command again"
     when that would rotate again what succeeded (--older-than 0): the secrets to retry are
     named, each with its own single-secret command."""
+    from envsecrets.commands.rotate_apply import verify_flags
     from envsecrets.core.rotation_bulk import CHANGED, PROMOTED, UNCHANGED, UNKNOWN
 
     def names(state: str) -> list[str]:
         return [f.name for f in failed if f.left == state and not _is_pending_failure(f)]
 
     steps: list[str] = []
-    if any(_is_pending_failure(failure) for failure in failed):
+    # A value that failed its verification is never offered a plain `--resume` (it would
+    # promote that value): `--cancel` first, then `--resume` that verifies again.
+    unverified = sorted(f.name for f in failed if f.step == "verify" and _is_pending_failure(f))
+    if unverified:
+        verify = verify_flags(request.verify_cmd)
+        steps.append(
+            f"`{recover} --cancel` drops the values left pending ({', '.join(unverified)} "
+            f"failed verification); `{recover} --resume{verify}` verifies them again and "
+            "promotes only those that pass"
+        )
+    elif any(_is_pending_failure(failure) for failure in failed):
         steps.append(
             f"`{recover} --resume` finishes the rotations left pending (`--cancel` drops them)"
         )

@@ -18,6 +18,7 @@ from envsecrets.commands.rotate_apply import (
     settings_for,
     step_for,
     verifier_for,
+    verify_flags,
 )
 from envsecrets.ui.render import Renderer
 
@@ -93,6 +94,7 @@ def rotate(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
             step=step,
             flags=recovery_flags(request),
             made=prep.makes_value,
+            verify_flags=verify_flags(request.verify_cmd),
         )
     _render_outcome(out, outcome)
     if request.save_plan:
@@ -285,6 +287,7 @@ def resume(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
             narrate=narrate,
             step=step,
             flags=recovery_flags(request),
+            verify_flags=verify_flags(request.verify_cmd),
         )
     _render_outcome(out, outcome)
 

@@ -585,17 +585,42 @@ def pending_hint(name: str, version: str, *, promoting: bool = False, flags: str
 
 
 def where_it_stands(
-    store: SecretStore, name: str, pending: str, replaced: str | None, flags: str = ""
+    store: SecretStore,
+    name: str,
+    pending: str,
+    replaced: str | None,
+    flags: str = "",
+    *,
+    failed_verification: str | None = None,
 ) -> str:
     """After a failed verification or promotion, look at the labels to say precisely what is
-    left and what clears it; say that the state is unknown when it cannot be read."""
+    left and what clears it; say that the state is unknown when it cannot be read.
+    `failed_verification`: the pending value failed its verification, and these are the
+    flags (` --verify-cmd '...'`, or "" when a plan in secrets.toml verifies by itself) that
+    verify it again: `--cancel` comes first, and `--resume` is never offered without them (it
+    would promote the value that just failed)."""
     try:
         state = store.describe(name)
     except CliError:
+        if failed_verification is not None:
+            return (
+                f"the secret's state could not be read: `secrets history {name}` shows the "
+                f"labels; `secrets rotate {name} --cancel{flags}` drops the value that failed "
+                f"verification, `secrets rotate {name} --resume{flags}{failed_verification}` "
+                "verifies it again and promotes it only if it passes"
+            )
         return (
             f"the secret's state could not be read: `secrets history {name}` shows the labels; "
             f"`secrets rotate {name} --resume{flags}` finishes a rotation left pending, "
             "`--cancel` drops it"
+        )
+    unchanged = state.version_with(CURRENT) == replaced and state.pending_version == pending
+    if failed_verification is not None and unchanged:
+        return (
+            f"AWSCURRENT is unchanged; the value that failed verification waits as "
+            f"AWSPENDING (version {pending}): `secrets rotate {name} --cancel{flags}` "
+            f"drops it; `secrets rotate {name} --resume{flags}{failed_verification}` "
+            "verifies it again and promotes it only if it passes"
         )
     return _stands(state, name, pending, replaced, flags)
 
@@ -664,6 +689,9 @@ class Finishing:
     flags: str = ""
     log: str = ""
     resumed: bool = False
+    # What verifies a value again in the recovery commands: ` --verify-cmd '...'` when the
+    # verify command was given on the command line ("" when a plan verifies by itself).
+    verify_flags: str = ""
 
 
 def finish_rotation(
@@ -713,7 +741,14 @@ def finish_rotation(
         release_lease(store, name)
         raise
     except CliError as exc:
-        hint = where_it_stands(store, name, pending, current, flags)
+        hint = where_it_stands(
+            store,
+            name,
+            pending,
+            current,
+            flags,
+            failed_verification=how.verify_flags if under_way == "verify" else None,
+        )
         release_lease(store, name)
         raise StepFailed(
             under_way,
@@ -809,10 +844,11 @@ def rotate_secret(
     step: ApplyStep | None = None,
     flags: str = "",
     made: bool = False,
+    verify_flags: str = "",
 ) -> RotationOutcome:
     """The whole rotation of one secret to `value` (already composed): stage, apply (with an
     apply `step`), verify, promote, record. `made`: the step made `value` (an IAM key), so a
-    staging failure asks it to undo that."""
+    staging failure asks it to undo that. `verify_flags`: see `Finishing`."""
     # The lease names the version before it exists: a `--resume`/`--cancel` that sees it
     # pending while this process runs refuses (exit 4) instead of racing this rotation.
     take_lease(store, plan.name, request_token(plan.name, value, plan.current_version))
@@ -844,5 +880,5 @@ def rotate_secret(
         current_value=plan.current.value if plan.current is not None else None,
         verify=verify,
         narrate=narrate,
-        how=Finishing(step=step, flags=flags, log=plan.rotation_log),
+        how=Finishing(step=step, flags=flags, log=plan.rotation_log, verify_flags=verify_flags),
     )

@@ -274,10 +274,12 @@ def rotate_many(
     workers: int = DEFAULT_CONCURRENCY,
     on_done: Callable[[BulkResult], None] | None = None,
     recipes: Mapping[str, Recipe] | None = None,
+    verify_flags: str = "",
 ) -> BulkReport:
     """Rotate every item not marked `skip`, `workers` at a time (and at most
     KIND_CONCURRENCY[kind] of one target kind): to a generated value by `rules`, or as its
-    recipe says (its plan in secrets.toml).
+    recipe says (its plan in secrets.toml). `verify_flags`: what a secret's `--resume` needs
+    to verify again after its verification failed (see `rotation.Finishing`).
 
     One failure does not stop the others; each secret goes through the same idempotent steps
     as a single rotation, so a run cut short leaves at most pending versions for `--resume`.
@@ -322,6 +324,7 @@ def rotate_many(
             verify=recipe.verify,
             step=step,
             made=prep.makes_value,
+            verify_flags=verify_flags,
         )
 
     chosen = recipes or {}

@@ -127,9 +127,11 @@ def resume_rotation(
     narrate: Narrator = quiet,
     step: ApplyStep | None = None,
     flags: str = "",
+    verify_flags: str = "",
 ) -> RotationOutcome:
     """Finish what `state` describes: promote the staged value as it is (never a fresh one),
-    after running the apply `step` again (apply steps are idempotent) and verifying."""
+    after running the apply `step` again (apply steps are idempotent) and verifying.
+    `verify_flags`: see `Finishing`."""
     if state.pending is None:
         raise CliError(ExitCode.FAILED, "internal: nothing pending to resume", REPORT_BUG_HINT)
     refuse_if_live(state.name, state.pending, state.tags, "resume")
@@ -152,7 +154,13 @@ def resume_rotation(
         value=state.value,
         verify=verify,
         narrate=narrate,
-        how=Finishing(step=step, flags=flags, log=state.rotation_log, resumed=True),
+        how=Finishing(
+            step=step,
+            flags=flags,
+            log=state.rotation_log,
+            resumed=True,
+            verify_flags=verify_flags,
+        ),
     )
 
 
