@@ -47,6 +47,7 @@ def rotate_scope(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
         replan,
         rotate_many,
     )
+    from envsecrets.core.rotation_lease import lease_seconds
     from envsecrets.ui.prompts import confirm
 
     env, prefix, rules = request.scope_env, request.prefix, request.rules
@@ -88,6 +89,10 @@ def rotate_scope(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
                 on_done=lambda result: advance(1),
                 recipes=recipes,
                 verify_flags=verify_flags(request.verify_cmd),
+                lease_seconds=lease_seconds(
+                    request.apply_timeout,
+                    request.verify_timeout if request.verify_cmd is not None else None,
+                ),
             )
     except BulkInterrupted as stop:
         _report_interrupted(out, stop, scope, recover, request.older_than)
@@ -127,7 +132,7 @@ def _recipes(
     """Each secret's recipe from its rotation plan in secrets.toml, the flags over it; the
     secrets without a plan rotate as the flags say (no recipe). A plan that cannot work is
     refused now, before anything changes."""
-    from envsecrets.commands.rotate_apply import settings_for, verifier_for
+    from envsecrets.commands.rotate_apply import lease_seconds_for, settings_for, verifier_for
     from envsecrets.core.names import SecretName
     from envsecrets.core.rotation_bulk import NO_STEP, Recipe
 
@@ -151,6 +156,7 @@ def _recipes(
             make_step=_maker(ws, env, settings, out) if settings.has_apply_step else None,
             kind=kind,
             label=str(target) if target is not None else settings.apply_cmd and "command",
+            lease_seconds=lease_seconds_for(settings),
         )
     return recipes
 
@@ -237,6 +243,7 @@ def recover_scope(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
         plan_pending,
         recover_many,
     )
+    from envsecrets.core.rotation_lease import lease_seconds
 
     env = request.scope_env
     action = RESUME if request.mode is RotateMode.BULK_RESUME else CANCEL
@@ -268,6 +275,10 @@ def recover_scope(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
             workers=_workers(ws, env, request.concurrency),
             on_done=lambda result: advance(1),
             recipes=recipes,
+            lease_seconds=lease_seconds(
+                request.apply_timeout,
+                request.verify_timeout if request.verify_cmd is not None else None,
+            ),
         )
     if out.json_mode:
         out.json(report.as_dict())

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from envsecrets.commands.common import Workspace
 from envsecrets.commands.rotate_apply import (
+    lease_seconds_for,
     recovery_flags,
     settings_for,
     step_for,
@@ -95,6 +96,7 @@ def rotate(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
             flags=recovery_flags(request),
             made=prep.makes_value,
             verify_flags=verify_flags(request.verify_cmd),
+            lease_seconds=lease_seconds_for(settings),
         )
     _render_outcome(out, outcome)
     if request.save_plan:
@@ -288,6 +290,7 @@ def resume(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
             step=step,
             flags=recovery_flags(request),
             verify_flags=verify_flags(request.verify_cmd),
+            lease_seconds=lease_seconds_for(settings),
         )
     _render_outcome(out, outcome)
 

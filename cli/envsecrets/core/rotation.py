@@ -38,6 +38,7 @@ from envsecrets.core.labels import CurrentMoved, move_current, settle
 from envsecrets.core.masking import MIN_PIECE, forms_to_mask
 from envsecrets.core.passwords import PasswordSource
 from envsecrets.core.rotation_lease import (
+    LEASE_SECONDS,
     LEASE_TAG,
     Lease,
     is_alive,
@@ -845,13 +846,20 @@ def rotate_secret(
     flags: str = "",
     made: bool = False,
     verify_flags: str = "",
+    lease_seconds: int = LEASE_SECONDS,
 ) -> RotationOutcome:
     """The whole rotation of one secret to `value` (already composed): stage, apply (with an
     apply `step`), verify, promote, record. `made`: the step made `value` (an IAM key), so a
-    staging failure asks it to undo that. `verify_flags`: see `Finishing`."""
+    staging failure asks it to undo that. `verify_flags`: see `Finishing`. `lease_seconds`:
+    how long its lease holds from elsewhere (`rotation_lease.lease_seconds`)."""
     # The lease names the version before it exists: a `--resume`/`--cancel` that sees it
     # pending while this process runs refuses (exit 4) instead of racing this rotation.
-    take_lease(store, plan.name, request_token(plan.name, value, plan.current_version))
+    take_lease(
+        store,
+        plan.name,
+        request_token(plan.name, value, plan.current_version),
+        seconds=lease_seconds,
+    )
     try:
         pending = stage_pending(store, plan, value)
     except CliError as exc:

@@ -28,6 +28,7 @@ No AWS, Typer or rich here.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import socket
 from dataclasses import dataclass
@@ -38,9 +39,12 @@ from envsecrets.core.store import SecretStore
 from envsecrets.errors import CliError
 
 LEASE_TAG = "envsecrets:rotating"
-# Seen from another host, a lease is trusted this long: longer than a rotation's own limits
-# (the verify and apply commands' timeouts, an RDS database's wait) allow it to run.
+# Seen from another host, a lease is trusted at least this long: longer than a rotation's own
+# limits allow it to run with their defaults (the verify and apply commands' timeouts, an RDS
+# database's wait); longer limits lengthen it (`lease_seconds`).
 LEASE_SECONDS = 3600
+# Added to a rotation's own limits: its AWS calls and their retries, the steps around them.
+LEASE_MARGIN_SECONDS = 600
 # Before the namespace in a tag value (`ns=1a2b3c4d.4026531836`): a host name never starts so.
 NAMESPACE_MARK = "ns="
 
@@ -115,6 +119,15 @@ def is_alive(lease: Lease, now: datetime | None = None) -> bool:
     if lease.host == socket.gethostname() and same_namespace:
         return lease.pid == os.getpid() or _process_start(lease.pid) == lease.started
     return (now or datetime.now(UTC)) < lease.expires
+
+
+def lease_seconds(*limits: float | None) -> int:
+    """How long a rotation's lease is trusted from elsewhere: LEASE_SECONDS, or longer when the
+    rotation's own limits in seconds (its apply and verify timeouts; None: not used) add up
+    to more, with a margin: a lease that expired under a rotation still running would let
+    `--resume` promote what it has not verified yet."""
+    own = math.ceil(sum(limit for limit in limits if limit is not None)) + LEASE_MARGIN_SECONDS
+    return max(LEASE_SECONDS, own)
 
 
 def take_lease(
