@@ -622,6 +622,53 @@ def test_after_a_failure_the_hint_retries_only_the_failed_secret(cli, sm, proxy)
         assert_rotated_once(sm, name, original)  # each AWSPREVIOUS still the original
 
 
+def test_each_failure_in_the_json_report_names_its_own_command(cli, sm, proxy) -> None:
+    """The finding: `failed[].error.hint` kept the generic "run the command again" (a script
+    following it rotates again every secret that succeeded), and `version_id` named the
+    version the failed write would have made, which does not exist."""
+    seed(sm, 3)
+    proxy.script(PUT, *[FAIL_500] * 2)  # the first secret's write, both attempts
+    bulk = ("rotate", "--env", "dev", "--older-than", "0", "--generate", "--yes", "--json")
+    run = cli(*bulk, "--concurrency", "1", env={"AWS_MAX_ATTEMPTS": "2"})
+    assert run.code == 1 and run.stdout, run.stderr + run.stdout
+    [failure] = run.json()["failed"]
+    assert failure["name"] == "dev/api/key-00" and failure["state"] == "unchanged"
+    assert failure["version_id"] is None
+    versions = sm.list_secret_version_ids(SecretId="dev/api/key-00")["Versions"]
+    assert len(versions) == 1
+    hint = failure["error"]["hint"]
+    assert "command again" not in hint
+    assert "retry this secret alone: `secrets rotate dev/api/key-00 --generate`" in hint
+    assert "key-01" not in hint and "key-02" not in hint, hint
+
+
+def test_after_failed_verifications_the_bulk_hint_names_cancel_then_a_verified_resume(
+    cli, sm
+) -> None:
+    """The finding: a bulk rotation whose verifications failed pointed at a plain
+    `--resume`, which promotes the values that failed. The summary and each failure name
+    `--cancel` first and a `--resume` with the same verify command."""
+    seed(sm, 2)
+    run = cli("rotate", "--env", "dev", "--older-than", "0", "--generate", "--yes", "--json",
+              "--verify-cmd", "false")  # fmt: skip
+    assert run.code == 1
+    summary = json.loads(run.stderr.strip().splitlines()[-1])["error"]["hint"]
+    assert summary == (
+        "`secrets rotate --env dev --cancel` drops the values left pending (dev/api/key-00, "
+        "dev/api/key-01 failed verification); `secrets rotate --env dev --resume --verify-cmd "
+        "false` verifies them again and promotes only those that pass"
+    )
+    for failure in run.json()["failed"]:
+        name, hint = failure["name"], failure["error"]["hint"]
+        assert failure["state"] == "pending" and failure["step"] == "verify"
+        assert f"`secrets rotate {name} --cancel` drops it; " in hint
+        assert f"`secrets rotate {name} --resume --verify-cmd false` verifies it again" in hint
+        assert "--resume` promotes" not in hint
+    again = cli("rotate", "--env", "dev", "--resume", "--verify-cmd", "false", "--yes")
+    assert again.code == 1
+    assert holder(sm, "dev/api/key-00", "AWSPENDING") is not None
+
+
 def test_a_failed_promotion_that_did_move_current_is_reported_as_such(cli, sm, proxy) -> None:
     """The promotion's reply is lost, its retry fails and the labels cannot be read at that
     moment: the rotation fails, yet AWSCURRENT moved. The labels are read again after the

@@ -10,12 +10,24 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
+from envsecrets.core.rotation_lease import (
+    LEASE_MARGIN_SECONDS,
+    LEASE_SECONDS,
+    Lease,
+    is_alive,
+    lease_seconds,
+    parse_lease,
+    pid_namespace,
+)
 
 from tests.conftest import SECRETS_BIN
 from tests.test_rotate import holder, make, value_of
@@ -37,12 +49,12 @@ sys.exit(int(open(go).read() or "0"))
 """
 
 
-def start_rotation(folder: Path) -> subprocess.Popen[bytes]:
+def start_rotation(folder: Path, *extra: str) -> subprocess.Popen[bytes]:
     script = folder / "wait.py"
     script.write_text(WAIT_FOR_GO, encoding="utf-8")
     process = subprocess.Popen(
         [SECRETS_BIN, "rotate", NAME, "--generate", "--yes",
-         "--verify-cmd", f"{sys.executable} {script} {folder}"],
+         "--verify-cmd", f"{sys.executable} {script} {folder}", *extra],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     for _ in range(1200):
@@ -143,6 +155,121 @@ def test_after_kill_9_the_rotation_is_known_dead(cli, sm, aws_env) -> None:
     assert resumed.code == 0, resumed.stderr
     assert holder(sm, NAME, "AWSCURRENT") == pending
     assert holder(sm, NAME, "AWSPREVIOUS") == original
+
+
+def in_own_pid_namespace(*args: str) -> subprocess.CompletedProcess[bytes]:
+    """`secrets ARGS` in a PID namespace of its own (same host name, its own /proc): what a
+    container sharing the host's name (hostNetwork pod, `docker --uts=host`) runs."""
+    command = ["unshare", "-p", "-f", "--mount-proc", SECRETS_BIN, *args]
+    try:
+        return subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+    except FileNotFoundError:
+        pytest.skip("no unshare(1) here")
+
+
+def test_a_rotation_in_another_pid_namespace_with_our_host_name_is_not_dead(
+    cli, sm, aws_env
+) -> None:
+    """The finding: with the same host name, the lease's process was probed in our /proc,
+    where a rotation running in another PID namespace cannot be seen: `--resume` promoted
+    the value its verification then failed. The lease records its PID namespace; from
+    another one it holds until it expires."""
+    original = make(sm, NAME, "old")
+    probe = in_own_pid_namespace("--version")
+    if probe.returncode != 0:
+        pytest.skip(f"the kernel refuses a new PID namespace: {probe.stderr.decode()[:200]}")
+    process = start_rotation(aws_env)
+    try:
+        pending = pending_of(sm)
+        for action in ("--resume", "--cancel"):
+            run = in_own_pid_namespace("rotate", NAME, action, "--yes")
+            err = run.stderr.decode()
+            assert run.returncode == 4, err
+            assert f"{NAME} is being rotated now (pid {process.pid} on " in err
+        assert holder(sm, NAME, "AWSCURRENT") == original
+        assert holder(sm, NAME, "AWSPENDING") == pending
+        code, err = finish(process, aws_env, 1)
+    finally:
+        process.kill()
+    assert code == 1 and "verification failed" in err
+    assert holder(sm, NAME, "AWSCURRENT") == original
+
+
+def test_a_lease_without_a_namespace_is_probed_on_this_host_as_before(cli, sm) -> None:
+    """A lease written before the namespace was recorded (host name only) still reads, and
+    on this host its process is probed: here it is gone, so `--resume` goes ahead."""
+    make(sm, NAME, "old")
+    pending = str(
+        sm.put_secret_value(SecretId=NAME, SecretString="new", VersionStages=["AWSPENDING"])[
+            "VersionId"
+        ]
+    )
+    now = datetime.now(UTC).replace(microsecond=0)
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    later = now + timedelta(hours=1)
+    old_format = f"{pending} 999999 12345 {now:{stamp}} {later:{stamp}} {socket.gethostname()}"
+    sm.tag_resource(SecretId=NAME, Tags=[{"Key": LEASE, "Value": old_format}])
+    lease = parse_lease(old_format)
+    assert lease is not None and lease.namespace is None and lease.pid == 999999
+    assert cli("rotate", NAME, "--resume", "--yes").code == 0
+    assert value_of(sm, NAME) == "new"
+
+
+def test_a_lease_from_our_host_name_in_another_namespace_holds_until_it_expires() -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    here = pid_namespace()
+    elsewhere = Lease("v", socket.gethostname(), 999999, "1", now, now + timedelta(hours=1), "x.1")
+    assert parse_lease(elsewhere.tag_value()) == elsewhere
+    assert is_alive(elsewhere)
+    assert not is_alive(elsewhere, now + timedelta(hours=2))
+    gone_here = Lease("v", socket.gethostname(), 999999, "1", now, now + timedelta(hours=1), here)
+    assert not is_alive(gone_here)
+    assert len(Lease("v" * 36, "h" * 300, 2**22, "9" * 20, now, now, "n" * 300).tag_value()) <= 256
+
+
+def test_the_lease_lasts_at_least_the_rotations_own_limits(cli, sm, aws_env) -> None:
+    """--verify-timeout has no maximum: a lease of a fixed hour would expire under a
+    verification still running, and from elsewhere `--resume` would then promote."""
+    make(sm, NAME, "old")
+    process = start_rotation(aws_env, "--verify-timeout", "7200")
+    try:
+        tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=NAME)["Tags"]}
+        lease = parse_lease(tags[LEASE])
+        assert lease is not None
+        assert lease.expires - lease.since >= timedelta(seconds=7200 + LEASE_MARGIN_SECONDS)
+        finish(process, aws_env, 0)
+    finally:
+        process.kill()
+    assert lease_seconds(None, 60.0) == LEASE_SECONDS  # the defaults keep the hour
+    assert lease_seconds(5000.0, 7200.5) == 12201 + LEASE_MARGIN_SECONDS
+
+
+# A verify command that writes the lease it sees on the secret (argv[2]) to a file (argv[1]).
+WRITE_LEASE = """
+import sys, boto3
+sys.stdin.buffer.read()
+tags = boto3.client("secretsmanager").describe_secret(SecretId=sys.argv[2])["Tags"]
+open(sys.argv[1], "w").write({t["Key"]: t["Value"] for t in tags}["envsecrets:rotating"])
+"""
+
+
+def test_bulk_rotation_and_resume_leases_last_their_own_limits(cli, sm, aws_env) -> None:
+    make(sm, NAME, "old")
+    script, seen = aws_env / "lease.py", aws_env / "lease"
+    script.write_text(WRITE_LEASE, encoding="utf-8")
+    check = f"{sys.executable} {script} {seen} {NAME}"
+    bulk = cli("rotate", "--env", "dev", "--older-than", "0", "--generate", "--yes",
+               "--verify-cmd", check, "--verify-timeout", "9000")  # fmt: skip
+    assert bulk.code == 0, bulk.stderr
+    lease = parse_lease(seen.read_text())
+    assert lease is not None and lease.expires - lease.since >= timedelta(seconds=9600)
+    sm.put_secret_value(SecretId=NAME, SecretString="new", VersionStages=["AWSPENDING"])
+    seen.unlink()
+    resumed = cli("rotate", "--env", "dev", "--resume", "--yes",
+                  "--verify-cmd", check, "--verify-timeout", "8000")  # fmt: skip
+    assert resumed.code == 0, resumed.stderr
+    lease = parse_lease(seen.read_text())
+    assert lease is not None and lease.expires - lease.since >= timedelta(seconds=8600)
 
 
 def lease_from_elsewhere(pending: str, *, expires_in: timedelta) -> str:

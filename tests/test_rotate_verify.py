@@ -153,6 +153,30 @@ def test_verify_output_is_shown_with_the_value_masked(cli, sm) -> None:
     assert "s3cr3t-canary" not in run.stdout + run.stderr
 
 
+def test_after_a_failed_verify_the_hint_names_cancel_then_a_resume_that_verifies(cli, sm) -> None:
+    """The finding: the hint offered a plain `--resume` ("promotes it"), which promotes the
+    value that just failed verification. It names `--cancel` first, and a `--resume` with the
+    same verify command; followed, that resume fails the same way and promotes nothing."""
+    old = make(sm, "dev/api/key", "v1")
+    check = "sh -c 'exit 3'"
+    run = cli("rotate", "dev/api/key", "--stdin", "--verify-cmd", check, input="v2")
+    assert run.code == 1
+    pending = holder(sm, "dev/api/key", "AWSPENDING")
+    hint = next(line for line in run.stderr.splitlines() if line.startswith("hint:"))
+    assert hint == (
+        "hint: AWSCURRENT is unchanged; the value that failed verification waits as AWSPENDING "
+        f"(version {pending}): `secrets rotate dev/api/key --cancel` drops it; "
+        "`secrets rotate dev/api/key --resume --verify-cmd 'sh -c '\"'\"'exit 3'\"'\"''` "
+        "verifies it again and promotes it only if it passes"
+    )
+    assert "--resume` promotes" not in run.stderr
+    again = cli("rotate", "dev/api/key", "--resume", "--verify-cmd", check)
+    assert again.code == 1, again.stderr
+    assert "`secrets rotate dev/api/key --cancel` drops it;" in again.stderr
+    assert holder(sm, "dev/api/key", "AWSCURRENT") == old
+    assert holder(sm, "dev/api/key", "AWSPENDING") == pending
+
+
 def test_resume_verifies_the_staged_value_then_promotes(cli, sm, aws_env) -> None:
     old = make(sm, "dev/api/key", "v1")
     assert cli("rotate", "dev/api/key", "--generate", "--verify-cmd", "false").code == 1

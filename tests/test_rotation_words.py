@@ -18,6 +18,7 @@ from envsecrets.core.rotation import (
     pending_exists_error,
     pending_hint,
     sensitive_values,
+    where_it_stands,
 )
 from envsecrets.core.rotation_recovery import PendingState, cancel_pending, overtaken_error
 from envsecrets.core.store import SecretMetadata, SecretVersion
@@ -73,6 +74,49 @@ def test_masked_values_of_a_field_rotation() -> None:
     # a new member, not in the current value
     added = sensitive_values(SecretValue('{"a": "x", "k": "v"}'), SecretValue('{"a": "x"}'))
     assert b"v" in added and b"x" not in added
+
+
+class _Labels:
+    """A store whose only answer is the labels given (or an error)."""
+
+    def __init__(self, meta: SecretMetadata | None) -> None:
+        self.meta = meta
+
+    def describe(self, name: str) -> SecretMetadata:
+        if self.meta is None:
+            raise CliError(ExitCode.UNAVAILABLE, "AWS is gone")
+        return self.meta
+
+
+def test_what_to_do_after_a_failed_verification() -> None:
+    """Never a plain `--resume` (it promotes the value that failed): `--cancel` first, and a
+    `--resume` that verifies again with the same command."""
+    store: Any = _Labels(labels(v1=("AWSCURRENT",), v2=("AWSPENDING",)))
+    again = " --verify-cmd ./check.sh"
+    assert where_it_stands(store, "dev/db", "v2", "v1", failed_verification=again) == (
+        "AWSCURRENT is unchanged; the value that failed verification waits as AWSPENDING "
+        "(version v2): `secrets rotate dev/db --cancel` drops it; `secrets rotate dev/db "
+        "--resume --verify-cmd ./check.sh` verifies it again and promotes it only if it passes"
+    )
+    # an apply step given on the command line is needed again by both
+    flags = " --apply-cmd ./set.sh"
+    assert where_it_stands(store, "dev/db", "v2", "v1", flags, failed_verification="") == (
+        "AWSCURRENT is unchanged; the value that failed verification waits as AWSPENDING "
+        "(version v2): `secrets rotate dev/db --cancel --apply-cmd ./set.sh` drops it; "
+        "`secrets rotate dev/db --resume --apply-cmd ./set.sh` verifies it again and promotes "
+        "it only if it passes"
+    )
+    unreadable: Any = _Labels(None)
+    assert where_it_stands(unreadable, "dev/db", "v2", "v1", failed_verification=again) == (
+        "the secret's state could not be read: `secrets history dev/db` shows the labels; "
+        "`secrets rotate dev/db --cancel` drops the value that failed verification, "
+        "`secrets rotate dev/db --resume --verify-cmd ./check.sh` verifies it again and "
+        "promotes it only if it passes"
+    )
+    # any other failure (a promotion that failed) keeps its wording
+    assert "`secrets rotate dev/db --resume` promotes it" in where_it_stands(
+        store, "dev/db", "v2", "v1"
+    )
 
 
 def test_what_to_do_after_a_stopped_rotation() -> None:

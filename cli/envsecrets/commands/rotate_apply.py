@@ -79,6 +79,22 @@ def step_for(
     )
 
 
+def lease_seconds_for(settings: RotationSettings) -> int:
+    """How long the rotation's lease holds: at least its own limits (`lease_seconds`)."""
+    from envsecrets.core.rotation_lease import lease_seconds
+
+    return lease_seconds(
+        settings.apply_timeout if settings.has_apply_step else None,
+        settings.verify_timeout if settings.verify_cmd is not None else None,
+    )
+
+
+def verify_flags(verify_cmd: str | None) -> str:
+    """` --verify-cmd '...'`: what a `--resume` after a failed verification needs to verify
+    the value again (a plan in secrets.toml verifies by itself: "")."""
+    return f" --verify-cmd {shlex.quote(verify_cmd)}" if verify_cmd is not None else ""
+
+
 def recovery_flags(request: RotateRequest) -> str:
     """The flags `--resume`/`--cancel` need again: an apply step given on the command line
     (one from secrets.toml is found again by itself)."""

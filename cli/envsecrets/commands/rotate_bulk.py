@@ -8,6 +8,7 @@ the exit code is 1 when any secret failed. Called by `rotate.dispatch` with the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, NoReturn
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 def rotate_scope(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
     """`--env ENV --older-than DAYS [--generate]`: plan, confirm once, rotate each due secret
     as its rotation plan in secrets.toml says (flags over it), or to a generated value."""
-    from envsecrets.commands.rotate_apply import verifier_for
+    from envsecrets.commands.rotate_apply import verifier_for, verify_flags
     from envsecrets.commands.rotate_request import NEEDED
     from envsecrets.core.rotation import generating_store
     from envsecrets.core.rotation_bulk import (
@@ -46,6 +47,7 @@ def rotate_scope(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
         replan,
         rotate_many,
     )
+    from envsecrets.core.rotation_lease import lease_seconds
     from envsecrets.ui.prompts import confirm
 
     env, prefix, rules = request.scope_env, request.prefix, request.rules
@@ -86,12 +88,19 @@ def rotate_scope(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
                 workers=_workers(ws, env, request.concurrency),
                 on_done=lambda result: advance(1),
                 recipes=recipes,
+                verify_flags=verify_flags(request.verify_cmd),
+                lease_seconds=lease_seconds(
+                    request.apply_timeout,
+                    request.verify_timeout if request.verify_cmd is not None else None,
+                ),
             )
     except BulkInterrupted as stop:
         _report_interrupted(out, stop, scope, recover, request.older_than)
     # A secret refused because an earlier run left it pending is finished by the bulk form,
     # for all of them at once, rather than by one `secrets rotate NAME --resume` each.
     report.failed = [_point_at_bulk_recovery(failure, recover) for failure in report.failed]
+    # Each failure's own hint (`--json`) names that secret's command, as the summary does.
+    report.failed = [_own_hint(failure, request, recipes) for failure in report.failed]
     if out.json_mode:
         out.json(report.as_dict())
     else:
@@ -123,7 +132,7 @@ def _recipes(
     """Each secret's recipe from its rotation plan in secrets.toml, the flags over it; the
     secrets without a plan rotate as the flags say (no recipe). A plan that cannot work is
     refused now, before anything changes."""
-    from envsecrets.commands.rotate_apply import settings_for, verifier_for
+    from envsecrets.commands.rotate_apply import lease_seconds_for, settings_for, verifier_for
     from envsecrets.core.names import SecretName
     from envsecrets.core.rotation_bulk import NO_STEP, Recipe
 
@@ -147,6 +156,7 @@ def _recipes(
             make_step=_maker(ws, env, settings, out) if settings.has_apply_step else None,
             kind=kind,
             label=str(target) if target is not None else settings.apply_cmd and "command",
+            lease_seconds=lease_seconds_for(settings),
         )
     return recipes
 
@@ -233,6 +243,7 @@ def recover_scope(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
         plan_pending,
         recover_many,
     )
+    from envsecrets.core.rotation_lease import lease_seconds
 
     env = request.scope_env
     action = RESUME if request.mode is RotateMode.BULK_RESUME else CANCEL
@@ -264,6 +275,10 @@ def recover_scope(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
             workers=_workers(ws, env, request.concurrency),
             on_done=lambda result: advance(1),
             recipes=recipes,
+            lease_seconds=lease_seconds(
+                request.apply_timeout,
+                request.verify_timeout if request.verify_cmd is not None else None,
+            ),
         )
     if out.json_mode:
         out.json(report.as_dict())
@@ -369,13 +384,24 @@ def _failure_hint(
     """The ways out after failures, one per state left. Never "run the same command again"
     when that would rotate again what succeeded (--older-than 0): the secrets to retry are
     named, each with its own single-secret command."""
+    from envsecrets.commands.rotate_apply import verify_flags
     from envsecrets.core.rotation_bulk import CHANGED, PROMOTED, UNCHANGED, UNKNOWN
 
     def names(state: str) -> list[str]:
         return [f.name for f in failed if f.left == state and not _is_pending_failure(f)]
 
     steps: list[str] = []
-    if any(_is_pending_failure(failure) for failure in failed):
+    # A value that failed its verification is never offered a plain `--resume` (it would
+    # promote that value): `--cancel` first, then `--resume` that verifies again.
+    unverified = sorted(f.name for f in failed if f.step == "verify" and _is_pending_failure(f))
+    if unverified:
+        verify = verify_flags(request.verify_cmd)
+        steps.append(
+            f"`{recover} --cancel` drops the values left pending ({', '.join(unverified)} "
+            f"failed verification); `{recover} --resume{verify}` verifies them again and "
+            "promotes only those that pass"
+        )
+    elif any(_is_pending_failure(failure) for failure in failed):
         steps.append(
             f"`{recover} --resume` finishes the rotations left pending (`--cancel` drops them)"
         )
@@ -435,6 +461,56 @@ def _single_command(name: str, request: RotateRequest, recipes: dict[str, Recipe
     if request.verify_cmd is not None:
         flags += ["--verify-cmd", shlex.quote(request.verify_cmd)]
     return " ".join(["secrets rotate", shlex.quote(name), *flags])
+
+
+# "run the (same) command again" in an error's hint means the bulk command here: followed by
+# a script, it rotates again every secret that succeeded. Cut, with the clause it ends.
+_RUN_AGAIN = re.compile(r"(?:,? ?then )?run the (?:same )?command again[^;]*")
+
+
+def _own_hint(
+    failure: BulkFailure, request: RotateRequest, recipes: dict[str, Recipe]
+) -> BulkFailure:
+    """`failure` with a hint for that secret alone: the error's advice without "run the
+    command again", then what to do about the state it left, with its own command."""
+    import shlex
+
+    from envsecrets.core.rotation import PendingRotationError
+    from envsecrets.core.rotation_bulk import CHANGED, PENDING_LEFT, PROMOTED, UNKNOWN
+
+    error = failure.error
+    if isinstance(error, PendingRotationError):
+        return failure  # left by an earlier run, or being rotated now: its hint says so
+    name = shlex.quote(failure.name)
+    advice = [part.strip(" ,") for part in _RUN_AGAIN.sub("", error.hint or "").split(";")]
+    kept = [part for part in advice if part]
+    if failure.left == PENDING_LEFT:
+        if f"secrets rotate {name} --" not in (error.hint or ""):
+            verify = (
+                f" --verify-cmd {shlex.quote(request.verify_cmd)}" if request.verify_cmd else ""
+            )
+            kept.append(
+                f"its new value waits AWSPENDING (version {failure.version}): "
+                f"`secrets rotate {name} --cancel` drops it, "
+                f"`secrets rotate {name} --resume{verify}` promotes it"
+            )
+    elif failure.left == PROMOTED:
+        kept.append(
+            f"{failure.name} did rotate (version {failure.version} is AWSCURRENT): nothing to redo"
+        )
+    elif failure.left in (CHANGED, UNKNOWN):
+        kept.append(
+            f"`secrets history {name}` shows whether AWSCURRENT moved; retry it only once you know"
+        )
+    else:  # nothing changed (or refused before it began): this secret alone is retried
+        kept.append(f"retry this secret alone: `{_single_command(failure.name, request, recipes)}`")
+    # The same error (its class says its step) with another hint; copy.copy would call the
+    # class with the message alone, which StepFailed does not take.
+    changed = type(error).__new__(type(error))
+    changed.__dict__.update(error.__dict__)
+    changed.args = error.args
+    changed.hint = "; ".join(kept)
+    return replace(failure, error=changed)
 
 
 def _point_at_bulk_recovery(failure: BulkFailure, recover: str) -> BulkFailure:

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING
 
 from envsecrets.commands.common import Workspace
 from envsecrets.commands.rotate_apply import (
+    lease_seconds_for,
     recovery_flags,
     settings_for,
     step_for,
     verifier_for,
+    verify_flags,
 )
 from envsecrets.ui.render import Renderer
 
@@ -93,6 +95,8 @@ def rotate(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
             step=step,
             flags=recovery_flags(request),
             made=prep.makes_value,
+            verify_flags=verify_flags(request.verify_cmd),
+            lease_seconds=lease_seconds_for(settings),
         )
     _render_outcome(out, outcome)
     if request.save_plan:
@@ -285,6 +289,8 @@ def resume(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
             narrate=narrate,
             step=step,
             flags=recovery_flags(request),
+            verify_flags=verify_flags(request.verify_cmd),
+            lease_seconds=lease_seconds_for(settings),
         )
     _render_outcome(out, outcome)
 

@@ -38,6 +38,7 @@ from envsecrets.core.labels import CurrentMoved, move_current, settle
 from envsecrets.core.masking import MIN_PIECE, forms_to_mask
 from envsecrets.core.passwords import PasswordSource
 from envsecrets.core.rotation_lease import (
+    LEASE_SECONDS,
     LEASE_TAG,
     Lease,
     is_alive,
@@ -173,7 +174,7 @@ def _live_hint(name: str, lease: Lease) -> str:
     until = f"{lease.expires.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
     return (
         f"wait for that rotation to end; `secrets rotate {name} --resume` or `--cancel` "
-        f"work once it has (seen from another host: after {until}); "
+        f"work once it has (seen from another host or container: after {until}); "
         f"`secrets history {name}` shows the labels"
     )
 
@@ -586,17 +587,42 @@ def pending_hint(name: str, version: str, *, promoting: bool = False, flags: str
 
 
 def where_it_stands(
-    store: SecretStore, name: str, pending: str, replaced: str | None, flags: str = ""
+    store: SecretStore,
+    name: str,
+    pending: str,
+    replaced: str | None,
+    flags: str = "",
+    *,
+    failed_verification: str | None = None,
 ) -> str:
     """After a failed verification or promotion, look at the labels to say precisely what is
-    left and what clears it; say that the state is unknown when it cannot be read."""
+    left and what clears it; say that the state is unknown when it cannot be read.
+    `failed_verification`: the pending value failed its verification, and these are the
+    flags (` --verify-cmd '...'`, or "" when a plan in secrets.toml verifies by itself) that
+    verify it again: `--cancel` comes first, and `--resume` is never offered without them (it
+    would promote the value that just failed)."""
     try:
         state = store.describe(name)
     except CliError:
+        if failed_verification is not None:
+            return (
+                f"the secret's state could not be read: `secrets history {name}` shows the "
+                f"labels; `secrets rotate {name} --cancel{flags}` drops the value that failed "
+                f"verification, `secrets rotate {name} --resume{flags}{failed_verification}` "
+                "verifies it again and promotes it only if it passes"
+            )
         return (
             f"the secret's state could not be read: `secrets history {name}` shows the labels; "
             f"`secrets rotate {name} --resume{flags}` finishes a rotation left pending, "
             "`--cancel` drops it"
+        )
+    unchanged = state.version_with(CURRENT) == replaced and state.pending_version == pending
+    if failed_verification is not None and unchanged:
+        return (
+            f"AWSCURRENT is unchanged; the value that failed verification waits as "
+            f"AWSPENDING (version {pending}): `secrets rotate {name} --cancel{flags}` "
+            f"drops it; `secrets rotate {name} --resume{flags}{failed_verification}` "
+            "verifies it again and promotes it only if it passes"
         )
     return _stands(state, name, pending, replaced, flags)
 
@@ -665,6 +691,9 @@ class Finishing:
     flags: str = ""
     log: str = ""
     resumed: bool = False
+    # What verifies a value again in the recovery commands: ` --verify-cmd '...'` when the
+    # verify command was given on the command line ("" when a plan verifies by itself).
+    verify_flags: str = ""
 
 
 def finish_rotation(
@@ -714,7 +743,14 @@ def finish_rotation(
         release_lease(store, name)
         raise
     except CliError as exc:
-        hint = where_it_stands(store, name, pending, current, flags)
+        hint = where_it_stands(
+            store,
+            name,
+            pending,
+            current,
+            flags,
+            failed_verification=how.verify_flags if under_way == "verify" else None,
+        )
         release_lease(store, name)
         raise StepFailed(
             under_way,
@@ -810,13 +846,21 @@ def rotate_secret(
     step: ApplyStep | None = None,
     flags: str = "",
     made: bool = False,
+    verify_flags: str = "",
+    lease_seconds: int = LEASE_SECONDS,
 ) -> RotationOutcome:
     """The whole rotation of one secret to `value` (already composed): stage, apply (with an
     apply `step`), verify, promote, record. `made`: the step made `value` (an IAM key), so a
-    staging failure asks it to undo that."""
+    staging failure asks it to undo that. `verify_flags`: see `Finishing`. `lease_seconds`:
+    how long its lease holds from elsewhere (`rotation_lease.lease_seconds`)."""
     # The lease names the version before it exists: a `--resume`/`--cancel` that sees it
     # pending while this process runs refuses (exit 4) instead of racing this rotation.
-    take_lease(store, plan.name, request_token(plan.name, value, plan.current_version))
+    take_lease(
+        store,
+        plan.name,
+        request_token(plan.name, value, plan.current_version),
+        seconds=lease_seconds,
+    )
     try:
         pending = stage_pending(store, plan, value)
     except CliError as exc:
@@ -845,5 +889,5 @@ def rotate_secret(
         current_value=plan.current.value if plan.current is not None else None,
         verify=verify,
         narrate=narrate,
-        how=Finishing(step=step, flags=flags, log=plan.rotation_log),
+        how=Finishing(step=step, flags=flags, log=plan.rotation_log, verify_flags=verify_flags),
     )

@@ -28,6 +28,7 @@ from envsecrets.core.rotation import (
     plan_rotation,
     rotate_secret,
 )
+from envsecrets.core.rotation_lease import LEASE_SECONDS
 from envsecrets.core.rotation_recovery import (
     CancelledPending,
     cancel_pending,
@@ -153,7 +154,8 @@ class BulkFailure:
             "step": self.step,
             "error": self.error.as_dict(),
             "state": self.left,
-            "version_id": self.version,
+            # Nothing of this run staged (or what was staged is gone): no version to name.
+            "version_id": None if self.left == UNCHANGED else self.version,
         }
 
 
@@ -245,6 +247,7 @@ class Recipe:
     make_step: Callable[[], ApplyStep] | None = None
     kind: str = NO_STEP
     label: str | None = None  # the target as the plan table shows it
+    lease_seconds: int = LEASE_SECONDS  # how long its lease holds (its own limits)
 
 
 def replan(items: Sequence[BulkItem], decide: Callable[[BulkItem], str | None]) -> list[BulkItem]:
@@ -273,17 +276,21 @@ def rotate_many(
     workers: int = DEFAULT_CONCURRENCY,
     on_done: Callable[[BulkResult], None] | None = None,
     recipes: Mapping[str, Recipe] | None = None,
+    verify_flags: str = "",
+    lease_seconds: int = LEASE_SECONDS,
 ) -> BulkReport:
     """Rotate every item not marked `skip`, `workers` at a time (and at most
     KIND_CONCURRENCY[kind] of one target kind): to a generated value by `rules`, or as its
-    recipe says (its plan in secrets.toml).
+    recipe says (its plan in secrets.toml). `verify_flags`: what a secret's `--resume` needs
+    to verify again after its verification failed (see `rotation.Finishing`); `lease_seconds`:
+    how long the lease of a secret without a recipe holds.
 
     One failure does not stop the others; each secret goes through the same idempotent steps
     as a single rotation, so a run cut short leaves at most pending versions for `--resume`.
     Stopped by a signal, it finishes or stops the rotations under way, starts no other, and
     raises `BulkInterrupted` with what was done.
     """
-    default = Recipe(rules=rules, field_key=field_key, verify=verify)
+    default = Recipe(rules=rules, field_key=field_key, verify=verify, lease_seconds=lease_seconds)
     passwords = _Passwords(store)
     report = BulkReport(skipped=[item for item in items if item.skip is not None])
 
@@ -321,6 +328,8 @@ def rotate_many(
             verify=recipe.verify,
             step=step,
             made=prep.makes_value,
+            verify_flags=verify_flags,
+            lease_seconds=recipe.lease_seconds,
         )
 
     chosen = recipes or {}
@@ -470,6 +479,7 @@ def recover_pending(
     actor: str,
     verify: Verifier | None = None,
     recipe: Recipe | None = None,
+    lease_seconds: int = LEASE_SECONDS,
 ) -> RecoveryResult:
     """Resume (promote, as `secrets rotate NAME --resume` does) or cancel one planned secret.
 
@@ -492,8 +502,12 @@ def recover_pending(
     step = recipe.make_step() if recipe is not None and recipe.make_step is not None else None
     if recipe is not None and recipe.verify is not None:
         verify = recipe.verify
+    if recipe is not None:
+        lease_seconds = recipe.lease_seconds
     if action == RESUME:
-        return resume_rotation(store, state, actor=actor, verify=verify, step=step)
+        return resume_rotation(
+            store, state, actor=actor, verify=verify, step=step, lease_seconds=lease_seconds
+        )
     return cancel_pending(store, state, step=step)
 
 
@@ -507,6 +521,7 @@ def recover_many(
     workers: int = DEFAULT_CONCURRENCY,
     on_done: Callable[[RecoveryResult | BulkFailure], None] | None = None,
     recipes: Mapping[str, Recipe] | None = None,
+    lease_seconds: int = LEASE_SECONDS,
 ) -> RecoveryReport:
     """Resume or cancel every planned secret, `workers` at a time; one failure does not stop
     the others. Each secret goes through the single-secret steps, which are idempotent, so a
@@ -526,6 +541,7 @@ def recover_many(
                 actor=actor,
                 verify=verify,
                 recipe=chosen.get(item.name),
+                lease_seconds=lease_seconds,
             ),
             chosen[item.name].kind if item.name in chosen else NO_STEP,
         )

@@ -3,11 +3,20 @@ second rotation) can tell a live rotation's pending version from one a crash lef
 
 Before a rotation stages its value it tags the secret with a lease: the version it is about to
 stage (its id is known before the write), the host, the process id and that process's start
-time, and an expiry. The record written when the rotation finishes empties it; a failure
-empties it too when it can. A lease is alive while its process runs (on this host: the process
-id is probed and its start time compared, so a reused id does not count) or, seen from another
-host, until it expires. Only a lease naming the pending version counts: one left by a rotation
-that failed before its write names a version that never existed.
+time, the PID namespace it runs in on this boot, and an expiry. The record written when the
+rotation finishes empties it; a failure empties it too when it can. A lease is alive while its
+process runs (on this host: the process id is probed and its start time compared, so a reused
+id does not count) or, seen from another host, until it expires.
+
+The host name alone does not say "this host": containers sharing a host name (Kubernetes
+hostNetwork pods, `docker --uts=host`, CI runners with a fixed name) do not see each other's
+processes, so a rotation in another one would look dead and `--resume` would promote a value
+still being verified. The process is probed only where the lease's PID namespace (boot id and
+namespace inode) is ours; elsewhere the lease holds until it expires. A lease written before
+the namespace was recorded is probed by host name, as it was then.
+
+Only a lease naming the pending version counts: one left by a rotation that failed before its
+write names a version that never existed.
 
 A pending version with no lease at all was staged by another tool or an older envsecrets, or
 its lease could not be written (no TagResource permission): nobody can know whether that
@@ -19,6 +28,7 @@ No AWS, Typer or rich here.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import socket
 from dataclasses import dataclass
@@ -29,9 +39,14 @@ from envsecrets.core.store import SecretStore
 from envsecrets.errors import CliError
 
 LEASE_TAG = "envsecrets:rotating"
-# Seen from another host, a lease is trusted this long: longer than a rotation's own limits
-# (the verify and apply commands' timeouts, an RDS database's wait) allow it to run.
+# Seen from another host, a lease is trusted at least this long: longer than a rotation's own
+# limits allow it to run with their defaults (the verify and apply commands' timeouts, an RDS
+# database's wait); longer limits lengthen it (`lease_seconds`).
 LEASE_SECONDS = 3600
+# Added to a rotation's own limits: its AWS calls and their retries, the steps around them.
+LEASE_MARGIN_SECONDS = 600
+# Before the namespace in a tag value (`ns=1a2b3c4d.4026531836`): a host name never starts so.
+NAMESPACE_MARK = "ns="
 
 
 @dataclass(frozen=True)
@@ -45,12 +60,18 @@ class Lease:
     started: str  # the process's start time (Linux: clock ticks after boot), or "-"
     since: datetime
     expires: datetime
+    # Where `pid` means that process: `<boot id, 8 hex>.<PID namespace inode>`, "-" without
+    # /proc; None in a lease written before it was recorded.
+    namespace: str | None = None
 
     def tag_value(self) -> str:
         """The tag value (AWS: at most 256 characters); the host name is cut to fit."""
         moment = self.since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         until = self.expires.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return f"{self.version} {self.pid} {self.started} {moment} {until} {self.host[:100]}"
+        # The namespace goes before the host (the last field, which may be cut): a lease
+        # without it still reads as before. At most 36+7+20+20+20+35+100+5 characters.
+        space = f"{NAMESPACE_MARK}{self.namespace[:32]} " if self.namespace is not None else ""
+        return f"{self.version} {self.pid} {self.started} {moment} {until} {space}{self.host[:100]}"
 
     def describe(self) -> str:
         """`pid 1234 on HOST since 2026-11-30 14:35 UTC`."""
@@ -65,6 +86,9 @@ def parse_lease(value: str | None) -> Lease | None:
     if len(parts) != 6:
         return None
     version, pid, started, since, expires, host = parts
+    namespace: str | None = None
+    if host.startswith(NAMESPACE_MARK) and " " in host:
+        namespace, host = host.removeprefix(NAMESPACE_MARK).split(" ", 1)
     try:
         return Lease(
             version,
@@ -73,6 +97,7 @@ def parse_lease(value: str | None) -> Lease | None:
             started,
             datetime.fromisoformat(since.replace("Z", "+00:00")),
             datetime.fromisoformat(expires.replace("Z", "+00:00")),
+            namespace,
         )
     except ValueError:
         return None
@@ -87,11 +112,22 @@ def lease_of(tags: dict[str, str], version: str | None) -> Lease | None:
 
 
 def is_alive(lease: Lease, now: datetime | None = None) -> bool:
-    """Whether the rotation that took `lease` may still be running: on this host, whether its
-    process is (the same process, by its start time); from another host, until it expires."""
-    if lease.host == socket.gethostname():
+    """Whether the rotation that took `lease` may still be running: where its process id
+    means the same process as here (this host, this boot, this PID namespace), whether that
+    process runs (by its start time); from anywhere else, until the lease expires."""
+    same_namespace = lease.namespace is None or lease.namespace == pid_namespace()
+    if lease.host == socket.gethostname() and same_namespace:
         return lease.pid == os.getpid() or _process_start(lease.pid) == lease.started
     return (now or datetime.now(UTC)) < lease.expires
+
+
+def lease_seconds(*limits: float | None) -> int:
+    """How long a rotation's lease is trusted from elsewhere: LEASE_SECONDS, or longer when the
+    rotation's own limits in seconds (its apply and verify timeouts; None: not used) add up
+    to more, with a margin: a lease that expired under a rotation still running would let
+    `--resume` promote what it has not verified yet."""
+    own = math.ceil(sum(limit for limit in limits if limit is not None)) + LEASE_MARGIN_SECONDS
+    return max(LEASE_SECONDS, own)
 
 
 def take_lease(
@@ -107,6 +143,7 @@ def take_lease(
         _process_start(os.getpid()) or "-",
         now,
         now + timedelta(seconds=seconds),
+        pid_namespace(),
     )
     try:
         store.tag(name, {LEASE_TAG: lease.tag_value()})
@@ -121,6 +158,19 @@ def release_lease(store: SecretStore, name: str) -> None:
     expire)."""
     with contextlib.suppress(CliError):
         store.tag(name, {LEASE_TAG: ""})
+
+
+def pid_namespace() -> str:
+    """Where this process's ids mean something: the boot (the first 8 hex digits of
+    /proc/sys/kernel/random/boot_id: ids restart at each boot) and the PID namespace (the
+    inode of /proc/self/ns/pid: containers sharing a host name may each have their own).
+    "-" where either cannot be read (no /proc): the host name alone decides, as it did."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        inode = Path("/proc/self/ns/pid").stat().st_ino
+    except (OSError, UnicodeDecodeError):
+        return "-"
+    return f"{boot.replace('-', '')[:8]}.{inode}"
 
 
 def _process_start(pid: int) -> str | None:

@@ -24,7 +24,7 @@ from envsecrets.core.rotation import (
     refuse_if_live,
     require_current,
 )
-from envsecrets.core.rotation_lease import take_lease
+from envsecrets.core.rotation_lease import LEASE_SECONDS, take_lease
 from envsecrets.core.rotation_targets import (
     CANCEL,
     ROLLBACK,
@@ -127,9 +127,12 @@ def resume_rotation(
     narrate: Narrator = quiet,
     step: ApplyStep | None = None,
     flags: str = "",
+    verify_flags: str = "",
+    lease_seconds: int = LEASE_SECONDS,
 ) -> RotationOutcome:
     """Finish what `state` describes: promote the staged value as it is (never a fresh one),
-    after running the apply `step` again (apply steps are idempotent) and verifying."""
+    after running the apply `step` again (apply steps are idempotent) and verifying.
+    `verify_flags`: see `Finishing`; `lease_seconds`: how long its lease holds."""
     if state.pending is None:
         raise CliError(ExitCode.FAILED, "internal: nothing pending to resume", REPORT_BUG_HINT)
     refuse_if_live(state.name, state.pending, state.tags, "resume")
@@ -142,7 +145,7 @@ def resume_rotation(
         meta = store.describe(state.name)
         return RotationOutcome(state.name, state.pending, meta.version_with(PREVIOUS), resumed=True)
     # A resume runs the apply step and the verification again: it holds the lease meanwhile.
-    take_lease(store, state.name, state.pending)
+    take_lease(store, state.name, state.pending, seconds=lease_seconds)
     return finish_rotation(
         store,
         state.name,
@@ -152,7 +155,13 @@ def resume_rotation(
         value=state.value,
         verify=verify,
         narrate=narrate,
-        how=Finishing(step=step, flags=flags, log=state.rotation_log, resumed=True),
+        how=Finishing(
+            step=step,
+            flags=flags,
+            log=state.rotation_log,
+            resumed=True,
+            verify_flags=verify_flags,
+        ),
     )
 
 
