@@ -115,3 +115,19 @@ def test_ssm_and_lambda_listings_that_go_round_are_refused(
     run = cli("audit", "--live", "--env", "dev")
     assert_refused(run, "returns a page token this listing was given before")
     assert proxy.calls[LAMBDA] == 3
+
+
+def test_a_listing_that_never_ends_is_given_up_on(
+    cli: Any, workdir: Path, proxy: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fresh tokens and a secret on every page: neither check above trips, and before, `list`
+    ran (and grew) for as long as the endpoint went on. The bound is lowered here so that the
+    test does not need 20,000 pages."""
+    import envsecrets.backends.replies as replies
+
+    monkeypatch.setattr(replies, "MAX_PAGES", 30)
+    fresh = [secrets_page(f"t{index}", f"dev/k{index}") for index in range(60)]
+    proxy.script("secretsmanager.ListSecrets", *fresh)
+    run = cli("list", "dev/")
+    assert_refused(run, "is page 31 of one listing, more than AWS can hold")
+    assert proxy.calls["secretsmanager.ListSecrets"] == 31

@@ -138,6 +138,11 @@ _LISTING = "envsecrets.listing"  # the key of the listing a call is a page of
 # empty pages with a token (ListSecrets "might return fewer results than the maximum even when
 # there are more"; SSM filters after paging): a few hundred in a row is no longer that.
 MAX_EMPTY_PAGES = 200
+# Pages in one listing before it is given up on: an endpoint that never stops handing out fresh
+# tokens with non-empty pages would hold a command (and its memory) for ever. The largest
+# listings AWS can give are well under it: 500,000 secrets a region in ListSecrets pages of
+# 100 (5,000 pages), Parameter Store's 110,000 parameters in pages of 10 (11,000).
+MAX_PAGES = 20_000
 
 
 @dataclass
@@ -285,6 +290,11 @@ def _paging_problems(
         problems.append(
             f"comes after {MAX_EMPTY_PAGES} empty pages in a row, each with a page token "
             "(the listing may never end)"
+        )
+    elif len(listing.tokens) >= MAX_PAGES:
+        problems.append(
+            f"is page {MAX_PAGES + 1} of one listing, more than AWS can hold (the listing may "
+            "never end)"
         )
     listing.tokens.add(received)
     if problems:
