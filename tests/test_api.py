@@ -220,6 +220,28 @@ def test_set_refuses_a_value_that_is_not_text_or_bytes(aws_env: Path, sm: Any, v
         envsecrets.SecretValue(value)
 
 
+@pytest.mark.parametrize(
+    ("arguments", "what"),
+    [
+        ((5, "v"), {}),
+        ((b"dev/x", "v"), {}),
+        (("dev/x", "v"), {"description": 5}),
+        (("dev/x", "v"), {"field": 5}),
+    ],
+)
+def test_set_refuses_a_name_field_or_description_that_is_not_text(
+    aws_env: Path, sm: Any, arguments: tuple[Any, ...], what: dict[str, Any]
+) -> None:
+    """A reviewer's `set(5, ...)`, `set(b"dev/x", ...)`, `description=5`, `field=5`: raw
+    TypeErrors and a ValueError from deep inside."""
+    dev = envsecrets.open_environment("dev")
+    with pytest.raises(envsecrets.CliError) as refused:
+        dev.set(*arguments, **what)
+    assert refused.value.code == envsecrets.ExitCode.USAGE
+    assert "is text (str), not" in refused.value.message
+    assert sm.list_secrets()["SecretList"] == []
+
+
 def test_set_stores_str_bytes_and_bytearray_as_given(aws_env: Path, sm: Any) -> None:
     dev = envsecrets.open_environment("dev")
     dev.set("dev/db/port", "5432")

@@ -731,3 +731,11 @@ def test_run_loads_its_family_alone(sm: Any) -> None:
     families = {f"envsecrets.commands.{family}" for family in FAMILIES}
     assert set(result["ours"]) & families == {"envsecrets.commands.run"}
     assert "boto3" not in probe_run("run", "--help")["modules"]
+
+
+def test_a_missing_scope_before_the_separator_is_a_usage_error(cli: Any, aws_env: Path) -> None:
+    """A reviewer's `secrets run -- echo hi` took `echo` for the scope and said "command 'hi'
+    not found" (exit 3)."""
+    run = cli("run", "--", "echo", "hi")
+    assert run.code == 2, run.stderr
+    assert "SCOPE is missing before `--`" in run.stderr

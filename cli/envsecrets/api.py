@@ -200,6 +200,9 @@ class Environment:
         from envsecrets.core.operations import SetOptions, apply_set, plan_set
 
         secret = self._name(name)
+        for what, given in (("description", description), ("field", field)):
+            if given is not None:
+                _check_text(what, given)
         if description is not None and len(description) > MAX_DESCRIPTION:
             # Checked before anything is written: AWS would refuse it after the value was put.
             raise CliError(
@@ -371,6 +374,7 @@ class Environment:
         confirm(question)
 
     def _name(self, name: str) -> SecretName:
+        _check_text("name", name)
         secret = SecretName.parse(name)
         if secret.env != self.name:
             raise CliError(
@@ -530,6 +534,17 @@ class Migration(Generic[S]):
 
 
 MAX_CONCURRENCY = 64  # as the command's --concurrency
+
+
+def _check_text(what: str, given: object) -> None:
+    """A name, field or description is text: scripts calling the API are not type-checked,
+    and `b"dev/x"` or `5` would fail deep inside with a TypeError instead of saying so."""
+    if not isinstance(given, str):
+        raise CliError(
+            ExitCode.USAGE,
+            f"{what} is text (str), not {type(given).__name__}",
+            f"pass the {what} as a str",
+        )
 
 
 def _check_pacing(concurrency: object, max_write_rate: object) -> None:

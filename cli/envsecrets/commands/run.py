@@ -83,6 +83,13 @@ class RunCommand(ReadableCommand):
         while index < len(args):
             word = args[index]
             if word == "--":
+                if words == 0 and index + 1 < len(args):
+                    # `secrets run -- echo hi` would take `echo` for the scope.
+                    raise CliError(
+                        ExitCode.USAGE,
+                        "SCOPE is missing before `--`",
+                        "name the environment first: `secrets run ENV[/PREFIX] -- CMD ARGS...`",
+                    )
                 break
             if word.startswith("-") and word != "-":
                 index += 2 if word in valued else 1
