@@ -24,6 +24,7 @@ LEFT_FOR_LATER = {
     "core/templates.py": "the audit engineer's (templates readers)",
     "backends/replies.py": "grew past 500 lines in today's merges (identity checks)",
     "commands/run.py": "grew past 500 lines in today's merges (run/export/inject fixes)",
+    "commands/rotate_bulk.py": "grew past 500 lines in today's merges (per-failure hints)",
 }
 
 
