@@ -239,13 +239,9 @@ class Environment:
         region. `/app/prod/db/password` becomes `<to>db/password`. Nothing is read yet."""
         from envsecrets.backends.ssm import SsmSource
 
-        prefix = self._prefix(to)
-        _check_pacing(concurrency, max_write_rate)
-        source = SsmSource(self._target(), path, recursive=recursive, pool=concurrency)
-        return Migration(
-            self,
-            source,
-            prefix,
+        return self._migration(
+            lambda: SsmSource(self._target(), path, recursive=recursive, pool=concurrency),
+            to,
             overwrite=overwrite,
             concurrency=concurrency,
             max_write_rate=max_write_rate,
@@ -268,13 +264,9 @@ class Environment:
         file or has a line dotenv cannot parse (naming the lines)."""
         from envsecrets.backends.envfile import EnvFileSource
 
-        prefix = self._prefix(to)
-        _check_pacing(concurrency, max_write_rate)
-        source = EnvFileSource(Path(path), keep_case=keep_case)
-        return Migration(
-            self,
-            source,
-            prefix,
+        return self._migration(
+            lambda: EnvFileSource(Path(path), keep_case=keep_case),
+            to,
             overwrite=overwrite,
             concurrency=concurrency,
             max_write_rate=max_write_rate,
@@ -298,17 +290,37 @@ class Environment:
         key in `keys` is not one of its variables."""
         from envsecrets.backends.lambda_env import LambdaEnvSource
 
-        prefix = self._prefix(None)
-        _check_pacing(concurrency, max_write_rate)
-        source = LambdaEnvSource(self._target(), function, keys=keys, keep_case=keep_case)
-        return Migration(
-            self,
-            source,
-            prefix,
+        return self._migration(
+            lambda: LambdaEnvSource(self._target(), function, keys=keys, keep_case=keep_case),
+            None,
             overwrite=overwrite,
             concurrency=concurrency,
             max_write_rate=max_write_rate,
             all_or_nothing=True,
+        )
+
+    def _migration(
+        self,
+        make_source: Callable[[], S],
+        to: str | None,
+        *,
+        overwrite: bool,
+        concurrency: int,
+        max_write_rate: float,
+        all_or_nothing: bool = False,
+    ) -> Migration[S]:
+        """The checks every migration gets before its source is opened (the prefix, the
+        pacing), then the migration itself; nothing is read yet."""
+        prefix = self._prefix(to)
+        _check_pacing(concurrency, max_write_rate)
+        return Migration(
+            self,
+            make_source(),
+            prefix,
+            overwrite=overwrite,
+            concurrency=concurrency,
+            max_write_rate=max_write_rate,
+            all_or_nothing=all_or_nothing,
         )
 
     # -- what the command line shares (not part of the documented surface) ----------------

@@ -95,12 +95,7 @@ def init(
 ) -> None:
     """Write secrets.toml: environments, regions, profiles, protection, KMS keys, functions.
     Asks questions on a terminal; --env (and the other flags) answer them in scripts."""
-    from envsecrets.core.files import (
-        check_output_path,
-        create_text_file,
-        links_are_ours,
-        write_text_atomically,
-    )
+    from envsecrets.core.files import check_output_path, create_text_file, write_text_atomically
     from envsecrets.core.init import render_config
     from envsecrets.ui.prompts import confirm
 
@@ -137,8 +132,8 @@ def init(
     # one that appeared during the questions is not replaced without being asked about.
     if replacing or through:
         # Your own link (a dotfiles repository) is followed; one someone else planted in a
-        # shared folder is replaced, so that it cannot aim the write at another file.
-        write_text_atomically(target, text, follow_links=links_are_ours(target))
+        # shared folder is replaced (write_text_atomically's rule for every edit).
+        write_text_atomically(target, text)
     else:
         create_text_file(target, text)
     if json_output:

@@ -62,9 +62,12 @@ def write_text_atomically(
     """Write `text` to `path`, keeping the mode of a file it replaces; returns how. For
     files that hold no secret values (config, reports, `.env` files being edited).
 
-    `follow_links=True` edits: a symlink is followed and the file it points to is replaced,
-    in its own folder (where the rename is atomic), and the link stays a link; replacing the
-    link instead would leave the old text where it points and the user believing it changed.
+    `follow_links=True` edits: a symlink of yours (or root's) is followed and the file it
+    points to is replaced, in its own folder (where the rename is atomic), and the link stays
+    a link; replacing the link instead would leave the old text where it points and the user
+    believing it changed. A link someone else planted on the way (a shared folder) is never
+    followed: it is replaced, as with `follow_links=False`, so it cannot aim the write at
+    another file.
     A FIFO or a device (or a link to one) is written through as by `write_private_file`;
     a folder or a socket is refused with exit 2.
 
@@ -73,7 +76,7 @@ def write_text_atomically(
     folder cannot aim the write at another file; a FIFO, a device or `/dev/stdout` is written
     through, never replaced."""
     data = text.encode("utf-8")
-    if follow_links:
+    if follow_links and _links_are_ours(path):
         return _edit(path, data, mode)
     return _write_output(path, data, mode=mode, keep_mode=True)
 
@@ -200,7 +203,7 @@ def _inspect(path: Path) -> _Place:
     return _Place(_LINK)
 
 
-def links_are_ours(path: Path) -> bool:
+def _links_are_ours(path: Path) -> bool:
     """Whether every symlink on the way to `path` is yours or root's (true for a path that is
     no link): a link someone else planted must be replaced, never followed, by a write that
     would otherwise edit the file it points to."""
