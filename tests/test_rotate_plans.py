@@ -176,6 +176,47 @@ def test_show_shows_the_declared_plan_and_the_record(cli, sm, aws_env) -> None:
     assert none.code == 3
 
 
+def test_show_names_who_stages_a_pending_version_and_hides_an_emptied_lease(
+    cli, sm, aws_env
+) -> None:
+    """While a rotation verifies its pending version, `show` says which process staged it. A
+    finished rotation empties its lease tag: `show` does not list `envsecrets:rotating=`."""
+    import subprocess
+    import time
+
+    from tests.conftest import SECRETS_BIN
+
+    make(sm, "dev/api/key", "v1")
+    sm.tag_resource(SecretId="dev/api/key", Tags=[{"Key": "team", "Value": "a"}])
+    started = aws_env / "verifying"
+    rotation = subprocess.Popen(
+        [SECRETS_BIN, "rotate", "dev/api/key", "--generate", "--verify-cmd",
+         f"touch {started}; sleep 60"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(1200):
+            if started.exists() or rotation.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert started.exists(), "the verify command never started"
+        shown = cli("show", "dev/api/key", "--json").json()
+        assert f"pid {rotation.pid} on " in shown["pending_staged_by"]
+        text = cli("show", "dev/api/key").stdout
+        assert f"{shown['pending_version_id']} (staged by pid {rotation.pid} on " in text
+    finally:
+        rotation.terminate()
+        rotation.wait(timeout=60)
+    # Stopped, the rotation released its lease: the pending version it left names nobody.
+    assert cli("show", "dev/api/key", "--json").json()["pending_staged_by"] is None
+    assert cli("rotate", "dev/api/key", "--cancel").code == 0
+    assert cli("rotate", "dev/api/key", "--generate").code == 0
+    text = cli("show", "dev/api/key").stdout
+    assert "team=a" in text
+    assert "envsecrets:rotating" not in text
+    assert "staged by" not in text
+
+
 def test_check_reports_plans_whose_target_or_secret_is_missing(cli, sm, aws_env) -> None:
     plans(
         aws_env,

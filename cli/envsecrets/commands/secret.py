@@ -372,6 +372,7 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
     """Describe a secret: ARN, KMS key, tags, rotation and its declared plan, replication
     (never its value)."""
     from envsecrets.core.rotation import APPLIED_TO_TAG, ROTATED_AT_TAG, ROTATED_BY_TAG
+    from envsecrets.core.rotation_lease import LEASE_TAG, lease_of
 
     ws = workspace(ctx)
     ws.one_secret_command()
@@ -381,6 +382,11 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
     meta = ws.store(secret.env).describe(str(secret))
     pending = meta.pending_version
     plan = ws.config.rotation_plan(secret.path)
+    # The rotation that staged the pending version, when it left its lease (who and since when).
+    lease = lease_of(meta.tags, pending)
+    # A finished rotation empties its lease tag (clearing it needs no UntagResource right):
+    # an empty lease says nothing, so it is not listed.
+    tags = {k: v for k, v in meta.tags.items() if not (k == LEASE_TAG and not v)}
     if json_output:
         row = _metadata_row(meta)
         row.update(
@@ -388,6 +394,7 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
             rotation_lambda_arn=meta.rotation.lambda_arn,
             next_rotation=meta.rotation.next_rotation,
             pending_version_id=pending,
+            pending_staged_by=None if lease is None else lease.describe(),
             current_version_id=meta.version_with("AWSCURRENT"),
             rotated_by_hand_at=meta.tags.get(ROTATED_AT_TAG),
             rotated_by_hand_by=meta.tags.get(ROTATED_BY_TAG),
@@ -427,7 +434,12 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
             f"{plan.summary(secret.env)} (secrets.toml [rotation])" if plan is not None else "-",
         ),
         ("Next rotation", when(meta.rotation.next_rotation)),
-        ("Pending version", pending or "none"),
+        (
+            "Pending version",
+            "none"
+            if pending is None
+            else pending + ("" if lease is None else f" (staged by {lease.describe()})"),
+        ),
         (
             "Replicas",
             ", ".join(
@@ -438,7 +450,7 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
             )
             or "none",
         ),
-        ("Tags", ", ".join(f"{k}={v}" for k, v in sorted(meta.tags.items())) or "none"),
+        ("Tags", ", ".join(f"{k}={v}" for k, v in sorted(tags.items())) or "none"),
     ]
     if meta.deleted_on:
         pairs.append(("Deletion", f"scheduled for {when(meta.deleted_on)} (undo: secrets restore)"))
