@@ -203,6 +203,11 @@ def prepare(name: str, module: Module, *, keep: bool) -> Path:
     # Made before mutmut starts: a sys.path entry that does not exist yet when Python starts
     # is cached as "nothing there" and never looked at again.
     (folder / "mutants" / "src").mkdir(parents=True, exist_ok=True)
+    # mutmut runs the tests from its copy in mutants/tests: the files they read beside the
+    # package (test_api checks the README's examples) must be found from there as well.
+    readme = folder / "mutants" / "README.md"
+    if not readme.is_symlink():
+        readme.symlink_to(ROOT / "README.md")
     return folder
 
 
