@@ -167,8 +167,13 @@ class Outcome:
     def rate(self) -> float:
         return self.killed / self.total if self.total else 1.0
 
+    @property
+    def untested(self) -> int:
+        """Mutants the run never got to (it was stopped, or is still going)."""
+        return sum(status == "not checked" for status in self.statuses.values())
+
     def survivors(self) -> list[str]:
-        return sorted(m for m, s in self.statuses.items() if s not in KILLED)
+        return sorted(m for m, s in self.statuses.items() if s not in KILLED and s != "not checked")
 
 
 def pyproject_for(module: Module) -> str:
@@ -358,7 +363,16 @@ def judge(outcome: Outcome, known: list[dict[str, str]]) -> Verdict:
         f"{outcome.name:<12} {outcome.total:>8} {outcome.killed:>8} {outcome.rate:>7.1%}"
         f"  {len(survivors)} ({explained}); counting equivalent ones as killed: {rate:.1%}"
     )
-    return Verdict(row, details, rate >= TARGET and explained == len(survivors))
+    if outcome.untested:
+        # A run stopped part way: mutmut tests the mutants with the quickest tests first, so
+        # those left are the ones that the most (and slowest) tests reach.
+        tested = outcome.total - outcome.untested
+        row += (
+            f"; {outcome.untested} not tested yet (of the {tested} tested:"
+            f" {outcome.killed / tested if tested else 0:.1%} killed)"
+        )
+    complete = not outcome.untested
+    return Verdict(row, details, complete and rate >= TARGET and explained == len(survivors))
 
 
 HEADER = f"{'module':<12} {'mutants':>8} {'killed':>8} {'rate':>7}  survivors (explained)"
