@@ -104,3 +104,33 @@ def test_a_migration_gives_a_target_without_a_value_its_first_one(
     statuses = {i["target"]: i["status"] for i in run.json()["result"]["items"]}
     assert statuses == {"dev/app/empty": "created", "dev/app/a": "unchanged"}
     assert with_empty.get_secret_value(SecretId="dev/app/empty")["SecretString"] == "now-filled"
+
+
+def test_copy_into_a_secret_without_a_value_never_stops_the_copy(
+    cli: Any, with_empty: Any, proxy: Any
+) -> None:
+    """The destination's secret exists but holds no value: no flag makes it a conflict (exit
+    4, nothing written), `--missing-only` leaves it alone and copies the rest, `--overwrite`
+    gives it its first value. None of them stops at reading it (exit 3)."""
+    sm = with_empty
+    sm.create_secret(Name="qa/app/a")  # no value
+    sm.create_secret(Name="dev/app/b", SecretString="bravo")
+    refused = cli("copy", "dev/", "qa/", "--yes", "--json")
+    assert refused.code == 4, refused.stderr
+    assert "qa/app/a" in refused.stdout + refused.stderr
+    assert proxy.writes() == 0
+
+    missing = cli("copy", "dev/", "qa/", "--missing-only", "--yes", "--json")
+    assert missing.code == 0, missing.stderr
+    items = {item["source"]: item for item in missing.json()["secrets"]}
+    assert (items["dev/app/a"]["action"], items["dev/app/a"]["reason"]) == (
+        "skip",
+        "exists without a value",
+    )
+    assert items["dev/app/b"]["action"] == "create"
+    assert sm.get_secret_value(SecretId="qa/app/b")["SecretString"] == "bravo"
+    assert "VersionIdsToStages" not in sm.describe_secret(SecretId="qa/app/a")
+
+    filled = cli("copy", "dev/", "qa/", "--overwrite", "--yes", "--json")
+    assert filled.code == 0, filled.stderr
+    assert sm.get_secret_value(SecretId="qa/app/a")["SecretString"] == "alpha"

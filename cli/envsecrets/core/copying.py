@@ -208,8 +208,14 @@ def plan_copy(
     values = read_values(
         src_store, sorted(sources), side=src.env, keep=as_read, no_value=lambda: None
     )
-    current = read_values(
-        dst_store, live_targets, side=dst.env, keep=lambda s: (Fingerprint.of(s), s.version_id)
+    # A destination secret without a value (created with none, or its versions removed) is
+    # there but holds nothing to compare with: it differs from any value (None).
+    current: dict[str, tuple[Fingerprint, str] | None] = read_values(
+        dst_store,
+        live_targets,
+        side=dst.env,
+        keep=lambda s: (Fingerprint.of(s), s.version_id),
+        no_value=lambda: None,
     )
     items: list[CopyItem] = []
     versions: dict[str, str] = {}
@@ -226,15 +232,15 @@ def plan_copy(
             items.append(CopyItem(name, target, "conflict", f"{target} is scheduled for deletion"))
         elif target not in current:
             items.append(CopyItem(name, target, "create"))
-        elif current[target][0].same_as(here):
+        elif (there := current[target]) is not None and there[0].same_as(here):
             items.append(CopyItem(name, target, "unchanged"))
         elif overwrite:
-            versions[target] = current[target][1]
+            if there is not None:
+                versions[target] = there[1]
             items.append(CopyItem(name, target, "overwrite"))
-        elif missing_only:
-            items.append(CopyItem(name, target, "skip", "exists with another value"))
         else:
-            items.append(CopyItem(name, target, "conflict", "exists with another value"))
+            differs = "exists with another value" if there is not None else "exists without a value"
+            items.append(CopyItem(name, target, "skip" if missing_only else "conflict", differs))
     for name in deleting:
         items.append(
             CopyItem(name, src.target_of(name, dst), "skip", f"{name} is scheduled for deletion")
