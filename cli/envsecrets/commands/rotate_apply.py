@@ -89,20 +89,32 @@ def lease_seconds_for(settings: RotationSettings) -> int:
     )
 
 
-def verify_flags(verify_cmd: str | None) -> str:
+def verify_flags(request: RotateRequest) -> str:
     """` --verify-cmd '...'`: what a `--resume` after a failed verification needs to verify
-    the value again (a plan in secrets.toml verifies by itself: "")."""
-    return f" --verify-cmd {shlex.quote(verify_cmd)}" if verify_cmd is not None else ""
+    the value again, with the run's own `--verify-timeout` (a command that needed longer than
+    the default needs it again); a plan in secrets.toml verifies by itself: ""."""
+    from envsecrets.commands.rotate_request import DEFAULT_VERIFY_TIMEOUT
+
+    if request.verify_cmd is None:
+        return ""
+    flags = f" --verify-cmd {shlex.quote(request.verify_cmd)}"
+    if request.verify_timeout != DEFAULT_VERIFY_TIMEOUT:
+        flags += f" --verify-timeout {request.verify_timeout:g}"
+    return flags
 
 
 def recovery_flags(request: RotateRequest) -> str:
     """The flags `--resume`/`--cancel` need again: an apply step given on the command line
-    (one from secrets.toml is found again by itself)."""
+    (one from secrets.toml is found again by itself), with the run's own `--apply-timeout`."""
     if request.target is not None:
-        return f" --target {shlex.quote(str(request.target))}"
-    if request.apply_cmd is not None:
-        return f" --apply-cmd {shlex.quote(request.apply_cmd)}"
-    return ""
+        flags = f" --target {shlex.quote(str(request.target))}"
+    elif request.apply_cmd is not None:
+        flags = f" --apply-cmd {shlex.quote(request.apply_cmd)}"
+    else:
+        return ""
+    if request.apply_timeout is not None:
+        flags += f" --apply-timeout {request.apply_timeout:g}"
+    return flags
 
 
 # -- the commands' runner ------------------------------------------------------------------------

@@ -88,7 +88,7 @@ def rotate_scope(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
                 workers=_workers(ws, env, request.concurrency),
                 on_done=lambda result: advance(1),
                 recipes=recipes,
-                verify_flags=verify_flags(request.verify_cmd),
+                verify_flags=verify_flags(request),
                 lease_seconds=lease_seconds(
                     request.apply_timeout,
                     request.verify_timeout if request.verify_cmd is not None else None,
@@ -395,7 +395,7 @@ def _failure_hint(
     # promote that value): `--cancel` first, then `--resume` that verifies again.
     unverified = sorted(f.name for f in failed if f.step == "verify" and _is_pending_failure(f))
     if unverified:
-        verify = verify_flags(request.verify_cmd)
+        verify = verify_flags(request)
         steps.append(
             f"`{recover} --cancel` drops the values left pending ({', '.join(unverified)} "
             f"failed verification); `{recover} --resume{verify}` verifies them again and "

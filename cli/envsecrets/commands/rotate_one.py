@@ -95,7 +95,7 @@ def rotate(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
             step=step,
             flags=recovery_flags(request),
             made=prep.makes_value,
-            verify_flags=verify_flags(request.verify_cmd),
+            verify_flags=verify_flags(request),
             lease_seconds=lease_seconds_for(settings),
         )
     _render_outcome(out, outcome)
@@ -289,7 +289,7 @@ def resume(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
             narrate=narrate,
             step=step,
             flags=recovery_flags(request),
-            verify_flags=verify_flags(request.verify_cmd),
+            verify_flags=verify_flags(request),
             lease_seconds=lease_seconds_for(settings),
         )
     _render_outcome(out, outcome)
