@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -358,3 +359,53 @@ def test_on_a_terminal_a_streamed_migration_counts_as_it_goes(aws_env: Path, sm)
     assert "plan for ssm /app/dev -> dev/app/" in screen
     assert f"{len(PARAMETERS)} created" in screen
     assert len(sm.list_secrets()["SecretList"]) == len(PARAMETERS)
+
+
+def test_the_json_document_says_per_item_what_happened(cli, sm) -> None:
+    """The `--json` document scripts read (README: plan, result, per-item status, version
+    ids, verification, seconds per step): one item of each kind, each with its words."""
+    long_name = "/app/dev/" + "/".join([LONG_SEGMENT] * 5)
+    put_parameters(
+        {
+            "/app/dev/new": ("SecureString", f"{CANARY}-new", None),
+            "/app/dev/same": ("SecureString", f"{CANARY}-same", None),
+            "/app/dev/theirs": ("SecureString", f"{CANARY}-mine", None),
+            long_name: ("String", f"{CANARY}-long", None),
+        }
+    )
+    same_version = sm.create_secret(Name="dev/app/same", SecretString=f"{CANARY}-same")["VersionId"]
+    sm.create_secret(Name="dev/app/theirs", SecretString="theirs")
+    started = time.monotonic()
+    run = cli("migrate", "ssm", "/app/dev", "--to", "dev/app", "-r", "--json")
+    took = time.monotonic() - started
+    assert run.code == 4, run.stderr
+    assert_no_leak(run.stdout, run.stderr)
+    document = run.json()
+    plan = document["plan"]
+    assert plan["source"] == {"kind": "ssm", "label": "/app/dev"}
+    assert (plan["to"], plan["overwrite"]) == ("dev/app/", False)
+    assert 0 <= plan["seconds"] <= took + 0.001  # rounded to 3 decimals
+    planned = {item["source"]: item for item in plan["items"]}
+    assert planned["/app/dev/new"] == {
+        "source": "/app/dev/new", "target": "dev/app/new", "action": "create", "reason": None
+    }  # fmt: skip
+    assert planned["/app/dev/theirs"]["action"] == "conflict"
+    assert planned["/app/dev/theirs"]["reason"] == "exists with a different value"
+    assert planned[long_name]["action"] == "invalid"
+    assert "cannot become secret name" in planned[long_name]["reason"]
+    result = document["result"]
+    assert set(result["seconds"]) == {"plan", "apply", "verify"}
+    assert all(0 <= seconds <= took + 0.001 for seconds in result["seconds"].values())
+    done = {item["source"]: item for item in result["items"]}
+    new_version = sm.get_secret_value(SecretId="dev/app/new")["VersionId"]
+    assert {key: done["/app/dev/new"][key] for key in ("status", "version_id", "error")} == {
+        "status": "created", "version_id": new_version, "error": None
+    }  # fmt: skip
+    assert done["/app/dev/new"]["verified"] is True
+    assert {key: done["/app/dev/same"][key] for key in ("status", "version_id", "error")} == {
+        "status": "unchanged", "version_id": same_version, "error": None
+    }  # fmt: skip
+    assert done["/app/dev/theirs"]["status"] == "conflict"
+    assert done["/app/dev/theirs"]["error"] == "exists with a different value"
+    assert done[long_name]["status"] == "invalid"
+    assert done[long_name]["error"] == planned[long_name]["reason"]
