@@ -476,3 +476,52 @@ def test_a_secret_created_meanwhile_that_cannot_be_read_fails_with_the_reads_err
     assert "AccessDenied" in item["error"] or "denied" in item["error"].lower()
     assert document["result"]["counts"]["failed"] == 1
     assert document["result"]["counts"]["created"] == 0
+
+
+def test_items_a_failed_listing_kept_from_being_written_are_not_written(
+    cli, proxy, moto_url: str, aws_env
+) -> None:
+    """The listing is refused on its 8th page, after writes have begun. Targets are read 20
+    at a time: the 7th page's ten items were listed but never read, so never planned for a
+    write. The report has them as failed, "not written" (never as done), beside the ones
+    written, and the error counts those written; a re-run finishes the job."""
+    values = put_tree(moto_url, "/nw", 80)
+    pages = "ssm.GetParametersByPath"
+    proxy.hold(pages, after=7, until=CREATE)  # the 8th page waits for the first write
+    proxy.script(pages, *["forward"] * 7, "fail:AccessDeniedException")
+    report = aws_env / "report.json"
+    run = cli("migrate", "ssm", "/nw", "--to", "dev/nw", "-r", "--report", str(report))
+    assert run.code == 5, run.stderr
+    assert proxy.hold_timeouts[pages] == 0
+    document = json.loads(report.read_text(encoding="utf-8"))
+    items = document["result"]["items"]
+    assert len(items) == 70  # the seven pages listed before the refusal
+    created = [item for item in items if item["status"] == "created"]
+    left = [item for item in items if item["status"] != "created"]
+    assert len(left) >= 10  # at least the 7th page's
+    assert {(item["status"], item["error"]) for item in left} == {("failed", "not written")}
+    assert document["result"]["counts"]["failed"] == len(left)
+    assert document["result"]["exit_code"] == 1
+    assert f"({len(created)} item(s) were written before it)" in run.stderr
+
+    again = cli("migrate", "ssm", "/nw", "--to", "dev/nw", "-r", "--json")
+    assert again.code == 0, again.stderr
+    assert again.json()["plan"]["counts"]["unchanged"] == len(created)
+    check_targets(moto_url, "/nw", "dev/nw/", values)
+
+
+def test_a_listing_refused_before_any_write_says_just_the_refusal(
+    cli, proxy, moto_url: str
+) -> None:
+    """Nothing written before the failure: the streamed run's error is the plan-first run's
+    (a dry run's), word for word, with nothing about items written."""
+    put_tree(moto_url, "/none", 5)
+    pages = "ssm.GetParametersByPath"
+    proxy.script(pages, "fail:AccessDeniedException")
+    streamed = cli("migrate", "ssm", "/none", "--to", "dev/none", "-r", "--json")
+    proxy.script(pages, "fail:AccessDeniedException")
+    planned = cli("migrate", "ssm", "/none", "--to", "dev/none", "-r", "--json", "--dry-run")
+    assert (streamed.code, planned.code) == (5, 5), streamed.stderr
+    message = json.loads(streamed.stderr)["error"]["message"]
+    assert message == json.loads(planned.stderr)["error"]["message"]
+    assert "written" not in message
