@@ -80,7 +80,7 @@ def migrate_planned_first(path: str, to: str) -> dict[str, Any]:
     target = AwsTarget(label="dev", limiter=RateLimiter.for_writes())
     store = SecretsManagerStore(target, bulk=True, pool=8)
     source = SsmSource(target, path, recursive=True, pool=8)
-    plan = plan_migration(source, store, target_prefix(to))
+    plan = plan_migration(source, store, target_prefix(to), overwrite=False)
     result = verify_migration(apply_migration(plan, store, source), store)
     return {"plan": plan.as_dict(), "result": result.as_dict()}
 

@@ -409,3 +409,15 @@ def test_the_json_document_says_per_item_what_happened(cli, sm) -> None:
     assert done["/app/dev/theirs"]["error"] == "exists with a different value"
     assert done[long_name]["status"] == "invalid"
     assert done[long_name]["error"] == planned[long_name]["reason"]
+
+
+def test_a_dry_run_with_overwrite_plans_an_update_for_a_differing_target(cli, sm) -> None:
+    put_parameters({"/app/dev/db/password": ("SecureString", f"{CANARY}-db", None)})
+    sm.create_secret(Name="dev/app/db/password", SecretString="old")
+    run = cli("migrate", "ssm", "/app/dev", "--to", "dev/app", "-r", "--overwrite", "--dry-run",
+              "--json")  # fmt: skip
+    assert run.code == 0, run.stderr  # the real run would replace it: nothing to refuse
+    plan = run.json()["plan"]
+    assert plan["overwrite"] is True
+    assert [(i["action"], i["reason"]) for i in plan["items"]] == [("update", "different value")]
+    assert sm.get_secret_value(SecretId="dev/app/db/password")["SecretString"] == "old"
