@@ -474,7 +474,7 @@ def migrate_streaming(
     prefix: NamePrefix,
     env: EnvironmentConfig | None = None,
     *,
-    overwrite: bool = False,
+    overwrite: bool,
     concurrency: int = DEFAULT_CONCURRENCY,
     progress: Callable[[int], None] | None = None,
 ) -> MigrationResult:
