@@ -333,16 +333,18 @@ def test_a_migration_into_a_protected_environment_asks_after_planning(
     assert elsewhere.value.code == envsecrets.ExitCode.USAGE
 
 
-def test_a_planned_migration_tells_its_progress_and_the_seconds_of_each_step(
-    aws_env: Path, sm: Any
+@pytest.mark.parametrize("planned_first", [True, False], ids=["planned", "streamed"])
+def test_a_migration_tells_its_progress_and_the_seconds_of_each_step(
+    aws_env: Path, sm: Any, planned_first: bool
 ) -> None:
-    """plan() first, then apply(progress=...): `progress(1)` as each write finishes (README),
-    and the result's seconds are the durations of this migration's steps."""
+    """apply(progress=...), with plan() first or streamed: `progress(1)` as each write
+    finishes (README), and the result's seconds are the durations of this migration's steps."""
     source = aws_env / ".env"
     source.write_text(f"A_TOKEN={CANARY}-a\nB_TOKEN={CANARY}-b\nC_TOKEN={CANARY}-c\n")
     migration = envsecrets.open_environment("dev").migrate_env_file(source, to="dev/web/")
     started = time.monotonic()
-    migration.plan()
+    if planned_first:
+        migration.plan()
     finished: list[int] = []
     result = migration.apply(progress=finished.append)
     took = time.monotonic() - started

@@ -490,7 +490,9 @@ def test_items_a_failed_listing_kept_from_being_written_are_not_written(
     proxy.hold(pages, after=7, until=CREATE)  # the 8th page waits for the first write
     proxy.script(pages, *["forward"] * 7, "fail:AccessDeniedException")
     report = aws_env / "report.json"
+    started = time.monotonic()
     run = cli("migrate", "ssm", "/nw", "--to", "dev/nw", "-r", "--report", str(report))
+    took = time.monotonic() - started
     assert run.code == 5, run.stderr
     assert proxy.hold_timeouts[pages] == 0
     document = json.loads(report.read_text(encoding="utf-8"))
@@ -502,6 +504,7 @@ def test_items_a_failed_listing_kept_from_being_written_are_not_written(
     assert {(item["status"], item["error"]) for item in left} == {("failed", "not written")}
     assert document["result"]["counts"]["failed"] == len(left)
     assert document["result"]["exit_code"] == 1
+    assert 0 <= document["result"]["seconds"]["apply"] <= took + 0.001  # what it did take
     assert f"({len(created)} item(s) were written before it)" in run.stderr
 
     again = cli("migrate", "ssm", "/nw", "--to", "dev/nw", "-r", "--json")
@@ -525,3 +528,18 @@ def test_a_listing_refused_before_any_write_says_just_the_refusal(
     message = json.loads(streamed.stderr)["error"]["message"]
     assert message == json.loads(planned.stderr)["error"]["message"]
     assert "written" not in message
+
+
+def test_a_refused_create_is_failed_with_its_error_not_taken_for_a_race(
+    cli, proxy, moto_url: str
+) -> None:
+    """CreateSecret denied: the item failed with AWS's refusal and exit 5, never reported as
+    a secret "created by someone else"."""
+    put_tree(moto_url, "/denied", 2)
+    proxy.deny(CREATE)
+    run = cli("migrate", "ssm", "/denied", "--to", "dev/denied", "-r", "--json")
+    assert run.code == 5, run.stderr
+    items = run.json()["result"]["items"]
+    assert [item["status"] for item in items] == ["failed", "failed"]
+    for item in items:
+        assert "denied" in item["error"].lower() and "someone else" not in item["error"]
