@@ -428,3 +428,23 @@ def test_a_dry_run_with_overwrite_plans_an_update_for_a_differing_target(cli, sm
     assert plan["overwrite"] is True
     assert [(i["action"], i["reason"]) for i in plan["items"]] == [("update", "different value")]
     assert sm.get_secret_value(SecretId="dev/app/db/password")["SecretString"] == "old"
+
+
+def test_overwrite_puts_the_value_back_after_someone_changed_it(cli, sm) -> None:
+    """Migrated with --overwrite, then changed by someone, then migrated with --overwrite
+    again: the migrated value is current again, as a new version (the second write replaces
+    another version than the first did, so it is not taken for a retry of the first)."""
+    put_parameters({"/app/dev/db/password": ("SecureString", f"{CANARY}-db", None)})
+    sm.create_secret(Name="dev/app/db/password", SecretString="old")
+    args = ("migrate", "ssm", "/app/dev", "--to", "dev/app", "-r", "--overwrite")
+    first = cli(*args)
+    assert first.code == 0, first.stderr
+    first_version = sm.get_secret_value(SecretId="dev/app/db/password")["VersionId"]
+    sm.put_secret_value(SecretId="dev/app/db/password", SecretString="changed by someone")
+    again = cli(*args, "--json")
+    assert again.code == 0, again.stderr
+    (item,) = again.json()["result"]["items"]
+    assert (item["status"], item["verified"]) == ("updated", True)
+    got = sm.get_secret_value(SecretId="dev/app/db/password")
+    assert got["SecretString"] == f"{CANARY}-db" and got["VersionId"] == item["version_id"]
+    assert item["version_id"] != first_version
