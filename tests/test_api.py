@@ -14,6 +14,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -330,6 +331,28 @@ def test_a_migration_into_a_protected_environment_asks_after_planning(
     with pytest.raises(envsecrets.CliError) as elsewhere:
         prod.migrate_env_file(source, to="dev/web/")
     assert elsewhere.value.code == envsecrets.ExitCode.USAGE
+
+
+@pytest.mark.parametrize("planned_first", [True, False], ids=["planned", "streamed"])
+def test_a_migration_tells_its_progress_and_the_seconds_of_each_step(
+    aws_env: Path, sm: Any, planned_first: bool
+) -> None:
+    """apply(progress=...), with plan() first or streamed: `progress(1)` as each write
+    finishes (README), and the result's seconds are the durations of this migration's steps."""
+    source = aws_env / ".env"
+    source.write_text(f"A_TOKEN={CANARY}-a\nB_TOKEN={CANARY}-b\nC_TOKEN={CANARY}-c\n")
+    migration = envsecrets.open_environment("dev").migrate_env_file(source, to="dev/web/")
+    started = time.monotonic()
+    if planned_first:
+        migration.plan()
+    finished: list[int] = []
+    result = migration.apply(progress=finished.append)
+    took = time.monotonic() - started
+    assert finished == [1, 1, 1]
+    assert result.counts()["verified"] == 3
+    seconds = result.as_dict()["seconds"]
+    assert set(seconds) == {"plan", "apply", "verify"}
+    assert all(0 <= step <= took + 0.001 for step in seconds.values())  # rounded to 3 places
 
 
 def test_remove_sources_before_apply_is_a_usage_error(aws_env: Path) -> None:

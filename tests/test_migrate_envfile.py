@@ -165,3 +165,26 @@ def test_dotenv_round_trip(
     source = EnvFileSource(write_env(folder, text))
     parsed = {item.key: item.value.text() for item in source.items() if item.value}
     assert parsed == values
+
+
+def test_the_migrated_from_tag_keeps_to_awss_limits(cli, sm, aws_env: Path) -> None:
+    """The tag names the file and key; AWS takes at most 256 characters from a set that has
+    no `#`: a `#` becomes `_`, a tag of exactly 256 stays whole, and a longer one keeps its
+    end (the file and key) behind "..."."""
+    folder = aws_env / "odd#dir"
+    folder.mkdir()
+    head = f"env-file:{folder}/".replace("#", "_")
+    exact = "e" * (256 - len(head) - len(".env:K"))
+    cases = {"dev/exact/": (exact + ".env", "K"), "dev/long/": ("l" * 200 + ".env", "K")}
+    for prefix, (name, key) in cases.items():
+        write_env(folder, f"{key}={CANARY}\n", name)
+        run = cli("migrate", "env-file", str(folder / name), "--to", prefix)
+        assert run.code == 0, run.stderr
+    tags = {
+        name: {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=name)["Tags"]}
+        for name in ("dev/exact/k", "dev/long/k")
+    }
+    assert tags["dev/exact/k"]["migrated-from"] == f"{head}{exact}.env:K"
+    assert len(tags["dev/exact/k"]["migrated-from"]) == 256
+    whole = f"{head}{'l' * 200}.env:K"
+    assert tags["dev/long/k"]["migrated-from"] == "..." + whole[-253:]

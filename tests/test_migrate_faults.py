@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -79,7 +80,7 @@ def migrate_planned_first(path: str, to: str) -> dict[str, Any]:
     target = AwsTarget(label="dev", limiter=RateLimiter.for_writes())
     store = SecretsManagerStore(target, bulk=True, pool=8)
     source = SsmSource(target, path, recursive=True, pool=8)
-    plan = plan_migration(source, store, target_prefix(to))
+    plan = plan_migration(source, store, target_prefix(to), overwrite=False)
     result = verify_migration(apply_migration(plan, store, source), store)
     return {"plan": plan.as_dict(), "result": result.as_dict()}
 
@@ -378,3 +379,167 @@ def test_overwrite_with_tagging_denied_is_finished_by_a_second_run(
         assert sm.get_secret_value(SecretId=target)["SecretString"] == value
         tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=target)["Tags"]}
         assert tags["migrated-from"] == f"ssm:{name}"
+
+
+# -- a secret created by someone else between our read and our write ---------------------------
+GET = "secretsmanager.GetSecretValue"
+RELEASE = "secretsmanager.ListSecrets"  # a call the migration never makes: the racer's signal
+
+
+def race(
+    proxy: Any, moto_url: str, writes: int, created: dict[str, str]
+) -> tuple[threading.Thread, dict[str, str]]:
+    """Hold the migration's CreateSecret calls until `writes` of them have arrived (so every
+    target has been read as missing), create `created` directly in the emulator meanwhile, then
+    let the held calls go on. Returns the racer (join it) and the version id of each secret it
+    will have created."""
+    proxy.hold(CREATE, after=0, until=RELEASE, timeout=120)
+    versions: dict[str, str] = {}
+
+    def racer() -> None:
+        deadline = time.monotonic() + 60
+        while proxy.arrivals[CREATE] < writes and time.monotonic() < deadline:
+            time.sleep(0.02)
+        sm = direct("secretsmanager", moto_url)
+        for name, value in created.items():
+            versions[name] = sm.create_secret(Name=name, SecretString=value)["VersionId"]
+        # Through the proxy: its arrival releases the held writes.
+        boto3.client("secretsmanager", region_name=REGION, endpoint_url=proxy.url).list_secrets()
+
+    thread = threading.Thread(target=racer, daemon=True)
+    thread.start()
+    return thread, versions
+
+
+def test_a_secret_created_meanwhile_with_the_same_value_counts_created_another_is_a_conflict(
+    cli, proxy, moto_url: str, aws_env
+) -> None:
+    """Between the read that planned `create` and the CreateSecret, someone else creates two
+    of the targets: the one holding the migrated value is done (counted created, with the
+    version that holds it, verified); the other is a conflict named in the output, left as
+    the other writer made it, exit 4. Nothing is written over it."""
+    env_file = aws_env / "app.env"
+    env_file.write_text(f"SAME_KEY={CANARY}-same\nOTHER_KEY={CANARY}-mine\n", encoding="utf-8")
+    report = aws_env / "report.json"
+    racer, versions = race(
+        proxy,
+        moto_url,
+        2,
+        {"dev/race/same-key": f"{CANARY}-same", "dev/race/other-key": "theirs"},
+    )
+    run = cli("migrate", "env-file", str(env_file), "--to", "dev/race", "--report", str(report))
+    racer.join(timeout=60)
+    assert proxy.hold_timeouts[CREATE] == 0
+    assert run.code == 4, run.stderr
+    assert "OTHER_KEY: conflict: created by someone else with a different value" in run.stderr
+    assert "SAME_KEY" not in run.stderr
+    assert CANARY not in run.stdout + run.stderr
+    document = json.loads(report.read_text(encoding="utf-8"))
+    items = {item["target"]: item for item in document["result"]["items"]}
+    same, other = items["dev/race/same-key"], items["dev/race/other-key"]
+    assert (same["status"], same["version_id"], same["verified"], same["error"]) == (
+        "created",
+        versions["dev/race/same-key"],
+        True,
+        None,
+    )
+    assert other["status"] == "conflict"
+    assert other["error"] == "created by someone else with a different value"
+    counts = document["result"]["counts"]
+    assert (counts["created"], counts["conflict"], counts["verified"]) == (1, 1, 1)
+    assert document["result"]["exit_code"] == 4
+    sm = direct("secretsmanager", moto_url)
+    assert sm.get_secret_value(SecretId="dev/race/other-key")["SecretString"] == "theirs"
+    for name in versions:  # the other writer's version only: nothing written over either
+        assert len(sm.list_secret_version_ids(SecretId=name)["Versions"]) == 1
+
+
+def test_a_secret_created_meanwhile_that_cannot_be_read_fails_with_the_reads_error(
+    cli, proxy, moto_url: str, aws_env
+) -> None:
+    """The CreateSecret is refused (the secret exists now), and reading what it holds is
+    refused too: the item failed with that error and its exit code (5), never counted done."""
+    env_file = aws_env / "app.env"
+    env_file.write_text(f"RACED_KEY={CANARY}-raced\n", encoding="utf-8")
+    report = aws_env / "report.json"
+    racer, _ = race(proxy, moto_url, 1, {"dev/race/raced-key": f"{CANARY}-raced"})
+    # The write's own look (was it ours?) reads it; the second look, at what it holds, is denied.
+    proxy.script(GET, "forward", "fail:AccessDeniedException")
+    run = cli("migrate", "env-file", str(env_file), "--to", "dev/race", "--report", str(report))
+    racer.join(timeout=60)
+    assert proxy.calls[GET] == 2
+    assert run.code == 5, run.stderr
+    assert "RACED_KEY: failed: " in run.stderr
+    document = json.loads(report.read_text(encoding="utf-8"))
+    (item,) = document["result"]["items"]
+    assert item["status"] == "failed" and item["verified"] is None
+    assert "AccessDenied" in item["error"] or "denied" in item["error"].lower()
+    assert document["result"]["counts"]["failed"] == 1
+    assert document["result"]["counts"]["created"] == 0
+
+
+def test_items_a_failed_listing_kept_from_being_written_are_not_written(
+    cli, proxy, moto_url: str, aws_env
+) -> None:
+    """The listing is refused on its 8th page, after writes have begun. Targets are read 20
+    at a time: the 7th page's ten items were listed but never read, so never planned for a
+    write. The report has them as failed, "not written" (never as done), beside the ones
+    written, and the error counts those written; a re-run finishes the job."""
+    values = put_tree(moto_url, "/nw", 80)
+    pages = "ssm.GetParametersByPath"
+    proxy.hold(pages, after=7, until=CREATE)  # the 8th page waits for the first write
+    proxy.script(pages, *["forward"] * 7, "fail:AccessDeniedException")
+    report = aws_env / "report.json"
+    started = time.monotonic()
+    run = cli("migrate", "ssm", "/nw", "--to", "dev/nw", "-r", "--report", str(report))
+    took = time.monotonic() - started
+    assert run.code == 5, run.stderr
+    assert proxy.hold_timeouts[pages] == 0
+    document = json.loads(report.read_text(encoding="utf-8"))
+    items = document["result"]["items"]
+    assert len(items) == 70  # the seven pages listed before the refusal
+    created = [item for item in items if item["status"] == "created"]
+    left = [item for item in items if item["status"] != "created"]
+    assert len(left) >= 10  # at least the 7th page's
+    assert {(item["status"], item["error"]) for item in left} == {("failed", "not written")}
+    assert document["result"]["counts"]["failed"] == len(left)
+    assert document["result"]["exit_code"] == 1
+    assert 0 <= document["result"]["seconds"]["apply"] <= took + 0.001  # what it did take
+    assert f"({len(created)} item(s) were written before it)" in run.stderr
+
+    again = cli("migrate", "ssm", "/nw", "--to", "dev/nw", "-r", "--json")
+    assert again.code == 0, again.stderr
+    assert again.json()["plan"]["counts"]["unchanged"] == len(created)
+    check_targets(moto_url, "/nw", "dev/nw/", values)
+
+
+def test_a_listing_refused_before_any_write_says_just_the_refusal(
+    cli, proxy, moto_url: str
+) -> None:
+    """Nothing written before the failure: the streamed run's error is the plan-first run's
+    (a dry run's), word for word, with nothing about items written."""
+    put_tree(moto_url, "/none", 5)
+    pages = "ssm.GetParametersByPath"
+    proxy.script(pages, "fail:AccessDeniedException")
+    streamed = cli("migrate", "ssm", "/none", "--to", "dev/none", "-r", "--json")
+    proxy.script(pages, "fail:AccessDeniedException")
+    planned = cli("migrate", "ssm", "/none", "--to", "dev/none", "-r", "--json", "--dry-run")
+    assert (streamed.code, planned.code) == (5, 5), streamed.stderr
+    message = json.loads(streamed.stderr)["error"]["message"]
+    assert message == json.loads(planned.stderr)["error"]["message"]
+    assert "written" not in message
+
+
+def test_a_refused_create_is_failed_with_its_error_not_taken_for_a_race(
+    cli, proxy, moto_url: str
+) -> None:
+    """CreateSecret denied: the item failed with AWS's refusal and exit 5, never reported as
+    a secret "created by someone else"."""
+    put_tree(moto_url, "/denied", 2)
+    proxy.deny(CREATE)
+    run = cli("migrate", "ssm", "/denied", "--to", "dev/denied", "-r", "--json")
+    assert run.code == 5, run.stderr
+    items = run.json()["result"]["items"]
+    assert [item["status"] for item in items] == ["failed", "failed"]
+    for item in items:
+        assert "denied" in item["error"].lower() and "someone else" not in item["error"]

@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
+from envsecrets.errors import CliError, ExitCode
 
 from tests.conftest import REGION, SECRETS_BIN, write_config
 
@@ -310,3 +311,50 @@ def test_a_report_path_that_is_a_symlink_is_replaced_not_followed(
     assert elsewhere.read_text() == "keep me\n"
     report = aws_env / "report.json"
     assert not report.is_symlink() and '"created": 1' in report.read_text()
+
+
+# -- what the engine claims, whatever a source answers ---------------------------------------
+@pytest.mark.parametrize(
+    ("answer", "why"),
+    [
+        ({}, "no answer from the source"),  # a source that leaves keys out of its answer
+        (CliError(ExitCode.FAILED, "cannot look at it again", "-"), "cannot look at it again"),
+    ],
+    ids=["no answer", "refused"],
+)
+def test_a_removal_the_source_did_not_confirm_is_never_claimed(
+    aws_env: Path, sm: Any, answer: dict[str, str | None] | CliError, why: str
+) -> None:
+    """`--delete-source` reports an item removed only when the source says so: an item its
+    source did not answer for, or every item when the source could not even be looked at
+    again, stays "not removed" with the reason, and the exit code is 1 (the plaintext is
+    still there)."""
+    from envsecrets.backends.aws import AwsTarget
+    from envsecrets.backends.envfile import EnvFileSource
+    from envsecrets.backends.quotas import RateLimiter
+    from envsecrets.backends.secretsmanager import SecretsManagerStore
+    from envsecrets.core.config import EnvironmentConfig
+    from envsecrets.core.migration import (
+        apply_migration,
+        plan_migration,
+        remove_sources,
+        target_prefix,
+        verify_migration,
+    )
+
+    class Answering(EnvFileSource):
+        def remove(self, items: Any) -> dict[str, str | None]:
+            if isinstance(answer, CliError):
+                raise answer
+            return answer
+
+    source = Answering(write_env(aws_env, f"A_TOKEN={CANARY}-a\nB_TOKEN={CANARY}-b\n"))
+    store = SecretsManagerStore(AwsTarget(label="dev", limiter=RateLimiter.for_writes()))
+    plan = plan_migration(source, store, target_prefix("dev/web/"), overwrite=False)
+    applied = apply_migration(plan, store, source, EnvironmentConfig.default("dev"))
+    result = remove_sources(verify_migration(applied, store), source, all_or_nothing=False)
+    assert [(o.source_removed, o.error) for o in result.outcomes] == [
+        (False, f"source not removed ({why})")
+    ] * 2
+    assert result.counts()["source_kept"] == 2
+    assert result.exit_code == ExitCode.FAILED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -358,3 +359,92 @@ def test_on_a_terminal_a_streamed_migration_counts_as_it_goes(aws_env: Path, sm)
     assert "plan for ssm /app/dev -> dev/app/" in screen
     assert f"{len(PARAMETERS)} created" in screen
     assert len(sm.list_secrets()["SecretList"]) == len(PARAMETERS)
+
+
+def test_the_json_document_says_per_item_what_happened(cli, sm) -> None:
+    """The `--json` document scripts read (README: plan, result, per-item status, version
+    ids, verification, seconds per step): one item of each kind, each with its words."""
+    long_name = "/app/dev/" + "/".join([LONG_SEGMENT] * 5)
+    put_parameters(
+        {
+            "/app/dev/new": ("SecureString", f"{CANARY}-new", None),
+            "/app/dev/same": ("SecureString", f"{CANARY}-same", None),
+            "/app/dev/theirs": ("SecureString", f"{CANARY}-mine", None),
+            long_name: ("String", f"{CANARY}-long", None),
+        }
+    )
+    same_version = sm.create_secret(Name="dev/app/same", SecretString=f"{CANARY}-same")["VersionId"]
+    sm.create_secret(Name="dev/app/theirs", SecretString="theirs")
+    started = time.monotonic()
+    run = cli("migrate", "ssm", "/app/dev", "--to", "dev/app", "-r", "--json")
+    took = time.monotonic() - started
+    assert run.code == 4, run.stderr
+    assert_no_leak(run.stdout, run.stderr)
+    document = run.json()
+    plan = document["plan"]
+    assert plan["source"] == {"kind": "ssm", "label": "/app/dev"}
+    assert (plan["to"], plan["overwrite"]) == ("dev/app/", False)
+    planned = {item["source"]: item for item in plan["items"]}
+    assert planned["/app/dev/new"] == {
+        "source": "/app/dev/new", "target": "dev/app/new", "action": "create", "reason": None
+    }  # fmt: skip
+    assert planned["/app/dev/theirs"]["action"] == "conflict"
+    assert planned["/app/dev/theirs"]["reason"] == "exists with a different value"
+    assert planned[long_name]["action"] == "invalid"
+    assert "cannot become secret name" in planned[long_name]["reason"]
+    result = document["result"]
+    assert result["source"] == plan["source"] and result["to"] == "dev/app/"
+    assert result["exit_code"] == 4
+    assert result["counts"] == {
+        "created": 1, "updated": 0, "unchanged": 1, "conflict": 1, "invalid": 1, "failed": 0,
+        "verified": 1, "unverified": 0, "source_removed": 0, "source_kept": 0,
+    }  # fmt: skip
+    assert set(result["seconds"]) == {"plan", "apply", "verify"}
+    for seconds in [plan["seconds"], *result["seconds"].values()]:
+        assert isinstance(seconds, float) and round(seconds, 3) == seconds  # milliseconds
+        assert 0 <= seconds <= took + 0.001
+    done = {item["source"]: item for item in result["items"]}
+    new_version = sm.get_secret_value(SecretId="dev/app/new")["VersionId"]
+    assert {key: done["/app/dev/new"][key] for key in ("status", "version_id", "error")} == {
+        "status": "created", "version_id": new_version, "error": None
+    }  # fmt: skip
+    assert done["/app/dev/new"]["verified"] is True
+    assert {key: done["/app/dev/same"][key] for key in ("status", "version_id", "error")} == {
+        "status": "unchanged", "version_id": same_version, "error": None
+    }  # fmt: skip
+    assert done["/app/dev/theirs"]["status"] == "conflict"
+    assert done["/app/dev/theirs"]["error"] == "exists with a different value"
+    assert done[long_name]["status"] == "invalid"
+    assert done[long_name]["error"] == planned[long_name]["reason"]
+
+
+def test_a_dry_run_with_overwrite_plans_an_update_for_a_differing_target(cli, sm) -> None:
+    put_parameters({"/app/dev/db/password": ("SecureString", f"{CANARY}-db", None)})
+    sm.create_secret(Name="dev/app/db/password", SecretString="old")
+    run = cli("migrate", "ssm", "/app/dev", "--to", "dev/app", "-r", "--overwrite", "--dry-run",
+              "--json")  # fmt: skip
+    assert run.code == 0, run.stderr  # the real run would replace it: nothing to refuse
+    plan = run.json()["plan"]
+    assert plan["overwrite"] is True
+    assert [(i["action"], i["reason"]) for i in plan["items"]] == [("update", "different value")]
+    assert sm.get_secret_value(SecretId="dev/app/db/password")["SecretString"] == "old"
+
+
+def test_overwrite_puts_the_value_back_after_someone_changed_it(cli, sm) -> None:
+    """Migrated with --overwrite, then changed by someone, then migrated with --overwrite
+    again: the migrated value is current again, as a new version (the second write replaces
+    another version than the first did, so it is not taken for a retry of the first)."""
+    put_parameters({"/app/dev/db/password": ("SecureString", f"{CANARY}-db", None)})
+    sm.create_secret(Name="dev/app/db/password", SecretString="old")
+    args = ("migrate", "ssm", "/app/dev", "--to", "dev/app", "-r", "--overwrite")
+    first = cli(*args)
+    assert first.code == 0, first.stderr
+    first_version = sm.get_secret_value(SecretId="dev/app/db/password")["VersionId"]
+    sm.put_secret_value(SecretId="dev/app/db/password", SecretString="changed by someone")
+    again = cli(*args, "--json")
+    assert again.code == 0, again.stderr
+    (item,) = again.json()["result"]["items"]
+    assert (item["status"], item["verified"]) == ("updated", True)
+    got = sm.get_secret_value(SecretId="dev/app/db/password")
+    assert got["SecretString"] == f"{CANARY}-db" and got["VersionId"] == item["version_id"]
+    assert item["version_id"] != first_version

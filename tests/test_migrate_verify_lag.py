@@ -51,3 +51,5 @@ def test_an_item_that_stays_invisible_is_not_visible_yet(
     assert run.code == 1, run.stderr
     assert "not visible yet" in run.stdout + run.stderr
     assert "different value" not in run.stdout + run.stderr
+    counts = run.json()["result"]["counts"]
+    assert (counts["created"], counts["verified"], counts["unverified"]) == (1, 0, 1)

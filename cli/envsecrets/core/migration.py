@@ -100,7 +100,7 @@ class MigrationSource(Protocol):
         ...
 
 
-def key_to_path(key: str, *, keep_case: bool = False) -> str:
+def key_to_path(key: str, *, keep_case: bool) -> str:
     """An environment variable name as a secret path: `STRIPE_SECRET_KEY` -> `stripe-secret-key`."""
     return key if keep_case else key.lower().replace("_", "-")
 
@@ -191,7 +191,7 @@ def plan_migration(
     store: SecretStore,
     prefix: NamePrefix,
     *,
-    overwrite: bool = False,
+    overwrite: bool,
 ) -> MigrationPlan:
     """Compare every source item with its target; nothing is written.
 
@@ -474,7 +474,7 @@ def migrate_streaming(
     prefix: NamePrefix,
     env: EnvironmentConfig | None = None,
     *,
-    overwrite: bool = False,
+    overwrite: bool,
     concurrency: int = DEFAULT_CONCURRENCY,
     progress: Callable[[int], None] | None = None,
 ) -> MigrationResult:
@@ -770,7 +770,7 @@ def verify_migration(result: MigrationResult, store: SecretStore) -> MigrationRe
 
 
 def remove_sources(
-    result: MigrationResult, source: MigrationSource, *, all_or_nothing: bool = False
+    result: MigrationResult, source: MigrationSource, *, all_or_nothing: bool
 ) -> MigrationResult:
     """Delete from the source the items whose secret is settled (verified or unchanged).
 
