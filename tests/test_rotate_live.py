@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -91,13 +92,29 @@ def test_resume_and_cancel_refuse_while_the_rotation_runs(cli, sm, aws_env) -> N
             assert run.code == 4, run.stderr
             assert f"{NAME} is being rotated now (pid {process.pid} on " in run.stderr
             assert f"its pending version {pending} is that rotation's" in run.stderr
+            # The way out names this secret, and says when the lease ends seen from elsewhere.
+            assert f"`secrets rotate {NAME} --resume` or `--cancel` work once it has" in (
+                run.stderr
+            )
+            assert f"`secrets history {NAME}` shows the labels" in run.stderr
         again = cli("rotate", NAME, "--generate", "--yes")
         assert again.code == 4
-        assert "is being rotated now" in again.stderr
+        assert f"{NAME} is being rotated now" in again.stderr
+        assert f"its version {pending} waits AWSPENDING" in again.stderr
+        assert f"`secrets rotate {NAME} --resume` or `--cancel` work once it has" in again.stderr
         assert "did not finish" not in again.stderr
-        bulk = cli("rotate", "--env", "dev", "--resume", "--yes", "--json")
-        assert bulk.code == 1
-        assert bulk.json()["failed"][0]["error"]["code"] == 4
+        # Bulk --resume and --cancel refuse it too, each saying which secret and why.
+        for action, verb in (("--resume", "resume"), ("--cancel", "cancel")):
+            bulk = cli("rotate", "--env", "dev", action, "--yes", "--json")
+            assert bulk.code == 1, bulk.stderr
+            [failed] = bulk.json()["failed"]
+            assert failed["name"] == NAME and failed["error"]["code"] == 4
+            assert f"{NAME} is being rotated now" in failed["error"]["message"]
+            assert (
+                f"its pending version {pending} is that rotation's; nothing to {verb} yet"
+                in (failed["error"]["message"])
+            )
+            assert f"`secrets rotate {NAME} --resume`" in failed["error"]["hint"]
         assert holder(sm, NAME, "AWSCURRENT") == original
         assert holder(sm, NAME, "AWSPENDING") == pending
         code, err = finish(process, aws_env, 1)
@@ -278,7 +295,17 @@ def lease_from_elsewhere(pending: str, *, expires_in: timedelta) -> str:
     return f"{pending} 4242 - {now:{stamp}} {now + expires_in:{stamp}} build-host-7"
 
 
-def test_a_lease_from_another_host_holds_until_it_expires(cli, sm) -> None:
+@pytest.fixture
+def far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A local time zone 5:30 ahead of UTC (a POSIX TZ rule: no zone files needed)."""
+    monkeypatch.setenv("TZ", "IST-5:30")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_lease_from_another_host_holds_until_it_expires(cli, sm, far_from_utc) -> None:
     make(sm, NAME, "old")
     pending = str(
         sm.put_secret_value(SecretId=NAME, SecretString="new", VersionStages=["AWSPENDING"])[
@@ -290,6 +317,12 @@ def test_a_lease_from_another_host_holds_until_it_expires(cli, sm) -> None:
     run = cli("rotate", NAME, "--resume", "--yes")
     assert run.code == 4
     assert "is being rotated now (pid 4242 on build-host-7" in run.stderr
+    # When it ends is said in UTC, whatever the local time zone: hosts compare it so.
+    lease = parse_lease(live)
+    assert lease is not None
+    assert f"(seen from another host or container: after {lease.expires:%Y-%m-%d %H:%M} UTC)" in (
+        run.stderr.replace("\n", " ")
+    )
     expired = lease_from_elsewhere(pending, expires_in=timedelta(minutes=-1))
     sm.tag_resource(SecretId=NAME, Tags=[{"Key": LEASE, "Value": expired}])
     assert cli("rotate", NAME, "--resume", "--yes").code == 0
