@@ -429,3 +429,37 @@ def test_resume_and_cancel_of_a_finished_rotation_write_nothing_and_ask_nothing(
     assert rotated.code == 0, rotated.stderr
     assert holder(sm, "prod/db/password", "AWSPENDING") is None
     assert holder(sm, "prod/db/password", "AWSPREVIOUS") == new
+
+
+def made_by(cli: Any, name: str) -> dict[str, str]:
+    """The MADE BY cell of `secrets history NAME` (piped: tab-separated), by version."""
+    table = cli("history", name).stdout.splitlines()
+    assert table[0].split("\t")[-1] == "MADE BY"
+    return {line.split("\t")[0]: line.split("\t")[-1] for line in table[1:]}
+
+
+def test_history_names_a_rotation_without_an_apply_step_by_its_time_and_actor(cli, sm) -> None:
+    """No "applied to none": a rotation without an apply step says when and by whom only. A
+    record whose other tags were removed (by hand, another tool) still marks the version."""
+    old = make(sm, "dev/db/password", "old-password")
+    assert cli("rotate", "dev/db/password", "--stdin", input="new-password").code == 0
+    new = holder(sm, "dev/db/password", "AWSCURRENT")
+    assert new is not None
+    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId="dev/db/password")["Tags"]}
+    assert tags["envsecrets:applied-to"] == "none"
+    cells = made_by(cli, "dev/db/password")
+    assert cells[new] == (
+        f"rotation ({tags['envsecrets:rotated-at']}, by arn:aws:sts::123456789012:user/moto)"
+    )
+    assert cells[old] == ""
+    sm.untag_resource(
+        SecretId="dev/db/password",
+        TagKeys=["envsecrets:rotated-at", "envsecrets:rotated-by", "envsecrets:applied-to"],
+    )
+    assert made_by(cli, "dev/db/password") == {new: "rotation", old: ""}
+    run = cli("history", "dev/db/password", "--json")
+    made = {row["version_id"]: row["rotation"] for row in run.json()}
+    assert made == {
+        new: {"latest": True, "rotated_at": None, "rotated_by": None, "applied_to": None},
+        old: None,
+    }
