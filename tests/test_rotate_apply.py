@@ -237,8 +237,15 @@ def test_rollback_applies_the_previous_value_first(cli, sm, aws_env) -> None:
     assert run.code == 0, run.stderr
     assert run.json()["applied_to"] == "command"
     _, rollback = recorder.payloads()
-    assert rollback["action"] == "rollback"
-    assert (rollback["version_id"], rollback["pending"], rollback["current"]) == (old, "v1", "v2")
+    # The command is told which secret it rolls back, to which version and value, from which.
+    assert rollback == {
+        "name": "dev/api/partner",
+        "version_id": old,
+        "current": "v2",
+        "pending": "v1",
+        "action": "rollback",
+        "encoding": "text",
+    }
     assert holder(sm, "dev/api/partner", "AWSCURRENT") == old
     assert holder(sm, "dev/api/partner", "AWSPREVIOUS") == new
 
@@ -253,6 +260,8 @@ def test_a_failed_rollback_apply_moves_nothing(cli, sm, aws_env) -> None:
     run = cli("rotate", "dev/api/partner", "--rollback", "--apply-cmd", recorder.command)
     assert run.code == 1
     assert "nothing was rolled back" in run.stderr
+    assert f"version {new} is still AWSCURRENT" in run.stderr
+    assert "may hold either value: fix what stopped it and run --rollback again\n" in run.stderr
     assert holder(sm, "dev/api/partner", "AWSCURRENT") == new
 
 
