@@ -20,6 +20,7 @@ import pytest
 from envsecrets.commands.rotate_request import RotateFlags, RotateMode, parse_request
 from envsecrets.errors import CliError, ExitCode
 
+from tests.conftest import write_config
 from tests.leaks import assert_no_leak, run_watched, text_canary
 from tests.test_rotate import holder, make, stages, value_of
 
@@ -225,6 +226,32 @@ def test_a_failed_cancel_keeps_the_pending_version(cli, sm, aws_env) -> None:
     assert run.code == 1
     assert f"the pending version {pending} was kept" in run.stderr
     assert stages(sm, "dev/api/partner") == {old: ["AWSCURRENT"], str(pending): ["AWSPENDING"]}
+
+
+def test_a_bulk_cancel_whose_apply_command_fails_keeps_the_pending_version(
+    cli, sm, aws_env
+) -> None:
+    """Bulk --cancel runs each plan's apply step (secrets.toml); a failure is told as the
+    apply step's, for that secret, and its pending version stays for a later --cancel."""
+    recorder = Recorder(aws_env)
+    plan = f'"api/partner" = {{ apply_cmd = "{recorder.command}" }}'
+    write_config(aws_env, f"[environments.dev]\n\n[rotation]\n{plan}\n")
+    old = make(sm, "dev/api/partner", "v1")
+    pending = str(
+        sm.put_secret_value(
+            SecretId="dev/api/partner", SecretString="v2", VersionStages=["AWSPENDING"]
+        )["VersionId"]
+    )
+    recorder.fail(1)
+    run = cli("rotate", "--env", "dev", "--cancel", "--yes", "--json")
+    assert run.code == 1, run.stderr
+    [failed] = run.json()["failed"]
+    assert failed["name"] == "dev/api/partner" and failed["step"] == "apply"
+    assert f"the pending version {pending} was kept" in failed["error"]["message"]
+    assert f"`--resume` to promote version {pending} instead" in failed["error"]["hint"]
+    [payload] = recorder.payloads()
+    assert (payload["action"], payload["version_id"], payload["pending"]) == ("cancel", old, "v1")
+    assert stages(sm, "dev/api/partner") == {old: ["AWSCURRENT"], pending: ["AWSPENDING"]}
 
 
 def test_rollback_applies_the_previous_value_first(cli, sm, aws_env) -> None:
