@@ -8,6 +8,7 @@ Faults come from the proxy; AWS_MAX_ATTEMPTS keeps botocore's retries short.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -221,8 +222,41 @@ def test_a_deadline_while_staging_names_the_pending_version_it_left(cli, sm, pro
     assert run.code == 6, run.stderr
     pending = holder(sm, "dev/t/a", "AWSPENDING")
     assert pending is not None
-    assert f"version {pending} was staged and waits AWSPENDING" in run.stderr
+    assert (
+        "error: gave up waiting for AWS after 2 s in all (PutSecretValue at "
+        in run.stderr.splitlines()[-2]
+    )
+    assert run.stderr.splitlines()[-2].endswith(
+        f"; version {pending} was staged and waits AWSPENDING"
+    )
     assert "`secrets rotate dev/t/a --resume` promotes it, `--cancel` drops it" in run.stderr
+
+
+def test_a_deadline_whose_labels_cannot_be_read_again_names_this_runs_version(
+    cli, sm, proxy
+) -> None:
+    """As above, and the labels cannot be read afterwards either (DescribeSecret refused):
+    exit 6 still, and the message says what is unknown and names the version this run
+    staged, with the commands that finish or drop it."""
+    make(sm, "dev/t/a", "old")
+    proxy.script(PUT, "lose")
+    proxy.hold(PUT, after=1, until=NEVER, timeout=8)
+    # The plan's DescribeSecret is answered; the one after the deadline is refused.
+    proxy.script("secretsmanager.DescribeSecret", "forward", "fail:AccessDeniedException")
+    run = cli("--timeout", "2", "rotate", "dev/t/a", "--generate", "--json")
+    assert run.code == 6, run.stderr
+    pending = holder(sm, "dev/t/a", "AWSPENDING")
+    assert pending is not None
+    error = json.loads(run.stderr.splitlines()[-1])["error"]
+    assert error["code"] == 6
+    assert error["message"].startswith("gave up waiting for AWS after 2 s in all (PutSecretValue")
+    assert error["message"].endswith(
+        "; what the rotation left is unknown (the labels could not be read)"
+    )
+    assert error["hint"] == (
+        f"`secrets history dev/t/a` shows them: version {pending} is this run's; "
+        "`secrets rotate dev/t/a --resume` finishes it if AWSPENDING, `--cancel` drops it"
+    )
 
 
 def test_a_deadline_after_the_promotion_says_it_went_through(cli, sm, proxy) -> None:
@@ -235,3 +269,4 @@ def test_a_deadline_after_the_promotion_says_it_went_through(cli, sm, proxy) -> 
     current = holder(sm, "dev/t/b", "AWSCURRENT")
     assert current != original
     assert f"yet the rotation went through: version {current} is AWSCURRENT" in run.stderr
+    assert "error: dev/t/b: could not tell whether the label moved: " in run.stderr
