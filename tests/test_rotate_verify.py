@@ -173,8 +173,30 @@ def test_after_a_failed_verify_the_hint_names_cancel_then_a_resume_that_verifies
     again = cli("rotate", "dev/api/key", "--resume", "--verify-cmd", check)
     assert again.code == 1, again.stderr
     assert "`secrets rotate dev/api/key --cancel` drops it;" in again.stderr
+    assert hint in again.stderr  # the resume's failure offers the same two ways out
     assert holder(sm, "dev/api/key", "AWSCURRENT") == old
     assert holder(sm, "dev/api/key", "AWSPENDING") == pending
+
+
+def test_a_bulk_resume_that_fails_verification_offers_a_resume_that_verifies(cli, sm) -> None:
+    """Bulk `--resume --verify-cmd`: a value that fails verification is left pending, and
+    its hint never offers a plain `--resume` (it would promote that value unverified)."""
+    old = make(sm, "dev/api/key", "v1")
+    pending = str(
+        sm.put_secret_value(
+            SecretId="dev/api/key", SecretString="v2", VersionStages=["AWSPENDING"]
+        )["VersionId"]
+    )
+    run = cli("rotate", "--env", "dev", "--resume", "--yes", "--verify-cmd", "false", "--json")
+    assert run.code == 1, run.stderr
+    [failed] = run.json()["failed"]
+    assert failed["name"] == "dev/api/key" and failed["step"] == "verify"
+    assert failed["error"]["hint"].endswith(
+        "`secrets rotate dev/api/key --cancel` drops it; "
+        "`secrets rotate dev/api/key --resume --verify-cmd false` verifies it again and "
+        "promotes it only if it passes"
+    )
+    assert stages(sm, "dev/api/key") == {old: ["AWSCURRENT"], pending: ["AWSPENDING"]}
 
 
 def test_resume_verifies_the_staged_value_then_promotes(cli, sm, aws_env) -> None:
