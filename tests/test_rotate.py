@@ -463,3 +463,22 @@ def test_history_names_a_rotation_without_an_apply_step_by_its_time_and_actor(cl
         new: {"latest": True, "rotated_at": None, "rotated_by": None, "applied_to": None},
         old: None,
     }
+
+
+def test_a_resumed_rotation_keeps_the_record_of_earlier_ones(cli, sm) -> None:
+    """The rotations tag lists every version a rotation made, a resumed one included: history
+    still says which versions rotations made."""
+    old = make(sm, "dev/db/password", "v1")
+    assert cli("rotate", "dev/db/password", "--stdin", input="v2").code == 0
+    second = holder(sm, "dev/db/password", "AWSCURRENT")
+    assert second is not None
+    failed = cli("rotate", "dev/db/password", "--stdin", "--verify-cmd", "false", input="v3")
+    assert failed.code == 1
+    third = holder(sm, "dev/db/password", "AWSPENDING")
+    assert third is not None
+    assert cli("rotate", "dev/db/password", "--resume").code == 0
+    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId="dev/db/password")["Tags"]}
+    assert tags["envsecrets:rotations"].split() == [third[:8], second[:8]]
+    cells = made_by(cli, "dev/db/password")
+    assert cells[second] == "rotation" and cells[third].startswith("rotation (")
+    assert cells[old] == ""

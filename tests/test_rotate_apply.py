@@ -154,11 +154,15 @@ def test_failed_apply_stops_before_promotion_and_resume_runs_it_again(cli, sm, a
     assert value_of(sm, "dev/api/partner") == "v1"
     # The hint names the resume with the same apply command (it came from the command line).
     assert "--resume --apply-cmd" in run.stderr
+    # A resume that fails the same way names the apply command again in its hint.
+    failed_again = cli("rotate", "dev/api/partner", "--resume", "--apply-cmd", recorder.command)
+    assert failed_again.code == 1
+    assert "--resume --apply-cmd" in failed_again.stderr
     # A new rotation is refused; --resume runs the apply step again, then promotes.
     recorder.succeed()
     again = cli("rotate", "dev/api/partner", "--resume", "--apply-cmd", recorder.command)
     assert again.code == 0, again.stderr
-    first, second = recorder.payloads()
+    first, _, second = recorder.payloads()
     assert first["action"] == "rotate" and second["action"] == "resume"
     assert first["pending"] == second["pending"] == "v2"
     assert second["version_id"] == pending and second["current"] == "v1"

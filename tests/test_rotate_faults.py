@@ -54,6 +54,7 @@ def test_failed_promotion_then_resume(cli, sm, proxy) -> None:
     assert cli("rotate", "dev/db/password", "--generate").code == 4
     run = cli("rotate", "dev/db/password", "--resume")
     assert run.code == 0, run.stderr
+    assert f"promoted version {pending} to AWSCURRENT; {old} keeps AWSPREVIOUS" in run.stderr
     assert stages(sm, "dev/db/password") == {pending: ["AWSCURRENT"], old: ["AWSPREVIOUS"]}
     assert value_of(sm, "dev/db/password") == staged
     assert len(versions(sm, "dev/db/password")) == 2

@@ -129,6 +129,38 @@ def test_resume_and_cancel_refuse_while_the_rotation_runs(cli, sm, aws_env) -> N
     assert holder(sm, NAME, "AWSPENDING") is None
 
 
+def test_a_resume_under_way_holds_off_a_cancel(cli, sm, aws_env) -> None:
+    """A `--resume` verifying the pending version holds the lease on it: a `--cancel`
+    meanwhile is refused (else the value the resume promotes would be one cancelled)."""
+    original = make(sm, NAME, "old")
+    staged = sm.put_secret_value(SecretId=NAME, SecretString="new", VersionStages=["AWSPENDING"])
+    pending = str(staged["VersionId"])
+    script = aws_env / "wait.py"
+    script.write_text(WAIT_FOR_GO, encoding="utf-8")
+    process = subprocess.Popen(
+        [SECRETS_BIN, "rotate", NAME, "--resume", "--yes",
+         "--verify-cmd", f"{sys.executable} {script} {aws_env}"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        for _ in range(1200):
+            if any(p.name.startswith("started-") for p in aws_env.iterdir()):
+                break
+            assert process.poll() is None, process.communicate()[1].decode()
+            time.sleep(0.05)
+        run = cli("rotate", NAME, "--cancel", "--yes")
+        assert run.code == 4, run.stderr
+        assert f"its pending version {pending} is that rotation's; nothing to cancel" in (
+            run.stderr
+        )
+        code, err = finish(process, aws_env, 0)
+    finally:
+        process.kill()
+    assert code == 0, err
+    assert holder(sm, NAME, "AWSCURRENT") == pending
+    assert holder(sm, NAME, "AWSPREVIOUS") == original
+
+
 def test_a_version_dropped_during_the_rotation_is_not_promoted(cli, sm, aws_env) -> None:
     """AWSPENDING removed under a running rotation (a cancel by another tool, or an older
     envsecrets that knew no lease): when its verification passes, the rotation finds its
