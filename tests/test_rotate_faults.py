@@ -271,3 +271,42 @@ def test_a_deadline_after_the_promotion_says_it_went_through(cli, sm, proxy) -> 
     assert current != original
     assert f"yet the rotation went through: version {current} is AWSCURRENT" in run.stderr
     assert "error: dev/t/b: could not tell whether the label moved: " in run.stderr
+
+
+# -- --cancel when its label move fails -----------------------------------------------------------
+DESCRIBE = "secretsmanager.DescribeSecret"
+
+
+def pending_over(sm: Any, name: str) -> tuple[str, str]:
+    old = make(sm, name, "old")
+    staged = sm.put_secret_value(SecretId=name, SecretString="new", VersionStages=["AWSPENDING"])
+    return old, str(staged["VersionId"])
+
+
+def test_a_cancel_whose_label_move_is_refused_says_so(cli, sm, proxy) -> None:
+    """AWS refuses the removal of AWSPENDING: the cancel fails, and does not claim the pending
+    version was dropped (it still waits)."""
+    old, pending = pending_over(sm, "dev/c/a")
+    proxy.script(UVS, "fail:InvalidRequestException")
+    run = cli("rotate", "dev/c/a", "--cancel", "--yes")
+    assert run.code != 0
+    assert "dropped" not in run.stderr
+    assert stages(sm, "dev/c/a") == {old: ["AWSCURRENT"], pending: ["AWSPENDING"]}
+
+
+def test_a_cancel_whose_reply_is_lost_is_a_cancel(cli, sm, proxy) -> None:
+    """The removal of AWSPENDING went through but its reply was lost: the labels read then
+    show it done, which is success. AWS's DescribeSecret leaves the now unlabelled version out
+    of VersionIdsToStages (moto keeps it with no labels): that answer is given by the proxy."""
+    old, pending = pending_over(sm, "dev/c/b")
+    described = sm.describe_secret(SecretId="dev/c/b")
+    described.pop("ResponseMetadata")
+    described["VersionIdsToStages"] = {old: ["AWSCURRENT"]}
+    # The cancel's first DescribeSecret finds the pending version; the one after the lost
+    # reply gets AWS's answer.
+    proxy.answer(DESCRIBE, json.dumps(described, default=str).encode(), times=1, after=1)
+    proxy.script(UVS, "lose")
+    run = cli("rotate", "dev/c/b", "--cancel", "--yes", env={"AWS_MAX_ATTEMPTS": "1"})
+    assert run.code == 0, run.stderr
+    assert f"pending version {pending} dropped" in run.stderr
+    assert stages(sm, "dev/c/b") == {old: ["AWSCURRENT"]}
