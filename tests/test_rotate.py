@@ -204,6 +204,29 @@ def test_rollback_after_a_new_write_rolls_that_write_back(cli, sm) -> None:
     assert holder(sm, "dev/api/key", "AWSPREVIOUS") == newest
 
 
+def test_rollback_after_another_tool_moved_the_labels_back_rolls_that_back(cli, sm) -> None:
+    """AWSCURRENT is the version the last rollback went to again, but AWSPREVIOUS is not the
+    one it came from (another tool wrote, then moved AWSCURRENT back): not "already rolled
+    back" - the rollback undoes that last move."""
+    make(sm, "dev/api/key", "v1")
+    assert cli("rotate", "dev/api/key", "--stdin", input="v2").code == 0
+    assert cli("rotate", "dev/api/key", "--rollback").code == 0
+    back_to = holder(sm, "dev/api/key", "AWSCURRENT")
+    other = str(sm.put_secret_value(SecretId="dev/api/key", SecretString="v3")["VersionId"])
+    sm.update_secret_version_stage(
+        SecretId="dev/api/key",
+        VersionStage="AWSCURRENT",
+        MoveToVersionId=back_to,
+        RemoveFromVersionId=other,
+    )
+    assert holder(sm, "dev/api/key", "AWSPREVIOUS") == other
+    run = cli("rotate", "dev/api/key", "--rollback", "--json")
+    assert run.code == 0, run.stderr
+    assert run.json()["action"] == "rolled back"
+    assert holder(sm, "dev/api/key", "AWSCURRENT") == other
+    assert value_of(sm, "dev/api/key") == "v3"
+
+
 def test_rollback_without_its_record_warns(cli, sm, proxy) -> None:
     make(sm, "dev/api/key", "v1")
     assert cli("rotate", "dev/api/key", "--stdin", input="v2").code == 0
