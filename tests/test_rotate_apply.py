@@ -232,6 +232,30 @@ def test_a_failed_cancel_keeps_the_pending_version(cli, sm, aws_env) -> None:
     assert stages(sm, "dev/api/partner") == {old: ["AWSCURRENT"], str(pending): ["AWSPENDING"]}
 
 
+def test_cancel_without_a_current_version_refuses_to_apply_nothing(cli, sm, aws_env) -> None:
+    """A pending version while no version is AWSCURRENT (the emulator lets another tool
+    remove the label; whether AWS does is not documented): there is no value to give the
+    target back, so the cancel is refused (exit 4), with nothing run or moved."""
+    old = make(sm, "dev/api/partner", "v1")
+    staged = sm.put_secret_value(
+        SecretId="dev/api/partner", SecretString="v2", VersionStages=["AWSPENDING"]
+    )
+    sm.update_secret_version_stage(
+        SecretId="dev/api/partner", VersionStage="AWSCURRENT", RemoveFromVersionId=old
+    )
+    assert holder(sm, "dev/api/partner", "AWSCURRENT") is None
+    before = stages(sm, "dev/api/partner")
+    recorder = Recorder(aws_env)
+    run = cli("rotate", "dev/api/partner", "--cancel", "--apply-cmd", recorder.command, "--json")
+    assert run.code == 4, run.stderr
+    error = json.loads(run.stderr)["error"]
+    assert error["message"] == "dev/api/partner has no AWSCURRENT version to put back on command"
+    assert error["hint"] == "`secrets history dev/api/partner` shows its versions"
+    assert recorder.runs() == []
+    assert stages(sm, "dev/api/partner") == before
+    assert holder(sm, "dev/api/partner", "AWSPENDING") == staged["VersionId"]
+
+
 def test_a_bulk_cancel_whose_apply_command_fails_keeps_the_pending_version(
     cli, sm, aws_env
 ) -> None:
