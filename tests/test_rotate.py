@@ -505,3 +505,35 @@ def test_a_resumed_rotation_keeps_the_record_of_earlier_ones(cli, sm) -> None:
     cells = made_by(cli, "dev/db/password")
     assert cells[second] == "rotation" and cells[third].startswith("rotation (")
     assert cells[old] == ""
+
+
+def test_rotations_that_cannot_start_say_why_and_what_to_run(cli, sm) -> None:
+    """Refused before anything is written, each naming the secret and the command that
+    clears the way: the same value again, a secret scheduled for deletion, one with no value."""
+    old = make(sm, "dev/api/key", "v1")
+    same = cli("rotate", "dev/api/key", "--stdin", "--json", input="v1")
+    assert same.code == 2
+    assert json.loads(same.stderr)["error"] == {
+        "code": 2,
+        "message": "the new value of dev/api/key is the same as the current one; nothing to rotate",
+        "hint": "give a different value, or use --generate",
+    }
+    assert stages(sm, "dev/api/key") == {old: ["AWSCURRENT"]}
+    make(sm, "dev/api/gone", "v1")
+    sm.delete_secret(SecretId="dev/api/gone", RecoveryWindowInDays=7)
+    gone = cli("rotate", "dev/api/gone", "--stdin", "--json", input="v2")
+    assert gone.code == 4
+    assert json.loads(gone.stderr)["error"] == {
+        "code": 4,
+        "message": "dev/api/gone is scheduled for deletion",
+        "hint": "`secrets restore dev/api/gone` cancels the deletion",
+    }
+    sm.create_secret(Name="dev/api/empty")
+    empty = cli("rotate", "dev/api/empty", "--stdin", "--json", input="v2")
+    assert empty.code == 4
+    assert json.loads(empty.stderr)["error"] == {
+        "code": 4,
+        "message": "dev/api/empty has no AWSCURRENT version to rotate",
+        "hint": "`secrets set dev/api/empty` gives it a first value; "
+        "`secrets history dev/api/empty` shows its versions",
+    }

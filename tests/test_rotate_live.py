@@ -183,6 +183,53 @@ def test_a_version_dropped_during_the_rotation_is_not_promoted(cli, sm, aws_env)
     assert value_of(sm, NAME) == "old"
 
 
+def test_a_version_staged_over_the_rotation_s_own_is_not_promoted(cli, sm, aws_env) -> None:
+    """Another tool staged its own AWSPENDING under a running rotation (the label moved off
+    this run's version): nothing is promoted, and the hint names the version pending now."""
+    original = make(sm, NAME, "old")
+    process = start_rotation(aws_env)
+    try:
+        pending = pending_of(sm)
+        staged = sm.put_secret_value(
+            SecretId=NAME, SecretString="theirs", VersionStages=["AWSPENDING"]
+        )
+        other = str(staged["VersionId"])
+        code, err = finish(process, aws_env, 0)
+    finally:
+        process.kill()
+    assert code == 4, err
+    assert (
+        f"the pending version {pending} was dropped (version {other} is AWSPENDING now, "
+        "staged by another rotation); nothing was promoted"
+    ) in err
+    assert (
+        f"hint: version {original} is AWSCURRENT; version {other} is AWSPENDING now (staged by "
+        f"another rotation; this run's version {pending} holds no label): "
+        f"`secrets rotate {NAME} --cancel` drops it, `secrets history {NAME}` shows the labels"
+    ) in err
+    assert holder(sm, NAME, "AWSCURRENT") == original
+
+
+def test_a_failed_verification_after_a_change_by_hand_says_what_changed(cli, sm, aws_env) -> None:
+    """A value set by hand while the rotation verified, then the verification failed: the
+    hint says AWSCURRENT moved, and that this run's version is left to drop."""
+    make(sm, NAME, "old")
+    process = start_rotation(aws_env)
+    try:
+        pending = pending_of(sm)
+        by_hand = str(sm.put_secret_value(SecretId=NAME, SecretString="by-hand")["VersionId"])
+        code, err = finish(process, aws_env, 1)
+    finally:
+        process.kill()
+    assert code == 1, err
+    assert (
+        f"hint: version {by_hand} became AWSCURRENT during the rotation (another change); "
+        f"`secrets rotate {NAME} --cancel` drops the stale pending version {pending}; then "
+        "rotate again from the value as it is now"
+    ) in err
+    assert holder(sm, NAME, "AWSCURRENT") == by_hand
+
+
 def test_after_kill_9_the_rotation_is_known_dead(cli, sm, aws_env) -> None:
     """SIGKILL leaves the lease behind; its process is gone (same host: probed), so the
     refusal says "did not finish" and `--resume` promotes."""
