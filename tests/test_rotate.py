@@ -156,11 +156,44 @@ def test_generate_refuses_to_replace_a_json_object_whole(cli, sm) -> None:
     assert not value_of(sm, "dev/db/creds").startswith("{")
 
 
+def test_generate_over_a_json_object_names_its_keys_and_the_key_to_rotate(cli, sm) -> None:
+    """The refusal names the first ten keys (sorted; "..." for more) and suggests --field with
+    the first of them; an empty object suggests `--field password`."""
+    for count in (10, 11):
+        name = f"dev/db/wide{count}"
+        make(sm, name, json.dumps({f"k{i:02d}": "v" for i in range(count)}))
+        run = cli("rotate", name, "--generate", "--json")
+        assert run.code == 2
+        keys = ", ".join(f"k{i:02d}" for i in range(10)) + (", ..." if count > 10 else "")
+        assert json.loads(run.stderr)["error"] == {
+            "code": 2,
+            "message": f"{name} holds a JSON object ({keys}): --generate would replace the "
+            "whole object with one password",
+            "hint": f"rotate one key with --field KEY (e.g. `secrets rotate {name} --field k00 "
+            "--generate`), or add --whole to replace it all",
+        }
+    make(sm, "dev/db/empty", "{}")
+    run = cli("rotate", "dev/db/empty", "--generate", "--json")
+    assert run.code == 2
+    assert (
+        "(e.g. `secrets rotate dev/db/empty --field password --generate`)"
+        in (json.loads(run.stderr)["error"]["hint"])
+    )
+
+
 def test_generate_refuses_to_replace_binary_data(cli, sm) -> None:
     old = str(sm.create_secret(Name="dev/tls/store", SecretBinary=b"\x00\x01keystore")["VersionId"])
     run = cli("rotate", "dev/tls/store", "--generate")
     assert run.code == 2
     assert "holds binary data (10 bytes)" in run.stderr
+    assert (
+        "error: dev/tls/store holds binary data (10 bytes): --generate would replace it with a "
+        "text password" in run.stderr
+    )
+    assert (
+        "hint: give the new data with --from-file, or add --whole to replace it with a "
+        "password" in run.stderr
+    )
     assert stages(sm, "dev/tls/store") == {old: ["AWSCURRENT"]}
     assert cli("rotate", "dev/tls/store", "--generate", "--whole").code == 0
 

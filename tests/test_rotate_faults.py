@@ -310,3 +310,21 @@ def test_a_cancel_whose_reply_is_lost_is_a_cancel(cli, sm, proxy) -> None:
     assert run.code == 0, run.stderr
     assert f"pending version {pending} dropped" in run.stderr
     assert stages(sm, "dev/c/b") == {old: ["AWSCURRENT"]}
+
+
+def test_a_failed_promotion_whose_labels_cannot_be_read_names_both_ways_out(cli, sm, proxy) -> None:
+    """The promotion is refused and the labels cannot be read afterwards (DescribeSecret
+    refused): what the rotation left is not guessed; the hint names history, --resume and
+    --cancel."""
+    old = make(sm, "dev/d/a", "old")
+    proxy.script(UVS, "fail:InvalidRequestException")
+    # The plan's and the promotion's own look at the labels are answered; the later ones not.
+    proxy.script(DESCRIBE, "forward", "forward", *["fail:AccessDeniedException"] * 4)
+    run = cli("rotate", "dev/d/a", "--stdin", "--json", input="new")
+    assert run.code != 0
+    error = json.loads(run.stderr)["error"]
+    assert error["hint"] == (
+        "the secret's state could not be read: `secrets history dev/d/a` shows the labels; "
+        "`secrets rotate dev/d/a --resume` finishes a rotation left pending, `--cancel` drops it"
+    )
+    assert holder(sm, "dev/d/a", "AWSCURRENT") == old
