@@ -570,3 +570,26 @@ def test_rotations_that_cannot_start_say_why_and_what_to_run(cli, sm) -> None:
         "hint": "`secrets set dev/api/empty` gives it a first value; "
         "`secrets history dev/api/empty` shows its versions",
     }
+
+
+def test_resume_of_a_finished_rotation_or_of_no_value_says_there_is_nothing(cli, sm) -> None:
+    """AWSPENDING left on the version that is AWSCURRENT (a crash between the two label moves)
+    is a finished rotation; a secret with no version at all has nothing pending either."""
+    old = make(sm, "dev/api/key", "v1")
+    staged = sm.put_secret_value(SecretId="dev/api/key", SecretString="v2",
+                                 VersionStages=["AWSPENDING"])  # fmt: skip
+    new = str(staged["VersionId"])
+    sm.update_secret_version_stage(
+        SecretId="dev/api/key", VersionStage="AWSCURRENT", MoveToVersionId=new,
+        RemoveFromVersionId=old,
+    )  # fmt: skip
+    run = cli("rotate", "dev/api/key", "--resume", "--json")
+    assert run.code == 0, run.stderr
+    assert run.json()["reason"] == (
+        f"the rotation finished: version {new} is AWSCURRENT already (its leftover AWSPENDING "
+        "label is harmless and left as it is)"
+    )
+    sm.create_secret(Name="dev/api/empty")
+    empty = cli("rotate", "dev/api/empty", "--resume", "--json")
+    assert empty.code == 0, empty.stderr
+    assert empty.json()["reason"] == "no pending version; version - is AWSCURRENT"

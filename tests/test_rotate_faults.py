@@ -55,6 +55,9 @@ def test_failed_promotion_then_resume(cli, sm, proxy) -> None:
     run = cli("rotate", "dev/db/password", "--resume")
     assert run.code == 0, run.stderr
     assert f"promoted version {pending} to AWSCURRENT; {old} keeps AWSPREVIOUS" in run.stderr
+    # The record names the version the resume promoted, the first rotation of this secret.
+    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId="dev/db/password")["Tags"]}
+    assert tags["envsecrets:rotations"] == pending[:8]
     assert stages(sm, "dev/db/password") == {pending: ["AWSCURRENT"], old: ["AWSPREVIOUS"]}
     assert value_of(sm, "dev/db/password") == staged
     assert len(versions(sm, "dev/db/password")) == 2
