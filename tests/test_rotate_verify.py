@@ -468,3 +468,29 @@ def test_kill_9_of_secrets_takes_the_verify_command_with_it(sm, aws_env) -> None
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+PRINTS_MEMBERS = """
+import json, sys
+d = json.load(sys.stdin)
+print("hosts", *d["hosts"])
+print("pin", d["pin"])
+sys.exit(1)
+"""
+
+
+def test_verify_output_masks_unchanged_list_members_and_four_byte_ones(cli, sm, aws_env) -> None:
+    """Unchanged members are masked wherever they sit (in a list too), down to MIN_PIECE
+    bytes: a four-character PIN printed by the verify command is not shown."""
+    current = {"password": "old-pw-1", "hosts": ["h1-SECRETHOSTA", "h2-SECRETHOSTB"], "pin": "7391"}
+    make(sm, "dev/rv/list", json.dumps(current))
+    script = aws_env / "members.py"
+    script.write_text(PRINTS_MEMBERS, encoding="utf-8")
+    run = cli(
+        "rotate", "dev/rv/list", "--field", "password", "--stdin",
+        "--verify-cmd", f"{sys.executable} {script}", input="new-pw-2",
+    )  # fmt: skip
+    assert run.code == 1, run.stderr
+    assert "verify | hosts **** ****" in run.stderr
+    assert "verify | pin ****" in run.stderr
+    assert "SECRETHOST" not in run.stderr and "7391" not in run.stderr
