@@ -361,8 +361,13 @@ def explanations() -> list[dict[str, str]]:
 def explain(module: str, mutant: str, diff: list[str], known: list[dict[str, str]]) -> str | None:
     function = mutant.rsplit(".", 1)[-1].split("__mutmut_")[0]
     added = normalised(" ".join(line[1:] for line in diff if line.startswith("+")))
+    removed = normalised(" ".join(line[1:] for line in diff if line.startswith("-")))
     for entry in known:
         if entry.get("module") != module or entry.get("function") != function:
+            continue
+        # `original`: the line(s) the mutant changed, for mutants that only delete (no `+`
+        # line, so `mutated` is "" and would match every deletion in the function).
+        if "original" in entry and normalised(entry["original"]) != removed:
             continue
         if "mutated" in entry and normalised(entry["mutated"]) == added:
             return entry["why"]

@@ -156,11 +156,44 @@ def test_generate_refuses_to_replace_a_json_object_whole(cli, sm) -> None:
     assert not value_of(sm, "dev/db/creds").startswith("{")
 
 
+def test_generate_over_a_json_object_names_its_keys_and_the_key_to_rotate(cli, sm) -> None:
+    """The refusal names the first ten keys (sorted; "..." for more) and suggests --field with
+    the first of them; an empty object suggests `--field password`."""
+    for count in (10, 11):
+        name = f"dev/db/wide{count}"
+        make(sm, name, json.dumps({f"k{i:02d}": "v" for i in range(count)}))
+        run = cli("rotate", name, "--generate", "--json")
+        assert run.code == 2
+        keys = ", ".join(f"k{i:02d}" for i in range(10)) + (", ..." if count > 10 else "")
+        assert json.loads(run.stderr)["error"] == {
+            "code": 2,
+            "message": f"{name} holds a JSON object ({keys}): --generate would replace the "
+            "whole object with one password",
+            "hint": f"rotate one key with --field KEY (e.g. `secrets rotate {name} --field k00 "
+            "--generate`), or add --whole to replace it all",
+        }
+    make(sm, "dev/db/empty", "{}")
+    run = cli("rotate", "dev/db/empty", "--generate", "--json")
+    assert run.code == 2
+    assert (
+        "(e.g. `secrets rotate dev/db/empty --field password --generate`)"
+        in (json.loads(run.stderr)["error"]["hint"])
+    )
+
+
 def test_generate_refuses_to_replace_binary_data(cli, sm) -> None:
     old = str(sm.create_secret(Name="dev/tls/store", SecretBinary=b"\x00\x01keystore")["VersionId"])
     run = cli("rotate", "dev/tls/store", "--generate")
     assert run.code == 2
     assert "holds binary data (10 bytes)" in run.stderr
+    assert (
+        "error: dev/tls/store holds binary data (10 bytes): --generate would replace it with a "
+        "text password" in run.stderr
+    )
+    assert (
+        "hint: give the new data with --from-file, or add --whole to replace it with a "
+        "password" in run.stderr
+    )
     assert stages(sm, "dev/tls/store") == {old: ["AWSCURRENT"]}
     assert cli("rotate", "dev/tls/store", "--generate", "--whole").code == 0
 
@@ -202,6 +235,29 @@ def test_rollback_after_a_new_write_rolls_that_write_back(cli, sm) -> None:
     assert run.json()["action"] == "rolled back"
     assert holder(sm, "dev/api/key", "AWSCURRENT") == old
     assert holder(sm, "dev/api/key", "AWSPREVIOUS") == newest
+
+
+def test_rollback_after_another_tool_moved_the_labels_back_rolls_that_back(cli, sm) -> None:
+    """AWSCURRENT is the version the last rollback went to again, but AWSPREVIOUS is not the
+    one it came from (another tool wrote, then moved AWSCURRENT back): not "already rolled
+    back" - the rollback undoes that last move."""
+    make(sm, "dev/api/key", "v1")
+    assert cli("rotate", "dev/api/key", "--stdin", input="v2").code == 0
+    assert cli("rotate", "dev/api/key", "--rollback").code == 0
+    back_to = holder(sm, "dev/api/key", "AWSCURRENT")
+    other = str(sm.put_secret_value(SecretId="dev/api/key", SecretString="v3")["VersionId"])
+    sm.update_secret_version_stage(
+        SecretId="dev/api/key",
+        VersionStage="AWSCURRENT",
+        MoveToVersionId=back_to,
+        RemoveFromVersionId=other,
+    )
+    assert holder(sm, "dev/api/key", "AWSPREVIOUS") == other
+    run = cli("rotate", "dev/api/key", "--rollback", "--json")
+    assert run.code == 0, run.stderr
+    assert run.json()["action"] == "rolled back"
+    assert holder(sm, "dev/api/key", "AWSCURRENT") == other
+    assert value_of(sm, "dev/api/key") == "v3"
 
 
 def test_rollback_without_its_record_warns(cli, sm, proxy) -> None:
@@ -429,3 +485,111 @@ def test_resume_and_cancel_of_a_finished_rotation_write_nothing_and_ask_nothing(
     assert rotated.code == 0, rotated.stderr
     assert holder(sm, "prod/db/password", "AWSPENDING") is None
     assert holder(sm, "prod/db/password", "AWSPREVIOUS") == new
+
+
+def made_by(cli: Any, name: str) -> dict[str, str]:
+    """The MADE BY cell of `secrets history NAME` (piped: tab-separated), by version."""
+    table = cli("history", name).stdout.splitlines()
+    assert table[0].split("\t")[-1] == "MADE BY"
+    return {line.split("\t")[0]: line.split("\t")[-1] for line in table[1:]}
+
+
+def test_history_names_a_rotation_without_an_apply_step_by_its_time_and_actor(cli, sm) -> None:
+    """No "applied to none": a rotation without an apply step says when and by whom only. A
+    record whose other tags were removed (by hand, another tool) still marks the version."""
+    old = make(sm, "dev/db/password", "old-password")
+    assert cli("rotate", "dev/db/password", "--stdin", input="new-password").code == 0
+    new = holder(sm, "dev/db/password", "AWSCURRENT")
+    assert new is not None
+    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId="dev/db/password")["Tags"]}
+    assert tags["envsecrets:applied-to"] == "none"
+    cells = made_by(cli, "dev/db/password")
+    assert cells[new] == (
+        f"rotation ({tags['envsecrets:rotated-at']}, by arn:aws:sts::123456789012:user/moto)"
+    )
+    assert cells[old] == ""
+    sm.untag_resource(
+        SecretId="dev/db/password",
+        TagKeys=["envsecrets:rotated-at", "envsecrets:rotated-by", "envsecrets:applied-to"],
+    )
+    assert made_by(cli, "dev/db/password") == {new: "rotation", old: ""}
+    run = cli("history", "dev/db/password", "--json")
+    made = {row["version_id"]: row["rotation"] for row in run.json()}
+    assert made == {
+        new: {"latest": True, "rotated_at": None, "rotated_by": None, "applied_to": None},
+        old: None,
+    }
+
+
+def test_a_resumed_rotation_keeps_the_record_of_earlier_ones(cli, sm) -> None:
+    """The rotations tag lists every version a rotation made, a resumed one included: history
+    still says which versions rotations made."""
+    old = make(sm, "dev/db/password", "v1")
+    assert cli("rotate", "dev/db/password", "--stdin", input="v2").code == 0
+    second = holder(sm, "dev/db/password", "AWSCURRENT")
+    assert second is not None
+    failed = cli("rotate", "dev/db/password", "--stdin", "--verify-cmd", "false", input="v3")
+    assert failed.code == 1
+    third = holder(sm, "dev/db/password", "AWSPENDING")
+    assert third is not None
+    assert cli("rotate", "dev/db/password", "--resume").code == 0
+    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId="dev/db/password")["Tags"]}
+    assert tags["envsecrets:rotations"].split() == [third[:8], second[:8]]
+    cells = made_by(cli, "dev/db/password")
+    assert cells[second] == "rotation" and cells[third].startswith("rotation (")
+    assert cells[old] == ""
+
+
+def test_rotations_that_cannot_start_say_why_and_what_to_run(cli, sm) -> None:
+    """Refused before anything is written, each naming the secret and the command that
+    clears the way: the same value again, a secret scheduled for deletion, one with no value."""
+    old = make(sm, "dev/api/key", "v1")
+    same = cli("rotate", "dev/api/key", "--stdin", "--json", input="v1")
+    assert same.code == 2
+    assert json.loads(same.stderr)["error"] == {
+        "code": 2,
+        "message": "the new value of dev/api/key is the same as the current one; nothing to rotate",
+        "hint": "give a different value, or use --generate",
+    }
+    assert stages(sm, "dev/api/key") == {old: ["AWSCURRENT"]}
+    make(sm, "dev/api/gone", "v1")
+    sm.delete_secret(SecretId="dev/api/gone", RecoveryWindowInDays=7)
+    gone = cli("rotate", "dev/api/gone", "--stdin", "--json", input="v2")
+    assert gone.code == 4
+    assert json.loads(gone.stderr)["error"] == {
+        "code": 4,
+        "message": "dev/api/gone is scheduled for deletion",
+        "hint": "`secrets restore dev/api/gone` cancels the deletion",
+    }
+    sm.create_secret(Name="dev/api/empty")
+    empty = cli("rotate", "dev/api/empty", "--stdin", "--json", input="v2")
+    assert empty.code == 4
+    assert json.loads(empty.stderr)["error"] == {
+        "code": 4,
+        "message": "dev/api/empty has no AWSCURRENT version to rotate",
+        "hint": "`secrets set dev/api/empty` gives it a first value; "
+        "`secrets history dev/api/empty` shows its versions",
+    }
+
+
+def test_resume_of_a_finished_rotation_or_of_no_value_says_there_is_nothing(cli, sm) -> None:
+    """AWSPENDING left on the version that is AWSCURRENT (a crash between the two label moves)
+    is a finished rotation; a secret with no version at all has nothing pending either."""
+    old = make(sm, "dev/api/key", "v1")
+    staged = sm.put_secret_value(SecretId="dev/api/key", SecretString="v2",
+                                 VersionStages=["AWSPENDING"])  # fmt: skip
+    new = str(staged["VersionId"])
+    sm.update_secret_version_stage(
+        SecretId="dev/api/key", VersionStage="AWSCURRENT", MoveToVersionId=new,
+        RemoveFromVersionId=old,
+    )  # fmt: skip
+    run = cli("rotate", "dev/api/key", "--resume", "--json")
+    assert run.code == 0, run.stderr
+    assert run.json()["reason"] == (
+        f"the rotation finished: version {new} is AWSCURRENT already (its leftover AWSPENDING "
+        "label is harmless and left as it is)"
+    )
+    sm.create_secret(Name="dev/api/empty")
+    empty = cli("rotate", "dev/api/empty", "--resume", "--json")
+    assert empty.code == 0, empty.stderr
+    assert empty.json()["reason"] == "no pending version; version - is AWSCURRENT"

@@ -20,6 +20,7 @@ import pytest
 from envsecrets.commands.rotate_request import RotateFlags, RotateMode, parse_request
 from envsecrets.errors import CliError, ExitCode
 
+from tests.conftest import write_config
 from tests.leaks import assert_no_leak, run_watched, text_canary
 from tests.test_rotate import holder, make, stages, value_of
 
@@ -153,11 +154,15 @@ def test_failed_apply_stops_before_promotion_and_resume_runs_it_again(cli, sm, a
     assert value_of(sm, "dev/api/partner") == "v1"
     # The hint names the resume with the same apply command (it came from the command line).
     assert "--resume --apply-cmd" in run.stderr
+    # A resume that fails the same way names the apply command again in its hint.
+    failed_again = cli("rotate", "dev/api/partner", "--resume", "--apply-cmd", recorder.command)
+    assert failed_again.code == 1
+    assert "--resume --apply-cmd" in failed_again.stderr
     # A new rotation is refused; --resume runs the apply step again, then promotes.
     recorder.succeed()
     again = cli("rotate", "dev/api/partner", "--resume", "--apply-cmd", recorder.command)
     assert again.code == 0, again.stderr
-    first, second = recorder.payloads()
+    first, _, second = recorder.payloads()
     assert first["action"] == "rotate" and second["action"] == "resume"
     assert first["pending"] == second["pending"] == "v2"
     assert second["version_id"] == pending and second["current"] == "v1"
@@ -227,6 +232,56 @@ def test_a_failed_cancel_keeps_the_pending_version(cli, sm, aws_env) -> None:
     assert stages(sm, "dev/api/partner") == {old: ["AWSCURRENT"], str(pending): ["AWSPENDING"]}
 
 
+def test_cancel_without_a_current_version_refuses_to_apply_nothing(cli, sm, aws_env) -> None:
+    """A pending version while no version is AWSCURRENT (the emulator lets another tool
+    remove the label; whether AWS does is not documented): there is no value to give the
+    target back, so the cancel is refused (exit 4), with nothing run or moved."""
+    old = make(sm, "dev/api/partner", "v1")
+    staged = sm.put_secret_value(
+        SecretId="dev/api/partner", SecretString="v2", VersionStages=["AWSPENDING"]
+    )
+    sm.update_secret_version_stage(
+        SecretId="dev/api/partner", VersionStage="AWSCURRENT", RemoveFromVersionId=old
+    )
+    assert holder(sm, "dev/api/partner", "AWSCURRENT") is None
+    before = stages(sm, "dev/api/partner")
+    recorder = Recorder(aws_env)
+    run = cli("rotate", "dev/api/partner", "--cancel", "--apply-cmd", recorder.command, "--json")
+    assert run.code == 4, run.stderr
+    error = json.loads(run.stderr)["error"]
+    assert error["message"] == "dev/api/partner has no AWSCURRENT version to put back on command"
+    assert error["hint"] == "`secrets history dev/api/partner` shows its versions"
+    assert recorder.runs() == []
+    assert stages(sm, "dev/api/partner") == before
+    assert holder(sm, "dev/api/partner", "AWSPENDING") == staged["VersionId"]
+
+
+def test_a_bulk_cancel_whose_apply_command_fails_keeps_the_pending_version(
+    cli, sm, aws_env
+) -> None:
+    """Bulk --cancel runs each plan's apply step (secrets.toml); a failure is told as the
+    apply step's, for that secret, and its pending version stays for a later --cancel."""
+    recorder = Recorder(aws_env)
+    plan = f'"api/partner" = {{ apply_cmd = "{recorder.command}" }}'
+    write_config(aws_env, f"[environments.dev]\n\n[rotation]\n{plan}\n")
+    old = make(sm, "dev/api/partner", "v1")
+    pending = str(
+        sm.put_secret_value(
+            SecretId="dev/api/partner", SecretString="v2", VersionStages=["AWSPENDING"]
+        )["VersionId"]
+    )
+    recorder.fail(1)
+    run = cli("rotate", "--env", "dev", "--cancel", "--yes", "--json")
+    assert run.code == 1, run.stderr
+    [failed] = run.json()["failed"]
+    assert failed["name"] == "dev/api/partner" and failed["step"] == "apply"
+    assert f"the pending version {pending} was kept" in failed["error"]["message"]
+    assert f"`--resume` to promote version {pending} instead" in failed["error"]["hint"]
+    [payload] = recorder.payloads()
+    assert (payload["action"], payload["version_id"], payload["pending"]) == ("cancel", old, "v1")
+    assert stages(sm, "dev/api/partner") == {old: ["AWSCURRENT"], pending: ["AWSPENDING"]}
+
+
 def test_rollback_applies_the_previous_value_first(cli, sm, aws_env) -> None:
     old = make(sm, "dev/api/partner", "v1")
     recorder = Recorder(aws_env)
@@ -237,8 +292,15 @@ def test_rollback_applies_the_previous_value_first(cli, sm, aws_env) -> None:
     assert run.code == 0, run.stderr
     assert run.json()["applied_to"] == "command"
     _, rollback = recorder.payloads()
-    assert rollback["action"] == "rollback"
-    assert (rollback["version_id"], rollback["pending"], rollback["current"]) == (old, "v1", "v2")
+    # The command is told which secret it rolls back, to which version and value, from which.
+    assert rollback == {
+        "name": "dev/api/partner",
+        "version_id": old,
+        "current": "v2",
+        "pending": "v1",
+        "action": "rollback",
+        "encoding": "text",
+    }
     assert holder(sm, "dev/api/partner", "AWSCURRENT") == old
     assert holder(sm, "dev/api/partner", "AWSPREVIOUS") == new
 
@@ -253,6 +315,8 @@ def test_a_failed_rollback_apply_moves_nothing(cli, sm, aws_env) -> None:
     run = cli("rotate", "dev/api/partner", "--rollback", "--apply-cmd", recorder.command)
     assert run.code == 1
     assert "nothing was rolled back" in run.stderr
+    assert f"version {new} is still AWSCURRENT" in run.stderr
+    assert "may hold either value: fix what stopped it and run --rollback again\n" in run.stderr
     assert holder(sm, "dev/api/partner", "AWSCURRENT") == new
 
 

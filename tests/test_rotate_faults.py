@@ -8,6 +8,7 @@ Faults come from the proxy; AWS_MAX_ATTEMPTS keeps botocore's retries short.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -53,6 +54,10 @@ def test_failed_promotion_then_resume(cli, sm, proxy) -> None:
     assert cli("rotate", "dev/db/password", "--generate").code == 4
     run = cli("rotate", "dev/db/password", "--resume")
     assert run.code == 0, run.stderr
+    assert f"promoted version {pending} to AWSCURRENT; {old} keeps AWSPREVIOUS" in run.stderr
+    # The record names the version the resume promoted, the first rotation of this secret.
+    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId="dev/db/password")["Tags"]}
+    assert tags["envsecrets:rotations"] == pending[:8]
     assert stages(sm, "dev/db/password") == {pending: ["AWSCURRENT"], old: ["AWSPREVIOUS"]}
     assert value_of(sm, "dev/db/password") == staged
     assert len(versions(sm, "dev/db/password")) == 2
@@ -221,8 +226,41 @@ def test_a_deadline_while_staging_names_the_pending_version_it_left(cli, sm, pro
     assert run.code == 6, run.stderr
     pending = holder(sm, "dev/t/a", "AWSPENDING")
     assert pending is not None
-    assert f"version {pending} was staged and waits AWSPENDING" in run.stderr
+    assert (
+        "error: gave up waiting for AWS after 2 s in all (PutSecretValue at "
+        in run.stderr.splitlines()[-2]
+    )
+    assert run.stderr.splitlines()[-2].endswith(
+        f"; version {pending} was staged and waits AWSPENDING"
+    )
     assert "`secrets rotate dev/t/a --resume` promotes it, `--cancel` drops it" in run.stderr
+
+
+def test_a_deadline_whose_labels_cannot_be_read_again_names_this_runs_version(
+    cli, sm, proxy
+) -> None:
+    """As above, and the labels cannot be read afterwards either (DescribeSecret refused):
+    exit 6 still, and the message says what is unknown and names the version this run
+    staged, with the commands that finish or drop it."""
+    make(sm, "dev/t/a", "old")
+    proxy.script(PUT, "lose")
+    proxy.hold(PUT, after=1, until=NEVER, timeout=8)
+    # The plan's DescribeSecret is answered; the one after the deadline is refused.
+    proxy.script("secretsmanager.DescribeSecret", "forward", "fail:AccessDeniedException")
+    run = cli("--timeout", "2", "rotate", "dev/t/a", "--generate", "--json")
+    assert run.code == 6, run.stderr
+    pending = holder(sm, "dev/t/a", "AWSPENDING")
+    assert pending is not None
+    error = json.loads(run.stderr.splitlines()[-1])["error"]
+    assert error["code"] == 6
+    assert error["message"].startswith("gave up waiting for AWS after 2 s in all (PutSecretValue")
+    assert error["message"].endswith(
+        "; what the rotation left is unknown (the labels could not be read)"
+    )
+    assert error["hint"] == (
+        f"`secrets history dev/t/a` shows them: version {pending} is this run's; "
+        "`secrets rotate dev/t/a --resume` finishes it if AWSPENDING, `--cancel` drops it"
+    )
 
 
 def test_a_deadline_after_the_promotion_says_it_went_through(cli, sm, proxy) -> None:
@@ -235,3 +273,61 @@ def test_a_deadline_after_the_promotion_says_it_went_through(cli, sm, proxy) -> 
     current = holder(sm, "dev/t/b", "AWSCURRENT")
     assert current != original
     assert f"yet the rotation went through: version {current} is AWSCURRENT" in run.stderr
+    assert "error: dev/t/b: could not tell whether the label moved: " in run.stderr
+
+
+# -- --cancel when its label move fails -----------------------------------------------------------
+DESCRIBE = "secretsmanager.DescribeSecret"
+
+
+def pending_over(sm: Any, name: str) -> tuple[str, str]:
+    old = make(sm, name, "old")
+    staged = sm.put_secret_value(SecretId=name, SecretString="new", VersionStages=["AWSPENDING"])
+    return old, str(staged["VersionId"])
+
+
+def test_a_cancel_whose_label_move_is_refused_says_so(cli, sm, proxy) -> None:
+    """AWS refuses the removal of AWSPENDING: the cancel fails, and does not claim the pending
+    version was dropped (it still waits)."""
+    old, pending = pending_over(sm, "dev/c/a")
+    proxy.script(UVS, "fail:InvalidRequestException")
+    run = cli("rotate", "dev/c/a", "--cancel", "--yes")
+    assert run.code != 0
+    assert "dropped" not in run.stderr
+    assert stages(sm, "dev/c/a") == {old: ["AWSCURRENT"], pending: ["AWSPENDING"]}
+
+
+def test_a_cancel_whose_reply_is_lost_is_a_cancel(cli, sm, proxy) -> None:
+    """The removal of AWSPENDING went through but its reply was lost: the labels read then
+    show it done, which is success. AWS's DescribeSecret leaves the now unlabelled version out
+    of VersionIdsToStages (moto keeps it with no labels): that answer is given by the proxy."""
+    old, pending = pending_over(sm, "dev/c/b")
+    described = sm.describe_secret(SecretId="dev/c/b")
+    described.pop("ResponseMetadata")
+    described["VersionIdsToStages"] = {old: ["AWSCURRENT"]}
+    # The cancel's first DescribeSecret finds the pending version; the one after the lost
+    # reply gets AWS's answer.
+    proxy.answer(DESCRIBE, json.dumps(described, default=str).encode(), times=1, after=1)
+    proxy.script(UVS, "lose")
+    run = cli("rotate", "dev/c/b", "--cancel", "--yes", env={"AWS_MAX_ATTEMPTS": "1"})
+    assert run.code == 0, run.stderr
+    assert f"pending version {pending} dropped" in run.stderr
+    assert stages(sm, "dev/c/b") == {old: ["AWSCURRENT"]}
+
+
+def test_a_failed_promotion_whose_labels_cannot_be_read_names_both_ways_out(cli, sm, proxy) -> None:
+    """The promotion is refused and the labels cannot be read afterwards (DescribeSecret
+    refused): what the rotation left is not guessed; the hint names history, --resume and
+    --cancel."""
+    old = make(sm, "dev/d/a", "old")
+    proxy.script(UVS, "fail:InvalidRequestException")
+    # The plan's and the promotion's own look at the labels are answered; the later ones not.
+    proxy.script(DESCRIBE, "forward", "forward", *["fail:AccessDeniedException"] * 4)
+    run = cli("rotate", "dev/d/a", "--stdin", "--json", input="new")
+    assert run.code != 0
+    error = json.loads(run.stderr)["error"]
+    assert error["hint"] == (
+        "the secret's state could not be read: `secrets history dev/d/a` shows the labels; "
+        "`secrets rotate dev/d/a --resume` finishes a rotation left pending, `--cancel` drops it"
+    )
+    assert holder(sm, "dev/d/a", "AWSCURRENT") == old

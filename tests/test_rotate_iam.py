@@ -132,6 +132,25 @@ def test_rollback_restores_the_old_key(cli, sm, proxy) -> None:
     assert run.json()["applied_to"] == f"iam-user:{USER}"
 
 
+def test_a_rollback_whose_key_cannot_be_deactivated_is_done_and_says_so(cli, sm, proxy) -> None:
+    """The rollback moved AWSCURRENT back and the old key works again; the rolled-back key
+    stays active because IAM refused to deactivate it: reported (cleanup_error), not hidden."""
+    [old_key] = make_user()
+    old = key_secret(sm, "dev/ci/deploy-key", old_key)
+    assert cli("rotate", "dev/ci/deploy-key", "--target", f"iam-user:{USER}").code == 0
+    new_id = held(sm, "dev/ci/deploy-key")["AccessKeyId"]
+    # The first UpdateAccessKey reactivates the old key; the second would deactivate the new.
+    proxy.script("iam.UpdateAccessKey", "forward", "fail:AccessDenied")
+    run = cli("rotate", "dev/ci/deploy-key", "--rollback", "--target", f"iam-user:{USER}",
+              "--json")  # fmt: skip
+    assert run.code == 0, run.stderr
+    assert holder(sm, "dev/ci/deploy-key", "AWSCURRENT") == old
+    assert user_keys() == {old_key["AccessKeyId"]: "Active", new_id: "Active"}
+    row = run.json()
+    assert row["action"] == "rolled back" and row["version_id"] == old
+    assert "access denied to UpdateAccessKey" in row["cleanup_error"]
+
+
 def test_rollback_to_a_deleted_key_is_refused_with_nothing_changed(cli, sm, proxy) -> None:
     [old_key] = make_user()
     key_secret(sm, "dev/ci/deploy-key", old_key)

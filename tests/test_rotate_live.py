@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -91,13 +92,29 @@ def test_resume_and_cancel_refuse_while_the_rotation_runs(cli, sm, aws_env) -> N
             assert run.code == 4, run.stderr
             assert f"{NAME} is being rotated now (pid {process.pid} on " in run.stderr
             assert f"its pending version {pending} is that rotation's" in run.stderr
+            # The way out names this secret, and says when the lease ends seen from elsewhere.
+            assert f"`secrets rotate {NAME} --resume` or `--cancel` work once it has" in (
+                run.stderr
+            )
+            assert f"`secrets history {NAME}` shows the labels" in run.stderr
         again = cli("rotate", NAME, "--generate", "--yes")
         assert again.code == 4
-        assert "is being rotated now" in again.stderr
+        assert f"{NAME} is being rotated now" in again.stderr
+        assert f"its version {pending} waits AWSPENDING" in again.stderr
+        assert f"`secrets rotate {NAME} --resume` or `--cancel` work once it has" in again.stderr
         assert "did not finish" not in again.stderr
-        bulk = cli("rotate", "--env", "dev", "--resume", "--yes", "--json")
-        assert bulk.code == 1
-        assert bulk.json()["failed"][0]["error"]["code"] == 4
+        # Bulk --resume and --cancel refuse it too, each saying which secret and why.
+        for action, verb in (("--resume", "resume"), ("--cancel", "cancel")):
+            bulk = cli("rotate", "--env", "dev", action, "--yes", "--json")
+            assert bulk.code == 1, bulk.stderr
+            [failed] = bulk.json()["failed"]
+            assert failed["name"] == NAME and failed["error"]["code"] == 4
+            assert f"{NAME} is being rotated now" in failed["error"]["message"]
+            assert (
+                f"its pending version {pending} is that rotation's; nothing to {verb} yet"
+                in (failed["error"]["message"])
+            )
+            assert f"`secrets rotate {NAME} --resume`" in failed["error"]["hint"]
         assert holder(sm, NAME, "AWSCURRENT") == original
         assert holder(sm, NAME, "AWSPENDING") == pending
         code, err = finish(process, aws_env, 1)
@@ -110,6 +127,38 @@ def test_resume_and_cancel_refuse_while_the_rotation_runs(cli, sm, aws_env) -> N
     # The rotation has ended: its pending version can be dropped now.
     assert cli("rotate", NAME, "--cancel", "--yes").code == 0
     assert holder(sm, NAME, "AWSPENDING") is None
+
+
+def test_a_resume_under_way_holds_off_a_cancel(cli, sm, aws_env) -> None:
+    """A `--resume` verifying the pending version holds the lease on it: a `--cancel`
+    meanwhile is refused (else the value the resume promotes would be one cancelled)."""
+    original = make(sm, NAME, "old")
+    staged = sm.put_secret_value(SecretId=NAME, SecretString="new", VersionStages=["AWSPENDING"])
+    pending = str(staged["VersionId"])
+    script = aws_env / "wait.py"
+    script.write_text(WAIT_FOR_GO, encoding="utf-8")
+    process = subprocess.Popen(
+        [SECRETS_BIN, "rotate", NAME, "--resume", "--yes",
+         "--verify-cmd", f"{sys.executable} {script} {aws_env}"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        for _ in range(1200):
+            if any(p.name.startswith("started-") for p in aws_env.iterdir()):
+                break
+            assert process.poll() is None, process.communicate()[1].decode()
+            time.sleep(0.05)
+        run = cli("rotate", NAME, "--cancel", "--yes")
+        assert run.code == 4, run.stderr
+        assert f"its pending version {pending} is that rotation's; nothing to cancel" in (
+            run.stderr
+        )
+        code, err = finish(process, aws_env, 0)
+    finally:
+        process.kill()
+    assert code == 0, err
+    assert holder(sm, NAME, "AWSCURRENT") == pending
+    assert holder(sm, NAME, "AWSPREVIOUS") == original
 
 
 def test_a_version_dropped_during_the_rotation_is_not_promoted(cli, sm, aws_env) -> None:
@@ -132,6 +181,53 @@ def test_a_version_dropped_during_the_rotation_is_not_promoted(cli, sm, aws_env)
     assert "nothing was promoted" in err
     assert holder(sm, NAME, "AWSCURRENT") == original
     assert value_of(sm, NAME) == "old"
+
+
+def test_a_version_staged_over_the_rotation_s_own_is_not_promoted(cli, sm, aws_env) -> None:
+    """Another tool staged its own AWSPENDING under a running rotation (the label moved off
+    this run's version): nothing is promoted, and the hint names the version pending now."""
+    original = make(sm, NAME, "old")
+    process = start_rotation(aws_env)
+    try:
+        pending = pending_of(sm)
+        staged = sm.put_secret_value(
+            SecretId=NAME, SecretString="theirs", VersionStages=["AWSPENDING"]
+        )
+        other = str(staged["VersionId"])
+        code, err = finish(process, aws_env, 0)
+    finally:
+        process.kill()
+    assert code == 4, err
+    assert (
+        f"the pending version {pending} was dropped (version {other} is AWSPENDING now, "
+        "staged by another rotation); nothing was promoted"
+    ) in err
+    assert (
+        f"hint: version {original} is AWSCURRENT; version {other} is AWSPENDING now (staged by "
+        f"another rotation; this run's version {pending} holds no label): "
+        f"`secrets rotate {NAME} --cancel` drops it, `secrets history {NAME}` shows the labels"
+    ) in err
+    assert holder(sm, NAME, "AWSCURRENT") == original
+
+
+def test_a_failed_verification_after_a_change_by_hand_says_what_changed(cli, sm, aws_env) -> None:
+    """A value set by hand while the rotation verified, then the verification failed: the
+    hint says AWSCURRENT moved, and that this run's version is left to drop."""
+    make(sm, NAME, "old")
+    process = start_rotation(aws_env)
+    try:
+        pending = pending_of(sm)
+        by_hand = str(sm.put_secret_value(SecretId=NAME, SecretString="by-hand")["VersionId"])
+        code, err = finish(process, aws_env, 1)
+    finally:
+        process.kill()
+    assert code == 1, err
+    assert (
+        f"hint: version {by_hand} became AWSCURRENT during the rotation (another change); "
+        f"`secrets rotate {NAME} --cancel` drops the stale pending version {pending}; then "
+        "rotate again from the value as it is now"
+    ) in err
+    assert holder(sm, NAME, "AWSCURRENT") == by_hand
 
 
 def test_after_kill_9_the_rotation_is_known_dead(cli, sm, aws_env) -> None:
@@ -278,7 +374,17 @@ def lease_from_elsewhere(pending: str, *, expires_in: timedelta) -> str:
     return f"{pending} 4242 - {now:{stamp}} {now + expires_in:{stamp}} build-host-7"
 
 
-def test_a_lease_from_another_host_holds_until_it_expires(cli, sm) -> None:
+@pytest.fixture
+def far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A local time zone 5:30 ahead of UTC (a POSIX TZ rule: no zone files needed)."""
+    monkeypatch.setenv("TZ", "IST-5:30")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_lease_from_another_host_holds_until_it_expires(cli, sm, far_from_utc) -> None:
     make(sm, NAME, "old")
     pending = str(
         sm.put_secret_value(SecretId=NAME, SecretString="new", VersionStages=["AWSPENDING"])[
@@ -290,6 +396,12 @@ def test_a_lease_from_another_host_holds_until_it_expires(cli, sm) -> None:
     run = cli("rotate", NAME, "--resume", "--yes")
     assert run.code == 4
     assert "is being rotated now (pid 4242 on build-host-7" in run.stderr
+    # When it ends is said in UTC, whatever the local time zone: hosts compare it so.
+    lease = parse_lease(live)
+    assert lease is not None
+    assert f"(seen from another host or container: after {lease.expires:%Y-%m-%d %H:%M} UTC)" in (
+        run.stderr.replace("\n", " ")
+    )
     expired = lease_from_elsewhere(pending, expires_in=timedelta(minutes=-1))
     sm.tag_resource(SecretId=NAME, Tags=[{"Key": LEASE, "Value": expired}])
     assert cli("rotate", NAME, "--resume", "--yes").code == 0

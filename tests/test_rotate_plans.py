@@ -6,6 +6,7 @@ checked by `check`, written by `--save-plan` (comments kept), and the record `hi
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -295,9 +296,19 @@ def test_history_shows_which_version_each_rotation_made(cli, sm, aws_env) -> Non
     assert made[third]["latest"] is True
     assert made[third]["applied_to"] == "rds:orders-dev"
     assert made[third]["rotated_by"] == "arn:aws:sts::123456789012:user/moto"
+    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId="dev/db/master")["Tags"]}
+    assert made[third]["rotated_at"] == tags["envsecrets:rotated-at"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", made[third]["rotated_at"])
     table = cli("history", "dev/db/master").stdout
-    assert "MADE BY" in table.splitlines()[0]
-    assert "rotation (applied to rds:orders-dev" in table
+    assert table.splitlines()[0].split("\t")[-1] == "MADE BY"
+    cells = {line.split("\t")[0]: line.split("\t")[-1] for line in table.splitlines()[1:]}
+    # The last rotation carries its record; an earlier one says only that a rotation made it.
+    assert cells[third] == (
+        f"rotation (applied to rds:orders-dev, {made[third]['rotated_at']}, "
+        "by arn:aws:sts::123456789012:user/moto)"
+    )
+    assert cells[second] == "rotation"
+    assert cells[first] == cells[by_hand] == ""
 
 
 def test_the_rotations_tag_stays_within_a_tag_value() -> None:

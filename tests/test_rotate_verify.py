@@ -173,8 +173,30 @@ def test_after_a_failed_verify_the_hint_names_cancel_then_a_resume_that_verifies
     again = cli("rotate", "dev/api/key", "--resume", "--verify-cmd", check)
     assert again.code == 1, again.stderr
     assert "`secrets rotate dev/api/key --cancel` drops it;" in again.stderr
+    assert hint in again.stderr  # the resume's failure offers the same two ways out
     assert holder(sm, "dev/api/key", "AWSCURRENT") == old
     assert holder(sm, "dev/api/key", "AWSPENDING") == pending
+
+
+def test_a_bulk_resume_that_fails_verification_offers_a_resume_that_verifies(cli, sm) -> None:
+    """Bulk `--resume --verify-cmd`: a value that fails verification is left pending, and
+    its hint never offers a plain `--resume` (it would promote that value unverified)."""
+    old = make(sm, "dev/api/key", "v1")
+    pending = str(
+        sm.put_secret_value(
+            SecretId="dev/api/key", SecretString="v2", VersionStages=["AWSPENDING"]
+        )["VersionId"]
+    )
+    run = cli("rotate", "--env", "dev", "--resume", "--yes", "--verify-cmd", "false", "--json")
+    assert run.code == 1, run.stderr
+    [failed] = run.json()["failed"]
+    assert failed["name"] == "dev/api/key" and failed["step"] == "verify"
+    assert failed["error"]["hint"].endswith(
+        "`secrets rotate dev/api/key --cancel` drops it; "
+        "`secrets rotate dev/api/key --resume --verify-cmd false` verifies it again and "
+        "promotes it only if it passes"
+    )
+    assert stages(sm, "dev/api/key") == {old: ["AWSCURRENT"], pending: ["AWSPENDING"]}
 
 
 def test_resume_verifies_the_staged_value_then_promotes(cli, sm, aws_env) -> None:
@@ -446,3 +468,29 @@ def test_kill_9_of_secrets_takes_the_verify_command_with_it(sm, aws_env) -> None
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+PRINTS_MEMBERS = """
+import json, sys
+d = json.load(sys.stdin)
+print("hosts", *d["hosts"])
+print("pin", d["pin"])
+sys.exit(1)
+"""
+
+
+def test_verify_output_masks_unchanged_list_members_and_four_byte_ones(cli, sm, aws_env) -> None:
+    """Unchanged members are masked wherever they sit (in a list too), down to MIN_PIECE
+    bytes: a four-character PIN printed by the verify command is not shown."""
+    current = {"password": "old-pw-1", "hosts": ["h1-SECRETHOSTA", "h2-SECRETHOSTB"], "pin": "7391"}
+    make(sm, "dev/rv/list", json.dumps(current))
+    script = aws_env / "members.py"
+    script.write_text(PRINTS_MEMBERS, encoding="utf-8")
+    run = cli(
+        "rotate", "dev/rv/list", "--field", "password", "--stdin",
+        "--verify-cmd", f"{sys.executable} {script}", input="new-pw-2",
+    )  # fmt: skip
+    assert run.code == 1, run.stderr
+    assert "verify | hosts **** ****" in run.stderr
+    assert "verify | pin ****" in run.stderr
+    assert "SECRETHOST" not in run.stderr and "7391" not in run.stderr

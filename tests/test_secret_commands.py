@@ -112,6 +112,9 @@ def test_set_field_on_existing_json_keeps_other_keys(cli, sm) -> None:
     added = cli("set", "dev/db", "--field", "host", "--stdin", input="db.local")
     assert added.code == 0
     assert json.loads(current(sm, "dev/db")["SecretString"])["host"] == "db.local"
+    # The working label a --field write stages under is gone: only AWS's labels are left.
+    labels = sm.describe_secret(SecretId="dev/db")["VersionIdsToStages"].values()
+    assert {label for version in labels for label in version} == {"AWSCURRENT", "AWSPREVIOUS"}
 
 
 def test_set_field_with_the_same_value_is_unchanged(cli, sm) -> None:

@@ -235,7 +235,7 @@ def recover_scope(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
     the listing, shown as a plan, confirmed in a protected environment, then resumed or
     cancelled secret by secret with the single-secret steps (each with its plan's apply
     step: a resume applies the staged value again, a cancel puts the current one back)."""
-    from envsecrets.commands.rotate_apply import verifier_for
+    from envsecrets.commands.rotate_apply import verifier_for, verify_flags
     from envsecrets.core.rotation_bulk import (
         CANCEL,
         RESUME,
@@ -279,6 +279,7 @@ def recover_scope(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
                 request.apply_timeout,
                 request.verify_timeout if request.verify_cmd is not None else None,
             ),
+            verify_flags=verify_flags(request.verify_cmd),
         )
     if out.json_mode:
         out.json(report.as_dict())

@@ -480,8 +480,11 @@ def recover_pending(
     verify: Verifier | None = None,
     recipe: Recipe | None = None,
     lease_seconds: int = LEASE_SECONDS,
+    verify_flags: str = "",
 ) -> RecoveryResult:
     """Resume (promote, as `secrets rotate NAME --resume` does) or cancel one planned secret.
+    `verify_flags`: what verifies `verify` again in a later `--resume` (see
+    `rotation.Finishing`); a plan in secrets.toml verifies by itself.
 
     The secret is looked at again first: another run may have finished it since the listing
     (left alone), it may have been set by hand after the version was staged (resume refuses,
@@ -501,12 +504,18 @@ def recover_pending(
         )
     step = recipe.make_step() if recipe is not None and recipe.make_step is not None else None
     if recipe is not None and recipe.verify is not None:
-        verify = recipe.verify
+        verify, verify_flags = recipe.verify, ""
     if recipe is not None:
         lease_seconds = recipe.lease_seconds
     if action == RESUME:
         return resume_rotation(
-            store, state, actor=actor, verify=verify, step=step, lease_seconds=lease_seconds
+            store,
+            state,
+            actor=actor,
+            verify=verify,
+            step=step,
+            lease_seconds=lease_seconds,
+            verify_flags=verify_flags,
         )
     return cancel_pending(store, state, step=step)
 
@@ -522,10 +531,11 @@ def recover_many(
     on_done: Callable[[RecoveryResult | BulkFailure], None] | None = None,
     recipes: Mapping[str, Recipe] | None = None,
     lease_seconds: int = LEASE_SECONDS,
+    verify_flags: str = "",
 ) -> RecoveryReport:
     """Resume or cancel every planned secret, `workers` at a time; one failure does not stop
     the others. Each secret goes through the single-secret steps, which are idempotent, so a
-    run cut short can be run again."""
+    run cut short can be run again. `verify_flags`: see `recover_pending`."""
     if action not in (RESUME, CANCEL):
         raise CliError(ExitCode.FAILED, f"internal: unknown action {action!r}", REPORT_BUG_HINT)
     report = RecoveryReport(action)
@@ -542,6 +552,7 @@ def recover_many(
                 verify=verify,
                 recipe=chosen.get(item.name),
                 lease_seconds=lease_seconds,
+                verify_flags=verify_flags,
             ),
             chosen[item.name].kind if item.name in chosen else NO_STEP,
         )
