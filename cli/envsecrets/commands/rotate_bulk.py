@@ -279,7 +279,7 @@ def recover_scope(ws: Workspace, out: Renderer, request: RotateRequest) -> None:
                 request.apply_timeout,
                 request.verify_timeout if request.verify_cmd is not None else None,
             ),
-            verify_flags=verify_flags(request.verify_cmd),
+            verify_flags=verify_flags(request),
         )
     if out.json_mode:
         out.json(report.as_dict())
