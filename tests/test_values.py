@@ -444,3 +444,44 @@ def test_text_with_a_lone_surrogate_is_a_usage_error_that_names_no_character() -
     assert refused.value.code == 2
     assert "lone surrogate" in refused.value.message and "ud800" not in refused.value.message
     assert refused.value.__cause__ is None and refused.value.__suppress_context__
+
+
+def test_the_lone_surrogate_error_says_why_and_what_to_do() -> None:
+    """The words a user reads when `--field` picked a member that holds half a UTF-16 pair:
+    what is wrong (Unicode, UTF-16, UTF-8 named as such) and the two ways out."""
+    from envsecrets.errors import CliError
+
+    with pytest.raises(CliError) as refused:
+        SecretValue("x\ud800y")
+    assert refused.value.message == (
+        "the text is not valid Unicode: it holds a lone surrogate (half of a UTF-16 pair), "
+        "which no UTF-8 text can hold"
+    )
+    assert refused.value.hint == (
+        "a JSON member written as `\\ud800` alone is the usual cause: read the whole secret "
+        "without --field, or store the text with its pair complete"
+    )
+
+
+def test_a_value_that_is_neither_text_nor_bytes_is_refused_saying_how_to_convert_it() -> None:
+    """A script calling the API unchecked: a number is not silently stored (`bytes(5432)` would
+    be 5,432 NUL bytes); the error names the type and how to store it."""
+    from envsecrets.errors import CliError
+
+    with pytest.raises(CliError) as refused:
+        SecretValue(5432)  # type: ignore[arg-type]
+    assert refused.value.code == 2
+    assert refused.value.message == "a secret value is text (str) or bytes, not int"
+    assert refused.value.hint == (
+        "convert it first: str(5432) stores a number as text, json.dumps(obj) a dict or list "
+        "as a JSON secret"
+    )
+
+
+def test_a_non_string_field_comes_back_as_its_exact_text_in_the_document() -> None:
+    """`1.10` stays `1.10` (re-encoding the parsed number would give `1.1`), a nested object
+    keeps its spacing, and null stays null."""
+    document = SecretValue('{"f": 1.10, "o": {"a":  [1,2]}, "n": null}')
+    assert document.field("f").text() == "1.10"
+    assert document.field("o").text() == '{"a":  [1,2]}'
+    assert document.field("n").text() == "null"
