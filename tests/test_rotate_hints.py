@@ -4,6 +4,7 @@ than the default needs it again), and the command it names is accepted as writte
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -26,7 +27,7 @@ def test_a_failed_verification_offers_a_resume_with_its_own_timeout(cli: Any, sm
         "--verify-timeout", "300", "--json",
     )  # fmt: skip
     assert run.code == 1, run.stderr
-    hint = _error(run.stderr)["hint"]
+    hint = json.loads(run.stderr)["error"]["hint"]
     resume = hinted(hint, "--resume")
     assert resume[resume.index("--verify-timeout") + 1] == "300"
     assert cli(*hinted(hint, "--cancel")).code == 0
@@ -45,7 +46,7 @@ def test_a_failed_apply_offers_its_recovery_with_its_own_timeout(
         "--apply-timeout", "200", "--json",
     )  # fmt: skip
     assert run.code == 1, run.stderr
-    hint = _error(run.stderr)["hint"]
+    hint = json.loads(run.stderr)["error"]["hint"]
     resume = hinted(hint, "--resume")
     assert resume[resume.index("--apply-timeout") + 1] == "200"
     assert resume[resume.index("--apply-cmd") + 1] == apply_cmd
@@ -53,9 +54,3 @@ def test_a_failed_apply_offers_its_recovery_with_its_own_timeout(
     again = cli(*resume)
     assert again.code == 0, again.stderr
     assert value_of(sm, "dev/api/partner") != "v1"
-
-
-def _error(stderr: str) -> dict[str, Any]:
-    import json
-
-    return dict(json.loads(stderr.strip().splitlines()[-1])["error"])

@@ -216,6 +216,8 @@ def test_show_names_who_stages_a_pending_version_and_hides_an_emptied_lease(
     assert "team=a" in text
     assert "envsecrets:rotating" not in text
     assert "staged by" not in text
+    assert "envsecrets:rotating" not in cli("show", "dev/api/key", "--json").json()["tags"]
+    assert "envsecrets:rotating" not in cli("list", "dev/", "--json").json()[0]["tags"]
 
 
 def test_check_reports_plans_whose_target_or_secret_is_missing(cli, sm, aws_env) -> None:

@@ -241,6 +241,8 @@ def _check_version_id(version_id: str, secret: SecretName) -> None:
 
 
 def _metadata_row(meta: SecretMetadata) -> dict[str, Any]:
+    from envsecrets.core.rotation_lease import without_released_lease
+
     return {
         "name": meta.name,
         "arn": meta.arn,
@@ -252,7 +254,7 @@ def _metadata_row(meta: SecretMetadata) -> dict[str, Any]:
         "rotation_schedule": meta.rotation.schedule,
         "last_rotated": meta.rotation.last_rotated,
         "deletion_date": meta.deleted_on,
-        "tags": meta.tags,
+        "tags": without_released_lease(meta.tags),
     }
 
 
@@ -372,7 +374,7 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
     """Describe a secret: ARN, KMS key, tags, rotation and its declared plan, replication
     (never its value)."""
     from envsecrets.core.rotation import APPLIED_TO_TAG, ROTATED_AT_TAG, ROTATED_BY_TAG
-    from envsecrets.core.rotation_lease import LEASE_TAG, lease_of
+    from envsecrets.core.rotation_lease import lease_of, without_released_lease
 
     ws = workspace(ctx)
     ws.one_secret_command()
@@ -384,9 +386,6 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
     plan = ws.config.rotation_plan(secret.path)
     # The rotation that staged the pending version, when it left its lease (who and since when).
     lease = lease_of(meta.tags, pending)
-    # A finished rotation empties its lease tag (clearing it needs no UntagResource right):
-    # an empty lease says nothing, so it is not listed.
-    tags = {k: v for k, v in meta.tags.items() if not (k == LEASE_TAG and not v)}
     if json_output:
         row = _metadata_row(meta)
         row.update(
@@ -450,7 +449,11 @@ def show_secret(ctx: typer.Context, name: NameArgument, json_output: JsonOption 
             )
             or "none",
         ),
-        ("Tags", ", ".join(f"{k}={v}" for k, v in sorted(tags.items())) or "none"),
+        (
+            "Tags",
+            ", ".join(f"{k}={v}" for k, v in sorted(without_released_lease(meta.tags).items()))
+            or "none",
+        ),
     ]
     if meta.deleted_on:
         pairs.append(("Deletion", f"scheduled for {when(meta.deleted_on)} (undo: secrets restore)"))

@@ -103,6 +103,12 @@ def parse_lease(value: str | None) -> Lease | None:
         return None
 
 
+def without_released_lease(tags: dict[str, str]) -> dict[str, str]:
+    """A secret's tags as shown to users: a released lease (the tag emptied, which needs no
+    UntagResource right) says nothing and is left out."""
+    return {k: v for k, v in tags.items() if not (k == LEASE_TAG and not v)}
+
+
 def lease_of(tags: dict[str, str], version: str | None) -> Lease | None:
     """The lease in a secret's tags that names `version` (the pending one), else None."""
     lease = parse_lease(tags.get(LEASE_TAG))
