@@ -212,7 +212,28 @@ def type_check_command(module: Module) -> list[str]:
     ]
 
 
+def unguarded_protocols(module: Module) -> list[str]:
+    """Runtime-checkable protocols in the module's sources that mutmut would mutate. The
+    methods it adds to a class it mutates become protocol members, so no object is an
+    instance any more and every `isinstance` check on it fails, mutant or not. Such a class
+    carries `# pragma: no mutate block` (its methods are `...`: nothing to mutate anyway)."""
+    found = []
+    for source in module.sources:
+        lines = (ROOT / "cli" / "envsecrets" / source).read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines[:-1], start=1):
+            following = lines[number]
+            if line.strip() == "@runtime_checkable" and "no mutate block" not in following:
+                found.append(f"cli/envsecrets/{source}:{number + 1}: {following.strip()}")
+    return found
+
+
 def prepare(name: str, module: Module, *, keep: bool) -> Path:
+    unguarded = unguarded_protocols(module)
+    if unguarded:
+        raise SystemExit(
+            "add `# pragma: no mutate block` to these runtime-checkable protocols (mutmut would"
+            " make every isinstance check on them fail):\n" + "\n".join(unguarded)
+        )
     folder = SCRATCH / name
     if not keep and folder.exists():
         shutil.rmtree(folder)

@@ -14,8 +14,10 @@ from envsecrets.core.store import CURRENT, SecretStore
 from envsecrets.errors import CliError, ExitCode
 
 
+# Not mutated (make mutation): the methods mutmut adds to a class it mutates would become
+# members of this runtime-checkable protocol, and then no store would be an instance of it.
 @runtime_checkable
-class ManagedRotationStore(SecretStore, Protocol):
+class ManagedRotationStore(SecretStore, Protocol):  # pragma: no mutate block
     """A store that can start a secret's own rotation Lambda (RotateSecret)."""
 
     def rotate_managed(self, name: str) -> str | None: ...
