@@ -10,7 +10,13 @@ import traceback
 import uuid
 
 import pytest
-from envsecrets.core.values import MAX_VALUE_BYTES, SecretValue, request_token, set_member
+from envsecrets.core.values import (
+    MAX_VALUE_BYTES,
+    SecretValue,
+    member_text,
+    request_token,
+    set_member,
+)
 from envsecrets.errors import CliError, ExitCode
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -485,3 +491,18 @@ def test_a_non_string_field_comes_back_as_its_exact_text_in_the_document() -> No
     assert document.field("f").text() == "1.10"
     assert document.field("o").text() == '{"a":  [1,2]}'
     assert document.field("n").text() == "null"
+
+
+def test_a_field_of_a_document_with_nan_comes_back_as_python_wrote_it() -> None:
+    """Python's json.dumps writes NaN and Infinity, and such secrets exist: their fields are
+    read (not edited, see above) and come back as the document spells them, never as null."""
+    document = SecretValue('{"rate": NaN, "limits": [1, Infinity], "ok": -Infinity}')
+    assert document.field("rate").text() == "NaN"
+    assert document.field("limits").text() == "[1, Infinity]"
+    assert document.field("ok").text() == "-Infinity"
+
+
+def test_member_text_is_none_for_a_key_the_document_does_not_have() -> None:
+    assert member_text('{"a": 1, "b": {"c": 2}}', "c") is None
+    assert member_text('{"a": 1}', "b") is None
+    assert member_text('{"a": 1, "a": 2.50}', "a") == "2.50"  # the last one, as parsers take
