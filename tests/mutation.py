@@ -3,7 +3,7 @@
     python -m tests.mutation                # every module below, one after the other
     python -m tests.mutation names diffing  # only these (`make mutation MODULES="names"`)
     python -m tests.mutation --keep names   # reuse the last run's results (re-test changes)
-    python -m tests.mutation --survivors values  # re-test only the last run's survivors
+    python -m tests.mutation --survivors values  # re-test the last run's survivors (and untested)
     python -m tests.mutation --report       # the last run's figures again, nothing re-run
 
 Each module is mutated with only the test files that concern it, so that a run takes minutes
@@ -303,8 +303,16 @@ def run_module(
     print(f"== {name}: {', '.join(module.sources)} with {len(module.tests)} test file(s)")
     sys.stdout.flush()
     # Only the last run's survivors, against the tests as they are now (mutmut re-runs the
-    # mutants it is given by name and keeps every other result).
-    again = read_outcome(name, module, folder).survivors() if survivors else []
+    # mutants it is given by name and keeps every other result), and the mutants a stopped run
+    # never tested: given names, mutmut runs those names only. A survivor that no test reached
+    # ("no tests") is tried again too: tests added since may reach it.
+    if survivors:
+        last = read_outcome(name, module, folder)
+        again = last.survivors() + sorted(
+            m for m, status in last.statuses.items() if status == "not checked"
+        )
+    else:
+        again = []
     log = folder / "mutmut.log"
     with log.open("w", encoding="utf-8") as out:
         done = subprocess.run(
