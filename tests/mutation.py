@@ -18,7 +18,9 @@ an environment variable that they inherit).
 
 What is printed: per module, how many mutants were killed (a test failed or timed out) out of
 all of them, and every survivor - with the explanation from `tests/mutation_equivalent.toml`
-when it is a mutant that no test can kill (an equivalent mutant), or as UNEXPLAINED. Survivors
+when it is a mutant that no test can kill (an equivalent mutant) or one that differs only where
+this suite cannot look (untestable: as a non-root user, or by timing alone), or as UNEXPLAINED.
+Survivors
 that no selected test reaches ("no tests") count as not killed. Exit 1 when a module is below
 the target or a survivor is unexplained.
 """
@@ -379,15 +381,24 @@ def normalised(text: str) -> str:
 
 
 def explanations() -> list[dict[str, str]]:
-    """Equivalent mutants: `function` (the mangled name, e.g. `x_printable`) and `mutated`
+    """Explained survivors: `function` (the mangled name, e.g. `x_printable`) and `mutated`
     (the mutated line as mutmut shows it) - or `pattern`, a regular expression for a family of
-    them - with `why` no test can tell it from the original."""
+    them - with `why`. Each has a `kind`: "equivalent" (no test can tell it from the original:
+    counted with the killed) or "untestable" (it differs, but only where this suite cannot go:
+    as a user other than root, or by timing alone; listed, never counted as killed)."""
     if not EXPLAINED.exists():
         return []
-    return list(tomllib.loads(EXPLAINED.read_text(encoding="utf-8")).get("equivalent", []))
+    listed = tomllib.loads(EXPLAINED.read_text(encoding="utf-8"))
+    return [
+        {**entry, "kind": kind}
+        for kind in ("equivalent", "untestable")
+        for entry in listed.get(kind, [])
+    ]
 
 
-def explain(module: str, mutant: str, diff: list[str], known: list[dict[str, str]]) -> str | None:
+def explain(
+    module: str, mutant: str, diff: list[str], known: list[dict[str, str]]
+) -> dict[str, str] | None:
     function = mutant.rsplit(".", 1)[-1].split("__mutmut_")[0]
     added = normalised(" ".join(line[1:] for line in diff if line.startswith("+")))
     removed = normalised(" ".join(line[1:] for line in diff if line.startswith("-")))
@@ -399,9 +410,9 @@ def explain(module: str, mutant: str, diff: list[str], known: list[dict[str, str
         if "original" in entry and normalised(entry["original"]) != removed:
             continue
         if "mutated" in entry and normalised(entry["mutated"]) == added:
-            return entry["why"]
+            return entry
         if "pattern" in entry and re.fullmatch(entry["pattern"], added):
-            return entry["why"]
+            return entry
     return None
 
 
@@ -421,24 +432,31 @@ def judge(outcome: Outcome, known: list[dict[str, str]]) -> Verdict:
         row = f"{outcome.name:<12} {outcome.total:>8} {'-':>8} {'-':>7}  no results: see {folder}"
         return Verdict(row, [], False)
     survivors = outcome.survivors()
-    explained = 0
+    equivalent = untestable = 0
     details: list[str] = []
     for mutant in survivors:
         diff = mutant_diff(folder, mutant)
-        why = explain(outcome.name, mutant, diff, known)
+        entry = explain(outcome.name, mutant, diff, known)
         status = outcome.statuses[mutant]
-        if why is not None:
-            explained += 1
-            details.append(f"  equivalent  {mutant} ({status}): {why}")
-        else:
+        if entry is None:
             details.append(f"  UNEXPLAINED {mutant} ({status})")
             details.extend(f"      {line}" for line in diff)
+        elif entry["kind"] == "equivalent":
+            equivalent += 1
+            details.append(f"  equivalent  {mutant} ({status}): {entry['why']}")
+        else:
+            untestable += 1
+            details.append(f"  untestable  {mutant} ({status}): {entry['why']}")
+            details.extend(f"      {line}" for line in diff)
+    explained = equivalent + untestable
     # Equivalent mutants cannot be killed: the second rate counts them as what they are.
-    rate = (outcome.killed + explained) / outcome.total if outcome.total else 1.0
+    rate = (outcome.killed + equivalent) / outcome.total if outcome.total else 1.0
     row = (
         f"{outcome.name:<12} {outcome.total:>8} {outcome.killed:>8} {outcome.rate:>7.1%}"
         f"  {len(survivors)} ({explained}); counting equivalent ones as killed: {rate:.1%}"
     )
+    if untestable:
+        row += f"; {untestable} survivor(s) not testable here"
     refused = sum(status == "caught by type check" for status in outcome.statuses.values())
     if refused:
         row += f"; {refused} of the killed refused by mypy"

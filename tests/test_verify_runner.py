@@ -271,3 +271,30 @@ def test_what_the_command_printed_before_it_ended_is_shown_however_late_we_look(
         assert process.stdout is not None
         process.stdout.close()
     assert outcome == VerifyOutcome(0, False, ("a", "b"))
+
+
+def test_all_a_command_left_in_its_output_is_read_not_one_read_of_it() -> None:
+    """A command may print far more than one read takes (here 300 kB into a pipe it made
+    larger) and end before we read any of it: its last lines, the ones shown, are still read
+    (the pipe is read to its end within the grace, not once)."""
+    import subprocess
+
+    import envsecrets.backends.verify as verify
+    from envsecrets.core.masking import MaskFilter
+
+    printer = (
+        "import fcntl, sys; fcntl.fcntl(1, 1031, 1 << 20)"  # F_SETPIPE_SZ: 1 MiB
+        "; sys.stdout.write('x' * 300_000 + '\\nthe last line\\n'); sys.exit(3)"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", printer], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    process.wait()
+    try:
+        outcome = verify._Supervisor(process, b"", MaskFilter([])).run(timeout=30)
+    finally:
+        assert process.stdout is not None
+        process.stdout.close()
+    assert outcome.exit_code == 3
+    assert outcome.output_tail[-1] == "the last line"
+    assert verify.READ_SIZE < 300_000  # more than one read's worth was waiting
