@@ -20,9 +20,8 @@ What is printed: per module, how many mutants were killed (a test failed or time
 all of them, and every survivor - with the explanation from `tests/mutation_equivalent.toml`
 when it is a mutant that no test can kill (an equivalent mutant) or one that differs only where
 this suite cannot look (untestable: as a non-root user, or by timing alone), or as UNEXPLAINED.
-Survivors
-that no selected test reaches ("no tests") count as not killed. Exit 1 when a module is below
-the target or a survivor is unexplained.
+Survivors that no selected test reaches ("no tests") count as not killed. Exit 1 when a module
+is below the target or a survivor is unexplained.
 """
 
 from __future__ import annotations
