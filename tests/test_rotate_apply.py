@@ -516,3 +516,92 @@ def test_a_stop_while_a_command_starts_is_raised_once_it_is_kept() -> None:
             reached = True
         assert stopped.value.signum == signal.SIGTERM
     assert reached
+
+
+def test_a_rollback_that_loses_a_race_tells_the_command_the_value_it_planned_to_replace(
+    cli, proxy, moto_url: str, aws_env
+) -> None:
+    """Someone writes a new value after the rollback was planned (its versions read) and before
+    it reads their values: the apply command is told the value the plan replaces - the one
+    that was AWSCURRENT when planned - never the later write; and the move that follows is
+    refused (exit 4), the later write left AWSCURRENT."""
+    import threading
+
+    import boto3
+
+    from tests.conftest import REGION
+
+    direct = boto3.client("secretsmanager", region_name=REGION, endpoint_url=moto_url)
+    name = "dev/api/partner"
+    old = make(direct, name, "v1")
+    direct.put_secret_value(SecretId=name, SecretString="v2")
+    planned = holder(direct, name, "AWSCURRENT")
+    recorder = Recorder(aws_env)
+    get, release = "secretsmanager.GetSecretValue", "secretsmanager.ListSecrets"
+    proxy.hold(get, after=0, until=release, timeout=60)
+
+    def racer() -> None:
+        deadline = time.monotonic() + 60
+        while proxy.arrivals[get] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        direct.put_secret_value(SecretId=name, SecretString="v3 written meanwhile")
+        # Through the proxy: its arrival lets the rollback's reads go on.
+        boto3.client("secretsmanager", region_name=REGION, endpoint_url=proxy.url).list_secrets()
+
+    thread = threading.Thread(target=racer, daemon=True)
+    thread.start()
+    run = cli("rotate", name, "--rollback", "--apply-cmd", recorder.command)
+    thread.join(timeout=60)
+    assert proxy.hold_timeouts[get] == 0
+    [payload] = recorder.payloads()
+    assert (payload["version_id"], payload["pending"], payload["current"]) == (old, "v1", "v2")
+    assert run.code == 4, run.stderr
+    error = run.stderr
+    assert f"{name} changed meanwhile" in error
+    # The user learns the target got the previous value although nothing was rolled back.
+    assert f"command was given version {old} first and may hold that value now" in error
+    assert "give command the AWSCURRENT value again" in error
+    assert value_of(direct, name) == "v3 written meanwhile"
+    assert holder(direct, name, "AWSCURRENT") not in (old, planned)
+
+
+def test_a_cancel_that_races_a_write_gives_back_the_value_of_the_version_it_names(
+    cli, proxy, moto_url: str, aws_env
+) -> None:
+    """Someone writes a new value after the cancel read the secret's versions and before it
+    read their values: the apply command is told to put back the version the cancel named
+    together with that version's value, never a value from a later version."""
+    import threading
+
+    import boto3
+
+    from tests.conftest import REGION
+
+    direct = boto3.client("secretsmanager", region_name=REGION, endpoint_url=moto_url)
+    name = "dev/api/partner"
+    old = make(direct, name, "v1")
+    direct.put_secret_value(SecretId=name, SecretString="v2", VersionStages=["AWSPENDING"])
+    recorder = Recorder(aws_env)
+    get, release = "secretsmanager.GetSecretValue", "secretsmanager.ListSecrets"
+    proxy.hold(get, after=0, until=release, timeout=60)
+
+    def racer() -> None:
+        deadline = time.monotonic() + 60
+        while proxy.arrivals[get] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        direct.put_secret_value(SecretId=name, SecretString="v3 written meanwhile")
+        boto3.client("secretsmanager", region_name=REGION, endpoint_url=proxy.url).list_secrets()
+
+    thread = threading.Thread(target=racer, daemon=True)
+    thread.start()
+    run = cli("rotate", name, "--cancel", "--apply-cmd", recorder.command)
+    thread.join(timeout=60)
+    assert proxy.hold_timeouts[get] == 0
+    [payload] = recorder.payloads()
+    assert (payload["action"], payload["version_id"], payload["pending"]) == ("cancel", old, "v1")
+    # Not "still AWSCURRENT": the user learns the target holds a value that no longer is.
+    assert run.code == 4, run.stderr
+    assert f"{name} changed meanwhile" in run.stderr
+    assert f"command was given version {old} back and may hold that value now" in run.stderr
+    assert "still AWSCURRENT" not in run.stdout + run.stderr
+    assert value_of(direct, name) == "v3 written meanwhile"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from envsecrets.core.labels import move_current, settle
+from envsecrets.core.labels import CurrentMoved, move_current, settle
 from envsecrets.core.rotation import (
     REPORT_BUG_HINT,
     ROTATIONS_TAG,
@@ -250,7 +250,28 @@ def cancel_pending(
         lambda: store.move_stage(state.name, PENDING, to_version=None, from_version=pending),
         lambda meta: PENDING not in meta.version_stages.get(pending, ()),
     )
+    if step is not None:
+        _require_still_current(store, state, pending, step)
     return CancelledPending(state.name, pending, state.current)
+
+
+def _require_still_current(
+    store: SecretStore, state: PendingState, pending: str, step: ApplyStep
+) -> None:
+    """After the target was given the current value back: a write made meanwhile by someone
+    else leaves the target holding a value that is no longer AWSCURRENT. Told, never hidden
+    behind "still AWSCURRENT"."""
+    found = store.describe(state.name).version_with(CURRENT)
+    if found == state.current:
+        return
+    raise CliError(
+        ExitCode.REFUSED,
+        f"{state.name} changed meanwhile: version {found or '-'} is AWSCURRENT now, not "
+        f"{state.current}; the pending version {pending} was dropped, but {step.label} was "
+        f"given version {state.current} back and may hold that value now",
+        f"give {step.label} the AWSCURRENT value again (`secrets history {state.name}` shows "
+        "the versions)",
+    )
 
 
 def _discard(
@@ -405,7 +426,20 @@ def rollback(
                 f"version {plan.current} is still AWSCURRENT; {step.label} may hold either "
                 "value: fix what stopped it and run --rollback again",
             ) from None
-    move_current(store, plan.name, to_version=plan.previous, from_version=plan.current)
+    try:
+        move_current(store, plan.name, to_version=plan.previous, from_version=plan.current)
+    except CurrentMoved as moved:
+        if step is None:
+            raise
+        # Someone wrote after the plan: the target was given the previous value already and
+        # now disagrees with the secret. Say so; the rule "nothing is half-done silently".
+        raise CliError(
+            ExitCode.REFUSED,
+            f"{moved.message}; nothing was rolled back, but {step.label} was given version "
+            f"{plan.previous} first and may hold that value now",
+            f"give {step.label} the AWSCURRENT value again (`secrets history {plan.name}` shows "
+            "the versions), then run --rollback again if it is still wanted",
+        ) from None
     cleanup_error = None
     if step is not None and ctx is not None:
         try:
