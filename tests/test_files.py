@@ -468,9 +468,8 @@ def test_a_descriptor_open_for_reading_only_is_refused_in_words(tmp_path: Path) 
         ExitCode.USAGE,
         f"cannot write {path}: descriptor {fd} is open for reading only",
     )
-    assert refused.value.hint.startswith(
-        "give a path, or a descriptor the shell opened for writing"
-    )
+    hint = refused.value.hint or ""
+    assert hint.startswith("give a path, or a descriptor the shell opened for writing")
     assert target.read_bytes() == b"read me"
 
 
