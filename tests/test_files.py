@@ -7,6 +7,7 @@ writer's contract is stated once, path kind by path kind, without AWS.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import stat
 import threading
@@ -379,8 +380,13 @@ def test_a_fifo_that_cannot_be_opened_is_refused_in_words(
     os.mkfifo(fifo)
     real_open = os.open
 
+    attempts: list[int] = []
+
     def denied(path: object, flags: int, *args: object) -> int:
         if Path(str(path)) == fifo:
+            attempts.append(flags)
+            # Only a FIFO without a reader (ENXIO) is waited for: a refusal is final.
+            assert len(attempts) == 1, "a refused open was tried again"
             raise PermissionError(13, "Permission denied")
         return real_open(path, flags, *args)  # type: ignore[arg-type]
 
@@ -388,6 +394,7 @@ def test_a_fifo_that_cannot_be_opened_is_refused_in_words(
     with pytest.raises(CliError) as refused:
         write_private_file(fifo, b"v")
     monkeypatch.undo()
+    assert len(attempts) == 1
     assert (refused.value.code, refused.value.message, refused.value.hint) == (
         ExitCode.USAGE,
         f"cannot write {fifo}: Permission denied",
@@ -405,3 +412,227 @@ def test_create_in_a_missing_folder_says_which_path(tmp_path: Path) -> None:
     with pytest.raises(CliError) as taken:
         files._create_exclusively(linkless, "mine", 0o644)
     assert taken.value.message.startswith(f"{linkless} exists now")
+
+
+# -- what the mutation run found untested (tests/mutation_results.md) ---------------------------
+
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="giving files to other users needs root")
+NOBODY = 65534
+
+
+def read_in_background(fifo: Path) -> tuple[threading.Thread, list[bytes]]:
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    return reader, got
+
+
+def opens_of(monkeypatch: pytest.MonkeyPatch, path: Path) -> list[int]:
+    """Count the opens of `path`; fail the test at once on a second one (a retry loop that
+    would otherwise spin for seconds, or forever)."""
+    opened: list[int] = []
+    real_open = os.open
+
+    def counting(target: object, flags: int, *args: object) -> int:
+        if Path(str(target)) == path:
+            opened.append(flags)
+            assert len(opened) == 1, f"{path} opened again: it was retried"
+        return real_open(target, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", counting)
+    return opened
+
+
+def test_a_link_named_by_digits_is_a_link_not_a_descriptor(tmp_path: Path) -> None:
+    """Only a link in /proc/<our pid>/fd names one of our descriptors: a link called `2024`
+    (a year, a build number) in any other folder is replaced like any link to a file."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_bytes(b"keep")
+    link = tmp_path / "2024"
+    link.symlink_to(elsewhere)
+    assert write_private_file(link, b"value") == "mode 0600"
+    assert not link.is_symlink() and link.read_bytes() == b"value"
+    assert elsewhere.read_bytes() == b"keep"
+
+
+def test_a_descriptor_open_for_reading_only_is_refused_in_words(tmp_path: Path) -> None:
+    """`--output /dev/fd/3 3<file`: the shell opened it to be read; opening the file anew for
+    writing (what /proc's links allow root) would write into a file the user only lent us."""
+    target = tmp_path / "input"
+    target.write_bytes(b"read me")
+    with target.open("rb") as handle:
+        fd = handle.fileno()
+        path = Path(f"/proc/self/fd/{fd}")
+        with pytest.raises(CliError) as refused:
+            write_private_file(path, b"value")
+    assert (refused.value.code, refused.value.message) == (
+        ExitCode.USAGE,
+        f"cannot write {path}: descriptor {fd} is open for reading only",
+    )
+    hint = refused.value.hint or ""
+    assert hint.startswith("give a path, or a descriptor the shell opened for writing")
+    assert target.read_bytes() == b"read me"
+
+
+@as_root
+def test_a_descriptor_is_written_whoever_owns_the_file_it_is_open_on(tmp_path: Path) -> None:
+    """`>> their.log` opened by the shell: the descriptor is ours, written where it points,
+    even on a file another user owns (they do not get to choose where it goes: we did)."""
+    target = tmp_path / "theirs.log"
+    target.write_bytes(b"a:")
+    os.chown(target, 1000, 1000)
+    with target.open("ab") as handle:
+        path = Path(f"/proc/self/fd/{handle.fileno()}")
+        assert write_private_file(path, b"b") == "appended to the file it is open on"
+    assert target.read_bytes() == b"a:b"
+
+
+@as_root
+def test_another_users_link_to_a_descriptor_is_refused_in_words(tmp_path: Path) -> None:
+    """A link someone else planted that leads to /dev/stdout: they chose where the value
+    goes, so it is refused as any link of theirs is."""
+    target = tmp_path / "opened"
+    target.write_bytes(b"a:")
+    with target.open("ab") as handle:
+        link = tmp_path / "out"
+        link.symlink_to(f"/proc/self/fd/{handle.fileno()}")
+        os.lchown(link, NOBODY, NOBODY)
+        with pytest.raises(CliError) as refused:
+            write_private_file(link, b"value")
+    assert refused.value.code == ExitCode.USAGE
+    assert refused.value.message == (
+        f"refusing to write {link}: the link {link} is owned by user 'nobody' (uid {NOBODY}),"
+        " not by you or root"
+    )
+    assert refused.value.hint == (
+        "write to a file or FIFO of your own: whoever owns a FIFO or device reads what is "
+        "written through it"
+    )
+    assert target.read_bytes() == b"a:"
+
+
+@as_root
+@pytest.mark.parametrize("owner", [1, NOBODY])
+def test_a_fifo_of_any_other_user_is_refused(tmp_path: Path, owner: int) -> None:
+    """Only you and root (uid 0) are trusted: a system user such as daemon (uid 1) is another
+    user like any other."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    os.chown(fifo, owner, owner)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # theirs, reading
+    try:
+        with pytest.raises(CliError) as refused:
+            write_private_file(fifo, b"value")
+        assert os.read(reader, 100) == b""  # no writer came: end of file, nothing leaked
+    finally:
+        os.close(reader)
+    assert refused.value.code == ExitCode.USAGE
+    owned_by = rf"(user '[^']+' \(uid {owner}\)|uid {owner})"  # named if /etc/passwd knows it
+    assert re.fullmatch(
+        rf"refusing to write {re.escape(str(fifo))}: it is a FIFO owned by {owned_by}, not by"
+        " you or root",
+        refused.value.message,
+    ), refused.value.message
+
+
+def test_a_fifo_whose_reader_comes_a_moment_later_gets_the_value(tmp_path: Path) -> None:
+    """`secrets get X --output pipe & reader < pipe`: the reader may start after the write
+    began; the write waits for it (up to FIFO_READER_WAIT) instead of failing."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    outcome: list[object] = []
+
+    def write() -> None:
+        try:
+            outcome.append(write_private_file(fifo, b"value"))
+        except CliError as error:
+            outcome.append(error)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    threading.Event().wait(0.3)  # the writer is waiting for a reader by now (not asserted)
+    reader, got = read_in_background(fifo)
+    writer.join(10)
+    if reader.is_alive():  # the writer gave up: let the reader's open return
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    reader.join(10)
+    assert outcome == ["written through the FIFO"]
+    assert got == [b"value"]
+
+
+def test_a_fifo_nobody_reads_fails_in_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(files, "FIFO_READER_WAIT", 1.0)  # not the 5 s a user gets
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(CliError) as failed:
+        write_private_file(fifo, b"value")
+    assert (failed.value.code, failed.value.message, failed.value.hint) == (
+        ExitCode.FAILED,
+        f"cannot write {fifo}: nothing read from the FIFO within 1 s",
+        "start the program that reads it first, then run the command again",
+    )
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+@as_root
+def test_a_device_with_no_driver_fails_at_once_in_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A device node nothing serves (major 250: for local use, unassigned here) answers
+    ENXIO, as a FIFO without a reader does; but a device has no reader to wait for: the
+    error comes at once, after one open."""
+    device = tmp_path / "nodriver"
+    os.mknod(device, stat.S_IFCHR | 0o600, os.makedev(250, 7))
+    opened = opens_of(monkeypatch, device)
+    with pytest.raises(CliError) as refused:
+        write_private_file(device, b"value")
+    monkeypatch.undo()
+    assert (refused.value.code, refused.value.message, refused.value.hint) == (
+        ExitCode.USAGE,
+        f"cannot write {device}: No such device or address",
+        "check the path",
+    )
+    assert len(opened) == 1
+
+
+def test_an_edit_through_a_link_to_a_folder_is_refused_in_words(tmp_path: Path) -> None:
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    link = tmp_path / "secrets.toml"
+    link.symlink_to(folder)
+    with pytest.raises(CliError) as refused:
+        write_text_atomically(link, "a = 1\n")
+    assert (refused.value.code, refused.value.message, refused.value.hint) == (
+        ExitCode.USAGE,
+        f"cannot edit {folder}: it is a folder, not a file",
+        "give the path of a file",
+    )
+    assert link.is_symlink() and list(folder.iterdir()) == []
+
+
+def test_an_edit_through_a_link_loop_is_refused_in_words(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.env", tmp_path / "b.env"
+    first.symlink_to(second)
+    second.symlink_to(first)
+    with pytest.raises(CliError) as refused:
+        write_text_atomically(first, "A=1\n")
+    assert (refused.value.code, refused.value.message, refused.value.hint) == (
+        ExitCode.USAGE,
+        f"cannot write {first}: it is a symlink that leads nowhere (a loop)",
+        "point the link at a file, or give the file's own path",
+    )
+    assert first.is_symlink() and second.is_symlink()
+
+
+def test_an_output_that_is_not_an_edit_keeps_the_mode_of_the_file_it_replaces(
+    tmp_path: Path,
+) -> None:
+    """A report (or `init`'s file) written over an existing 0640 file keeps 0640: the user
+    chose who may read it."""
+    report = tmp_path / "report.json"
+    report.write_text("old")
+    report.chmod(0o640)
+    assert write_text_atomically(report, "new", follow_links=False) == "mode 0640"
+    assert report.read_text() == "new" and mode_of(report) == 0o640

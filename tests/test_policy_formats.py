@@ -204,3 +204,18 @@ def test_a_template_function_name_cannot_inject(cli: Any, aws_env: Path) -> None
     run = cli("policy", "--all", "--env", "prod", "--template", str(template), "-f", "terraform")
     assert run.code == 2 and run.stdout == ""
     assert "invalid function name" in run.stderr and "\\n" in run.stderr
+
+
+def test_a_long_description_stays_on_one_line(cli: Any, aws_env: Path) -> None:
+    """A function name near AWS's 64-character limit makes a CloudFormation Description
+    longer than 80 characters: it is printed on one line (as a reader and grep expect), not
+    folded over two as YAML's default width would."""
+    name = "checkout-" + "a" * 55
+    write_config(
+        aws_env,
+        f'[environments.prod]\naccount_id = "123456789012"\n'
+        f'[functions.{name}]\nsecrets = ["api/key"]\n',
+    )
+    text = policy_text(cli, "cloudformation", name)
+    (line,) = [line for line in text.splitlines() if "Description:" in line]
+    assert line.strip() == f"Description: Read the secrets of {name} (Lambda function) in prod"

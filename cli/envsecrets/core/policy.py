@@ -214,9 +214,10 @@ FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 TASK_FAMILY = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 
-def check_function_name(name: str, kind: str = "lambda", where: str = "secrets.toml") -> str:
-    """`name` if it is a valid Lambda function name (ECS family for tasks), else a usage
-    error: names are rendered into IAM, CloudFormation and Terraform text."""
+def check_function_name(name: str, kind: str, where: str) -> str:
+    """`name` if it is a valid Lambda function name (ECS family when `kind` is "task"), else
+    a usage error naming `where` it was read: names are rendered into IAM, CloudFormation and
+    Terraform text. (No defaults: each caller says which kind of name and which file.)"""
     rule = TASK_FAMILY if kind == "task" else FUNCTION_NAME
     if not rule.fullmatch(name):
         limit = 255 if kind == "task" else 64
