@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+
 import pytest
 
-from tests.conftest import write_config
+from tests.conftest import aws_client, write_config
 
 CONFIG = """
 [environments.staging]
@@ -99,3 +102,68 @@ def test_bad_input(cli, config, aws_env) -> None:
     write_config(aws_env, "[environments.staging]\n")
     none = cli("check", "staging")
     assert none.code == 2 and "no functions" in none.stderr
+
+
+# Replicas listed in DescribeSecret but holding no usable copy. moto makes a Failed one for real
+# (a secret of that name already in the region); it reports a new replica InSync at once where
+# AWS says InProgress for a while, so that answer is scripted through the fault proxy, as is a
+# replica without a Status (every member of AWS's ReplicationStatusType is optional).
+UNSYNCED_CONFIG = """
+[environments.prod]
+region = "us-east-1"
+replica_regions = ["ap-south-1", "eu-west-1", "us-west-2"]
+
+[functions.checkout]
+secrets = ["api/key"]
+"""
+
+
+def _epoch(value: object) -> float:
+    assert isinstance(value, datetime)
+    return value.timestamp()
+
+
+def test_each_replica_not_in_sync_is_named_with_its_status_and_message(
+    cli, aws_env, sm, proxy
+) -> None:
+    """Replicas in exactly the regions secrets.toml lists are still drift when they are not
+    InSync: JSON and text name each such region with AWS's status and message, and say
+    "unknown status" where AWS gave none."""
+    write_config(aws_env, UNSYNCED_CONFIG)
+    aws_client("secretsmanager", "us-west-2").create_secret(
+        Name="prod/api/key", SecretString="someone-elses-value"
+    )
+    sm.create_secret(
+        Name="prod/api/key", SecretString="v", AddReplicaRegions=[{"Region": "us-west-2"}]
+    )
+    described = sm.describe_secret(SecretId="prod/api/key")
+    described.pop("ResponseMetadata")
+    (failed,) = described["ReplicationStatus"]
+    assert failed["Status"] == "Failed" and failed["StatusMessage"]
+    described["ReplicationStatus"] = [
+        failed,
+        {"Region": "eu-west-1", "Status": "InProgress"},
+        {"Region": "ap-south-1"},
+    ]
+    proxy.answer("secretsmanager.DescribeSecret", json.dumps(described, default=_epoch).encode())
+
+    run = cli("check", "prod", "--json")
+    assert run.code == 1, run.stderr
+    (item,) = run.json()["secrets"]
+    assert item["status"] == "replica_drift"
+    drift = item["replica_drift"]
+    assert drift["missing"] == ["ap-south-1", "eu-west-1", "us-west-2"]
+    assert drift["extra"] == []
+    assert drift["unhealthy"] == [
+        {"region": "ap-south-1", "status": None, "message": None},
+        {"region": "eu-west-1", "status": "InProgress", "message": None},
+        {"region": "us-west-2", "status": "Failed", "message": failed["StatusMessage"]},
+    ]
+
+    text = cli("check", "prod")
+    assert text.code == 1, text.stderr
+    (line,) = [row for row in text.stdout.splitlines() if row.startswith("prod/api/key\t")]
+    assert line.endswith(
+        "not in sync: ap-south-1 unknown status; eu-west-1 InProgress; "
+        f"us-west-2 Failed: {failed['StatusMessage']}"
+    )

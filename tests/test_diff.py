@@ -237,6 +237,56 @@ def test_only_metadata_differs_exits_one_with_metadata(cli, aws_env, sm) -> None
     assert cli("diff", "dev", "staging", "--metadata").code == 1
 
 
+def test_secrets_without_a_value_are_compared_not_refused(cli, aws_env, sm) -> None:
+    """A secret created without a value (Terraform's aws_secretsmanager_secret without a
+    _version) is a row of kind none: the same as another without a value, different from any
+    value, and the diff goes on (no exit 3)."""
+    write_config(aws_env, CONFIG)
+    for env in ("dev", "staging"):
+        sm.create_secret(Name=f"{env}/api/both-empty")
+        sm.create_secret(Name=f"{env}/api/same", SecretString="v")
+    sm.create_secret(Name="dev/api/filled-in-staging")
+    sm.create_secret(Name="staging/api/filled-in-staging", SecretString="v")
+    run = cli("diff", "dev", "staging", "--json")
+    assert run.code == 1, run.stderr
+    rows = {row["key"]: row for row in run.json()["secrets"]}
+    assert {key: row["status"] for key, row in rows.items()} == {
+        "api/both-empty": "same",
+        "api/filled-in-staging": "differs",
+        "api/same": "same",
+    }
+    both = rows["api/both-empty"]
+    assert (both["a"]["kind"], both["b"]["kind"]) == ("none", "none")
+    filled = rows["api/filled-in-staging"]
+    assert (filled["a"]["kind"], filled["b"]["kind"]) == ("none", "text")
+    text = cli("diff", "dev", "staging")
+    assert "~ api/filled-in-staging  (no value in dev, text in staging)" in text.stdout
+
+
+def test_reading_every_value_refuses_secrets_without_one_naming_the_first(aws_env, sm) -> None:
+    """A reader that needs every value (no `no_value` stand-in) stops at secrets that have
+    none: NOT_FOUND naming the side, how many, the first by name, and the two commands that
+    settle it for that secret."""
+    from envsecrets.backends.aws import AwsTarget
+    from envsecrets.backends.secretsmanager import SecretsManagerStore
+    from envsecrets.core.diffing import read_values
+    from envsecrets.errors import CliError, ExitCode
+
+    sm.create_secret(Name="dev/b-empty")
+    sm.create_secret(Name="dev/c", SecretString="v")
+    sm.create_secret(Name="dev/a-empty")
+    store = SecretsManagerStore(AwsTarget(label="dev"), bulk=True)
+    with pytest.raises(CliError) as refused:
+        read_values(
+            store, ["dev/b-empty", "dev/c", "dev/a-empty"], side="dev", keep=lambda s: s.version_id
+        )
+    assert refused.value.code == ExitCode.NOT_FOUND
+    assert refused.value.message.startswith("[dev] 2 secret(s) have no value")
+    assert refused.value.message.endswith("e.g. 'dev/a-empty'")
+    assert "`secrets set dev/a-empty`" in refused.value.hint
+    assert "`secrets delete dev/a-empty`" in refused.value.hint
+
+
 def test_empty_sides(cli, aws_env) -> None:
     write_config(aws_env, CONFIG)
     run = cli("diff", "dev", "staging")
