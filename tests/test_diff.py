@@ -263,30 +263,6 @@ def test_secrets_without_a_value_are_compared_not_refused(cli, aws_env, sm) -> N
     assert "~ api/filled-in-staging  (no value in dev, text in staging)" in text.stdout
 
 
-def test_reading_every_value_refuses_secrets_without_one_naming_the_first(aws_env, sm) -> None:
-    """A reader that needs every value (no `no_value` stand-in) stops at secrets that have
-    none: NOT_FOUND naming the side, how many, the first by name, and the two commands that
-    settle it for that secret."""
-    from envsecrets.backends.aws import AwsTarget
-    from envsecrets.backends.secretsmanager import SecretsManagerStore
-    from envsecrets.core.diffing import read_values
-    from envsecrets.errors import CliError, ExitCode
-
-    sm.create_secret(Name="dev/b-empty")
-    sm.create_secret(Name="dev/c", SecretString="v")
-    sm.create_secret(Name="dev/a-empty")
-    store = SecretsManagerStore(AwsTarget(label="dev"), bulk=True)
-    with pytest.raises(CliError) as refused:
-        read_values(
-            store, ["dev/b-empty", "dev/c", "dev/a-empty"], side="dev", keep=lambda s: s.version_id
-        )
-    assert refused.value.code == ExitCode.NOT_FOUND
-    assert refused.value.message.startswith("[dev] 2 secret(s) have no value")
-    assert refused.value.message.endswith("e.g. 'dev/a-empty'")
-    assert "`secrets set dev/a-empty`" in refused.value.hint
-    assert "`secrets delete dev/a-empty`" in refused.value.hint
-
-
 def test_empty_sides(cli, aws_env) -> None:
     write_config(aws_env, CONFIG)
     run = cli("diff", "dev", "staging")

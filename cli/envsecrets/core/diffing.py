@@ -130,8 +130,8 @@ def read_values(
     *,
     side: str,
     keep: Callable[[StoredValue], T],
+    no_value: Callable[[], T],
     advance: Advance = _no_progress,
-    no_value: Callable[[], T] | None = None,
 ) -> dict[str, T]:
     """Read the current value of every name (the store batches and parallelises the calls).
 
@@ -140,20 +140,18 @@ def read_values(
     at once. Names that vanished since they were listed are left out; a denied read is an
     AUTH error naming `side`; any other per-secret failure is an error too, so a diff never
     reports "same" for something it could not read. The first failure stops the reading.
-    With `no_value`, a secret without a current value is kept as `no_value()` (diff shows
-    it); without, it is an error naming it.
+    A secret without a current value is kept as `no_value()` (diff shows it, copy skips it).
     """
     kept: dict[str, T] = {}
     if not names:
         return kept
     with on_side(side):
         for batch in store.read_each(names):
-            if no_value is not None:
-                empty = [name for name, code in batch.errors.items() if code == NO_VALUE]
-                kept.update((name, no_value()) for name in empty)
-                batch = BatchRead(
-                    batch.values, {n: c for n, c in batch.errors.items() if c != NO_VALUE}
-                )
+            empty = [name for name, code in batch.errors.items() if code == NO_VALUE]
+            kept.update((name, no_value()) for name in empty)
+            batch = BatchRead(
+                batch.values, {n: c for n, c in batch.errors.items() if c != NO_VALUE}
+            )
             _refuse_unread(batch, side)
             kept.update((name, keep(stored)) for name, stored in batch.values.items())
             advance(len(batch.values) + len(batch.errors))
@@ -165,14 +163,6 @@ def _refuse_unread(batch: BatchRead, side: str) -> None:
     problems = {n: code for n, code in batch.errors.items() if code not in GONE_CODES}
     if not problems:
         return
-    empty = sorted(n for n, code in problems.items() if code == NO_VALUE)
-    if empty:
-        raise CliError(
-            ExitCode.NOT_FOUND,
-            f"[{side}] {len(empty)} secret(s) have no value (no AWSCURRENT version), e.g. "
-            f"'{empty[0]}'",
-            f"`secrets set {empty[0]}` gives it one; `secrets delete {empty[0]}` removes it",
-        )
     denied = sorted(n for n, code in problems.items() if code in DENIED_CODES)
     if denied:
         raise CliError(
