@@ -161,13 +161,15 @@ def test_a_process_that_left_the_group_holding_the_output_does_not_hold_us(
     output pipe open for ten minutes: we return with the command's exit (after a short
     grace), and give back every descriptor we opened."""
     pidfile = tmp_path / "escaped.pid"
-    before = sorted(p.name for p in Path("/proc/self/fd").iterdir())
+    before = open_pipes()
     try:
         outcome = run_verify(
             f"sh -c 'setsid sleep 600 & echo $! > {pidfile}; echo bye; exit 1'", b"v", timeout=600
         )
         assert outcome == VerifyOutcome(1, False, ("bye",))
-        assert sorted(p.name for p in Path("/proc/self/fd").iterdir()) == before
+        # Pipes by their inode, not descriptors by number: other threads of this process (the
+        # emulator's, in one-process runs) open and close sockets meanwhile.
+        assert set(open_pipes()) <= set(before)
     finally:
         with contextlib.suppress(ProcessLookupError, ValueError, FileNotFoundError):
             os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
