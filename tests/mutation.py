@@ -247,6 +247,9 @@ def prepare(name: str, module: Module, *, keep: bool) -> Path:
     (folder / "startup").mkdir(exist_ok=True)
     (folder / "startup" / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
     (folder / "startup" / "mutation_order.py").write_text(QUICKEST_FIRST, encoding="utf-8")
+    (folder / "startup" / "children_only_mutmut.py").write_text(
+        CHILDREN_ONLY_MUTMUT, encoding="utf-8"
+    )
     # Made before mutmut starts: a sys.path entry that does not exist yet when Python starts
     # is cached as "nothing there" and never looked at again.
     (folder / "mutants" / "src").mkdir(parents=True, exist_ok=True)
@@ -287,6 +290,43 @@ def pytest_collection_modifyitems(items):
 """
 
 
+# mutmut run, with its wall-clock timeouts sent to its own live children only. mutmut keeps the
+# deadline of every mutant's process, finished or not, and sends SIGXCPU to that pid when the
+# deadline passes (mutmut/workers/timeout.py: "expired entries ... remain in the heap"). The
+# tests start thousands of processes and pids are reused (pid_max 32768): the signal then
+# reached an unrelated process, or a thread of mutmut itself (a thread id is a pid to kill()),
+# and mutmut died with exit -24 part way through migration. A pid is signalled only while it
+# is still a child of this process.
+CHILDREN_ONLY_MUTMUT = """\
+import os
+import sys
+
+import mutmut.workers.timeout as timeout
+from mutmut.__main__ import cli
+
+
+class _ChildrenOnly:
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    @staticmethod
+    def kill(pid, sig):
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            raise ProcessLookupError(pid) from None
+        if parent != os.getpid() or pid == os.getpid():
+            raise ProcessLookupError(pid)
+        os.kill(pid, sig)
+
+
+timeout.os = _ChildrenOnly()
+sys.argv[0] = "mutmut"
+sys.exit(cli())
+"""
+
+
 def environment(folder: Path) -> dict[str, str]:
     paths = [folder / "startup", folder / "mutants" / "src"]
     return {
@@ -317,7 +357,17 @@ def run_module(
     log = folder / "mutmut.log"
     with log.open("w", encoding="utf-8") as out:
         done = subprocess.run(
-            ["nice", "-n", "10", str(MUTMUT), "run", "--max-children", str(jobs), *again],
+            [
+                "nice",
+                "-n",
+                "10",
+                sys.executable,
+                str(folder / "startup" / "children_only_mutmut.py"),
+                "run",
+                "--max-children",
+                str(jobs),
+                *again,
+            ],
             cwd=folder,
             env=environment(folder),
             stdout=out,
