@@ -63,7 +63,11 @@ def test_verify_receives_the_value_on_stdin_only(cli, sm, aws_env) -> None:
     run = cli("rotate", "dev/db/password", "--stdin", "--verify-cmd", command, input="n3w-Pa55")
     assert run.code == 0, run.stderr
     assert_only_on_stdin(out, "n3w-Pa55")
-    assert "verification passed" in run.stderr
+    # Told on a line of its own, between the staging and the promotion.
+    lines = run.stderr.splitlines()
+    said = lines.index("verification passed")
+    assert lines[said - 1].startswith("staged version ")
+    assert lines[said + 1].startswith("promoted version ")
     assert value_of(sm, "dev/db/password") == "n3w-Pa55"
 
 
