@@ -498,3 +498,38 @@ def test_verify_output_masks_unchanged_list_members_and_four_byte_ones(cli, sm, 
     assert "verify | hosts **** ****" in run.stderr
     assert "verify | pin ****" in run.stderr
     assert "SECRETHOST" not in run.stderr and "7391" not in run.stderr
+
+
+def test_resume_promotes_a_value_staged_on_a_secret_without_awscurrent(
+    cli, sm, proxy, aws_env
+) -> None:
+    """A secret whose AWSCURRENT label is gone (a rotation Lambda that stages the first value
+    of a secret created without one leaves only AWSPENDING; the emulator gets there by
+    removing the label): `--resume` verifies the staged value, then moves AWSCURRENT onto it
+    and keeps the rotations record. Before, it said "promoted" and left the version with no
+    label at all. The move names no version to take the label from (there is none); the
+    emulator fails such a move with a 500 (moto issue 9451), so the proxy gives AWS's
+    documented answer to it and the test reads the request."""
+    name = "dev/db/password"
+    first = make(sm, name, "first")
+    staged = sm.put_secret_value(SecretId=name, SecretString="second", VersionStages=["AWSPENDING"])
+    pending = str(staged["VersionId"])
+    sm.update_secret_version_stage(
+        SecretId=name, VersionStage="AWSCURRENT", RemoveFromVersionId=first
+    )
+    assert holder(sm, name, "AWSCURRENT") is None
+    sm.tag_resource(SecretId=name, Tags=[{"Key": "envsecrets:rotations", "Value": "abcdef12"}])
+    move = "secretsmanager.UpdateSecretVersionStage"
+    proxy.record(move)
+    reply = {"ARN": sm.describe_secret(SecretId=name)["ARN"], "Name": name}
+    proxy.answer(move, json.dumps(reply).encode(), times=1)
+    command, out = dump_command(aws_env)
+    run = cli("rotate", name, "--resume", "--yes", "--verify-cmd", command)
+    assert run.code == 0, run.stderr
+    assert_only_on_stdin(out, "second")
+    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=name)["Tags"]}
+    assert tags["envsecrets:rotations"] == f"{pending[:8]} abcdef12"
+    promoted, *_ = proxy.requests(move)
+    assert promoted["VersionStage"] == "AWSCURRENT"
+    assert promoted["MoveToVersionId"] == pending
+    assert "RemoveFromVersionId" not in promoted

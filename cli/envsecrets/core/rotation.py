@@ -387,7 +387,9 @@ def promote_pending(store: SecretStore, name: str, pending: str, current: str | 
         )
     if found != current and found != pending:
         raise changed_during_rotation(name, pending, current, state)
-    if current is not None and current != pending and found != pending:
+    # No AWSCURRENT when staged (`current` None: a first value staged by another tool) is
+    # moved too: AWS adds the label where none is, and refuses once someone else set one.
+    if current != pending and found != pending:
         try:
             move_current(store, name, to_version=pending, from_version=current)
         except CurrentMoved as moved:
