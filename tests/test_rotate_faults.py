@@ -331,3 +331,16 @@ def test_a_failed_promotion_whose_labels_cannot_be_read_names_both_ways_out(cli,
         "`secrets rotate dev/d/a --resume` finishes a rotation left pending, `--cancel` drops it"
     )
     assert holder(sm, "dev/d/a", "AWSCURRENT") == old
+
+
+def test_a_cancel_needs_no_right_to_read_the_value(cli, sm, proxy) -> None:
+    """`--cancel` only moves a label: a role allowed to manage the labels but not to read
+    the secret's value (GetSecretValue denied, e.g. no kms:Decrypt) still drops the pending
+    version, and reads no value trying."""
+    old = make(sm, "dev/t/a", "v1")
+    sm.put_secret_value(SecretId="dev/t/a", SecretString="v2", VersionStages=["AWSPENDING"])
+    proxy.deny("secretsmanager.GetSecretValue")
+    run = cli("rotate", "dev/t/a", "--cancel", "--yes")
+    assert run.code == 0, run.stderr
+    assert proxy.calls["secretsmanager.GetSecretValue"] == 0
+    assert stages(sm, "dev/t/a") == {old: ["AWSCURRENT"]}
