@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -533,3 +534,28 @@ def test_resume_promotes_a_value_staged_on_a_secret_without_awscurrent(
     assert promoted["VersionStage"] == "AWSCURRENT"
     assert promoted["MoveToVersionId"] == pending
     assert "RemoveFromVersionId" not in promoted
+
+
+def test_a_resume_that_cannot_read_the_values_to_verify_never_offers_a_plain_resume(
+    cli, sm, proxy, aws_env
+) -> None:
+    """`--resume --verify-cmd` whose read of the current value (to mask it in the verify
+    command's output) is refused: nothing was verified, so the way out is `--cancel` or a
+    `--resume` that verifies, never a plain `--resume` that would promote it unverified."""
+    name = "dev/db/password"
+    make(sm, name, "v1")
+    staged = sm.put_secret_value(SecretId=name, SecretString="v2", VersionStages=["AWSPENDING"])
+    pending = str(staged["VersionId"])
+    command, out = dump_command(aws_env)
+    # The resume reads the pending value (is it overtaken?), then the current one.
+    proxy.script("secretsmanager.GetSecretValue", "forward", "fail:AccessDeniedException")
+    run = cli("rotate", name, "--resume", "--yes", "--verify-cmd", command)
+    assert run.code == 5, run.stderr
+    assert not (out / "stdin").exists()  # the verify command never ran
+    said = " ".join(run.stderr.split())
+    assert f"`secrets rotate {name} --cancel` drops it" in said
+    assert (
+        f"`secrets rotate {name} --resume --verify-cmd {shlex.quote(command)}` verifies it" in said
+    )
+    assert "--resume` promotes it" not in said
+    assert holder(sm, name, "AWSPENDING") == pending
