@@ -310,6 +310,58 @@ def test_a_failed_verification_after_a_set_by_hand_keeps_the_apply_step_in_the_w
     assert "AWSCURRENT is unchanged" not in said(run)
 
 
+DROP_CURRENT = (
+    'sm.update_secret_version_stage(SecretId=name, VersionStage="AWSCURRENT", '
+    'RemoveFromVersionId=holder("AWSCURRENT"))'
+)
+
+
+def without_awscurrent(sm: Any, name: str) -> str:
+    """A secret whose AWSCURRENT label is gone and whose only pending version is `v2` (as a
+    rotation Lambda leaves the first value of a secret created without one); the emulator
+    gets there by removing the label. Returns the pending version."""
+    first = make(sm, name, "v1")
+    staged = sm.put_secret_value(SecretId=name, SecretString="v2", VersionStages=["AWSPENDING"])
+    sm.update_secret_version_stage(
+        SecretId=name, VersionStage="AWSCURRENT", RemoveFromVersionId=first
+    )
+    return str(staged["VersionId"])
+
+
+def test_a_resume_without_awscurrent_whose_pending_version_is_dropped_says_so(
+    cli, sm, aws_env
+) -> None:
+    """A resume of a secret with no AWSCURRENT, whose AWSPENDING another tool removes while
+    it verifies: nothing is promoted, and the hint says no version ("-") is AWSCURRENT and
+    that nothing is left pending."""
+    pending = without_awscurrent(sm, "dev/api/key")
+    verify = verify_doing(aws_env, "dev/api/key", DROP_PENDING)
+    run = cli("rotate", "dev/api/key", "--resume", "--yes", "--verify-cmd", verify)
+    assert run.code == 4, run.stderr
+    assert (
+        f"hint: version - is AWSCURRENT; nothing is left pending (this run's version {pending} "
+        "holds no label)"
+    ) in said(run)
+    assert holder(sm, "dev/api/key", "AWSCURRENT") is None
+
+
+def test_a_failed_verification_after_awscurrent_was_removed_says_no_version_is_current(
+    cli, sm, aws_env
+) -> None:
+    """Another tool removed AWSCURRENT while the rotation verified (the emulator allows it),
+    then the verification failed: the hint says AWSCURRENT moved - to no version ("-") - and
+    names this run's pending version to drop."""
+    make(sm, "dev/api/key", "v1")
+    verify = verify_doing(aws_env, "dev/api/key", DROP_CURRENT, outcome=1)
+    run = cli("rotate", "dev/api/key", "--stdin", "--verify-cmd", verify, input="v2")
+    assert run.code == 1, run.stderr
+    pending = holder(sm, "dev/api/key", "AWSPENDING")
+    assert (
+        "version - became AWSCURRENT during the rotation (another change); `secrets rotate "
+        f"dev/api/key --cancel` drops the stale pending version {pending}"
+    ) in said(run)
+
+
 def test_a_set_between_the_check_and_the_promotion_is_not_overwritten(
     cli, sm, proxy, moto_url: str
 ) -> None:
