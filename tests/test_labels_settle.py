@@ -41,6 +41,8 @@ def test_a_refused_move_whose_labels_cannot_be_read_is_not_called_refused() -> N
     assert caught.value.code == ExitCode.UNAVAILABLE
     assert "could not tell whether the label moved" in caught.value.message
     assert "secrets history dev/x" in str(caught.value.hint)
+    # The move is idempotent: the user learns that trying again cannot do harm.
+    assert str(caught.value.hint).endswith("; running the command again is safe")
 
 
 def test_a_secret_that_is_gone_keeps_aws_s_refusal() -> None:

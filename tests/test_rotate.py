@@ -540,6 +540,32 @@ def test_a_resumed_rotation_keeps_the_record_of_earlier_ones(cli, sm) -> None:
     assert cells[old] == ""
 
 
+def test_the_rotations_record_fills_the_256_characters_a_tag_holds(cli, sm) -> None:
+    """The rotations tag keeps as many earlier marks as AWS's 256 characters hold: a record
+    that fits exactly is kept whole, and the next rotation drops the oldest mark first."""
+    name = "dev/api/key"
+    make(sm, name, "v1")
+    # 26 marks and a longer one (edited by hand): with the next mark, exactly 256 characters.
+    earlier = [f"{n:08x}" for n in range(26)] + ["a" * 13]
+    sm.tag_resource(
+        SecretId=name, Tags=[{"Key": "envsecrets:rotations", "Value": " ".join(earlier)}]
+    )
+
+    def record() -> str:
+        tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=name)["Tags"]}
+        return tags["envsecrets:rotations"]
+
+    assert cli("rotate", name, "--stdin", input="v2").code == 0
+    first = holder(sm, name, "AWSCURRENT")
+    assert first is not None
+    assert record() == " ".join([first[:8], *earlier])
+    assert len(record()) == 256
+    assert cli("rotate", name, "--stdin", input="v3").code == 0
+    second = holder(sm, name, "AWSCURRENT")
+    assert second is not None
+    assert record() == " ".join([second[:8], first[:8], *earlier[:-1]])
+
+
 def test_rotations_that_cannot_start_say_why_and_what_to_run(cli, sm) -> None:
     """Refused before anything is written, each naming the secret and the command that
     clears the way: the same value again, a secret scheduled for deletion, one with no value."""

@@ -605,3 +605,46 @@ def test_a_cancel_that_races_a_write_gives_back_the_value_of_the_version_it_name
     assert f"command was given version {old} back and may hold that value now" in run.stderr
     assert "still AWSCURRENT" not in run.stdout + run.stderr
     assert value_of(direct, name) == "v3 written meanwhile"
+
+
+def test_a_resume_that_loses_a_race_tells_the_command_the_value_it_replaces(
+    cli, proxy, moto_url: str, aws_env
+) -> None:
+    """Someone writes a new value after a `--resume` found the pending version and before it
+    read the current value for the apply command: the command is told the value of the
+    version the pending one replaces (AWSCURRENT when the resume looked), never the later
+    write; and the promotion that follows is refused (exit 4), the later write left current."""
+    import threading
+
+    import boto3
+
+    from tests.conftest import REGION
+
+    direct = boto3.client("secretsmanager", region_name=REGION, endpoint_url=moto_url)
+    name = "dev/api/partner"
+    old = make(direct, name, "v1")
+    staged = direct.put_secret_value(SecretId=name, SecretString="v2", VersionStages=["AWSPENDING"])
+    pending = str(staged["VersionId"])
+    recorder = Recorder(aws_env)
+    get, release = "secretsmanager.GetSecretValue", "secretsmanager.ListSecrets"
+    # The resume reads the pending value first (is it overtaken?), then the current one.
+    proxy.hold(get, after=1, until=release, timeout=60)
+
+    def racer() -> None:
+        deadline = time.monotonic() + 60
+        while proxy.arrivals[get] < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        direct.put_secret_value(SecretId=name, SecretString="v3 written meanwhile")
+        # Through the proxy: its arrival lets the resume's read go on.
+        boto3.client("secretsmanager", region_name=REGION, endpoint_url=proxy.url).list_secrets()
+
+    thread = threading.Thread(target=racer, daemon=True)
+    thread.start()
+    run = cli("rotate", name, "--resume", "--yes", "--apply-cmd", recorder.command)
+    thread.join(timeout=60)
+    assert proxy.hold_timeouts[get] == 0
+    [payload] = recorder.payloads()
+    assert (payload["version_id"], payload["pending"], payload["current"]) == (pending, "v2", "v1")
+    assert run.code == 4, run.stderr
+    assert f"was staged to replace {old}" in " ".join(run.stderr.split())
+    assert value_of(direct, name) == "v3 written meanwhile"

@@ -684,6 +684,7 @@ def test_a_failed_promotion_that_did_move_current_is_reported_as_such(cli, sm, p
     now = holder(sm, "dev/p", "AWSCURRENT")
     assert now != original
     assert failure["state"] == "promoted" and failure["version_id"] == now
+    assert failure["step"] == "promote"  # the step that failed, though its move went through
     error = json.loads(run.stderr.strip().splitlines()[-1])["error"]
     assert "dev/p did rotate" in error["hint"] and "secrets rotate dev/p" not in error["hint"]
 

@@ -331,3 +331,52 @@ def test_a_failed_promotion_whose_labels_cannot_be_read_names_both_ways_out(cli,
         "`secrets rotate dev/d/a --resume` finishes a rotation left pending, `--cancel` drops it"
     )
     assert holder(sm, "dev/d/a", "AWSCURRENT") == old
+
+
+def test_a_cancel_needs_no_right_to_read_the_value(cli, sm, proxy) -> None:
+    """`--cancel` only moves a label: a role allowed to manage the labels but not to read
+    the secret's value (GetSecretValue denied, e.g. no kms:Decrypt) still drops the pending
+    version, and reads no value trying."""
+    old = make(sm, "dev/t/a", "v1")
+    sm.put_secret_value(SecretId="dev/t/a", SecretString="v2", VersionStages=["AWSPENDING"])
+    proxy.deny("secretsmanager.GetSecretValue")
+    run = cli("rotate", "dev/t/a", "--cancel", "--yes")
+    assert run.code == 0, run.stderr
+    assert proxy.calls["secretsmanager.GetSecretValue"] == 0
+    assert stages(sm, "dev/t/a") == {old: ["AWSCURRENT"]}
+
+
+def test_ctrl_c_during_the_promotion_says_it_may_be_half_done(cli, sm, proxy, aws_env) -> None:
+    """Ctrl-C while the label move is on its way (the proxy holds it): the run cannot know
+    whether AWS moved AWSCURRENT, so it says the promotion may be half done and gives the
+    `--resume` that finishes it, with the apply step given on the command line."""
+    import shlex
+    import threading
+
+    from tests.test_rotate_apply import Recorder
+
+    old = make(sm, "dev/t/a", "v1")
+    recorder = Recorder(aws_env)
+    proxy.hold(UVS, after=0, until=NEVER, timeout=60)
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + 60
+        while proxy.arrivals[UVS] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C sends; the run is in the main thread
+
+    thread = threading.Thread(target=interrupt, daemon=True)
+    thread.start()
+    run = cli("rotate", "dev/t/a", "--stdin", "--apply-cmd", recorder.command, input="v2")
+    thread.join(timeout=60)
+    assert run.code == 130, run.stderr
+    pending = holder(sm, "dev/t/a", "AWSPENDING")
+    assert pending is not None
+    said = " ".join(run.stderr.split())
+    assert "interrupted (Ctrl-C) before the rotation of dev/t/a finished" in said
+    assert (
+        f"the promotion of version {pending} may be half done: `secrets rotate dev/t/a --resume "
+        f"--apply-cmd {shlex.quote(recorder.command)}` finishes it"
+    ) in said
+    assert "this run did not move AWSCURRENT" not in said
+    assert holder(sm, "dev/t/a", "AWSCURRENT") == old  # the held move never reached AWS

@@ -200,6 +200,26 @@ def test_a_key_sts_never_accepts_stops_before_promotion_and_cancel_deletes_it(
     assert stages(sm, "dev/ci/deploy-key") == {old: ["AWSCURRENT"]}
 
 
+def test_a_bulk_rotation_names_sts_s_refusal_as_the_test_step(cli, sm, proxy, aws_env) -> None:
+    """In a bulk rotation, a new key STS never accepts fails the test step (the built-in
+    check between apply and promotion): the failure row says so, and the key is pending."""
+    [old_key] = make_user()
+    old = key_secret(sm, "dev/ci/deploy-key", old_key)
+    write_config(
+        aws_env,
+        "[environments.dev]\n\n[rotation]\n"
+        f'"ci/deploy-key" = {{ target = "iam-user:{USER}", apply_timeout = 2 }}\n',
+    )
+    proxy.script(STS, "forward", *["fail:InvalidClientTokenId"] * 30)
+    run = cli("rotate", "--env", "dev", "--older-than", "0", "--yes", "--json")
+    assert run.code == 1, run.stderr
+    [failure] = run.json()["failed"]
+    assert failure["name"] == "dev/ci/deploy-key"
+    assert failure["step"] == "test" and failure["state"] == "pending"
+    assert "STS did not accept access key" in failure["error"]["message"]
+    assert holder(sm, "dev/ci/deploy-key", "AWSCURRENT") == old
+
+
 def test_resume_proves_the_staged_key_then_promotes(cli, sm, proxy) -> None:
     [old_key] = make_user()
     old = key_secret(sm, "dev/ci/deploy-key", old_key)

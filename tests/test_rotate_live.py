@@ -406,6 +406,12 @@ def test_a_lease_from_another_host_holds_until_it_expires(cli, sm, far_from_utc)
     sm.tag_resource(SecretId=NAME, Tags=[{"Key": LEASE, "Value": expired}])
     assert cli("rotate", NAME, "--resume", "--yes").code == 0
     assert value_of(sm, NAME) == "new"
+    # The record says when in UTC too (ISO 8601 with Z), whatever the local time zone.
+    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=NAME)["Tags"]}
+    rotated_at = tags["envsecrets:rotated-at"]
+    assert rotated_at.endswith("Z"), rotated_at
+    moment = datetime.fromisoformat(rotated_at.replace("Z", "+00:00"))
+    assert abs(moment - datetime.now(UTC)) < timedelta(minutes=10)
 
 
 def test_a_lease_naming_another_version_does_not_count(cli, sm) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -63,7 +64,11 @@ def test_verify_receives_the_value_on_stdin_only(cli, sm, aws_env) -> None:
     run = cli("rotate", "dev/db/password", "--stdin", "--verify-cmd", command, input="n3w-Pa55")
     assert run.code == 0, run.stderr
     assert_only_on_stdin(out, "n3w-Pa55")
-    assert "verification passed" in run.stderr
+    # Told on a line of its own, between the staging and the promotion.
+    lines = run.stderr.splitlines()
+    said = lines.index("verification passed")
+    assert lines[said - 1].startswith("staged version ")
+    assert lines[said + 1].startswith("promoted version ")
     assert value_of(sm, "dev/db/password") == "n3w-Pa55"
 
 
@@ -494,3 +499,63 @@ def test_verify_output_masks_unchanged_list_members_and_four_byte_ones(cli, sm, 
     assert "verify | hosts **** ****" in run.stderr
     assert "verify | pin ****" in run.stderr
     assert "SECRETHOST" not in run.stderr and "7391" not in run.stderr
+
+
+def test_resume_promotes_a_value_staged_on_a_secret_without_awscurrent(
+    cli, sm, proxy, aws_env
+) -> None:
+    """A secret whose AWSCURRENT label is gone (a rotation Lambda that stages the first value
+    of a secret created without one leaves only AWSPENDING; the emulator gets there by
+    removing the label): `--resume` verifies the staged value, then moves AWSCURRENT onto it
+    and keeps the rotations record. Before, it said "promoted" and left the version with no
+    label at all. The move names no version to take the label from (there is none); the
+    emulator fails such a move with a 500 (moto issue 9451), so the proxy gives AWS's
+    documented answer to it and the test reads the request."""
+    name = "dev/db/password"
+    first = make(sm, name, "first")
+    staged = sm.put_secret_value(SecretId=name, SecretString="second", VersionStages=["AWSPENDING"])
+    pending = str(staged["VersionId"])
+    sm.update_secret_version_stage(
+        SecretId=name, VersionStage="AWSCURRENT", RemoveFromVersionId=first
+    )
+    assert holder(sm, name, "AWSCURRENT") is None
+    sm.tag_resource(SecretId=name, Tags=[{"Key": "envsecrets:rotations", "Value": "abcdef12"}])
+    move = "secretsmanager.UpdateSecretVersionStage"
+    proxy.record(move)
+    reply = {"ARN": sm.describe_secret(SecretId=name)["ARN"], "Name": name}
+    proxy.answer(move, json.dumps(reply).encode(), times=1)
+    command, out = dump_command(aws_env)
+    run = cli("rotate", name, "--resume", "--yes", "--verify-cmd", command)
+    assert run.code == 0, run.stderr
+    assert_only_on_stdin(out, "second")
+    tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=name)["Tags"]}
+    assert tags["envsecrets:rotations"] == f"{pending[:8]} abcdef12"
+    promoted, *_ = proxy.requests(move)
+    assert promoted["VersionStage"] == "AWSCURRENT"
+    assert promoted["MoveToVersionId"] == pending
+    assert "RemoveFromVersionId" not in promoted
+
+
+def test_a_resume_that_cannot_read_the_values_to_verify_never_offers_a_plain_resume(
+    cli, sm, proxy, aws_env
+) -> None:
+    """`--resume --verify-cmd` whose read of the current value (to mask it in the verify
+    command's output) is refused: nothing was verified, so the way out is `--cancel` or a
+    `--resume` that verifies, never a plain `--resume` that would promote it unverified."""
+    name = "dev/db/password"
+    make(sm, name, "v1")
+    staged = sm.put_secret_value(SecretId=name, SecretString="v2", VersionStages=["AWSPENDING"])
+    pending = str(staged["VersionId"])
+    command, out = dump_command(aws_env)
+    # The resume reads the pending value (is it overtaken?), then the current one.
+    proxy.script("secretsmanager.GetSecretValue", "forward", "fail:AccessDeniedException")
+    run = cli("rotate", name, "--resume", "--yes", "--verify-cmd", command)
+    assert run.code == 5, run.stderr
+    assert not (out / "stdin").exists()  # the verify command never ran
+    said = " ".join(run.stderr.split())
+    assert f"`secrets rotate {name} --cancel` drops it" in said
+    assert (
+        f"`secrets rotate {name} --resume --verify-cmd {shlex.quote(command)}` verifies it" in said
+    )
+    assert "--resume` promotes it" not in said
+    assert holder(sm, name, "AWSPENDING") == pending

@@ -387,7 +387,9 @@ def promote_pending(store: SecretStore, name: str, pending: str, current: str | 
         )
     if found != current and found != pending:
         raise changed_during_rotation(name, pending, current, state)
-    if current is not None and current != pending and found != pending:
+    # No AWSCURRENT when staged (`current` None: a first value staged by another tool) is
+    # moved too: AWS adds the label where none is, and refuses once someone else set one.
+    if current != pending and found != pending:
         try:
             move_current(store, name, to_version=pending, from_version=current)
         except CurrentMoved as moved:
@@ -707,15 +709,13 @@ def finish_rotation(
     current_value: SecretValue | None = None,
     verify: Verifier | None = None,
     narrate: Narrator = quiet,
-    resumed: bool = False,
-    how: Finishing | None = None,
+    how: Finishing,
 ) -> RotationOutcome:
     """Apply (with an apply step), verify (when asked) and promote a staged version, then
     retire what the old value was (the step's `finish`) and leave the record. A failure or
     Ctrl-C (or SIGTERM, SIGHUP) on the way leaves the pending version for `--resume`/`--cancel`
     and says so, from the labels when they can be read, and what the target holds; the
     error is a `StepFailed` naming the step."""
-    how = how or Finishing(resumed=resumed)
     step, flags = how.step, how.flags
     verified = False
     under_way = "apply" if step is not None else "verify"
