@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -258,6 +259,32 @@ class FaultProxy:
             self.arrivals[action] = self.arrivals[until] = 0
             self.holds[action] = (after, until, count)
             self.hold_timeout = timeout
+
+    def meanwhile(
+        self, action: str, change: Callable[[], None], *, after: int = 0, timeout: float = 60
+    ) -> threading.Thread:
+        """Stage a race without timing: let `after` requests of `action` through, hold the next
+        one, run `change` (someone else's write, made straight to the emulator) while it waits,
+        then let it go on. Join the thread returned; `hold_timeouts[action]` stays 0 when the
+        race went as staged."""
+        done = f"meanwhile.{action}"  # an action no client sends: only this releases the hold
+        self.hold(action, after=after, until=done, timeout=timeout)
+
+        def race() -> None:
+            with self.arrival:
+                self.arrival.wait_for(
+                    lambda: self.arrivals[action] > after or self.stopping.is_set(), timeout
+                )
+            try:
+                change()
+            finally:
+                with self.arrival:
+                    self.arrivals[done] += 1
+                    self.arrival.notify_all()
+
+        thread = threading.Thread(target=race, name="meanwhile", daemon=True)
+        thread.start()
+        return thread
 
     def answer(
         self,

@@ -368,29 +368,18 @@ def test_a_set_between_the_check_and_the_promotion_is_not_overwritten(
     """A value set by hand after the rotation looked at the labels and before it moved
     AWSCURRENT (staged with the proxy: the label move waits for the write): AWS refuses the
     move, and the refusal names the version set meanwhile and the one the rotation replaced."""
-    import threading
-    import time
-
     import boto3
 
     from tests.conftest import REGION
 
     direct = boto3.client("secretsmanager", region_name=REGION, endpoint_url=moto_url)
     old = make(direct, "dev/api/key", "v1")
-    move, release = "secretsmanager.UpdateSecretVersionStage", "secretsmanager.ListSecrets"
-    proxy.hold(move, after=0, until=release, timeout=60)
-
-    def racer() -> None:
-        deadline = time.monotonic() + 60
-        while proxy.arrivals[move] < 1 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        direct.put_secret_value(SecretId="dev/api/key", SecretString="by hand")
-        boto3.client("secretsmanager", region_name=REGION, endpoint_url=proxy.url).list_secrets()
-
-    thread = threading.Thread(target=racer, daemon=True)
-    thread.start()
+    move = "secretsmanager.UpdateSecretVersionStage"
+    racer = proxy.meanwhile(
+        move, lambda: direct.put_secret_value(SecretId="dev/api/key", SecretString="by hand")
+    )
     run = cli("rotate", "dev/api/key", "--stdin", input="v2")
-    thread.join(timeout=60)
+    racer.join(timeout=60)
     assert proxy.hold_timeouts[move] == 0
     assert run.code == 4, run.stderr
     by_hand = holder(direct, "dev/api/key", "AWSCURRENT")

@@ -525,7 +525,6 @@ def test_a_rollback_that_loses_a_race_tells_the_command_the_value_it_planned_to_
     it reads their values: the apply command is told the value the plan replaces - the one
     that was AWSCURRENT when planned - never the later write; and the move that follows is
     refused (exit 4), the later write left AWSCURRENT."""
-    import threading
 
     import boto3
 
@@ -537,21 +536,12 @@ def test_a_rollback_that_loses_a_race_tells_the_command_the_value_it_planned_to_
     direct.put_secret_value(SecretId=name, SecretString="v2")
     planned = holder(direct, name, "AWSCURRENT")
     recorder = Recorder(aws_env)
-    get, release = "secretsmanager.GetSecretValue", "secretsmanager.ListSecrets"
-    proxy.hold(get, after=0, until=release, timeout=60)
-
-    def racer() -> None:
-        deadline = time.monotonic() + 60
-        while proxy.arrivals[get] < 1 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        direct.put_secret_value(SecretId=name, SecretString="v3 written meanwhile")
-        # Through the proxy: its arrival lets the rollback's reads go on.
-        boto3.client("secretsmanager", region_name=REGION, endpoint_url=proxy.url).list_secrets()
-
-    thread = threading.Thread(target=racer, daemon=True)
-    thread.start()
+    get = "secretsmanager.GetSecretValue"
+    racer = proxy.meanwhile(
+        get, lambda: direct.put_secret_value(SecretId=name, SecretString="v3 written meanwhile")
+    )
     run = cli("rotate", name, "--rollback", "--apply-cmd", recorder.command)
-    thread.join(timeout=60)
+    racer.join(timeout=60)
     assert proxy.hold_timeouts[get] == 0
     [payload] = recorder.payloads()
     assert (payload["version_id"], payload["pending"], payload["current"]) == (old, "v1", "v2")
@@ -571,7 +561,6 @@ def test_a_cancel_that_races_a_write_gives_back_the_value_of_the_version_it_name
     """Someone writes a new value after the cancel read the secret's versions and before it
     read their values: the apply command is told to put back the version the cancel named
     together with that version's value, never a value from a later version."""
-    import threading
 
     import boto3
 
@@ -582,20 +571,12 @@ def test_a_cancel_that_races_a_write_gives_back_the_value_of_the_version_it_name
     old = make(direct, name, "v1")
     direct.put_secret_value(SecretId=name, SecretString="v2", VersionStages=["AWSPENDING"])
     recorder = Recorder(aws_env)
-    get, release = "secretsmanager.GetSecretValue", "secretsmanager.ListSecrets"
-    proxy.hold(get, after=0, until=release, timeout=60)
-
-    def racer() -> None:
-        deadline = time.monotonic() + 60
-        while proxy.arrivals[get] < 1 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        direct.put_secret_value(SecretId=name, SecretString="v3 written meanwhile")
-        boto3.client("secretsmanager", region_name=REGION, endpoint_url=proxy.url).list_secrets()
-
-    thread = threading.Thread(target=racer, daemon=True)
-    thread.start()
+    get = "secretsmanager.GetSecretValue"
+    racer = proxy.meanwhile(
+        get, lambda: direct.put_secret_value(SecretId=name, SecretString="v3 written meanwhile")
+    )
     run = cli("rotate", name, "--cancel", "--apply-cmd", recorder.command)
-    thread.join(timeout=60)
+    racer.join(timeout=60)
     assert proxy.hold_timeouts[get] == 0
     [payload] = recorder.payloads()
     assert (payload["action"], payload["version_id"], payload["pending"]) == ("cancel", old, "v1")
@@ -614,7 +595,6 @@ def test_a_resume_that_loses_a_race_tells_the_command_the_value_it_replaces(
     read the current value for the apply command: the command is told the value of the
     version the pending one replaces (AWSCURRENT when the resume looked), never the later
     write; and the promotion that follows is refused (exit 4), the later write left current."""
-    import threading
 
     import boto3
 
@@ -626,22 +606,15 @@ def test_a_resume_that_loses_a_race_tells_the_command_the_value_it_replaces(
     staged = direct.put_secret_value(SecretId=name, SecretString="v2", VersionStages=["AWSPENDING"])
     pending = str(staged["VersionId"])
     recorder = Recorder(aws_env)
-    get, release = "secretsmanager.GetSecretValue", "secretsmanager.ListSecrets"
+    get = "secretsmanager.GetSecretValue"
     # The resume reads the pending value first (is it overtaken?), then the current one.
-    proxy.hold(get, after=1, until=release, timeout=60)
-
-    def racer() -> None:
-        deadline = time.monotonic() + 60
-        while proxy.arrivals[get] < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        direct.put_secret_value(SecretId=name, SecretString="v3 written meanwhile")
-        # Through the proxy: its arrival lets the resume's read go on.
-        boto3.client("secretsmanager", region_name=REGION, endpoint_url=proxy.url).list_secrets()
-
-    thread = threading.Thread(target=racer, daemon=True)
-    thread.start()
+    racer = proxy.meanwhile(
+        get,
+        lambda: direct.put_secret_value(SecretId=name, SecretString="v3 written meanwhile"),
+        after=1,
+    )
     run = cli("rotate", name, "--resume", "--yes", "--apply-cmd", recorder.command)
-    thread.join(timeout=60)
+    racer.join(timeout=60)
     assert proxy.hold_timeouts[get] == 0
     [payload] = recorder.payloads()
     assert (payload["version_id"], payload["pending"], payload["current"]) == (pending, "v2", "v1")
