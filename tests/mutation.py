@@ -354,6 +354,7 @@ def run_module(
         )
     else:
         again = []
+    keep_results_safe(folder, module)
     log = folder / "mutmut.log"
     with log.open("w", encoding="utf-8") as out:
         done = subprocess.run(
@@ -378,6 +379,29 @@ def run_module(
         tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
         raise SystemExit(f"mutmut failed on {name} (exit {done.returncode}); see {log}\n{tail}")
     return read_outcome(name, module, folder)
+
+
+def keep_results_safe(folder: Path, module: Module) -> None:
+    """mutmut rewrites a source file's results (`.meta`) in place: a run stopped during that
+    write leaves it empty, and the next run stops on it. Each good one is copied aside before a
+    run; a broken one is put back from that copy (or removed: its mutants are then tested
+    again)."""
+    for source in module.sources:
+        meta = folder / "mutants" / "src" / "envsecrets" / f"{source}.meta"
+        copy = meta.with_name(meta.name + ".good")
+        if not meta.exists():
+            continue
+        try:
+            json.loads(meta.read_text(encoding="utf-8"))
+        except ValueError:
+            if copy.exists():
+                shutil.copyfile(copy, meta)
+                print(f"   {meta.name} was broken (a stopped run): the copy made before it is back")
+            else:
+                meta.unlink()
+                print(f"   {meta.name} was broken (a stopped run): its mutants are tested again")
+            continue
+        shutil.copyfile(meta, copy)
 
 
 # How mutmut records a mutant's fate (its `.meta` files hold the test run's exit code).
