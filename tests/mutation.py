@@ -398,7 +398,10 @@ def keep_results_safe(folder: Path, module: Module) -> None:
                 shutil.copyfile(copy, meta)
                 print(f"   {meta.name} was broken (a stopped run): the copy made before it is back")
             else:
+                # Without its results, the mutated copy too: mutmut then makes its mutants
+                # again (with the copy left, it would take the file as done, with no mutants).
                 meta.unlink()
+                meta.with_suffix("").unlink(missing_ok=True)
                 print(f"   {meta.name} was broken (a stopped run): its mutants are tested again")
             continue
         shutil.copyfile(meta, copy)
