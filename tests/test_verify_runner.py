@@ -102,6 +102,16 @@ def open_pipes() -> list[str]:
     return sorted(pipes)
 
 
+def open_pollers() -> set[int]:
+    """The epoll instances this process holds open, by inode (their links all read alike)."""
+    found = set()
+    for fd in list(Path("/proc/self/fd").iterdir()):
+        with contextlib.suppress(OSError):
+            if str(fd.readlink()) == "anon_inode:[eventpoll]":
+                found.add(fd.stat().st_ino)
+    return found
+
+
 def wait_for_pid(pidfile: Path) -> int:
     for _ in range(2400):  # waits on the command starting; the bound is only a ceiling
         if pidfile.exists() and pidfile.read_text().strip():
@@ -161,15 +171,16 @@ def test_a_process_that_left_the_group_holding_the_output_does_not_hold_us(
     output pipe open for ten minutes: we return with the command's exit (after a short
     grace), and give back every descriptor we opened."""
     pidfile = tmp_path / "escaped.pid"
-    before = open_pipes()
+    before, pollers = open_pipes(), open_pollers()
     try:
         outcome = run_verify(
             f"sh -c 'setsid sleep 600 & echo $! > {pidfile}; echo bye; exit 1'", b"v", timeout=600
         )
         assert outcome == VerifyOutcome(1, False, ("bye",))
-        # Pipes by their inode, not descriptors by number: other threads of this process (the
-        # emulator's, in one-process runs) open and close sockets meanwhile.
+        # Pipes and pollers by their inode, not descriptors by number: other threads of this
+        # process (the emulator's, in one-process runs) open and close sockets meanwhile.
         assert set(open_pipes()) <= set(before)
+        assert open_pollers() <= pollers  # the one that waited out the grace is closed too
     finally:
         with contextlib.suppress(ProcessLookupError, ValueError, FileNotFoundError):
             os.kill(int(pidfile.read_text().strip()), signal.SIGKILL)
