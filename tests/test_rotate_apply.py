@@ -550,7 +550,10 @@ def test_a_rollback_that_loses_a_race_tells_the_command_the_value_it_planned_to_
     assert f"{name} changed meanwhile" in error
     # The user learns the target got the previous value although nothing was rolled back.
     assert f"command was given version {old} first and may hold that value now" in error
-    assert "give command the AWSCURRENT value again" in error
+    assert error.rstrip().endswith(
+        "give command the AWSCURRENT value again (`secrets history dev/api/partner` shows the "
+        "versions), then run --rollback again if it is still wanted"
+    )
     assert value_of(direct, name) == "v3 written meanwhile"
     assert holder(direct, name, "AWSCURRENT") not in (old, planned)
 
@@ -584,6 +587,12 @@ def test_a_cancel_that_races_a_write_gives_back_the_value_of_the_version_it_name
     assert run.code == 4, run.stderr
     assert f"{name} changed meanwhile" in run.stderr
     assert f"command was given version {old} back and may hold that value now" in run.stderr
+    written = holder(direct, name, "AWSCURRENT")
+    assert f"version {written} is AWSCURRENT now, not {old}" in run.stderr
+    assert run.stderr.rstrip().endswith(
+        "hint: give command the AWSCURRENT value again (`secrets history dev/api/partner` shows "
+        "the versions)"
+    )
     assert "still AWSCURRENT" not in run.stdout + run.stderr
     assert value_of(direct, name) == "v3 written meanwhile"
 
