@@ -407,10 +407,10 @@ def record_rotation(
     name: str,
     *,
     actor: str,
+    log: str,
     when: datetime | None = None,
     version: str | None = None,
     applied_to: str | None = None,
-    log: str = "",
 ) -> dict[str, str]:
     """Tag the secret with when it was last rotated by this tool, by whom, what its apply
     step told, and (with `version`) add the version it made to `log`, the rotations tag as it
