@@ -51,3 +51,22 @@ def test_descriptions_read_are_written(cli: Any, aws_env: Path, sm: Any) -> None
     assert run.code == 0, run.stderr
     assert run.json()["result"]["items"][0]["description_unread"] is None
     assert sm.describe_secret(SecretId="dev/app/p0")["Description"] == "what p0 is"
+
+
+def test_a_write_that_failed_is_not_said_to_lack_its_description(
+    cli: Any, aws_env: Path, proxy: Any
+) -> None:
+    """Descriptions unreadable and every write refused: the items failed, and none is said
+    to be "written without its description" (nothing was written)."""
+    write_config(aws_env, '[environments.dev]\nregion = "us-east-1"\n')
+    aws_client("ssm").put_parameter(
+        Name="/app/p0", Value="v0", Type="SecureString", Description="what p0 is"
+    )
+    proxy.deny("ssm.DescribeParameters")
+    proxy.deny("secretsmanager.CreateSecret")
+    run = cli("migrate", "ssm", "/app/", "--to", "dev/app/", "--yes", "--json")
+    assert run.code == 5, run.stderr
+    result = run.json()["result"]
+    (item,) = result["items"]
+    assert (item["status"], item["description_unread"]) == ("failed", None)
+    assert not any("description" in note for note in result["notes"])

@@ -124,7 +124,10 @@ def test_missing_file_and_bad_prefix(cli, aws_env: Path) -> None:
     assert cli("migrate", "env-file", "nope.env", "--to", "dev/web").code == 3
     env_file = write_env(aws_env, "A=1\n")
     assert cli("migrate", "env-file", str(env_file), "--to", "web").code == 0  # env only
-    assert cli("migrate", "env-file", str(env_file), "--to", "/dev/web").code == 2
+    rooted = cli("migrate", "env-file", str(env_file), "--to", "/dev/web")
+    assert rooted.code == 2
+    assert "'/dev/web' is not a secret prefix" in rooted.stderr
+    assert "hint: use <env>/<path>, e.g. --to prod/api/" in rooted.stderr
     assert cli("migrate", "env-file", str(env_file), "--to", "DEV/web").code == 2
 
 

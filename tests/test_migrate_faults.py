@@ -543,3 +543,5 @@ def test_a_refused_create_is_failed_with_its_error_not_taken_for_a_race(
     assert [item["status"] for item in items] == ["failed", "failed"]
     for item in items:
         assert "denied" in item["error"].lower() and "someone else" not in item["error"]
+    # Nothing was written, so nothing is read back: the one read is the plan's.
+    assert proxy.count("secretsmanager.BatchGetSecretValue") == 1

@@ -176,6 +176,48 @@ def test_names_that_cannot_be_secret_names_are_reported_not_renamed(cli, sm) -> 
     assert "2 created" in run.stderr and "1 invalid" in run.stderr
     names = sorted(s["Name"] for s in sm.list_secrets()["SecretList"])
     assert names == ["dev/app/db-secret", "dev/app/ok"]
+    # The plan says why in the migration's words, and makes up no target for it.
+    dry = cli("migrate", "ssm", "/app/dev", "--to", "dev/app", "-r", "--dry-run", "--json")
+    (invalid,) = [item for item in dry.json()["plan"]["items"] if item["action"] == "invalid"]
+    assert invalid["target"] is None
+    assert invalid["reason"].startswith("cannot become secret name 'dev/app/nnn")
+    assert "612 characters long (at most 512)" in invalid["reason"]
+
+
+def test_targets_that_cannot_be_read_are_conflicts_that_say_why(cli, sm, proxy) -> None:
+    """A target scheduled for deletion points at `secrets restore`; one AWS will not read
+    (a disabled KMS key) names AWS's error code. Neither is written over. AWS lists both in
+    BatchGetSecretValue's Errors (moto refuses the whole call instead: scripted)."""
+    put_parameters(
+        {
+            "/app/dev/gone": ("SecureString", f"{CANARY}-gone", None),
+            "/app/dev/locked": ("SecureString", f"{CANARY}-locked", None),
+        }
+    )
+    errors = [
+        {
+            "SecretId": "dev/app/gone",
+            "ErrorCode": "InvalidRequestException",
+            "Message": "You can't perform this operation on the secret because it was marked "
+            "for deletion.",
+        },
+        {
+            "SecretId": "dev/app/locked",
+            "ErrorCode": "DecryptionFailure",
+            "Message": "Secrets Manager can't decrypt the protected secret text using the "
+            "provided KMS key.",
+        },
+    ]
+    reply = json.dumps({"SecretValues": [], "Errors": errors})
+    proxy.script("secretsmanager.BatchGetSecretValue", f"reply:200:{reply}")
+    run = cli("migrate", "ssm", "/app/dev", "--to", "dev/app", "-r", "--dry-run", "--json")
+    assert run.code == 4, run.stderr
+    items = {item["source"]: item for item in run.json()["plan"]["items"]}
+    assert [items[key]["action"] for key in sorted(items)] == ["conflict", "conflict"]
+    gone = items["/app/dev/gone"]["reason"]
+    assert gone == "the secret is scheduled for deletion (secrets restore)"
+    locked = items["/app/dev/locked"]["reason"]
+    assert locked == "cannot read the existing secret (DecryptionFailure)"
 
 
 def test_delete_source_removes_only_what_verified(cli, sm) -> None:
