@@ -70,3 +70,27 @@ def test_a_write_that_failed_is_not_said_to_lack_its_description(
     (item,) = result["items"]
     assert (item["status"], item["description_unread"]) == ("failed", None)
     assert not any("description" in note for note in result["notes"])
+
+
+@pytest.mark.parametrize("count", [5, 6])
+def test_the_note_names_the_first_five_and_where_to_read_the_rest(
+    cli: Any, aws_env: Path, proxy: Any, count: int
+) -> None:
+    """Secrets written without their description: the warning gives the count, the reason,
+    the first five targets (then "..." when there are more), and where each item's reason
+    is."""
+    write_config(aws_env, '[environments.dev]\nregion = "us-east-1"\n')
+    ssm = aws_client("ssm")
+    for n in range(count):
+        ssm.put_parameter(Name=f"/app/p{n}", Value=f"v{n}", Type="SecureString", Description="d")
+    proxy.deny("ssm.DescribeParameters")
+    run = cli("migrate", "ssm", "/app/", "--to", "dev/app/", "--yes", "--json")
+    assert run.code == 0, run.stderr
+    result = run.json()["result"]
+    [note] = result["notes"]
+    reason = result["items"][0]["description_unread"]
+    named = ", ".join(f"dev/app/p{n}" for n in range(5)) + (", ..." if count > 5 else "")
+    assert note == (
+        f"{count} secret(s) were written without their source's description, which could not "
+        f"be read ({reason}): {named} (each item's description_unread in --json / --report)"
+    )
