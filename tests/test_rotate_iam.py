@@ -298,3 +298,28 @@ def test_a_lost_create_reply_names_the_key_nobody_holds(cli, sm, proxy) -> None:
     assert "aws iam delete-access-key" in run.stderr
     assert stages(sm, "dev/ci/deploy-key") == {old: ["AWSCURRENT"]}
     assert proxy.calls[PUT] == 0
+
+
+def test_a_key_that_cannot_be_staged_is_deleted_again_and_the_hint_says_so(cli, sm, proxy) -> None:
+    """The new key is made before it is staged: when staging is refused, the key is deleted
+    again (the user keeps one key), and the hint says so before AWS's own advice; nothing is
+    pending. When it cannot be deleted either, the hint gives the command that deletes it."""
+    [old_key] = make_user()
+    old = key_secret(sm, "dev/ci/deploy-key", old_key)
+    proxy.deny("secretsmanager.PutSecretValue")
+    run = cli("rotate", "dev/ci/deploy-key", "--target", f"iam-user:{USER}", "--json")
+    assert run.code == 5, run.stderr  # access denied
+    error = json.loads(run.stderr)["error"]
+    assert error["hint"].startswith("the new access key ")
+    assert " was deleted again; " in error["hint"]
+    assert user_keys() == {old_key["AccessKeyId"]: "Active"}
+    assert stages(sm, "dev/ci/deploy-key") == {old: ["AWSCURRENT"]}
+    proxy.deny("iam.DeleteAccessKey")
+    run = cli("rotate", "dev/ci/deploy-key", "--target", f"iam-user:{USER}", "--json")
+    hint = json.loads(run.stderr)["error"]["hint"]
+    [made] = [k for k in user_keys() if k != old_key["AccessKeyId"]]
+    assert hint.startswith(
+        f"the new access key {made} could not be deleted: once `secrets history "
+        f"dev/ci/deploy-key` shows no pending version, delete it (`aws iam delete-access-key "
+        f"--user-name {USER} --access-key-id {made}`); "
+    )

@@ -841,12 +841,12 @@ def rotate_secret(
     value: SecretValue,
     *,
     actor: str,
+    made: bool,
+    verify_flags: str,
     verify: Verifier | None = None,
     narrate: Narrator = quiet,
     step: ApplyStep | None = None,
     flags: str = "",
-    made: bool = False,
-    verify_flags: str = "",
     lease_seconds: int = LEASE_SECONDS,
 ) -> RotationOutcome:
     """The whole rotation of one secret to `value` (already composed): stage, apply (with an
