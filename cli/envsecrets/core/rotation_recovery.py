@@ -261,16 +261,27 @@ def _require_still_current(
     """After the target was given the current value back: a write made meanwhile by someone
     else leaves the target holding a value that is no longer AWSCURRENT. Told, never hidden
     behind "still AWSCURRENT"."""
-    found = store.describe(state.name).version_with(CURRENT)
-    if found == state.current:
-        return
-    raise CliError(
+    meta = store.describe(state.name)
+    found = meta.version_with(CURRENT)
+    if found != state.current:
+        raise _target_left_behind(
+            CurrentMoved(state.name, state.current, found, meta),
+            f"the pending version {pending} was dropped, but {step.label} was given version "
+            f"{state.current} back and may hold that value now",
+            step,
+        )
+
+
+def _target_left_behind(
+    moved: CurrentMoved, what: str, step: ApplyStep, then: str = ""
+) -> CliError:
+    """A recovery whose apply step ran, then found that someone else wrote meanwhile: the
+    target holds a value that is not AWSCURRENT, and the way out says how to mend it."""
+    return CliError(
         ExitCode.REFUSED,
-        f"{state.name} changed meanwhile: version {found or '-'} is AWSCURRENT now, not "
-        f"{state.current}; the pending version {pending} was dropped, but {step.label} was "
-        f"given version {state.current} back and may hold that value now",
-        f"give {step.label} the AWSCURRENT value again (`secrets history {state.name}` shows "
-        "the versions)",
+        f"{moved.message}; {what}",
+        f"give {step.label} the AWSCURRENT value again (`secrets history {moved.name}` shows "
+        f"the versions){then}",
     )
 
 
@@ -433,12 +444,12 @@ def rollback(
             raise
         # Someone wrote after the plan: the target was given the previous value already and
         # now disagrees with the secret. Say so; the rule "nothing is half-done silently".
-        raise CliError(
-            ExitCode.REFUSED,
-            f"{moved.message}; nothing was rolled back, but {step.label} was given version "
-            f"{plan.previous} first and may hold that value now",
-            f"give {step.label} the AWSCURRENT value again (`secrets history {plan.name}` shows "
-            "the versions), then run --rollback again if it is still wanted",
+        raise _target_left_behind(
+            moved,
+            f"nothing was rolled back, but {step.label} was given version {plan.previous} "
+            "first and may hold that value now",
+            step,
+            then=", then run --rollback again if it is still wanted",
         ) from None
     cleanup_error = None
     if step is not None and ctx is not None:
