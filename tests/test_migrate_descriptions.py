@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from envsecrets.core.migration import DESCRIBE_CHUNK
 
 from tests.conftest import aws_client, write_config
 
@@ -94,3 +95,28 @@ def test_the_note_names_the_first_five_and_where_to_read_the_rest(
         f"{count} secret(s) were written without their source's description, which could not "
         f"be read ({reason}): {named} (each item's description_unread in --json / --report)"
     )
+
+
+def test_the_note_gives_each_distinct_reason_once(cli: Any, aws_env: Path, proxy: Any) -> None:
+    """Descriptions are asked for 50 writes at a time, and each chunk may fail for its own
+    reason: the warning gives both reasons (in plan order, each once), not only the first
+    item's, and each item keeps its own."""
+    write_config(aws_env, '[environments.dev]\nregion = "us-east-1"\n')
+    ssm = aws_client("ssm")
+    count = DESCRIBE_CHUNK + 1
+    for n in range(count):
+        ssm.put_parameter(Name=f"/app/p{n:02}", Value=f"v{n}", Type="SecureString")
+    proxy.script(
+        "ssm.DescribeParameters",
+        "fail:AccessDeniedException:400:not allowed to describe",
+        "fail:ValidationException:400:a filter the service refused",
+    )
+    run = cli("migrate", "ssm", "/app/", "--to", "dev/app/", "--yes", "--json")
+    assert run.code == 0, run.stderr
+    result = run.json()["result"]
+    reasons = [item["description_unread"] for item in result["items"]]
+    first, second = reasons[0], reasons[-1]
+    assert reasons == [first] * DESCRIBE_CHUNK + [second]
+    assert "access denied" in first and "ValidationException" in second
+    [note] = result["notes"]
+    assert f"which could not be read ({first}; {second}): dev/app/p00," in note

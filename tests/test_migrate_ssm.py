@@ -220,6 +220,33 @@ def test_targets_that_cannot_be_read_are_conflicts_that_say_why(cli, sm, proxy) 
     assert locked == "cannot read the existing secret (DecryptionFailure)"
 
 
+def test_a_reply_naming_a_secret_twice_does_not_hide_another_ones_error(cli, sm, proxy) -> None:
+    """A batch read whose reply names one secret both among its values and its errors (no
+    reply AWS documents, but the endpoint is not trusted): the other secret's error is still
+    read, and that target, which AWS would not read, is a conflict, not a create."""
+    put_parameters(
+        {
+            "/app/dev/a": ("SecureString", f"{CANARY}-a", None),
+            "/app/dev/b": ("SecureString", f"{CANARY}-b", None),
+        }
+    )
+    sm.create_secret(Name="dev/app/a", SecretString=f"{CANARY}-a")
+    secret = sm.get_secret_value(SecretId="dev/app/a")
+    value = {key: secret[key] for key in ("ARN", "Name", "VersionId", "SecretString")}
+    errors = [
+        {"SecretId": "dev/app/a", "ErrorCode": "DecryptionFailure", "Message": "no key"},
+        {"SecretId": "dev/app/b", "ErrorCode": "DecryptionFailure", "Message": "no key"},
+    ]
+    reply = json.dumps({"SecretValues": [value], "Errors": errors})
+    proxy.script("secretsmanager.BatchGetSecretValue", f"reply:200:{reply}")
+    run = cli("migrate", "ssm", "/app/dev", "--to", "dev/app", "-r", "--dry-run", "--json")
+    assert run.code == 4, run.stderr
+    items = {item["source"]: item for item in run.json()["plan"]["items"]}
+    assert items["/app/dev/a"]["action"] == "unchanged"
+    assert items["/app/dev/b"]["action"] == "conflict"
+    assert items["/app/dev/b"]["reason"] == "cannot read the existing secret (DecryptionFailure)"
+
+
 def test_delete_source_removes_only_what_verified(cli, sm) -> None:
     ssm = put_parameters(PARAMETERS)
     sm.create_secret(Name="dev/app/db/user", SecretString="different")

@@ -150,8 +150,8 @@ class MigrationPlan:
     source_label: str
     prefix: str
     items: tuple[PlanItem, ...]
-    overwrite: bool = False
-    seconds: float = 0.0  # how long planning took (listing the source, reading targets)
+    overwrite: bool
+    seconds: float  # how long planning took (listing the source, reading targets)
 
     def counts(self) -> dict[str, int]:
         """How many items get each action: `{"create": 120, "unchanged": 3, ...}`."""
@@ -656,9 +656,12 @@ def _result(
     unread = [o for o in outcomes if o.description_unread]
     notes: tuple[str, ...] = ()
     if unread:
+        # Each chunk of descriptions is asked for on its own and may fail for its own reason
+        # (denied, then throttled): every distinct reason is given, once, in plan order.
+        reasons = "; ".join(dict.fromkeys(str(o.description_unread) for o in unread))
         notes = (
             f"{len(unread)} secret(s) were written without their source's description, which "
-            f"could not be read ({unread[0].description_unread}): "
+            f"could not be read ({reasons}): "
             + ", ".join(o.item.target for o in unread[:5])
             + (", ..." if len(unread) > 5 else "")
             + " (each item's description_unread in --json / --report)",
