@@ -380,3 +380,29 @@ def test_ctrl_c_during_the_promotion_says_it_may_be_half_done(cli, sm, proxy, aw
     ) in said
     assert "this run did not move AWSCURRENT" not in said
     assert holder(sm, "dev/t/a", "AWSCURRENT") == old  # the held move never reached AWS
+
+
+@pytest.mark.parametrize("reply", ["answered", "lost, then refused"])
+def test_the_same_value_rotated_again_after_a_rollback_is_staged_on_its_old_version(
+    cli, sm, proxy, reply: str
+) -> None:
+    """Rotating to a value, rolling back, then rotating to the same value again gives the
+    same request token: AWS ignores the write and answers with the version that holds the
+    value already, so AWSPENDING is moved onto that version. When the move's first reply is
+    lost and its retry refused, the labels read afterwards show the move done: that is
+    success, not the refusal."""
+    old = make(sm, "dev/r/a", "v1")
+    first = cli("rotate", "dev/r/a", "--stdin", "--json", input="v2")
+    assert first.code == 0, first.stderr
+    staged = first.json()["version_id"]
+    assert cli("rotate", "dev/r/a", "--rollback", "--yes").code == 0
+    assert holder(sm, "dev/r/a", "AWSCURRENT") == old
+    if reply != "answered":
+        proxy.script(UVS, "lose", "fail:InvalidRequestException")
+    again = cli("rotate", "dev/r/a", "--stdin", "--json", input="v2", env=FEW_RETRIES)
+    assert again.code == 0, again.stderr
+    assert again.json()["version_id"] == staged
+    assert holder(sm, "dev/r/a", "AWSCURRENT") == staged
+    assert holder(sm, "dev/r/a", "AWSPREVIOUS") == old
+    assert holder(sm, "dev/r/a", "AWSPENDING") is None
+    assert value_of(sm, "dev/r/a") == "v2"
