@@ -307,7 +307,7 @@ def _plan_item(
         code = errors.get(target, "ResourceNotFoundException")
         # A target that exists without a value (NO_VALUE) gets its first one: `apply_set`
         # writes it when CreateSecret finds the secret there already.
-        if code in ("ResourceNotFoundException", "Missing", NO_VALUE):
+        if code in ("ResourceNotFoundException", NO_VALUE):
             return PlanItem(item, target, "create")
         if code == "InvalidRequestException":
             return PlanItem(
@@ -318,7 +318,8 @@ def _plan_item(
         return PlanItem(item, target, "unchanged", None, existing.version_id)
     if overwrite:
         return PlanItem(item, target, "update", "different value", existing.version_id)
-    return PlanItem(item, target, "conflict", "exists with a different value", existing.version_id)
+    # A conflict is never written: no version is kept for it.
+    return PlanItem(item, target, "conflict", "exists with a different value")
 
 
 # -- applying it -----------------------------------------------------------------------------
