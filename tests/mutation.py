@@ -26,6 +26,8 @@ is below the target or a survivor is unexplained.
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import json
 import os
 import re
@@ -33,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -228,12 +231,64 @@ def unguarded_protocols(module: Module) -> list[str]:
     return found
 
 
+# `self.name: type = ...` inside a method. mutmut copies the method once per mutant, and mypy
+# reports each copy's declaration as "already defined": every mutant of that method would be
+# counted as refused by mypy without a test ever running (the attribute is declared in the
+# class body instead).
+TYPED_SELF_ATTRIBUTE = re.compile(r"^\s+self\.\w+\s*:[^=]+=")
+
+
+def typed_self_attributes(module: Module) -> list[str]:
+    """Attributes declared with a type inside a method of the module's sources."""
+    found = []
+    for source in module.sources:
+        lines = (ROOT / "cli" / "envsecrets" / source).read_text(encoding="utf-8").splitlines()
+        found += [
+            f"cli/envsecrets/{source}:{number}: {line.strip()}"
+            for number, line in enumerate(lines, start=1)
+            if TYPED_SELF_ATTRIBUTE.match(line)
+        ]
+    return found
+
+
+def not_mutated(module: Module) -> list[str]:
+    """Functions mutmut leaves alone: it does not mutate a decorated function (a `@property`,
+    a `@contextmanager`...) other than a static or class method. Their code is reached by the
+    tests but never mutated: the report names them, so that a rate is not read as covering
+    them."""
+    found = []
+    for source in module.sources:
+        tree = ast.parse((ROOT / "cli" / "envsecrets" / source).read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            decorators = [ast.unparse(d) for d in node.decorator_list]
+            if decorators and decorators not in (["staticmethod"], ["classmethod"]):
+                found.append(f"{source}:{node.lineno} {node.name} (@{', @'.join(decorators)})")
+    return found
+
+
+def source_hashes(module: Module) -> dict[str, str]:
+    """The sha256 of each source file: a run's results are for the code as it was then."""
+    return {
+        source: hashlib.sha256((ROOT / "cli" / "envsecrets" / source).read_bytes()).hexdigest()
+        for source in module.sources
+    }
+
+
 def prepare(name: str, module: Module, *, keep: bool) -> Path:
     unguarded = unguarded_protocols(module)
     if unguarded:
         raise SystemExit(
             "add `# pragma: no mutate block` to these runtime-checkable protocols (mutmut would"
             " make every isinstance check on them fail):\n" + "\n".join(unguarded)
+        )
+    typed = typed_self_attributes(module)
+    if typed:
+        raise SystemExit(
+            "declare these attributes in the class body, not with a type inside a method (mypy"
+            " would refuse every mutant of that method for its copies' declarations):\n"
+            + "\n".join(typed)
         )
     folder = SCRATCH / name
     if not keep and folder.exists():
@@ -355,6 +410,9 @@ def run_module(
     else:
         again = []
     keep_results_safe(folder, module)
+    # The code the results are for (mutmut makes its mutants from the sources as they are now,
+    # and re-tests a changed function's): `--report` calls them stale once a source changes.
+    (folder / "sources.json").write_text(json.dumps(source_hashes(module)), encoding="utf-8")
     log = folder / "mutmut.log"
     with log.open("w", encoding="utf-8") as out:
         done = subprocess.run(
@@ -419,10 +477,18 @@ STATUS_BY_EXIT_CODE: dict[int | None, str] = {
     24: "timeout",  # SIGXCPU: the CPU time limit
     -24: "timeout",
     152: "timeout",
-    255: "timeout",
+    # 255: mutmut's worker caught an exception from the test runner (pytest could not run,
+    # e.g. a usage error): no test found anything, so it is not counted as killed.
     37: "caught by type check",
     None: "not checked",
 }
+
+
+def has_results(name: str) -> bool:
+    """Whether a run of the module left results for each of its sources (a run that failed
+    before mutmut started leaves the folder without them)."""
+    folder = SCRATCH / name / "mutants" / "src" / "envsecrets"
+    return all((folder / f"{source}.meta").is_file() for source in MODULES[name].sources)
 
 
 def read_outcome(name: str, module: Module, folder: Path) -> Outcome:
@@ -501,32 +567,49 @@ class Verdict:
     passed: bool
 
 
-def judge(outcome: Outcome, known: list[dict[str, str]]) -> Verdict:
+# Only these can be explained: a survivor whose tests ran and passed, or that no test reached.
+# Anything else (a runner that could not run, a skip) is a problem to look at, never explained.
+EXPLAINABLE = ("survived", "no tests")
+
+
+def judge(outcome: Outcome, known: list[dict[str, str]], used: set[int]) -> Verdict:
+    """The module's row and its survivors, each looked up in `known` (the index of each entry
+    that explains one is added to `used`). Fails unless the run is complete, the rate meets the
+    target, every survivor is explained, no entry meant for one survivor explains several, no
+    equivalent entry describes a mutant a test killed, and the sources are those the run
+    mutated."""
     folder = SCRATCH / outcome.name
-    if outcome.statuses and set(outcome.statuses.values()) == {"not checked"}:
-        # mutmut stopped before testing any mutant (its first, unmutated run failed): no figure.
+    if outcome.total == 0 or set(outcome.statuses.values()) == {"not checked"}:
+        # No mutants (a source mutmut could not mutate) or mutmut stopped before testing any
+        # (its first, unmutated run failed): no figure.
         row = f"{outcome.name:<12} {outcome.total:>8} {'-':>8} {'-':>7}  no results: see {folder}"
         return Verdict(row, [], False)
     survivors = outcome.survivors()
     equivalent = untestable = 0
     details: list[str] = []
+    explained_by: dict[int, list[str]] = {}
     for mutant in survivors:
         diff = mutant_diff(folder, mutant)
-        entry = explain(outcome.name, mutant, diff, known)
         status = outcome.statuses[mutant]
+        entry = explain(outcome.name, mutant, diff, known) if status in EXPLAINABLE else None
         if entry is None:
             details.append(f"  UNEXPLAINED {mutant} ({status})")
             details.extend(f"      {line}" for line in diff)
-        elif entry["kind"] == "equivalent":
+            continue
+        explained_by.setdefault(known.index(entry), []).append(mutant)
+        if entry["kind"] == "equivalent":
             equivalent += 1
             details.append(f"  equivalent  {mutant} ({status}): {entry['why']}")
         else:
             untestable += 1
             details.append(f"  untestable  {mutant} ({status}): {entry['why']}")
             details.extend(f"      {line}" for line in diff)
+    used.update(explained_by)
+    problems = overmatched(known, explained_by) + contradicted(outcome, known)
+    details += problems
     explained = equivalent + untestable
     # Equivalent mutants cannot be killed: the second rate counts them as what they are.
-    rate = (outcome.killed + equivalent) / outcome.total if outcome.total else 1.0
+    rate = (outcome.killed + equivalent) / outcome.total
     row = (
         f"{outcome.name:<12} {outcome.total:>8} {outcome.killed:>8} {outcome.rate:>7.1%}"
         f"  {len(survivors)} ({explained}); counting equivalent ones as killed: {rate:.1%}"
@@ -544,16 +627,79 @@ def judge(outcome: Outcome, known: list[dict[str, str]]) -> Verdict:
             f"; {outcome.untested} not tested yet (of the {tested} tested:"
             f" {outcome.killed / tested if tested else 0:.1%} killed)"
         )
-    complete = not outcome.untested
-    return Verdict(row, details, complete and rate >= TARGET and explained == len(survivors))
+    changed = stale_sources(outcome.name)
+    if changed:
+        row += f"; STALE: {', '.join(changed)} changed since this run (run it again, --keep)"
+    passed = (
+        not outcome.untested
+        and not changed
+        and not problems
+        and rate >= TARGET
+        and explained == len(survivors)
+    )
+    return Verdict(row, details, passed)
+
+
+def overmatched(known: list[dict[str, str]], explained_by: dict[int, list[str]]) -> list[str]:
+    """Entries that explain more survivors than they were written for: one with `mutated`
+    (one mutant's line) explains one unless it says `count`; a `pattern` (a family) as many
+    as match unless it says `count`. A second match is a different mutant, perhaps a real
+    bug, that the entry would hide."""
+    found = []
+    for index, mutants in sorted(explained_by.items()):
+        entry = known[index]
+        allowed = int(entry.get("count", 1 if "pattern" not in entry else len(mutants)))
+        if len(mutants) > allowed:
+            found.append(
+                f"  OVERMATCHED the entry for {entry['function']} ({entry['why'][:60]}...) is"
+                f" meant for {allowed} survivor(s) and explains {len(mutants)}: "
+                + ", ".join(mutants)
+            )
+    return found
+
+
+def contradicted(outcome: Outcome, known: list[dict[str, str]]) -> list[str]:
+    """Mutants a test killed that an `equivalent` entry describes: either the entry is wrong
+    (a test can tell the mutant apart: remove it) or the kill was not the tests' doing (a
+    flaky test, a load-dependent timeout): both make a figure wrong. Only the functions that
+    have entries are looked at (`mutmut show` runs once per mutant)."""
+    functions = {
+        e["function"] for e in known if e["kind"] == "equivalent" and e["module"] == outcome.name
+    }
+    found = []
+    for mutant, status in sorted(outcome.statuses.items()):
+        function = mutant.rsplit(".", 1)[-1].split("__mutmut_")[0]
+        if status not in ("killed", "timeout") or function not in functions:
+            continue
+        entry = explain(outcome.name, mutant, mutant_diff(SCRATCH / outcome.name, mutant), known)
+        if entry is not None and entry["kind"] == "equivalent":
+            found.append(
+                f"  CONTRADICTED {mutant} ({status}), though explained as equivalent:"
+                f" {entry['why'][:80]}... (re-run it: `--survivors` will not; or drop the entry)"
+            )
+    return found
+
+
+def stale_sources(name: str) -> list[str]:
+    """The module's source files that changed since its last run started (all of them when the
+    run left no record of what it mutated)."""
+    module = MODULES[name]
+    record = SCRATCH / name / "sources.json"
+    try:
+        recorded = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        recorded = {}
+    now = source_hashes(module)
+    return [source for source in module.sources if recorded.get(source) != now[source]]
 
 
 HEADER = f"{'module':<12} {'mutants':>8} {'killed':>8} {'rate':>7}  survivors (explained)"
 
 
-def report(outcomes: list[Outcome]) -> int:
+def report(outcomes: list[Outcome], missing: Sequence[str] = ()) -> int:
     known = explanations()
-    verdicts = [judge(outcome, known) for outcome in outcomes]
+    used: set[int] = set()
+    verdicts = [judge(outcome, known, used) for outcome in outcomes]
     print()
     print(HEADER)
     print("\n".join(v.row for v in verdicts))
@@ -561,9 +707,28 @@ def report(outcomes: list[Outcome]) -> int:
     if details:
         print("\nSurvivors:")
         print("\n".join(details))
+    unmutated = [
+        f"  {outcome.name}: {len(functions)}: " + "; ".join(functions)
+        for outcome in outcomes
+        if (functions := not_mutated(MODULES[outcome.name]))
+    ]
+    if unmutated:
+        print("\nNot mutated (mutmut skips decorated functions; the rates do not cover them):")
+        print("\n".join(unmutated))
+    # Entries of the modules reported complete that explained nothing: code gone, or a mutant
+    # now killed (mypy or a test). Not wrong in the figures, but no longer true: remove them.
+    complete = {o.name for o in outcomes if not o.untested}
+    unused = [
+        f"  {entry['module']} {entry['function']}: {entry['why'][:70]}..."
+        for index, entry in enumerate(known)
+        if entry["module"] in complete and index not in used
+    ]
+    if unused:
+        print("\nExplanations that explain no survivor now (remove them if the code is gone):")
+        print("\n".join(unused))
     print(f"\ntarget: at least {TARGET:.0%} per module, every survivor explained")
     print(f"last recorded figures and open survivors: {RESULTS.relative_to(ROOT)} (update it)")
-    return 0 if all(v.passed for v in verdicts) else 1
+    return 0 if all(v.passed for v in verdicts) and not missing else 1
 
 
 def main(argv: list[str]) -> int:
@@ -578,18 +743,20 @@ def main(argv: list[str]) -> int:
     jobs = int(os.environ.get("MUTATION_JOBS", "2"))
     outcomes: list[Outcome] = []
     if only_report:
-        # Each module's last results as they are in .mutation/ (a module never run is named).
-        ran = [n for n in names if (SCRATCH / n / "mutants").is_dir()]
-        for name in sorted(set(names) - set(ran)):
+        # Each module's last results as they are in .mutation/ (a module without them is named,
+        # and fails the report).
+        ran = [n for n in names if has_results(n)]
+        missing = [n for n in names if n not in ran]
+        for name in missing:
             print(f"{name}: no results in {SCRATCH / name} (run `make mutation MODULES={name}`)")
         outcomes = [read_outcome(n, MODULES[n], SCRATCH / n) for n in ran]
-        return report(outcomes)
+        return report(outcomes, missing)
     for name in names:
         outcome = run_module(name, MODULES[name], keep=keep, jobs=jobs, survivors=survivors)
         outcomes.append(outcome)
         # Each module's figures as soon as it is done (a long run may be stopped later on).
         print(HEADER)
-        print(judge(outcome, explanations()).row)
+        print(judge(outcome, explanations(), set()).row)
         sys.stdout.flush()
     return report(outcomes)
 

@@ -217,6 +217,13 @@ class _Planner:
     the store, so it is there when the batch holding that name comes back.
     """
 
+    # Declared here, not in __init__: `make mutation` copies __init__ once per mutant, and mypy
+    # would refuse every copy for declaring them again (tests/mutation.py).
+    staged: list[tuple[SourceItem, str | None, str | None]]  # item, target, problem
+    waiting: dict[str, int]  # target name -> its index in `staged`
+    planned: dict[int, PlanItem]
+    owners: dict[str, str]  # target name -> the source key that claimed it
+
     def __init__(
         self, source: MigrationSource, store: SecretStore, prefix: NamePrefix, *, overwrite: bool
     ) -> None:
@@ -224,10 +231,10 @@ class _Planner:
         self.store = store
         self.prefix = prefix
         self.overwrite = overwrite
-        self.staged: list[tuple[SourceItem, str | None, str | None]] = []  # item, target, problem
-        self.waiting: dict[str, int] = {}  # target name -> its index in `staged`
-        self.planned: dict[int, PlanItem] = {}
-        self.owners: dict[str, str] = {}  # target name -> the source key that claimed it
+        self.staged = []
+        self.waiting = {}
+        self.planned = {}
+        self.owners = {}
         self.started = time.monotonic()
         self.seconds = 0.0
 
@@ -331,6 +338,7 @@ class ItemOutcome:
     status: Status
     version_id: str | None = None
     error: str | None = None  # a CliError message (names and AWS codes, never values)
+    # A failed item's exit code when it is not FAILED (1): `exit_code` gives their common one.
     error_code: int | None = None
     verified: bool | None = None  # None: not checked (nothing written)
     source_removed: bool | None = None
@@ -674,11 +682,11 @@ def _not_written(item: PlanItem) -> ItemOutcome:
     if item.action == "unchanged":
         return ItemOutcome(item, "unchanged", item.current_version)
     if item.action == "conflict":
-        return ItemOutcome(item, "conflict", error=item.reason, error_code=int(ExitCode.REFUSED))
+        return ItemOutcome(item, "conflict", error=item.reason)
     if item.action == "invalid":
         return ItemOutcome(item, "invalid", error=item.reason)
     # A write that has no outcome: cannot happen (every write reports one); never call it done.
-    return ItemOutcome(item, "failed", error="not written", error_code=int(ExitCode.FAILED))
+    return ItemOutcome(item, "failed", error="not written")
 
 
 def _write_one(
@@ -699,7 +707,7 @@ def _write_one(
             return _created_meanwhile(store, item, name, value, exc)
         return ItemOutcome(item, "failed", error=exc.message, error_code=int(exc.code))
     except Exception as exc:  # our bug, or the SDK's: keep going, report the type only
-        return ItemOutcome(item, "failed", error=f"unexpected {type(exc).__name__}", error_code=1)
+        return ItemOutcome(item, "failed", error=f"unexpected {type(exc).__name__}")
     status: Status = "created" if action == "create" else "updated"
     return ItemOutcome(item, status, done.version_id)
 
@@ -713,12 +721,7 @@ def _created_meanwhile(
         return ItemOutcome(item, "failed", error=again.message, error_code=int(again.code))
     if current is not None and current.value == value:
         return ItemOutcome(item, "created", current.version_id)
-    return ItemOutcome(
-        item,
-        "conflict",
-        error="created by someone else with a different value",
-        error_code=int(ExitCode.REFUSED),
-    )
+    return ItemOutcome(item, "conflict", error="created by someone else with a different value")
 
 
 # -- verifying and cleaning up ---------------------------------------------------------------
@@ -762,12 +765,7 @@ def verify_migration(result: MigrationResult, store: SecretStore) -> MigrationRe
                     if stored is None
                     else "read back a different value"
                 )
-            outcome = replace(
-                outcome,
-                verified=ok,
-                error=error,
-                error_code=None if ok else int(ExitCode.FAILED),
-            )
+            outcome = replace(outcome, verified=ok, error=error)
         outcomes.append(outcome)
     took = {**result.seconds, "verify": time.monotonic() - started}
     return replace(result, outcomes=tuple(outcomes), seconds=took)
