@@ -406,3 +406,30 @@ def test_the_same_value_rotated_again_after_a_rollback_is_staged_on_its_old_vers
     assert holder(sm, "dev/r/a", "AWSPREVIOUS") == old
     assert holder(sm, "dev/r/a", "AWSPENDING") is None
     assert value_of(sm, "dev/r/a") == "v2"
+
+
+def test_a_promotion_another_tool_made_meanwhile_is_not_made_again(cli, sm, proxy) -> None:
+    """Another tool moves AWSCURRENT onto the staged version while the rotation looks at the
+    labels before promoting (its DescribeSecret held): the rotation finds the promotion done,
+    does not move AWSCURRENT again, and only drops AWSPENDING - one label call in all."""
+    old = make(sm, "dev/r/b", "v1")
+
+    def promote() -> None:
+        (pending,) = [v for v, labels in stages(sm, "dev/r/b").items() if "AWSPENDING" in labels]
+        sm.update_secret_version_stage(
+            SecretId="dev/r/b",
+            VersionStage="AWSCURRENT",
+            MoveToVersionId=pending,
+            RemoveFromVersionId=old,
+        )
+
+    # The plan's look at the labels goes through; the promotion's is held.
+    racer = proxy.meanwhile(DESCRIBE, promote, after=1)
+    run = cli("rotate", "dev/r/b", "--stdin", input="v2")
+    racer.join()
+    assert proxy.hold_timeouts[DESCRIBE] == 0
+    assert run.code == 0, run.stderr
+    assert proxy.count(UVS) == 1
+    staged = holder(sm, "dev/r/b", "AWSCURRENT")
+    assert staged != old and value_of(sm, "dev/r/b") == "v2"
+    assert holder(sm, "dev/r/b", "AWSPENDING") is None

@@ -559,3 +559,28 @@ def test_a_resume_that_cannot_read_the_values_to_verify_never_offers_a_plain_res
     )
     assert "--resume` promotes it" not in said
     assert holder(sm, name, "AWSPENDING") == pending
+
+
+GET = "secretsmanager.GetSecretValue"
+
+
+def test_each_value_a_verified_rotation_needs_is_read_once(cli, sm, proxy) -> None:
+    """Verification needs the new value (for the command's stdin) and the current one (to
+    mask it in the command's output). A rotation was given the new value and read the current
+    one when it planned: one GetSecretValue in all. A `--resume` reads the staged value and the
+    current one: two. Neither reads a value twice (each read is a billed call, and a value
+    read again could be another one)."""
+    make(sm, "dev/api/key", "v1")
+    proxy.reset_counts()
+    rotated = cli("rotate", "dev/api/key", "--stdin", "--verify-cmd", "true", input="v2")
+    assert rotated.code == 0, rotated.stderr
+    assert proxy.count(GET) == 1
+    assert proxy.count("secretsmanager.BatchGetSecretValue") == 0
+
+    failed = cli("rotate", "dev/api/key", "--stdin", "--verify-cmd", "false", input="v3")
+    assert failed.code == 1, failed.stderr
+    proxy.reset_counts()
+    resumed = cli("rotate", "dev/api/key", "--resume", "--verify-cmd", "true")
+    assert resumed.code == 0, resumed.stderr
+    assert proxy.count(GET) == 2
+    assert value_of(sm, "dev/api/key") == "v3"
