@@ -10,6 +10,8 @@ import contextlib
 import json
 from typing import Any
 
+import pytest
+
 from tests.conftest import write_config
 
 CONFIG = "[environments.dev]\n[environments.prod]\nprotected = true\n"
@@ -619,3 +621,22 @@ def test_resume_of_a_finished_rotation_or_of_no_value_says_there_is_nothing(cli,
     empty = cli("rotate", "dev/api/empty", "--resume", "--json")
     assert empty.code == 0, empty.stderr
     assert empty.json()["reason"] == "no pending version; version - is AWSCURRENT"
+
+
+def test_a_store_that_cannot_generate_passwords_is_refused_before_anything_is_read() -> None:
+    """`--generate` needs a store that makes passwords (Secrets Manager's GetRandomPassword,
+    the keyring's local generator): any other kind is refused with exit 2, saying what to use
+    instead, before it is asked for anything (a store with no methods at all is enough)."""
+    from envsecrets.core.rotation import generating_store
+    from envsecrets.errors import CliError, ExitCode
+
+    with pytest.raises(CliError) as refused:
+        generating_store(object(), "dev")  # type: ignore[arg-type]
+    assert refused.value.code == ExitCode.USAGE
+    assert refused.value.message == (
+        "environment 'dev' cannot generate passwords: --generate asks Secrets Manager's "
+        "GetRandomPassword, and this environment's secrets are kept elsewhere"
+    )
+    assert (
+        refused.value.hint == "give the new value with --stdin or --from-file, one secret at a time"
+    )

@@ -93,7 +93,9 @@ class RotationStore(SecretStore, PasswordSource, Protocol):
 
 def generating_store(store: SecretStore, env: str) -> RotationStore:
     """`store` as one that generates passwords (`--generate`); refused (exit 2) for a store
-    that cannot, such as the OS keyring, before anything is read or written."""
+    that cannot, before anything is read or written. Every store an environment opens today
+    can (the OS keyring generates them locally): the refusal keeps a new kind of store from
+    failing part way through instead."""
     if isinstance(store, PasswordSource):
         return store
     raise CliError(
