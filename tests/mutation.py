@@ -27,7 +27,7 @@ is below the target or a survivor is unexplained.
 from __future__ import annotations
 
 import ast
-import hashlib
+import contextlib
 import json
 import os
 import re
@@ -268,14 +268,6 @@ def not_mutated(module: Module) -> list[str]:
     return found
 
 
-def source_hashes(module: Module) -> dict[str, str]:
-    """The sha256 of each source file: a run's results are for the code as it was then."""
-    return {
-        source: hashlib.sha256((ROOT / "cli" / "envsecrets" / source).read_bytes()).hexdigest()
-        for source in module.sources
-    }
-
-
 def prepare(name: str, module: Module, *, keep: bool) -> Path:
     unguarded = unguarded_protocols(module)
     if unguarded:
@@ -410,9 +402,6 @@ def run_module(
     else:
         again = []
     keep_results_safe(folder, module)
-    # The code the results are for (mutmut makes its mutants from the sources as they are now,
-    # and re-tests a changed function's): `--report` calls them stale once a source changes.
-    (folder / "sources.json").write_text(json.dumps(source_hashes(module)), encoding="utf-8")
     log = folder / "mutmut.log"
     with log.open("w", encoding="utf-8") as out:
         done = subprocess.run(
@@ -502,15 +491,14 @@ def read_outcome(name: str, module: Module, folder: Path) -> Outcome:
 
 
 def mutant_diff(folder: Path, mutant: str) -> list[str]:
-    """The changed lines of one mutant (`-` original, `+` mutated), from `mutmut show`."""
-    shown = subprocess.run(
-        [str(MUTMUT), "show", mutant],
-        cwd=folder,
-        env=environment(folder),
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
+    """The changed lines of one mutant (`-` original, `+` mutated), as `mutmut show` gives
+    them (its own diff, called here: a `mutmut show` process per mutant took minutes)."""
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    module = mutant.rsplit(".", 1)[0]  # envsecrets.core.values.x_f__mutmut_1 -> the module
+    source = Path("src", *module.split(".")).with_suffix(".py")
+    with contextlib.chdir(folder):
+        shown = get_diff_for_mutant(mutant, path=source)
     return [
         line
         for line in shown.splitlines()
@@ -576,7 +564,7 @@ def judge(outcome: Outcome, known: list[dict[str, str]], used: set[int]) -> Verd
     """The module's row and its survivors, each looked up in `known` (the index of each entry
     that explains one is added to `used`). Fails unless the run is complete, the rate meets the
     target, every survivor is explained, no entry meant for one survivor explains several, no
-    equivalent entry describes a mutant a test killed, and the sources are those the run
+    equivalent entry describes a mutant a test killed, and the functions are those the run
     mutated."""
     folder = SCRATCH / outcome.name
     if outcome.total == 0 or set(outcome.statuses.values()) == {"not checked"}:
@@ -627,9 +615,12 @@ def judge(outcome: Outcome, known: list[dict[str, str]], used: set[int]) -> Verd
             f"; {outcome.untested} not tested yet (of the {tested} tested:"
             f" {outcome.killed / tested if tested else 0:.1%} killed)"
         )
-    changed = stale_sources(outcome.name)
+    changed = stale_functions(outcome.name)
     if changed:
-        row += f"; STALE: {', '.join(changed)} changed since this run (run it again, --keep)"
+        row += (
+            f"; STALE: {len(changed)} function(s) changed since this run, e.g. {changed[0]}"
+            " (run it again with --keep)"
+        )
     passed = (
         not outcome.untested
         and not changed
@@ -680,17 +671,26 @@ def contradicted(outcome: Outcome, known: list[dict[str, str]]) -> list[str]:
     return found
 
 
-def stale_sources(name: str) -> list[str]:
-    """The module's source files that changed since its last run started (all of them when the
-    run left no record of what it mutated)."""
-    module = MODULES[name]
-    record = SCRATCH / name / "sources.json"
-    try:
-        recorded = json.loads(record.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        recorded = {}
-    now = source_hashes(module)
-    return [source for source in module.sources if recorded.get(source) != now[source]]
+def stale_functions(name: str) -> list[str]:
+    """The functions whose code changed (or that came or went) since the module's results
+    were made: mutmut's own per-function hashes in each `.meta`, against those of the source
+    as it is now (what mutmut compares to decide what to test again)."""
+    from mutmut.mutation.file_mutation import mutate_file_contents
+
+    changed = []
+    for source in MODULES[name].sources:
+        meta = SCRATCH / name / "mutants" / "src" / "envsecrets" / f"{source}.meta"
+        then = json.loads(meta.read_text(encoding="utf-8")).get("hash_by_function_name", {})
+        code = (ROOT / "cli" / "envsecrets" / source).read_text(encoding="utf-8")
+        # mutmut reads its settings (pragmas) from the folder it runs in.
+        with contextlib.chdir(SCRATCH / name):
+            now = mutate_file_contents(f"src/envsecrets/{source}", code).hash_by_function_name
+        changed += sorted(
+            f"{source}:{function}"
+            for function in set(then) | set(now)
+            if then.get(function) != now.get(function)
+        )
+    return changed
 
 
 HEADER = f"{'module':<12} {'mutants':>8} {'killed':>8} {'rate':>7}  survivors (explained)"
