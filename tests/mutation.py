@@ -3,7 +3,7 @@
     python -m tests.mutation                # every module below, one after the other
     python -m tests.mutation names diffing  # only these (`make mutation MODULES="names"`)
     python -m tests.mutation --keep names   # reuse the last run's results (re-test changes)
-    python -m tests.mutation --survivors values  # re-test the last run's survivors (and untested)
+    python -m tests.mutation --survivors values  # re-test survivors, untested and changed ones
     python -m tests.mutation --report       # the last run's figures again, nothing re-run
 
 Each module is mutated with only the test files that concern it, so that a run takes minutes
@@ -399,6 +399,9 @@ def run_module(
         again = last.survivors() + sorted(
             m for m, status in last.statuses.items() if status == "not checked"
         )
+        # And every mutant of a function changed since: mutmut makes them again (their
+        # results are gone), but runs only the names it is given.
+        again += [m for m in changed_mutants(name) if m not in again]
     else:
         again = []
     keep_results_safe(folder, module)
@@ -668,6 +671,21 @@ def contradicted(outcome: Outcome, known: list[dict[str, str]]) -> list[str]:
                 f"  CONTRADICTED {mutant} ({status}), though explained as equivalent:"
                 f" {entry['why'][:80]}... (re-run it: `--survivors` will not; or drop the entry)"
             )
+    return found
+
+
+def changed_mutants(name: str) -> list[str]:
+    """The mutants, as mutmut will name them, of the functions changed since the last run."""
+    from mutmut.mutation.file_mutation import mutate_file_contents
+
+    changed = {entry.split(":", 1)[1] for entry in stale_functions(name)}
+    found = []
+    for source in MODULES[name].sources:
+        code = (ROOT / "cli" / "envsecrets" / source).read_text(encoding="utf-8")
+        with contextlib.chdir(SCRATCH / name):
+            mutants = mutate_file_contents(f"src/envsecrets/{source}", code).mutant_names
+        module = "envsecrets." + source.removesuffix(".py").replace("/", ".")
+        found += [f"{module}.{m}" for m in mutants if m.split("__mutmut_")[0] in changed]
     return found
 
 
