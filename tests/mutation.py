@@ -309,14 +309,29 @@ def prepare(name: str, module: Module, *, keep: bool) -> Path:
 
 
 # Started by Python in every process of a run (PYTHONPATH), `secrets` subprocesses included.
-# While mutmut records which tests reach which functions ("stats"), a subprocess has nowhere
-# to record to (mutmut keeps that in its own process, and would look for its settings in the
-# test's working folder): there it runs the original code. A mutant's name is left alone.
+# While mutmut records which tests reach which functions ("stats"), it keeps what it finds in
+# its own process (and would look for its settings in the test's working folder): a
+# subprocess that a test starts would link nothing, and a mutant reached only through a
+# `secrets` subprocess would never be given that test (it "survives" a test that kills it). So
+# a subprocess runs the original code and writes each function it reaches to a file of its
+# own in MUTATION_HITS; the plugin below hands them to mutmut when the test ends. A mutant's
+# name is left alone.
 SITECUSTOMIZE = """\
 import os
 
 if os.environ.get("MUTANT_UNDER_TEST") == "stats":
-    os.environ["MUTANT_UNDER_TEST"] = ""
+    import mutmut.mutation.trampoline as _trampoline
+
+    _hits = os.path.join(os.environ["MUTATION_HITS"], f"{os.getpid()}.hits")
+    _seen = set()
+
+    def _record(name, caller=None):
+        if name not in _seen:
+            _seen.add(name)
+            with open(_hits, "a", encoding="utf-8") as out:
+                out.write(name + "\\n")
+
+    _trampoline.record_trampoline_hit = _record
 """
 
 
@@ -326,7 +341,11 @@ if os.environ.get("MUTANT_UNDER_TEST") == "stats":
 # particular order). Outside mutmut's config on purpose: a change there discards all results.
 QUICKEST_FIRST = """\
 import json
+import os
 from pathlib import Path
+
+import pytest
+
 
 def pytest_collection_modifyitems(items):
     stats = Path("mutmut-stats.json")
@@ -334,6 +353,18 @@ def pytest_collection_modifyitems(items):
         return
     took = json.loads(stats.read_text(encoding="utf-8")).get("duration_by_test", {})
     items.sort(key=lambda item: took.get(item.nodeid, 0.0))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    # Before mutmut links what this test reached: add what its subprocesses reached.
+    if os.environ.get("MUTANT_UNDER_TEST") != "stats":
+        return
+    from mutmut.state import state
+
+    for hits in Path(os.environ["MUTATION_HITS"]).glob("*.hits"):
+        state()._stats.update(hits.read_text(encoding="utf-8").split())
+        hits.unlink()
 """
 
 
@@ -376,8 +407,11 @@ sys.exit(cli())
 
 def environment(folder: Path) -> dict[str, str]:
     paths = [folder / "startup", folder / "mutants" / "src"]
+    hits = folder / "hits"
+    hits.mkdir(exist_ok=True)
     return {
         **os.environ,
+        "MUTATION_HITS": str(hits),
         "PATH": os.pathsep.join((str(MUTMUT.parent), os.environ.get("PATH", ""))),
         "PYTHONPATH": os.pathsep.join(str(p) for p in paths),
         "PYTEST_PLUGINS": "mutation_order",
