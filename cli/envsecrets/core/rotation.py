@@ -56,7 +56,6 @@ from envsecrets.core.rotation_targets import (
 from envsecrets.core.store import (
     CURRENT,
     PENDING,
-    PREVIOUS,
     SecretMetadata,
     SecretStore,
     StoredValue,
@@ -113,7 +112,6 @@ class RotationPlan:
 
     name: str
     current_version: str
-    previous_version: str | None = None
     field_key: str | None = None
     current: StoredValue | None = None  # read when --field or a comparison needs it
     rotation_log: str = ""  # the rotations tag as it was (the record adds to it)
@@ -249,7 +247,6 @@ def plan_rotation(
     return RotationPlan(
         name=name,
         current_version=current_version,
-        previous_version=meta.version_with(PREVIOUS),
         field_key=field_key,
         current=current,
         rotation_log=meta.tags.get(ROTATIONS_TAG, ""),
