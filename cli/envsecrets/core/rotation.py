@@ -741,31 +741,28 @@ def finish_rotation(
     except RotationChanged:
         release_lease(store, name)
         raise
-    except CliError as exc:
-        hint = where_it_stands(
-            store,
-            name,
-            pending,
-            current,
-            flags,
-            failed_verification=how.verify_flags if under_way == "verify" else None,
-        )
+    except (CliError, KeyboardInterrupt) as stop:
+        if isinstance(stop, CliError):
+            code, message = stop.code, stop.message
+            hint = where_it_stands(
+                store,
+                name,
+                pending,
+                current,
+                flags,
+                failed_verification=how.verify_flags if under_way == "verify" else None,
+            )
+        else:
+            code = ExitCode.INTERRUPTED
+            message = f"interrupted ({stopping.cause(stop)}) before the rotation of {name} finished"
+            hint = pending_hint(name, pending, promoting=under_way == "promote", flags=flags)
         release_lease(store, name)
+        # Either way what the target holds comes first, and the versions let bulk rotation
+        # name what the secret was left with.
         raise StepFailed(
             under_way,
-            exc.code,
-            exc.message,
-            _with_target(step, ctx, under_way, hint),
-            version=pending,
-            replaced=current,
-        ) from None
-    except KeyboardInterrupt as stop:
-        hint = pending_hint(name, pending, promoting=under_way == "promote", flags=flags)
-        release_lease(store, name)
-        raise StepFailed(
-            under_way,
-            ExitCode.INTERRUPTED,
-            f"interrupted ({stopping.cause(stop)}) before the rotation of {name} finished",
+            code,
+            message,
             _with_target(step, ctx, under_way, hint),
             version=pending,
             replaced=current,
