@@ -158,6 +158,18 @@ def test_generate_refuses_to_replace_a_json_object_whole(cli, sm) -> None:
     assert not value_of(sm, "dev/db/creds").startswith("{")
 
 
+def test_generate_whole_needs_no_right_to_read_the_value(cli, sm, proxy) -> None:
+    """`--generate --whole` replaces the value without looking at it: a role allowed to write
+    the secret but not to read its value (GetSecretValue denied, e.g. no kms:Decrypt) rotates
+    it, and the old value is never read."""
+    make(sm, "dev/db/creds", '{"host": "db", "password": "old"}')
+    proxy.deny("secretsmanager.GetSecretValue")
+    run = cli("rotate", "dev/db/creds", "--generate", "--whole", "--json")
+    assert run.code == 0, run.stderr
+    assert proxy.calls["secretsmanager.GetSecretValue"] == 0
+    assert not value_of(sm, "dev/db/creds").startswith("{")
+
+
 def test_generate_over_a_json_object_names_its_keys_and_the_key_to_rotate(cli, sm) -> None:
     """The refusal names the first ten keys (sorted; "..." for more) and suggests --field with
     the first of them; an empty object suggests `--field password`."""

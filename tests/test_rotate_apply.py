@@ -558,6 +558,37 @@ def test_a_rollback_that_loses_a_race_tells_the_command_the_value_it_planned_to_
     assert holder(direct, name, "AWSCURRENT") not in (old, planned)
 
 
+def test_a_rotation_that_loses_a_race_tells_the_command_the_value_it_replaces(
+    cli, proxy, moto_url: str, aws_env
+) -> None:
+    """Someone writes a new value after the rotation looked at the labels and before it read
+    the current value: the apply command is told, as the value the target may hold now, that
+    of the version the rotation replaces (AWSCURRENT when it looked), never the later write;
+    and the promotion that follows is refused (exit 4), the later write left AWSCURRENT."""
+
+    import boto3
+
+    from tests.conftest import REGION
+
+    direct = boto3.client("secretsmanager", region_name=REGION, endpoint_url=moto_url)
+    name = "dev/api/partner"
+    old = make(direct, name, "v1")
+    recorder = Recorder(aws_env)
+    get = "secretsmanager.GetSecretValue"
+    racer = proxy.meanwhile(
+        get, lambda: direct.put_secret_value(SecretId=name, SecretString="v3 written meanwhile")
+    )
+    run = cli("rotate", name, "--stdin", "--apply-cmd", recorder.command, input="v2")
+    racer.join(timeout=60)
+    assert proxy.hold_timeouts[get] == 0
+    [payload] = recorder.payloads()
+    pending = holder(direct, name, "AWSPENDING")
+    assert (payload["version_id"], payload["pending"], payload["current"]) == (pending, "v2", "v1")
+    assert run.code == 4, run.stderr
+    assert f"was staged to replace {old}" in " ".join(run.stderr.split())
+    assert value_of(direct, name) == "v3 written meanwhile"
+
+
 def test_a_cancel_that_races_a_write_gives_back_the_value_of_the_version_it_names(
     cli, proxy, moto_url: str, aws_env
 ) -> None:

@@ -588,6 +588,39 @@ def test_a_stopped_bulk_run_says_what_it_did_and_names_the_bulk_resume(
     assert sorted(r["name"] for r in json.loads(resumed.stdout)["resumed"]) == sorted(pending)
 
 
+def test_a_stopped_bulk_run_names_in_json_the_version_each_rotation_left_pending(
+    cli, sm, aws_env
+) -> None:
+    """Ctrl-C while a secret's verification runs: the `--json` row of that secret names the
+    version it left AWSPENDING (`version_id`), the one `--resume` promotes or `--cancel`
+    drops, as the rows of a run that was not stopped do."""
+    import threading
+
+    make(sm, "dev/api/key", "old")
+    pidfile = aws_env / "verify.pid"
+
+    def interrupt() -> None:
+        for _ in range(2400):  # a ceiling for a run that never starts the command
+            if pidfile.exists() and pidfile.read_text().strip():
+                break
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C sends; the run is in the main thread
+
+    thread = threading.Thread(target=interrupt, daemon=True)
+    thread.start()
+    run = cli("rotate", "--env", "dev", "--older-than", "0", "--generate", "--yes", "--json",
+              "--verify-cmd", f"echo $$ > {pidfile}; sleep 600")  # fmt: skip
+    thread.join(timeout=120)
+    with contextlib.suppress(ProcessLookupError, ValueError):
+        os.killpg(int(pidfile.read_text().strip()), signal.SIGKILL)
+    assert run.code == 130, run.stderr
+    pending = holder(sm, "dev/api/key", "AWSPENDING")
+    assert pending is not None
+    [row] = json.loads(run.stdout)["failed"]
+    assert (row["name"], row["step"], row["version_id"]) == ("dev/api/key", "verify", pending)
+    assert row["error"]["code"] == 130
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

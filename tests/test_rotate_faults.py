@@ -374,8 +374,11 @@ def test_ctrl_c_during_the_promotion_says_it_may_be_half_done(cli, sm, proxy, aw
     assert pending is not None
     said = " ".join(run.stderr.split())
     assert "interrupted (Ctrl-C) before the rotation of dev/t/a finished" in said
+    # What the target holds comes first: the apply command already set the new value on it.
     assert (
-        f"the promotion of version {pending} may be half done: `secrets rotate dev/t/a --resume "
+        f"hint: the apply command set version {pending} on the target; readers still get "
+        f"version {old}; the promotion of version {pending} may be half done: "
+        "`secrets rotate dev/t/a --resume "
         f"--apply-cmd {shlex.quote(recorder.command)}` finishes it"
     ) in said
     assert "this run did not move AWSCURRENT" not in said

@@ -528,6 +528,8 @@ def test_resume_promotes_a_value_staged_on_a_secret_without_awscurrent(
     run = cli("rotate", name, "--resume", "--yes", "--verify-cmd", command)
     assert run.code == 0, run.stderr
     assert_only_on_stdin(out, "second")
+    # No version was AWSCURRENT, so none keeps AWSPREVIOUS: "-", as everywhere a version is none.
+    assert f"promoted version {pending} to AWSCURRENT; - keeps AWSPREVIOUS" in run.stderr
     tags = {t["Key"]: t["Value"] for t in sm.describe_secret(SecretId=name)["Tags"]}
     assert tags["envsecrets:rotations"] == f"{pending[:8]} abcdef12"
     promoted, *_ = proxy.requests(move)

@@ -56,7 +56,6 @@ from envsecrets.core.rotation_targets import (
 from envsecrets.core.store import (
     CURRENT,
     PENDING,
-    PREVIOUS,
     SecretMetadata,
     SecretStore,
     StoredValue,
@@ -113,7 +112,6 @@ class RotationPlan:
 
     name: str
     current_version: str
-    previous_version: str | None = None
     field_key: str | None = None
     current: StoredValue | None = None  # read when --field or a comparison needs it
     rotation_log: str = ""  # the rotations tag as it was (the record adds to it)
@@ -249,7 +247,6 @@ def plan_rotation(
     return RotationPlan(
         name=name,
         current_version=current_version,
-        previous_version=meta.version_with(PREVIOUS),
         field_key=field_key,
         current=current,
         rotation_log=meta.tags.get(ROTATIONS_TAG, ""),
@@ -744,31 +741,28 @@ def finish_rotation(
     except RotationChanged:
         release_lease(store, name)
         raise
-    except CliError as exc:
-        hint = where_it_stands(
-            store,
-            name,
-            pending,
-            current,
-            flags,
-            failed_verification=how.verify_flags if under_way == "verify" else None,
-        )
+    except (CliError, KeyboardInterrupt) as stop:
+        if isinstance(stop, CliError):
+            code, message = stop.code, stop.message
+            hint = where_it_stands(
+                store,
+                name,
+                pending,
+                current,
+                flags,
+                failed_verification=how.verify_flags if under_way == "verify" else None,
+            )
+        else:
+            code = ExitCode.INTERRUPTED
+            message = f"interrupted ({stopping.cause(stop)}) before the rotation of {name} finished"
+            hint = pending_hint(name, pending, promoting=under_way == "promote", flags=flags)
         release_lease(store, name)
+        # Either way what the target holds comes first, and the versions let bulk rotation
+        # name what the secret was left with.
         raise StepFailed(
             under_way,
-            exc.code,
-            exc.message,
-            _with_target(step, ctx, under_way, hint),
-            version=pending,
-            replaced=current,
-        ) from None
-    except KeyboardInterrupt as stop:
-        hint = pending_hint(name, pending, promoting=under_way == "promote", flags=flags)
-        release_lease(store, name)
-        raise StepFailed(
-            under_way,
-            ExitCode.INTERRUPTED,
-            f"interrupted ({stopping.cause(stop)}) before the rotation of {name} finished",
+            code,
+            message,
             _with_target(step, ctx, under_way, hint),
             version=pending,
             replaced=current,

@@ -170,13 +170,22 @@ def what_failures_left(store: SecretStore, failures: Sequence[BulkFailure]) -> l
     return [_what_left(store, failure) for failure in failures]
 
 
+def _stopped_version(failure: BulkFailure) -> BulkFailure:
+    """A rotation stopped by a signal with the version it staged (or was staging), from its
+    error: its labels are not read again, and its message says that it was stopped."""
+    version = getattr(failure.error, "version", None)
+    if failure.error.code != ExitCode.INTERRUPTED or not isinstance(version, str):
+        return failure
+    return replace(failure, version=version)
+
+
 def _what_left(store: SecretStore, failure: BulkFailure) -> BulkFailure:
     error = failure.error
     version, replaced = getattr(error, "version", None), getattr(error, "replaced", None)
     if failure.step == "plan" or not isinstance(version, str):
         return replace(failure, left=UNCHANGED) if failure.step == "plan" else failure
     if error.code == ExitCode.INTERRUPTED:
-        return replace(failure, version=version)
+        return _stopped_version(failure)
     try:
         state = store.describe(failure.name)
     except CliError:
@@ -354,6 +363,8 @@ def rotate_many(
     report.failed.sort(key=lambda failure: failure.name)
     report.skipped.sort(key=lambda item: item.name)
     if run.stopped_by is not None:
+        # No label is read after a stop; a rotation stopped half-way names its version itself.
+        report.failed = [_stopped_version(failure) for failure in report.failed]
         raise BulkInterrupted(report, sorted(run.not_started), stopping.cause(run.stopped_by))
     report.failed = what_failures_left(store, report.failed)
     return report
