@@ -115,7 +115,9 @@ MODULES: dict[str, Module] = {
             "tests/test_write_confirm.py",
             "tests/test_races.py",
             "tests/test_rotation_words.py",
-            "tests/test_ages.py",  # bulk planning's `known` values, reused or read again
+            # To add with the next full run: tests/test_ages.py (bulk planning's `known` values,
+            # reused or read again: it kills plan_rotation 19). A change to this list makes
+            # mutmut discard every result of the module (its test_selection fingerprint).
         ),
     ),
     "migration": Module(
