@@ -408,6 +408,10 @@ class _ChildrenOnly:
 
 
 timeout.os = _ChildrenOnly()
+# Each process mutmut forks (its fork server, each mutant's test run) leads a process group of
+# its own: a mutant of the verify runner that stops the wrong group (its own, killpg(0)) then
+# ends that mutant's run - a kill - instead of mutmut and `make mutation` with it, silently.
+os.register_at_fork(after_in_child=lambda: os.setpgid(0, 0))
 sys.argv[0] = "mutmut"
 sys.exit(cli())
 """
@@ -511,6 +515,8 @@ STATUS_BY_EXIT_CODE: dict[int | None, str] = {
     24: "timeout",  # SIGXCPU: the CPU time limit
     -24: "timeout",
     152: "timeout",
+    # The mutant's test run was killed by a signal it sent (the verify runner stopping a
+    # process group, its own among them): not survived; looked at as "suspicious".
     # 255: mutmut's worker caught an exception from the test runner (pytest could not run,
     # e.g. a usage error): no test found anything, so it is not counted as killed.
     37: "caught by type check",
