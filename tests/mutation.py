@@ -440,6 +440,7 @@ def run_module(
     # mutants it is given by name and keeps every other result), and the mutants a stopped run
     # never tested: given names, mutmut runs those names only. A survivor that no test reached
     # ("no tests") is tried again too: tests added since may reach it.
+    keep_results_safe(folder, module)  # before they are read: a stopped run may have broken them
     if survivors:
         last = read_outcome(name, module, folder)
         again = last.survivors() + sorted(
@@ -450,7 +451,6 @@ def run_module(
         again += [m for m in changed_mutants(name) if m not in again]
     else:
         again = []
-    keep_results_safe(folder, module)
     log = folder / "mutmut.log"
     with log.open("w", encoding="utf-8") as out:
         done = subprocess.run(
