@@ -6,6 +6,7 @@ writer's contract is stated once, path kind by path kind, without AWS.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -554,7 +555,10 @@ def test_a_fifo_whose_reader_comes_a_moment_later_gets_the_value(tmp_path: Path)
     reader, got = read_in_background(fifo)
     writer.join(10)
     if reader.is_alive():  # the writer gave up: let the reader's open return
-        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        # ENXIO: no reader is left after all - it read and closed, and is only ending (a
+        # loaded machine); the assertions below say what happened.
+        with contextlib.suppress(OSError):
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
     reader.join(10)
     assert outcome == ["written through the FIFO"]
     assert got == [b"value"]
