@@ -53,6 +53,15 @@ def test_a_command_that_cannot_start_says_so() -> None:
     assert not outcome.passed
 
 
+def test_a_command_the_system_refuses_to_start_says_so_the_same_way() -> None:
+    """An argument longer than the kernel takes (E2BIG: 128 KiB) is refused before anything
+    runs, not by the command: the same outcome as a command that is not there (127, not a
+    timeout), with the system's reason."""
+    outcome = run_verify("true " + "x" * 200_000, b"v", timeout=30)
+    assert outcome == VerifyOutcome(127, False, ("cannot start: Argument list too long",))
+    assert not outcome.passed
+
+
 def test_a_command_past_its_time_is_stopped_with_its_children(tmp_path: Path) -> None:
     pidfile = tmp_path / "child.pid"
     outcome = run_verify(f"sh -c 'sleep 60 & echo $! > {pidfile}; wait'", b"v", timeout=1)
