@@ -281,6 +281,8 @@ def test_a_listing_that_fails_half_way_stops_a_streamed_migration(
     assert 0 < len(listed) <= 60
     document = run.json()  # what was done, as a finished run would say it
     assert json.loads(report.read_text()) == document
+    # The planning took time (seven pages, and a wait for the first write): reported, not 0.
+    assert document["plan"]["seconds"] > 0
     written = [i["target"] for i in document["result"]["items"] if i["status"] == "created"]
     assert sorted(written) == sorted(s["Name"] for s in listed)
     for secret in listed:  # what was written is whole: its value, one version

@@ -248,19 +248,22 @@ class _Planner:
 
     def run(self) -> Iterator[PlanItem]:
         """Plan the items whose targets were read, batch by batch as the reads come back
-        (items that cannot be migrated need no read: `plan` adds them)."""
-        for batch in self.store.read_each(self._names()):
-            for name in (*batch.values, *batch.errors):
-                index = self.waiting.pop(name, None)
-                if index is None:
-                    continue
-                item, target, problem = self.staged[index]
-                planned = _plan_item(
-                    item, target, problem, batch.values, batch.errors, self.overwrite
-                )
-                self.planned[index] = planned
-                yield planned
-        self.seconds = time.monotonic() - self.started
+        (items that cannot be migrated need no read: `plan` adds them). The plan's seconds
+        are taken however it ends: a migration stopped by a failed listing reports them too."""
+        try:
+            for batch in self.store.read_each(self._names()):
+                for name in (*batch.values, *batch.errors):
+                    index = self.waiting.pop(name, None)
+                    if index is None:
+                        continue
+                    item, target, problem = self.staged[index]
+                    planned = _plan_item(
+                        item, target, problem, batch.values, batch.errors, self.overwrite
+                    )
+                    self.planned[index] = planned
+                    yield planned
+        finally:
+            self.seconds = time.monotonic() - self.started
 
     def plan(self) -> MigrationPlan:
         """The whole plan in source order (once `run` is exhausted)."""
