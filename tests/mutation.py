@@ -35,9 +35,13 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # mutmut is imported only where it is used (a report needs little of it)
+    from mutmut.mutation.file_mutation import MutatedFile
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH = ROOT / ".mutation"
@@ -483,7 +487,7 @@ def keep_results_safe(folder: Path, module: Module) -> None:
     run; a broken one is put back from that copy (or removed: its mutants are then tested
     again)."""
     for source in module.sources:
-        meta = folder / "mutants" / "src" / "envsecrets" / f"{source}.meta"
+        meta = results_file(folder, source)
         copy = meta.with_name(meta.name + ".good")
         if not meta.exists():
             continue
@@ -524,17 +528,21 @@ STATUS_BY_EXIT_CODE: dict[int | None, str] = {
 }
 
 
+def results_file(folder: Path, source: str) -> Path:
+    """Where mutmut keeps a source file's results (`.meta`) in a module's scratch folder."""
+    return folder / "mutants" / "src" / "envsecrets" / f"{source}.meta"
+
+
 def has_results(name: str) -> bool:
     """Whether a run of the module left results for each of its sources (a run that failed
     before mutmut started leaves the folder without them)."""
-    folder = SCRATCH / name / "mutants" / "src" / "envsecrets"
-    return all((folder / f"{source}.meta").is_file() for source in MODULES[name].sources)
+    return all(results_file(SCRATCH / name, source).is_file() for source in MODULES[name].sources)
 
 
 def read_outcome(name: str, module: Module, folder: Path) -> Outcome:
     outcome = Outcome(name)
     for source in module.sources:
-        meta = folder / "mutants" / "src" / "envsecrets" / f"{source}.meta"
+        meta = results_file(folder, source)
         codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
         for mutant, code in codes.items():
             outcome.statuses[mutant] = STATUS_BY_EXIT_CODE.get(code, "suspicious")
@@ -724,39 +732,43 @@ def contradicted(outcome: Outcome, known: list[dict[str, str]]) -> list[str]:
 
 def changed_mutants(name: str) -> list[str]:
     """The mutants, as mutmut will name them, of the functions changed since the last run."""
-    from mutmut.mutation.file_mutation import mutate_file_contents
-
-    changed = {entry.split(":", 1)[1] for entry in stale_functions(name)}
     found = []
     for source in MODULES[name].sources:
-        code = (ROOT / "cli" / "envsecrets" / source).read_text(encoding="utf-8")
-        with contextlib.chdir(SCRATCH / name):
-            mutants = mutate_file_contents(f"src/envsecrets/{source}", code).mutant_names
+        now = mutated_now(name, source)
+        changed = changed_functions(name, source, now.hash_by_function_name)
         module = "envsecrets." + source.removesuffix(".py").replace("/", ".")
-        found += [f"{module}.{m}" for m in mutants if m.split("__mutmut_")[0] in changed]
+        found += [f"{module}.{m}" for m in now.mutant_names if m.split("__mutmut_")[0] in changed]
     return found
 
 
 def stale_functions(name: str) -> list[str]:
     """The functions whose code changed (or that came or went) since the module's results
-    were made: mutmut's own per-function hashes in each `.meta`, against those of the source
-    as it is now (what mutmut compares to decide what to test again)."""
+    were made, as `source:function`."""
+    return [
+        f"{source}:{function}"
+        for source in MODULES[name].sources
+        for function in changed_functions(
+            name, source, mutated_now(name, source).hash_by_function_name
+        )
+    ]
+
+
+def mutated_now(name: str, source: str) -> MutatedFile:
+    """mutmut's mutation of `source` as it is now: its mutants' names and its per-function
+    hashes (mutmut reads its settings, the pragmas, from the folder it runs in)."""
     from mutmut.mutation.file_mutation import mutate_file_contents
 
-    changed = []
-    for source in MODULES[name].sources:
-        meta = SCRATCH / name / "mutants" / "src" / "envsecrets" / f"{source}.meta"
-        then = json.loads(meta.read_text(encoding="utf-8")).get("hash_by_function_name", {})
-        code = (ROOT / "cli" / "envsecrets" / source).read_text(encoding="utf-8")
-        # mutmut reads its settings (pragmas) from the folder it runs in.
-        with contextlib.chdir(SCRATCH / name):
-            now = mutate_file_contents(f"src/envsecrets/{source}", code).hash_by_function_name
-        changed += sorted(
-            f"{source}:{function}"
-            for function in set(then) | set(now)
-            if then.get(function) != now.get(function)
-        )
-    return changed
+    code = (ROOT / "cli" / "envsecrets" / source).read_text(encoding="utf-8")
+    with contextlib.chdir(SCRATCH / name):
+        return mutate_file_contents(f"src/envsecrets/{source}", code)
+
+
+def changed_functions(name: str, source: str, now: Mapping[str, str]) -> list[str]:
+    """The functions of `source` whose hash in its results (mutmut's own, what it compares to
+    decide what to test again) differs from `now`, or that are in only one of them."""
+    meta = json.loads(results_file(SCRATCH / name, source).read_text(encoding="utf-8"))
+    then = meta.get("hash_by_function_name", {})
+    return sorted(f for f in set(then) | set(now) if then.get(f) != now.get(f))
 
 
 HEADER = f"{'module':<12} {'mutants':>8} {'killed':>8} {'rate':>7}  survivors (explained)"
