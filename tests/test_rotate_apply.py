@@ -71,6 +71,17 @@ class Recorder:
         Path(f"{self.log}.fail").unlink(missing_ok=True)
 
 
+@pytest.fixture
+def direct(moto_url: str) -> Any:
+    """A Secrets Manager client on the emulator itself, not through the proxy: the write
+    someone else makes while the proxy holds one of the command's requests."""
+    import boto3
+
+    from tests.conftest import REGION
+
+    return boto3.client("secretsmanager", region_name=REGION, endpoint_url=moto_url)
+
+
 def assert_values_only_on_stdin(run: dict[str, Any], *values: str) -> None:
     for value in values:
         assert value not in json.dumps(run["argv"])
@@ -519,18 +530,13 @@ def test_a_stop_while_a_command_starts_is_raised_once_it_is_kept() -> None:
 
 
 def test_a_rollback_that_loses_a_race_tells_the_command_the_value_it_planned_to_replace(
-    cli, proxy, moto_url: str, aws_env
+    cli, proxy, direct, aws_env
 ) -> None:
     """Someone writes a new value after the rollback was planned (its versions read) and before
     it reads their values: the apply command is told the value the plan replaces - the one
     that was AWSCURRENT when planned - never the later write; and the move that follows is
     refused (exit 4), the later write left AWSCURRENT."""
 
-    import boto3
-
-    from tests.conftest import REGION
-
-    direct = boto3.client("secretsmanager", region_name=REGION, endpoint_url=moto_url)
     name = "dev/api/partner"
     old = make(direct, name, "v1")
     direct.put_secret_value(SecretId=name, SecretString="v2")
@@ -559,18 +565,13 @@ def test_a_rollback_that_loses_a_race_tells_the_command_the_value_it_planned_to_
 
 
 def test_a_rotation_that_loses_a_race_tells_the_command_the_value_it_replaces(
-    cli, proxy, moto_url: str, aws_env
+    cli, proxy, direct, aws_env
 ) -> None:
     """Someone writes a new value after the rotation looked at the labels and before it read
     the current value: the apply command is told, as the value the target may hold now, that
     of the version the rotation replaces (AWSCURRENT when it looked), never the later write;
     and the promotion that follows is refused (exit 4), the later write left AWSCURRENT."""
 
-    import boto3
-
-    from tests.conftest import REGION
-
-    direct = boto3.client("secretsmanager", region_name=REGION, endpoint_url=moto_url)
     name = "dev/api/partner"
     old = make(direct, name, "v1")
     recorder = Recorder(aws_env)
@@ -590,17 +591,12 @@ def test_a_rotation_that_loses_a_race_tells_the_command_the_value_it_replaces(
 
 
 def test_a_cancel_that_races_a_write_gives_back_the_value_of_the_version_it_names(
-    cli, proxy, moto_url: str, aws_env
+    cli, proxy, direct, aws_env
 ) -> None:
     """Someone writes a new value after the cancel read the secret's versions and before it
     read their values: the apply command is told to put back the version the cancel named
     together with that version's value, never a value from a later version."""
 
-    import boto3
-
-    from tests.conftest import REGION
-
-    direct = boto3.client("secretsmanager", region_name=REGION, endpoint_url=moto_url)
     name = "dev/api/partner"
     old = make(direct, name, "v1")
     direct.put_secret_value(SecretId=name, SecretString="v2", VersionStages=["AWSPENDING"])
@@ -629,18 +625,13 @@ def test_a_cancel_that_races_a_write_gives_back_the_value_of_the_version_it_name
 
 
 def test_a_resume_that_loses_a_race_tells_the_command_the_value_it_replaces(
-    cli, proxy, moto_url: str, aws_env
+    cli, proxy, direct, aws_env
 ) -> None:
     """Someone writes a new value after a `--resume` found the pending version and before it
     read the current value for the apply command: the command is told the value of the
     version the pending one replaces (AWSCURRENT when the resume looked), never the later
     write; and the promotion that follows is refused (exit 4), the later write left current."""
 
-    import boto3
-
-    from tests.conftest import REGION
-
-    direct = boto3.client("secretsmanager", region_name=REGION, endpoint_url=moto_url)
     name = "dev/api/partner"
     old = make(direct, name, "v1")
     staged = direct.put_secret_value(SecretId=name, SecretString="v2", VersionStages=["AWSPENDING"])
