@@ -11,6 +11,8 @@ import json
 from typing import Any
 
 import pytest
+from envsecrets.core.rotation import generating_store
+from envsecrets.errors import CliError, ExitCode
 
 from tests.conftest import write_config
 
@@ -639,9 +641,6 @@ def test_a_store_that_cannot_generate_passwords_is_refused_before_anything_is_re
     """`--generate` needs a store that makes passwords (Secrets Manager's GetRandomPassword,
     the keyring's local generator): any other kind is refused with exit 2, saying what to use
     instead, before it is asked for anything (a store with no methods at all is enough)."""
-    from envsecrets.core.rotation import generating_store
-    from envsecrets.errors import CliError, ExitCode
-
     with pytest.raises(CliError) as refused:
         generating_store(object(), "dev")  # type: ignore[arg-type]
     assert refused.value.code == ExitCode.USAGE
